@@ -1,0 +1,159 @@
+//! The daemon <-> shim contract: the shim's start configuration, the start
+//! handshake, the RPC messages and their framing, and the exit record.
+//!
+//! It must not do anything but describe and (de)frame: no sockets, no
+//! processes. `pier-shim` and `pierd` both depend on it; nothing here knows
+//! HTTP or Docker API types.
+//!
+//! # Start handshake
+//!
+//! 1. `pierd` writes a [`ShimConfig`] as JSON to `<bundle>/shim.json`, then
+//!    spawns `pier-shim <bundle>/shim.json` with stdin `/dev/null` and stdout
+//!    a pipe (the *ready pipe*), stderr `/dev/null`.
+//! 2. The shim validates the config, forks (the first process exits 0 at once
+//!    and is reaped by `pierd`), calls `setsid`, sets
+//!    `PR_SET_CHILD_SUBREAPER`, points stdin/stderr at `/dev/null`, opens its
+//!    own log file, binds [`ShimConfig::socket`], and runs
+//!    `<runtime> create` with the container's stdio pipes.
+//! 3. It writes exactly one [`Ready`] JSON line to the ready pipe (stdout),
+//!    then replaces stdout with `/dev/null`. `pierd` reads the ready pipe to
+//!    EOF: `Ready::Created` means the socket accepts RPCs and the container
+//!    is in the runtime's `created` state; `Ready::Failed` carries the reason
+//!    (for example the runtime's stderr). EOF without a line means the shim
+//!    died: `pierd` reports that and cleans up.
+//! 4. `pierd` sends [`Request::Start`]; the shim runs `<runtime> start`.
+//!
+//! # RPC
+//!
+//! A unix stream socket at [`ShimConfig::socket`]. Each message is a frame: a
+//! big-endian `u32` length, then that many bytes of JSON ([`MAX_FRAME`] at
+//! most). The client sends one [`Request`] and reads one [`Response`]; a
+//! connection may carry any number of such exchanges in order.
+//! [`Request::Wait`] is answered only when the container has exited (with
+//! [`Response::Exited`]), or at once if it already has.
+//!
+//! # Exit
+//!
+//! When the container's init exits the shim drains stdout/stderr to EOF,
+//! flushes the log, writes the [`ExitRecord`] to [`ShimConfig::exit_path`]
+//! atomically (write, fsync, rename), runs `<runtime> delete`, answers every
+//! pending `Wait`, and exits once no client connection is left open (at once
+//! if none is). The record on disk is the truth for a daemon that was not
+//! there to hear it.
+
+pub mod frame;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use frame::{FrameDecoder, FrameError, MAX_FRAME};
+
+/// What `pierd` hands the shim at start, as `<bundle>/shim.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShimConfig {
+    /// Full 64-hex container id (also the runtime's container id).
+    pub id: String,
+    /// OCI bundle directory holding `config.json` (and `shim.json`).
+    pub bundle: PathBuf,
+    /// Path of the OCI runtime binary (runc, crun).
+    pub runtime: PathBuf,
+    /// The runtime's `--root` state directory.
+    pub runtime_root: PathBuf,
+    /// The RPC socket to bind.
+    pub socket: PathBuf,
+    /// Where the exit record is written.
+    pub exit_path: PathBuf,
+    /// The shim's own diagnostic log.
+    pub shim_log: PathBuf,
+    /// The container's log.
+    pub log: LogSettings,
+    /// Keep a writable stdin for the container (`docker run -i`).
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client detaches.
+    pub stdin_once: bool,
+    /// Allocate a terminal (`docker run -t`).
+    pub tty: bool,
+}
+
+/// Where and how the shim writes the container's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// `json-file` or `none`.
+    pub driver: String,
+    /// The json-file path `<data-root>/containers/<id>/<id>-json.log`.
+    pub path: PathBuf,
+    /// Rotate when the file reaches this many bytes; `None` never rotates.
+    pub max_size: Option<u64>,
+    /// Files kept, the live one included.
+    pub max_file: u32,
+}
+
+/// The one line the shim writes to its ready pipe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Ready {
+    /// The container exists in the runtime; `pid` is its init (host pid).
+    Created { pid: i32, shim_pid: i32 },
+    /// The shim could not create the container.
+    Failed { message: String },
+}
+
+/// A request from `pierd` to a shim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Report the container's state.
+    State,
+    /// Run the runtime's `start`.
+    Start,
+    /// Send a signal to the init process (`all`: to every process).
+    Kill { signal: i32, all: bool },
+    /// Answer when the container has exited.
+    Wait,
+    /// Exit the shim once the container is gone (kills nothing itself).
+    Shutdown,
+}
+
+/// A shim's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    Ok,
+    State(StateInfo),
+    Exited(ExitRecord),
+    Error { message: String },
+}
+
+/// The container's state as the shim sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateInfo {
+    pub status: Status,
+    pub pid: i32,
+    /// Unix nanoseconds of `start`, if it ran.
+    pub started_at: Option<i64>,
+    pub exit: Option<ExitRecord>,
+}
+
+/// How the container's init ended. Written to `exit.json` before any client
+/// hears of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// Docker's exit code: the status, or 128 + signal.
+    pub exit_code: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// Unix nanoseconds.
+    pub started_at: Option<i64>,
+    /// Unix nanoseconds.
+    pub finished_at: i64,
+    pub oom_killed: bool,
+}
