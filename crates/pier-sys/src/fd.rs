@@ -141,6 +141,7 @@ pub fn open_fds() -> Result<Vec<RawFd>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn ranges_skip_kept_fds() {
