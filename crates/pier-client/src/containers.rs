@@ -1,0 +1,164 @@
+//! Container endpoints.
+
+use std::collections::BTreeMap;
+
+use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitResponse};
+
+use crate::client::RequestBody;
+use crate::query::{path, Query};
+use crate::{Client, Error};
+
+/// `filters=` of the list endpoints: key -> accepted values, encoded as the
+/// spec's `map[string][]string` JSON.
+pub type Filters = BTreeMap<String, Vec<String>>;
+
+/// Options of `GET /containers/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    pub all: bool,
+    pub limit: Option<i64>,
+    pub filters: Filters,
+}
+
+/// `condition=` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WaitCondition {
+    #[default]
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitCondition::NotRunning => "not-running",
+            WaitCondition::NextExit => "next-exit",
+            WaitCondition::Removed => "removed",
+        }
+    }
+}
+
+pub(crate) fn encode_filters(f: &Filters) -> Option<String> {
+    if f.is_empty() {
+        None
+    } else {
+        // A map of strings to string lists always serializes.
+        serde_json::to_string(f).ok()
+    }
+}
+
+fn id_path(id: &str, suffix: &str) -> String {
+    path("/containers/", id, suffix)
+}
+
+impl Client {
+    /// `POST /containers/create?name=`.
+    pub fn container_create(&self, name: Option<&str>, req: &ContainerCreateRequest) -> Result<IdResponse, Error> {
+        let mut q = Query::new();
+        q.push_opt("name", name);
+        self.request_json("POST", "/containers/create", &q, req)?
+            .json("create response")
+    }
+
+    /// `POST /containers/{id}/start`; an already running container (304) is
+    /// not an error, as in docker.
+    pub fn container_start(&self, id: &str) -> Result<(), Error> {
+        self.request("POST", &id_path(id, "/start"), &Query::new(), RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop?t=&signal=`; already stopped (304) is Ok.
+    pub fn container_stop(&self, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push_opt("signal", signal).push_opt("t", timeout);
+        self.request("POST", &id_path(id, "/stop"), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/restart?t=&signal=`.
+    pub fn container_restart(&self, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push_opt("signal", signal).push_opt("t", timeout);
+        self.request("POST", &id_path(id, "/restart"), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill?signal=` (daemon default SIGKILL).
+    pub fn container_kill(&self, id: &str, signal: Option<&str>) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push_opt("signal", signal);
+        self.request("POST", &id_path(id, "/kill"), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait?condition=`: blocks until the condition
+    /// holds.
+    pub fn container_wait(&self, id: &str, cond: WaitCondition) -> Result<WaitResponse, Error> {
+        let mut q = Query::new();
+        q.push("condition", cond.as_str());
+        self.request("POST", &id_path(id, "/wait"), &q, RequestBody::Empty)?
+            .json("wait response")
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub fn container_rename(&self, id: &str, new_name: &str) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push("name", new_name);
+        self.request("POST", &id_path(id, "/rename"), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}?force=&v=`.
+    pub fn container_remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.flag("force", force).flag("v", volumes);
+        self.request("DELETE", &id_path(id, ""), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `GET /containers/json?all=&limit=&filters=`.
+    pub fn container_list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>, Error> {
+        let mut q = Query::new();
+        q.flag("all", opts.all)
+            .push_opt("limit", opts.limit)
+            .push_opt("filters", encode_filters(&opts.filters));
+        self.request("GET", "/containers/json", &q, RequestBody::Empty)?
+            .json("container list")
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn container_inspect(&self, id: &str) -> Result<ContainerInspect, Error> {
+        self.container_inspect_raw(id).and_then(|raw| {
+            serde_json::from_slice(&raw).map_err(|source| Error::Json {
+                what: "container inspect",
+                path: id_path(id, "/json"),
+                source,
+            })
+        })
+    }
+
+    /// `GET /containers/{id}/json`, the body as the daemon sent it (so the
+    /// CLI can print every field in the daemon's order).
+    pub fn container_inspect_raw(&self, id: &str) -> Result<Vec<u8>, Error> {
+        self.request("GET", &id_path(id, "/json"), &Query::new(), RequestBody::Empty)?
+            .bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_encode_as_lists() {
+        let mut f = Filters::new();
+        assert_eq!(encode_filters(&f), None);
+        f.insert("status".into(), vec!["running".into(), "exited".into()]);
+        f.insert("name".into(), vec!["web".into()]);
+        assert_eq!(
+            encode_filters(&f).as_deref(),
+            Some(r#"{"name":["web"],"status":["running","exited"]}"#)
+        );
+    }
+}

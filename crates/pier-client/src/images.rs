@@ -1,0 +1,141 @@
+//! Image endpoints.
+
+use std::io::Read;
+
+use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
+use serde::Deserialize;
+
+use crate::client::RequestBody;
+use crate::containers::{encode_filters, Filters};
+use crate::query::{path, Query};
+use crate::{Client, Error};
+
+/// One line of a JSON progress stream (`POST /images/create`), the fields
+/// the CLI shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ProgressMessage {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub progress: Option<String>,
+    pub error: Option<String>,
+    #[serde(rename = "errorDetail")]
+    pub error_detail: Option<ProgressErrorDetail>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ProgressErrorDetail {
+    pub code: Option<i64>,
+    pub message: String,
+}
+
+impl ProgressMessage {
+    /// The error this message reports, if any.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error_detail
+            .as_ref()
+            .map(|d| d.message.as_str())
+            .filter(|m| !m.is_empty())
+            .or(self.error.as_deref())
+    }
+}
+
+/// Decode a progress stream (JSON objects one after another), calling
+/// `each` per message as it arrives. A message carrying an error ends the
+/// stream with [`Error::Progress`].
+pub fn read_progress<R: Read>(r: R, path: &str, mut each: impl FnMut(&ProgressMessage)) -> Result<(), Error> {
+    for m in serde_json::Deserializer::from_reader(r).into_iter::<ProgressMessage>() {
+        let m = m.map_err(|source| Error::Json {
+            what: "progress message",
+            path: path.to_string(),
+            source,
+        })?;
+        if let Some(message) = m.error_message() {
+            return Err(Error::Progress {
+                message: message.to_string(),
+            });
+        }
+        each(&m);
+    }
+    Ok(())
+}
+
+fn name_path(name: &str, suffix: &str) -> String {
+    path("/images/", name, suffix)
+}
+
+impl Client {
+    /// `POST /images/create?fromSrc=-&repo=&tag=`: import a rootfs tarball
+    /// streamed from `reader` (chunked). `each` sees every progress message;
+    /// the daemon's last status is the new image id.
+    pub fn image_import(
+        &self,
+        reader: &mut dyn Read,
+        repo: &str,
+        tag: Option<&str>,
+        each: impl FnMut(&ProgressMessage),
+    ) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push("fromSrc", "-").push("repo", repo).push_opt("tag", tag);
+        let resp = self.request(
+            "POST",
+            "/images/create",
+            &q,
+            RequestBody::Stream {
+                content_type: "application/x-tar",
+                reader,
+            },
+        )?;
+        let path = resp.path.clone();
+        read_progress(resp.body, &path, each)
+    }
+
+    /// `GET /images/json?all=&filters=`.
+    pub fn image_list(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, Error> {
+        let mut q = Query::new();
+        q.flag("all", all).push_opt("filters", encode_filters(filters));
+        self.request("GET", "/images/json", &q, RequestBody::Empty)?
+            .json("image list")
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn image_inspect(&self, name: &str) -> Result<ImageInspect, Error> {
+        let raw = self.image_inspect_raw(name)?;
+        serde_json::from_slice(&raw).map_err(|source| Error::Json {
+            what: "image inspect",
+            path: name_path(name, "/json"),
+            source,
+        })
+    }
+
+    /// `GET /images/{name}/json`, the body as sent.
+    pub fn image_inspect_raw(&self, name: &str) -> Result<Vec<u8>, Error> {
+        self.request("GET", &name_path(name, "/json"), &Query::new(), RequestBody::Empty)?
+            .bytes()
+    }
+
+    /// `DELETE /images/{name}?force=&noprune=`.
+    pub fn image_remove(&self, name: &str, force: bool, no_prune: bool) -> Result<Vec<ImageDeleteItem>, Error> {
+        let mut q = Query::new();
+        q.flag("force", force).flag("noprune", no_prune);
+        self.request("DELETE", &name_path(name, ""), &q, RequestBody::Empty)?
+            .json("image delete response")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_stream() {
+        let wire = b"{\"status\":\"Importing\"}\n{\"status\":\"sha256:ab\"}\r\n";
+        let mut got = Vec::new();
+        read_progress(&wire[..], "/x", |m| got.push(m.status.clone())).expect("read");
+        assert_eq!(got, vec![Some("Importing".to_string()), Some("sha256:ab".to_string())]);
+        let wire = br#"{"status":"a"}{"errorDetail":{"message":"not a tar"},"error":"not a tar"}"#;
+        let err = read_progress(&wire[..], "/x", |_| {}).expect_err("error");
+        assert_eq!(err.to_string(), "not a tar");
+    }
+}
