@@ -163,10 +163,27 @@ fn bad(e: HttpError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// Which side of [`copy_chunked`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("read request body source: {0}")]
+    Read(#[source] io::Error),
+    #[error("write request body: {0}")]
+    Write(#[source] io::Error),
+}
+
+impl CopyError {
+    pub fn into_io(self) -> io::Error {
+        match self {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+        }
+    }
+}
+
 /// Copy `src` to `dst` as a chunked body, ending with the zero chunk.
 /// Each read of `src` becomes one chunk, so interactive input is sent as it
 /// comes. Returns the number of payload bytes.
-pub fn copy_chunked<R: Read + ?Sized, W: Write + ?Sized>(src: &mut R, dst: &mut W) -> io::Result<u64> {
+pub fn copy_chunked<R: Read + ?Sized, W: Write + ?Sized>(src: &mut R, dst: &mut W) -> Result<u64, CopyError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -174,16 +191,21 @@ pub fn copy_chunked<R: Read + ?Sized, W: Write + ?Sized>(src: &mut R, dst: &mut 
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
-        write!(dst, "{n:x}\r\n")?;
-        dst.write_all(&buf[..n])?;
-        dst.write_all(b"\r\n")?;
+        write_chunk(dst, &buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
     }
-    dst.write_all(b"0\r\n\r\n")?;
-    dst.flush()?;
+    dst.write_all(b"0\r\n\r\n")
+        .and_then(|()| dst.flush())
+        .map_err(CopyError::Write)?;
     Ok(total)
+}
+
+fn write_chunk<W: Write + ?Sized>(dst: &mut W, data: &[u8]) -> io::Result<()> {
+    write!(dst, "{:x}\r\n", data.len())?;
+    dst.write_all(data)?;
+    dst.write_all(b"\r\n")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use pier_api::version::{ApiVersion, API_VERSION};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::body::{copy_chunked, Body};
+use crate::body::{copy_chunked, Body, CopyError};
 use crate::http::{self, Headers, ResponseHead};
 use crate::query::Query;
 use crate::Error;
@@ -178,18 +178,36 @@ impl Client {
         let head = http::encode_request_head(method, target, &headers);
         let mut w = &stream;
         w.write_all(&head).map_err(io_err("send request"))?;
-        match body {
-            RequestBody::Empty => {}
-            RequestBody::Json(b) => w.write_all(&b).map_err(io_err("send request body"))?,
-            RequestBody::Stream { reader, .. } => {
-                copy_chunked(reader, &mut w).map_err(io_err("send request body"))?;
-            }
-        }
+        let sent = match body {
+            RequestBody::Empty => Ok(()),
+            RequestBody::Json(b) => w.write_all(&b),
+            RequestBody::Stream { reader, .. } => match copy_chunked(reader, &mut w) {
+                Ok(_) => Ok(()),
+                // Our own source failed: the daemon still waits for body
+                // bytes, so do not wait for its answer.
+                Err(CopyError::Read(source)) => {
+                    return Err(Error::Io {
+                        op: "read request body for",
+                        path: target.to_string(),
+                        source,
+                    })
+                }
+                Err(e) => Err(e.into_io()),
+            },
+        };
         let mut reader = BufReader::with_capacity(64 * 1024, stream);
-        let head = http::read_response_head(&mut reader).map_err(|source| Error::Http {
-            path: target.to_string(),
-            source,
-        })?;
+        let head = match (sent, http::read_response_head(&mut reader)) {
+            (_, Ok(head)) => head,
+            // The daemon may answer (say, 400 for a body that is not a tar)
+            // and close before taking the whole body: prefer its answer.
+            (Err(source), Err(_)) => return Err(io_err("send request body")(source)),
+            (Ok(()), Err(source)) => {
+                return Err(Error::Http {
+                    path: target.to_string(),
+                    source,
+                })
+            }
+        };
         let framing = http::framing(method, &head).map_err(|source| Error::Http {
             path: target.to_string(),
             source,
