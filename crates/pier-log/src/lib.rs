@@ -1,1 +1,84 @@
-//! pier-log
+//! Container logs in Docker's `json-file` format: the record encoding, a
+//! rotating writer for `pier-shim`, and readers for `pierd` (`tail` read
+//! backwards, `since`/`until` found by binary search, full reads streamed,
+//! and a follower that continues where a read stopped).
+//!
+//! One record per line, byte-for-byte what dockerd writes:
+//!
+//! ```text
+//! {"log":"hello\n","stream":"stdout","time":"2026-11-28T13:54:32.123456789Z"}
+//! ```
+//!
+//! `log` is escaped as Go's `encoding/json` does (`<`, `>`, `&` as `\u003c`
+//! and friends, U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD). `time` always
+//! has nine fractional digits, so every timestamp has the same width; readers
+//! also accept Go's trimmed RFC 3339 form. A line longer than 16 KiB is split
+//! into *partial* records whose `log` has no trailing newline, as docker does;
+//! concatenating the `log` of consecutive records rejoins it.
+//!
+//! Files: `<path>` is the live file; with rotation, `<path>.1` is the newest
+//! rotated file and `<path>.N` the oldest, each optionally gzipped
+//! (`<path>.N.gz`). Readers read across all of them, oldest first.
+//!
+//! Invariants: a reader never fails on a torn line (a crash mid-write, or a
+//! short write when the disk was full); it skips it. Timestamps in one log are
+//! expected to be non-decreasing (the writer takes them from its caller);
+//! `since`/`until` rely on that for their binary search.
+//!
+//! This crate must not depend on any other pier crate, spawn threads or
+//! processes, or use async: the writer runs on the shim's single-threaded hot
+//! path, the readers are blocking and meant for `spawn_blocking`.
+
+mod cursor;
+mod escape;
+mod files;
+mod follow;
+mod reader;
+mod record;
+mod search;
+mod timestamp;
+mod writer;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use follow::Follower;
+pub use reader::{read, EntryRef, LogEntry, LogReader, ReadOptions};
+pub use timestamp::{format_timestamp, parse_timestamp, parse_unix_seconds};
+pub use writer::{JsonFileWriter, WriterConfig, MAX_RECORD_LEN};
+
+/// Which of the container's output streams a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    /// The name used in the `stream` field: `stdout` or `stderr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// What went wrong, and with which file.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("open log file {path}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("read log file {path}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("write log file {path}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("rotate log file {from} to {to}")]
+    Rotate {
+        from: PathBuf,
+        to: PathBuf,
+        source: io::Error,
+    },
+    #[error("compress log file {path}")]
+    Compress { path: PathBuf, source: io::Error },
+}
