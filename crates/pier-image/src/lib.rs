@@ -1,1 +1,38 @@
-//! pier-image
+//! pier-image: Pier's image store.
+//!
+//! It owns `<data-root>/image`: content-addressed blobs, one unpacked
+//! directory per layer (an overlayfs lowerdir), image records and the
+//! reference table. It parses and normalises image references as docker
+//! does, imports root filesystem tarballs (`docker import`), unpacks layers
+//! safely (no entry can write outside its layer), and resolves, lists, tags
+//! and removes images with docker's rules.
+//!
+//! It must not depend on any other pier crate, know about HTTP or
+//! containers, or mount anything: pierd checks container usage and builds
+//! the overlay mount from [`ImageStore::layer_dirs`]. All methods are
+//! blocking; call them from `spawn_blocking`. The store is safe to share
+//! between threads.
+//!
+//! Layout:
+//! - [`reference`]: reference grammar and normalisation (pure)
+//! - `changes`, `config`, `index`, `entry_path`, `timestamp`: pure logic
+//! - `unpack`, `compression`: the safe tar unpacker
+//! - `store`: the on-disk store and its locking
+
+mod changes;
+mod compression;
+mod config;
+mod entry_path;
+mod error;
+mod image;
+mod index;
+pub mod reference;
+mod store;
+mod timestamp;
+mod unpack;
+
+pub use changes::apply_changes;
+pub use error::ImageError;
+pub use image::{Image, ImageConfig, Removed};
+pub use reference::Reference;
+pub use store::ImageStore;

@@ -1,0 +1,103 @@
+//! Conversion between the OCI image configuration (oci-spec) and the
+//! store's plain [`ImageConfig`]. Pure code.
+
+use oci_spec::image::{Arch, Config, History, ImageConfiguration, Os, RootFs};
+
+use crate::image::ImageConfig;
+
+/// The config `docker import` writes: host architecture, linux, one layer.
+pub(crate) fn import_configuration(config: &ImageConfig, diff_id: &str, created: &str) -> ImageConfiguration {
+    let mut oci = ImageConfiguration::default();
+    oci.set_created(Some(created.to_string()));
+    oci.set_architecture(Arch::default());
+    oci.set_os(Os::Linux);
+    oci.set_config(Some(to_oci(config)));
+    let mut rootfs = RootFs::default();
+    rootfs.set_diff_ids(vec![diff_id.to_string()]);
+    oci.set_rootfs(rootfs);
+    let mut history = History::default();
+    history.set_created(Some(created.to_string()));
+    history.set_comment(Some("Imported from -".to_string()));
+    oci.set_history(Some(vec![history]));
+    oci
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn non_empty_str(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn to_oci(c: &ImageConfig) -> Config {
+    let mut oci = Config::default();
+    oci.set_env(non_empty(c.env.clone()));
+    oci.set_cmd(c.cmd.clone());
+    oci.set_entrypoint(c.entrypoint.clone());
+    oci.set_working_dir(non_empty_str(&c.working_dir));
+    oci.set_user(non_empty_str(&c.user));
+    oci.set_labels((!c.labels.is_empty()).then(|| c.labels.clone().into_iter().collect()));
+    oci.set_stop_signal(c.stop_signal.clone());
+    oci.set_exposed_ports(non_empty(c.exposed_ports.clone()));
+    oci.set_volumes(non_empty(c.volumes.clone()));
+    oci
+}
+
+/// The plain execution defaults of an OCI config.
+pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
+    let Some(c) = oci.config() else {
+        return ImageConfig::default();
+    };
+    let mut exposed_ports = c.exposed_ports().clone().unwrap_or_default();
+    exposed_ports.sort();
+    let mut volumes = c.volumes().clone().unwrap_or_default();
+    volumes.sort();
+    ImageConfig {
+        env: c.env().clone().unwrap_or_default(),
+        cmd: c.cmd().clone(),
+        entrypoint: c.entrypoint().clone(),
+        working_dir: c.working_dir().clone().unwrap_or_default(),
+        user: c.user().clone().unwrap_or_default(),
+        labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
+        stop_signal: c.stop_signal().clone(),
+        exposed_ports,
+        volumes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let mut c = ImageConfig {
+            env: vec!["A=1".into()],
+            cmd: Some(vec!["sh".into()]),
+            entrypoint: Some(vec![]),
+            working_dir: "/w".into(),
+            user: "1:2".into(),
+            stop_signal: Some("SIGINT".into()),
+            exposed_ports: vec!["53/udp".into(), "80/tcp".into()],
+            volumes: vec!["/v".into()],
+            ..Default::default()
+        };
+        c.labels.insert("k".into(), "v".into());
+        let oci = import_configuration(&c, "sha256:abc", "2026-01-01T00:00:00Z");
+        let json = oci.to_string().expect("serialize");
+        assert!(json.contains(r#""ExposedPorts":{"#), "{json}");
+        assert!(json.contains(r#""diff_ids":["sha256:abc"]"#), "{json}");
+        assert!(json.contains(r#""os":"linux""#), "{json}");
+        let back = ImageConfiguration::from_reader(json.as_bytes()).expect("parse");
+        assert_eq!(from_oci(&back), c);
+    }
+
+    #[test]
+    fn empty_config_stays_empty() {
+        let oci = import_configuration(&ImageConfig::default(), "sha256:abc", "t");
+        let json = oci.to_string().expect("serialize");
+        assert!(json.contains(r#""config":{}"#), "{json}");
+        assert_eq!(from_oci(&oci), ImageConfig::default());
+    }
+}

@@ -1,0 +1,64 @@
+//! The one error type of the crate; each variant carries what failed.
+
+use std::path::PathBuf;
+
+/// Everything the image store can fail with.
+///
+/// Suggested HTTP mapping for pierd: `NotFound` 404; `InvalidReference`,
+/// `InvalidArchive`, `UnsafeEntry`, `InvalidChange` 400; `Conflict` 409;
+/// `Io`, `Corrupt` 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// No image matches the name, id or id prefix.
+    #[error("No such image: {name}")]
+    NotFound { name: String },
+    /// The reference does not follow docker's grammar. `reason` is the full
+    /// user-facing message, starting with "invalid reference format".
+    #[error("{reason}")]
+    InvalidReference { reference: String, reason: String },
+    /// The body is not a (possibly compressed) tar archive, or it is truncated.
+    #[error("invalid archive: {reason}")]
+    InvalidArchive { reason: String },
+    /// The archive holds an entry that would escape its layer or that the
+    /// store refuses to create.
+    #[error("refusing archive entry {entry:?}: {reason}")]
+    UnsafeEntry { entry: String, reason: String },
+    /// A `--change` line that is not a supported Dockerfile instruction.
+    #[error("invalid change {change:?}: {reason}")]
+    InvalidChange { change: String, reason: String },
+    /// The operation conflicts with the store's state (docker's 409 wording).
+    #[error("{message}")]
+    Conflict { message: String },
+    /// The store's own files are not what it wrote.
+    #[error("corrupt image store file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    /// A filesystem operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ImageError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ImageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid_archive(reason: impl Into<String>) -> Self {
+        ImageError::InvalidArchive { reason: reason.into() }
+    }
+
+    pub(crate) fn unsafe_entry(entry: impl Into<String>, reason: impl Into<String>) -> Self {
+        ImageError::UnsafeEntry {
+            entry: entry.into(),
+            reason: reason.into(),
+        }
+    }
+}

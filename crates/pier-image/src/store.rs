@@ -1,0 +1,471 @@
+//! The image store on disk, under `<data-root>/image`:
+//!
+//! ```text
+//! blobs/sha256/<hex>     content-addressed blobs: image configs (later manifests)
+//! layers/<hex>/diff/     one unpacked layer per diff id: an overlayfs lowerdir
+//! layers/<hex>/layer.json  {"size": n}
+//! images/<hex>.json      one record per image id (the config digest)
+//! repositories.json      {"refs": {"docker.io/library/busybox:latest": "sha256:…"}}
+//! tmp/                   half-done work; emptied by `open`
+//! ```
+//!
+//! Every file is written to a temporary name, fsynced and renamed into place;
+//! a layer directory is unpacked under `tmp/` and renamed whole. One mutex
+//! guards the index and the short commit steps; unpacking runs outside it,
+//! so imports proceed in parallel.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::image::ImageConfiguration;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::changes::apply_changes;
+use crate::config::{from_oci, import_configuration};
+use crate::error::ImageError;
+use crate::image::{Image, ImageConfig, Removed};
+use crate::index::{id_hex, Index};
+use crate::reference::{is_full_hex_id, Reference};
+use crate::timestamp::{format_rfc3339, parse_rfc3339};
+use crate::unpack::unpack_layer;
+
+/// The image store. Cheap to share behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct ImageStore {
+    root: PathBuf,
+    index: Mutex<Index>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LayerRecord {
+    size: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ImageRecord {
+    #[serde(default)]
+    repo_digests: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Repositories {
+    refs: std::collections::BTreeMap<String, String>,
+}
+
+const REPOSITORIES: &str = "repositories.json";
+const LAYER_RECORD: &str = "layer.json";
+const DIFF_DIR: &str = "diff";
+
+impl ImageStore {
+    /// Opens (creating if needed) the store at `root` (`<data-root>/image`),
+    /// drops leftovers of interrupted work and layers no image uses.
+    pub fn open(root: &Path) -> Result<Self, ImageError> {
+        for dir in ["blobs/sha256", "layers", "images", "tmp"] {
+            let path = root.join(dir);
+            std::fs::create_dir_all(&path).map_err(|e| ImageError::io("create", path, e))?;
+        }
+        let store = ImageStore {
+            root: root.to_path_buf(),
+            index: Mutex::new(Index::default()),
+        };
+        for leftover in read_dir_names(&store.tmp_dir())? {
+            remove_path(&store.tmp_dir().join(leftover))?;
+        }
+        let index = store.load()?;
+        for hex in read_dir_names(&store.root.join("layers"))? {
+            let diff_id = format!("sha256:{hex}");
+            if !index.layer_in_use(&diff_id) {
+                tracing::info!(layer = %diff_id, "removing unused layer");
+                remove_path(&store.root.join("layers").join(&hex))?;
+            }
+        }
+        *store.lock() = index;
+        Ok(store)
+    }
+
+    /// Imports a root filesystem tar (plain or gzip) as a one-layer image,
+    /// as `docker import` does, applying Dockerfile `changes`
+    /// (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
+    /// and tagging `reference`. Nothing is left behind on failure.
+    pub fn import(
+        &self,
+        body: impl Read,
+        reference: Option<&Reference>,
+        changes: &[String],
+    ) -> Result<Image, ImageError> {
+        if let Some(r) = reference {
+            refuse_digest_tag(r)?;
+        }
+        let mut config = ImageConfig::default();
+        apply_changes(&mut config, changes)?;
+
+        let work = TempDir::create(&self.tmp_dir(), "import")?;
+        let diff = work.path().join(DIFF_DIR);
+        std::fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
+        let layer = unpack_layer(body, &diff)?;
+        write_json(&work.path().join(LAYER_RECORD), &LayerRecord { size: layer.size })?;
+        tracing::debug!(diff_id = %layer.diff_id, size = layer.size, "unpacked layer");
+
+        let created = format_rfc3339(SystemTime::now());
+        let oci = import_configuration(&config, &layer.diff_id, &created);
+        let bytes = oci.to_string().map_err(|e| ImageError::Corrupt {
+            path: self.root.clone(),
+            reason: format!("serialize image config: {e}"),
+        })?;
+        let hex = hex::encode(Sha256::digest(bytes.as_bytes()));
+        let id = format!("sha256:{hex}");
+
+        let mut index = self.lock();
+        self.commit_layer(work, id_hex(&layer.diff_id))?;
+        write_atomic(&self.blob_path(&hex), bytes.as_bytes())?;
+        write_json(&self.image_record_path(&hex), &ImageRecord::default())?;
+        index.insert_image(to_image(&id, &oci, layer.size, Vec::new()));
+        if let Some(r) = reference {
+            index.set_ref(r.clone(), &id);
+            self.save_refs(&index)?;
+        }
+        tracing::info!(image = %id, "imported image");
+        index.view(&id).ok_or(ImageError::NotFound { name: id.clone() })
+    }
+
+    /// Finds an image by reference (`busybox`, `busybox:1`), full id (with or
+    /// without `sha256:`) or unique id prefix.
+    pub fn resolve(&self, name_or_id: &str) -> Result<Image, ImageError> {
+        let index = self.lock();
+        let id = index.resolve_id(name_or_id)?;
+        index.view(&id).ok_or_else(|| ImageError::NotFound {
+            name: name_or_id.to_string(),
+        })
+    }
+
+    /// Every image, newest first.
+    pub fn list(&self) -> Result<Vec<Image>, ImageError> {
+        Ok(self.lock().list())
+    }
+
+    /// Points `reference` at the image `name_or_id` (moving it if it named
+    /// another image).
+    pub fn tag(&self, name_or_id: &str, reference: &Reference) -> Result<(), ImageError> {
+        refuse_digest_tag(reference)?;
+        let mut index = self.lock();
+        let id = index.resolve_id(name_or_id)?;
+        index.set_ref(reference.clone(), &id);
+        self.save_refs(&index)
+    }
+
+    /// Docker's `DELETE /images/{name}`: by reference it untags, and deletes
+    /// the image with its unused layers once no reference is left; by id it
+    /// deletes, which needs `force` when the image has several tags.
+    /// The caller checks that no container uses the image.
+    pub fn remove(&self, name_or_id: &str, force: bool) -> Result<Vec<Removed>, ImageError> {
+        let mut removed = Vec::new();
+        let mut doomed_layers = Vec::new();
+        {
+            let mut index = self.lock();
+            let plan = index.plan_remove(name_or_id, force)?;
+            for canonical in &plan.untag {
+                if let Some(r) = index.remove_ref(canonical) {
+                    removed.push(Removed::Untagged(r.to_string()));
+                }
+            }
+            let image = if plan.delete {
+                index.remove_image(&plan.id)
+            } else {
+                None
+            };
+            self.save_refs(&index)?;
+            if let Some(image) = image {
+                let hex = id_hex(&image.id);
+                remove_file_if_exists(&self.image_record_path(hex))?;
+                remove_file_if_exists(&self.blob_path(hex))?;
+                removed.push(Removed::Deleted(image.id.clone()));
+                for diff_id in image.diff_ids.iter().rev() {
+                    if index.layer_in_use(diff_id) {
+                        continue;
+                    }
+                    // Renamed away under the lock, removed outside it.
+                    let from = self.layer_path(id_hex(diff_id));
+                    let to = self.tmp_dir().join(unique_name("remove"));
+                    match std::fs::rename(&from, &to) {
+                        Ok(()) => doomed_layers.push(to),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(ImageError::io("rename", from, e)),
+                    }
+                    removed.push(Removed::Deleted(diff_id.clone()));
+                }
+            }
+        }
+        for dir in doomed_layers {
+            remove_path(&dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// The image's layer directories, top-most first: join them with `:` for
+    /// overlayfs `lowerdir`.
+    pub fn layer_dirs(&self, image: &Image) -> Vec<PathBuf> {
+        image
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| self.layer_path(id_hex(d)).join(DIFF_DIR))
+            .collect()
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A panic mid-update leaves the on-disk state authoritative; the
+        // index stays usable.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn blob_path(&self, hex: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(hex)
+    }
+
+    fn layer_path(&self, hex: &str) -> PathBuf {
+        self.root.join("layers").join(hex)
+    }
+
+    fn image_record_path(&self, hex: &str) -> PathBuf {
+        self.root.join("images").join(format!("{hex}.json"))
+    }
+
+    /// Moves an unpacked layer into place, or drops it when the same layer
+    /// is already there. Called with the index lock held.
+    fn commit_layer(&self, work: TempDir, hex: &str) -> Result<(), ImageError> {
+        let dest = self.layer_path(hex);
+        if dest.join(LAYER_RECORD).exists() {
+            tracing::debug!(layer = hex, "layer already present, reusing it");
+            return Ok(());
+        }
+        if dest.exists() {
+            remove_path(&dest)?;
+        }
+        work.persist(&dest)
+    }
+
+    fn save_refs(&self, index: &Index) -> Result<(), ImageError> {
+        write_json(
+            &self.root.join(REPOSITORIES),
+            &Repositories {
+                refs: index.refs_by_canonical(),
+            },
+        )
+    }
+
+    fn load(&self) -> Result<Index, ImageError> {
+        let mut index = Index::default();
+        for name in read_dir_names(&self.root.join("images"))? {
+            let Some(hex) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if !is_full_hex_id(hex) {
+                continue;
+            }
+            match self.load_image(hex) {
+                Ok(image) => index.insert_image(image),
+                Err(e) => tracing::warn!(image = hex, error = %e, "skipping unreadable image"),
+            }
+        }
+        let path = self.root.join(REPOSITORIES);
+        let repos: Repositories = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ImageError::Corrupt {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Repositories::default(),
+            Err(e) => return Err(ImageError::io("read", path, e)),
+        };
+        for (canonical, id) in repos.refs {
+            match Reference::parse(&canonical) {
+                Ok(r) if index.contains(&id) => index.set_ref(r, &id),
+                _ => tracing::warn!(reference = canonical, "dropping dangling reference"),
+            }
+        }
+        Ok(index)
+    }
+
+    fn load_image(&self, hex: &str) -> Result<Image, ImageError> {
+        let record_path = self.image_record_path(hex);
+        let record: ImageRecord = read_json(&record_path)?;
+        let blob = self.blob_path(hex);
+        let bytes = std::fs::read(&blob).map_err(|e| ImageError::io("read", &blob, e))?;
+        if hex::encode(Sha256::digest(&bytes)) != hex {
+            return Err(ImageError::Corrupt {
+                path: blob,
+                reason: "digest mismatch".into(),
+            });
+        }
+        let oci = ImageConfiguration::from_reader(&bytes[..]).map_err(|e| ImageError::Corrupt {
+            path: blob.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut size = 0;
+        for diff_id in oci.rootfs().diff_ids() {
+            let layer: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD))?;
+            size += layer.size;
+        }
+        Ok(to_image(&format!("sha256:{hex}"), &oci, size, record.repo_digests))
+    }
+}
+
+fn refuse_digest_tag(r: &Reference) -> Result<(), ImageError> {
+    if r.digest().is_some() {
+        return Err(ImageError::InvalidReference {
+            reference: r.to_string(),
+            reason: "refusing to create a tag with a digest reference".into(),
+        });
+    }
+    Ok(())
+}
+
+fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<String>) -> Image {
+    let created_rfc3339 = oci.created().clone().unwrap_or_default();
+    Image {
+        id: id.to_string(),
+        repo_tags: Vec::new(),
+        repo_digests,
+        created: parse_rfc3339(&created_rfc3339).unwrap_or(0),
+        created_rfc3339,
+        size,
+        architecture: oci.architecture().to_string(),
+        os: oci.os().to_string(),
+        author: oci.author().clone().unwrap_or_default(),
+        comment: oci
+            .history()
+            .as_ref()
+            .and_then(|h| h.last())
+            .and_then(|h| h.comment().clone())
+            .unwrap_or_default(),
+        config: from_oci(oci),
+        diff_ids: oci.rootfs().diff_ids().clone(),
+    }
+}
+
+/// A directory under `tmp/` removed on drop unless persisted.
+struct TempDir {
+    path: Option<PathBuf>,
+}
+
+impl TempDir {
+    fn create(tmp: &Path, prefix: &str) -> Result<Self, ImageError> {
+        let path = tmp.join(unique_name(prefix));
+        std::fs::create_dir(&path).map_err(|e| ImageError::io("create", &path, e))?;
+        Ok(TempDir { path: Some(path) })
+    }
+
+    fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn persist(mut self, dest: &Path) -> Result<(), ImageError> {
+        let Some(path) = self.path.take() else {
+            return Ok(());
+        };
+        match std::fs::rename(&path, dest) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.path = Some(path);
+                Err(ImageError::io("rename", dest, e))
+            }
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            if let Err(e) = remove_path(&path) {
+                tracing::warn!(error = %e, "cannot remove temporary directory");
+            }
+        }
+    }
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn read_dir_names(dir: &Path) -> Result<Vec<String>, ImageError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ImageError::io("read dir", dir, e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ImageError::io("read dir", dir, e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+fn remove_path(path: &Path) -> Result<(), ImageError> {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| ImageError::io("remove", path, e))
+}
+
+fn remove_file_if_exists(path: &Path) -> Result<(), ImageError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ImageError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImageError> {
+    let bytes = std::fs::read(path).map_err(|e| ImageError::io("read", path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ImageError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ImageError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ImageError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// Write to a temporary sibling, fsync, rename over `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}", unique_name("tmp")));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ImageError::io("write", path, e));
+    }
+    Ok(())
+}
