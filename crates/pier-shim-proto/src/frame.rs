@@ -76,6 +76,7 @@ impl FrameDecoder {
     }
 
     /// The next whole message, if buffered.
+    #[allow(clippy::should_implement_trait)] // generic over T, not an Iterator
     pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         if self.buf.len() < 4 {
             return Ok(None);

@@ -1,1 +1,119 @@
-fn main() {}
+//! `pier-shim <path-to-shim.json>`: one per container. It daemonizes, drives
+//! the OCI runtime, owns the container's stdio and log, reaps its init,
+//! records the exit and serves pierd's RPC. The start handshake and exit
+//! protocol are documented in `pier-shim-proto`.
+//!
+//! It must not use threads, an async runtime or HTTP, and never dials the
+//! daemon.
+
+mod conn;
+mod decide;
+mod diag;
+mod exit_record;
+mod shim;
+mod sink;
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pier_shim_proto::{Ready, ShimConfig};
+
+use crate::shim::{send_ready, Shim, Stdio3};
+use crate::sink::{Discard, LogSink};
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let config = match args.as_slice() {
+        [a] if a != "-h" && a != "--help" => PathBuf::from(a),
+        _ => {
+            eprintln!("usage: pier-shim <path-to-shim.json>");
+            return ExitCode::from(2);
+        }
+    };
+    // Move the ready pipe off fd 1 onto a close-on-exec fd, so that from here
+    // on 0/1/2 are /dev/null and no child can inherit the pipe.
+    let ready = match pier_sys::fd::dup_cloexec(std::io::stdout().as_fd()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("pier-shim: take ready pipe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = pier_sys::fd::null_stdio(pier_sys::fd::Stdio::ALL) {
+        send_ready(ready, &failed(format!("null stdio: {e}")));
+        return ExitCode::FAILURE;
+    }
+    let cfg = match read_config(&config) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            send_ready(ready, &failed(format!("{e:#}")));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = detach(&ready) {
+        send_ready(ready, &failed(format!("{e:#}")));
+        return ExitCode::FAILURE;
+    }
+    // From here on this is the daemon; the original process has exited.
+    if let Err(e) = diag::init(&cfg.shim_log) {
+        send_ready(ready, &failed(format!("{e:#}")));
+        return ExitCode::FAILURE;
+    }
+    tracing::info!(id = %cfg.id, pid = pier_sys::process::pid().as_raw(), "shim starting");
+    let shim = match setup(cfg) {
+        Ok(shim) => shim,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "set up shim");
+            send_ready(ready, &failed(format!("{e:#}")));
+            return ExitCode::FAILURE;
+        }
+    };
+    match shim.run(ready) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "shim failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn failed(message: String) -> Ready {
+    Ready::Failed { message }
+}
+
+fn read_config(path: &Path) -> anyhow::Result<ShimConfig> {
+    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
+}
+
+/// Fork away from pierd, lead a session, become the subreaper, and close
+/// every inherited fd but the ready pipe.
+fn detach(ready: &OwnedFd) -> anyhow::Result<()> {
+    pier_sys::process::daemonize().context("daemonize")?;
+    pier_sys::process::set_child_subreaper().context("set child subreaper")?;
+    pier_sys::fd::close_all_except(&[ready.as_fd()]).context("close inherited fds")?;
+    Ok(())
+}
+
+fn setup(cfg: ShimConfig) -> anyhow::Result<Shim> {
+    if cfg.tty {
+        anyhow::bail!("tty is not supported yet");
+    }
+    let sink = open_sink(&cfg)?;
+    let stdio = Stdio3::new(cfg.open_stdin)?;
+    Shim::new(cfg, stdio, sink)
+}
+
+fn open_sink(cfg: &ShimConfig) -> anyhow::Result<Box<dyn LogSink>> {
+    match cfg.log.driver.as_str() {
+        "none" => Ok(Box::new(Discard)),
+        "json-file" => Ok(Box::new(
+            crate::sink::JsonLines::open(&cfg.log.path)
+                .with_context(|| format!("open log {}", cfg.log.path.display()))?,
+        )),
+        other => anyhow::bail!("unsupported log driver {other:?}"),
+    }
+}

@@ -1,0 +1,217 @@
+//! The shim's decisions as plain functions over values: what a request
+//! leads to, how an exit status becomes a record, when the shim may leave.
+
+use pier_shim_proto::{ExitRecord, Request, Response, StateInfo, Status};
+use pier_sys::reap::ExitStatus;
+
+/// Where the container is in its life, as the shim drives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// `runtime create` is running.
+    Creating,
+    /// Created, not started.
+    Created,
+    /// `runtime start` succeeded.
+    Running,
+    /// Init was reaped; draining stdout/stderr before the record is written.
+    Draining(ExitRecord),
+    /// The record is on disk; `runtime delete` may still be running.
+    Exited { record: ExitRecord, deleted: bool },
+}
+
+/// What the loop knows about the container, for deciding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub phase: Phase,
+    pub pid: i32,
+    pub started_at: Option<i64>,
+    /// A `start` is queued or running.
+    pub starting: bool,
+}
+
+/// A runtime invocation a client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOp {
+    Start,
+    Kill { signal: i32, all: bool },
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer now.
+    Reply(Response),
+    /// Queue a runtime invocation; answer when it ends.
+    Run(ClientOp),
+    /// Answer when the container has exited and is deleted.
+    Park,
+    /// Answer `Ok` now and exit once the container is gone.
+    Shutdown,
+}
+
+fn error(message: impl Into<String>) -> Decision {
+    Decision::Reply(Response::Error {
+        message: message.into(),
+    })
+}
+
+/// The state a client sees.
+pub fn state_info(v: &View) -> StateInfo {
+    let (status, exit) = match &v.phase {
+        Phase::Creating | Phase::Created => (Status::Created, None),
+        Phase::Running | Phase::Draining(_) => (Status::Running, None),
+        Phase::Exited { record, .. } => (Status::Stopped, Some(record.clone())),
+    };
+    StateInfo {
+        status,
+        pid: v.pid,
+        started_at: v.started_at,
+        exit,
+    }
+}
+
+/// The record is on disk and the runtime has forgotten the container.
+pub fn finished(phase: &Phase) -> Option<&ExitRecord> {
+    match phase {
+        Phase::Exited { record, deleted: true } => Some(record),
+        _ => None,
+    }
+}
+
+pub fn decide(v: &View, req: &Request) -> Decision {
+    match req {
+        Request::State => Decision::Reply(Response::State(state_info(v))),
+        Request::Start => match v.phase {
+            Phase::Created if !v.starting => Decision::Run(ClientOp::Start),
+            Phase::Created => error("container is already starting"),
+            Phase::Creating => error("container is still being created"),
+            Phase::Running => error("container is already running"),
+            Phase::Draining(_) | Phase::Exited { .. } => error("container has exited"),
+        },
+        Request::Kill { signal, all } => match v.phase {
+            _ if !(1..=64).contains(signal) => error(format!("invalid signal {signal}")),
+            Phase::Created | Phase::Running => Decision::Run(ClientOp::Kill {
+                signal: *signal,
+                all: *all,
+            }),
+            Phase::Creating => error("container is still being created"),
+            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+        },
+        Request::Wait => match finished(&v.phase) {
+            Some(record) => Decision::Reply(Response::Exited(record.clone())),
+            None => Decision::Park,
+        },
+        Request::Shutdown => Decision::Shutdown,
+    }
+}
+
+/// The record for an init that ended with `status` at `finished_at`.
+pub fn exit_record(status: ExitStatus, started_at: Option<i64>, finished_at: i64) -> ExitRecord {
+    ExitRecord {
+        exit_code: status.code(),
+        signal: status.signal(),
+        started_at,
+        finished_at,
+        oom_killed: false,
+    }
+}
+
+/// Whether the shim may exit now.
+pub fn may_exit(phase: &Phase, clients: usize, shutdown: bool) -> bool {
+    finished(phase).is_some() && (clients == 0 || shutdown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(phase: Phase) -> View {
+        View {
+            phase,
+            pid: 42,
+            started_at: None,
+            starting: false,
+        }
+    }
+
+    fn record() -> ExitRecord {
+        exit_record(
+            ExitStatus::Signaled {
+                signal: 9,
+                core_dumped: false,
+            },
+            Some(1),
+            2,
+        )
+    }
+
+    #[test]
+    fn start_only_when_created() {
+        assert_eq!(
+            decide(&view(Phase::Created), &Request::Start),
+            Decision::Run(ClientOp::Start)
+        );
+        let mut starting = view(Phase::Created);
+        starting.starting = true;
+        assert!(matches!(
+            decide(&starting, &Request::Start),
+            Decision::Reply(Response::Error { .. })
+        ));
+        assert!(matches!(
+            decide(&view(Phase::Running), &Request::Start),
+            Decision::Reply(Response::Error { .. })
+        ));
+    }
+
+    #[test]
+    fn kill_needs_a_live_container_and_a_signal() {
+        let k = Request::Kill { signal: 9, all: false };
+        assert_eq!(
+            decide(&view(Phase::Running), &k),
+            Decision::Run(ClientOp::Kill { signal: 9, all: false })
+        );
+        assert!(matches!(
+            decide(&view(Phase::Draining(record())), &k),
+            Decision::Reply(Response::Error { .. })
+        ));
+        assert!(matches!(
+            decide(&view(Phase::Running), &Request::Kill { signal: 0, all: false }),
+            Decision::Reply(Response::Error { .. })
+        ));
+    }
+
+    #[test]
+    fn wait_parks_until_deleted() {
+        assert_eq!(decide(&view(Phase::Running), &Request::Wait), Decision::Park);
+        let written = Phase::Exited {
+            record: record(),
+            deleted: false,
+        };
+        assert_eq!(decide(&view(written), &Request::Wait), Decision::Park);
+        let done = Phase::Exited {
+            record: record(),
+            deleted: true,
+        };
+        assert_eq!(
+            decide(&view(done), &Request::Wait),
+            Decision::Reply(Response::Exited(record()))
+        );
+    }
+
+    #[test]
+    fn records_and_exit_rules() {
+        let r = record();
+        assert_eq!((r.exit_code, r.signal), (137, Some(9)));
+        assert_eq!(exit_record(ExitStatus::Exited(3), None, 5).exit_code, 3);
+        let done = Phase::Exited {
+            record: r,
+            deleted: true,
+        };
+        assert!(may_exit(&done, 0, false));
+        assert!(!may_exit(&done, 1, false));
+        assert!(may_exit(&done, 1, true));
+        assert!(!may_exit(&Phase::Running, 0, true));
+        let st = state_info(&view(done));
+        assert_eq!(st.status, Status::Stopped);
+    }
+}

@@ -1,0 +1,645 @@
+//! The event loop: one thread, one `mio::Poll` over the signalfd, the
+//! container's output pipes, the RPC listener and its connections.
+//!
+//! Every child exit is collected in one place ([`Shim::on_signals`] via
+//! `waitpid(-1)`) and routed by pid: the runtime invocation in flight, the
+//! container's init, or a stray orphan. Runtime invocations run one at a
+//! time from a queue, so none of them is ever waited on elsewhere and the
+//! runtime's JSON log holds only the current invocation's lines.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use mio::net::UnixListener;
+use mio::unix::pipe::Receiver;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use pier_runtime::{ChildStdio, CreateOptions, Op, Runtime, RuntimeError};
+use pier_shim_proto::{Ready, Response, ShimConfig};
+use pier_sys::reap::{ExitStatus, Reaped};
+use pier_sys::signal::Signals;
+use pier_sys::Signal;
+
+use crate::conn::Conn;
+use crate::decide::{self, ClientOp, Decision, Phase, View};
+use crate::exit_record;
+use crate::sink::{LogSink, Stream};
+
+const SIGNALS: Token = Token(0);
+const STDOUT: Token = Token(1);
+const STDERR: Token = Token(2);
+const LISTENER: Token = Token(3);
+const FIRST_CLIENT: usize = 16;
+
+/// How long after init's exit the shim waits for the output pipes to reach
+/// EOF (an escaped process may hold them open forever).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything the loop reacts to. Closed: a new source (attach, exec, tty)
+/// adds a variant here and a token above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Signals,
+    Output(Stream),
+    Accept,
+    Client { id: usize },
+    Tick,
+}
+
+/// A runtime invocation, queued or in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Invocation {
+    Create,
+    Client { conn: usize, op: ClientOp },
+    Delete,
+}
+
+/// The container's stdio ends the shim keeps, plus the child's ends until
+/// `create` is spawned.
+pub struct Stdio3 {
+    stdout: Receiver,
+    stderr: Receiver,
+    /// Write end of stdin (`open_stdin`), kept for attach.
+    stdin: Option<OwnedFd>,
+    child: Option<ChildStdio>,
+}
+
+impl Stdio3 {
+    pub fn new(open_stdin: bool) -> anyhow::Result<Self> {
+        let out = pier_sys::fd::pipe().context("create stdout pipe")?;
+        let err = pier_sys::fd::pipe().context("create stderr pipe")?;
+        let (child_in, stdin) = if open_stdin {
+            let p = pier_sys::fd::pipe().context("create stdin pipe")?;
+            (Stdio::from(p.read), Some(p.write))
+        } else {
+            (Stdio::null(), None)
+        };
+        let stdout = Receiver::from(out.read);
+        let stderr = Receiver::from(err.read);
+        stdout.set_nonblocking(true).context("set stdout nonblocking")?;
+        stderr.set_nonblocking(true).context("set stderr nonblocking")?;
+        Ok(Stdio3 {
+            stdout,
+            stderr,
+            stdin,
+            child: Some(ChildStdio {
+                stdin: child_in,
+                stdout: Stdio::from(out.write),
+                stderr: Stdio::from(err.write),
+            }),
+        })
+    }
+}
+
+pub struct Shim {
+    cfg: ShimConfig,
+    runtime: Runtime,
+    pid_file: PathBuf,
+    poll: Poll,
+    signals: Signals,
+    stdout: Option<Receiver>,
+    stderr: Option<Receiver>,
+    #[allow(dead_code)] // kept open for attach (a later issue)
+    stdin: Option<OwnedFd>,
+    child_stdio: Option<ChildStdio>,
+    listener: UnixListener,
+    conns: BTreeMap<usize, Conn>,
+    next_conn: usize,
+    sink: Box<dyn LogSink>,
+    ready: Option<OwnedFd>,
+    phase: Phase,
+    pid: i32,
+    started_at: Option<i64>,
+    queue: VecDeque<Invocation>,
+    in_flight: Option<(i32, Invocation)>,
+    waiters: Vec<usize>,
+    early_exits: Vec<(Reaped, i64)>,
+    drain_deadline: Option<Instant>,
+    shutdown: bool,
+    quit: bool,
+    buf: Vec<u8>,
+}
+
+pub fn now_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Write the one handshake line and close the ready pipe.
+pub fn send_ready(fd: OwnedFd, ready: &Ready) {
+    let mut line = serde_json::to_vec(ready).unwrap_or_default();
+    line.push(b'\n');
+    if let Err(e) = File::from(fd).write_all(&line) {
+        tracing::error!(error = %e, "write ready pipe");
+    }
+}
+
+impl Shim {
+    pub fn new(cfg: ShimConfig, stdio: Stdio3, sink: Box<dyn LogSink>) -> anyhow::Result<Self> {
+        let runtime = Runtime::new(&cfg.runtime, &cfg.runtime_root).with_log(cfg.bundle.join("runtime.log"));
+        let poll = Poll::new().context("create poll")?;
+        let signals = Signals::new(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT]).context("create signalfd")?;
+        match std::fs::remove_file(&cfg.socket) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("remove {}", cfg.socket.display())),
+        }
+        let mut listener = UnixListener::bind(&cfg.socket).with_context(|| format!("bind {}", cfg.socket.display()))?;
+        let Stdio3 {
+            mut stdout,
+            mut stderr,
+            stdin,
+            child,
+        } = stdio;
+        let reg = poll.registry();
+        reg.register(&mut SourceFd(&signals.as_fd().as_raw_fd()), SIGNALS, Interest::READABLE)
+            .context("register signalfd")?;
+        reg.register(&mut stdout, STDOUT, Interest::READABLE)
+            .context("register stdout")?;
+        reg.register(&mut stderr, STDERR, Interest::READABLE)
+            .context("register stderr")?;
+        reg.register(&mut listener, LISTENER, Interest::READABLE)
+            .context("register listener")?;
+        Ok(Shim {
+            pid_file: cfg.bundle.join("init.pid"),
+            cfg,
+            runtime,
+            poll,
+            signals,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            stdin,
+            child_stdio: child,
+            listener,
+            conns: BTreeMap::new(),
+            next_conn: FIRST_CLIENT,
+            sink,
+            ready: None,
+            phase: Phase::Creating,
+            pid: 0,
+            started_at: None,
+            queue: VecDeque::from([Invocation::Create]),
+            in_flight: None,
+            waiters: Vec::new(),
+            early_exits: Vec::new(),
+            drain_deadline: None,
+            shutdown: false,
+            quit: false,
+            buf: vec![0; 32 * 1024],
+        })
+    }
+
+    /// Run `create`, report on `ready`, and run until the container is gone
+    /// and the shim may leave.
+    pub fn run(mut self, ready: OwnedFd) -> anyhow::Result<()> {
+        self.ready = Some(ready);
+        let mut events = Events::with_capacity(64);
+        let mut batch = Vec::with_capacity(64);
+        self.pump_invocations();
+        while !self.quit && !decide::may_exit(&self.phase, self.conns.len(), self.shutdown) {
+            let timeout = self.drain_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("poll"),
+            }
+            batch.clear();
+            batch.extend(events.iter().map(|e| match e.token() {
+                SIGNALS => Event::Signals,
+                STDOUT => Event::Output(Stream::Stdout),
+                STDERR => Event::Output(Stream::Stderr),
+                LISTENER => Event::Accept,
+                Token(id) => Event::Client { id },
+            }));
+            if batch.is_empty() {
+                batch.push(Event::Tick);
+            }
+            for &ev in &batch {
+                self.handle(ev)?;
+            }
+            self.advance();
+            self.pump_invocations();
+        }
+        self.finish();
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Event) -> anyhow::Result<()> {
+        match ev {
+            Event::Signals => self.on_signals()?,
+            Event::Output(stream) => self.on_output(stream),
+            Event::Accept => self.on_accept(),
+            Event::Client { id } => self.on_client(id),
+            Event::Tick => {}
+        }
+        Ok(())
+    }
+
+    fn view(&self) -> View {
+        let starting = self
+            .in_flight
+            .iter()
+            .map(|(_, inv)| inv)
+            .chain(self.queue.iter())
+            .any(|inv| {
+                matches!(
+                    inv,
+                    Invocation::Client {
+                        op: ClientOp::Start,
+                        ..
+                    }
+                )
+            });
+        View {
+            phase: self.phase.clone(),
+            pid: self.pid,
+            started_at: self.started_at,
+            starting,
+        }
+    }
+
+    // --- signals and reaping -------------------------------------------
+
+    fn on_signals(&mut self) -> anyhow::Result<()> {
+        let mut reap = false;
+        while let Some(sig) = self.signals.read().context("read signals")? {
+            match sig {
+                Signal::SIGCHLD => reap = true,
+                other => {
+                    tracing::info!(signal = %other, "shutting down once the container is gone");
+                    self.shutdown = true;
+                }
+            }
+        }
+        if reap {
+            let now = now_nanos();
+            for r in pier_sys::reap::reap_all().context("reap children")? {
+                self.on_reaped(r, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_reaped(&mut self, r: Reaped, now: i64) {
+        let pid = r.pid.as_raw();
+        if let Some((op_pid, inv)) = self.in_flight {
+            if op_pid == pid {
+                self.in_flight = None;
+                let result = self
+                    .runtime
+                    .check(op_of(inv), &self.cfg.id, r.status.success(), &status_text(r.status));
+                self.invocation_done(inv, result);
+                return;
+            }
+        }
+        if pid == self.pid && matches!(self.phase, Phase::Created | Phase::Running) {
+            self.init_exited(r.status, now);
+        } else if self.phase == Phase::Creating {
+            self.early_exits.push((r, now));
+        } else {
+            tracing::debug!(pid, status = ?r.status, "reaped orphan");
+        }
+    }
+
+    fn init_exited(&mut self, status: ExitStatus, now: i64) {
+        tracing::info!(pid = self.pid, ?status, "container init exited");
+        let record = decide::exit_record(status, self.started_at, now);
+        self.phase = Phase::Draining(record);
+        self.drain_deadline = Some(Instant::now() + DRAIN_GRACE);
+    }
+
+    // --- runtime invocations -------------------------------------------
+
+    fn pump_invocations(&mut self) {
+        while self.in_flight.is_none() {
+            let Some(inv) = self.queue.pop_front() else {
+                return;
+            };
+            let id = self.cfg.id.clone();
+            let (args, stdio) = match inv {
+                Invocation::Create => {
+                    let opts = CreateOptions {
+                        bundle: self.cfg.bundle.clone(),
+                        pid_file: self.pid_file.clone(),
+                        console_socket: None,
+                    };
+                    let stdio = self.child_stdio.take().unwrap_or_else(ChildStdio::null);
+                    (self.runtime.create_args(&id, &opts), stdio)
+                }
+                Invocation::Client {
+                    op: ClientOp::Start, ..
+                } => {
+                    self.started_at = Some(now_nanos());
+                    (self.runtime.start_args(&id), ChildStdio::null())
+                }
+                Invocation::Client {
+                    op: ClientOp::Kill { signal, all },
+                    ..
+                } => (self.runtime.kill_args(&id, signal, all), ChildStdio::null()),
+                Invocation::Delete => (self.runtime.delete_args(&id, true), ChildStdio::null()),
+            };
+            let spawned = self.runtime.reset_log().and_then(|()| self.runtime.spawn(&args, stdio));
+            match spawned {
+                Ok(pid) => {
+                    tracing::debug!(pid, ?inv, "runtime invocation started");
+                    self.in_flight = Some((pid as i32, inv));
+                }
+                Err(e) => self.invocation_done(inv, Err(e)),
+            }
+        }
+    }
+
+    fn invocation_done(&mut self, inv: Invocation, result: Result<(), RuntimeError>) {
+        match inv {
+            Invocation::Create => self.created(result),
+            Invocation::Client { conn, op } => {
+                let resp = match result {
+                    Ok(()) => {
+                        if op == ClientOp::Start && self.phase == Phase::Created {
+                            self.phase = Phase::Running;
+                        }
+                        Response::Ok
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "runtime invocation failed");
+                        if op == ClientOp::Start && self.phase == Phase::Created {
+                            self.started_at = None;
+                        }
+                        Response::Error {
+                            message: e.runtime_message().map_or_else(|| e.to_string(), str::to_owned),
+                        }
+                    }
+                };
+                self.answer(conn, &resp);
+            }
+            Invocation::Delete => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "delete container");
+                }
+                if let Phase::Exited { record, .. } = &self.phase {
+                    let record = record.clone();
+                    self.phase = Phase::Exited {
+                        record: record.clone(),
+                        deleted: true,
+                    };
+                    for conn in std::mem::take(&mut self.waiters) {
+                        self.answer(conn, &Response::Exited(record.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn created(&mut self, result: Result<(), RuntimeError>) {
+        // Whatever sits in the pipes now came from the runtime, not the
+        // container: it has not been started.
+        self.on_output(Stream::Stdout);
+        self.on_output(Stream::Stderr);
+        let pid = result.map_err(|e| match e.runtime_message() {
+            Some(m) => m.to_owned(),
+            None => e.to_string(),
+        });
+        let pid = pid.and_then(|()| {
+            std::fs::read_to_string(&self.pid_file)
+                .map_err(|e| format!("read {}: {e}", self.pid_file.display()))
+                .and_then(|s| {
+                    s.trim()
+                        .parse::<i32>()
+                        .map_err(|e| format!("parse {}: {e}", self.pid_file.display()))
+                })
+        });
+        let ready = match pid {
+            Ok(pid) => {
+                self.pid = pid;
+                self.phase = Phase::Created;
+                tracing::info!(pid, "container created");
+                Ready::Created {
+                    pid,
+                    shim_pid: pier_sys::process::pid().as_raw(),
+                }
+            }
+            Err(message) => {
+                tracing::error!(%message, "create container");
+                self.quit = true;
+                Ready::Failed { message }
+            }
+        };
+        if let Some(fd) = self.ready.take() {
+            send_ready(fd, &ready);
+        }
+        for (r, at) in std::mem::take(&mut self.early_exits) {
+            self.on_reaped(r, at);
+        }
+    }
+
+    // --- output ----------------------------------------------------------
+
+    fn on_output(&mut self, stream: Stream) {
+        let now = now_nanos();
+        let slot = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        let Some(pipe) = slot else { return };
+        let mut eof = false;
+        loop {
+            match pipe.read(&mut self.buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    let bytes = &self.buf[..n];
+                    if self.phase == Phase::Creating {
+                        tracing::warn!(?stream, output = %String::from_utf8_lossy(bytes).trim_end(), "runtime output");
+                    } else if let Err(e) = self.sink.write(stream, bytes, now) {
+                        tracing::error!(error = %e, "write container log");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, ?stream, "read container output");
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        if eof {
+            if let Some(mut pipe) = slot.take() {
+                let _ = self.poll.registry().deregister(&mut pipe);
+            }
+        }
+        if let Err(e) = self.sink.flush() {
+            tracing::error!(error = %e, "flush container log");
+        }
+    }
+
+    /// Move a drained exit forward: record on disk, then `delete`.
+    fn advance(&mut self) {
+        let Phase::Draining(record) = &self.phase else {
+            return;
+        };
+        let drained = self.stdout.is_none() && self.stderr.is_none();
+        let late = self.drain_deadline.is_some_and(|d| Instant::now() >= d);
+        if !drained && !late {
+            return;
+        }
+        if !drained {
+            tracing::warn!("output pipes still open after init exited; closing them");
+            for mut pipe in [self.stdout.take(), self.stderr.take()].into_iter().flatten() {
+                let _ = self.poll.registry().deregister(&mut pipe);
+            }
+        }
+        let record = record.clone();
+        self.drain_deadline = None;
+        if let Err(e) = self.sink.finish(now_nanos()).and_then(|()| self.sink.flush()) {
+            tracing::error!(error = %e, "flush container log");
+        }
+        if let Err(e) = exit_record::write(&self.cfg.exit_path, &record) {
+            tracing::error!(error = format!("{e:#}"), "write exit record");
+        }
+        tracing::info!(exit_code = record.exit_code, "exit recorded");
+        self.phase = Phase::Exited { record, deleted: false };
+        self.queue.push_back(Invocation::Delete);
+    }
+
+    // --- clients ---------------------------------------------------------
+
+    fn on_accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    let id = self.next_conn;
+                    self.next_conn += 1;
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+                    {
+                        tracing::error!(error = %e, "register client");
+                        continue;
+                    }
+                    self.conns.insert(id, Conn::new(stream));
+                    self.on_client(id);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "accept client");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_client(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.fill(&mut self.buf);
+        conn.flush();
+        self.serve(id);
+    }
+
+    /// Take requests from `id` while none is outstanding.
+    fn serve(&mut self, id: usize) {
+        loop {
+            let view = self.view();
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            let req = match conn.next_request() {
+                None => break,
+                Some(Ok(req)) => req,
+                Some(Err(pier_shim_proto::FrameError::Json(e))) => {
+                    conn.send(&Response::Error {
+                        message: format!("bad request: {e}"),
+                    });
+                    continue;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "client protocol error");
+                    conn.close();
+                    break;
+                }
+            };
+            tracing::debug!(?req, "request");
+            match decide::decide(&view, &req) {
+                Decision::Reply(resp) => conn.send(&resp),
+                Decision::Run(op) => {
+                    conn.busy = true;
+                    self.queue.push_back(Invocation::Client { conn: id, op });
+                }
+                Decision::Park => {
+                    conn.busy = true;
+                    self.waiters.push(id);
+                }
+                Decision::Shutdown => {
+                    self.shutdown = true;
+                    conn.send(&Response::Ok);
+                }
+            }
+        }
+        self.reap_conn(id);
+    }
+
+    fn answer(&mut self, id: usize, resp: &Response) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.busy = false;
+            conn.send(resp);
+            self.serve(id);
+        }
+    }
+
+    fn reap_conn(&mut self, id: usize) {
+        if self.conns.get(&id).is_some_and(Conn::finished) {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                let _ = self.poll.registry().deregister(&mut conn.stream);
+            }
+            self.waiters.retain(|&w| w != id);
+        }
+    }
+
+    fn finish(&mut self) {
+        for conn in self.conns.values_mut() {
+            conn.flush();
+        }
+        if let Err(e) = self.sink.flush() {
+            tracing::error!(error = %e, "flush container log");
+        }
+        if let Err(e) = std::fs::remove_file(&self.cfg.socket) {
+            tracing::debug!(error = %e, "remove socket");
+        }
+        tracing::info!("shim exiting");
+    }
+}
+
+fn op_of(inv: Invocation) -> Op {
+    match inv {
+        Invocation::Create => Op::Create,
+        Invocation::Client {
+            op: ClientOp::Start, ..
+        } => Op::Start,
+        Invocation::Client {
+            op: ClientOp::Kill { .. },
+            ..
+        } => Op::Kill,
+        Invocation::Delete => Op::Delete,
+    }
+}
+
+fn status_text(s: ExitStatus) -> String {
+    match s {
+        ExitStatus::Exited(code) => format!("exited with status {code}"),
+        ExitStatus::Signaled { signal, .. } => format!("killed by signal {signal}"),
+    }
+}

@@ -1,0 +1,399 @@
+//! Root-only: drives the real `pier-shim` binary with runc and a busybox
+//! bundle. Fails (never skips) when root, runc or busybox is missing.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use pier_shim_proto::{frame, ExitRecord, LogSettings, Ready, Request, Response, ShimConfig, Status};
+
+const RUNC: &str = "/usr/sbin/runc";
+const BUSYBOX: &str = "/bin/busybox";
+
+fn require_root_and_runc() {
+    assert_eq!(
+        unsafe_free_euid(),
+        0,
+        "these tests need root (they run runc); run them as root"
+    );
+    assert!(Path::new(RUNC).exists(), "runc is missing at {RUNC}");
+    assert!(Path::new(BUSYBOX).exists(), "busybox-static is missing at {BUSYBOX}");
+}
+
+fn unsafe_free_euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("parse euid")
+}
+
+/// One container's temp world; kills what it started on drop.
+struct Fixture {
+    dir: tempfile::TempDir,
+    id: String,
+    cfg: ShimConfig,
+    shim_pid: Option<i32>,
+    init_pid: Option<i32>,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Fixture {
+    fn new(args: &[&str], open_stdin: bool) -> Fixture {
+        require_root_and_runc();
+        // Short paths: a unix socket path must fit in 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("ps")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let id = format!(
+            "piershimtest{}x{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let bundle = dir.path().join("b");
+        let cdir = dir.path().join("c");
+        write_bundle(&bundle, args);
+        std::fs::create_dir_all(&cdir).expect("mkdir c");
+        let cfg = ShimConfig {
+            id: id.clone(),
+            bundle: bundle.clone(),
+            runtime: RUNC.into(),
+            runtime_root: dir.path().join("r"),
+            socket: bundle.join("shim.sock"),
+            exit_path: cdir.join("exit.json"),
+            shim_log: cdir.join("shim.log"),
+            log: LogSettings {
+                driver: "json-file".into(),
+                path: cdir.join(format!("{id}-json.log")),
+                max_size: None,
+                max_file: 1,
+            },
+            open_stdin,
+            stdin_once: false,
+            tty: false,
+        };
+        std::fs::write(
+            bundle.join("shim.json"),
+            serde_json::to_vec(&cfg).expect("encode shim.json"),
+        )
+        .expect("write shim.json");
+        Fixture {
+            dir,
+            id,
+            cfg,
+            shim_pid: None,
+            init_pid: None,
+        }
+    }
+
+    /// Start the shim and read its ready line.
+    fn spawn(&mut self) -> Ready {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pier-shim"))
+            .arg(self.cfg.bundle.join("shim.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pier-shim");
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .expect("ready pipe")
+            .read_to_string(&mut out)
+            .expect("read ready pipe");
+        let status = child.wait().expect("wait shim parent");
+        assert!(status.success(), "shim's first process exited {status}");
+        let ready: Ready = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("bad ready line {out:?}: {e}; shim log: {}", self.shim_log()));
+        if let Ready::Created { pid, shim_pid } = ready {
+            self.shim_pid = Some(shim_pid);
+            self.init_pid = Some(pid);
+        }
+        ready
+    }
+
+    fn connect(&self) -> UnixStream {
+        let s = UnixStream::connect(&self.cfg.socket).expect("connect shim socket");
+        s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        s
+    }
+
+    fn shim_log(&self) -> String {
+        std::fs::read_to_string(&self.cfg.shim_log).unwrap_or_default()
+    }
+
+    fn log_lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.cfg.log.path).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("json-file line"))
+            .collect()
+    }
+
+    fn runc_knows(&self) -> bool {
+        Command::new(RUNC)
+            .arg("--root")
+            .arg(&self.cfg.runtime_root)
+            .args(["state", &self.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run runc state")
+            .success()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for pid in [self.init_pid, self.shim_pid].into_iter().flatten() {
+            if alive(pid) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+        let _ = Command::new(RUNC)
+            .arg("--root")
+            .arg(&self.cfg.runtime_root)
+            .args(["delete", "--force", &self.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = &self.dir;
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie has no fds and state Z; count it as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn ppid(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let (_, rest) = stat.rsplit_once(')').expect("stat format");
+    rest.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("ppid")
+}
+
+fn write_bundle(bundle: &Path, args: &[&str]) {
+    let rootfs = bundle.join("rootfs");
+    for d in ["bin", "proc", "dev", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
+    }
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "echo", "cat", "sleep", "true"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
+    }
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/bin"],
+            "cwd": "/",
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "shimtest",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=1024k"]}
+        ],
+        "linux": {
+            "namespaces": [
+                {"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+                {"type": "uts"}, {"type": "network"}
+            ]
+        }
+    });
+    std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(&config).expect("encode config"),
+    )
+    .expect("write config.json");
+}
+
+fn call(s: &mut UnixStream, req: &Request) -> Response {
+    frame::write_frame(s, req).expect("send request");
+    frame::read_frame(s)
+        .expect("read response")
+        .expect("response before eof")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn created(fx: &mut Fixture) -> (i32, i32) {
+    match fx.spawn() {
+        Ready::Created { pid, shim_pid } => (pid, shim_pid),
+        Ready::Failed { message } => panic!("create failed: {message}; log: {}", fx.shim_log()),
+    }
+}
+
+#[test]
+fn daemon_hygiene_output_and_kill() {
+    let mut fx = Fixture::new(&["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 1000"], false);
+    let (init, shim) = created(&mut fx);
+    assert!(init > 0 && shim > 0);
+    assert_eq!(ppid(shim), 1, "shim must be reparented to init");
+    for fd in 0..3 {
+        let target = std::fs::read_link(format!("/proc/{shim}/fd/{fd}")).expect("readlink fd");
+        assert_eq!(target, PathBuf::from("/dev/null"), "shim fd {fd}");
+    }
+    let sid = std::fs::read_to_string(format!("/proc/{shim}/stat")).expect("stat");
+    let fields: Vec<&str> = sid.rsplit_once(')').expect("stat").1.split_whitespace().collect();
+    assert_eq!(fields[3], shim.to_string(), "shim leads its session");
+
+    let mut c = fx.connect();
+    match call(&mut c, &Request::State) {
+        Response::State(st) => assert_eq!((st.status, st.pid), (Status::Created, init)),
+        other => panic!("state: {other:?}"),
+    }
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    match call(&mut c, &Request::State) {
+        Response::State(st) => {
+            assert_eq!(st.status, Status::Running);
+            assert!(st.started_at.is_some());
+        }
+        other => panic!("state: {other:?}"),
+    }
+    wait_until("two log lines", Duration::from_secs(10), || fx.log_lines().len() >= 2);
+    let lines = fx.log_lines();
+    let mut got: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().expect("stream").to_owned(),
+                l["log"].as_str().expect("log").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("stderr".to_owned(), "to-err\n".to_owned()),
+            ("stdout".to_owned(), "to-out\n".to_owned())
+        ]
+    );
+    assert!(lines[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    assert_eq!(call(&mut c, &Request::Kill { signal: 9, all: false }), Response::Ok);
+    let record = match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => r,
+        other => panic!("wait: {other:?}"),
+    };
+    assert_eq!((record.exit_code, record.signal), (137, Some(9)));
+    let on_disk: ExitRecord =
+        serde_json::from_slice(&std::fs::read(&fx.cfg.exit_path).expect("exit.json written")).expect("parse exit.json");
+    assert_eq!(on_disk, record);
+    assert!(!fx.runc_knows(), "runc state must be gone after wait");
+    drop(c);
+    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    assert!(!fx.cfg.socket.exists(), "socket removed");
+}
+
+#[test]
+fn cat_without_stdin_exits_at_once() {
+    let mut fx = Fixture::new(&["cat"], false);
+    let (_, shim) = created(&mut fx);
+    let mut c = fx.connect();
+    let t = Instant::now();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert_eq!(r.exit_code, 0),
+        other => panic!("wait: {other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "cat must see EOF at once");
+    drop(c);
+    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+}
+
+#[test]
+fn exits_alone_when_nobody_listens() {
+    let mut fx = Fixture::new(&["sh", "-c", "echo bye; exit 3"], false);
+    let (_, shim) = created(&mut fx);
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    drop(c);
+    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    let rec: ExitRecord = serde_json::from_slice(&std::fs::read(&fx.cfg.exit_path).expect("exit.json")).expect("parse");
+    assert_eq!((rec.exit_code, rec.signal), (3, None));
+    assert!(rec.started_at.is_some() && rec.finished_at > 0);
+    assert!(!fx.runc_knows());
+    let lines = fx.log_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["log"], "bye\n");
+}
+
+#[test]
+fn open_stdin_keeps_cat_running() {
+    let mut fx = Fixture::new(&["cat"], true);
+    let (_, _) = created(&mut fx);
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    std::thread::sleep(Duration::from_millis(300));
+    match call(&mut c, &Request::State) {
+        Response::State(st) => assert_eq!(st.status, Status::Running),
+        other => panic!("state: {other:?}"),
+    }
+    assert_eq!(call(&mut c, &Request::Kill { signal: 9, all: false }), Response::Ok);
+    // (SIGTERM would not do: cat is pid 1 of its namespace and has no
+    // handler, so the kernel ignores it.)
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert_eq!(r.exit_code, 137),
+        other => panic!("wait: {other:?}"),
+    }
+}
+
+#[test]
+fn create_failure_is_reported() {
+    let mut fx = Fixture::new(&["true"], false);
+    std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
+    match fx.spawn() {
+        Ready::Failed { message } => assert!(!message.is_empty()),
+        Ready::Created { .. } => panic!("create must fail without a rootfs"),
+    }
+}
+
+#[test]
+fn bad_config_is_reported() {
+    let fx = Fixture::new(&["true"], false);
+    let path = fx.dir.path().join("bad.json");
+    std::fs::write(&path, b"{").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_pier-shim"))
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run shim");
+    assert!(!out.status.success());
+    let line = BufReader::new(&out.stdout[..])
+        .lines()
+        .next()
+        .expect("a ready line")
+        .expect("utf8");
+    assert!(matches!(
+        serde_json::from_str::<Ready>(&line).expect("ready json"),
+        Ready::Failed { .. }
+    ));
+}
