@@ -1,1 +1,56 @@
+//! `pierd`, the Pier daemon: serves the Docker Engine API on a unix socket,
+//! keeps the container table and the on-disk records, builds OCI bundles and
+//! spawns one `pier-shim` per container.
+//!
+//! Layout: `http/` is the only module that knows HTTP; `daemon/` holds the
+//! container table and every operation; `spec/` builds the OCI spec (pure);
+//! `shim` speaks the shim protocol; `rootfs` mounts overlayfs; `record`
+//! writes `container.json` atomically; `lock` guards the data root.
+//!
+//! It must not run the OCI runtime itself (the shim does), hold a lock across
+//! `.await`, or kill containers when it stops: shims outlive the daemon and a
+//! restarted daemon rebuilds its state from disk and shim sockets.
+
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod error;
+mod http;
+pub mod lock;
+pub mod names;
+pub mod record;
+pub mod rootfs;
+pub mod shim;
 pub mod spec;
+
+use std::future::Future;
+
+use anyhow::Context;
+
+pub use config::DaemonConfig;
+pub use lock::DataRootLock;
+
+/// Run the daemon on `listener` until `shutdown` resolves: lock the data
+/// root, restore containers, serve, then drain in-flight requests. Containers
+/// and shims keep running after it returns.
+pub async fn run(
+    config: DaemonConfig,
+    listener: tokio::net::UnixListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let lock = DataRootLock::acquire(&config.data_root)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let daemon = daemon::Daemon::new(config, stop_rx).context("start daemon")?;
+    daemon.restore().await.context("restore containers")?;
+    tracing::info!(data_root = %daemon.cfg.data_root.display(), "pierd ready");
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        // End long-lived streams (follow, wait) so the drain finishes.
+        let _ = stop_tx.send(true);
+    };
+    let served = http::serve(listener, daemon.clone(), graceful).await;
+    daemon.stop_monitors();
+    drop(lock);
+    served.context("serve API")
+}

@@ -1,0 +1,152 @@
+//! Daemon configuration: `daemon.json` (dockerd's key names) merged under the
+//! command-line flags. Parsing and merging are pure; reading the file is the
+//! caller's business.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/pier";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/pier";
+pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
+pub const DEFAULT_RUNTIME: &str = "runc";
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/pier/daemon.json";
+
+/// What a running daemon needs to know.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// Path of the OCI runtime binary handed to every shim.
+    pub runtime: PathBuf,
+    /// Path of the `pier-shim` binary.
+    pub shim: PathBuf,
+    /// Default log driver (`json-file` or `none`).
+    pub log_driver: String,
+    pub log_opts: BTreeMap<String, String>,
+}
+
+impl DaemonConfig {
+    /// A config with defaults for everything but the roots, runtime and shim.
+    pub fn new(data_root: PathBuf, exec_root: PathBuf, runtime: PathBuf, shim: PathBuf) -> Self {
+        DaemonConfig {
+            data_root,
+            exec_root,
+            runtime,
+            shim,
+            log_driver: "json-file".to_string(),
+            log_opts: BTreeMap::new(),
+        }
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.data_root.join("containers")
+    }
+
+    pub fn image_root(&self) -> PathBuf {
+        self.data_root.join("image")
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.exec_root.join("runc")
+    }
+}
+
+/// `daemon.json`, with dockerd's key names. Unknown keys are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct FileConfig {
+    pub data_root: Option<PathBuf>,
+    pub exec_root: Option<PathBuf>,
+    pub hosts: Option<Vec<String>>,
+    pub default_runtime: Option<String>,
+    pub log_level: Option<String>,
+    pub log_driver: Option<String>,
+    pub log_opts: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("parse config file {path}: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("unsupported host {0:?}: only unix:///PATH is supported")]
+    Host(String),
+    #[error("unsupported log driver {0:?}: json-file and none are supported")]
+    LogDriver(String),
+    #[error("runtime {0:?} not found in PATH")]
+    Runtime(String),
+}
+
+/// Parse the text of a `daemon.json`.
+pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_json::from_str(text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `unix:///run/pier/pier.sock` -> `/run/pier/pier.sock`.
+pub fn parse_host(host: &str) -> Result<PathBuf, ConfigError> {
+    match host.strip_prefix("unix://") {
+        Some(p) if p.starts_with('/') => Ok(PathBuf::from(p)),
+        _ if host.starts_with('/') => Ok(PathBuf::from(host)),
+        _ => Err(ConfigError::Host(host.to_string())),
+    }
+}
+
+/// Check a log driver name.
+pub fn check_log_driver(driver: &str) -> Result<(), ConfigError> {
+    match driver {
+        "json-file" | "none" => Ok(()),
+        other => Err(ConfigError::LogDriver(other.to_string())),
+    }
+}
+
+/// A runtime name (`runc`) searched in `path_var`, or a path used as is.
+pub fn resolve_runtime(name: &str, path_var: Option<&str>) -> Result<PathBuf, ConfigError> {
+    if name.contains('/') {
+        return Ok(PathBuf::from(name));
+    }
+    let search = path_var.unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    search
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ConfigError::Runtime(name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dockerd_keys() {
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"data-root":"/d","exec-root":"/e","hosts":["unix:///s"],
+               "default-runtime":"crun","log-level":"debug","log-driver":"none",
+               "log-opts":{"max-size":"10m"},"unknown":1}"#,
+        )
+        .expect("parse");
+        assert_eq!(f.data_root, Some(PathBuf::from("/d")));
+        assert_eq!(f.default_runtime.as_deref(), Some("crun"));
+        assert_eq!(f.log_opts.expect("opts")["max-size"], "10m");
+        assert_eq!(parse_file(Path::new("/x"), "").expect("empty"), FileConfig::default());
+        assert!(parse_file(Path::new("/x"), "{").is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("unix:///run/x.sock").expect("unix"),
+            PathBuf::from("/run/x.sock")
+        );
+        assert!(parse_host("tcp://0.0.0.0:2375").is_err());
+        assert!(parse_host("unix://relative").is_err());
+    }
+}

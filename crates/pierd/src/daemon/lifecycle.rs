@@ -1,0 +1,313 @@
+//! start, stop, kill, restart and wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pier_shim_proto::{Ready, Request};
+use tokio::sync::watch;
+
+use super::{Container, Daemon, Live};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::record::{ContainerRecord, Status};
+use crate::shim::{self, ShimClient, ShimError};
+use crate::spec;
+
+/// Default seconds between the stop signal and SIGKILL.
+const DEFAULT_STOP_TIMEOUT: i64 = 10;
+/// How long to wait for an exit after SIGKILL before calling it a fault.
+const KILL_GRACE: Duration = Duration::from_secs(30);
+
+/// `POST /containers/{id}/wait?condition=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "" | "not-running" => Some(WaitCondition::NotRunning),
+            "next-exit" => Some(WaitCondition::NextExit),
+            "removed" => Some(WaitCondition::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// What a finished wait reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitOutcome {
+    pub status_code: i64,
+    pub error: Option<String>,
+}
+
+impl Daemon {
+    /// Start a created or exited container. `NotModified` when running.
+    pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let c = self.lookup(key)?;
+        let _op = c.op.lock().await;
+        self.start_locked(&c).await
+    }
+
+    async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let live = c.live.borrow().clone();
+        if live.removed {
+            return Err(Error::NoSuchContainer(c.id.clone()));
+        }
+        match live.record.state.status {
+            Status::Running => return Err(Error::NotModified),
+            Status::Removing | Status::Dead => {
+                return Err(Error::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )))
+            }
+            Status::Created | Status::Exited => {}
+        }
+        match self.launch(c, &live.record).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let (code, err) = start_failure(&e);
+                let c2 = c.clone();
+                let _ = tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await;
+                c.commit(|r| {
+                    r.state.exit_code = code;
+                    r.state.error = err.to_string();
+                })
+                .await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Prepare the bundle, spawn the shim, arm the exit monitor, start.
+    async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord) -> Result<()> {
+        let image = self.resolve_image(&rec.image_id).await?;
+        let prepared = {
+            let daemon = self.clone();
+            let c = c.clone();
+            let rec = rec.clone();
+            tokio::task::spawn_blocking(move || daemon.prepare_bundle(&c, &rec, &image))
+                .await
+                .map_err(|e| Error::system("prepare bundle", e))??
+        };
+        let ready = shim::spawn(&self.cfg.shim, &prepared.shim_json)
+            .await
+            .map_err(|e| Error::system(format!("start shim for {}", c.id), e))?;
+        let (pid, shim_pid) = match ready {
+            Ready::Created { pid, shim_pid } => (pid, shim_pid),
+            Ready::Failed { message } => return Err(Error::System(message)),
+        };
+        // Arm the monitor before `start`: the shim exits as soon as the
+        // container has exited and no client is connected.
+        let monitor = match ShimClient::connect(&c.socket()).await {
+            Ok(mut conn) => match conn.send(&Request::Wait).await {
+                Ok(()) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(id = %c.id, error = %e, "arm exit monitor");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(id = %c.id, error = %e, "connect exit monitor");
+                None
+            }
+        };
+        if let Err(e) = shim::call_once(&c.socket(), &Request::Start).await {
+            let _ = shim::call_once(&c.socket(), &Request::Kill { signal: 9, all: true }).await;
+            drop(monitor);
+            return Err(match e {
+                ShimError::Refused(m) => Error::System(m),
+                other => Error::system(format!("start container {}", c.id), other),
+            });
+        }
+        let now = clock::now_nanos();
+        c.commit(|r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.shim_pid = shim_pid;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.oom_killed = false;
+            r.state.started_at = Some(now);
+        })
+        .await?;
+        self.spawn_monitor(c.clone(), monitor);
+        tracing::info!(id = %c.id, pid, shim_pid, "container started");
+        Ok(())
+    }
+
+    /// Send a signal (default SIGKILL). 409 when not running.
+    pub async fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
+        let c = self.lookup(key)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => spec::parse_signal(s).map_err(|e| Error::InvalidParameter(e.to_string()))?,
+            None => 9,
+        };
+        if !c.record().state.is_running() {
+            return Err(Error::NotRunning(c.id.clone()));
+        }
+        signal_container(&c, sig).await
+    }
+
+    /// Stop: the stop signal, then SIGKILL after `t` seconds.
+    pub async fn stop(&self, key: &str, t: Option<i64>, signal: Option<&str>) -> Result<()> {
+        let c = self.lookup(key)?;
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .map(spec::parse_signal)
+            .transpose()
+            .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let _op = c.op.lock().await;
+        if !c.record().state.is_running() {
+            return Err(Error::NotModified);
+        }
+        stop_locked(&c, t, sig).await
+    }
+
+    /// Stop if running, then start.
+    pub async fn restart(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
+        let c = self.lookup(key)?;
+        let _op = c.op.lock().await;
+        if c.record().state.is_running() {
+            stop_locked(&c, t, None).await?;
+        }
+        match self.start_locked(&c).await {
+            Err(Error::NotModified) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Subscribe now (so no exit between this call and the await is
+    /// missed); the returned future resolves when the condition holds.
+    pub fn wait(
+        &self,
+        key: &str,
+        cond: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = Option<WaitOutcome>> + Send + 'static> {
+        let c = self.lookup(key)?;
+        let mut rx = c.subscribe();
+        let mut shutdown = self.shutdown_signal();
+        let exits_then = rx.borrow().exits;
+        Ok(async move {
+            let pred = move |l: &Live| match cond {
+                WaitCondition::NotRunning => l.removed || !l.record.state.is_running(),
+                WaitCondition::NextExit => l.removed || l.exits > exits_then,
+                WaitCondition::Removed => l.removed,
+            };
+            let outcome = |l: &Live| WaitOutcome {
+                status_code: i64::from(l.record.state.exit_code),
+                error: (!l.record.state.error.is_empty()).then(|| l.record.state.error.clone()),
+            };
+            let res = tokio::select! {
+                r = rx.wait_for(pred) => Some(r.map(|l| outcome(&l)).ok()),
+                _ = shutdown.wait_for(|s| *s) => None,
+            };
+            match res {
+                None => None,
+                Some(Some(o)) => Some(o),
+                // The container is gone: its last state is the answer.
+                Some(None) => Some(outcome(&rx.borrow())),
+            }
+        })
+    }
+}
+
+/// The stop sequence, with the container's op lock held.
+async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Result<()> {
+    let rec = c.record();
+    let sig = match sig {
+        Some(s) => s,
+        None => rec
+            .config
+            .stop_signal
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| spec::parse_signal(s).ok())
+            .unwrap_or(15),
+    };
+    let timeout = t.or(rec.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let mut rx = c.subscribe();
+    if let Err(e) = signal_container(c, sig).await {
+        tracing::debug!(id = %c.id, error = %e, "stop signal");
+    }
+    let stopped = if timeout < 0 {
+        wait_not_running(&mut rx).await;
+        true
+    } else {
+        tokio::time::timeout(Duration::from_secs(timeout as u64), wait_not_running(&mut rx))
+            .await
+            .is_ok()
+    };
+    if stopped {
+        return Ok(());
+    }
+    tracing::info!(id = %c.id, timeout, "container did not stop in time, killing it");
+    kill_and_wait(c).await
+}
+
+/// SIGKILL and wait for the exit to be recorded.
+pub(super) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
+    let mut rx = c.subscribe();
+    if let Err(e) = signal_container(c, 9).await {
+        tracing::debug!(id = %c.id, error = %e, "kill");
+    }
+    tokio::time::timeout(KILL_GRACE, wait_not_running(&mut rx))
+        .await
+        .map_err(|_| {
+            Error::System(format!(
+                "container {} did not exit within {KILL_GRACE:?} of SIGKILL",
+                c.id
+            ))
+        })
+}
+
+async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
+    let _ = rx.wait_for(|l| !l.record.state.is_running()).await;
+}
+
+async fn signal_container(c: &Container, signal: i32) -> Result<()> {
+    match shim::call_once(&c.socket(), &Request::Kill { signal, all: false }).await {
+        Ok(()) => Ok(()),
+        Err(ShimError::Connect { .. }) => Err(Error::NotRunning(c.id.clone())),
+        Err(e) => Err(Error::system(format!("kill container {}", c.id), e)),
+    }
+}
+
+/// Docker's exit code and error kind for a failed start: 127 for a missing
+/// executable, 126 for one that cannot run, both "invalid parameter" (400).
+fn start_failure(e: &Error) -> (i32, Error) {
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    if lower.contains("executable file not found") || lower.contains("no such file or directory") {
+        (127, Error::InvalidParameter(msg))
+    } else if lower.contains("permission denied") {
+        (126, Error::InvalidParameter(msg))
+    } else if matches!(e, Error::InvalidParameter(_)) {
+        (128, Error::InvalidParameter(msg))
+    } else if matches!(e, Error::NoSuchImage(_)) {
+        (128, Error::NoSuchImage(msg))
+    } else {
+        (128, Error::System(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes() {
+        let (code, e) = start_failure(&Error::System(
+            "exec: \"nope\": executable file not found in $PATH".into(),
+        ));
+        assert_eq!(code, 127);
+        assert!(matches!(e, Error::InvalidParameter(_)));
+        assert_eq!(start_failure(&Error::System("boom".into())).0, 128);
+        assert_eq!(WaitCondition::parse(""), Some(WaitCondition::NotRunning));
+        assert_eq!(WaitCondition::parse("x"), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! The container table and every container operation. HTTP-free: handlers in
+//! `http/` call these methods and map `Error` to status codes.
+//!
+//! Locking: the table is a `std::sync::RwLock` held only for map lookups,
+//! never across `.await`. Each container has its own `op` mutex serialising
+//! lifecycle operations (start, stop, remove) on that container alone, and a
+//! `watch` channel holding its latest state so readers (list, inspect, wait)
+//! never wait behind a slow operation.
+
+mod bundle;
+mod create;
+mod images;
+mod lifecycle;
+mod list;
+mod logs;
+mod monitor;
+mod remove;
+mod restore;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use pier_image::ImageStore;
+use tokio::sync::{watch, Mutex};
+use tokio::task::AbortHandle;
+
+use crate::config::DaemonConfig;
+use crate::error::{Error, Result};
+use crate::names::Names;
+use crate::record::{self, ContainerRecord};
+
+pub use create::CreateOptions;
+pub use create::Created;
+pub use images::import_reference;
+pub use lifecycle::WaitCondition;
+pub use lifecycle::WaitOutcome;
+pub use list::{ListFilters, ListOptions};
+pub use logs::{LogChunk, LogStream, LogsOptions};
+
+/// A container's latest state as readers see it.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub record: ContainerRecord,
+    /// Exits seen since pierd started (for `wait?condition=next-exit`).
+    pub exits: u64,
+    /// Set once the container is gone (for `wait?condition=removed`).
+    pub removed: bool,
+}
+
+/// One container: its directories, its operation lock and its state.
+#[derive(Debug)]
+pub struct Container {
+    pub id: String,
+    /// `<data-root>/containers/<id>`.
+    pub dir: PathBuf,
+    /// `<exec-root>/<id>`.
+    pub bundle: PathBuf,
+    op: Mutex<()>,
+    persist: Mutex<()>,
+    live: watch::Sender<Live>,
+}
+
+impl Container {
+    fn new(record: ContainerRecord, cfg: &DaemonConfig) -> Self {
+        let id = record.id.clone();
+        Container {
+            dir: cfg.containers_dir().join(&id),
+            bundle: cfg.exec_root.join(&id),
+            id,
+            op: Mutex::new(()),
+            persist: Mutex::new(()),
+            live: watch::Sender::new(Live {
+                record,
+                exits: 0,
+                removed: false,
+            }),
+        }
+    }
+
+    /// A copy of the current record.
+    pub fn record(&self) -> ContainerRecord {
+        self.live.borrow().record.clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Live> {
+        self.live.subscribe()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.bundle.join("shim.sock")
+    }
+
+    pub fn exit_path(&self) -> PathBuf {
+        self.dir.join("exit.json")
+    }
+
+    pub fn rootfs(&self) -> crate::rootfs::Rootfs {
+        crate::rootfs::Rootfs::new(&self.dir)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+
+    /// Change the record, publish it, and write it to disk (in order).
+    async fn commit(&self, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
+        let _order = self.persist.lock().await;
+        let mut snapshot = None;
+        self.live.send_modify(|l| {
+            f(&mut l.record);
+            snapshot = Some(l.record.clone());
+        });
+        let Some(rec) = snapshot else { return Ok(()) };
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || record::save(&dir, &rec))
+            .await
+            .map_err(|e| Error::system("save container record", e))?
+            .map_err(|e| Error::system("save container record", e))
+    }
+
+    /// Publish without persisting (runtime-only fields).
+    fn publish(&self, f: impl FnOnce(&mut Live)) {
+        self.live.send_modify(f);
+    }
+}
+
+/// The daemon's state: configuration, containers, names and images.
+pub struct Daemon {
+    pub cfg: DaemonConfig,
+    table: RwLock<HashMap<String, Arc<Container>>>,
+    names: Names,
+    pub images: Arc<ImageStore>,
+    monitors: std::sync::Mutex<HashMap<String, AbortHandle>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Open the image store and prepare the directories; containers are
+    /// loaded by `restore`.
+    pub fn new(cfg: DaemonConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+        use anyhow::Context;
+        for dir in [cfg.containers_dir(), cfg.exec_root.clone(), cfg.runtime_root()] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        let images = ImageStore::open(&cfg.image_root())
+            .with_context(|| format!("open image store {}", cfg.image_root().display()))?;
+        Ok(Arc::new(Daemon {
+            cfg,
+            table: RwLock::new(HashMap::new()),
+            names: Names::default(),
+            images: Arc::new(images),
+            monitors: std::sync::Mutex::new(HashMap::new()),
+            shutdown,
+        }))
+    }
+
+    /// Resolves when the daemon is shutting down (for long-lived streams).
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Find a container by full id, name (with or without `/`), or unique
+    /// id prefix.
+    pub fn lookup(&self, key: &str) -> Result<Arc<Container>> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        if key.is_empty() {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        }
+        if let Some(c) = table.get(key) {
+            return Ok(c.clone());
+        }
+        let name = key.strip_prefix('/').unwrap_or(key);
+        if let Some(c) = self.names.get(name).and_then(|id| table.get(&id)) {
+            return Ok(c.clone());
+        }
+        let mut found = table.iter().filter(|(id, _)| id.starts_with(key));
+        match (found.next(), found.next()) {
+            (Some((_, c)), None) => Ok(c.clone()),
+            (Some(_), Some(_)) => Err(Error::AmbiguousContainer(key.to_string())),
+            _ => Err(Error::NoSuchContainer(key.to_string())),
+        }
+    }
+
+    /// Every container, in no particular order.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.values().cloned().collect()
+    }
+
+    fn insert(&self, c: Arc<Container>) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        table.insert(c.id.clone(), c);
+    }
+
+    fn forget(&self, id: &str) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        table.remove(id);
+    }
+
+    /// Stop the exit monitors (shims keep running); called at shutdown.
+    pub fn stop_monitors(&self) {
+        let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, h) in m.drain() {
+            h.abort();
+        }
+    }
+}

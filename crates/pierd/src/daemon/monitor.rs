@@ -1,0 +1,141 @@
+//! The exit monitor: one task per running container holding a pending
+//! `Wait` on the shim. On exit it unmounts the rootfs, records the exit,
+//! wakes waiters and honours AutoRemove.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pier_shim_proto::{ExitRecord, Request, Response};
+
+use super::{Container, Daemon};
+use crate::clock;
+use crate::record::Status;
+use crate::shim::{ShimClient, ShimError};
+
+/// How an exit was learned.
+#[derive(Debug, Clone)]
+pub(super) struct Exit {
+    pub record: ExitRecord,
+    /// Set when the exit is a guess (the shim vanished without a record).
+    pub error: Option<String>,
+}
+
+impl Daemon {
+    /// Run the monitor for `c`; `conn` is a connection with `Wait` already
+    /// sent, or `None` to connect now.
+    pub(super) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, conn: Option<ShimClient>) {
+        let daemon = self.clone();
+        let id = c.id.clone();
+        let task = tokio::spawn(async move {
+            let exit = watch_exit(&c, conn).await;
+            daemon.handle_exit(&c, exit).await;
+        });
+        let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = m.insert(id, task.abort_handle()) {
+            old.abort();
+        }
+    }
+
+    /// Record an exit: unmount first (so a restart racing with this sees a
+    /// clean rootfs), then publish and persist, then AutoRemove.
+    pub(super) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
+        let c2 = c.clone();
+        match tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
+        }
+        let rec = exit.record;
+        let error = exit.error.unwrap_or_default();
+        if let Err(e) = c
+            .commit(|r| {
+                if r.state.status == Status::Running {
+                    r.state.status = Status::Exited;
+                }
+                r.state.pid = 0;
+                r.state.exit_code = rec.exit_code;
+                r.state.oom_killed = rec.oom_killed;
+                r.state.finished_at = Some(rec.finished_at);
+                if let Some(s) = rec.started_at {
+                    r.state.started_at = Some(s);
+                }
+                r.state.error = error.clone();
+            })
+            .await
+        {
+            tracing::error!(id = %c.id, error = %e, "record container exit");
+        }
+        c.publish(|l| l.exits += 1);
+        {
+            let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
+            m.remove(&c.id);
+        }
+        tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
+        if c.record().host_config.auto_remove {
+            if let Err(e) = self.remove(&c.id, true, false).await {
+                tracing::warn!(id = %c.id, error = %e, "auto-remove container");
+            }
+        }
+    }
+}
+
+/// Wait for the exit on the shim connection; fall back to `exit.json`.
+async fn watch_exit(c: &Container, conn: Option<ShimClient>) -> Exit {
+    let res = match conn {
+        Some(mut conn) => conn.recv().await,
+        None => match ShimClient::connect(&c.socket()).await {
+            Ok(mut conn) => match conn.send(&Request::Wait).await {
+                Ok(()) => conn.recv().await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+    };
+    match res {
+        Ok(Response::Exited(record)) => Exit { record, error: None },
+        other => {
+            if let Err(e) = &other {
+                if !matches!(e, ShimError::Connect { .. }) {
+                    tracing::warn!(id = %c.id, error = %e, "wait on shim");
+                }
+            }
+            exit_from_disk(&c.exit_path()).await
+        }
+    }
+}
+
+/// `exit.json`, retried briefly (the shim writes it before it answers but a
+/// reader may race the rename), else "shim disappeared" with code 255.
+pub(super) async fn exit_from_disk(path: &Path) -> Exit {
+    for _ in 0..10 {
+        if let Some(record) = read_exit_record(path) {
+            return Exit { record, error: None };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    shim_disappeared()
+}
+
+pub(super) fn shim_disappeared() -> Exit {
+    Exit {
+        record: ExitRecord {
+            exit_code: 255,
+            signal: None,
+            started_at: None,
+            finished_at: clock::now_nanos(),
+            oom_killed: false,
+        },
+        error: Some("shim disappeared".to_string()),
+    }
+}
+
+pub(super) fn read_exit_record(path: &Path) -> Option<ExitRecord> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "malformed exit record");
+            None
+        }
+    }
+}

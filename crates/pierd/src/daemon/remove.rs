@@ -1,0 +1,95 @@
+//! remove and rename.
+
+use std::sync::Arc;
+
+use super::lifecycle::kill_and_wait;
+use super::Daemon;
+use crate::error::{Error, Result};
+use crate::record::Status;
+use crate::spec;
+
+impl Daemon {
+    /// Remove a container and every trace of it (rootfs mount, container
+    /// directory, bundle). Running: 409 unless `force`, which kills it first.
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, _volumes: bool) -> Result<()> {
+        let c = self.lookup(key)?;
+        let _op = c.op.lock().await;
+        if c.live.borrow().removed {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        }
+        let rec = c.record();
+        if rec.state.is_running() {
+            if !force {
+                return Err(Error::RemoveRunning(rec.name));
+            }
+            kill_and_wait(&c).await?;
+        }
+        c.publish(|l| l.record.state.status = Status::Removing);
+        let handle = {
+            let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
+            m.remove(&c.id)
+        };
+        if let Some(h) = handle {
+            h.abort();
+        }
+        let c2 = c.clone();
+        let cleaned = tokio::task::spawn_blocking(move || -> Result<()> {
+            c2.rootfs()
+                .unmount()
+                .map_err(|e| Error::system(format!("remove container {}", c2.id), e))?;
+            for dir in [&c2.dir, &c2.bundle] {
+                match std::fs::remove_dir_all(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::system(format!("remove {}", dir.display()), e));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::system("remove container", e))?;
+        if let Err(e) = cleaned {
+            c.publish(|l| l.record.state.status = Status::Dead);
+            return Err(e);
+        }
+        self.forget(&c.id);
+        self.names.release(&rec.name, &c.id);
+        c.publish(|l| l.removed = true);
+        tracing::info!(id = %c.id, "container removed");
+        Ok(())
+    }
+
+    /// Give a container a new name; 409 when another container has it.
+    pub async fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        if new_name.is_empty() {
+            return Err(Error::InvalidParameter(
+                "Neither old nor new names may be empty".to_string(),
+            ));
+        }
+        spec::validate_name(new_name).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let c = self.lookup(key)?;
+        let _op = c.op.lock().await;
+        let old = c.record().name;
+        if old == new_name {
+            return Err(Error::InvalidParameter(
+                "Renaming a container with the same name as its current name".to_string(),
+            ));
+        }
+        if let Err(holder) = self.names.reserve(new_name, &c.id) {
+            return Err(Error::NameInUse {
+                name: new_name.to_string(),
+                id: holder,
+            });
+        }
+        let new = new_name.to_string();
+        if let Err(e) = c.commit(|r| r.name = new).await {
+            self.names.release(new_name, &c.id);
+            return Err(e);
+        }
+        self.names.release(&old, &c.id);
+        Ok(())
+    }
+}

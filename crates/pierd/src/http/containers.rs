@@ -1,0 +1,111 @@
+//! Container endpoints (logs live in `logs.rs`).
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse};
+
+use super::convert;
+use super::error::{ApiError, ApiResult, DockerJson, Params};
+use super::AppState;
+use crate::clock;
+use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
+
+pub async fn create(
+    State(d): State<AppState>,
+    params: Params,
+    DockerJson(request): DockerJson<ContainerCreateRequest>,
+) -> ApiResult<(StatusCode, Json<IdResponse>)> {
+    let created = d
+        .create(CreateOptions {
+            name: params.get("name").map(str::to_string),
+            request,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IdResponse {
+            id: created.id,
+            warnings: Some(created.warnings),
+        }),
+    ))
+}
+
+pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<Vec<ContainerSummary>>> {
+    let limit = params.int("limit")?.and_then(|l| usize::try_from(l).ok());
+    let filters = ListFilters::parse(params.get("filters").unwrap_or(""))?;
+    let opts = ListOptions {
+        all: params.flag("all"),
+        limit,
+        filters,
+    };
+    let now = clock::now_nanos();
+    Ok(Json(d.list(&opts).iter().map(|r| convert::summary(r, now)).collect()))
+}
+
+pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
+    let c = d.lookup(&id)?;
+    let r = c.record();
+    Ok(Json(convert::inspect(&c, &r)))
+}
+
+pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn stop(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    let t = params.int("t")?.or(params.int("timeout")?);
+    d.stop(&id, t, params.get("signal")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn kill(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    d.kill(&id, params.get("signal")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    let t = params.int("t")?.or(params.int("timeout")?);
+    d.restart(&id, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    d.rename(&id, params.get("name").unwrap_or("")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    d.remove(&id, params.flag("force"), params.flag("v")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The 200 headers go out at once; the body follows when the condition
+/// holds (the docker CLI sends wait before start and blocks on headers).
+pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
+    let raw = params.get("condition").unwrap_or("");
+    let cond =
+        WaitCondition::parse(raw).ok_or_else(|| ApiError::bad_request(format!("invalid condition: \"{raw}\"")))?;
+    let done = d.wait(&id, cond)?;
+    let body = futures_util::stream::once(async move {
+        let json = match done.await {
+            Some(o) => serde_json::json!({
+                "StatusCode": o.status_code,
+                "Error": o.error.map(|m| serde_json::json!({ "Message": m })),
+            }),
+            None => serde_json::json!({
+                "StatusCode": -1,
+                "Error": { "Message": "daemon is shutting down" },
+            }),
+        };
+        let mut bytes = serde_json::to_vec(&json).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok::<_, Infallible>(bytes)
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
+}

@@ -1,0 +1,158 @@
+//! Domain values -> `pier_api` wire types.
+
+use std::collections::BTreeMap;
+
+use pier_api::container::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
+use pier_api::image::{ImageInspect, ImageSummary, RootFs};
+
+use crate::clock::{self, rfc3339_nano, rfc3339_or_zero};
+use crate::daemon::Container;
+use crate::record::{ContainerRecord, Status};
+
+pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
+    let s = &r.state;
+    let rootfs = c.rootfs();
+    let mut config = r.config.clone();
+    config.image = Some(r.image.clone());
+    let mut host_config = r.host_config.clone();
+    if host_config.network_mode.is_none() {
+        host_config.network_mode = Some("none".to_string());
+    }
+    let lower = c.dir.join("fs").display().to_string();
+    ContainerInspect {
+        id: r.id.clone(),
+        created: rfc3339_nano(r.created),
+        path: r.path.clone(),
+        args: r.args.clone(),
+        state: ContainerState {
+            status: s.status.as_str().to_string(),
+            running: s.status == Status::Running,
+            paused: false,
+            restarting: false,
+            oom_killed: s.oom_killed,
+            dead: s.status == Status::Dead,
+            pid: i64::from(s.pid),
+            exit_code: i64::from(s.exit_code),
+            error: s.error.clone(),
+            started_at: rfc3339_or_zero(s.started_at),
+            finished_at: rfc3339_or_zero(s.finished_at),
+        },
+        image: r.image_id.clone(),
+        resolv_conf_path: c.dir.join("resolv.conf").display().to_string(),
+        hostname_path: c.dir.join("hostname").display().to_string(),
+        hosts_path: c.dir.join("hosts").display().to_string(),
+        log_path: c.log_path().display().to_string(),
+        name: format!("/{}", r.name),
+        restart_count: r.restart_count,
+        driver: "overlay2".to_string(),
+        platform: "linux".to_string(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        host_config,
+        graph_driver: GraphDriver {
+            name: "overlay2".to_string(),
+            data: BTreeMap::from([
+                ("LowerDir".to_string(), lower),
+                ("MergedDir".to_string(), rootfs.merged.display().to_string()),
+                ("UpperDir".to_string(), rootfs.upper.display().to_string()),
+                ("WorkDir".to_string(), rootfs.work.display().to_string()),
+            ]),
+        },
+        mounts: Vec::new(),
+        config,
+        network_settings: serde_json::json!({
+            "Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
+            "Networks": {}
+        }),
+    }
+}
+
+/// `ps`'s STATUS column.
+pub fn status_text(r: &ContainerRecord, now: i64) -> String {
+    let s = &r.state;
+    match s.status {
+        Status::Running => format!("Up {}", clock::human_duration(now - s.started_at.unwrap_or(now))),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            clock::human_duration(now - s.finished_at.unwrap_or(now))
+        ),
+        Status::Created => "Created".to_string(),
+        Status::Removing => "Removal In Progress".to_string(),
+        Status::Dead => "Dead".to_string(),
+    }
+}
+
+pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
+    let mut command = r.path.clone();
+    for a in &r.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    ContainerSummary {
+        id: r.id.clone(),
+        names: vec![format!("/{}", r.name)],
+        image: r.image.clone(),
+        image_id: r.image_id.clone(),
+        command,
+        created: r.created / 1_000_000_000,
+        ports: Vec::new(),
+        labels: r.config.labels.clone().unwrap_or_default(),
+        state: r.state.status.as_str().to_string(),
+        status: status_text(r, now),
+        host_config: serde_json::json!({ "NetworkMode": "none" }),
+        network_settings: serde_json::json!({ "Networks": {} }),
+        mounts: Vec::new(),
+    }
+}
+
+pub fn image_summary(i: &pier_image::Image, containers: i64) -> ImageSummary {
+    ImageSummary {
+        id: i.id.clone(),
+        parent_id: String::new(),
+        repo_tags: i.repo_tags.clone(),
+        repo_digests: i.repo_digests.clone(),
+        created: i.created,
+        size: i64::try_from(i.size).unwrap_or(i64::MAX),
+        shared_size: -1,
+        labels: i.config.labels.clone(),
+        containers,
+    }
+}
+
+pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
+    let c = &i.config;
+    let set = |v: &[String]| -> Option<BTreeMap<String, serde_json::Value>> {
+        (!v.is_empty()).then(|| v.iter().map(|k| (k.clone(), serde_json::json!({}))).collect())
+    };
+    ImageInspect {
+        id: i.id.clone(),
+        repo_tags: i.repo_tags.clone(),
+        repo_digests: i.repo_digests.clone(),
+        parent: String::new(),
+        comment: i.comment.clone(),
+        created: i.created_rfc3339.clone(),
+        author: i.author.clone(),
+        config: pier_api::container::ContainerConfig {
+            env: (!c.env.is_empty()).then(|| c.env.clone()),
+            cmd: c.cmd.clone(),
+            entrypoint: c.entrypoint.clone(),
+            working_dir: Some(c.working_dir.clone()),
+            user: Some(c.user.clone()),
+            labels: (!c.labels.is_empty()).then(|| c.labels.clone()),
+            stop_signal: c.stop_signal.clone(),
+            exposed_ports: set(&c.exposed_ports),
+            volumes: set(&c.volumes),
+            ..Default::default()
+        },
+        architecture: i.architecture.clone(),
+        os: i.os.clone(),
+        size: i64::try_from(i.size).unwrap_or(i64::MAX),
+        root_fs: RootFs {
+            kind: "layers".to_string(),
+            layers: i.diff_ids.clone(),
+        },
+    }
+}

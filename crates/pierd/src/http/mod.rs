@@ -1,0 +1,118 @@
+//! The Docker Engine API over HTTP/1.1 (axum on hyper). The only module
+//! that knows HTTP: it parses requests, calls `Daemon` methods and renders
+//! `pier_api` types. Every path is served bare and under `/v1.NN/`.
+
+mod containers;
+mod convert;
+pub mod error;
+mod images;
+mod logs;
+mod system;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use pier_api::version::{split_version_prefix, API_VERSION};
+
+use crate::daemon::Daemon;
+use error::ApiError;
+
+/// Shared handler state.
+pub type AppState = Arc<Daemon>;
+
+/// The API routes (without the version rewrite).
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/images/create", post(images::create))
+        .route("/images/json", get(images::list))
+        .route("/images/{*name}", get(images::inspect).delete(images::remove))
+        .fallback(not_found)
+        .with_state(daemon)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "page not found")
+}
+
+/// Strip a `/v1.NN` prefix before routing, refuse versions out of bounds,
+/// record the version for handlers, and stamp docker's headers.
+pub async fn version_prefix(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let version = match split_version_prefix(&path) {
+        Ok((Some(v), rest)) => {
+            if let Err(e) = v.check_supported() {
+                return stamp(ApiError::bad_request(e.to_string()).into_response());
+            }
+            let pq = match req.uri().query() {
+                Some(q) => format!("{rest}?{q}"),
+                None => rest.to_string(),
+            };
+            match pq.parse::<Uri>() {
+                Ok(uri) => *req.uri_mut() = uri,
+                Err(e) => return stamp(ApiError::bad_request(e.to_string()).into_response()),
+            }
+            v
+        }
+        Ok((None, _)) => API_VERSION,
+        Err(e) => return stamp(ApiError::bad_request(e.to_string()).into_response()),
+    };
+    req.extensions_mut().insert(version);
+    stamp(next.run(req).await)
+}
+
+fn stamp(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(api_version_str()));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert("Server", HeaderValue::from_static("Pier"));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    resp
+}
+
+fn api_version_str() -> &'static str {
+    // Keep in step with pier_api::version::API_VERSION (checked in a test).
+    "1.50"
+}
+
+/// Serve the API on `listener` until `shutdown` resolves, then drain.
+pub async fn serve(
+    listener: tokio::net::UnixListener,
+    daemon: Arc<Daemon>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::ServiceExt;
+    use tower_layer::Layer;
+    let app = axum::middleware::from_fn(version_prefix).layer(router(daemon));
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_version_matches_contract() {
+        assert_eq!(api_version_str(), API_VERSION.to_string());
+    }
+}

@@ -1,0 +1,161 @@
+//! The container root filesystem: an overlayfs mount with the image layers as
+//! `lowerdir` and `upper`/`work`/`merged` under `<container dir>/fs`.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("image has no layers")]
+    NoLayers,
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The overlay directories of one container.
+#[derive(Debug, Clone)]
+pub struct Rootfs {
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+}
+
+impl Rootfs {
+    pub fn new(container_dir: &Path) -> Self {
+        let fs = container_dir.join("fs");
+        Rootfs {
+            upper: fs.join("upper"),
+            work: fs.join("work"),
+            merged: fs.join("merged"),
+        }
+    }
+
+    /// Mount the overlay unless it is mounted already. `layers` are top-most
+    /// first, as overlayfs wants them.
+    pub fn mount(&self, layers: &[PathBuf]) -> Result<(), RootfsError> {
+        if layers.is_empty() {
+            return Err(RootfsError::NoLayers);
+        }
+        for dir in [&self.upper, &self.work, &self.merged] {
+            std::fs::create_dir_all(dir).map_err(|source| RootfsError::Io {
+                op: "create",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        if is_mounted(&self.merged) {
+            return Ok(());
+        }
+        let data = overlay_options(layers, &self.upper, &self.work);
+        mount(
+            Some("overlay"),
+            &self.merged,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(|e| RootfsError::Io {
+            op: "mount overlay on",
+            path: self.merged.clone(),
+            source: e.into(),
+        })
+    }
+
+    /// Unmount every mount stacked on `merged`; not mounted is fine.
+    pub fn unmount(&self) -> Result<(), RootfsError> {
+        unmount_all(&self.merged)
+    }
+}
+
+/// Unmount `path` until nothing is mounted there.
+pub fn unmount_all(path: &Path) -> Result<(), RootfsError> {
+    for _ in 0..16 {
+        if !is_mounted(path) {
+            return Ok(());
+        }
+        if let Err(e) = umount2(path, MntFlags::empty()) {
+            if e == nix::errno::Errno::EINVAL || e == nix::errno::Errno::ENOENT {
+                return Ok(());
+            }
+            umount2(path, MntFlags::MNT_DETACH).map_err(|e| RootfsError::Io {
+                op: "unmount",
+                path: path.to_path_buf(),
+                source: e.into(),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `lowerdir=a:b,upperdir=u,workdir=w`.
+pub fn overlay_options(layers: &[PathBuf], upper: &Path, work: &Path) -> String {
+    let lower: Vec<String> = layers.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    )
+}
+
+/// Whether something is mounted exactly at `path`.
+pub fn is_mounted(path: &Path) -> bool {
+    match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(text) => mountinfo_has(&text, path),
+        Err(_) => false,
+    }
+}
+
+/// Whether a `/proc/self/mountinfo` text lists a mount point at `path`.
+pub fn mountinfo_has(mountinfo: &str, path: &Path) -> bool {
+    let want = path.to_string_lossy();
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape_octal(mp) == want)
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let o = overlay_options(
+            &[PathBuf::from("/l/2"), PathBuf::from("/l/1")],
+            Path::new("/c/fs/upper"),
+            Path::new("/c/fs/work"),
+        );
+        assert_eq!(o, "lowerdir=/l/2:/l/1,upperdir=/c/fs/upper,workdir=/c/fs/work");
+    }
+
+    #[test]
+    fn mountinfo() {
+        let text = "36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 - ext3 /dev/root rw\n\
+                    37 35 0:5 / /var/lib/pier/containers/x/fs/merged rw - overlay overlay rw\n";
+        assert!(mountinfo_has(text, Path::new("/mnt/a b")));
+        assert!(mountinfo_has(text, Path::new("/var/lib/pier/containers/x/fs/merged")));
+        assert!(!mountinfo_has(text, Path::new("/var/lib/pier")));
+    }
+}
