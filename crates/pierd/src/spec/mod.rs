@@ -1,1 +1,46 @@
 //! OCI runtime spec building (pure).
+//!
+//! Turns an already-resolved description of a container ([`SpecInput`]) into
+//! the `config.json` runc reads, with docker's defaults: its mounts,
+//! capability set, masked and read-only paths, namespaces, device rules and
+//! sysctls. Around it sit the small docker rules pierd needs to fill the
+//! input: command merging, environment order, `-u` resolution, the
+//! /etc/hosts, /etc/hostname and /etc/resolv.conf contents, container names
+//! and signal names.
+//!
+//! Everything here is a function over values. This module must not do IO
+//! (no file reads, no syscalls, no clock): the caller reads the image's
+//! /etc/passwd, the host's resolv.conf and the current rlimits and passes
+//! them in, and writes the results out.
+
+mod build;
+mod caps;
+mod command;
+mod env;
+mod error;
+mod etc_files;
+mod mounts;
+mod name;
+mod signal;
+mod user;
+
+#[cfg(test)]
+mod runc_tests;
+#[cfg(test)]
+mod snapshot_tests;
+
+pub use build::{
+    build, default_device_rules, exec_process, ConsoleSize, EtcFiles, ExecInput, HostLimits, Rlimit, SpecInput,
+    MASKED_PATHS, NETNS_SYSCTLS, NOFILE_TARGET, OCI_VERSION, READONLY_PATHS,
+};
+pub use caps::{
+    parse_cap_mask, process_capabilities, tweak_capabilities, ALL_CAPABILITIES, ALL_CAPS_MASK, DEFAULT_CAPABILITIES,
+};
+pub use command::{merge_command, resolve_command, Command};
+pub use env::{merge_env, process_env, replace_or_append_env, DEFAULT_PATH};
+pub use error::SpecError;
+pub use etc_files::{default_hostname, hostname_file, hosts_file, resolv_conf, HostEntry};
+pub use mounts::{default_mounts, BindMount, ExtraMount, Propagation, TmpfsMount, DEFAULT_SHM_SIZE};
+pub use name::{validate_name, MAX_NAME_LEN};
+pub use signal::{parse_signal, signal_name};
+pub use user::{resolve_user, ResolvedUser};

@@ -1,0 +1,445 @@
+//! The OCI spec of a container (`config.json`) and of an exec'd process
+//! (`runc exec --process`), with docker's defaults.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Box as ConsoleBox, BoxBuilder, Linux, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace,
+    LinuxNamespaceType, LinuxResources, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Root, Spec, User,
+};
+
+use super::caps::{process_capabilities, tweak_capabilities};
+use super::mounts::{assemble, BindMount, ExtraMount, MountPlan, Propagation, DEFAULT_SHM_SIZE};
+use super::user::ResolvedUser;
+use super::{env, etc_files, SpecError};
+
+/// The OCI version runc 1.1 and crun write.
+pub const OCI_VERSION: &str = "1.0.2-dev";
+
+/// The RLIMIT_NOFILE docker's engine hands containers (when the host
+/// allows it).
+pub const NOFILE_TARGET: u64 = 1_048_576;
+
+/// A resource limit pair, as getrlimit reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Facts about the engine process the caller reads once (getrlimit,
+/// /proc/self/status) and passes in, so that the spec never asks for more
+/// than the runtime, started by the engine, may grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimits {
+    /// RLIMIT_NOFILE: the container gets min([`NOFILE_TARGET`], hard) as
+    /// soft and hard (root here lacks CAP_SYS_RESOURCE).
+    pub nofile: Rlimit,
+    /// The engine's capability bounding set (`CapBnd`, see
+    /// [`super::parse_cap_mask`]): the most a container can get.
+    pub cap_bounding: u64,
+}
+
+/// Terminal size in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSize {
+    pub height: u64,
+    pub width: u64,
+}
+
+/// Host paths of the files pierd writes and bind-mounts over the image's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcFiles {
+    pub hostname: PathBuf,
+    pub hosts: PathBuf,
+    pub resolv_conf: PathBuf,
+}
+
+/// Everything [`build`] needs, already resolved: no Docker API types, no
+/// IO. Start from [`SpecInput::new`] and set what the request changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecInput {
+    /// The full container id (used in error messages only).
+    pub id: String,
+    pub hostname: String,
+    /// Host path of the merged root filesystem.
+    pub rootfs: PathBuf,
+    pub readonly_rootfs: bool,
+    /// The argv ([`super::resolve_command`]).
+    pub args: Vec<String>,
+    /// The process environment ([`super::process_env`]).
+    pub env: Vec<String>,
+    /// Working directory; docker's default is `/`.
+    pub cwd: String,
+    pub user: ResolvedUser,
+    pub tty: bool,
+    /// Initial terminal size (with `tty`).
+    pub console_size: Option<ConsoleSize>,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// /etc/hostname, /etc/hosts, /etc/resolv.conf to bind-mount; `None`
+    /// leaves the image's.
+    pub etc_files: Option<EtcFiles>,
+    /// Bytes; docker's default is [`DEFAULT_SHM_SIZE`].
+    pub shm_size: u64,
+    /// Container labels; they become the spec's annotations.
+    pub labels: BTreeMap<String, String>,
+    /// Limits of the engine process the runtime inherits.
+    pub host: HostLimits,
+    /// cgroupfs path (e.g. `/pier/<id>`); `None` lets the runtime choose.
+    pub cgroups_path: Option<String>,
+    /// Docker's default is 0.
+    pub oom_score_adj: i32,
+    /// Bind and tmpfs mounts on top of the defaults (volumes, `-v`,
+    /// `--tmpfs`).
+    pub mounts: Vec<ExtraMount>,
+    /// Device nodes to create; for `--privileged` docker passes every host
+    /// device (the caller scans /dev).
+    pub devices: Vec<LinuxDevice>,
+    /// More paths to mask: docker also masks each
+    /// /sys/devices/system/cpu/cpuN/thermal_throttle that exists on the
+    /// host (the caller probes). Ignored when privileged.
+    pub extra_masked_paths: Vec<String>,
+}
+
+impl SpecInput {
+    /// Docker's defaults for a container: hostname from the id, `/` as
+    /// working directory, root, no tty, 64 MiB /dev/shm, and the default
+    /// environment (PATH, HOSTNAME).
+    pub fn new(id: &str, rootfs: PathBuf, args: Vec<String>, host: HostLimits) -> Self {
+        let hostname = etc_files::default_hostname(id);
+        SpecInput {
+            id: id.to_string(),
+            env: env::process_env(&[], &hostname, false),
+            hostname,
+            rootfs,
+            readonly_rootfs: false,
+            args,
+            cwd: "/".to_string(),
+            user: ResolvedUser::root(),
+            tty: false,
+            console_size: None,
+            privileged: false,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            etc_files: None,
+            shm_size: DEFAULT_SHM_SIZE,
+            labels: BTreeMap::new(),
+            host,
+            cgroups_path: None,
+            oom_score_adj: 0,
+            mounts: Vec::new(),
+            devices: Vec::new(),
+            extra_masked_paths: Vec::new(),
+        }
+    }
+}
+
+/// Docker's masked paths (v28), in its order.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// Docker's read-only paths, in its order.
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// Sysctls docker sets when the container has its own network namespace:
+/// unprivileged ping and binding ports below 1024 without capabilities.
+pub const NETNS_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+];
+
+fn device_rule(allow: bool, typ: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>) -> LinuxDeviceCgroup {
+    let mut rule = LinuxDeviceCgroup::default();
+    rule.set_allow(allow);
+    rule.set_typ(typ);
+    rule.set_major(major);
+    rule.set_minor(minor);
+    rule.set_access(Some("rwm".to_string()));
+    rule
+}
+
+/// Docker's device cgroup rules: deny everything, allow the character
+/// devices runc creates (null, zero, full, tty, urandom, random, console)
+/// and deny fuse. runc appends its own defaults (pts, ptmx, ...) after.
+pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    let c = Some(LinuxDeviceType::C);
+    let mut rules = vec![device_rule(false, None, None, None)];
+    for (major, minor) in [(1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1)] {
+        rules.push(device_rule(true, c, Some(major), Some(minor)));
+    }
+    rules.push(device_rule(false, c, Some(10), Some(229)));
+    rules
+}
+
+fn namespaces() -> Vec<LinuxNamespace> {
+    [
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+    ]
+    .into_iter()
+    .map(|typ| {
+        let mut ns = LinuxNamespace::default();
+        ns.set_typ(typ);
+        ns.set_path(None);
+        ns
+    })
+    .collect()
+}
+
+/// The process part of a spec, shared by the container's init and execs.
+struct ProcessParts<'a> {
+    args: &'a [String],
+    env: &'a [String],
+    cwd: &'a str,
+    user: &'a ResolvedUser,
+    tty: bool,
+    console_size: Option<ConsoleSize>,
+}
+
+fn oci_user(u: &ResolvedUser) -> User {
+    let mut user = User::default();
+    user.set_uid(u.uid);
+    user.set_gid(u.gid);
+    user.set_additional_gids(Some(u.additional_gids.clone()));
+    user.set_umask(None);
+    user.set_username(None);
+    user
+}
+
+fn oci_error(what: &'static str) -> impl Fn(oci_spec::OciSpecError) -> SpecError {
+    move |e| SpecError::Oci {
+        what,
+        message: e.to_string(),
+    }
+}
+
+fn console_box(size: ConsoleSize) -> Result<ConsoleBox, SpecError> {
+    BoxBuilder::default()
+        .height(size.height)
+        .width(size.width)
+        .build()
+        .map_err(oci_error("console size"))
+}
+
+/// Overrides what an exec changes on top of a copy of the init's process.
+fn apply_parts(p: &mut Process, parts: &ProcessParts<'_>) -> Result<(), SpecError> {
+    p.set_args(Some(parts.args.to_vec()));
+    p.set_env(Some(parts.env.to_vec()));
+    p.set_cwd(PathBuf::from(parts.cwd));
+    p.set_user(oci_user(parts.user));
+    p.set_terminal(Some(parts.tty));
+    let size = parts.console_size.filter(|_| parts.tty);
+    p.set_console_size(size.map(console_box).transpose()?);
+    Ok(())
+}
+
+/// min(1048576, hard) for both soft and hard: never above what the process
+/// running the runtime may set without CAP_SYS_RESOURCE.
+fn nofile_rlimit(nofile: Rlimit) -> Result<PosixRlimit, SpecError> {
+    let value = NOFILE_TARGET.min(nofile.hard);
+    PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(value)
+        .hard(value)
+        .build()
+        .map_err(oci_error("rlimit"))
+}
+
+/// Builds the container's `config.json` with docker's defaults.
+pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
+    let caps = tweak_capabilities(
+        input.privileged,
+        &input.cap_add,
+        &input.cap_drop,
+        input.host.cap_bounding,
+    )?;
+
+    let mut process = Process::default();
+    apply_parts(
+        &mut process,
+        &ProcessParts {
+            args: &input.args,
+            env: &input.env,
+            cwd: &input.cwd,
+            user: &input.user,
+            tty: input.tty,
+            console_size: input.console_size,
+        },
+    )?;
+    process.set_capabilities(Some(process_capabilities(&caps, input.user.uid)));
+    process.set_rlimits(Some(vec![nofile_rlimit(input.host.nofile)?]));
+    process.set_no_new_privileges(Some(false));
+    process.set_oom_score_adj(Some(input.oom_score_adj));
+    process.set_apparmor_profile(None);
+    process.set_selinux_label(None);
+    process.set_scheduler(None);
+    process.set_io_priority(None);
+
+    let mut root = Root::default();
+    root.set_path(input.rootfs.clone());
+    root.set_readonly(Some(input.readonly_rootfs));
+
+    let mut user_mounts = input.mounts.clone();
+    if let Some(files) = &input.etc_files {
+        // Docker's NetworkMounts order; a user mount on the same path wins.
+        for (dest, source) in [
+            ("/etc/resolv.conf", &files.resolv_conf),
+            ("/etc/hostname", &files.hostname),
+            ("/etc/hosts", &files.hosts),
+        ] {
+            if !input.mounts.iter().any(|m| m.destination() == dest) {
+                user_mounts.push(ExtraMount::Bind(BindMount {
+                    source: source.clone(),
+                    destination: dest.to_string(),
+                    readonly: input.readonly_rootfs,
+                    propagation: Propagation::RPrivate,
+                    non_recursive: false,
+                }));
+            }
+        }
+    }
+    let assembled = assemble(&MountPlan {
+        user_mounts: &user_mounts,
+        shm_size: input.shm_size,
+        readonly_rootfs: input.readonly_rootfs,
+        privileged: input.privileged,
+    })?;
+
+    let mut resources = LinuxResources::default();
+    resources.set_devices(Some(if input.privileged {
+        vec![device_rule(true, None, None, None)]
+    } else {
+        default_device_rules()
+    }));
+
+    let mut linux = Linux::default();
+    linux.set_uid_mappings(None);
+    linux.set_gid_mappings(None);
+    linux.set_sysctl(Some(
+        NETNS_SYSCTLS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    ));
+    linux.set_resources(Some(resources));
+    linux.set_cgroups_path(input.cgroups_path.as_ref().map(PathBuf::from));
+    linux.set_namespaces(Some(namespaces()));
+    linux.set_devices((!input.devices.is_empty()).then(|| input.devices.clone()));
+    linux.set_rootfs_propagation(assembled.rootfs_propagation.map(str::to_string));
+    if input.privileged {
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+    } else {
+        let mut masked: Vec<String> = MASKED_PATHS.iter().map(|p| p.to_string()).collect();
+        masked.extend(input.extra_masked_paths.iter().cloned());
+        linux.set_masked_paths(Some(masked));
+        linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|p| p.to_string()).collect()));
+    }
+    linux.set_mount_label(None);
+
+    let mut spec = Spec::default();
+    spec.set_version(OCI_VERSION.to_string());
+    spec.set_root(Some(root));
+    spec.set_mounts(Some(assembled.mounts));
+    spec.set_process(Some(process));
+    spec.set_hostname(Some(input.hostname.clone()));
+    spec.set_domainname(None);
+    spec.set_hooks(None);
+    spec.set_annotations((!input.labels.is_empty()).then(|| {
+        input
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<HashMap<_, _>>()
+    }));
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+/// What an exec changes relative to the container's init process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecInput {
+    pub args: Vec<String>,
+    /// The full environment: [`super::process_env`] of the container's
+    /// Config.Env with the exec's tty, then [`super::replace_or_append_env`]
+    /// with the exec's `-e`.
+    pub env: Vec<String>,
+    /// `None` keeps the container's working directory.
+    pub cwd: Option<String>,
+    /// `None` keeps the container's user.
+    pub user: Option<ResolvedUser>,
+    pub tty: bool,
+    pub console_size: Option<ConsoleSize>,
+    /// `exec --privileged`: every capability the engine holds.
+    pub privileged: bool,
+    /// The engine's bounding set, as in [`HostLimits::cap_bounding`].
+    pub cap_bounding: u64,
+}
+
+/// The process spec for `runc exec --process`: docker copies the
+/// container's process (capabilities, rlimits, oom score, no-new-privileges)
+/// and replaces argv, env, cwd, user and terminal. `--privileged` grants
+/// every capability. Capabilities follow the exec's uid as for the init
+/// (bounding only for non-root).
+pub fn exec_process(container: &Spec, exec: &ExecInput) -> Result<Process, SpecError> {
+    let init = container.process().clone().unwrap_or_default();
+    let user = match &exec.user {
+        Some(u) => u.clone(),
+        None => ResolvedUser {
+            uid: init.user().uid(),
+            gid: init.user().gid(),
+            additional_gids: init.user().additional_gids().clone().unwrap_or_default(),
+            home: String::new(),
+        },
+    };
+    let cwd = exec
+        .cwd
+        .clone()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| init.cwd().to_string_lossy().into_owned());
+    let bounding: Vec<_> = if exec.privileged {
+        tweak_capabilities(true, &[], &[], exec.cap_bounding)?
+    } else {
+        let mut caps: Vec<_> = init
+            .capabilities()
+            .as_ref()
+            .and_then(|c| c.bounding().clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        caps.sort_by_key(|c| c.to_string());
+        caps
+    };
+    let mut p = init.clone();
+    apply_parts(
+        &mut p,
+        &ProcessParts {
+            args: &exec.args,
+            env: &exec.env,
+            cwd: &cwd,
+            user: &user,
+            tty: exec.tty,
+            console_size: exec.console_size,
+        },
+    )?;
+    p.set_capabilities(Some(process_capabilities(&bounding, user.uid)));
+    Ok(p)
+}
