@@ -284,7 +284,7 @@ impl Cursor {
     /// when there is more to read now.
     fn cross_rotation(&mut self) -> Result<bool, LogError> {
         let Some(live) = &self.live else {
-            return Ok(self.open_new_live(None)?);
+            return self.open_new_live(None);
         };
         let path_id = match FileId::of_path(&self.path) {
             Ok(id) => id,

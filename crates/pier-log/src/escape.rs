@@ -138,6 +138,7 @@ fn hex4(s: &[u8]) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

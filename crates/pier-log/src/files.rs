@@ -121,9 +121,9 @@ pub(crate) fn last_time(file: &File, len: u64) -> Option<i64> {
 }
 
 /// Shifts `<path>.N` up by one (dropping the oldest beyond `max_file`),
-/// renames the live file (open as `live`) to `<path>.1` and gzips it when
+/// renames the live file to `<path>.1` and gzips it when
 /// configured. The caller then creates a new live file.
-pub(crate) fn rotate(cfg: &WriterConfig, live: &File) -> Result<(), LogError> {
+pub(crate) fn rotate(cfg: &WriterConfig) -> Result<(), LogError> {
     let path = &cfg.path;
     if cfg.max_file <= 1 {
         return std::fs::remove_file(path).map_err(|source| LogError::Rotate {
@@ -164,7 +164,7 @@ pub(crate) fn rotate(cfg: &WriterConfig, live: &File) -> Result<(), LogError> {
         source,
     })?;
     if cfg.compress {
-        if let Err(e) = compress(&first, live) {
+        if let Err(e) = compress(&first) {
             // The plain file stays; readers read it just as well.
             tracing::warn!(error = %e, path = %first.display(), "compress rotated log");
         }
@@ -172,13 +172,14 @@ pub(crate) fn rotate(cfg: &WriterConfig, live: &File) -> Result<(), LogError> {
     Ok(())
 }
 
-/// Gzips `plain` (whose open handle is `file`) to `<plain>.gz` through a
-/// temporary file, then removes `plain`.
-fn compress(plain: &Path, file: &File) -> Result<(), LogError> {
+/// Gzips `plain` to `<plain>.gz` through a temporary file, then removes
+/// `plain`. The gzip header comment records where it came from.
+fn compress(plain: &Path) -> Result<(), LogError> {
     let err = |source| LogError::Compress {
         path: plain.to_path_buf(),
         source,
     };
+    let file = &File::open(plain).map_err(err)?;
     let id = FileId::of(file).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
     let last = last_time(file, len).map_or(String::new(), |t| format!(" last={t}"));
@@ -247,6 +248,7 @@ fn gzip_comment(file: &File) -> Option<(Option<FileId>, Option<i64>)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

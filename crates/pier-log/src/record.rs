@@ -157,6 +157,7 @@ pub(crate) fn time_at_line_end(buf: &[u8], line_end: usize) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

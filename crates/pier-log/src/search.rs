@@ -244,6 +244,7 @@ fn visit(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::timestamp::format_into;

@@ -174,6 +174,7 @@ pub fn parse_unix_seconds(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -261,7 +261,7 @@ impl JsonFileWriter {
     }
 
     fn rotate(&mut self) -> Result<(), LogError> {
-        files::rotate(&self.cfg, &self.file)?;
+        files::rotate(&self.cfg)?;
         self.file = open_append(&self.cfg.path)?;
         self.size = 0;
         Ok(())
@@ -296,6 +296,7 @@ fn char_boundary(s: &[u8], max: usize) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::char_boundary;
 

@@ -1,0 +1,485 @@
+//! Writer -> file -> reader round trips, positioning, torn lines, rotation.
+
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pier_log::{
+    format_timestamp, read, Follower, JsonFileWriter, LogEntry, ReadOptions, Stream, WriterConfig, MAX_RECORD_LEN,
+};
+use proptest::prelude::*;
+
+const T0: i64 = 1_795_960_472_000_000_000;
+
+fn cfg(dir: &Path) -> WriterConfig {
+    WriterConfig {
+        path: dir.join("c-json.log"),
+        max_size: None,
+        max_file: 1,
+        compress: false,
+    }
+}
+
+fn all(path: &Path, opts: &ReadOptions) -> Vec<LogEntry> {
+    read(path, opts).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+fn lines(entries: &[LogEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.line).into_owned())
+        .collect()
+}
+
+/// Go's replacement rule: every byte of an invalid sequence becomes U+FFFD.
+fn go_lossy(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in s.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        for _ in chunk.invalid() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn writes_dockers_exact_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JsonFileWriter::open(cfg(dir.path())).unwrap();
+    w.write(Stream::Stdout, b"hello <world> & \"you\"\tok\n", T0 + 123_456_789)
+        .unwrap();
+    w.write(Stream::Stderr, b"oops\x01\xff\n", T0 + 5).unwrap();
+    let text = fs::read_to_string(dir.path().join("c-json.log")).unwrap();
+    assert_eq!(
+        text,
+        concat!(
+            r#"{"log":"hello \u003cworld\u003e \u0026 \"you\"\u0009ok\n","stream":"stdout","time":"2026-11-29T13:54:32.123456789Z"}"#,
+            "\n",
+            r#"{"log":"oops\u0001\ufffd\n","stream":"stderr","time":"2026-11-29T13:54:32.000000005Z"}"#,
+            "\n"
+        )
+    );
+    let e = all(&dir.path().join("c-json.log"), &ReadOptions::default());
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0].line, b"hello <world> & \"you\"\tok\n");
+    assert_eq!(e[0].time, T0 + 123_456_789);
+    assert_eq!(e[1].stream, Stream::Stderr);
+    assert_eq!(e[1].line, "oops\x01\u{fffd}\n".as_bytes());
+}
+
+#[test]
+fn buffers_partial_lines_and_splits_long_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    w.write(Stream::Stdout, b"par", T0).unwrap();
+    w.write(Stream::Stderr, b"err line\n", T0 + 1).unwrap();
+    assert_eq!(lines(&all(&c.path, &ReadOptions::default())), ["err line\n"]);
+    w.write(Stream::Stdout, b"tial\nnext", T0 + 2).unwrap();
+    let long = vec![b'x'; 2 * MAX_RECORD_LEN + 10];
+    w.write(Stream::Stderr, &long, T0 + 3).unwrap();
+    w.write(Stream::Stderr, b"\n", T0 + 4).unwrap();
+    w.flush_partial(T0 + 5).unwrap();
+    let e = all(&c.path, &ReadOptions::default());
+    let summary: Vec<(Stream, usize, bool)> = e.iter().map(|e| (e.stream, e.line.len(), e.partial)).collect();
+    assert_eq!(
+        summary,
+        [
+            (Stream::Stderr, 9, false),
+            (Stream::Stdout, 8, false),
+            (Stream::Stderr, MAX_RECORD_LEN, true),
+            (Stream::Stderr, MAX_RECORD_LEN, true),
+            (Stream::Stderr, 11, false),
+            (Stream::Stdout, 4, true),
+        ]
+    );
+    assert_eq!(e[1].line, b"partial\n");
+    assert_eq!(e[5].line, b"next");
+}
+
+fn write_chunks(path: &Path, chunks: &[(bool, Vec<u8>)]) {
+    let mut w = JsonFileWriter::open(WriterConfig {
+        path: path.to_path_buf(),
+        max_size: None,
+        max_file: 1,
+        compress: false,
+    })
+    .unwrap();
+    for (i, (err, data)) in chunks.iter().enumerate() {
+        let s = if *err { Stream::Stderr } else { Stream::Stdout };
+        w.write(s, data, T0 + i as i64).unwrap();
+    }
+    w.flush_partial(T0 + chunks.len() as i64).unwrap();
+}
+
+fn chunk_strategy() -> impl Strategy<Value = Vec<(bool, Vec<u8>)>> {
+    let bytes = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'a'), Just(0xe2), Just(0x82), Just(0xac)],
+            0..64
+        ),
+        "[a-z\n<>&\u{2028}é😀]{0,40}".prop_map(String::into_bytes),
+        (1usize..40_000).prop_map(|n| "é".repeat(n / 2).into_bytes()),
+    ];
+    prop::collection::vec((any::<bool>(), bytes), 0..12)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever goes in comes out, per stream, once the records are rejoined
+    /// (invalid UTF-8 as U+FFFD); every record holds at most one line.
+    #[test]
+    fn round_trip(chunks in chunk_strategy()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        write_chunks(&path, &chunks);
+        let entries = all(&path, &ReadOptions::default());
+        for (flag, stream) in [(false, Stream::Stdout), (true, Stream::Stderr)] {
+            let input: Vec<u8> = chunks.iter().filter(|c| c.0 == flag).flat_map(|c| c.1.clone()).collect();
+            let got: Vec<u8> = entries.iter().filter(|e| e.stream == stream).flat_map(|e| e.line.clone()).collect();
+            prop_assert_eq!(got, go_lossy(&input));
+        }
+        for e in &entries {
+            prop_assert!(!e.line.is_empty());
+            prop_assert_eq!(e.partial, !e.line.ends_with(b"\n"));
+            let body = e.line.len() - usize::from(!e.partial);
+            prop_assert!(!e.line[..body].contains(&b'\n'));
+            prop_assert!(body <= MAX_RECORD_LEN * 3, "record too long: {}", body);
+        }
+    }
+}
+
+/// 30 000 lines, 3 per timestamp, stdout and stderr alternating, some long.
+fn big_log(path: &Path) -> Vec<(Stream, i64, Vec<u8>)> {
+    let mut w = JsonFileWriter::open(WriterConfig {
+        path: path.to_path_buf(),
+        max_size: None,
+        max_file: 1,
+        compress: false,
+    })
+    .unwrap();
+    let mut want = Vec::new();
+    for i in 0..30_000i64 {
+        let s = if i % 5 == 0 { Stream::Stderr } else { Stream::Stdout };
+        let t = T0 + (i / 3) * 1_000;
+        let line = if i % 997 == 0 {
+            format!("{i} {}\n", "y".repeat(40_000)).into_bytes()
+        } else {
+            format!("line {i} <&>\n").into_bytes()
+        };
+        w.write(s, &line, t).unwrap();
+        want.push((s, t, line));
+    }
+    want
+}
+
+fn naive(want: &[(Stream, i64, Vec<u8>)], opts: &ReadOptions) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = want
+        .iter()
+        .filter(|(s, t, _)| {
+            (if *s == Stream::Stdout { opts.stdout } else { opts.stderr })
+                && opts.since.is_none_or(|x| *t >= x)
+                && opts.until.is_none_or(|x| *t <= x)
+        })
+        .map(|w| w.2.clone())
+        .collect();
+    if let Some(n) = opts.tail {
+        v.drain(..v.len().saturating_sub(n));
+    }
+    v
+}
+
+fn joined(entries: Vec<LogEntry>) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut open: [Option<Vec<u8>>; 2] = [None, None];
+    for e in entries {
+        let slot = &mut open[e.stream as usize];
+        let mut line = slot.take().unwrap_or_default();
+        line.extend_from_slice(&e.line);
+        if e.partial {
+            *slot = Some(line);
+        } else {
+            out.push(line);
+        }
+    }
+    out
+}
+
+#[test]
+fn tail_since_until_match_a_naive_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c-json.log");
+    let want = big_log(&path);
+    let mut cases = Vec::new();
+    for tail in [None, Some(0), Some(1), Some(7), Some(2_000), Some(40_000)] {
+        for (since, until) in [
+            (None, None),
+            (Some(T0 + 5_000_000), None),
+            (None, Some(T0 + 3_000_000)),
+            (Some(T0 + 1_000_500), Some(T0 + 1_002_000)),
+            (Some(T0 + 99_000_000), None),
+            (Some(T0 - 1), Some(T0)),
+        ] {
+            for (stdout, stderr) in [(true, true), (true, false), (false, true)] {
+                cases.push(ReadOptions {
+                    stdout,
+                    stderr,
+                    since,
+                    until,
+                    tail,
+                });
+            }
+        }
+    }
+    for opts in cases {
+        let got = joined(all(&path, &opts));
+        let exp = naive(&want, &opts);
+        assert_eq!(got.len(), exp.len(), "{opts:?}");
+        assert!(got == exp, "{opts:?}");
+    }
+}
+
+#[test]
+fn torn_tail_is_skipped_then_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    w.write(Stream::Stdout, b"one\ntwo\n", T0).unwrap();
+    drop(w);
+    let mut f = fs::OpenOptions::new().append(true).open(&c.path).unwrap();
+    let rec = format!(
+        "{{\"log\":\"three\\n\",\"stream\":\"stdout\",\"time\":\"{}\"}}\n",
+        format_timestamp(T0 + 1)
+    );
+    let (a, b) = rec.as_bytes().split_at(20);
+    f.write_all(a).unwrap();
+    let mut r = read(&c.path, &ReadOptions::default()).unwrap();
+    let got: Vec<LogEntry> = r.by_ref().map(Result::unwrap).collect();
+    assert_eq!(lines(&got), ["one\n", "two\n"]);
+    let tail = all(
+        &c.path,
+        &ReadOptions {
+            tail: Some(1),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&tail), ["two\n"]);
+    let mut follower = r.into_follower();
+    assert!(follower.poll().unwrap().is_empty());
+    f.write_all(b).unwrap();
+    assert_eq!(lines(&follower.poll().unwrap()), ["three\n"]);
+    assert!(follower.poll().unwrap().is_empty());
+}
+
+#[test]
+fn writer_terminates_a_torn_record_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    fs::write(&c.path, b"{\"log\":\"half").unwrap();
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    w.write(Stream::Stdout, b"after crash\n", T0).unwrap();
+    assert_eq!(lines(&all(&c.path, &ReadOptions::default())), ["after crash\n"]);
+    let f = Follower::from_offset(&c.path, 0, &ReadOptions::default());
+    assert_eq!(lines(&f.unwrap().poll().unwrap()), ["after crash\n"]);
+}
+
+#[test]
+fn write_error_is_counted_and_reported() {
+    let mut w = JsonFileWriter::open(WriterConfig {
+        path: PathBuf::from("/dev/full"),
+        max_size: None,
+        max_file: 1,
+        compress: false,
+    })
+    .unwrap();
+    assert!(w.write(Stream::Stdout, b"lost\n", T0).is_err());
+    assert!(w.dropped_bytes() > 0);
+    // Still usable (and still failing on this device).
+    assert!(w.write(Stream::Stdout, b"lost too\n", T0).is_err());
+}
+
+#[test]
+fn follower_sees_each_line_once_while_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    let mut f = Follower::from_offset(&c.path, 0, &ReadOptions::default()).unwrap();
+    let mut got = Vec::new();
+    for i in 0..2_000 {
+        w.write(Stream::Stdout, format!("{i}\n").as_bytes(), T0 + i).unwrap();
+        if i % 7 == 0 {
+            got.extend(f.poll().unwrap());
+        }
+    }
+    got.extend(f.poll().unwrap());
+    let exp: Vec<String> = (0..2_000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(lines(&got), exp);
+}
+
+fn rotation(compress: bool, max_file: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = WriterConfig {
+        path: dir.path().join("c-json.log"),
+        max_size: Some(4096),
+        max_file,
+        compress,
+    };
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    let mut f = Follower::from_offset(&c.path, 0, &ReadOptions::default()).unwrap();
+    let mut followed = Vec::new();
+    let n = 3_000;
+    for i in 0..n {
+        let s = if i % 3 == 0 { Stream::Stderr } else { Stream::Stdout };
+        w.write(s, format!("line {i:05}\n").as_bytes(), T0 + i).unwrap();
+        // About one rotation per 50 lines; poll more often than that.
+        if i % 20 == 0 {
+            followed.extend(f.poll().unwrap());
+        }
+    }
+    followed.extend(f.poll().unwrap());
+    let exp: Vec<String> = (0..n).map(|i| format!("line {i:05}\n")).collect();
+    assert_eq!(lines(&followed), exp, "follower, compress={compress}");
+
+    let live = fs::metadata(&c.path).unwrap().len();
+    assert!(live <= 4096 + 200, "live file {live} bytes");
+    let names: Vec<String> = {
+        let mut v: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let ext = if compress { ".gz" } else { "" };
+    let mut exp_names = vec!["c-json.log".to_string()];
+    for k in 1..max_file.max(1) {
+        exp_names.push(format!("c-json.log.{k}{ext}"));
+    }
+    exp_names.sort();
+    assert_eq!(names, exp_names);
+
+    // A full read returns a suffix of what was written, in order.
+    let e = all(&c.path, &ReadOptions::default());
+    let got = lines(&e);
+    assert!(!got.is_empty());
+    assert_eq!(got[..], exp[n as usize - got.len()..]);
+    // Tail across files.
+    let t = all(
+        &c.path,
+        &ReadOptions {
+            tail: Some(150),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&t)[..], exp[n as usize - 150.min(got.len())..]);
+    // Since across files, stderr only.
+    let since = T0 + n - 120;
+    let opts = ReadOptions {
+        stdout: false,
+        since: Some(since),
+        ..ReadOptions::default()
+    };
+    let s = all(&c.path, &opts);
+    let exp_s: Vec<String> = got
+        .iter()
+        .filter(|l| {
+            let i: i64 = l[5..10].parse().unwrap();
+            i >= n - 120 && i % 3 == 0
+        })
+        .cloned()
+        .collect();
+    assert_eq!(lines(&s), exp_s);
+    // Until in an older file.
+    let oldest = e[0].time;
+    let u = all(
+        &c.path,
+        &ReadOptions {
+            until: Some(oldest + 10),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&u)[..], got[..11]);
+    let ut = all(
+        &c.path,
+        &ReadOptions {
+            until: Some(oldest + 10),
+            tail: Some(2),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&ut)[..], got[9..11]);
+}
+
+#[test]
+fn rotates_plain() {
+    rotation(false, 4);
+}
+
+#[test]
+fn rotates_compressed() {
+    rotation(true, 3);
+}
+
+#[test]
+fn rotates_with_one_file() {
+    rotation(false, 1);
+}
+
+#[test]
+fn follower_crosses_several_rotations_between_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    for compress in [false, true] {
+        let c = WriterConfig {
+            path: dir.path().join(format!("{compress}-json.log")),
+            max_size: Some(2048),
+            max_file: 6,
+            compress,
+        };
+        let mut w = JsonFileWriter::open(c.clone()).unwrap();
+        let mut f = Follower::from_offset(&c.path, 0, &ReadOptions::default()).unwrap();
+        let mut got = Vec::new();
+        for i in 0..2_000 {
+            w.write(Stream::Stdout, format!("line {i:05}\n").as_bytes(), T0 + i)
+                .unwrap();
+            // ~4 rotations between polls (24 lines a file), 5 rotated kept.
+            if i % 100 == 0 {
+                got.extend(f.poll().unwrap());
+            }
+        }
+        got.extend(f.poll().unwrap());
+        let exp: Vec<String> = (0..2_000).map(|i| format!("line {i:05}\n")).collect();
+        assert_eq!(lines(&got), exp, "compress={compress}");
+    }
+}
+
+#[test]
+fn reader_offset_continues_into_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    w.write(Stream::Stdout, b"a\nb\n", T0).unwrap();
+    let mut r = read(&c.path, &ReadOptions::default()).unwrap();
+    assert_eq!(r.by_ref().count(), 2);
+    let off = r.offset();
+    assert_eq!(off, fs::metadata(&c.path).unwrap().len());
+    w.write(Stream::Stdout, b"c\n", T0 + 1).unwrap();
+    let mut f = Follower::from_offset(&c.path, off, &ReadOptions::default()).unwrap();
+    assert_eq!(lines(&f.poll().unwrap()), ["c\n"]);
+    // until stops a follower.
+    let mut f = Follower::from_offset(
+        &c.path,
+        0,
+        &ReadOptions {
+            until: Some(T0),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(lines(&f.poll().unwrap()), ["a\n", "b\n"]);
+    assert!(f.is_done());
+}
