@@ -93,10 +93,10 @@ struct Unpacker {
     dir_times: Vec<(Vec<u8>, i64)>,
 }
 
-const DIR_FLAGS: OFlags = OFlags::PATH
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC)
-    .union(OFlags::NOFOLLOW);
+// No O_NOFOLLOW with openat2: RESOLVE_NO_SYMLINKS already refuses a symlink
+// in any position, the last included, and reports it as ELOOP.
+const DIR_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+const DIR_READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
@@ -127,7 +127,7 @@ impl Unpacker {
         let Some((base, parents)) = parts.split_last() else {
             // `./` itself: the layer root takes the entry's attributes.
             if kind == EntryType::Directory {
-                let fd = self.open_dir(&[], false, &name, OFlags::RDONLY)?;
+                let fd = self.open_dir(&[], false, &name, DIR_READ_FLAGS)?;
                 self.set_owner_mode(&fd, &meta, &name)?;
                 self.dir_times.push((Vec::new(), meta.mtime));
             }
@@ -181,13 +181,7 @@ impl Unpacker {
     fn finish(self) -> Result<u64, ImageError> {
         for (path, mtime) in &self.dir_times {
             let rel = if path.is_empty() { &b"."[..] } else { path };
-            let fd = match rfs::openat2(
-                &self.root,
-                rel,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::empty(),
-                RESOLVE,
-            ) {
+            let fd = match rfs::openat2(&self.root, rel, DIR_READ_FLAGS, Mode::empty(), RESOLVE) {
                 Ok(fd) => fd,
                 // Replaced by a later entry.
                 Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
@@ -328,14 +322,8 @@ impl Unpacker {
             rfs::mkdirat(parent, base, Mode::from_raw_mode(0o700))
                 .map_err(|e| self.fs_error("create directory", name, e))?;
         }
-        let fd = rfs::openat2(
-            parent,
-            base,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-            RESOLVE,
-        )
-        .map_err(|e| self.fs_error("open directory", name, e))?;
+        let fd = rfs::openat2(parent, base, DIR_READ_FLAGS, Mode::empty(), RESOLVE)
+            .map_err(|e| self.fs_error("open directory", name, e))?;
         self.set_owner_mode(&fd, meta, name)?;
         self.dir_times.push((entry_path::join(parts), meta.mtime));
         Ok(())
@@ -490,12 +478,7 @@ impl Unpacker {
 
     /// `.wh..wh..opq`: the parent hides the layers below it.
     fn opaque(&self, parents: &[&OsStr], name: &str) -> Result<(), ImageError> {
-        let dir = self.open_dir(
-            parents,
-            true,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        )?;
+        let dir = self.open_dir(parents, true, name, DIR_READ_FLAGS)?;
         rfs::fsetxattr(&dir, "trusted.overlay.opaque", b"y", XattrFlags::empty())
             .map_err(|e| self.fs_error("mark directory opaque", name, e))
     }

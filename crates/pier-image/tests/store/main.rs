@@ -1,0 +1,6 @@
+//! Integration tests of the image store: real imports into temp dirs.
+//! Runs as root (device nodes, whiteouts, ownership); fails loudly otherwise.
+
+mod hostile;
+mod lifecycle;
+mod support;
