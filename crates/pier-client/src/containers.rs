@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitResponse};
 
-use crate::client::RequestBody;
+use crate::client::{RequestBody, Response};
 use crate::query::{path, Query};
 use crate::{Client, Error};
 
@@ -36,6 +36,18 @@ impl WaitCondition {
             WaitCondition::NextExit => "next-exit",
             WaitCondition::Removed => "removed",
         }
+    }
+}
+
+/// A wait request whose response headers have arrived; the body (the
+/// exit status) comes when the condition holds.
+#[derive(Debug)]
+pub struct PendingWait(Response);
+
+impl PendingWait {
+    /// Block until the daemon sends the result.
+    pub fn result(self) -> Result<WaitResponse, Error> {
+        self.0.json("wait response")
     }
 }
 
@@ -99,6 +111,24 @@ impl Client {
         q.push("condition", cond.as_str());
         self.request("POST", &id_path(id, "/wait"), &q, RequestBody::Empty)?
             .json("wait response")
+    }
+
+    /// Send `POST /containers/{id}/wait` and return once the daemon has
+    /// answered with its headers (dockerd sends them at once), so a
+    /// container started afterwards cannot exit unseen.
+    pub fn container_wait_begin(&self, id: &str, cond: WaitCondition) -> Result<PendingWait, Error> {
+        let mut q = Query::new();
+        q.push("condition", cond.as_str());
+        let resp = self.request("POST", &id_path(id, "/wait"), &q, RequestBody::Empty)?;
+        Ok(PendingWait(resp))
+    }
+
+    /// `POST /containers/{id}/resize?h=&w=` (TTY containers).
+    pub fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push("h", height.to_string()).push("w", width.to_string());
+        self.request("POST", &id_path(id, "/resize"), &q, RequestBody::Empty)?;
+        Ok(())
     }
 
     /// `POST /containers/{id}/rename?name=`.

@@ -25,7 +25,7 @@ mod query;
 mod system;
 
 pub use client::{error_message, parse_host, Client, RequestBody, Response, DEFAULT_HOST, FALLBACK_API_VERSION};
-pub use containers::{Filters, ListOptions, WaitCondition};
+pub use containers::{Filters, ListOptions, PendingWait, WaitCondition};
 pub use error::Error;
 pub use hijack::{AttachOptions, Hijacked};
 pub use images::{read_progress, ProgressErrorDetail, ProgressMessage};

@@ -1,1 +1,65 @@
-fn main() {}
+//! `pier`: the command line client. Speaks only the Engine API (through
+//! pier-client), with docker's syntax, output and exit codes.
+
+mod cli;
+mod commands;
+mod render;
+mod timespec;
+mod tty;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::cli::Cli;
+
+/// What the user sees for an error: a client error alone (docker's wording),
+/// anything else with its context chain.
+pub fn user_message(err: &anyhow::Error) -> String {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<pier_client::Error>() {
+            return e.to_string();
+        }
+    }
+    format!("{err:#}")
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 125,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if cli.version {
+        println!("Pier version {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let client = match pier_client::Client::new(&cli.host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(125);
+        }
+    };
+    let code = match commands::dispatch(&client, command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", user_message(&e));
+            1
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

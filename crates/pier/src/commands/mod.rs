@@ -1,0 +1,95 @@
+//! One module per verb (small verbs share `lifecycle`). Each returns the
+//! process exit code, or an error that `main` prints as docker would.
+
+pub mod create_request;
+pub mod images;
+pub mod inspect;
+pub mod lifecycle;
+pub mod logs;
+pub mod ps;
+pub mod run;
+pub mod system;
+pub mod template;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::bail;
+use pier_client::{Client, Filters};
+
+use crate::cli::Command;
+
+/// Run one verb.
+pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Run(a) => run::run(client, a),
+        Command::Create(a) => run::create(client, a),
+        Command::Start(a) => lifecycle::start(client, &a),
+        Command::Ps(a) => ps::ps(client, &a),
+        Command::Logs(a) => logs::logs(client, &a),
+        Command::Stop(a) => lifecycle::stop(client, &a),
+        Command::Kill(a) => lifecycle::kill(client, &a),
+        Command::Rm(a) => lifecycle::rm(client, &a),
+        Command::Wait(a) => lifecycle::wait(client, &a),
+        Command::Inspect(a) => inspect::inspect(client, &a),
+        Command::Restart(a) => lifecycle::restart(client, &a),
+        Command::Rename(a) => lifecycle::rename(client, &a),
+        Command::Images(a) => images::images(client, &a),
+        Command::Import(a) => images::import(client, &a),
+        Command::Rmi(a) => images::rmi(client, &a),
+        Command::Version => system::version(client),
+        Command::Info => system::info(client),
+    }
+}
+
+/// Seconds since the epoch (0 if the clock is before it).
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `-f key=value` flags into the filters map.
+pub fn parse_filters(raw: &[String]) -> anyhow::Result<Filters> {
+    let mut f = Filters::new();
+    for r in raw {
+        let Some((k, v)) = r.split_once('=') else {
+            bail!("bad format of filter (expected name=value)");
+        };
+        f.entry(k.trim().to_lowercase()).or_default().push(v.to_string());
+    }
+    Ok(f)
+}
+
+/// Apply `op` to each id; print the id on success (as docker does for
+/// start/stop/kill/rm), the error on stderr otherwise. Exit code 1 if any
+/// failed.
+pub fn each_id(ids: &[String], print_id: bool, op: impl Fn(&str) -> Result<(), pier_client::Error>) -> i32 {
+    let mut failed = false;
+    for id in ids {
+        match op(id) {
+            Ok(()) => {
+                if print_id {
+                    println!("{id}");
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    i32::from(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let f = parse_filters(&["status=exited".into(), "Status=created".into(), "label=a=b".into()]).expect("parse");
+        assert_eq!(f["status"], vec!["exited", "created"]);
+        assert_eq!(f["label"], vec!["a=b"]);
+        assert!(parse_filters(&["oops".into()]).is_err());
+    }
+}
