@@ -111,8 +111,7 @@ fn open_sink(cfg: &ShimConfig) -> anyhow::Result<Box<dyn LogSink>> {
     match cfg.log.driver.as_str() {
         "none" => Ok(Box::new(Discard)),
         "json-file" => Ok(Box::new(
-            crate::sink::JsonLines::open(&cfg.log.path)
-                .with_context(|| format!("open log {}", cfg.log.path.display()))?,
+            crate::sink::JsonFile::open(&cfg.log).with_context(|| format!("open log {}", cfg.log.path.display()))?,
         )),
         other => anyhow::bail!("unsupported log driver {other:?}"),
     }

@@ -3,12 +3,7 @@
 
 use std::io;
 
-/// Which of the container's output pipes bytes came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+pub use pier_log::Stream;
 
 /// A destination for the container's stdout/stderr bytes.
 pub trait LogSink {
@@ -38,60 +33,35 @@ impl LogSink for Discard {
     }
 }
 
-/// Stand-in json-file writer until `pier_log::JsonFileWriter` builds:
-/// one record per line, the unterminated rest held until the next call.
-pub struct JsonLines {
-    file: std::fs::File,
-    pending: [Vec<u8>; 2],
-}
+/// Docker's json-file driver, written by `pier_log`.
+pub struct JsonFile(pier_log::JsonFileWriter);
 
-impl JsonLines {
-    pub fn open(path: &std::path::Path) -> io::Result<Self> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(JsonLines {
-            file,
-            pending: [Vec::new(), Vec::new()],
+impl JsonFile {
+    pub fn open(settings: &pier_shim_proto::LogSettings) -> Result<Self, pier_log::LogError> {
+        pier_log::JsonFileWriter::open(pier_log::WriterConfig {
+            path: settings.path.clone(),
+            max_size: settings.max_size,
+            max_file: settings.max_file,
+            compress: false,
         })
-    }
-
-    fn record(&mut self, stream: Stream, line: &[u8], now: i64) -> io::Result<()> {
-        use std::io::Write;
-        let rec = serde_json::json!({
-            "log": String::from_utf8_lossy(line),
-            "stream": match stream { Stream::Stdout => "stdout", Stream::Stderr => "stderr" },
-            "time": format!("{}.{:09}", now / 1_000_000_000, now % 1_000_000_000) + "Z",
-        });
-        let mut out = serde_json::to_vec(&rec).map_err(io::Error::other)?;
-        out.push(b'\n');
-        self.file.write_all(&out)
+        .map(JsonFile)
     }
 }
 
-impl LogSink for JsonLines {
+fn io_err(e: pier_log::LogError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl LogSink for JsonFile {
     fn write(&mut self, stream: Stream, bytes: &[u8], now: i64) -> io::Result<()> {
-        let idx = stream as usize;
-        self.pending[idx].extend_from_slice(bytes);
-        let buf = std::mem::take(&mut self.pending[idx]);
-        let mut rest = &buf[..];
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            self.record(stream, &rest[..=nl], now)?;
-            rest = &rest[nl + 1..];
-        }
-        self.pending[idx] = rest.to_vec();
-        Ok(())
+        self.0.write(stream, bytes, now).map_err(io_err)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.0.flush().map_err(io_err)
     }
 
     fn finish(&mut self, now: i64) -> io::Result<()> {
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let rest = std::mem::take(&mut self.pending[stream as usize]);
-            if !rest.is_empty() {
-                self.record(stream, &rest, now)?;
-            }
-        }
-        Ok(())
+        self.0.flush_partial(now).map_err(io_err)
     }
 }
