@@ -1,7 +1,7 @@
 //! Detects how a layer stream is compressed (by magic number) and returns
 //! the uncompressed stream.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, BufReader, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
 
@@ -18,6 +18,9 @@ pub(crate) enum Compression {
 }
 
 const MAGIC_LEN: usize = 6;
+/// Bodies often arrive in small reads (an HTTP body bridged from async);
+/// tar reads 512-byte headers, so buffer in front of everything.
+const BODY_BUF: usize = 64 * 1024;
 
 /// Pure: which compression the first bytes announce.
 pub(crate) fn detect(head: &[u8]) -> Compression {
@@ -34,8 +37,10 @@ pub(crate) fn detect(head: &[u8]) -> Compression {
     }
 }
 
-/// Reads the magic number off `body` and wraps it in the right decoder.
-pub(crate) fn decompressed<'a, R: Read + 'a>(mut body: R) -> Result<Box<dyn Read + 'a>, ImageError> {
+/// Reads the magic number off `body` and wraps it in the right decoder
+/// (gzip and zstd are supported, as in OCI layers).
+pub(crate) fn decompressed<'a, R: Read + 'a>(body: R) -> Result<Box<dyn Read + 'a>, ImageError> {
+    let mut body = BufReader::with_capacity(BODY_BUF, body);
     let mut head = [0u8; MAGIC_LEN];
     let mut got = 0;
     while got < MAGIC_LEN {
@@ -54,6 +59,11 @@ pub(crate) fn decompressed<'a, R: Read + 'a>(mut body: R) -> Result<Box<dyn Read
     match compression {
         Compression::None => Ok(Box::new(stream)),
         Compression::Gzip => Ok(Box::new(MultiGzDecoder::new(stream))),
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(stream)
+                .map_err(|e| ImageError::invalid_archive(format!("zstd: {e}")))?;
+            Ok(Box::new(decoder))
+        }
         other => Err(ImageError::invalid_archive(format!(
             "unsupported compression {other:?}"
         ))),

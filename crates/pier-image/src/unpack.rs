@@ -126,11 +126,15 @@ impl Unpacker {
         let meta = self.meta(entry, &name)?;
         let Some((base, parents)) = parts.split_last() else {
             // `./` itself: the layer root takes the entry's attributes.
-            if kind == EntryType::Directory {
-                let fd = self.open_dir(&[], false, &name, DIR_READ_FLAGS)?;
-                self.set_owner_mode(&fd, &meta, &name)?;
-                self.dir_times.push((Vec::new(), meta.mtime));
+            if kind != EntryType::Directory {
+                return Err(ImageError::unsafe_entry(
+                    &name,
+                    "only a directory may name the layer root",
+                ));
             }
+            let fd = self.open_dir(&[], false, &name, DIR_READ_FLAGS)?;
+            self.set_owner_mode(&fd, &meta, &name)?;
+            self.dir_times.push((Vec::new(), meta.mtime));
             return Ok(());
         };
         let parent = self.open_dir(parents, true, &name, DIR_FLAGS)?;
@@ -521,6 +525,7 @@ impl Unpacker {
             Errno::LOOP => ImageError::unsafe_entry(name, "path goes through a symlink"),
             Errno::XDEV => ImageError::unsafe_entry(name, "path leaves the layer"),
             Errno::NOTDIR => ImageError::unsafe_entry(name, "a parent is not a directory"),
+            Errno::NAMETOOLONG => ImageError::unsafe_entry(name, "name too long"),
             e => ImageError::io(op, self.dest.join(name.trim_start_matches('/')), e.into()),
         }
     }

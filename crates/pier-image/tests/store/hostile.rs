@@ -78,6 +78,23 @@ fn writing_through_a_planted_symlink_is_refused() {
 }
 
 #[test]
+fn odd_names_are_refused() {
+    let t = TestStore::new();
+    let a = Archive::new().symlink("./", "/etc").finish();
+    refused(&t, &a, "./");
+    let a = Archive::new().file("/", b"x").finish();
+    refused(&t, &a, "/");
+    let a = Archive::new().file("f", b"x").file("f/g", b"x").finish();
+    refused(&t, &a, "f/g");
+    let long = format!("{}/f", "d".repeat(300));
+    let a = Archive::new()
+        .pax(&[("path", long.as_bytes())])
+        .file("short", b"x")
+        .finish();
+    refused(&t, &a, &long);
+}
+
+#[test]
 fn hardlinks_out_of_the_layer_are_refused() {
     let t = TestStore::new();
     let before = std::fs::metadata("/etc/passwd").expect("passwd").nlink();
@@ -115,7 +132,8 @@ fn not_a_tar_truncated_and_empty_bodies_are_invalid() {
     invalid(&t, &full[..700]);
     let gz = gzip(&full);
     invalid(&t, &gz[..gz.len() / 2]);
-    let msg = invalid(&t, &[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0]);
+    invalid(&t, &[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0]);
+    let msg = invalid(&t, b"\xfd7zXZ\x00rest");
     assert!(msg.contains("compression"), "{msg}");
 }
 

@@ -76,6 +76,10 @@ fn gzip_import_has_the_same_diff_id_and_shares_the_layer() {
     let a = t.store.import(&tar[..], Some(&r("a")), &[]).expect("plain");
     let b = t.store.import(&gzip(&tar)[..], Some(&r("b")), &[]).expect("gzip");
     assert_eq!(a.diff_ids, b.diff_ids);
+    let zst = zstd::stream::encode_all(&tar[..], 3).expect("zstd");
+    let z = t.store.import(&zst[..], None, &[]).expect("zstd");
+    assert_eq!(z.diff_ids, a.diff_ids);
+    t.store.remove(&z.id, false).expect("remove zstd image");
     assert_ne!(a.id, b.id);
     assert_eq!(t.names("layers").len(), 1);
     assert_eq!(t.store.layer_dirs(&a), t.store.layer_dirs(&b));
