@@ -418,15 +418,12 @@ pub fn exec_process(container: &Spec, exec: &ExecInput) -> Result<Process, SpecE
     let bounding: Vec<_> = if exec.privileged {
         tweak_capabilities(true, &[], &[], exec.cap_bounding)?
     } else {
-        let mut caps: Vec<_> = init
-            .capabilities()
+        init.capabilities()
             .as_ref()
             .and_then(|c| c.bounding().clone())
             .unwrap_or_default()
             .into_iter()
-            .collect();
-        caps.sort_by_key(|c| c.to_string());
-        caps
+            .collect()
     };
     let mut p = init.clone();
     apply_parts(

@@ -30,7 +30,7 @@ pub struct ResolvedUser {
 }
 
 impl ResolvedUser {
-    /// root with no passwd entry: 0:0, groups [0], home `/`.
+    /// root with no passwd entry: 0:0, groups `[0]`, home `/`.
     pub fn root() -> Self {
         ResolvedUser {
             uid: 0,
