@@ -1,0 +1,265 @@
+//! pierd end to end: a real daemon (in-process), real shims, real runc.
+//! Needs root, runc, /bin/busybox and `cargo build -p pier-shim`; fails
+//! loudly without them.
+
+mod harness;
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use harness::{demux, mounts_under, parse_response, send_request, Harness};
+use serde_json::json;
+
+#[test]
+fn ping_version_and_prefixes() {
+    let h = Harness::new();
+    let r = h.req("GET", "/_ping", None);
+    assert_eq!((r.status, r.text().as_str()), (200, "OK"));
+    assert_eq!(r.header("Api-Version"), Some("1.50"));
+    assert_eq!(r.header("Ostype"), Some("linux"));
+    assert_eq!(h.req("HEAD", "/_ping", None).status, 200);
+    assert_eq!(h.req("GET", "/v1.41/_ping", None).status, 200);
+
+    let v = h.req("GET", "/v1.44/version", None);
+    assert_eq!(v.status, 200);
+    let v = v.json();
+    assert_eq!(v["ApiVersion"], "1.50");
+    assert_eq!(v["MinAPIVersion"], "1.24");
+    assert_eq!(v["Os"], "linux");
+    assert_eq!(v["Components"][0]["Name"], "Engine");
+
+    let old = h.req("GET", "/v1.12/version", None);
+    assert_eq!(old.status, 400);
+    assert!(old.json()["message"].as_str().expect("message").contains("too old"));
+    assert_eq!(h.req("GET", "/v1.99/version", None).status, 400);
+    assert_eq!(h.req("GET", "/info", None).status, 200);
+    let missing = h.req("GET", "/nope", None);
+    assert_eq!(missing.status, 404);
+    missing.json();
+    assert_eq!(
+        h.req("GET", "/v1.41/containers/json", None).json(),
+        json!([])
+    );
+}
+
+#[test]
+fn lifecycle_logs_wait_stop_kill_rm() {
+    let h = Harness::new();
+    let image_id = h.import_busybox("bb:latest");
+    assert!(image_id.starts_with("sha256:"));
+    let images = h.req("GET", "/images/json", None).json();
+    assert_eq!(images[0]["RepoTags"][0], "bb:latest");
+    assert_eq!(h.req("GET", "/images/bb/json", None).status, 200);
+
+    // wait is sent before start and must get its headers at once.
+    let id = h.create("one", "bb", &["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let mut w = UnixStream::connect(&h.socket).expect("connect");
+    send_request(&mut w, "POST", &format!("/v1.50/containers/{id}/wait?condition=next-exit"), None)
+        .expect("send wait");
+    w.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut head = [0u8; 12];
+    w.read_exact(&mut head).expect("wait headers arrive before the container starts");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
+    let mut rest = Vec::new();
+    w.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    w.read_to_end(&mut rest).expect("wait body");
+    let mut all = head.to_vec();
+    all.extend(rest);
+    let waited = parse_response(&all).json();
+    assert_eq!(waited["StatusCode"], 3);
+    assert!(waited["Error"].is_null());
+
+    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1"), None);
+    assert_eq!(logs.status, 200);
+    assert_eq!(
+        logs.header("Content-Type"),
+        Some("application/vnd.docker.multiplexed-stream")
+    );
+    assert_eq!(demux(&logs.body), ("out\n".to_string(), "err\n".to_string()));
+    let only_err = h.req("GET", &format!("/containers/one/logs?stderr=1"), None);
+    assert_eq!(demux(&only_err.body), (String::new(), "err\n".to_string()));
+    let old = h.req("GET", &format!("/v1.41/containers/{id}/logs?stdout=1"), None);
+    assert_eq!(old.header("Content-Type"), Some("application/vnd.docker.raw-stream"));
+    assert_eq!(h.req("GET", &format!("/containers/{id}/logs"), None).status, 400);
+
+    let i = h.inspect(&id[..8]);
+    assert_eq!(i["Name"], "/one");
+    assert_eq!(i["State"]["Status"], "exited");
+    assert_eq!(i["State"]["ExitCode"], 3);
+    assert_ne!(i["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    assert!(i["LogPath"].as_str().expect("LogPath").ends_with("-json.log"));
+    assert_eq!(h.inspect("one")["Id"], id.as_str());
+
+    // A long-running one: 304s, signals, stop, kill, rm.
+    let sleeper = h.run("two", "bb", &["sleep", "1000"]);
+    assert_eq!(h.req("POST", &format!("/containers/{sleeper}/start"), None).status, 304);
+    assert_eq!(h.inspect("two")["State"]["Running"], true);
+    let ps = h.req("GET", "/containers/json", None).json();
+    assert_eq!(ps.as_array().expect("list").len(), 1);
+    assert_eq!(ps[0]["Names"][0], "/two");
+    assert!(ps[0]["Status"].as_str().expect("status").starts_with("Up"));
+    let bad = h.req("POST", "/containers/two/kill?signal=SIGNOPE", None);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["message"], "Invalid signal: SIGNOPE");
+    let busy = h.req("DELETE", "/containers/two", None);
+    assert_eq!(busy.status, 409);
+    assert!(busy.json()["message"].as_str().expect("m").contains("container is running"));
+    assert_eq!(h.req("POST", "/containers/two/kill?signal=USR1", None).status, 204);
+    // sleep as PID 1 ignores SIGTERM: stop escalates to SIGKILL after t.
+    let t0 = Instant::now();
+    assert_eq!(h.req("POST", "/containers/two/stop?t=1", None).status, 204);
+    assert!(t0.elapsed() >= Duration::from_millis(900), "stop waited {:?}", t0.elapsed());
+    assert_eq!(h.inspect("two")["State"]["ExitCode"], 137);
+    assert_eq!(h.req("POST", "/containers/two/stop", None).status, 304);
+    let nr = h.req("POST", "/containers/two/kill", None);
+    assert_eq!(nr.status, 409);
+    assert!(nr.json()["message"].as_str().expect("m").contains("is not running"));
+
+    // restart, rename, conflicts.
+    assert_eq!(h.req("POST", "/containers/two/restart?t=0", None).status, 204);
+    assert_eq!(h.inspect("two")["State"]["Running"], true);
+    assert_eq!(h.req("POST", "/containers/two/rename?name=one", None).status, 409);
+    assert_eq!(h.req("POST", "/containers/two/rename?name=three", None).status, 204);
+    assert_eq!(h.inspect("three")["Name"], "/three");
+
+    // Image in use.
+    let rmi = h.req("DELETE", "/images/bb:latest", None);
+    assert_eq!(rmi.status, 409, "{}", rmi.text());
+
+    // rm -f of a running container leaves no trace.
+    let shim_pid = h.inspect("three")["State"]["Pid"].as_i64().expect("pid");
+    assert_eq!(h.req("DELETE", "/containers/three?force=1", None).status, 204);
+    assert_eq!(h.req("GET", "/containers/three/json", None).status, 404);
+    assert!(!h.data_root().join("containers").join(&sleeper).exists());
+    assert!(!h.exec_root().join(&sleeper).exists());
+    assert!(!std::path::Path::new(&format!("/proc/{shim_pid}")).exists());
+    assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
+    assert!(mounts_under(h.root.path()).is_empty(), "mounts left: {:?}", mounts_under(h.root.path()));
+    let rmi = h.req("DELETE", "/images/bb:latest", None);
+    assert_eq!(rmi.status, 200, "{}", rmi.text());
+}
+
+#[test]
+fn bad_inputs_leave_no_state() {
+    let h = Harness::new();
+    h.import_busybox("bb:latest");
+    let cases: Vec<(String, Vec<u8>)> = vec![
+        ("/containers/create".into(), b"".to_vec()),
+        ("/containers/create".into(), b"{\"Image\":\"bb\",\"Cmd\":[".to_vec()),
+        ("/containers/create".into(), br#"{"Image":5}"#.to_vec()),
+        ("/containers/create".into(), br#"{"Image":"bb","Env":"x"}"#.to_vec()),
+        ("/containers/create?name=..%2Fx".into(), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
+        ("/containers/create?name=a/b".into(), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
+        (format!("/containers/create?name={}", "a".repeat(1 << 20)), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
+    ];
+    for (path, body) in &cases {
+        let r = h.try_request("POST", path, Some(body));
+        if let Ok(r) = r {
+            assert!((400..500).contains(&r.status), "{} -> {} {}", &path[..path.len().min(60)], r.status, r.text());
+            if r.status != 431 && r.status != 414 {
+                r.json();
+            }
+        }
+    }
+    let missing = h.json("POST", "/containers/create", json!({"Image": "nope", "Cmd": ["true"]}));
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["message"], "No such image: nope");
+
+    let not_tar = h.req("POST", "/images/create?fromSrc=-&repo=junk", Some(b"this is not a tar archive at all, not even close......................................................................................................................................................................................................................................................................................................................................................................................................................................................................................"));
+    assert!((400..500).contains(&not_tar.status), "{} {}", not_tar.status, not_tar.text());
+    not_tar.json();
+
+    assert_eq!(h.req("GET", "/containers/json?all=1", None).json(), json!([]));
+    let left: Vec<_> = std::fs::read_dir(h.data_root().join("containers"))
+        .expect("containers dir")
+        .collect();
+    assert!(left.is_empty(), "state left: {left:?}");
+    assert_eq!(h.req("GET", "/images/json", None).json().as_array().expect("list").len(), 1);
+
+    // A container name reserved concurrently goes to exactly one create.
+    let results: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    h.json("POST", "/containers/create?name=dup", json!({"Image": "bb", "Cmd": ["true"]}))
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|t| t.join().expect("join")).collect()
+    });
+    assert_eq!(results.iter().filter(|s| **s == 201).count(), 1, "{results:?}");
+    assert_eq!(results.iter().filter(|s| **s == 409).count(), 5, "{results:?}");
+
+    let r = h.req("GET", "/containers/json?all=1&filters=%7B%22name%22%3A%7B%22dup%22%3Atrue%7D%7D", None);
+    assert_eq!(r.json().as_array().expect("list").len(), 1);
+    let r = h.req("GET", "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22running%22%5D%7D", None);
+    assert_eq!(r.json(), json!([]));
+    assert_eq!(h.req("GET", "/containers/json?filters=%7B", None).status, 400);
+    let bad_sig = h.json("POST", "/containers/create", json!({"Image": "bb", "Cmd": ["true"], "StopSignal": "SIGWHAT"}));
+    assert_eq!(bad_sig.status, 400);
+}
+
+#[test]
+fn daemon_restart_finds_running_and_exited() {
+    let mut h = Harness::new();
+    h.import_busybox("bb:latest");
+    let runner = h.run("runner", "bb", &["sleep", "1000"]);
+    let quitter = h.run("quitter", "bb", &["sh", "-c", "sleep 2; echo bye; exit 7"]);
+    let second = {
+        let dir = h.data_root().to_path_buf();
+        pierd::DataRootLock::acquire(&dir).expect_err("a second pierd on the same data root")
+    };
+    assert!(second.to_string().contains("already running"), "{second}");
+
+    h.stop().expect("graceful stop");
+    std::thread::sleep(Duration::from_secs(3));
+    h.start();
+
+    let r = h.inspect(&runner);
+    assert_eq!(r["State"]["Status"], "running", "{r}");
+    let q = h.wait_exited(&quitter);
+    assert_eq!(q["State"]["Status"], "exited");
+    assert_eq!(q["State"]["ExitCode"], 7);
+    assert_ne!(q["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    let logs = h.req("GET", &format!("/containers/{quitter}/logs?stdout=1"), None);
+    assert_eq!(demux(&logs.body).0, "bye\n");
+    // The reconnected monitor still sees exits.
+    let t0 = Instant::now();
+    assert_eq!(h.req("POST", &format!("/containers/{runner}/stop?t=1"), None).status, 204);
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    assert_eq!(h.inspect(&runner)["State"]["ExitCode"], 137);
+    for id in [&runner, &quitter] {
+        assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
+    }
+    assert!(mounts_under(h.root.path()).is_empty());
+}
+
+#[test]
+fn follow_logs_until_exit_and_auto_remove() {
+    let h = Harness::new();
+    h.import_busybox("bb:latest");
+    let r = h.json(
+        "POST",
+        "/containers/create?name=counter",
+        json!({"Image": "bb", "Cmd": ["sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.2; done"],
+               "HostConfig": {"AutoRemove": true}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().expect("id").to_string();
+    let mut w = UnixStream::connect(&h.socket).expect("connect");
+    send_request(&mut w, "POST", &format!("/containers/{id}/wait?condition=removed"), None).expect("wait");
+    assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
+    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1&follow=1&timestamps=1"), None);
+    let (out, _) = demux(&logs.body);
+    let nums: Vec<&str> = out.lines().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    assert_eq!(nums, ["1", "2", "3", "4", "5"], "{out}");
+    let mut raw = Vec::new();
+    w.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    w.read_to_end(&mut raw).expect("wait body");
+    assert_eq!(parse_response(&raw).json()["StatusCode"], 0);
+    assert_eq!(h.req("GET", &format!("/containers/{id}/json"), None).status, 404);
+    assert!(!h.data_root().join("containers").join(&id).exists());
+}
