@@ -17,17 +17,68 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
-/// Appends `s` escaped (without the surrounding quotes) to `out`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Some byte of `x` may be zero (false positives only after a zero byte).
+#[inline(always)]
+fn zero_byte(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// Whether any of the 8 bytes in `x` may be [`SPECIAL`]; a false positive
+/// only costs a look at each byte.
+#[inline(always)]
+fn maybe_special(x: u64) -> bool {
+    let control = x.wrapping_sub(ONES * 0x20) & !x;
+    let quote = zero_byte(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(x ^ (ONES * u64::from(b'\\')));
+    let lt = zero_byte(x ^ (ONES * u64::from(b'<')));
+    let gt = zero_byte(x ^ (ONES * u64::from(b'>')));
+    let amp = zero_byte(x ^ (ONES * u64::from(b'&')));
+    ((control | x | quote | backslash | lt | gt | amp) & HIGH) != 0
+}
+
+/// Appends `s` escaped (without the surrounding quotes) to `out`. Plain
+/// ASCII is skipped 8 bytes at a time and copied in runs.
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 16);
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
-        let b = s[i];
-        if !SPECIAL[b as usize] {
+        // Two words at a time while the text is plain.
+        while let Some(pair) = s.get(i..i + 16) {
+            let mut a = [0u8; 8];
+            let mut b = [0u8; 8];
+            a.copy_from_slice(&pair[..8]);
+            b.copy_from_slice(&pair[8..]);
+            if maybe_special(u64::from_le_bytes(a)) || maybe_special(u64::from_le_bytes(b)) {
+                break;
+            }
+            i += 16;
+        }
+        if i == s.len() {
+            break;
+        }
+        if let Some(word) = s.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if !maybe_special(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+            match word.iter().position(|&b| SPECIAL[b as usize]) {
+                Some(p) => i += p,
+                None => {
+                    i += 8;
+                    continue;
+                }
+            }
+        } else if !SPECIAL[s[i] as usize] {
             i += 1;
             continue;
         }
+        let b = s[i];
         out.extend_from_slice(&s[start..i]);
         if b < 0x80 {
             match b {
@@ -152,6 +203,12 @@ mod tests {
     fn matches_go_encoding_json() {
         // What dockerd's ffjsonWriteJSONBytesAsString produces.
         assert_eq!(esc(b"plain text 123"), "plain text 123");
+        for n in 0..40 {
+            assert_eq!(esc(&vec![b'a'; n]), "a".repeat(n));
+            let mut v = vec![b'a'; n];
+            v.push(b'<');
+            assert_eq!(esc(&v), "a".repeat(n) + r"\u003c");
+        }
         assert_eq!(
             esc(b"<a href=\"x\">&</a>"),
             r#"\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e"#
@@ -194,6 +251,45 @@ mod tests {
             unescape_into(&mut back, &e).unwrap();
             proptest::prop_assert_eq!(&back, via_serde.as_bytes());
             proptest::prop_assert_eq!(back, go_lossy(&s));
+        }
+    }
+
+    /// An independent, slow model of dockerd's escaping.
+    fn reference(s: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in s.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            for _ in chunk.invalid() {
+                out.push_str("\\ufffd");
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_reference(
+            s in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::sample::select(b"abc<>&\"\\\n\t\x1f\x7f\xe2\x80\xa8\xa9".to_vec()),
+                ],
+                0..100,
+            )
+        ) {
+            let mut e = Vec::new();
+            escape_into(&mut e, &s);
+            proptest::prop_assert_eq!(String::from_utf8(e).unwrap(), reference(&s));
         }
     }
 

@@ -106,8 +106,15 @@ fn decode_fast(line: &[u8]) -> Option<Record<'_>> {
         (Stream::Stderr, after.strip_prefix(b",\"stream\":\"stderr\"")?)
     };
     let ts = after.strip_suffix(b"\"}")?;
-    let at = memchr::memmem::rfind(ts, TIME_KEY)?;
-    let time = timestamp::parse_bytes(&ts[at + TIME_KEY.len()..])?;
+    let fixed = ts.len().checked_sub(timestamp::FIXED_LEN);
+    let time = match fixed {
+        // Our fixed-width form, right after `,"time":"`.
+        Some(at) if ts[..at].ends_with(TIME_KEY) => timestamp::parse_bytes(&ts[at..])?,
+        _ => {
+            let at = memchr::memmem::rfind(ts, TIME_KEY)?;
+            timestamp::parse_bytes(&ts[at + TIME_KEY.len()..])?
+        }
+    };
     Some(Record {
         stream,
         time,
