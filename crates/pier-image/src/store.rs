@@ -15,6 +15,7 @@
 //! so imports proceed in parallel.
 
 use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -66,7 +67,14 @@ impl ImageStore {
     pub fn open(root: &Path) -> Result<Self, ImageError> {
         for dir in ["blobs/sha256", "layers", "images", "tmp"] {
             let path = root.join(dir);
-            std::fs::create_dir_all(&path).map_err(|e| ImageError::io("create", path, e))?;
+            std::fs::create_dir_all(&path).map_err(|e| ImageError::io("create", &path, e))?;
+        }
+        // Layers hold setuid binaries and devices owned by arbitrary uids:
+        // keep other users out, as dockerd does with its layer directories.
+        for dir in ["layers", "tmp"] {
+            let path = root.join(dir);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| ImageError::io("chmod", &path, e))?;
         }
         let store = ImageStore {
             root: root.to_path_buf(),
@@ -103,33 +111,17 @@ impl ImageStore {
         let mut config = ImageConfig::default();
         apply_changes(&mut config, changes)?;
 
-        let work = TempDir::create(&self.tmp_dir(), "import")?;
-        let diff = work.path().join(DIFF_DIR);
-        std::fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
-        let layer = unpack_layer(body, &diff)?;
-        write_json(&work.path().join(LAYER_RECORD), &LayerRecord { size: layer.size })?;
-        tracing::debug!(diff_id = %layer.diff_id, size = layer.size, "unpacked layer");
-
+        let staged = self.stage_layer(body)?;
         let created = format_rfc3339(SystemTime::now());
-        let oci = import_configuration(&config, &layer.diff_id, &created);
+        let oci = import_configuration(&config, &staged.layer.diff_id, &created);
         let bytes = oci.to_string().map_err(|e| ImageError::Corrupt {
             path: self.root.clone(),
             reason: format!("serialize image config: {e}"),
         })?;
-        let hex = hex::encode(Sha256::digest(bytes.as_bytes()));
-        let id = format!("sha256:{hex}");
-
-        let mut index = self.lock();
-        self.commit_layer(work, id_hex(&layer.diff_id))?;
-        write_atomic(&self.blob_path(&hex), bytes.as_bytes())?;
-        write_json(&self.image_record_path(&hex), &ImageRecord::default())?;
-        index.insert_image(to_image(&id, &oci, layer.size, Vec::new()));
-        if let Some(r) = reference {
-            index.set_ref(r.clone(), &id);
-            self.save_refs(&index)?;
-        }
-        tracing::info!(image = %id, "imported image");
-        index.view(&id).ok_or(ImageError::NotFound { name: id.clone() })
+        let references: Vec<Reference> = reference.into_iter().cloned().collect();
+        let image = self.commit_image(vec![staged], bytes.as_bytes(), &references, ImageRecord::default())?;
+        tracing::info!(image = %image.id, "imported image");
+        Ok(image)
     }
 
     /// Finds an image by reference (`busybox`, `busybox:1`), full id (with or
@@ -219,6 +211,55 @@ impl ImageStore {
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Unpacks one layer stream under `tmp/`; dropped unless committed.
+    /// Pull and load (issue 7) stage each layer blob the same way.
+    fn stage_layer(&self, body: impl Read) -> Result<StagedLayer, ImageError> {
+        let dir = TempDir::create(&self.tmp_dir(), "layer")?;
+        let diff = dir.path().join(DIFF_DIR);
+        std::fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
+        let layer = unpack_layer(body, &diff)?;
+        write_json(&dir.path().join(LAYER_RECORD), &LayerRecord { size: layer.size })?;
+        tracing::debug!(diff_id = %layer.diff_id, size = layer.size, "unpacked layer");
+        Ok(StagedLayer { dir, layer })
+    }
+
+    /// Makes an image out of its config blob: moves the staged layers into
+    /// place (reusing layers already present), checks every layer the config
+    /// names is there, stores the blob and the record, and tags `references`.
+    fn commit_image(
+        &self,
+        staged: Vec<StagedLayer>,
+        config: &[u8],
+        references: &[Reference],
+        record: ImageRecord,
+    ) -> Result<Image, ImageError> {
+        let hex = hex::encode(Sha256::digest(config));
+        let id = format!("sha256:{hex}");
+        let oci = ImageConfiguration::from_reader(config).map_err(|e| ImageError::Corrupt {
+            path: self.blob_path(&hex),
+            reason: e.to_string(),
+        })?;
+        let mut index = self.lock();
+        for s in staged {
+            self.commit_layer(s.dir, id_hex(&s.layer.diff_id))?;
+        }
+        let mut size = 0;
+        for diff_id in oci.rootfs().diff_ids() {
+            let layer: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD))?;
+            size += layer.size;
+        }
+        write_atomic(&self.blob_path(&hex), config)?;
+        write_json(&self.image_record_path(&hex), &record)?;
+        index.insert_image(to_image(&id, &oci, size, record.repo_digests));
+        if !references.is_empty() {
+            for r in references {
+                index.set_ref(r.clone(), &id);
+            }
+            self.save_refs(&index)?;
+        }
+        index.view(&id).ok_or(ImageError::NotFound { name: id.clone() })
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
@@ -353,6 +394,12 @@ fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<Str
         config: from_oci(oci),
         diff_ids: oci.rootfs().diff_ids().clone(),
     }
+}
+
+/// An unpacked layer under `tmp/`, not yet in `layers/`.
+struct StagedLayer {
+    dir: TempDir,
+    layer: crate::unpack::UnpackedLayer,
 }
 
 /// A directory under `tmp/` removed on drop unless persisted.
