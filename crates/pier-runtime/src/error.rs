@@ -33,6 +33,12 @@ pub enum RuntimeError {
         message: String,
         kind: Failure,
     },
+    #[error("runtime {op} {id}: no answer after {}s, killed", after.as_secs())]
+    TimedOut {
+        op: Op,
+        id: String,
+        after: std::time::Duration,
+    },
     #[error("reset runtime log {}: {source}", path.display())]
     Log {
         path: PathBuf,

@@ -20,7 +20,7 @@ use mio::net::UnixListener;
 use mio::unix::pipe::Receiver;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use pier_runtime::{ChildStdio, CreateOptions, Op, Runtime, RuntimeError};
+use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, Runtime, RuntimeError};
 use pier_shim_proto::{Ready, Response, ShimConfig};
 use pier_sys::reap::{ExitStatus, Reaped};
 use pier_sys::signal::Signals;
@@ -41,6 +41,9 @@ const FIRST_CLIENT: usize = 16;
 /// EOF (an escaped process may hold them open forever).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// A runtime invocation still running after this long is killed.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Everything the loop reacts to. Closed: a new source (attach, exec, tty)
 /// adds a variant here and a token above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,15 @@ enum Invocation {
     Create,
     Client { conn: usize, op: ClientOp },
     Delete,
+}
+
+/// The runtime invocation running now.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    pid: i32,
+    inv: Invocation,
+    deadline: Instant,
+    timed_out: bool,
 }
 
 /// The container's stdio ends the shim keeps, plus the child's ends until
@@ -117,7 +129,8 @@ pub struct Shim {
     pid: i32,
     started_at: Option<i64>,
     queue: VecDeque<Invocation>,
-    in_flight: Option<(i32, Invocation)>,
+    in_flight: Option<InFlight>,
+    oom: Option<crate::oom::OomWatch>,
     waiters: Vec<usize>,
     early_exits: Vec<(Reaped, i64)>,
     drain_deadline: Option<Instant>,
@@ -188,6 +201,7 @@ impl Shim {
             started_at: None,
             queue: VecDeque::from([Invocation::Create]),
             in_flight: None,
+            oom: None,
             waiters: Vec::new(),
             early_exits: Vec::new(),
             drain_deadline: None,
@@ -205,7 +219,11 @@ impl Shim {
         let mut batch = Vec::with_capacity(64);
         self.pump_invocations();
         while !self.quit && !decide::may_exit(&self.phase, self.conns.len(), self.shutdown) {
-            let timeout = self.drain_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let deadline = [self.drain_deadline, self.in_flight.map(|f| f.deadline)]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -225,6 +243,7 @@ impl Shim {
             for &ev in &batch {
                 self.handle(ev)?;
             }
+            self.check_in_flight();
             self.advance();
             self.pump_invocations();
         }
@@ -247,7 +266,7 @@ impl Shim {
         let starting = self
             .in_flight
             .iter()
-            .map(|(_, inv)| inv)
+            .map(|f| &f.inv)
             .chain(self.queue.iter())
             .any(|inv| {
                 matches!(
@@ -290,15 +309,20 @@ impl Shim {
 
     fn on_reaped(&mut self, r: Reaped, now: i64) {
         let pid = r.pid.as_raw();
-        if let Some((op_pid, inv)) = self.in_flight {
-            if op_pid == pid {
-                self.in_flight = None;
-                let result = self
-                    .runtime
-                    .check(op_of(inv), &self.cfg.id, r.status.success(), &status_text(r.status));
-                self.invocation_done(inv, result);
-                return;
-            }
+        if let Some(f) = self.in_flight.filter(|f| f.pid == pid) {
+            self.in_flight = None;
+            let result = if f.timed_out {
+                Err(RuntimeError::TimedOut {
+                    op: op_of(f.inv),
+                    id: self.cfg.id.clone(),
+                    after: INVOCATION_TIMEOUT,
+                })
+            } else {
+                self.runtime
+                    .check(op_of(f.inv), &self.cfg.id, r.status.success(), &status_text(r.status))
+            };
+            self.invocation_done(f.inv, result);
+            return;
         }
         if pid == self.pid && matches!(self.phase, Phase::Created | Phase::Running) {
             self.init_exited(r.status, now);
@@ -350,10 +374,31 @@ impl Shim {
             match spawned {
                 Ok(pid) => {
                     tracing::debug!(pid, ?inv, "runtime invocation started");
-                    self.in_flight = Some((pid as i32, inv));
+                    self.in_flight = Some(InFlight {
+                        pid: pid as i32,
+                        inv,
+                        deadline: Instant::now() + INVOCATION_TIMEOUT,
+                        timed_out: false,
+                    });
                 }
                 Err(e) => self.invocation_done(inv, Err(e)),
             }
+        }
+    }
+
+    /// Kill a runtime invocation that overran; its reaping reports it.
+    fn check_in_flight(&mut self) {
+        let Some(f) = self.in_flight.as_mut() else {
+            return;
+        };
+        if f.timed_out || Instant::now() < f.deadline {
+            return;
+        }
+        tracing::error!(pid = f.pid, inv = ?f.inv, "runtime invocation timed out; killing it");
+        f.timed_out = true;
+        let pid = pier_sys::Pid::from_raw(f.pid);
+        if let Err(e) = pier_sys::process::kill(pid, Signal::SIGKILL) {
+            tracing::error!(error = %e, "kill runtime invocation");
         }
     }
 
@@ -403,9 +448,12 @@ impl Shim {
         // container: it has not been started.
         self.on_output(Stream::Stdout);
         self.on_output(Stream::Stderr);
-        let pid = result.map_err(|e| match e.runtime_message() {
-            Some(m) => m.to_owned(),
-            None => e.to_string(),
+        let pid = result.map_err(|e| match (e.kind(), e.runtime_message()) {
+            (Failure::CgroupsHybridUnsupported, Some(m)) => {
+                format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
+            }
+            (_, Some(m)) => m.to_owned(),
+            (_, None) => e.to_string(),
         });
         let pid = pid.and_then(|()| {
             std::fs::read_to_string(&self.pid_file)
@@ -420,6 +468,7 @@ impl Shim {
             Ok(pid) => {
                 self.pid = pid;
                 self.phase = Phase::Created;
+                self.oom = crate::oom::watch(pid);
                 tracing::info!(pid, "container created");
                 Ready::Created {
                     pid,
@@ -499,7 +548,8 @@ impl Shim {
                 let _ = self.poll.registry().deregister(&mut pipe);
             }
         }
-        let record = record.clone();
+        let mut record = record.clone();
+        record.oom_killed = self.oom.as_ref().is_some_and(|o| o.killed());
         self.drain_deadline = None;
         if let Err(e) = self.sink.finish(now_nanos()).and_then(|()| self.sink.flush()) {
             tracing::error!(error = %e, "flush container log");
