@@ -147,7 +147,7 @@ impl Daemon {
             .filter(|r| all || r.state.is_running())
             .filter(|r| opts.filters.matches(r))
             .collect();
-        recs.sort_by(|a, b| b.created.cmp(&a.created));
+        recs.sort_by_key(|r| std::cmp::Reverse(r.created));
         if let Some(l) = opts.limit.filter(|l| *l > 0) {
             recs.truncate(l);
         }

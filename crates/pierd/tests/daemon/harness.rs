@@ -54,12 +54,7 @@ impl Harness {
             .prefix("pd")
             .tempdir_in("/tmp")
             .expect("tempdir");
-        let cfg = DaemonConfig::new(
-            root.path().join("d"),
-            root.path().join("e"),
-            runtime,
-            shim,
-        );
+        let cfg = DaemonConfig::new(root.path().join("d"), root.path().join("e"), runtime, shim);
         let socket = root.path().join("s.sock");
         let mut h = Harness {
             root,
@@ -280,8 +275,7 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -309,21 +303,18 @@ pub fn parse_response(raw: &[u8]) -> Response {
     if chunked {
         body = dechunk(&body);
     }
-    Response {
-        status,
-        headers,
-        body,
-    }
+    Response { status, headers, body }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
-            String::from_utf8_lossy(&b[..nl]).split(';').next().unwrap_or("0").trim(),
+            String::from_utf8_lossy(&b[..nl])
+                .split(';')
+                .next()
+                .unwrap_or("0")
+                .trim(),
             16,
         )
         .unwrap_or(0);
@@ -373,8 +364,11 @@ pub fn busybox_tar() -> Vec<u8> {
     let mut h = tar::Header::new_gnu();
     h.set_mode(0o755);
     h.set_size(busybox.len() as u64);
-    b.append_data(&mut h, "bin/busybox", busybox.as_slice()).expect("busybox");
-    for applet in ["sh", "echo", "sleep", "cat", "ls", "env", "id", "true", "false", "hostname", "seq"] {
+    b.append_data(&mut h, "bin/busybox", busybox.as_slice())
+        .expect("busybox");
+    for applet in [
+        "sh", "echo", "sleep", "cat", "ls", "env", "id", "true", "false", "hostname", "seq",
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_mode(0o777);
@@ -382,7 +376,10 @@ pub fn busybox_tar() -> Vec<u8> {
         b.append_link(&mut h, format!("bin/{applet}"), "busybox").expect("link");
     }
     for (path, text) in [
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
         ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
     ] {
         let mut h = tar::Header::new_gnu();

@@ -37,10 +37,7 @@ fn ping_version_and_prefixes() {
     let missing = h.req("GET", "/nope", None);
     assert_eq!(missing.status, 404);
     missing.json();
-    assert_eq!(
-        h.req("GET", "/v1.41/containers/json", None).json(),
-        json!([])
-    );
+    assert_eq!(h.req("GET", "/v1.41/containers/json", None).json(), json!([]));
 }
 
 #[test]
@@ -55,11 +52,17 @@ fn lifecycle_logs_wait_stop_kill_rm() {
     // wait is sent before start and must get its headers at once.
     let id = h.create("one", "bb", &["sh", "-c", "echo out; echo err >&2; exit 3"]);
     let mut w = UnixStream::connect(&h.socket).expect("connect");
-    send_request(&mut w, "POST", &format!("/v1.50/containers/{id}/wait?condition=next-exit"), None)
-        .expect("send wait");
+    send_request(
+        &mut w,
+        "POST",
+        &format!("/v1.50/containers/{id}/wait?condition=next-exit"),
+        None,
+    )
+    .expect("send wait");
     w.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut head = [0u8; 12];
-    w.read_exact(&mut head).expect("wait headers arrive before the container starts");
+    w.read_exact(&mut head)
+        .expect("wait headers arrive before the container starts");
     assert_eq!(&head, b"HTTP/1.1 200");
     assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
     let mut rest = Vec::new();
@@ -78,7 +81,7 @@ fn lifecycle_logs_wait_stop_kill_rm() {
         Some("application/vnd.docker.multiplexed-stream")
     );
     assert_eq!(demux(&logs.body), ("out\n".to_string(), "err\n".to_string()));
-    let only_err = h.req("GET", &format!("/containers/one/logs?stderr=1"), None);
+    let only_err = h.req("GET", "/containers/one/logs?stderr=1", None);
     assert_eq!(demux(&only_err.body), (String::new(), "err\n".to_string()));
     let old = h.req("GET", &format!("/v1.41/containers/{id}/logs?stdout=1"), None);
     assert_eq!(old.header("Content-Type"), Some("application/vnd.docker.raw-stream"));
@@ -105,12 +108,19 @@ fn lifecycle_logs_wait_stop_kill_rm() {
     assert_eq!(bad.json()["message"], "Invalid signal: SIGNOPE");
     let busy = h.req("DELETE", "/containers/two", None);
     assert_eq!(busy.status, 409);
-    assert!(busy.json()["message"].as_str().expect("m").contains("container is running"));
+    assert!(busy.json()["message"]
+        .as_str()
+        .expect("m")
+        .contains("container is running"));
     assert_eq!(h.req("POST", "/containers/two/kill?signal=USR1", None).status, 204);
     // sleep as PID 1 ignores SIGTERM: stop escalates to SIGKILL after t.
     let t0 = Instant::now();
     assert_eq!(h.req("POST", "/containers/two/stop?t=1", None).status, 204);
-    assert!(t0.elapsed() >= Duration::from_millis(900), "stop waited {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "stop waited {:?}",
+        t0.elapsed()
+    );
     assert_eq!(h.inspect("two")["State"]["ExitCode"], 137);
     assert_eq!(h.req("POST", "/containers/two/stop", None).status, 304);
     let nr = h.req("POST", "/containers/two/kill", None);
@@ -136,7 +146,11 @@ fn lifecycle_logs_wait_stop_kill_rm() {
     assert!(!h.exec_root().join(&sleeper).exists());
     assert!(!std::path::Path::new(&format!("/proc/{shim_pid}")).exists());
     assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
-    assert!(mounts_under(h.root.path()).is_empty(), "mounts left: {:?}", mounts_under(h.root.path()));
+    assert!(
+        mounts_under(h.root.path()).is_empty(),
+        "mounts left: {:?}",
+        mounts_under(h.root.path())
+    );
     let rmi = h.req("DELETE", "/images/bb:latest", None);
     assert_eq!(rmi.status, 200, "{}", rmi.text());
 }
@@ -150,14 +164,29 @@ fn bad_inputs_leave_no_state() {
         ("/containers/create".into(), b"{\"Image\":\"bb\",\"Cmd\":[".to_vec()),
         ("/containers/create".into(), br#"{"Image":5}"#.to_vec()),
         ("/containers/create".into(), br#"{"Image":"bb","Env":"x"}"#.to_vec()),
-        ("/containers/create?name=..%2Fx".into(), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
-        ("/containers/create?name=a/b".into(), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
-        (format!("/containers/create?name={}", "a".repeat(1 << 20)), br#"{"Image":"bb","Cmd":["true"]}"#.to_vec()),
+        (
+            "/containers/create?name=..%2Fx".into(),
+            br#"{"Image":"bb","Cmd":["true"]}"#.to_vec(),
+        ),
+        (
+            "/containers/create?name=a/b".into(),
+            br#"{"Image":"bb","Cmd":["true"]}"#.to_vec(),
+        ),
+        (
+            format!("/containers/create?name={}", "a".repeat(1 << 20)),
+            br#"{"Image":"bb","Cmd":["true"]}"#.to_vec(),
+        ),
     ];
     for (path, body) in &cases {
         let r = h.try_request("POST", path, Some(body));
         if let Ok(r) = r {
-            assert!((400..500).contains(&r.status), "{} -> {} {}", &path[..path.len().min(60)], r.status, r.text());
+            assert!(
+                (400..500).contains(&r.status),
+                "{} -> {} {}",
+                &path[..path.len().min(60)],
+                r.status,
+                r.text()
+            );
             if r.status != 431 && r.status != 414 {
                 r.json();
             }
@@ -168,7 +197,12 @@ fn bad_inputs_leave_no_state() {
     assert_eq!(missing.json()["message"], "No such image: nope");
 
     let not_tar = h.req("POST", "/images/create?fromSrc=-&repo=junk", Some(b"this is not a tar archive at all, not even close......................................................................................................................................................................................................................................................................................................................................................................................................................................................................................"));
-    assert!((400..500).contains(&not_tar.status), "{} {}", not_tar.status, not_tar.text());
+    assert!(
+        (400..500).contains(&not_tar.status),
+        "{} {}",
+        not_tar.status,
+        not_tar.text()
+    );
     not_tar.json();
 
     assert_eq!(h.req("GET", "/containers/json?all=1", None).json(), json!([]));
@@ -176,15 +210,26 @@ fn bad_inputs_leave_no_state() {
         .expect("containers dir")
         .collect();
     assert!(left.is_empty(), "state left: {left:?}");
-    assert_eq!(h.req("GET", "/images/json", None).json().as_array().expect("list").len(), 1);
+    assert_eq!(
+        h.req("GET", "/images/json", None)
+            .json()
+            .as_array()
+            .expect("list")
+            .len(),
+        1
+    );
 
     // A container name reserved concurrently goes to exactly one create.
     let results: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)
             .map(|_| {
                 s.spawn(|| {
-                    h.json("POST", "/containers/create?name=dup", json!({"Image": "bb", "Cmd": ["true"]}))
-                        .status
+                    h.json(
+                        "POST",
+                        "/containers/create?name=dup",
+                        json!({"Image": "bb", "Cmd": ["true"]}),
+                    )
+                    .status
                 })
             })
             .collect();
@@ -193,12 +238,24 @@ fn bad_inputs_leave_no_state() {
     assert_eq!(results.iter().filter(|s| **s == 201).count(), 1, "{results:?}");
     assert_eq!(results.iter().filter(|s| **s == 409).count(), 5, "{results:?}");
 
-    let r = h.req("GET", "/containers/json?all=1&filters=%7B%22name%22%3A%7B%22dup%22%3Atrue%7D%7D", None);
+    let r = h.req(
+        "GET",
+        "/containers/json?all=1&filters=%7B%22name%22%3A%7B%22dup%22%3Atrue%7D%7D",
+        None,
+    );
     assert_eq!(r.json().as_array().expect("list").len(), 1);
-    let r = h.req("GET", "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22running%22%5D%7D", None);
+    let r = h.req(
+        "GET",
+        "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22running%22%5D%7D",
+        None,
+    );
     assert_eq!(r.json(), json!([]));
     assert_eq!(h.req("GET", "/containers/json?filters=%7B", None).status, 400);
-    let bad_sig = h.json("POST", "/containers/create", json!({"Image": "bb", "Cmd": ["true"], "StopSignal": "SIGWHAT"}));
+    let bad_sig = h.json(
+        "POST",
+        "/containers/create",
+        json!({"Image": "bb", "Cmd": ["true"], "StopSignal": "SIGWHAT"}),
+    );
     assert_eq!(bad_sig.status, 400);
 }
 
@@ -228,7 +285,10 @@ fn daemon_restart_finds_running_and_exited() {
     assert_eq!(demux(&logs.body).0, "bye\n");
     // The reconnected monitor still sees exits.
     let t0 = Instant::now();
-    assert_eq!(h.req("POST", &format!("/containers/{runner}/stop?t=1"), None).status, 204);
+    assert_eq!(
+        h.req("POST", &format!("/containers/{runner}/stop?t=1"), None).status,
+        204
+    );
     assert!(t0.elapsed() < Duration::from_secs(20));
     assert_eq!(h.inspect(&runner)["State"]["ExitCode"], 137);
     for id in [&runner, &quitter] {
@@ -250,9 +310,19 @@ fn follow_logs_until_exit_and_auto_remove() {
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().expect("id").to_string();
     let mut w = UnixStream::connect(&h.socket).expect("connect");
-    send_request(&mut w, "POST", &format!("/containers/{id}/wait?condition=removed"), None).expect("wait");
+    send_request(
+        &mut w,
+        "POST",
+        &format!("/containers/{id}/wait?condition=removed"),
+        None,
+    )
+    .expect("wait");
     assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
-    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1&follow=1&timestamps=1"), None);
+    let logs = h.req(
+        "GET",
+        &format!("/containers/{id}/logs?stdout=1&follow=1&timestamps=1"),
+        None,
+    );
     let (out, _) = demux(&logs.body);
     let nums: Vec<&str> = out.lines().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
     assert_eq!(nums, ["1", "2", "3", "4", "5"], "{out}");
