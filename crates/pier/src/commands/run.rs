@@ -32,6 +32,16 @@ pub fn status_for_error(message: &str) -> i32 {
     }
 }
 
+/// A daemon without the attach endpoint answers 404 (no route) or 405, not
+/// "No such container".
+fn attach_unsupported(e: &pier_client::Error) -> bool {
+    match e {
+        pier_client::Error::Daemon { status: 405 | 501, .. } => true,
+        pier_client::Error::Daemon { status: 404, message } => !message.starts_with("No such container"),
+        _ => false,
+    }
+}
+
 /// Print a run/create failure as docker does and pick the exit code.
 fn report(verb: &str, err: &anyhow::Error) -> i32 {
     let message = crate::user_message(err);
@@ -103,7 +113,11 @@ fn foreground(client: &Client, id: &str, a: &RunArgs) -> anyhow::Result<i32> {
         Err(e) => {
             // Do not leave a container behind that nobody asked to keep.
             let _ = client.container_remove(id, true, false);
-            return Err(anyhow::Error::new(e).context("attach to container (foreground run needs attach; use -d)"));
+            if attach_unsupported(&e) {
+                eprintln!("pier: foreground run needs attach, which this daemon does not serve yet; use -d");
+                return Ok(125);
+            }
+            return Err(anyhow::Error::new(e).context("attach to container"));
         }
     };
     let cond = if flags.rm {

@@ -61,9 +61,6 @@ pub fn server_section(v: &SystemVersion) -> String {
             line(&mut out, "  Version:", &c.version);
             line(&mut out, "  API version:", &format!("{api} (minimum version {min})"));
             line(&mut out, "  OS/Arch:", &format!("{}/{}", v.os, v.arch));
-            if !v.kernel_version.is_empty() {
-                line(&mut out, "  Kernel version:", &v.kernel_version);
-            }
         } else {
             line(&mut out, "  Version:", &c.version);
         }
@@ -79,9 +76,6 @@ fn engine_lines(out: &mut String, v: &SystemVersion) {
         &format!("{} (minimum version {})", v.api_version, v.min_api_version),
     );
     line(out, "  OS/Arch:", &format!("{}/{}", v.os, v.arch));
-    if !v.kernel_version.is_empty() {
-        line(out, "  Kernel version:", &v.kernel_version);
-    }
 }
 
 pub fn version(client: &Client) -> anyhow::Result<i32> {
