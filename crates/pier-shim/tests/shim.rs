@@ -46,6 +46,10 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl Fixture {
     fn new(args: &[&str], open_stdin: bool) -> Fixture {
+        Fixture::with_memory_limit(args, open_stdin, None)
+    }
+
+    fn with_memory_limit(args: &[&str], open_stdin: bool, memory_limit: Option<i64>) -> Fixture {
         require_root_and_runc();
         // Short paths: a unix socket path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
@@ -59,7 +63,7 @@ impl Fixture {
         );
         let bundle = dir.path().join("b");
         let cdir = dir.path().join("c");
-        write_bundle(&bundle, args);
+        write_bundle(&bundle, args, memory_limit);
         std::fs::create_dir_all(&cdir).expect("mkdir c");
         let cfg = ShimConfig {
             id: id.clone(),
@@ -187,16 +191,16 @@ fn ppid(pid: i32) -> i32 {
         .expect("ppid")
 }
 
-fn write_bundle(bundle: &Path, args: &[&str]) {
+fn write_bundle(bundle: &Path, args: &[&str], memory_limit: Option<i64>) {
     let rootfs = bundle.join("rootfs");
     for d in ["bin", "proc", "dev", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
     }
     std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
-    for applet in ["sh", "echo", "cat", "sleep", "true"] {
+    for applet in ["sh", "echo", "cat", "sleep", "true", "head", "tr"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
     }
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -220,6 +224,9 @@ fn write_bundle(bundle: &Path, args: &[&str]) {
             ]
         }
     });
+    if let Some(limit) = memory_limit {
+        config["linux"]["resources"] = serde_json::json!({"memory": {"limit": limit}});
+    }
     std::fs::write(
         bundle.join("config.json"),
         serde_json::to_vec_pretty(&config).expect("encode config"),
@@ -259,6 +266,24 @@ fn daemon_hygiene_output_and_kill() {
         let target = std::fs::read_link(format!("/proc/{shim}/fd/{fd}")).expect("readlink fd");
         assert_eq!(target, PathBuf::from("/dev/null"), "shim fd {fd}");
     }
+    // Every other fd is one the shim made itself: nothing inherited. Two
+    // pipes (the container's stdout/stderr), one socket (the listener).
+    let (mut pipes, mut sockets) = (0, 0);
+    for entry in std::fs::read_dir(format!("/proc/{shim}/fd")).expect("list fds") {
+        let target = std::fs::read_link(entry.expect("fd entry").path()).expect("readlink");
+        let t = target.to_string_lossy();
+        assert!(
+            t == "/dev/null"
+                || t.starts_with("pipe:")
+                || t.starts_with("socket:")
+                || t.starts_with("anon_inode:")
+                || target.starts_with(fx.dir.path()),
+            "unexpected fd in the shim: {t}"
+        );
+        pipes += usize::from(t.starts_with("pipe:"));
+        sockets += usize::from(t.starts_with("socket:"));
+    }
+    assert_eq!((pipes, sockets), (2, 1), "shim's pipes and sockets");
     let sid = std::fs::read_to_string(format!("/proc/{shim}/stat")).expect("stat");
     let fields: Vec<&str> = sid.rsplit_once(')').expect("stat").1.split_whitespace().collect();
     assert_eq!(fields[3], shim.to_string(), "shim leads its session");
@@ -396,4 +421,24 @@ fn bad_config_is_reported() {
         serde_json::from_str::<Ready>(&line).expect("ready json"),
         Ready::Failed { .. }
     ));
+}
+
+#[test]
+fn oom_kill_is_recorded() {
+    let mut fx = Fixture::with_memory_limit(
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+        ],
+        false,
+        Some(16 << 20),
+    );
+    let _ = created(&mut fx);
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert!(r.oom_killed, "expected an oom kill: {r:?}, log: {:?}", fx.log_lines()),
+        other => panic!("wait: {other:?}"),
+    }
 }
