@@ -10,13 +10,20 @@
 //! 1. `pierd` writes a [`ShimConfig`] as JSON to `<bundle>/shim.json`, then
 //!    spawns `pier-shim <bundle>/shim.json` with stdin `/dev/null` and stdout
 //!    a pipe (the *ready pipe*), stderr `/dev/null`.
-//! 2. The shim validates the config, forks (the first process exits 0 at once
-//!    and is reaped by `pierd`), calls `setsid`, sets
-//!    `PR_SET_CHILD_SUBREAPER`, points stdin/stderr at `/dev/null`, opens its
-//!    own log file, binds [`ShimConfig::socket`], and runs
-//!    `<runtime> create` with the container's stdio pipes.
-//! 3. It writes exactly one [`Ready`] JSON line to the ready pipe (stdout),
-//!    then replaces stdout with `/dev/null`. `pierd` reads the ready pipe to
+//! 2. The shim first moves the ready pipe off fd 1 onto a close-on-exec fd
+//!    and points stdin, stdout and stderr at `/dev/null` (so no child can
+//!    inherit the pipe). It validates the config (a bad one: `Ready::Failed`,
+//!    exit 1, no fork), forks (the first process exits 0 at once and is
+//!    reaped by `pierd`; the child is reparented to init), calls `setsid`,
+//!    sets `PR_SET_CHILD_SUBREAPER`, closes every other inherited fd, opens
+//!    its own log file (level from env `PIER_SHIM_LOG`, default `info`),
+//!    binds [`ShimConfig::socket`], and runs `<runtime> create` with the
+//!    container's stdio pipes (stdin is `/dev/null` unless
+//!    [`ShimConfig::open_stdin`]). The runtime gets `--pid-file
+//!    <bundle>/init.pid` and `--log <bundle>/runtime.log --log-format json`;
+//!    failures carry the last error-level message of that log.
+//! 3. It writes exactly one [`Ready`] JSON line to the ready pipe and closes
+//!    it. `pierd` reads the ready pipe to
 //!    EOF: `Ready::Created` means the socket accepts RPCs and the container
 //!    is in the runtime's `created` state; `Ready::Failed` carries the reason
 //!    (for example the runtime's stderr). EOF without a line means the shim
@@ -30,16 +37,25 @@
 //! most). The client sends one [`Request`] and reads one [`Response`]; a
 //! connection may carry any number of such exchanges in order.
 //! [`Request::Wait`] is answered only when the container has exited (with
-//! [`Response::Exited`]), or at once if it already has.
+//! [`Response::Exited`]), or at once if it already has. A connection's next
+//! request is read only after the previous one is answered, so a `Wait`
+//! holds its connection: use a connection of its own for it.
+//! [`Request::Start`] and [`Request::Kill`] are answered when the runtime
+//! invocation ends (`Ok`, or `Error` with the runtime's message); the shim
+//! runs one invocation at a time, in arrival order, and kills one that takes
+//! longer than two minutes.
 //!
 //! # Exit
 //!
-//! When the container's init exits the shim drains stdout/stderr to EOF,
+//! When the container's init exits the shim drains stdout/stderr to EOF
+//! (giving up after two seconds if a stray process keeps them open),
 //! flushes the log, writes the [`ExitRecord`] to [`ShimConfig::exit_path`]
-//! atomically (write, fsync, rename), runs `<runtime> delete`, answers every
-//! pending `Wait`, and exits once no client connection is left open (at once
-//! if none is). The record on disk is the truth for a daemon that was not
-//! there to hear it.
+//! atomically (write, fsync, rename), runs `<runtime> delete`, and once that
+//! ended answers every pending `Wait`; it exits once no client connection is
+//! left open (at once if none is), or at once after a [`Request::Shutdown`]
+//! (SIGTERM and SIGINT mean the same). It removes its socket on the way out.
+//! The record on disk is the truth for a daemon that was not there to hear
+//! it.
 
 pub mod frame;
 
