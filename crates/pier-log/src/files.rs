@@ -120,9 +120,9 @@ pub(crate) fn last_time(file: &File, len: u64) -> Option<i64> {
     None
 }
 
-/// Shifts `<path>.N` up by one (dropping the oldest beyond `max_file`),
-/// renames the live file to `<path>.1` and gzips it when
-/// configured. The caller then creates a new live file.
+/// Shifts `<path>.N` up by one (dropping the oldest beyond `max_file`) and
+/// renames the live file to `<path>.1`. The caller then creates a new live
+/// file and, when configured, compresses `<path>.1`.
 pub(crate) fn rotate(cfg: &WriterConfig) -> Result<(), LogError> {
     let path = &cfg.path;
     if cfg.max_file <= 1 {
@@ -163,51 +163,11 @@ pub(crate) fn rotate(cfg: &WriterConfig) -> Result<(), LogError> {
         to: first.clone(),
         source,
     })?;
-    if cfg.compress {
-        if let Err(e) = compress(&first) {
-            // The plain file stays; readers read it just as well.
-            tracing::warn!(error = %e, path = %first.display(), "compress rotated log");
-        }
-    }
     Ok(())
 }
 
-/// Gzips `plain` to `<plain>.gz` through a temporary file, then removes
-/// `plain`. The gzip header comment records where it came from.
-fn compress(plain: &Path) -> Result<(), LogError> {
-    let err = |source| LogError::Compress {
-        path: plain.to_path_buf(),
-        source,
-    };
-    let file = &File::open(plain).map_err(err)?;
-    let id = FileId::of(file).map_err(err)?;
-    let len = file.metadata().map_err(err)?.len();
-    let last = last_time(file, len).map_or(String::new(), |t| format!(" last={t}"));
-    let mut gz_path = plain.as_os_str().to_owned();
-    gz_path.push(".gz");
-    let gz_path = PathBuf::from(gz_path);
-    let mut tmp_path = gz_path.as_os_str().to_owned();
-    tmp_path.push(".tmp");
-    let tmp_path = PathBuf::from(tmp_path);
-    let result = (|| -> io::Result<()> {
-        let out = File::create(&tmp_path)?;
-        let mut enc = flate2::GzBuilder::new()
-            .comment(format!("pier-log dev={} ino={}{last}", id.dev, id.ino))
-            .write(io::BufWriter::new(out), flate2::Compression::fast());
-        let mut src = io::BufReader::with_capacity(256 * 1024, file.try_clone()?);
-        io::copy(&mut src, &mut enc)?;
-        enc.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp_path, &gz_path)?;
-        std::fs::remove_file(plain)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp_path);
-    }
-    result.map_err(err)
-}
-
 /// The identity and last record time from our gzip header comment.
-fn gzip_comment(file: &File) -> Option<(Option<FileId>, Option<i64>)> {
+pub(crate) fn gzip_comment(file: &File) -> Option<(Option<FileId>, Option<i64>)> {
     let mut h = [0u8; 512];
     let n = file.read_at(&mut h, 0).ok()?;
     let h = &h[..n];

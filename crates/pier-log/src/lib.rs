@@ -29,6 +29,7 @@
 //! processes, or use async: the writer runs on the shim's single-threaded hot
 //! path, the readers are blocking and meant for `spawn_blocking`.
 
+mod compress;
 mod cursor;
 mod escape;
 mod files;

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
+use crate::compress::Compression;
 use crate::files;
 use crate::record;
 use crate::timestamp;
@@ -19,6 +20,9 @@ pub const MAX_RECORD_LEN: usize = 16 * 1024;
 
 /// Buffered records are written out once they reach this size.
 const FLUSH_AT: usize = 256 * 1024;
+
+/// Bytes of a rotated file compressed per `write` call (a few ms at most).
+const COMPRESS_STEP: usize = 256 * 1024;
 
 /// Where and how to write one container's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,11 @@ pub struct WriterConfig {
 /// (disk full) drops that call's records, counts them, and leaves the writer
 /// usable: the next successful write first records one marker line on
 /// stderr saying how many bytes were lost.
+///
+/// With `compress`, the rotated file is gzipped a slice (256 KiB) per
+/// `write` call, so no call stalls for a whole file; an idle caller can push
+/// it along with [`do_pending_work`](Self::do_pending_work). A rotation that
+/// finds the previous compression unfinished completes it first.
 #[derive(Debug)]
 pub struct JsonFileWriter {
     cfg: WriterConfig,
@@ -59,6 +68,8 @@ pub struct JsonFileWriter {
     ts_nanos: i64,
     ts: [u8; 40],
     ts_len: usize,
+    /// The newest rotated file, being gzipped a slice per call.
+    compression: Option<Compression>,
 }
 
 impl JsonFileWriter {
@@ -85,6 +96,7 @@ impl JsonFileWriter {
             ts_nanos: i64::MIN,
             ts: [0; 40],
             ts_len: 0,
+            compression: None,
         };
         if torn {
             w.buf.push(b'\n');
@@ -148,7 +160,9 @@ impl JsonFileWriter {
             p.drain(..start);
             self.pending[idx] = p;
         }
-        self.write_buf()
+        let result = self.write_buf();
+        self.compress_step(COMPRESS_STEP);
+        result
     }
 
     /// Writes each stream's unterminated line as a final partial record (at
@@ -163,6 +177,39 @@ impl JsonFileWriter {
             }
         }
         self.write_buf()
+    }
+
+    /// Whether a rotated file is still being compressed.
+    pub fn has_pending_work(&self) -> bool {
+        self.compression.is_some()
+    }
+
+    /// Compresses another slice of the rotated file, if one is pending (for
+    /// an idle event loop); true while more remains.
+    pub fn do_pending_work(&mut self) -> bool {
+        self.compress_step(COMPRESS_STEP);
+        self.compression.is_some()
+    }
+
+    /// Finishes a pending compression (at container exit; otherwise the
+    /// rotated file just stays uncompressed, which readers handle too).
+    pub fn finish_pending_work(&mut self) {
+        self.compress_step(usize::MAX);
+    }
+
+    fn compress_step(&mut self, budget: usize) {
+        let Some(c) = self.compression.as_mut() else {
+            return;
+        };
+        match c.step(budget) {
+            Ok(false) => {}
+            Ok(true) => self.compression = None,
+            Err(e) => {
+                // The plain file stays; readers read it just as well.
+                tracing::warn!(error = %e, "compress rotated log");
+                self.compression = None;
+            }
+        }
     }
 
     /// Writes anything still buffered and retries a pending drop marker.
@@ -261,9 +308,20 @@ impl JsonFileWriter {
     }
 
     fn rotate(&mut self) -> Result<(), LogError> {
+        if let Some(c) = self.compression.take() {
+            if let Err(e) = c.finish() {
+                tracing::warn!(error = %e, "compress rotated log");
+            }
+        }
         files::rotate(&self.cfg)?;
         self.file = open_append(&self.cfg.path)?;
         self.size = 0;
+        if self.cfg.compress && self.cfg.max_file > 1 {
+            match Compression::start(&files::rotated_path(&self.cfg.path, 1, false)) {
+                Ok(c) => self.compression = Some(c),
+                Err(e) => tracing::warn!(error = %e, "compress rotated log"),
+            }
+        }
         Ok(())
     }
 }

@@ -344,6 +344,8 @@ fn rotation(compress: bool, max_file: u32) {
     followed.extend(f.poll().unwrap());
     let exp: Vec<String> = (0..n).map(|i| format!("line {i:05}\n")).collect();
     assert_eq!(lines(&followed), exp, "follower, compress={compress}");
+    w.finish_pending_work();
+    assert!(!w.has_pending_work());
 
     let live = fs::metadata(&c.path).unwrap().len();
     assert!(live <= 4096 + 200, "live file {live} bytes");
@@ -482,4 +484,86 @@ fn reader_offset_continues_into_follower() {
     .unwrap();
     assert_eq!(lines(&f.poll().unwrap()), ["a\n", "b\n"]);
     assert!(f.is_done());
+}
+
+#[test]
+fn marker_records_bytes_lost_to_write_errors() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(st.success(), "mkfifo failed");
+    // O_RDWR on a FIFO does not block; it keeps a reader present.
+    let rdwr = || fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+    let reader = rdwr();
+    let mut w = JsonFileWriter::open(WriterConfig {
+        path: fifo.clone(),
+        max_size: None,
+        max_file: 1,
+        compress: false,
+    })
+    .unwrap();
+    drop(reader);
+    // No reader: EPIPE (SIGPIPE is ignored by the Rust runtime).
+    assert!(w.write(Stream::Stdout, b"lost\n", T0).is_err());
+    let lost = w.dropped_bytes();
+    assert!(lost > 0);
+    let mut reader = rdwr();
+    w.write(Stream::Stdout, b"back\n", T0 + 1).unwrap();
+    assert_eq!(w.dropped_bytes(), 0);
+    let mut buf = vec![0u8; 65536];
+    let n = reader.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let recs: Vec<&str> = text.lines().collect();
+    assert_eq!(recs.len(), 2, "{text}");
+    assert!(
+        recs[0].contains(&format!("{lost} bytes")) && recs[0].contains("\"stderr\""),
+        "{text}"
+    );
+    assert!(recs[1].starts_with("{\"log\":\"back\\n\""), "{text}");
+}
+
+#[test]
+fn compression_runs_in_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = WriterConfig {
+        path: dir.path().join("c-json.log"),
+        max_size: Some(4 << 20),
+        max_file: 3,
+        compress: true,
+    };
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    let line = [b'z'; 1023];
+    let mut chunk = Vec::new();
+    for _ in 0..64 {
+        chunk.extend_from_slice(&line);
+        chunk.push(b'\n');
+    }
+    // Just past one rotation: the 4 MiB file is compressed over many calls.
+    let mut i = 0;
+    while !w.has_pending_work() {
+        w.write(Stream::Stdout, &chunk, T0 + i).unwrap();
+        i += 1;
+    }
+    assert!(dir.path().join("c-json.log.1").exists());
+    let mut steps = 0;
+    while w.do_pending_work() {
+        steps += 1;
+    }
+    assert!(steps > 4, "{steps} steps");
+    assert!(!dir.path().join("c-json.log.1").exists());
+    assert!(!dir.path().join("c-json.log.1.gz.tmp").exists());
+    let e = all(&c.path, &ReadOptions::default());
+    assert_eq!(e.len() as i64, i * 64);
+    let t = all(
+        &c.path,
+        &ReadOptions {
+            tail: Some(100),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(t.len(), 100);
 }
