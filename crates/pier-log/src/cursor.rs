@@ -320,10 +320,11 @@ impl Cursor {
                         self.queue.push_back(source_of(r, false)?);
                     }
                 }
-                None => tracing::warn!(
+                None if !rotated.is_empty() => tracing::warn!(
                     path = %self.path.display(),
                     "log rotated past a file not yet read: lines may be missing"
                 ),
+                None => {}
             }
         }
         self.start = 0;

@@ -180,7 +180,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<LogReader, LogError> {
             Stream::Stderr => opts.stderr,
         };
         if n == 0 {
-            live_start = live_len;
+            live_start = search::end_of_complete(&live.file, live_start, live_len).map_err(read_err(path))?;
             planned.clear();
         } else {
             let mut left = n;

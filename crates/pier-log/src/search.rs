@@ -49,7 +49,8 @@ impl Blob for [u8] {
     }
 }
 
-/// Offset of the first line in `[lo, hi)` whose time is `>= t`, or `hi`.
+/// Offset of the first line in `[lo, hi)` whose time is `>= t`, or the end
+/// of the last complete line.
 /// `lo` must be a line start. Timestamps are assumed non-decreasing; lines
 /// without a readable time are skipped.
 pub(crate) fn first_at_or_after<B: Blob + ?Sized>(b: &B, lo: u64, hi: u64, t: i64) -> io::Result<u64> {
@@ -93,7 +94,9 @@ pub(crate) fn first_at_or_after<B: Blob + ?Sized>(b: &B, lo: u64, hi: u64, t: i6
         if start == 0 {
             // One line longer than a block: read it whole.
             let end = scan_newline(b, pos, hi)?;
-            let Some(nl) = end else { return Ok(hi) };
+            // Only an unterminated line is left: start where it starts, so a
+            // follower reads it once it is complete.
+            let Some(nl) = end else { return Ok(pos) };
             let line = b.read_range(pos, (nl - pos + 1) as usize)?;
             if let Some(time) = record::time_at_line_end(&line, line.len() - 1) {
                 if time >= t {
@@ -106,6 +109,21 @@ pub(crate) fn first_at_or_after<B: Blob + ?Sized>(b: &B, lo: u64, hi: u64, t: i6
         }
     }
     Ok(hi)
+}
+
+/// Offset just past the last newline in `[lo, hi)`, or `lo`: where the
+/// unterminated line at the end (if any) starts.
+pub(crate) fn end_of_complete<B: Blob + ?Sized>(b: &B, lo: u64, hi: u64) -> io::Result<u64> {
+    let mut end = hi;
+    while end > lo {
+        let from = end.saturating_sub(BLOCK as u64).max(lo);
+        let block = b.read_range(from, (end - from) as usize)?;
+        if let Some(nl) = memchr::memrchr(b'\n', &block) {
+            return Ok(from + nl as u64 + 1);
+        }
+        end = from;
+    }
+    Ok(lo)
 }
 
 fn scan_newline<B: Blob + ?Sized>(b: &B, mut pos: u64, hi: u64) -> io::Result<Option<u64>> {
@@ -271,6 +289,10 @@ mod tests {
             .collect();
         for t in [0, 1_000, 1_005, 1_010, 30_000, 67_650, 67_660, 100_000] {
             let got = first_at_or_after(data.as_slice(), 0, data.len() as u64, t).unwrap();
+            let mut torn = data.clone();
+            torn.extend_from_slice(b"{\"log\":\"x");
+            let got_torn = first_at_or_after(torn.as_slice(), 0, torn.len() as u64, t).unwrap();
+            assert_eq!(got_torn, got, "torn t={t}");
             let want = refs
                 .iter()
                 .position(|l| l.2 >= t)

@@ -271,9 +271,32 @@ fn torn_tail_is_skipped_then_completed() {
     assert_eq!(lines(&tail), ["two\n"]);
     let mut follower = r.into_follower();
     assert!(follower.poll().unwrap().is_empty());
+    // `tail 0` and a `since` past everything start before the torn line too.
+    let mut from_tail = read(
+        &c.path,
+        &ReadOptions {
+            tail: Some(0),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap()
+    .into_follower();
+    let mut from_since = read(
+        &c.path,
+        &ReadOptions {
+            since: Some(T0 + 1),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap()
+    .into_follower();
+    assert!(from_tail.poll().unwrap().is_empty());
+    assert!(from_since.poll().unwrap().is_empty());
     f.write_all(b).unwrap();
     assert_eq!(lines(&follower.poll().unwrap()), ["three\n"]);
     assert!(follower.poll().unwrap().is_empty());
+    assert_eq!(lines(&from_tail.poll().unwrap()), ["three\n"]);
+    assert_eq!(lines(&from_since.poll().unwrap()), ["three\n"]);
 }
 
 #[test]
