@@ -1,0 +1,638 @@
+//! The metrics: each phase runs every engine round by round (the order
+//! rotates each round; round 0 is an unrecorded warm-up that also detects a
+//! missing feature) and turns the samples into report tables.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cli::CliEngine;
+use crate::mem::{self, Mem};
+use crate::proc::{self, Stdout};
+use crate::raw::RawRuntime;
+use crate::report::{Better, Cell, EngineLabel, Role, Row, Table, Target};
+use crate::stats::{gb_per_s, Summary};
+
+pub enum Engine {
+    Raw(RawRuntime),
+    Cli(CliEngine),
+}
+
+/// An engine in the comparison, or why it is not.
+pub struct Slot {
+    pub label: EngineLabel,
+    pub engine: Result<Engine, String>,
+}
+
+/// Sizes and round counts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub rounds: usize,
+    pub log_rounds: usize,
+    pub log_bytes: u64,
+    pub attach_bytes: u64,
+    pub mem_counts: Vec<usize>,
+}
+
+/// The pause between the log burst and the final marker line, so that
+/// `logs --since <last second>` selects only the marker.
+const LOG_PAUSE_S: f64 = 2.0;
+
+/// A shell command writing `bytes` (whole MiB) of 1 KiB lines as fast as
+/// busybox can: `cat` of the rootfs's 1 MiB line file, repeated. (busybox
+/// `yes LINE | head -c N` manages only ~150 MB/s here, so it would be the
+/// bound; `cat` into a pipe does several GB/s.)
+pub fn generator(bytes: u64) -> String {
+    let n = (bytes >> 20).max(1);
+    let mut s = String::from("cat");
+    for _ in 0..n {
+        s.push(' ');
+        s.push_str(crate::rootfs::LINES);
+    }
+    s
+}
+
+/// The generator as the report describes it.
+fn generator_text(bytes: u64) -> String {
+    format!(
+        "cat {} {} times (a 1 MiB file of 1 KiB lines)",
+        crate::rootfs::LINES,
+        (bytes >> 20).max(1)
+    )
+}
+
+fn io_timeout(bytes: u64) -> Duration {
+    // No engine here is slower than 10 MB/s; anything slower is a hang.
+    Duration::from_secs(120 + bytes / 10_000_000)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// What one engine produced in one round: one result per series.
+type RoundResult = Result<(Vec<Result<f64, String>>, String)>;
+
+/// Per series, per slot: the samples and the first failure.
+struct Collected {
+    samples: Vec<Vec<Vec<f64>>>,
+    missing: Vec<Vec<Option<String>>>,
+    detail: Vec<String>,
+}
+
+fn short(e: &anyhow::Error) -> String {
+    format!("{e:#}").chars().take(200).collect()
+}
+
+/// Runs `f` for every applicable slot, `rounds` recorded rounds after one
+/// warm-up, rotating the order each round.
+fn interleave<F>(
+    slots: &mut [Slot],
+    series: usize,
+    rounds: usize,
+    later: bool,
+    applies: impl Fn(&EngineLabel) -> bool,
+    mut f: F,
+) -> Collected
+where
+    F: FnMut(&mut Engine, usize) -> RoundResult,
+{
+    let n = slots.len();
+    let mut c = Collected {
+        samples: vec![vec![Vec::new(); n]; series],
+        missing: vec![vec![None; n]; series],
+        detail: vec![String::new(); n],
+    };
+    for (i, s) in slots.iter().enumerate() {
+        let why = match &s.engine {
+            Err(why) => Some(why.clone()),
+            Ok(_) if !applies(&s.label) => Some("n/a".to_string()),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            for m in &mut c.missing {
+                m[i] = Some(why.clone());
+            }
+        }
+    }
+    for round in 0..=rounds {
+        if proc::interrupted() {
+            break;
+        }
+        for k in 0..n {
+            let i = (k + round) % n;
+            if c.missing.iter().all(|m| m[i].is_some()) {
+                continue;
+            }
+            let Ok(engine) = slots[i].engine.as_mut() else {
+                continue;
+            };
+            let prefix = if round == 0 && later && slots[i].label.role == Role::Pier {
+                "not built yet"
+            } else {
+                "failed"
+            };
+            match f(engine, round) {
+                Ok((values, detail)) => {
+                    c.detail[i] = detail;
+                    for (sx, v) in values.into_iter().enumerate().take(series) {
+                        if c.missing[sx][i].is_some() {
+                            continue;
+                        }
+                        match v {
+                            Ok(x) if round > 0 => c.samples[sx][i].push(x),
+                            Ok(_) => {}
+                            Err(why) => c.missing[sx][i] = Some(format!("{prefix}: {why}")),
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("pier-bench: {}: {}", slots[i].label.name, short(&e));
+                    for m in &mut c.missing {
+                        if m[i].is_none() {
+                            m[i] = Some(format!("{prefix}: {}", short(&e)));
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("pier-bench:   round {round}/{rounds} done");
+    }
+    c
+}
+
+fn rows(slots: &[Slot], c: &Collected, series: usize, applies: impl Fn(&EngineLabel) -> bool) -> Vec<Row> {
+    slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| applies(&s.label))
+        .map(|(i, s)| {
+            let cell = match (&c.missing[series][i], Summary::of(&c.samples[series][i])) {
+                (Some(why), _) => Cell::Missing(why.clone()),
+                (None, Some(sum)) => Cell::Value(sum),
+                (None, None) => Cell::Missing("no samples (interrupted?)".into()),
+            };
+            Row {
+                engine: s.label.clone(),
+                cell,
+                detail: c.detail[i].clone(),
+            }
+        })
+        .collect()
+}
+
+fn all(_: &EngineLabel) -> bool {
+    true
+}
+
+fn engines_only(l: &EngineLabel) -> bool {
+    l.role != Role::Floor
+}
+
+/// `run -d IMAGE sleep 1000` and `run --rm IMAGE true`.
+pub fn start(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    eprintln!("pier-bench: start: run -d");
+    let c = interleave(slots, 1, plan.rounds, false, all, |e, round| {
+        let name = format!("pb-d-{round}");
+        let t = match e {
+            Engine::Raw(r) => {
+                let t = r.run_detached(&name, &["sleep", "1000"])?.elapsed;
+                r.remove(&name)?;
+                t
+            }
+            Engine::Cli(c) => {
+                let t = c.run_detached(&name, &["sleep", "1000"])?.elapsed;
+                c.remove(&[name])?;
+                t
+            }
+        };
+        Ok((vec![Ok(ms(t))], String::new()))
+    });
+    let run_d = Table {
+        title: "Start: `run -d IMAGE sleep 1000`".into(),
+        how: format!(
+            "Until the CLI returns with the container running; removed between rounds. {} rounds.",
+            plan.rounds
+        ),
+        unit: "ms".into(),
+        better: Better::Lower,
+        target: Some(Target::FloorRatio(1.5)),
+        rows: rows(slots, &c, 0, all),
+    };
+    eprintln!("pier-bench: start: run --rm");
+    let c = interleave(slots, 1, plan.rounds, true, all, |e, round| {
+        let name = format!("pb-rm-{round}");
+        let t = match e {
+            Engine::Raw(r) => {
+                r.run_foreground(&name, &["true"], Stdout::Null, Duration::from_secs(60))?
+                    .elapsed
+            }
+            Engine::Cli(c) => {
+                c.run_rm(&name, &["true"], Stdout::Null, Duration::from_secs(60))?
+                    .elapsed
+            }
+        };
+        Ok((vec![Ok(ms(t))], String::new()))
+    });
+    let run_rm = Table {
+        title: "Start: `run --rm IMAGE true`".into(),
+        how: format!(
+            "End to end, foreground (the raw runtime: `run` without `-d`, which deletes on exit). {} rounds.",
+            plan.rounds
+        ),
+        unit: "ms".into(),
+        better: Better::Lower,
+        target: Some(Target::FloorRatio(1.5)),
+        rows: rows(slots, &c, 0, all),
+    };
+    vec![run_d, run_rm]
+}
+
+/// `exec C true` in a running container.
+pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    eprintln!("pier-bench: exec");
+    let target = "pb-exec";
+    let c = interleave(slots, 1, plan.rounds, true, all, |e, round| {
+        let t = match e {
+            Engine::Raw(r) => {
+                if round == 0 {
+                    r.run_detached(target, &["sleep", "1000"])?;
+                }
+                r.exec(target, &["true"])?.elapsed
+            }
+            Engine::Cli(c) => {
+                if round == 0 {
+                    c.run_detached(target, &["sleep", "1000"])?;
+                }
+                c.exec(target, &["true"])?.elapsed
+            }
+        };
+        Ok((vec![Ok(ms(t))], String::new()))
+    });
+    for s in slots.iter_mut() {
+        match &mut s.engine {
+            Ok(Engine::Raw(r)) => {
+                let _ = r.remove(target);
+            }
+            Ok(Engine::Cli(c)) => {
+                let _ = c.remove(&[target.to_string()]);
+            }
+            Err(_) => {}
+        }
+    }
+    vec![Table {
+        title: "Exec: `exec C true`".into(),
+        how: format!("In a running `sleep 1000` container. {} rounds.", plan.rounds),
+        unit: "ms".into(),
+        better: Better::Lower,
+        target: Some(Target::FloorRatio(1.3)),
+        rows: rows(slots, &c, 0, all),
+    }]
+}
+
+/// Memory of the shims behind `names` (the parents of the containers'
+/// init processes) and a description of what they are.
+fn shim_mems(c: &CliEngine, names: &[String]) -> Result<(Vec<Mem>, String)> {
+    let pids = c.init_pids(names)?;
+    let shims: BTreeSet<i32> = pids.iter().filter_map(|p| mem::ppid_of(*p)).collect();
+    if shims.contains(&1) || shims.contains(&0) {
+        bail!("a container's init has no shim parent");
+    }
+    let mut comms = BTreeSet::new();
+    let mut mems = Vec::new();
+    for pid in &shims {
+        comms.insert(mem::comm_of(*pid).unwrap_or_else(|| "?".into()));
+        mems.push(mem::of_pid(*pid).ok_or_else(|| anyhow!("read smaps_rollup of {pid}"))?);
+    }
+    let comms: Vec<String> = comms.into_iter().collect();
+    Ok((mems, format!("{} × {}", shims.len(), comms.join("+"))))
+}
+
+/// Idle shim RSS/PSS with each container count, and the daemons' RSS with
+/// the largest. Engine by engine (memory does not drift like time does).
+pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    let counts = &plan.mem_counts;
+    // series: per count RSS, PSS; then daemon RSS.
+    let series = counts.len() * 2 + 1;
+    let n = slots.len();
+    let mut samples: Vec<Vec<Result<(Summary, String), String>>> =
+        vec![(0..n).map(|_| Err("n/a".to_string())).collect(); series];
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let c = match &mut slot.engine {
+            Ok(Engine::Cli(c)) => c,
+            Ok(Engine::Raw(_)) => continue,
+            Err(why) => {
+                for s in samples.iter_mut() {
+                    s[i] = Err(why.clone());
+                }
+                continue;
+            }
+        };
+        eprintln!("pier-bench: memory: {}", slot.label.name);
+        let mut names: Vec<String> = Vec::new();
+        let result = (|| -> Result<()> {
+            for (ci, &count) in counts.iter().enumerate() {
+                while names.len() < count {
+                    if proc::interrupted() {
+                        bail!("interrupted");
+                    }
+                    let name = format!("pb-mem-{}", names.len());
+                    c.run_detached(&name, &["sleep", "1000"])?;
+                    names.push(name);
+                }
+                // Let the shims settle into idle.
+                std::thread::sleep(Duration::from_secs(2));
+                let (mems, what) = shim_mems(c, &names)?;
+                let mean = |f: fn(&Mem) -> u64| mems.iter().map(f).sum::<u64>() as f64 / mems.len() as f64 / 1024.0;
+                let rss: Vec<f64> = mems.iter().map(|m| m.rss_kib as f64 / 1024.0).collect();
+                let pss: Vec<f64> = mems.iter().map(|m| m.pss_kib as f64 / 1024.0).collect();
+                if let Some(s) = Summary::of(&rss) {
+                    samples[ci * 2][i] = Ok((s, format!("mean {:.2}; {what}", mean(|m| m.rss_kib))));
+                }
+                if let Some(s) = Summary::of(&pss) {
+                    samples[ci * 2 + 1][i] = Ok((s, format!("mean {:.2}; {what}", mean(|m| m.pss_kib))));
+                }
+                if ci + 1 == counts.len() {
+                    let mut total = 0.0;
+                    let mut parts = Vec::new();
+                    for (dname, pid) in &c.daemon_pids {
+                        let m = mem::of_pid(*pid).ok_or_else(|| anyhow!("read smaps_rollup of {dname}"))?;
+                        let mib = m.rss_kib as f64 / 1024.0;
+                        total += mib;
+                        parts.push(format!("{dname} {mib:.1}"));
+                    }
+                    samples[series - 1][i] = if parts.is_empty() {
+                        Err("n/a (no daemon)".into())
+                    } else {
+                        Ok((Summary::single(total), parts.join(" + ")))
+                    };
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            eprintln!("pier-bench: memory: {}: {}", slot.label.name, short(&e));
+            for s in samples.iter_mut() {
+                if s[i].as_ref().is_err_and(|w| w == "n/a") {
+                    s[i] = Err(format!("failed: {}", short(&e)));
+                }
+            }
+        }
+        if let Err(e) = c.remove(&names) {
+            eprintln!("pier-bench: memory: {}: remove: {}", slot.label.name, short(&e));
+        }
+    }
+    let mut tables = Vec::new();
+    let mk = |sx: usize, title: String, target: Option<Target>| {
+        Table {
+        title,
+        how: "Median over the shims (each container's init's parent process, from smaps_rollup), range min–max; detail: the mean (sum / count) and what the shims are.".into(),
+        unit: "MiB".into(),
+        better: Better::Lower,
+        target,
+        rows: slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| engines_only(&s.label))
+            .map(|(i, s)| {
+                let (cell, detail) = match &samples[sx][i] {
+                    Ok((sum, d)) => (Cell::Value(*sum), d.clone()),
+                    Err(why) => (Cell::Missing(why.clone()), String::new()),
+                };
+                Row {
+                    engine: s.label.clone(),
+                    cell,
+                    detail,
+                }
+            })
+            .collect(),
+    }
+    };
+    for (ci, count) in counts.iter().enumerate() {
+        tables.push(mk(
+            ci * 2,
+            format!("Idle shim RSS, {count} containers"),
+            Some(Target::AtMost(3.0)),
+        ));
+        tables.push(mk(
+            ci * 2 + 1,
+            format!("Idle shim PSS, {count} containers"),
+            Some(Target::AtMost(1.0)),
+        ));
+    }
+    let last = counts.last().copied().unwrap_or(0);
+    let mut d = mk(series - 1, format!("Daemon RSS with {last} containers"), None);
+    d.how = "RSS of the engine's daemons (docker: dockerd + containerd) with the containers above running.".into();
+    tables.push(d);
+    tables
+}
+
+fn since_arg(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+/// Log write, read, `--tail 10`, `--since <last second>`.
+pub fn logs(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    eprintln!("pier-bench: logs");
+    let bytes = plan.log_bytes;
+    let script = format!("{}; sleep {LOG_PAUSE_S}; echo end", generator(bytes));
+    let timeout = io_timeout(bytes);
+    let c = interleave(slots, 4, plan.log_rounds, true, all, |e, round| {
+        let name = format!("pb-log-{round}");
+        let args = ["sh", "-c", script.as_str()];
+        match e {
+            Engine::Raw(r) => {
+                let path = r_log_path(r, &name);
+                let file = fs::File::create(&path).with_context(|| format!("create {}", path.display()))?;
+                let o = r.run_foreground(&name, &args, Stdout::File(file), timeout)?;
+                let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let _ = fs::remove_file(&path);
+                let secs = o.elapsed.as_secs_f64() - LOG_PAUSE_S;
+                let na = || Err("n/a".to_string());
+                Ok((
+                    vec![Ok(gb_per_s(bytes, secs)), na(), na(), na()],
+                    format!("straight to a file: {}", human(size)),
+                ))
+            }
+            Engine::Cli(c) => {
+                let started = Instant::now();
+                c.run_detached(&name, &args)?;
+                let code = c.wait(&name, timeout)?;
+                let secs = started.elapsed().as_secs_f64() - LOG_PAUSE_S;
+                let exited = SystemTime::now();
+                if code != 0 {
+                    bail!("log writer exited {code}");
+                }
+                let size = c.log_path(&name).and_then(|p| {
+                    fs::metadata(&p)
+                        .map(|m| m.len())
+                        .with_context(|| format!("stat {}", p.display()))
+                });
+                let write = Ok(gb_per_s(bytes, secs));
+                let read = c
+                    .verb(&["logs", &name], Stdout::Count, timeout)
+                    .map_err(|e| short(&e))
+                    .and_then(|o| {
+                        let want = bytes + 4;
+                        if o.stdout_bytes != want {
+                            Err(format!("logs returned {} of {want} bytes", o.stdout_bytes))
+                        } else {
+                            Ok(gb_per_s(o.stdout_bytes, o.elapsed.as_secs_f64()))
+                        }
+                    });
+                let tail = c
+                    .verb(
+                        &["logs", "--tail", "10", &name],
+                        Stdout::Capture,
+                        Duration::from_secs(60),
+                    )
+                    .map_err(|e| short(&e))
+                    .and_then(|o| {
+                        let lines = o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+                        if lines != 10 {
+                            Err(format!("--tail 10 returned {lines} lines"))
+                        } else {
+                            Ok(ms(o.elapsed))
+                        }
+                    });
+                let since_t = since_arg(exited - Duration::from_secs(1));
+                let since = c
+                    .verb(
+                        &["logs", "--since", &since_t, &name],
+                        Stdout::Capture,
+                        Duration::from_secs(60),
+                    )
+                    .map_err(|e| short(&e))
+                    .and_then(|o| {
+                        if o.stdout != b"end\n" {
+                            Err(format!("--since returned {} bytes, not the last line", o.stdout.len()))
+                        } else {
+                            Ok(ms(o.elapsed))
+                        }
+                    });
+                c.remove(&[name])?;
+                let detail = match size {
+                    Ok(s) => format!("log file {}", human(s)),
+                    Err(e) => format!("log file: {}", short(&e)),
+                };
+                Ok((vec![write, read, tail, since], detail))
+            }
+        }
+    });
+    let size = human(bytes);
+    vec![
+        Table {
+            title: format!("Log write: {size} of 1 KiB lines to stdout"),
+            how: format!(
+                "{} in the container; time from `run -d` to the exit seen by `wait`, minus a {LOG_PAUSE_S} s pause before a final line; detail: the log file's size. The floor writes straight to a file. {} rounds.",
+                generator_text(bytes),
+                plan.log_rounds
+            ),
+            unit: "GB/s".into(),
+            better: Better::Higher,
+            target: Some(Target::AtLeast(1.0)),
+            rows: rows(slots, &c, 0, all),
+        },
+        Table {
+            title: format!("Log read: `logs C | wc -c` of that {size} log"),
+            how: "Bytes out of `logs` per second, read by the bench from a pipe.".into(),
+            unit: "GB/s".into(),
+            better: Better::Higher,
+            target: Some(Target::AtLeast(1.0)),
+            rows: rows(slots, &c, 1, engines_only),
+        },
+        Table {
+            title: format!("`logs --tail 10` on the {size} log"),
+            how: "Wall time of the CLI.".into(),
+            unit: "ms".into(),
+            better: Better::Lower,
+            target: Some(Target::AtMost(10.0)),
+            rows: rows(slots, &c, 2, engines_only),
+        },
+        Table {
+            title: format!("`logs --since <last second>` on the {size} log"),
+            how: "The container paused 2 s after the burst and wrote one last line; `--since` is the exit time minus 1 s, so only that line comes back.".into(),
+            unit: "ms".into(),
+            better: Better::Lower,
+            target: Some(Target::AtMost(20.0)),
+            rows: rows(slots, &c, 3, engines_only),
+        },
+    ]
+}
+
+fn r_log_path(r: &RawRuntime, name: &str) -> std::path::PathBuf {
+    r.work_dir().join(format!("{name}.out"))
+}
+
+/// Attach: a foreground non-TTY `run` streaming `attach_bytes` to the bench.
+pub fn attach(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    eprintln!("pier-bench: attach");
+    let bytes = plan.attach_bytes;
+    let script = generator(bytes);
+    let timeout = io_timeout(bytes);
+    let c = interleave(slots, 1, plan.log_rounds, true, all, |e, round| {
+        let name = format!("pb-att-{round}");
+        let args = ["sh", "-c", script.as_str()];
+        let o = match e {
+            Engine::Raw(r) => r.run_foreground(&name, &args, Stdout::Count, timeout)?,
+            Engine::Cli(c) => c.run_rm(&name, &args, Stdout::Count, timeout)?,
+        };
+        if o.stdout_bytes != bytes {
+            bail!("received {} of {bytes} bytes", o.stdout_bytes);
+        }
+        Ok((vec![Ok(gb_per_s(bytes, o.elapsed.as_secs_f64()))], String::new()))
+    });
+    vec![Table {
+        title: format!("Attach: {} through a foreground non-TTY `run`", human(bytes)),
+        how: format!(
+            "`run --rm IMAGE` {} with stdout read by the bench (the engines also write the log); the floor is the runtime's own foreground `run` with the container's stdout on the bench's pipe. {} rounds.",
+            generator_text(bytes),
+            plan.log_rounds
+        ),
+        unit: "GB/s".into(),
+        better: Better::Higher,
+        target: Some(Target::AtLeast(1.0)),
+        rows: rows(slots, &c, 0, all),
+    }]
+}
+
+/// `1.00 GiB`, `16.0 MiB`.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * MIB {
+        format!("{:.2} GiB", b / 1024.0 / MIB)
+    } else if b >= MIB {
+        format!("{:.1} MiB", b / MIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(1 << 30), "1.00 GiB");
+        assert_eq!(human(16 << 20), "16.0 MiB");
+        assert_eq!(human(12), "12 B");
+    }
+
+    #[test]
+    fn since_has_nanoseconds() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+        assert_eq!(since_arg(t), "1700000000.000000005");
+    }
+
+    #[test]
+    fn generator_cats_whole_mib() {
+        assert_eq!(generator(2 << 20), "cat /lines /lines");
+        assert_eq!(generator(1), "cat /lines");
+    }
+}
