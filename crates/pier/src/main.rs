@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod detach_keys;
 mod render;
 mod timespec;
 mod tty;

@@ -410,3 +410,60 @@ fn foreground_run_attaches_and_exits_with_status() {
     let attach = reqs.iter().find(|r| r.path == "/containers/fg/attach").expect("attach");
     assert_eq!(attach.query, "stream=1&stdin=1&stdout=1&stderr=1");
 }
+
+fn echo_daemon() -> Daemon {
+    Daemon::start(Arc::new(|req: &Req, w: &mut UnixStream| match req.path.as_str() {
+        "/containers/create" => reply(w, "201 Created", br#"{"Id":"fg","Warnings":null}"#),
+        "/containers/fg/json" => reply(
+            w,
+            "200 OK",
+            br#"{"Id":"fg","State":{"Running":true},"Config":{"Tty":false,"OpenStdin":true}}"#,
+        ),
+        "/containers/fg/attach" => {
+            let _ = w
+                .write_all(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n\r\n");
+            let mut input = Vec::new();
+            let _ = w.try_clone().expect("clone").read_to_end(&mut input);
+            let mut out = Vec::new();
+            encode_into(&mut out, StreamType::Stdout, &input);
+            let _ = w.write_all(&out);
+        }
+        "/containers/fg/wait" => {
+            let _ =
+                w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+            if req.query == "condition=next-exit" {
+                // A container that never exits: only a detach ends the run.
+                thread::sleep(std::time::Duration::from_secs(30));
+            }
+            let b = br#"{"StatusCode":5}"#;
+            let _ = write!(w, "{:x}\r\n", b.len());
+            let _ = w.write_all(b);
+            let _ = w.write_all(b"\r\n0\r\n\r\n");
+        }
+        "/containers/fg/start" => reply(w, "204 No Content", b""),
+        _ => not_found(w, &req.path),
+    }))
+}
+
+#[test]
+fn detach_keys_end_a_foreground_run() {
+    let d = echo_daemon();
+    let started = std::time::Instant::now();
+    let out = d.pier_stdin(&["run", "-i", "busybox", "cat"], b"typed\x10\x11");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn attach_exits_with_container_status() {
+    let d = echo_daemon();
+    let out = d.pier_stdin(&["attach", "fg"], b"hello\n");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\n");
+    let wait = d
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/wait"))
+        .expect("wait");
+    assert_eq!(wait.query, "condition=not-running");
+}

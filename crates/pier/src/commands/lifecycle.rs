@@ -3,10 +3,39 @@
 use pier_client::{Client, WaitCondition};
 
 use crate::cli::{IdsArgs, KillArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use crate::commands::attach::{self, Ended, Session};
 use crate::commands::each_id;
+use crate::detach_keys;
 
 pub fn start(client: &Client, a: &StartArgs) -> anyhow::Result<i32> {
+    if a.attach || a.interactive {
+        return start_attached(client, a);
+    }
     Ok(each_id(&a.containers, true, |id| client.container_start(id)))
+}
+
+/// `start -a [-i]`: one container, attached like a foreground run.
+fn start_attached(client: &Client, a: &StartArgs) -> anyhow::Result<i32> {
+    let [name] = a.containers.as_slice() else {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    };
+    let info = client.container_inspect(name)?;
+    let s = Session {
+        tty: info.config.tty,
+        stdin: a.interactive && info.config.open_stdin,
+        sig_proxy: true,
+        detach_keys: detach_keys::parse(a.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?,
+    };
+    let hijacked = client.container_attach(&info.id, &attach::attach_options(&s))?;
+    let wait = client.container_wait_begin(&info.id, WaitCondition::NextExit)?;
+    let ended = attach::stream(client, &info.id, hijacked, &s, || {
+        client.container_start(&info.id)?;
+        Ok(())
+    })?;
+    if ended == Ended::Detached {
+        return Ok(0);
+    }
+    Ok(wait.result()?.status_code as i32)
 }
 
 pub fn stop(client: &Client, a: &StopArgs) -> anyhow::Result<i32> {

@@ -1,6 +1,7 @@
 //! One module per verb (small verbs share `lifecycle`). Each returns the
 //! process exit code, or an error that `main` prints as docker would.
 
+pub mod attach;
 pub mod create_request;
 pub mod images;
 pub mod inspect;
@@ -24,6 +25,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Run(a) => run::run(client, a),
         Command::Create(a) => run::create(client, a),
         Command::Start(a) => lifecycle::start(client, &a),
+        Command::Attach(a) => attach::attach(client, &a),
         Command::Ps(a) => ps::ps(client, &a),
         Command::Logs(a) => logs::logs(client, &a),
         Command::Stop(a) => lifecycle::stop(client, &a),

@@ -4,17 +4,13 @@
 //! wait request, start, copy the streams until the output ends, then exit
 //! with the container's status from the wait.
 
-use std::io::{self, Read, Write};
-use std::thread;
-
 use anyhow::Context;
-use pier_api::stdcopy::StreamType;
-use pier_client::{AttachOptions, Client, WaitCondition};
-use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
-use signal_hook::iterator::Signals;
+use pier_client::{Client, WaitCondition};
 
 use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
+use crate::commands::attach::{self, Ended, Session};
 use crate::commands::create_request::{self, Sources};
+use crate::detach_keys;
 use crate::tty;
 
 /// docker's `toStatusError`: 127 when the command was not found, 126 when
@@ -104,11 +100,14 @@ pub fn run(client: &Client, a: RunArgs) -> anyhow::Result<i32> {
 
 fn foreground(client: &Client, id: &str, a: &RunArgs) -> anyhow::Result<i32> {
     let flags = &a.flags;
-    let attach = AttachOptions {
+    let keys = detach_keys::parse(a.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?;
+    let session = Session {
+        tty: flags.tty,
         stdin: flags.interactive,
-        ..Default::default()
+        sig_proxy: a.sig_proxy,
+        detach_keys: keys,
     };
-    let hijacked = match client.container_attach(id, &attach) {
+    let hijacked = match client.container_attach(id, &attach::attach_options(&session)) {
         Ok(h) => h,
         Err(e) => {
             // Do not leave a container behind that nobody asked to keep.
@@ -126,104 +125,18 @@ fn foreground(client: &Client, id: &str, a: &RunArgs) -> anyhow::Result<i32> {
         WaitCondition::NextExit
     };
     let wait = client.container_wait_begin(id, cond)?;
-
-    let raw = if flags.tty && flags.interactive {
-        tty::RawMode::enable().context("set terminal raw mode")?
-    } else {
-        None
-    };
-    spawn_signal_thread(
-        client.host().to_string(),
-        id.to_string(),
-        flags.tty,
-        a.sig_proxy,
-        raw.as_ref().map(tty::RawMode::saved),
-    )?;
-
-    if flags.interactive {
-        let mut sock = hijacked.try_clone_stream().context("clone attach stream")?;
-        thread::spawn(move || {
-            let mut stdin = io::stdin().lock();
-            let mut buf = [0u8; 32 * 1024];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if sock.write_all(&buf[..n]).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = sock.shutdown(std::net::Shutdown::Write);
-        });
+    let ended = attach::stream(client, id, hijacked, &session, || {
+        client.container_start(id)?;
+        Ok(())
+    })?;
+    if ended == Ended::Detached {
+        return Ok(0);
     }
-
-    client.container_start(id)?;
-
-    let mut output = hijacked.into_output(flags.tty, format!("attach {id}"));
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    while let Some((kind, bytes)) = output.next_chunk()? {
-        let r = match kind {
-            StreamType::Stderr | StreamType::SystemErr => {
-                let mut e = stderr.lock();
-                e.write_all(&bytes).and_then(|()| e.flush())
-            }
-            _ => {
-                let mut o = stdout.lock();
-                o.write_all(&bytes).and_then(|()| o.flush())
-            }
-        };
-        if r.is_err() {
-            break;
-        }
-    }
-    drop(raw);
     let status = wait.result()?;
     if let Some(e) = status.error {
         anyhow::bail!("{}", e.message);
     }
     Ok(status.status_code as i32)
-}
-
-/// Forward signals to the container (sig-proxy, non-TTY), send window size
-/// changes (TTY), and restore the terminal before dying of a signal in
-/// raw mode.
-fn spawn_signal_thread(
-    host: String,
-    id: String,
-    tty_mode: bool,
-    sig_proxy: bool,
-    saved: Option<rustix::termios::Termios>,
-) -> anyhow::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
-        .context("install signal handlers")?;
-    thread::spawn(move || {
-        let Ok(client) = Client::new(&host) else { return };
-        if tty_mode {
-            if let Some([h, w]) = tty::size() {
-                let _ = client.container_resize(&id, h as u16, w as u16);
-            }
-        }
-        for sig in signals.forever() {
-            if sig == SIGWINCH {
-                if let (true, Some([h, w])) = (tty_mode, tty::size()) {
-                    let _ = client.container_resize(&id, h as u16, w as u16);
-                }
-                continue;
-            }
-            if sig_proxy && !tty_mode {
-                let _ = client.container_kill(&id, Some(&sig.to_string()));
-                continue;
-            }
-            if let Some(t) = &saved {
-                tty::restore(t);
-            }
-            std::process::exit(128 + sig);
-        }
-    });
-    Ok(())
 }
 
 #[cfg(test)]

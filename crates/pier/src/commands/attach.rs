@@ -1,0 +1,204 @@
+//! Streaming a hijacked attach connection to the local terminal: used by
+//! foreground `run`, `start -a` and `attach`.
+//!
+//! Threads: this one copies output to stdout/stderr until the daemon ends
+//! the stream; one copies stdin to the socket (matching the detach keys);
+//! one handles signals (sig-proxy, SIGWINCH resizes, terminal restore).
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use anyhow::Context;
+use pier_api::stdcopy::StreamType;
+use pier_client::{AttachOptions, Client, Hijacked, WaitCondition};
+use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::iterator::Signals;
+
+use crate::cli::AttachArgs;
+use crate::detach_keys::{self, Feed, Matcher};
+use crate::tty;
+
+/// How to run one attach session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub tty: bool,
+    pub stdin: bool,
+    pub sig_proxy: bool,
+    pub detach_keys: Vec<u8>,
+}
+
+/// Why the session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The daemon closed the output: the container ended (or was detached
+    /// by the daemon).
+    OutputClosed,
+    /// The user typed the detach keys.
+    Detached,
+}
+
+/// Attach options for a session.
+pub fn attach_options(s: &Session) -> AttachOptions {
+    AttachOptions {
+        stdin: s.stdin,
+        ..Default::default()
+    }
+}
+
+/// Stream `hijacked` until it ends. `start` runs once the input and
+/// signal threads are up (foreground run starts the container there).
+pub fn stream(
+    client: &Client,
+    id: &str,
+    hijacked: Hijacked,
+    s: &Session,
+    start: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<Ended> {
+    let raw = if s.tty && s.stdin {
+        tty::RawMode::enable().context("set terminal raw mode")?
+    } else {
+        None
+    };
+    spawn_signal_thread(
+        client.host().to_string(),
+        id.to_string(),
+        s.tty,
+        s.sig_proxy,
+        raw.as_ref().map(tty::RawMode::saved),
+    )?;
+    let detached = Arc::new(AtomicBool::new(false));
+    if s.stdin {
+        let sock = hijacked.try_clone_stream().context("clone attach stream")?;
+        let flag = detached.clone();
+        let keys = s.detach_keys.clone();
+        thread::spawn(move || copy_stdin(sock, keys, &flag));
+    }
+    start()?;
+
+    let mut output = hijacked.into_output(s.tty, format!("attach {id}"));
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    loop {
+        let chunk = match output.next_chunk() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) if detached.load(Ordering::SeqCst) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let (kind, bytes) = chunk;
+        let r = match kind {
+            StreamType::Stderr | StreamType::SystemErr => {
+                let mut e = stderr.lock();
+                e.write_all(&bytes).and_then(|()| e.flush())
+            }
+            _ => {
+                let mut o = stdout.lock();
+                o.write_all(&bytes).and_then(|()| o.flush())
+            }
+        };
+        if r.is_err() {
+            break;
+        }
+    }
+    drop(raw);
+    Ok(if detached.load(Ordering::SeqCst) {
+        Ended::Detached
+    } else {
+        Ended::OutputClosed
+    })
+}
+
+fn copy_stdin(mut sock: std::os::unix::net::UnixStream, keys: Vec<u8>, detached: &AtomicBool) {
+    let mut matcher = Matcher::new(keys);
+    let mut stdin = io::stdin().lock();
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        match matcher.feed(&buf[..n]) {
+            Feed::Forward(bytes) => {
+                if sock.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            Feed::Detach(bytes) => {
+                let _ = sock.write_all(&bytes);
+                detached.store(true, Ordering::SeqCst);
+                let _ = sock.shutdown(Shutdown::Both);
+                return;
+            }
+        }
+    }
+    // EOF on our stdin: the container's stdin gets EOF, output keeps coming.
+    let _ = sock.shutdown(Shutdown::Write);
+}
+
+/// Forward signals to the container (sig-proxy, non-TTY), send window size
+/// changes (TTY), and restore the terminal before dying of a signal in
+/// raw mode.
+fn spawn_signal_thread(
+    host: String,
+    id: String,
+    tty_mode: bool,
+    sig_proxy: bool,
+    saved: Option<rustix::termios::Termios>,
+) -> anyhow::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
+        .context("install signal handlers")?;
+    thread::spawn(move || {
+        let Ok(client) = Client::new(&host) else { return };
+        if tty_mode {
+            if let Some([h, w]) = tty::size() {
+                let _ = client.container_resize(&id, h as u16, w as u16);
+            }
+        }
+        for sig in signals.forever() {
+            if sig == SIGWINCH {
+                if let (true, Some([h, w])) = (tty_mode, tty::size()) {
+                    let _ = client.container_resize(&id, h as u16, w as u16);
+                }
+                continue;
+            }
+            if sig_proxy && !tty_mode {
+                let _ = client.container_kill(&id, Some(&sig.to_string()));
+                continue;
+            }
+            if let Some(t) = &saved {
+                tty::restore(t);
+            }
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
+}
+
+/// `pier attach`: stream a running container; exit with its code when it
+/// ends, 0 on detach.
+pub fn attach(client: &Client, a: &AttachArgs) -> anyhow::Result<i32> {
+    let info = client.container_inspect(&a.container)?;
+    if !info.state.running {
+        anyhow::bail!("You cannot attach to a stopped container, start it first");
+    }
+    let keys = detach_keys::parse(a.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?;
+    let s = Session {
+        tty: info.config.tty,
+        stdin: info.config.open_stdin && !a.no_stdin,
+        sig_proxy: a.sig_proxy,
+        detach_keys: keys,
+    };
+    let hijacked = client.container_attach(&a.container, &attach_options(&s))?;
+    match stream(client, &info.id, hijacked, &s, || Ok(()))? {
+        Ended::Detached => Ok(0),
+        Ended::OutputClosed => {
+            let status = client.container_wait(&info.id, WaitCondition::NotRunning)?;
+            Ok(status.status_code as i32)
+        }
+    }
+}
