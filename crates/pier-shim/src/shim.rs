@@ -20,16 +20,21 @@ use mio::net::UnixListener;
 use mio::unix::pipe::Receiver;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, Runtime, RuntimeError};
-use pier_shim_proto::{Ready, Response, ShimConfig};
+use pier_runtime::{ChildStdio, Runtime, RuntimeError};
+use pier_shim_proto::{Ready, ShimConfig};
 use pier_sys::reap::{ExitStatus, Reaped};
 use pier_sys::signal::Signals;
 use pier_sys::Signal;
 
 use crate::conn::Conn;
-use crate::decide::{self, ClientOp, Decision, Phase, View};
+use crate::decide::{self, ClientOp, Phase, View};
 use crate::exit_record;
 use crate::sink::{LogSink, Stream};
+
+mod clients;
+mod invocations;
+
+use invocations::{op_of, status_text};
 
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
@@ -340,155 +345,6 @@ impl Shim {
         self.drain_deadline = Some(Instant::now() + DRAIN_GRACE);
     }
 
-    // --- runtime invocations -------------------------------------------
-
-    fn pump_invocations(&mut self) {
-        while self.in_flight.is_none() {
-            let Some(inv) = self.queue.pop_front() else {
-                return;
-            };
-            let id = self.cfg.id.clone();
-            let (args, stdio) = match inv {
-                Invocation::Create => {
-                    let opts = CreateOptions {
-                        bundle: self.cfg.bundle.clone(),
-                        pid_file: self.pid_file.clone(),
-                        console_socket: None,
-                    };
-                    let stdio = self.child_stdio.take().unwrap_or_else(ChildStdio::null);
-                    (self.runtime.create_args(&id, &opts), stdio)
-                }
-                Invocation::Client {
-                    op: ClientOp::Start, ..
-                } => {
-                    self.started_at = Some(now_nanos());
-                    (self.runtime.start_args(&id), ChildStdio::null())
-                }
-                Invocation::Client {
-                    op: ClientOp::Kill { signal, all },
-                    ..
-                } => (self.runtime.kill_args(&id, signal, all), ChildStdio::null()),
-                Invocation::Delete => (self.runtime.delete_args(&id, true), ChildStdio::null()),
-            };
-            let spawned = self.runtime.reset_log().and_then(|()| self.runtime.spawn(&args, stdio));
-            match spawned {
-                Ok(pid) => {
-                    tracing::debug!(pid, ?inv, "runtime invocation started");
-                    self.in_flight = Some(InFlight {
-                        pid: pid as i32,
-                        inv,
-                        deadline: Instant::now() + INVOCATION_TIMEOUT,
-                        timed_out: false,
-                    });
-                }
-                Err(e) => self.invocation_done(inv, Err(e)),
-            }
-        }
-    }
-
-    /// Kill a runtime invocation that overran; its reaping reports it.
-    fn check_in_flight(&mut self) {
-        let Some(f) = self.in_flight.as_mut() else {
-            return;
-        };
-        if f.timed_out || Instant::now() < f.deadline {
-            return;
-        }
-        tracing::error!(pid = f.pid, inv = ?f.inv, "runtime invocation timed out; killing it");
-        f.timed_out = true;
-        let pid = pier_sys::Pid::from_raw(f.pid);
-        if let Err(e) = pier_sys::process::kill(pid, Signal::SIGKILL) {
-            tracing::error!(error = %e, "kill runtime invocation");
-        }
-    }
-
-    fn invocation_done(&mut self, inv: Invocation, result: Result<(), RuntimeError>) {
-        match inv {
-            Invocation::Create => self.created(result),
-            Invocation::Client { conn, op } => {
-                let resp = match result {
-                    Ok(()) => {
-                        if op == ClientOp::Start && self.phase == Phase::Created {
-                            self.phase = Phase::Running;
-                        }
-                        Response::Ok
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "runtime invocation failed");
-                        if op == ClientOp::Start && self.phase == Phase::Created {
-                            self.started_at = None;
-                        }
-                        Response::Error {
-                            message: e.runtime_message().map_or_else(|| e.to_string(), str::to_owned),
-                        }
-                    }
-                };
-                self.answer(conn, &resp);
-            }
-            Invocation::Delete => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "delete container");
-                }
-                if let Phase::Exited { record, .. } = &self.phase {
-                    let record = record.clone();
-                    self.phase = Phase::Exited {
-                        record: record.clone(),
-                        deleted: true,
-                    };
-                    for conn in std::mem::take(&mut self.waiters) {
-                        self.answer(conn, &Response::Exited(record.clone()));
-                    }
-                }
-            }
-        }
-    }
-
-    fn created(&mut self, result: Result<(), RuntimeError>) {
-        // Whatever sits in the pipes now came from the runtime, not the
-        // container: it has not been started.
-        self.on_output(Stream::Stdout);
-        self.on_output(Stream::Stderr);
-        let pid = result.map_err(|e| match (e.kind(), e.runtime_message()) {
-            (Failure::CgroupsHybridUnsupported, Some(m)) => {
-                format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
-            }
-            (_, Some(m)) => m.to_owned(),
-            (_, None) => e.to_string(),
-        });
-        let pid = pid.and_then(|()| {
-            std::fs::read_to_string(&self.pid_file)
-                .map_err(|e| format!("read {}: {e}", self.pid_file.display()))
-                .and_then(|s| {
-                    s.trim()
-                        .parse::<i32>()
-                        .map_err(|e| format!("parse {}: {e}", self.pid_file.display()))
-                })
-        });
-        let ready = match pid {
-            Ok(pid) => {
-                self.pid = pid;
-                self.phase = Phase::Created;
-                self.oom = crate::oom::watch(pid);
-                tracing::info!(pid, "container created");
-                Ready::Created {
-                    pid,
-                    shim_pid: pier_sys::process::pid().as_raw(),
-                }
-            }
-            Err(message) => {
-                tracing::error!(%message, "create container");
-                self.quit = true;
-                Ready::Failed { message }
-            }
-        };
-        if let Some(fd) = self.ready.take() {
-            send_ready(fd, &ready);
-        }
-        for (r, at) in std::mem::take(&mut self.early_exits) {
-            self.on_reaped(r, at);
-        }
-    }
-
     // --- output ----------------------------------------------------------
 
     fn on_output(&mut self, stream: Stream) {
@@ -562,103 +418,6 @@ impl Shim {
         self.queue.push_back(Invocation::Delete);
     }
 
-    // --- clients ---------------------------------------------------------
-
-    fn on_accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((mut stream, _)) => {
-                    let id = self.next_conn;
-                    self.next_conn += 1;
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
-                    {
-                        tracing::error!(error = %e, "register client");
-                        continue;
-                    }
-                    self.conns.insert(id, Conn::new(stream));
-                    self.on_client(id);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "accept client");
-                    return;
-                }
-            }
-        }
-    }
-
-    fn on_client(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        conn.fill(&mut self.buf);
-        conn.flush();
-        self.serve(id);
-    }
-
-    /// Take requests from `id` while none is outstanding.
-    fn serve(&mut self, id: usize) {
-        loop {
-            let view = self.view();
-            let Some(conn) = self.conns.get_mut(&id) else {
-                return;
-            };
-            let req = match conn.next_request() {
-                None => break,
-                Some(Ok(req)) => req,
-                Some(Err(pier_shim_proto::FrameError::Json(e))) => {
-                    conn.send(&Response::Error {
-                        message: format!("bad request: {e}"),
-                    });
-                    continue;
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "client protocol error");
-                    conn.close();
-                    break;
-                }
-            };
-            tracing::debug!(?req, "request");
-            match decide::decide(&view, &req) {
-                Decision::Reply(resp) => conn.send(&resp),
-                Decision::Run(op) => {
-                    conn.busy = true;
-                    self.queue.push_back(Invocation::Client { conn: id, op });
-                }
-                Decision::Park => {
-                    conn.busy = true;
-                    self.waiters.push(id);
-                }
-                Decision::Shutdown => {
-                    self.shutdown = true;
-                    conn.send(&Response::Ok);
-                }
-            }
-        }
-        self.reap_conn(id);
-    }
-
-    fn answer(&mut self, id: usize, resp: &Response) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.busy = false;
-            conn.send(resp);
-            self.serve(id);
-        }
-    }
-
-    fn reap_conn(&mut self, id: usize) {
-        if self.conns.get(&id).is_some_and(Conn::finished) {
-            if let Some(mut conn) = self.conns.remove(&id) {
-                let _ = self.poll.registry().deregister(&mut conn.stream);
-            }
-            self.waiters.retain(|&w| w != id);
-        }
-    }
-
     fn finish(&mut self) {
         for conn in self.conns.values_mut() {
             conn.flush();
@@ -670,26 +429,5 @@ impl Shim {
             tracing::debug!(error = %e, "remove socket");
         }
         tracing::info!("shim exiting");
-    }
-}
-
-fn op_of(inv: Invocation) -> Op {
-    match inv {
-        Invocation::Create => Op::Create,
-        Invocation::Client {
-            op: ClientOp::Start, ..
-        } => Op::Start,
-        Invocation::Client {
-            op: ClientOp::Kill { .. },
-            ..
-        } => Op::Kill,
-        Invocation::Delete => Op::Delete,
-    }
-}
-
-fn status_text(s: ExitStatus) -> String {
-    match s {
-        ExitStatus::Exited(code) => format!("exited with status {code}"),
-        ExitStatus::Signaled { signal, .. } => format!("killed by signal {signal}"),
     }
 }
