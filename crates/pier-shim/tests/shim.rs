@@ -442,3 +442,51 @@ fn oom_kill_is_recorded() {
         other => panic!("wait: {other:?}"),
     }
 }
+
+#[test]
+fn drains_output_with_no_client_attached() {
+    // Far more than a pipe buffer holds, written while nobody is connected.
+    let mut fx = Fixture::new(
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 5000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; printf tail",
+        ],
+        false,
+    );
+    let (_, shim) = created(&mut fx);
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    drop(c);
+    wait_until("shim exit", Duration::from_secs(30), || !alive(shim));
+    let lines = fx.log_lines();
+    assert_eq!(lines.len(), 5001);
+    for (i, l) in lines.iter().take(5000).enumerate() {
+        let want = format!("line-{i}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+        assert_eq!(l["log"].as_str(), Some(want.as_str()));
+    }
+    assert_eq!(lines[5000]["log"], "tail", "unterminated last line kept");
+}
+
+#[test]
+fn shutdown_and_a_second_connection() {
+    let mut fx = Fixture::new(&["sleep", "1000"], false);
+    let (_, shim) = created(&mut fx);
+    let mut control = fx.connect();
+    assert_eq!(call(&mut control, &Request::Start), Response::Ok);
+    let mut waiter = fx.connect();
+    frame::write_frame(&mut waiter, &Request::Wait).expect("send wait");
+    assert_eq!(call(&mut control, &Request::Shutdown), Response::Ok);
+    assert!(alive(shim), "shutdown waits for the container");
+    assert_eq!(
+        call(&mut control, &Request::Kill { signal: 9, all: false }),
+        Response::Ok
+    );
+    match frame::read_frame::<Response>(&mut waiter).expect("read wait") {
+        Some(Response::Exited(r)) => assert_eq!(r.exit_code, 137),
+        other => panic!("wait: {other:?}"),
+    }
+    // Both connections stay open; after Shutdown the shim leaves anyway.
+    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    drop((control, waiter));
+}
