@@ -70,6 +70,9 @@ pub struct JsonFileWriter {
     ts_len: usize,
     /// The newest rotated file, being gzipped a slice per call.
     compression: Option<Compression>,
+    /// The first error of the current call, returned when it ends (the call
+    /// carries on: later records may still be written).
+    error: Option<LogError>,
 }
 
 impl JsonFileWriter {
@@ -97,11 +100,13 @@ impl JsonFileWriter {
             ts: [0; 40],
             ts_len: 0,
             compression: None,
+            error: None,
         };
         if torn {
             w.buf.push(b'\n');
             w.torn = false;
-            w.write_buf()?;
+            w.write_buf();
+            w.take_error()?;
         }
         Ok(w)
     }
@@ -123,7 +128,6 @@ impl JsonFileWriter {
     /// partial records at once.
     pub fn write(&mut self, stream: Stream, data: &[u8], now_unix_nanos: i64) -> Result<(), LogError> {
         self.set_time(now_unix_nanos);
-        self.report_dropped();
         let idx = stream as usize;
         let mut rest = data;
         if !self.pending[idx].is_empty() {
@@ -131,7 +135,7 @@ impl JsonFileWriter {
                 Some(nl) => {
                     let mut line = std::mem::take(&mut self.pending[idx]);
                     line.extend_from_slice(&rest[..=nl]);
-                    self.emit_line(stream, &line)?;
+                    self.emit_line(stream, &line);
                     line.clear();
                     self.pending[idx] = line;
                     rest = &rest[nl + 1..];
@@ -143,7 +147,7 @@ impl JsonFileWriter {
             }
         }
         while let Some(nl) = memchr::memchr(b'\n', rest) {
-            self.emit_line(stream, &rest[..=nl])?;
+            self.emit_line(stream, &rest[..=nl]);
             rest = &rest[nl + 1..];
         }
         if !rest.is_empty() {
@@ -154,29 +158,29 @@ impl JsonFileWriter {
             let mut start = 0;
             while p.len() - start > MAX_RECORD_LEN {
                 let cut = char_boundary(&p[start..], MAX_RECORD_LEN);
-                self.emit(stream, &p[start..start + cut])?;
+                self.emit(stream, &p[start..start + cut]);
                 start += cut;
             }
             p.drain(..start);
             self.pending[idx] = p;
         }
-        let result = self.write_buf();
+        self.write_buf();
         self.compress_step(COMPRESS_STEP);
-        result
+        self.take_error()
     }
 
     /// Writes each stream's unterminated line as a final partial record (at
     /// container exit, as docker does).
     pub fn flush_partial(&mut self, now_unix_nanos: i64) -> Result<(), LogError> {
         self.set_time(now_unix_nanos);
-        self.report_dropped();
         for stream in [Stream::Stdout, Stream::Stderr] {
             let p = std::mem::take(&mut self.pending[stream as usize]);
             if !p.is_empty() {
-                self.emit_line(stream, &p)?;
+                self.emit_line(stream, &p);
             }
         }
-        self.write_buf()
+        self.write_buf();
+        self.take_error()
     }
 
     /// Whether a rotated file is still being compressed.
@@ -215,10 +219,15 @@ impl JsonFileWriter {
     /// Writes anything still buffered and retries a pending drop marker.
     /// Unterminated lines stay pending.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        if self.dropped > 0 && self.ts_len > 0 {
-            self.report_dropped();
+        self.write_buf();
+        self.take_error()
+    }
+
+    fn take_error(&mut self) -> Result<(), LogError> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        self.write_buf()
     }
 
     fn set_time(&mut self, now: i64) {
@@ -230,50 +239,60 @@ impl JsonFileWriter {
 
     /// Emits one line (with or without its newline), split into records of
     /// at most [`MAX_RECORD_LEN`] payload bytes plus the newline.
-    fn emit_line(&mut self, stream: Stream, mut line: &[u8]) -> Result<(), LogError> {
-        let body = line.len() - usize::from(line.ends_with(b"\n"));
-        let mut body_left = body;
+    fn emit_line(&mut self, stream: Stream, mut line: &[u8]) {
+        let mut body_left = line.len() - usize::from(line.ends_with(b"\n"));
         while body_left > MAX_RECORD_LEN {
             let cut = char_boundary(line, MAX_RECORD_LEN);
-            self.emit(stream, &line[..cut])?;
+            self.emit(stream, &line[..cut]);
             line = &line[cut..];
             body_left -= cut;
         }
-        self.emit(stream, line)
+        self.emit(stream, line);
     }
 
-    fn emit(&mut self, stream: Stream, payload: &[u8]) -> Result<(), LogError> {
+    fn emit(&mut self, stream: Stream, payload: &[u8]) {
         if let Some(max) = self.cfg.max_size {
-            if self.size + self.buf.len() as u64 >= max && self.size + self.buf.len() as u64 > 0 {
-                self.write_buf()?;
-                self.rotate()?;
+            let size = self.size + self.buf.len() as u64;
+            if size >= max && size > 0 {
+                self.write_buf();
+                if let Err(e) = self.rotate() {
+                    self.error.get_or_insert(e);
+                }
             }
         }
         record::encode(&mut self.buf, stream, payload, &self.ts[..self.ts_len]);
         if self.buf.len() >= FLUSH_AT {
-            self.write_buf()?;
+            self.write_buf();
         }
-        Ok(())
     }
 
-    /// Queues the marker for bytes lost earlier, so it is written first.
-    fn report_dropped(&mut self) {
-        if self.dropped == 0 || !self.buf.is_empty() {
-            return;
-        }
+    /// The record saying how many bytes were lost (and a newline ending a
+    /// torn record first), to put before the next records written.
+    fn drop_marker(&self) -> Vec<u8> {
+        let mut m = Vec::new();
         if self.torn {
-            self.buf.push(b'\n');
+            m.push(b'\n');
         }
         let msg = format!(
             "pier: log write failed, {} bytes of log records were dropped\n",
             self.dropped
         );
-        record::encode(&mut self.buf, Stream::Stderr, msg.as_bytes(), &self.ts[..self.ts_len]);
+        record::encode(&mut m, Stream::Stderr, msg.as_bytes(), &self.ts[..self.ts_len]);
+        m
     }
 
-    fn write_buf(&mut self) -> Result<(), LogError> {
+    /// Writes the buffer out. On failure its records are dropped and
+    /// counted, and the error kept for the end of the call.
+    fn write_buf(&mut self) {
+        let marker_len = if self.dropped > 0 && self.ts_len > 0 {
+            let m = self.drop_marker();
+            self.buf.splice(0..0, m.iter().copied());
+            m.len()
+        } else {
+            0
+        };
         if self.buf.is_empty() {
-            return Ok(());
+            return;
         }
         let mut written = 0;
         let result = loop {
@@ -288,21 +307,21 @@ impl JsonFileWriter {
             }
         };
         self.size += written as u64;
+        let unwritten = self.buf.len() - written;
+        self.buf.clear();
         match result {
             Ok(()) => {
-                self.buf.clear();
                 self.dropped = 0;
                 self.torn = false;
-                Ok(())
             }
             Err(source) => {
-                self.dropped += (self.buf.len() - written) as u64;
+                // The marker itself is not counted as lost log output.
+                self.dropped += unwritten.saturating_sub(marker_len.saturating_sub(written)) as u64;
                 self.torn |= written > 0;
-                self.buf.clear();
-                Err(LogError::Write {
+                self.error.get_or_insert(LogError::Write {
                     path: self.cfg.path.clone(),
                     source,
-                })
+                });
             }
         }
     }
