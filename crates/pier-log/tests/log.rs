@@ -547,6 +547,16 @@ fn marker_records_bytes_lost_to_write_errors() {
         "{text}"
     );
     assert!(recs[1].starts_with("{\"log\":\"back\\n\""), "{text}");
+    // A flush with nothing new writes the marker alone.
+    drop(reader);
+    assert!(w.write(Stream::Stderr, b"lost again\n", T0 + 2).is_err());
+    let lost = w.dropped_bytes();
+    let mut reader = rdwr();
+    w.flush().unwrap();
+    let n = reader.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(&format!("{lost} bytes")), "{text}");
 }
 
 #[test]
