@@ -218,6 +218,9 @@ pub struct PsArgs {
     /// Show the latest created container (includes all states)
     #[arg(short = 'l', long = "latest")]
     pub latest: bool,
+    /// Format output using a Go template subset ({{.Names}}, table {{.ID}}\t{{.Status}})
+    #[arg(long = "format")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +317,9 @@ pub struct ImagesArgs {
     /// Filter output based on conditions provided
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
+    /// Format output using a Go template subset ({{.Repository}}, table {{.ID}}\t{{.Size}})
+    #[arg(long = "format")]
+    pub format: Option<String>,
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
 }

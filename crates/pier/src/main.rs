@@ -48,7 +48,19 @@ fn main() -> ExitCode {
         let _ = Cli::command().print_help();
         return ExitCode::SUCCESS;
     };
-    let client = match pier_client::Client::new(&cli.host) {
+    // PIER_API_VERSION pins the API version (docker's DOCKER_API_VERSION).
+    let pinned = std::env::var("PIER_API_VERSION").ok().filter(|v| !v.is_empty());
+    let client = match pinned {
+        Some(v) => match pier_api::version::ApiVersion::parse(v.trim_start_matches('v')) {
+            Ok(v) => pier_client::Client::with_version(&cli.host, v),
+            Err(e) => {
+                eprintln!("PIER_API_VERSION: {e}");
+                return ExitCode::from(125);
+            }
+        },
+        None => pier_client::Client::new(&cli.host),
+    };
+    let client = match client {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

@@ -10,7 +10,7 @@ use pier_client::Client;
 use crate::cli::{ImagesArgs, ImportArgs, RmiArgs};
 use crate::commands::{each_id, now_unix, parse_filters};
 use crate::render::text::{split_repo_tag, truncate_id};
-use crate::render::{table, units};
+use crate::render::{format, table, units};
 
 pub const HEADER: [&str; 5] = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
 
@@ -63,6 +63,43 @@ pub fn render(images: &[ImageSummary], now: i64, trunc: bool) -> String {
     table::render(&HEADER, &rows)
 }
 
+/// Fields `--format` templates see, as docker names them.
+pub const FORMAT_HEADER: [(&str, &str); 7] = [
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("ID", "IMAGE ID"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+];
+
+/// One object per listed (repository, tag), for `--format`.
+pub fn format_rows(images: &[ImageSummary], now: i64, trunc: bool) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for img in images {
+        let id = if trunc {
+            truncate_id(&img.id).to_string()
+        } else {
+            img.id.clone()
+        };
+        let digest = img
+            .repo_digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map_or("<none>", |(_, d)| d);
+        for (repo, tag) in names(img) {
+            rows.push(serde_json::json!({
+                "Repository": repo, "Tag": tag, "ID": id, "Digest": digest,
+                "CreatedSince": units::time_ago(img.created, now),
+                "CreatedAt": format::created_at(img.created),
+                "Size": units::human_size(img.size as f64, 3),
+            }));
+        }
+    }
+    rows
+}
+
 /// Unique ids in list order, as `images -q` prints them.
 pub fn render_quiet(images: &[ImageSummary], trunc: bool) -> String {
     let mut seen = std::collections::HashSet::new();
@@ -83,10 +120,11 @@ pub fn images(client: &Client, a: &ImagesArgs) -> anyhow::Result<i32> {
         filters.entry("reference".to_string()).or_default().push(r.clone());
     }
     let list = client.image_list(a.all, &filters)?;
-    let out = if a.quiet {
-        render_quiet(&list, !a.no_trunc)
-    } else {
-        render(&list, now_unix(), !a.no_trunc)
+    let now = now_unix();
+    let out = match (&a.format, a.quiet) {
+        (_, true) => render_quiet(&list, !a.no_trunc),
+        (Some(f), false) => format::render(f, &format_rows(&list, now, !a.no_trunc), &FORMAT_HEADER)?,
+        (None, false) => render(&list, now, !a.no_trunc),
     };
     print!("{out}");
     Ok(0)

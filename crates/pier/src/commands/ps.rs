@@ -8,7 +8,7 @@ use pier_client::{Client, ListOptions};
 use crate::cli::PsArgs;
 use crate::commands::{now_unix, parse_filters};
 use crate::render::text::{container_names, ellipsis, go_quote, truncate_id};
-use crate::render::{table, units};
+use crate::render::{format, table, units};
 
 pub const HEADER: [&str; 7] = [
     "CONTAINER ID",
@@ -77,6 +77,31 @@ pub fn ports_column(ports: &[serde_json::Value]) -> String {
         .join(", ")
 }
 
+/// Fields `--format` templates see, as docker names them.
+pub const FORMAT_HEADER: [(&str, &str); 10] = [
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+];
+
+/// One row as the object a `--format` template is rendered over.
+pub fn format_row(c: &ContainerSummary, now: i64, trunc: bool) -> serde_json::Value {
+    let r = row(c, now, trunc);
+    let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    serde_json::json!({
+        "ID": r[0], "Image": r[1], "Command": r[2],
+        "CreatedAt": format::created_at(c.created), "RunningFor": units::human_duration(now - c.created) + " ago",
+        "Ports": r[5], "State": c.state, "Status": r[4], "Names": r[6], "Labels": labels.join(","),
+    })
+}
+
 pub fn render(containers: &[ContainerSummary], now: i64, trunc: bool) -> String {
     let rows: Vec<Vec<String>> = containers.iter().map(|c| row(c, now, trunc)).collect();
     table::render(&HEADER, &rows)
@@ -104,10 +129,14 @@ pub fn ps(client: &Client, a: &PsArgs) -> anyhow::Result<i32> {
         filters: parse_filters(&a.filter)?,
     };
     let containers = client.container_list(&opts)?;
-    let out = if a.quiet {
-        render_quiet(&containers, !a.no_trunc)
-    } else {
-        render(&containers, now_unix(), !a.no_trunc)
+    let now = now_unix();
+    let out = match (&a.format, a.quiet) {
+        (_, true) => render_quiet(&containers, !a.no_trunc),
+        (Some(f), false) => {
+            let rows: Vec<serde_json::Value> = containers.iter().map(|c| format_row(c, now, !a.no_trunc)).collect();
+            format::render(f, &rows, &FORMAT_HEADER)?
+        }
+        (None, false) => render(&containers, now, !a.no_trunc),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
