@@ -1,6 +1,9 @@
 //! Rough throughput numbers for the log path (not a test).
 //!
-//! `cargo run --release -p pier-log --example log_bench -- [DIR] [MIB]`
+//! `cargo run --release -p pier-log --example log_bench -- [DIR] [MIB] [null]`
+//!
+//! With `null` the writer writes to /dev/null (the encoding cost alone) and
+//! nothing is read.
 //!
 //! Writes MIB (default 1024) of 1 KiB lines in 64 KiB chunks, as the shim
 //! would after a pipe read, with timestamps spread over one hour; then reads
@@ -19,8 +22,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mib: u64 = args.get(2).map_or(Ok(1024), |s| s.parse())?;
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("bench-json.log");
-    let _ = std::fs::remove_file(&path);
+    let null = args.get(3).is_some_and(|a| a == "null");
+    let path = if null {
+        std::path::PathBuf::from("/dev/null")
+    } else {
+        dir.join("bench-json.log")
+    };
+    if !null {
+        let _ = std::fs::remove_file(&path);
+    }
 
     let mut line = vec![b'x'; 1023];
     line.push(b'\n');
@@ -41,6 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     w.flush()?;
     let secs = start.elapsed().as_secs_f64();
+    if null {
+        println!(
+            "encode only: {} MiB of 1 KiB lines in {:.3} s = {:.0} MB/s in",
+            mib,
+            secs,
+            (chunks * 65536) as f64 / secs / 1e6
+        );
+        return Ok(());
+    }
     let file_len = std::fs::metadata(&path)?.len();
     println!(
         "write: {} MiB of 1 KiB lines in {:.3} s = {:.0} MB/s in ({:.0} MB/s to disk)",

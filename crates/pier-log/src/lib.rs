@@ -25,6 +25,20 @@
 //! expected to be non-decreasing (the writer takes them from its caller);
 //! `since`/`until` rely on that for their binary search.
 //!
+//! # Use
+//!
+//! The shim: [`JsonFileWriter::open`], then [`JsonFileWriter::write`] with
+//! each chunk read from the container's pipes (records reach the file
+//! before it returns), [`JsonFileWriter::do_pending_work`] when idle if
+//! `compress` is on, and [`JsonFileWriter::flush_partial`] plus
+//! [`JsonFileWriter::finish_pending_work`] at exit.
+//!
+//! The daemon: [`read`] with [`ReadOptions`], iterate the [`LogReader`]
+//! (or [`LogReader::next_ref`] to avoid an allocation per entry), then for
+//! `follow` turn it into a [`Follower`] and [`Follower::poll`] it every
+//! 50-100 ms until the container has stopped and a poll came back empty.
+//! Timestamps for output: [`format_timestamp`].
+//!
 //! This crate must not depend on any other pier crate, spawn threads or
 //! processes, or use async: the writer runs on the shim's single-threaded hot
 //! path, the readers are blocking and meant for `spawn_blocking`.
