@@ -87,13 +87,39 @@ fn failed(message: String) -> Ready {
 
 fn read_config(path: &Path) -> anyhow::Result<ShimConfig> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
+    let cfg: ShimConfig = serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))?;
+    if let Some(rel) = relative_path(&cfg) {
+        anyhow::bail!("{}: path {} is not absolute", path.display(), rel.display());
+    }
+    Ok(cfg)
+}
+
+/// The first path in `cfg` that is relative (the shim runs from `/`). The
+/// runtime may be a bare name looked up in `PATH`.
+fn relative_path(cfg: &ShimConfig) -> Option<&Path> {
+    let runtime_ok = cfg.runtime.is_absolute() || cfg.runtime.components().count() == 1;
+    if !runtime_ok {
+        return Some(&cfg.runtime);
+    }
+    [
+        &cfg.bundle,
+        &cfg.runtime_root,
+        &cfg.socket,
+        &cfg.exit_path,
+        &cfg.shim_log,
+        &cfg.log.path,
+    ]
+    .into_iter()
+    .map(PathBuf::as_path)
+    .find(|p| !p.is_absolute())
 }
 
 /// Fork away from pierd, lead a session, become the subreaper, and close
 /// every inherited fd but the ready pipe.
 fn detach(ready: &OwnedFd) -> anyhow::Result<()> {
     pier_sys::process::daemonize().context("daemonize")?;
+    // Hold no directory of pierd's busy.
+    std::env::set_current_dir("/").context("chdir /")?;
     pier_sys::process::set_child_subreaper().context("set child subreaper")?;
     pier_sys::fd::close_all_except(&[ready.as_fd()]).context("close inherited fds")?;
     Ok(())

@@ -302,6 +302,12 @@ fn daemon_hygiene_output_and_kill() {
         other => panic!("state: {other:?}"),
     }
     wait_until("two log lines", Duration::from_secs(10), || fx.log_lines().len() >= 2);
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).expect("init status");
+    assert!(
+        status.lines().any(|l| l == "SigBlk:\t0000000000000000"),
+        "the container's process must not inherit the shim's blocked signals: {status}"
+    );
+
     let lines = fx.log_lines();
     let mut got: Vec<(String, String)> = lines
         .iter()
