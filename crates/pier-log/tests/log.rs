@@ -600,3 +600,44 @@ fn compression_runs_in_slices() {
     );
     assert_eq!(t.len(), 100);
 }
+
+/// A writer thread rotating fast while a follower polls: every line once.
+#[test]
+fn follower_keeps_up_with_a_concurrent_rotating_writer() {
+    for compress in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = WriterConfig {
+            path: dir.path().join("c-json.log"),
+            max_size: Some(8 * 1024),
+            // Enough files that none is deleted before it is followed.
+            max_file: 1_000,
+            compress,
+        };
+        let n = 20_000;
+        let mut w = JsonFileWriter::open(c.clone()).unwrap();
+        let writer = std::thread::spawn(move || {
+            for i in 0..n {
+                w.write(Stream::Stdout, format!("line {i:05}\n").as_bytes(), T0 + i)
+                    .unwrap();
+            }
+            w.finish_pending_work();
+        });
+        let mut f = Follower::from_offset(&c.path, 0, &ReadOptions::default()).unwrap();
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while got.len() < n as usize && std::time::Instant::now() < deadline {
+            let batch = f.poll().unwrap();
+            if batch.is_empty() {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            got.extend(batch);
+        }
+        writer.join().unwrap();
+        got.extend(f.poll().unwrap());
+        let exp: Vec<String> = (0..n).map(|i| format!("line {i:05}\n")).collect();
+        assert_eq!(lines(&got).len(), exp.len(), "compress={compress}");
+        assert!(lines(&got) == exp, "compress={compress}");
+        // And a reader started afterwards sees them all across the files.
+        assert_eq!(lines(&all(&c.path, &ReadOptions::default())), exp);
+    }
+}
