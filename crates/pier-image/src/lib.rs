@@ -13,11 +13,15 @@
 //! blocking; call them from `spawn_blocking`. The store is safe to share
 //! between threads.
 //!
+//! One `ImageStore` per store directory per process: `open` removes
+//! leftovers it finds, so a second live instance would race with the first.
+//!
 //! Layout:
-//! - [`reference`]: reference grammar and normalisation (pure)
-//! - `changes`, `config`, `index`, `entry_path`, `timestamp`: pure logic
-//! - `unpack`, `compression`: the safe tar unpacker
-//! - `store`: the on-disk store and its locking
+//! - [`mod@reference`]: reference grammar and normalisation (pure)
+//! - `changes` (`--change` lines), `config` (OCI config conversion), `index`
+//!   (docker's resolve/tag/remove rules), `entry_path`, `timestamp`: pure logic
+//! - `unpack`, `compression`: the safe streaming tar unpacker
+//! - `store`: the on-disk store, its layout and its locking
 
 mod changes;
 mod compression;
@@ -26,6 +30,8 @@ mod entry_path;
 mod error;
 mod image;
 mod index;
+#[cfg(test)]
+mod overlay_tests;
 pub mod reference;
 mod store;
 mod timestamp;

@@ -47,7 +47,7 @@ struct LayerRecord {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct ImageRecord {
+pub(crate) struct ImageRecord {
     #[serde(default)]
     repo_digests: Vec<String>,
 }
@@ -215,7 +215,7 @@ impl ImageStore {
 
     /// Unpacks one layer stream under `tmp/`; dropped unless committed.
     /// Pull and load (issue 7) stage each layer blob the same way.
-    fn stage_layer(&self, body: impl Read) -> Result<StagedLayer, ImageError> {
+    pub(crate) fn stage_layer(&self, body: impl Read) -> Result<StagedLayer, ImageError> {
         let dir = TempDir::create(&self.tmp_dir(), "layer")?;
         let diff = dir.path().join(DIFF_DIR);
         std::fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
@@ -228,7 +228,7 @@ impl ImageStore {
     /// Makes an image out of its config blob: moves the staged layers into
     /// place (reusing layers already present), checks every layer the config
     /// names is there, stores the blob and the record, and tags `references`.
-    fn commit_image(
+    pub(crate) fn commit_image(
         &self,
         staged: Vec<StagedLayer>,
         config: &[u8],
@@ -397,9 +397,9 @@ fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<Str
 }
 
 /// An unpacked layer under `tmp/`, not yet in `layers/`.
-struct StagedLayer {
+pub(crate) struct StagedLayer {
     dir: TempDir,
-    layer: crate::unpack::UnpackedLayer,
+    pub(crate) layer: crate::unpack::UnpackedLayer,
 }
 
 /// A directory under `tmp/` removed on drop unless persisted.
