@@ -317,7 +317,7 @@ impl Cursor {
             match rotated.iter().position(|r| r.id == Some(old)) {
                 Some(k) => {
                     for r in rotated.into_iter().take(k).rev() {
-                        self.queue.push_back(source_of(r, false)?);
+                        self.queue.push_back(source_of(r)?);
                     }
                 }
                 None if !rotated.is_empty() => tracing::warn!(
@@ -366,9 +366,21 @@ pub(crate) fn open_consistent(path: &Path) -> Result<Option<(Live, Vec<files::Ro
     Ok(last)
 }
 
-/// A rotated file as a source read from its start; gzip decompressed into
-/// memory when `in_memory` (the caller needs random access).
-pub(crate) fn source_of(r: files::Rotated, in_memory: bool) -> Result<Source, LogError> {
+/// A streamed gzip source decompressed into memory, for random access
+/// (other sources are returned as they are).
+pub(crate) fn into_memory(src: Source) -> Source {
+    let Source::Gz { mut dec, path } = src else {
+        return src;
+    };
+    let mut data = Vec::new();
+    if let Err(e) = dec.read_to_end(&mut data) {
+        tracing::warn!(error = %e, path = %path.display(), "read compressed log");
+    }
+    Source::Memory { data, pos: 0 }
+}
+
+/// A rotated file as a source read from its start (gzip streamed).
+pub(crate) fn source_of(r: files::Rotated) -> Result<Source, LogError> {
     if !r.gz {
         let end = r
             .file
@@ -385,16 +397,8 @@ pub(crate) fn source_of(r: files::Rotated, in_memory: bool) -> Result<Source, Lo
             end,
         });
     }
-    let mut dec = flate2::read::GzDecoder::new(r.file);
-    if !in_memory {
-        return Ok(Source::Gz {
-            dec: Box::new(dec),
-            path: r.path,
-        });
-    }
-    let mut data = Vec::new();
-    if let Err(e) = dec.read_to_end(&mut data) {
-        tracing::warn!(error = %e, path = %r.path.display(), "read compressed log");
-    }
-    Ok(Source::Memory { data, pos: 0 })
+    Ok(Source::Gz {
+        dec: Box::new(flate2::read::GzDecoder::new(r.file)),
+        path: r.path,
+    })
 }

@@ -132,7 +132,6 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<LogReader, LogError> {
         move |source| LogError::Read { path: p, source }
     };
     let live_len = live.file.metadata().map_err(read_err(path))?.len();
-    let need_random = opts.tail.is_some();
     // Newest first: the live file, then `.1`, `.2`, ...
     let mut planned: Vec<Planned> = Vec::new();
     for r in rotated {
@@ -141,7 +140,8 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<LogReader, LogError> {
                 break;
             }
         }
-        let src = cursor::source_of(r, need_random)?;
+        // Gzip files are decompressed only if `tail` needs them.
+        let src = cursor::source_of(r)?;
         let end = match &src {
             Source::Plain { end, .. } => *end,
             Source::Memory { data, .. } => data.len() as u64,
@@ -153,14 +153,9 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<LogReader, LogError> {
     let mut live_end = live_len;
     // `since` and `until` bounds by binary search; files entirely before
     // `since` are dropped (with every older one).
-    if let Some(until) = opts.until {
-        if need_random {
-            live_end =
-                search::first_at_or_after(&live.file, 0, live_len, until.saturating_add(1)).map_err(read_err(path))?;
-            for p in planned.iter_mut() {
-                p.end = bound(&p.src, p.start, p.end, until.saturating_add(1)).map_err(read_err(path))?;
-            }
-        }
+    if let (Some(until), Some(_)) = (opts.until, opts.tail) {
+        live_end =
+            search::first_at_or_after(&live.file, 0, live_len, until.saturating_add(1)).map_err(read_err(path))?;
     }
     if let Some(since) = opts.since {
         live_start = search::first_at_or_after(&live.file, 0, live_end, since).map_err(read_err(path))?;
@@ -193,6 +188,26 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<LogReader, LogError> {
                     left -= k;
                     let mut cut = planned.len();
                     for (i, p) in planned.iter_mut().enumerate() {
+                        if let Source::Gz { .. } = p.src {
+                            let gz = std::mem::replace(
+                                &mut p.src,
+                                Source::Memory {
+                                    data: Vec::new(),
+                                    pos: 0,
+                                },
+                            );
+                            p.src = cursor::into_memory(gz);
+                            p.end = match &p.src {
+                                Source::Memory { data, .. } => data.len() as u64,
+                                _ => 0,
+                            };
+                            if let Some(since) = opts.since {
+                                p.start = bound(&p.src, 0, p.end, since).map_err(read_err(path))?;
+                            }
+                        }
+                        if let Some(until) = opts.until {
+                            p.end = bound(&p.src, p.start, p.end, until.saturating_add(1)).map_err(read_err(path))?;
+                        }
                         let found = match &p.src {
                             Source::Plain { file, .. } => search::tail_start(file, p.start, p.end, left, select),
                             Source::Memory { data, .. } => {
