@@ -21,8 +21,9 @@ cleanup() {
 trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
+echo "{}" > "$tmp/daemon.json"
 "$bin/pierd" --data-root "$tmp/data" --exec-root "$tmp/run" -H "unix://$tmp/pier.sock" \
-  --config-file "$tmp/none.json" >"$tmp/pierd.log" 2>&1 &
+  --config-file "$tmp/daemon.json" >"$tmp/pierd.log" 2>&1 &
 pierd_pid=$!
 for _ in $(seq 100); do [ -S "$tmp/pier.sock" ] && break; sleep 0.05; done
 pier() { "$bin/pier" -H "unix://$tmp/pier.sock" "$@"; }

@@ -33,7 +33,11 @@ pub fn bins() -> &'static Bins {
                 exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
             }
         };
-        let b = Bins { pierd: dir.join("pierd"), pier: dir.join("pier"), shim: dir.join("pier-shim") };
+        let b = Bins {
+            pierd: dir.join("pierd"),
+            pier: dir.join("pier"),
+            shim: dir.join("pier-shim"),
+        };
         for p in [&b.pierd, &b.pier, &b.shim] {
             assert!(
                 p.exists(),
@@ -79,7 +83,10 @@ impl Daemon {
     /// Start a daemon with extra `pierd` flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
         require_root_and_runc();
-        let dir = tempfile::Builder::new().prefix("pe").tempdir_in("/tmp").expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pe")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
         let root = dir.path().to_path_buf();
         let mut d = Daemon {
             data_root: root.join("d"),
@@ -95,6 +102,10 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
+        let config = self.root.join("daemon.json");
+        if !config.exists() {
+            std::fs::write(&config, "{}\n").expect("write daemon.json");
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -108,7 +119,7 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
             .arg("--config-file")
-            .arg(self.root.join("no-daemon.json"))
+            .arg(&config)
             .args(&self.extra_args)
             .env("PIER_SHIM", &bins().shim)
             .stdin(Stdio::null())
@@ -131,7 +142,11 @@ impl Daemon {
                     panic!("pierd exited during start-up ({st}); log:\n{}", self.daemon_log());
                 }
             }
-            assert!(Instant::now() < deadline, "pierd did not answer /_ping in 20s; log:\n{}", self.daemon_log());
+            assert!(
+                Instant::now() < deadline,
+                "pierd did not answer /_ping in 20s; log:\n{}",
+                self.daemon_log()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -221,7 +236,9 @@ impl Daemon {
 
     /// Run the docker CLI and return its output.
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.docker_cmd(args).output().expect("run docker (is the docker CLI on PATH?)")
+        self.docker_cmd(args)
+            .output()
+            .expect("run docker (is the docker CLI on PATH?)")
     }
 
     /// Run docker and return stdout; fail the test when it fails.
@@ -240,7 +257,9 @@ impl Daemon {
     /// One HTTP/1.1 request on the API socket; returns status and body
     /// (chunked bodies decoded).
     pub fn http(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
-        self.try_http(method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        let shown: String = path.chars().take(120).collect();
+        self.try_http(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {shown}: {e}"))
     }
 
     /// Like [`Daemon::http`], returning the body as JSON.
@@ -249,8 +268,12 @@ impl Daemon {
         let v = if b.is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&b)
-                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {}", String::from_utf8_lossy(&b)))
+            serde_json::from_slice(&b).unwrap_or_else(|e| {
+                panic!(
+                    "{method} {path}: body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&b)
+                )
+            })
         };
         (st, v)
     }
@@ -260,15 +283,23 @@ impl Daemon {
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: pier\r\nConnection: close\r\n");
         if let Some(b) = body {
-            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
         }
         req.push_str("\r\n");
-        s.write_all(req.as_bytes())?;
-        if let Some(b) = body {
-            s.write_all(b)?;
-        }
+        // A server may answer and close before reading a huge request; what
+        // it answered is still the result.
+        let sent = s
+            .write_all(req.as_bytes())
+            .and_then(|()| body.map_or(Ok(()), |b| s.write_all(b)));
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw)?;
+        if let Err(e) = s.read_to_end(&mut raw) {
+            if raw.is_empty() {
+                return Err(sent.err().unwrap_or(e));
+            }
+        }
         parse_response(&raw)
             .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {:?}", String::from_utf8_lossy(&raw))))
     }
@@ -309,7 +340,12 @@ impl Drop for Daemon {
         // Containers still known to the runtime.
         let runtime_root = self.exec_root.join("runc");
         if runtime_root.exists() {
-            if let Ok(out) = Command::new("runc").arg("--root").arg(&runtime_root).args(["list", "-q"]).output() {
+            if let Ok(out) = Command::new("runc")
+                .arg("--root")
+                .arg(&runtime_root)
+                .args(["list", "-q"])
+                .output()
+            {
                 for id in String::from_utf8_lossy(&out.stdout).lines() {
                     let _ = Command::new("runc")
                         .arg("--root")
@@ -355,7 +391,10 @@ pub fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
 
 /// Send `sig` (a name without SIG) to `pid` via kill(1).
 pub fn signal(pid: i32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).output();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .output();
 }
 
 /// True while `/proc/<pid>` exists and is not a zombie.
@@ -370,9 +409,13 @@ pub fn alive(pid: i32) -> bool {
 pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut pids = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return pids };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
     for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
@@ -408,7 +451,10 @@ pub fn busybox_tar(dir: &Path) -> PathBuf {
             std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
         }
         let busybox = Path::new("/bin/busybox");
-        assert!(busybox.exists(), "/bin/busybox is missing: apt-get install busybox-static");
+        assert!(
+            busybox.exists(),
+            "/bin/busybox is missing: apt-get install busybox-static"
+        );
         std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
         let list = Command::new(busybox).arg("--list").output().expect("busybox --list");
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
@@ -421,8 +467,11 @@ pub fn busybox_tar(dir: &Path) -> PathBuf {
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nalice:x:1000:1000:alice:/home:/bin/sh\n",
         )
         .expect("write passwd");
-        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nstaff:x:50:alice\n")
-            .expect("write group");
+        std::fs::write(
+            rootfs.join("etc/group"),
+            "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nstaff:x:50:alice\n",
+        )
+        .expect("write group");
         let st = Command::new("tar")
             .arg("-C")
             .arg(&rootfs)
