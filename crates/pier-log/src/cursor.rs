@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::files::{self, FileId};
-use crate::reader::{EntryRef, ReadOptions};
+use crate::reader::{EntryRef, LogEntry, ReadOptions};
 use crate::record::{self, LogText};
 use crate::{LogError, Stream};
 
@@ -191,6 +191,22 @@ impl Cursor {
             line,
             partial,
         }))
+    }
+
+    /// Owned entries up to about `max_bytes` (at least one if any is ready).
+    pub(crate) fn collect(&mut self, follow: bool, max_bytes: usize) -> Result<Vec<LogEntry>, LogError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while bytes < max_bytes.max(1) {
+            match self.next(follow)? {
+                Some(e) => {
+                    bytes += e.line.len() + 64;
+                    out.push(e.to_entry());
+                }
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Decodes and filters the line `buf[s..e]`; true if it is the next entry.

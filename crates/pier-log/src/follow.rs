@@ -60,18 +60,7 @@ impl Follower {
     /// there is nothing new yet. Returns about 1 MiB at most: when the
     /// result is not empty, poll again before waiting.
     pub fn poll(&mut self) -> Result<Vec<LogEntry>, LogError> {
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        while bytes < POLL_BUDGET {
-            match self.cursor.next(true)? {
-                Some(e) => {
-                    bytes += e.line.len() + 64;
-                    out.push(e.to_entry());
-                }
-                None => break,
-            }
-        }
-        Ok(out)
+        self.cursor.collect(true, POLL_BUDGET)
     }
 
     /// The next new entry, borrowed; `Ok(None)` when there is nothing new

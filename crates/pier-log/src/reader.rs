@@ -84,6 +84,13 @@ impl LogReader {
         self.cursor.next(false)
     }
 
+    /// The next entries, about `max_bytes` of them (at least one unless at
+    /// the end): one call per channel message instead of one per line.
+    /// Empty at the end.
+    pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<LogEntry>, LogError> {
+        self.cursor.collect(false, max_bytes)
+    }
+
     /// Offset in the live file (`<path>`) just past the last complete line
     /// read so far: where [`Follower::from_offset`] continues.
     pub fn offset(&self) -> u64 {

@@ -491,6 +491,10 @@ fn reader_offset_continues_into_follower() {
     let mut r = read(&c.path, &ReadOptions::default()).unwrap();
     assert_eq!(r.by_ref().count(), 2);
     let off = r.offset();
+    assert!(r.next_batch(1 << 20).unwrap().is_empty());
+    let mut r2 = read(&c.path, &ReadOptions::default()).unwrap();
+    assert_eq!(lines(&r2.next_batch(1).unwrap()), ["a\n"]);
+    assert_eq!(lines(&r2.next_batch(1 << 20).unwrap()), ["b\n"]);
     assert_eq!(off, fs::metadata(&c.path).unwrap().len());
     w.write(Stream::Stdout, b"c\n", T0 + 1).unwrap();
     let mut f = Follower::from_offset(&c.path, off, &ReadOptions::default()).unwrap();
