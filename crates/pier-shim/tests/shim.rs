@@ -50,6 +50,10 @@ impl Fixture {
     }
 
     fn with_memory_limit(args: &[&str], open_stdin: bool, memory_limit: Option<i64>) -> Fixture {
+        Fixture::with(args, open_stdin, memory_limit, RUNC)
+    }
+
+    fn with(args: &[&str], open_stdin: bool, memory_limit: Option<i64>, runtime: &str) -> Fixture {
         require_root_and_runc();
         // Short paths: a unix socket path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
@@ -68,7 +72,7 @@ impl Fixture {
         let cfg = ShimConfig {
             id: id.clone(),
             bundle: bundle.clone(),
-            runtime: RUNC.into(),
+            runtime: runtime.into(),
             runtime_root: dir.path().join("r"),
             socket: bundle.join("shim.sock"),
             exit_path: cdir.join("exit.json"),
@@ -401,7 +405,7 @@ fn create_failure_is_reported() {
     let mut fx = Fixture::new(&["true"], false);
     std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
     match fx.spawn() {
-        Ready::Failed { message } => assert!(!message.is_empty()),
+        Ready::Failed { message } => assert!(message.starts_with("runc create failed"), "{message}"),
         Ready::Created { .. } => panic!("create must fail without a rootfs"),
     }
 }
@@ -495,4 +499,19 @@ fn shutdown_and_a_second_connection() {
     // Both connections stay open; after Shutdown the shim leaves anyway.
     wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
     drop((control, waiter));
+}
+
+#[test]
+fn crun_on_a_hybrid_host_says_why() {
+    const CRUN: &str = "/usr/bin/crun";
+    assert!(Path::new(CRUN).exists(), "crun is missing at {CRUN}");
+    let mut fx = Fixture::with(&["true"], false, None, CRUN);
+    let hybrid = Path::new("/sys/fs/cgroup/unified").is_dir();
+    match fx.spawn() {
+        Ready::Failed { message } if hybrid => {
+            assert!(message.contains("hybrid") && message.contains("use runc"), "{message}");
+        }
+        Ready::Created { .. } if !hybrid => {}
+        other => panic!("hybrid={hybrid}: {other:?}"),
+    }
 }
