@@ -13,6 +13,15 @@
 //! a layer directory is unpacked under `tmp/` and renamed whole. One mutex
 //! guards the index and the short commit steps; unpacking runs outside it,
 //! so imports proceed in parallel.
+//!
+//! Every image enters through two steps: `stage_layer` (unpack one layer
+//! stream under `tmp/`, hashing it into its diff id) and `commit_image`
+//! (move staged layers into place, reuse those already present, store the
+//! config blob, record the image, tag it). Import stages one layer and writes
+//! its own config. Pull and load (issue 7) will stage each layer blob the
+//! same way after checking its compressed digest, skip layers whose diff id
+//! is already in `layers/`, and commit with the registry's config bytes and
+//! repo digests; save reads `blobs/` and re-tars `layers/<hex>/diff`.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -95,10 +104,12 @@ impl ImageStore {
         Ok(store)
     }
 
-    /// Imports a root filesystem tar (plain or gzip) as a one-layer image,
-    /// as `docker import` does, applying Dockerfile `changes`
+    /// Imports a root filesystem tar (plain, gzip or zstd) as a one-layer
+    /// image, as `docker import` does, applying Dockerfile `changes`
     /// (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
-    /// and tagging `reference`. Nothing is left behind on failure.
+    /// and tagging `reference`. A refused or broken archive leaves nothing
+    /// behind; a layer moved into place before a later IO failure is
+    /// collected by the next `open`.
     pub fn import(
         &self,
         body: impl Read,
