@@ -119,6 +119,7 @@ impl Shim {
         // container: it has not been started.
         self.on_output(Stream::Stdout);
         self.on_output(Stream::Stderr);
+        let runtime_created = result.is_ok();
         let pid = result.map_err(|e| match (e.kind(), e.runtime_message()) {
             (Failure::CgroupsHybridUnsupported, Some(m)) => {
                 format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
@@ -149,6 +150,14 @@ impl Shim {
             Err(message) => {
                 tracing::error!(%message, "create container");
                 self.quit = true;
+                if runtime_created {
+                    // The runtime holds a container nobody can drive; remove
+                    // it (blocking is fine, the shim is leaving).
+                    let args = self.runtime.delete_args(&self.cfg.id, true);
+                    if let Err(e) = self.runtime.run(Op::Delete, &self.cfg.id, &args) {
+                        tracing::warn!(error = %e, "delete half-created container");
+                    }
+                }
                 Ready::Failed { message }
             }
         };
