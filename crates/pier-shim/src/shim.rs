@@ -126,6 +126,8 @@ pub struct Shim {
     stdin: Option<OwnedFd>,
     child_stdio: Option<ChildStdio>,
     listener: UnixListener,
+    /// (device, inode) of the socket file we bound.
+    socket_id: Option<(u64, u64)>,
     conns: BTreeMap<usize, Conn>,
     next_conn: usize,
     sink: Box<dyn LogSink>,
@@ -142,6 +144,11 @@ pub struct Shim {
     shutdown: bool,
     quit: bool,
     buf: Vec<u8>,
+}
+
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 pub fn now_nanos() -> i64 {
@@ -171,6 +178,7 @@ impl Shim {
             Err(e) => return Err(e).with_context(|| format!("remove {}", cfg.socket.display())),
         }
         let mut listener = UnixListener::bind(&cfg.socket).with_context(|| format!("bind {}", cfg.socket.display()))?;
+        let socket_id = file_id(&cfg.socket);
         let Stdio3 {
             mut stdout,
             mut stderr,
@@ -197,6 +205,7 @@ impl Shim {
             stdin,
             child_stdio: child,
             listener,
+            socket_id,
             conns: BTreeMap::new(),
             next_conn: FIRST_CLIENT,
             sink,
@@ -425,8 +434,12 @@ impl Shim {
         if let Err(e) = self.sink.flush() {
             tracing::error!(error = %e, "flush container log");
         }
-        if let Err(e) = std::fs::remove_file(&self.cfg.socket) {
-            tracing::debug!(error = %e, "remove socket");
+        // A successor shim for the same container (a restart) may already
+        // have bound the path anew; remove only our own socket.
+        if self.socket_id.is_some() && file_id(&self.cfg.socket) == self.socket_id {
+            if let Err(e) = std::fs::remove_file(&self.cfg.socket) {
+                tracing::debug!(error = %e, "remove socket");
+            }
         }
         tracing::info!("shim exiting");
     }

@@ -515,3 +515,29 @@ fn crun_on_a_hybrid_host_says_why() {
         other => panic!("hybrid={hybrid}: {other:?}"),
     }
 }
+
+#[test]
+fn a_successor_shim_keeps_its_socket() {
+    // A restart: the old shim is still up (its client has not hung up) when
+    // pierd starts a new shim for the same container and socket path.
+    let mut fx = Fixture::new(&["sleep", "1000"], false);
+    let (_, old_shim) = created(&mut fx);
+    let mut old = fx.connect();
+    assert_eq!(call(&mut old, &Request::Start), Response::Ok);
+    let kill = Request::Kill { signal: 9, all: false };
+    assert_eq!(call(&mut old, &kill), Response::Ok);
+    assert!(matches!(call(&mut old, &Request::Wait), Response::Exited(_)));
+    std::fs::remove_file(&fx.cfg.exit_path).expect("remove exit.json");
+
+    let (_, new_shim) = created(&mut fx);
+    assert_ne!(old_shim, new_shim);
+    drop(old);
+    wait_until("old shim exit", Duration::from_secs(10), || !alive(old_shim));
+    let mut new = fx.connect();
+    match call(&mut new, &Request::State) {
+        Response::State(st) => assert_eq!(st.status, Status::Created),
+        other => panic!("state: {other:?}"),
+    }
+    assert_eq!(call(&mut new, &kill), Response::Ok);
+    assert!(matches!(call(&mut new, &Request::Wait), Response::Exited(_)));
+}
