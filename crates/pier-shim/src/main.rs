@@ -126,11 +126,8 @@ fn detach(ready: &OwnedFd) -> anyhow::Result<()> {
 }
 
 fn setup(cfg: ShimConfig) -> anyhow::Result<Shim> {
-    if cfg.tty {
-        anyhow::bail!("tty is not supported yet");
-    }
     let sink = open_sink(&cfg)?;
-    let stdio = Stdio3::new(cfg.open_stdin)?;
+    let stdio = Stdio3::new(cfg.open_stdin, cfg.tty)?;
     Shim::new(cfg, stdio, sink)
 }
 

@@ -32,6 +32,7 @@ use crate::exit_record;
 use crate::sink::{LogSink, Stream};
 
 mod clients;
+mod console;
 mod invocations;
 
 use invocations::{op_of, status_text};
@@ -40,6 +41,8 @@ const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
 const STDERR: Token = Token(2);
 const LISTENER: Token = Token(3);
+/// The console socket; its one connection is `Token(5)`.
+const CONSOLE: Token = Token(4);
 const FIRST_CLIENT: usize = 16;
 
 /// How long after init's exit the shim waits for the output pipes to reach
@@ -56,6 +59,7 @@ enum Event {
     Signals,
     Output(Stream),
     Accept,
+    Console,
     Client { id: usize },
     Tick,
 }
@@ -80,15 +84,25 @@ struct InFlight {
 /// The container's stdio ends the shim keeps, plus the child's ends until
 /// `create` is spawned.
 pub struct Stdio3 {
-    stdout: Receiver,
-    stderr: Receiver,
+    stdout: Option<Receiver>,
+    stderr: Option<Receiver>,
     /// Write end of stdin (`open_stdin`), kept for attach.
     stdin: Option<OwnedFd>,
     child: Option<ChildStdio>,
 }
 
 impl Stdio3 {
-    pub fn new(open_stdin: bool) -> anyhow::Result<Self> {
+    /// Pipes for stdout and stderr, and for stdin with `open_stdin`. With a
+    /// `tty` there are none: the terminal comes over the console socket.
+    pub fn new(open_stdin: bool, tty: bool) -> anyhow::Result<Self> {
+        if tty {
+            return Ok(Stdio3 {
+                stdout: None,
+                stderr: None,
+                stdin: None,
+                child: Some(ChildStdio::null()),
+            });
+        }
         let out = pier_sys::fd::pipe().context("create stdout pipe")?;
         let err = pier_sys::fd::pipe().context("create stderr pipe")?;
         let (child_in, stdin) = if open_stdin {
@@ -102,8 +116,8 @@ impl Stdio3 {
         stdout.set_nonblocking(true).context("set stdout nonblocking")?;
         stderr.set_nonblocking(true).context("set stderr nonblocking")?;
         Ok(Stdio3 {
-            stdout,
-            stderr,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
             stdin,
             child: Some(ChildStdio {
                 stdin: child_in,
@@ -124,6 +138,10 @@ pub struct Shim {
     stderr: Option<Receiver>,
     #[allow(dead_code)] // kept open for attach (a later issue)
     stdin: Option<OwnedFd>,
+    console: Option<console::Console>,
+    /// The pty master (`tty`), kept for input and resize (a later issue).
+    #[allow(dead_code)]
+    terminal: Option<OwnedFd>,
     child_stdio: Option<ChildStdio>,
     listener: UnixListener,
     /// (device, inode) of the socket file we bound.
@@ -188,10 +206,19 @@ impl Shim {
         let reg = poll.registry();
         reg.register(&mut SourceFd(&signals.as_fd().as_raw_fd()), SIGNALS, Interest::READABLE)
             .context("register signalfd")?;
-        reg.register(&mut stdout, STDOUT, Interest::READABLE)
-            .context("register stdout")?;
-        reg.register(&mut stderr, STDERR, Interest::READABLE)
-            .context("register stderr")?;
+        if let Some(stdout) = stdout.as_mut() {
+            reg.register(stdout, STDOUT, Interest::READABLE)
+                .context("register stdout")?;
+        }
+        if let Some(stderr) = stderr.as_mut() {
+            reg.register(stderr, STDERR, Interest::READABLE)
+                .context("register stderr")?;
+        }
+        let console = if cfg.tty {
+            Some(console::Console::bind(&cfg.bundle.join("console.sock"), reg)?)
+        } else {
+            None
+        };
         reg.register(&mut listener, LISTENER, Interest::READABLE)
             .context("register listener")?;
         Ok(Shim {
@@ -200,9 +227,11 @@ impl Shim {
             runtime,
             poll,
             signals,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
+            stdout,
+            stderr,
             stdin,
+            console,
+            terminal: None,
             child_stdio: child,
             listener,
             socket_id,
@@ -249,6 +278,7 @@ impl Shim {
                 STDOUT => Event::Output(Stream::Stdout),
                 STDERR => Event::Output(Stream::Stderr),
                 LISTENER => Event::Accept,
+                Token(4) | Token(5) => Event::Console,
                 Token(id) => Event::Client { id },
             }));
             if batch.is_empty() {
@@ -270,6 +300,7 @@ impl Shim {
             Event::Signals => self.on_signals()?,
             Event::Output(stream) => self.on_output(stream),
             Event::Accept => self.on_accept(),
+            Event::Console => self.on_console(),
             Event::Client { id } => self.on_client(id),
             Event::Tick => {}
         }
@@ -380,6 +411,10 @@ impl Shim {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if console::is_terminal_eof(&e) => {
+                    eof = true;
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, ?stream, "read container output");
                     eof = true;
@@ -428,6 +463,7 @@ impl Shim {
     }
 
     fn finish(&mut self) {
+        self.close_console();
         for conn in self.conns.values_mut() {
             conn.flush();
         }

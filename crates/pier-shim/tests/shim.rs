@@ -33,6 +33,25 @@ fn unsafe_free_euid() -> u32 {
         .expect("parse euid")
 }
 
+/// How a fixture's container is set up.
+struct Opts {
+    open_stdin: bool,
+    tty: bool,
+    memory_limit: Option<i64>,
+    runtime: &'static str,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            open_stdin: false,
+            tty: false,
+            memory_limit: None,
+            runtime: RUNC,
+        }
+    }
+}
+
 /// One container's temp world; kills what it started on drop.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -45,15 +64,11 @@ struct Fixture {
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl Fixture {
-    fn new(args: &[&str], open_stdin: bool) -> Fixture {
-        Fixture::with_memory_limit(args, open_stdin, None)
+    fn new(args: &[&str]) -> Fixture {
+        Fixture::with(args, Opts::default())
     }
 
-    fn with_memory_limit(args: &[&str], open_stdin: bool, memory_limit: Option<i64>) -> Fixture {
-        Fixture::with(args, open_stdin, memory_limit, RUNC)
-    }
-
-    fn with(args: &[&str], open_stdin: bool, memory_limit: Option<i64>, runtime: &str) -> Fixture {
+    fn with(args: &[&str], opts: Opts) -> Fixture {
         require_root_and_runc();
         // Short paths: a unix socket path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
@@ -67,12 +82,12 @@ impl Fixture {
         );
         let bundle = dir.path().join("b");
         let cdir = dir.path().join("c");
-        write_bundle(&bundle, args, memory_limit);
+        write_bundle(&bundle, args, &opts);
         std::fs::create_dir_all(&cdir).expect("mkdir c");
         let cfg = ShimConfig {
             id: id.clone(),
             bundle: bundle.clone(),
-            runtime: runtime.into(),
+            runtime: opts.runtime.into(),
             runtime_root: dir.path().join("r"),
             socket: bundle.join("shim.sock"),
             exit_path: cdir.join("exit.json"),
@@ -83,9 +98,9 @@ impl Fixture {
                 max_size: None,
                 max_file: 1,
             },
-            open_stdin,
+            open_stdin: opts.open_stdin,
             stdin_once: false,
-            tty: false,
+            tty: opts.tty,
         };
         std::fs::write(
             bundle.join("shim.json"),
@@ -195,7 +210,7 @@ fn ppid(pid: i32) -> i32 {
         .expect("ppid")
 }
 
-fn write_bundle(bundle: &Path, args: &[&str], memory_limit: Option<i64>) {
+fn write_bundle(bundle: &Path, args: &[&str], opts: &Opts) {
     let rootfs = bundle.join("rootfs");
     for d in ["bin", "proc", "dev", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
@@ -207,7 +222,7 @@ fn write_bundle(bundle: &Path, args: &[&str], memory_limit: Option<i64>) {
     let mut config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": opts.tty,
             "user": {"uid": 0, "gid": 0},
             "args": args,
             "env": ["PATH=/bin"],
@@ -219,7 +234,9 @@ fn write_bundle(bundle: &Path, args: &[&str], memory_limit: Option<i64>) {
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=1024k"]}
+             "options": ["nosuid", "strictatime", "mode=755", "size=1024k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}
         ],
         "linux": {
             "namespaces": [
@@ -228,7 +245,7 @@ fn write_bundle(bundle: &Path, args: &[&str], memory_limit: Option<i64>) {
             ]
         }
     });
-    if let Some(limit) = memory_limit {
+    if let Some(limit) = opts.memory_limit {
         config["linux"]["resources"] = serde_json::json!({"memory": {"limit": limit}});
     }
     std::fs::write(
@@ -262,7 +279,7 @@ fn created(fx: &mut Fixture) -> (i32, i32) {
 
 #[test]
 fn daemon_hygiene_output_and_kill() {
-    let mut fx = Fixture::new(&["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 1000"], false);
+    let mut fx = Fixture::new(&["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 1000"]);
     let (init, shim) = created(&mut fx);
     assert!(init > 0 && shim > 0);
     assert_eq!(ppid(shim), 1, "shim must be reparented to init");
@@ -349,7 +366,7 @@ fn daemon_hygiene_output_and_kill() {
 
 #[test]
 fn cat_without_stdin_exits_at_once() {
-    let mut fx = Fixture::new(&["cat"], false);
+    let mut fx = Fixture::new(&["cat"]);
     let (_, shim) = created(&mut fx);
     let mut c = fx.connect();
     let t = Instant::now();
@@ -365,7 +382,7 @@ fn cat_without_stdin_exits_at_once() {
 
 #[test]
 fn exits_alone_when_nobody_listens() {
-    let mut fx = Fixture::new(&["sh", "-c", "echo bye; exit 3"], false);
+    let mut fx = Fixture::new(&["sh", "-c", "echo bye; exit 3"]);
     let (_, shim) = created(&mut fx);
     let mut c = fx.connect();
     assert_eq!(call(&mut c, &Request::Start), Response::Ok);
@@ -382,7 +399,13 @@ fn exits_alone_when_nobody_listens() {
 
 #[test]
 fn open_stdin_keeps_cat_running() {
-    let mut fx = Fixture::new(&["cat"], true);
+    let mut fx = Fixture::with(
+        &["cat"],
+        Opts {
+            open_stdin: true,
+            ..Opts::default()
+        },
+    );
     let (_, _) = created(&mut fx);
     let mut c = fx.connect();
     assert_eq!(call(&mut c, &Request::Start), Response::Ok);
@@ -402,7 +425,7 @@ fn open_stdin_keeps_cat_running() {
 
 #[test]
 fn create_failure_is_reported() {
-    let mut fx = Fixture::new(&["true"], false);
+    let mut fx = Fixture::new(&["true"]);
     std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
     match fx.spawn() {
         Ready::Failed { message } => assert!(message.starts_with("runc create failed"), "{message}"),
@@ -412,7 +435,7 @@ fn create_failure_is_reported() {
 
 #[test]
 fn bad_config_is_reported() {
-    let fx = Fixture::new(&["true"], false);
+    let fx = Fixture::new(&["true"]);
     let path = fx.dir.path().join("bad.json");
     std::fs::write(&path, b"{").expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_pier-shim"))
@@ -435,14 +458,16 @@ fn bad_config_is_reported() {
 
 #[test]
 fn oom_kill_is_recorded() {
-    let mut fx = Fixture::with_memory_limit(
+    let mut fx = Fixture::with(
         &[
             "sh",
             "-c",
             "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
         ],
-        false,
-        Some(16 << 20),
+        Opts {
+            memory_limit: Some(16 << 20),
+            ..Opts::default()
+        },
     );
     let _ = created(&mut fx);
     let mut c = fx.connect();
@@ -462,7 +487,6 @@ fn drains_output_with_no_client_attached() {
             "-c",
             "i=0; while [ $i -lt 5000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; printf tail",
         ],
-        false,
     );
     let (_, shim) = created(&mut fx);
     let mut c = fx.connect();
@@ -480,7 +504,7 @@ fn drains_output_with_no_client_attached() {
 
 #[test]
 fn shutdown_and_a_second_connection() {
-    let mut fx = Fixture::new(&["sleep", "1000"], false);
+    let mut fx = Fixture::new(&["sleep", "1000"]);
     let (_, shim) = created(&mut fx);
     let mut control = fx.connect();
     assert_eq!(call(&mut control, &Request::Start), Response::Ok);
@@ -505,7 +529,13 @@ fn shutdown_and_a_second_connection() {
 fn crun_on_a_hybrid_host_says_why() {
     const CRUN: &str = "/usr/bin/crun";
     assert!(Path::new(CRUN).exists(), "crun is missing at {CRUN}");
-    let mut fx = Fixture::with(&["true"], false, None, CRUN);
+    let mut fx = Fixture::with(
+        &["true"],
+        Opts {
+            runtime: CRUN,
+            ..Opts::default()
+        },
+    );
     let hybrid = Path::new("/sys/fs/cgroup/unified").is_dir();
     match fx.spawn() {
         Ready::Failed { message } if hybrid => {
@@ -520,7 +550,7 @@ fn crun_on_a_hybrid_host_says_why() {
 fn a_successor_shim_keeps_its_socket() {
     // A restart: the old shim is still up (its client has not hung up) when
     // pierd starts a new shim for the same container and socket path.
-    let mut fx = Fixture::new(&["sleep", "1000"], false);
+    let mut fx = Fixture::new(&["sleep", "1000"]);
     let (_, old_shim) = created(&mut fx);
     let mut old = fx.connect();
     assert_eq!(call(&mut old, &Request::Start), Response::Ok);
@@ -540,4 +570,42 @@ fn a_successor_shim_keeps_its_socket() {
     }
     assert_eq!(call(&mut new, &kill), Response::Ok);
     assert!(matches!(call(&mut new, &Request::Wait), Response::Exited(_)));
+}
+
+#[test]
+fn tty_output_is_logged_as_stdout() {
+    let mut fx = Fixture::with(
+        &["sh", "-c", "echo on-tty; echo err-on-tty >&2"],
+        Opts {
+            tty: true,
+            ..Opts::default()
+        },
+    );
+    let (_, shim) = created(&mut fx);
+    assert!(!fx.cfg.bundle.join("console.sock").exists(), "console socket removed");
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert_eq!(r.exit_code, 0),
+        other => panic!("wait: {other:?}"),
+    }
+    drop(c);
+    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    let got: Vec<(String, String)> = fx
+        .log_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap_or("").to_owned(),
+                l["log"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("stdout".to_owned(), "on-tty\r\n".to_owned()),
+            ("stdout".to_owned(), "err-on-tty\r\n".to_owned())
+        ]
+    );
 }

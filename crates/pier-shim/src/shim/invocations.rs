@@ -24,7 +24,7 @@ impl Shim {
                     let opts = CreateOptions {
                         bundle: self.cfg.bundle.clone(),
                         pid_file: self.pid_file.clone(),
-                        console_socket: None,
+                        console_socket: self.console.as_ref().map(|c| c.path().to_owned()),
                     };
                     let stdio = self.child_stdio.take().unwrap_or_else(ChildStdio::null);
                     (self.runtime.create_args(&id, &opts), stdio)
@@ -120,14 +120,23 @@ impl Shim {
         self.on_output(Stream::Stdout);
         self.on_output(Stream::Stderr);
         let runtime_created = result.is_ok();
-        let pid = result.map_err(|e| match (e.kind(), e.runtime_message()) {
-            (Failure::CgroupsHybridUnsupported, Some(m)) => {
-                format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
-            }
-            (_, Some(m)) => m.to_owned(),
-            (_, None) => e.to_string(),
-        });
-        let pid = pid.and_then(|()| {
+        if runtime_created && self.cfg.tty && self.terminal.is_none() {
+            // The runtime has exited, so the master is in the socket by now.
+            self.on_console();
+        }
+        let result = match result {
+            Ok(()) if self.cfg.tty && self.terminal.is_none() => Err("the runtime sent no terminal".to_owned()),
+            Ok(()) => Ok(()),
+            Err(e) => Err(match (e.kind(), e.runtime_message()) {
+                (Failure::CgroupsHybridUnsupported, Some(m)) => {
+                    format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
+                }
+                (_, Some(m)) => m.to_owned(),
+                (_, None) => e.to_string(),
+            }),
+        };
+        self.close_console();
+        let pid = result.and_then(|()| {
             std::fs::read_to_string(&self.pid_file)
                 .map_err(|e| format!("read {}: {e}", self.pid_file.display()))
                 .and_then(|s| {
@@ -148,7 +157,7 @@ impl Shim {
                 }
             }
             Err(message) => {
-                tracing::error!(%message, "create container");
+                tracing::error!(reason = %message, "create container");
                 self.quit = true;
                 if runtime_created {
                     // The runtime holds a container nobody can drive; remove

@@ -1,0 +1,137 @@
+//! The terminal (`tty`): the runtime creates a pty and sends its master fd
+//! over `--console-socket`. The master is then the container's only output
+//! (logged as stdout); a duplicate is kept for input and resize (attach, a
+//! later issue).
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mio::net::{UnixListener, UnixStream};
+use mio::unix::pipe::Receiver;
+use mio::{Interest, Registry, Token};
+use pier_sys::Errno;
+
+use super::{Shim, CONSOLE, STDOUT};
+
+/// The socket the runtime sends the master to, until it has.
+pub(super) struct Console {
+    path: PathBuf,
+    listener: UnixListener,
+    conn: Option<UnixStream>,
+}
+
+impl Console {
+    pub(super) fn bind(path: &Path, registry: &Registry) -> anyhow::Result<Console> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("remove {}", path.display())),
+        }
+        let mut listener = UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+        registry
+            .register(&mut listener, CONSOLE, Interest::READABLE)
+            .context("register console socket")?;
+        Ok(Console {
+            path: path.to_owned(),
+            listener,
+            conn: None,
+        })
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accept the runtime's connection and read the master, if it is there
+    /// yet.
+    fn poll_master(&mut self, registry: &Registry) -> anyhow::Result<Option<OwnedFd>> {
+        if self.conn.is_none() {
+            match self.listener.accept() {
+                Ok((mut conn, _)) => {
+                    registry
+                        .register(&mut conn, Token(CONSOLE.0 + 1), Interest::READABLE)
+                        .context("register console connection")?;
+                    self.conn = Some(conn);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e).context("accept console connection"),
+            }
+        }
+        let Some(conn) = &self.conn else {
+            return Ok(None);
+        };
+        // runc sends the pty's name as the payload.
+        let mut name = [0u8; 256];
+        match pier_sys::scm::recv_fds(conn.as_fd(), &mut name) {
+            Ok((_, mut fds)) if !fds.is_empty() => Ok(Some(fds.swap_remove(0))),
+            Ok((0, _)) => anyhow::bail!("runtime closed the console socket without a terminal"),
+            Ok(_) => Ok(None),
+            Err(pier_sys::SysError::Call {
+                errno: Errno::EAGAIN, ..
+            }) => Ok(None),
+            Err(e) => Err(e).context("receive terminal"),
+        }
+    }
+
+    fn close(mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.listener);
+        if let Some(mut conn) = self.conn.take() {
+            let _ = registry.deregister(&mut conn);
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Shim {
+    /// The console socket is readable: take the master when it comes.
+    pub(super) fn on_console(&mut self) {
+        let Some(console) = self.console.as_mut() else {
+            return;
+        };
+        match console.poll_master(self.poll.registry()) {
+            Ok(None) => {}
+            Ok(Some(master)) => {
+                if let Some(console) = self.console.take() {
+                    console.close(self.poll.registry());
+                }
+                if let Err(e) = self.take_master(master) {
+                    tracing::error!(error = format!("{e:#}"), "set up terminal");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "console socket");
+                if let Some(console) = self.console.take() {
+                    console.close(self.poll.registry());
+                }
+            }
+        }
+    }
+
+    fn take_master(&mut self, master: OwnedFd) -> anyhow::Result<()> {
+        let input = master.try_clone().context("dup terminal")?;
+        let mut output = Receiver::from(master);
+        output.set_nonblocking(true).context("set terminal nonblocking")?;
+        self.poll
+            .registry()
+            .register(&mut output, STDOUT, Interest::READABLE)
+            .context("register terminal")?;
+        self.stdout = Some(output);
+        self.terminal = Some(input);
+        tracing::info!("terminal received");
+        Ok(())
+    }
+
+    /// Drop the console socket (on exit, or when no terminal came).
+    pub(super) fn close_console(&mut self) {
+        if let Some(console) = self.console.take() {
+            console.close(self.poll.registry());
+        }
+    }
+}
+
+/// A pty master reads EIO once every slave fd is closed: its EOF.
+pub(super) fn is_terminal_eof(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(Errno::EIO as i32)
+}
