@@ -21,7 +21,11 @@
 //!    container's stdio pipes (stdin is `/dev/null` unless
 //!    [`ShimConfig::open_stdin`]). The runtime gets `--pid-file
 //!    <bundle>/init.pid` and `--log <bundle>/runtime.log --log-format json`;
-//!    failures carry the last error-level message of that log.
+//!    failures carry the last error-level message of that log. With
+//!    [`ShimConfig::tty`] there are no pipes: the runtime gets
+//!    `--console-socket <bundle>/console.sock`, sends the pty master over it
+//!    (SCM_RIGHTS), and the shim logs the terminal's output as stdout; the
+//!    console socket is removed once `create` has ended.
 //! 3. It writes exactly one [`Ready`] JSON line to the ready pipe and closes
 //!    it. `pierd` reads the ready pipe to
 //!    EOF: `Ready::Created` means the socket accepts RPCs and the container
