@@ -138,12 +138,25 @@ impl Runtime {
 
     /// The error for a failed invocation, reading the JSON log.
     pub fn failure(&self, op: Op, id: &str, status: &str) -> RuntimeError {
+        self.failure_with_stderr(op, id, status, "")
+    }
+
+    /// The error for a failed invocation: the JSON log's last error, else
+    /// the invocation's stderr, else its exit status.
+    fn failure_with_stderr(&self, op: Op, id: &str, status: &str, stderr: &str) -> RuntimeError {
         let logged = self
             .log
             .as_deref()
             .and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|text| last_error_message(&text));
-        let message = logged.unwrap_or_else(|| format!("{} {status}", self.binary.display()));
+        let stderr = stderr.trim();
+        let message = logged.unwrap_or_else(|| {
+            if stderr.is_empty() {
+                format!("{} {status}", self.binary.display())
+            } else {
+                stderr.to_owned()
+            }
+        });
         RuntimeError::Failed {
             op,
             id: id.to_owned(),
@@ -168,17 +181,8 @@ impl Runtime {
         if out.status.success() {
             return Ok(out.stdout);
         }
-        let mut err = self.failure(op, id, &out.status.to_string());
-        if let RuntimeError::Failed { message, kind, .. } = &mut err {
-            if self.log.is_none() {
-                let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-                if !stderr.is_empty() {
-                    *kind = classify(&stderr);
-                    *message = stderr;
-                }
-            }
-        }
-        Err(err)
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(self.failure_with_stderr(op, id, &out.status.to_string(), &stderr))
     }
 
     /// `state ID`, blocking.
@@ -231,6 +235,24 @@ mod tests {
         );
         let bare = Runtime::new("runc", "/r");
         assert_eq!(strs(&bare.start_args("x")), ["--root", "/r", "start", "x"]);
+    }
+
+    #[test]
+    fn failure_reads_the_json_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("runtime.log");
+        let rt = Runtime::new("/bin/sh", "/r").with_log(&log);
+        std::fs::write(&log, "{\"level\":\"error\",\"msg\":\"container does not exist\"}\n").expect("write");
+        let err = rt
+            .check(Op::Kill, "abc", false, "exited with status 1")
+            .expect_err("fails");
+        assert_eq!(err.runtime_message(), Some("container does not exist"));
+        assert_eq!(err.kind(), Failure::NotFound);
+        assert_eq!(err.to_string(), "runtime kill abc: container does not exist");
+        rt.reset_log().expect("reset");
+        let err = rt.failure(Op::Start, "abc", "exited with status 1");
+        assert_eq!(err.runtime_message(), Some("/bin/sh exited with status 1"));
+        assert!(rt.check(Op::Start, "abc", true, "").is_ok());
     }
 
     #[test]
