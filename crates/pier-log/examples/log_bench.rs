@@ -1,9 +1,10 @@
 //! Rough throughput numbers for the log path (not a test).
 //!
-//! `cargo run --release -p pier-log --example log_bench -- [DIR] [MIB] [null]`
+//! `cargo run --release -p pier-log --example log_bench -- [DIR] [MIB] [null|rotate|rotate-gz]`
 //!
 //! With `null` the writer writes to /dev/null (the encoding cost alone) and
-//! nothing is read.
+//! nothing is read; `rotate` rotates at 20 MiB keeping 5 files, `rotate-gz`
+//! compresses them too.
 //!
 //! Writes MIB (default 1024) of 1 KiB lines in 64 KiB chunks, as the shim
 //! would after a pipe read, with timestamps spread over one hour; then reads
@@ -22,7 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mib: u64 = args.get(2).map_or(Ok(1024), |s| s.parse())?;
     std::fs::create_dir_all(&dir)?;
-    let null = args.get(3).is_some_and(|a| a == "null");
+    let mode = args.get(3).map_or("", String::as_str);
+    let null = mode == "null";
+    let rotate = mode.starts_with("rotate");
     let path = if null {
         std::path::PathBuf::from("/dev/null")
     } else {
@@ -41,15 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut w = JsonFileWriter::open(WriterConfig {
         path: path.clone(),
-        max_size: None,
-        max_file: 1,
-        compress: false,
+        max_size: rotate.then_some(20 << 20),
+        max_file: if rotate { 5 } else { 1 },
+        compress: mode == "rotate-gz",
     })?;
     let start = Instant::now();
     for i in 0..chunks {
         w.write(Stream::Stdout, &chunk, t0 + i as i64 * step)?;
     }
     w.flush()?;
+    w.finish_pending_work();
     let secs = start.elapsed().as_secs_f64();
     if null {
         println!(
@@ -60,9 +64,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let file_len = std::fs::metadata(&path)?.len();
+    // All files of the log, rotated ones included.
+    let mut file_len = 0;
+    for e in std::fs::read_dir(&dir)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().starts_with("bench-json.log") {
+            file_len += e.metadata()?.len();
+        }
+    }
     println!(
-        "write: {} MiB of 1 KiB lines in {:.3} s = {:.0} MB/s in ({:.0} MB/s to disk)",
+        "write: {} MiB of 1 KiB lines in {:.3} s = {:.0} MB/s in ({:.0} MB/s kept on disk)",
         mib,
         secs,
         (chunks * 65536) as f64 / secs / 1e6,
@@ -79,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "full read: {n} entries, {bytes} bytes in {:.3} s = {:.0} MB/s of log text ({:.0} MB/s of file)",
+        "full read: {n} entries, {bytes} bytes in {:.3} s = {:.0} MB/s of log text ({:.0} MB/s of files)",
         secs,
         bytes as f64 / secs / 1e6,
         file_len as f64 / secs / 1e6
@@ -117,6 +128,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     std::fs::remove_file(&path)?;
+    for n in 1..5 {
+        for ext in ["", ".gz"] {
+            let _ = std::fs::remove_file(dir.join(format!("bench-json.log.{n}{ext}")));
+        }
+    }
     if args.get(1).is_none() {
         std::fs::remove_dir(&dir)?;
     }
