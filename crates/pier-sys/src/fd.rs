@@ -32,11 +32,7 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
 
 /// Set or clear close-on-exec on `fd`.
 pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> Result<()> {
-    let flags = if on {
-        FdFlag::FD_CLOEXEC
-    } else {
-        FdFlag::empty()
-    };
+    let flags = if on { FdFlag::FD_CLOEXEC } else { FdFlag::empty() };
     fcntl(fd, FcntlArg::F_SETFD(flags)).ctx("fcntl F_SETFD")?;
     Ok(())
 }
@@ -148,10 +144,7 @@ mod tests {
         assert_eq!(close_ranges(&[]), vec![(3, u32::MAX)]);
         assert_eq!(close_ranges(&[0, 1, 2]), vec![(3, u32::MAX)]);
         assert_eq!(close_ranges(&[3]), vec![(4, u32::MAX)]);
-        assert_eq!(
-            close_ranges(&[7, 5, 5, -1]),
-            vec![(3, 4), (6, 6), (8, u32::MAX)]
-        );
+        assert_eq!(close_ranges(&[7, 5, 5, -1]), vec![(3, 4), (6, 6), (8, u32::MAX)]);
         assert_eq!(close_ranges(&[4, 5]), vec![(3, 3), (6, u32::MAX)]);
     }
 

@@ -29,13 +29,7 @@ pub fn send_fds(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> R
 pub fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>)> {
     let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ctx("recvmsg")?;
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).ctx("recvmsg")?;
     let mut fds = Vec::new();
     for c in msg.cmsgs().ctx("recvmsg cmsgs")? {
         if let ControlMessageOwned::ScmRights(raw) = c {
@@ -71,8 +65,7 @@ mod tests {
         let mut buf = [0u8; 8];
         let (n, mut fds) = recv_fds(b.as_fd(), &mut buf).expect("recv");
         assert_eq!((n, fds.len()), (1, 1));
-        let flags =
-            nix::fcntl::fcntl(fds[0].as_fd(), nix::fcntl::FcntlArg::F_GETFD).expect("getfd");
+        let flags = nix::fcntl::fcntl(fds[0].as_fd(), nix::fcntl::FcntlArg::F_GETFD).expect("getfd");
         assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         let mut w = std::fs::File::from(fds.remove(0));
         w.write_all(b"hi").expect("write");

@@ -23,10 +23,8 @@ impl Signals {
         for &s in signals {
             set.add(s);
         }
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-            .ctx("sigprocmask")?;
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .ctx("signalfd")?;
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).ctx("sigprocmask")?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ctx("signalfd")?;
         Ok(Signals { fd })
     }
 
