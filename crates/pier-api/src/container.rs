@@ -212,10 +212,7 @@ mod tests {
             "AutoRemove":true,"ConsoleSize":[24,80],"Unknown":1},
             "NetworkingConfig":{"EndpointsConfig":{}}}"#;
         let req: ContainerCreateRequest = serde_json::from_str(body).expect("parse");
-        assert_eq!(
-            req.config.cmd,
-            Some(vec!["sleep".to_string(), "10".to_string()])
-        );
+        assert_eq!(req.config.cmd, Some(vec!["sleep".to_string(), "10".to_string()]));
         assert_eq!(req.config.image.as_deref(), Some("busybox"));
         let hc = req.host_config.expect("host config");
         assert!(hc.auto_remove);
@@ -224,8 +221,7 @@ mod tests {
 
     #[test]
     fn cmd_as_string_and_wrong_types() {
-        let req: ContainerCreateRequest =
-            serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi"}"#).expect("parse");
+        let req: ContainerCreateRequest = serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi"}"#).expect("parse");
         assert_eq!(req.config.cmd, Some(vec!["echo hi".to_string()]));
         assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"Image":5}"#).is_err());
         assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"Env":"x"}"#).is_err());

@@ -69,8 +69,7 @@ impl Decoder {
         if self.buf.len() < HEADER_LEN {
             return Ok(None);
         }
-        let stream =
-            StreamType::from_byte(self.buf[0]).ok_or(FrameError::UnknownStream(self.buf[0]))?;
+        let stream = StreamType::from_byte(self.buf[0]).ok_or(FrameError::UnknownStream(self.buf[0]))?;
         let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
         if self.buf.len() < HEADER_LEN + len {
             return Ok(None);
@@ -116,10 +115,7 @@ mod tests {
 
     #[test]
     fn header_layout() {
-        assert_eq!(
-            header(StreamType::Stderr, 0x0102_0304),
-            [2, 0, 0, 0, 1, 2, 3, 4]
-        );
+        assert_eq!(header(StreamType::Stderr, 0x0102_0304), [2, 0, 0, 0, 1, 2, 3, 4]);
         let mut d = Decoder::new();
         d.push(&[9, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(d.next_frame(), Err(FrameError::UnknownStream(9)));

@@ -7,15 +7,9 @@
 use std::fmt;
 
 /// Highest API version Pier implements.
-pub const API_VERSION: ApiVersion = ApiVersion {
-    major: 1,
-    minor: 50,
-};
+pub const API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 50 };
 /// Lowest API version Pier accepts.
-pub const MIN_API_VERSION: ApiVersion = ApiVersion {
-    major: 1,
-    minor: 24,
-};
+pub const MIN_API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 24 };
 
 /// A `MAJOR.MINOR` Engine API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,45 +79,18 @@ mod tests {
     #[test]
     fn splits_prefix() {
         let (v, p) = split_version_prefix("/v1.41/containers/json").expect("split");
-        assert_eq!(
-            v,
-            Some(ApiVersion {
-                major: 1,
-                minor: 41
-            })
-        );
+        assert_eq!(v, Some(ApiVersion { major: 1, minor: 41 }));
         assert_eq!(p, "/containers/json");
-        assert_eq!(
-            split_version_prefix("/_ping").expect("split"),
-            (None, "/_ping")
-        );
-        assert_eq!(
-            split_version_prefix("/volumes").expect("split"),
-            (None, "/volumes")
-        );
+        assert_eq!(split_version_prefix("/_ping").expect("split"), (None, "/_ping"));
+        assert_eq!(split_version_prefix("/volumes").expect("split"), (None, "/volumes"));
         assert!(split_version_prefix("/v1.x/ping").is_err());
     }
 
     #[test]
     fn bounds() {
-        assert!(ApiVersion::parse("1.23")
-            .expect("parse")
-            .check_supported()
-            .is_err());
-        assert!(ApiVersion::parse("1.51")
-            .expect("parse")
-            .check_supported()
-            .is_err());
-        assert!(ApiVersion::parse("1.41")
-            .expect("parse")
-            .check_supported()
-            .is_ok());
-        assert!(
-            ApiVersion { major: 1, minor: 9 }
-                < ApiVersion {
-                    major: 1,
-                    minor: 10
-                }
-        );
+        assert!(ApiVersion::parse("1.23").expect("parse").check_supported().is_err());
+        assert!(ApiVersion::parse("1.51").expect("parse").check_supported().is_err());
+        assert!(ApiVersion::parse("1.41").expect("parse").check_supported().is_ok());
+        assert!(ApiVersion { major: 1, minor: 9 } < ApiVersion { major: 1, minor: 10 });
     }
 }

@@ -107,27 +107,14 @@ mod tests {
     #[test]
     fn round_trip_blocking_and_incremental() {
         let mut wire = Vec::new();
-        write_frame(
-            &mut wire,
-            &Request::Kill {
-                signal: 9,
-                all: false,
-            },
-        )
-        .expect("write");
+        write_frame(&mut wire, &Request::Kill { signal: 9, all: false }).expect("write");
         write_frame(&mut wire, &Request::Wait).expect("write");
         let mut cursor = io::Cursor::new(wire.clone());
         assert_eq!(
             read_frame::<Request>(&mut cursor).expect("read"),
-            Some(Request::Kill {
-                signal: 9,
-                all: false
-            })
+            Some(Request::Kill { signal: 9, all: false })
         );
-        assert_eq!(
-            read_frame::<Request>(&mut cursor).expect("read"),
-            Some(Request::Wait)
-        );
+        assert_eq!(read_frame::<Request>(&mut cursor).expect("read"), Some(Request::Wait));
         assert!(read_frame::<Request>(&mut cursor).expect("read").is_none());
 
         let mut d = FrameDecoder::new();
