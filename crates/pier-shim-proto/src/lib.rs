@@ -49,6 +49,36 @@
 //! runs one invocation at a time, in arrival order, and kills one that takes
 //! longer than two minutes.
 //!
+//! # Stdio streams: attach and exec
+//!
+//! [`Request::Attach`] and an attached [`Request::Exec`] turn their
+//! connection into a *stream* once the reply (`Ok` / [`Response::ExecStarted`])
+//! has been sent; no further requests are read on it.
+//!
+//! - shim -> pierd: frames of the same layout as Docker's stdcopy: one byte
+//!   [`StreamKind`], three zero bytes, a big-endian `u32` length, then the
+//!   payload. `Stdout`/`Stderr` frames carry output (a TTY's output is all
+//!   `Stdout`), so pierd can forward them to a non-TTY Docker client as they
+//!   are. `Notice` carries UTF-8 text for the user (for example output a
+//!   lagging client lost under the `none` log driver). `End` is always the
+//!   last frame: its payload is a JSON [`StreamEnd`]; the shim closes the
+//!   connection after it.
+//! - pierd -> shim: raw stdin bytes, used only if the request asked for
+//!   stdin (and, for attach, the container was created with `open_stdin`);
+//!   otherwise discarded. A half-close (`shutdown(SHUT_WR)`) is stdin's EOF:
+//!   it closes an exec's stdin, and the container's stdin when the container
+//!   has `stdin_once`. Closing the whole connection is a detach.
+//! - A client that reads too slowly never blocks the container, the log or
+//!   other clients: the shim keeps a bounded buffer per stream and, past it,
+//!   replays the client's missed output from the log file, so it loses
+//!   nothing (with the `none` driver it skips ahead and sends a `Notice`).
+//! - An exec's stream ends once the exec'd process has exited and the
+//!   output already in its pipes has been forwarded, even if a background
+//!   child still holds the pipes open. Its `End` carries the exit code,
+//!   which the shim records before it sends the frame.
+//! - An attach stream ends when the container exits (after the last of its
+//!   output), with the container's exit code.
+//!
 //! # Exit
 //!
 //! When the container's init exits the shim drains stdout/stderr to EOF
@@ -133,6 +163,87 @@ pub enum Request {
     Wait,
     /// Exit the shim once the container is gone (kills nothing itself).
     Shutdown,
+    /// Join the container's stdio; the connection becomes a stream.
+    Attach(AttachRequest),
+    /// Start a process in the container (`runtime exec --detach`); the
+    /// connection becomes its stream unless `detach`.
+    Exec(ExecRequest),
+    /// Report an exec's state.
+    ExecState { exec_id: String },
+    /// Resize the container's terminal, or an exec's with `exec_id`.
+    Resize {
+        exec_id: Option<String>,
+        height: u16,
+        width: u16,
+    },
+    /// Close the container's stdin (EOF).
+    CloseStdin,
+}
+
+/// Which of the container's streams an attach wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachRequest {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Replay the log first, then live output, with no gap or duplicate.
+    pub logs: bool,
+}
+
+/// A process to run inside the running container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// Docker's exec id (64 hex).
+    pub exec_id: String,
+    /// An OCI `process` JSON file written by pierd (`runtime exec --process`).
+    pub process: PathBuf,
+    pub tty: bool,
+    /// Give the process a stdin pipe fed from the stream.
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Detached (`docker exec -d`): no stream; output is discarded.
+    pub detach: bool,
+    /// Initial terminal size `(height, width)` for `tty`.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// The kind byte of a stream frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StreamKind {
+    Stdout = 1,
+    Stderr = 2,
+    Notice = 3,
+    End = 4,
+}
+
+impl StreamKind {
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => StreamKind::Stdout,
+            2 => StreamKind::Stderr,
+            3 => StreamKind::Notice,
+            4 => StreamKind::End,
+            _ => return None,
+        })
+    }
+}
+
+/// Payload of the last frame of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEnd {
+    /// The exec's or the container's exit code; `None` if unknown (for
+    /// example the shim is shutting down).
+    pub exit_code: Option<i32>,
+}
+
+/// An exec as the shim sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecInfo {
+    pub running: bool,
+    pub pid: i32,
+    pub exit_code: Option<i32>,
 }
 
 /// A shim's answer.
@@ -142,7 +253,14 @@ pub enum Response {
     Ok,
     State(StateInfo),
     Exited(ExitRecord),
-    Error { message: String },
+    Error {
+        message: String,
+    },
+    /// The exec'd process runs with this host pid.
+    ExecStarted {
+        pid: i32,
+    },
+    ExecState(ExecInfo),
 }
 
 /// The container's state as the shim sees it.

@@ -102,6 +102,11 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             None => Decision::Park,
         },
         Request::Shutdown => Decision::Shutdown,
+        Request::Attach(_)
+        | Request::Exec(_)
+        | Request::ExecState { .. }
+        | Request::Resize { .. }
+        | Request::CloseStdin => error("not supported by this shim yet"),
     }
 }
 
