@@ -116,6 +116,20 @@ impl JsonFileWriter {
         &self.cfg
     }
 
+    /// Bytes in the live file: where the next record will start (records
+    /// are written before [`write`](Self::write) returns). A reader that
+    /// continues from here (`Follower::from_offset`) sees exactly what is
+    /// logged from now on.
+    pub fn live_offset(&self) -> u64 {
+        self.size + self.buf.len() as u64
+    }
+
+    /// The unterminated last line of `stream`: bytes taken by
+    /// [`write`](Self::write) but not yet in any record.
+    pub fn pending(&self, stream: Stream) -> &[u8] {
+        &self.pending[stream as usize]
+    }
+
     /// Encoded bytes lost to write errors and not yet reported by a marker.
     pub fn dropped_bytes(&self) -> u64 {
         self.dropped

@@ -13,6 +13,17 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
 }
 
+/// Options of `exec` (always `--detach`: the caller reaps the process,
+/// which the runtime leaves to the nearest subreaper).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// An OCI `process` JSON file.
+    pub process: PathBuf,
+    pub pid_file: PathBuf,
+    /// A unix socket the runtime sends the terminal's master fd to.
+    pub console_socket: Option<PathBuf>,
+}
+
 /// A runtime subcommand, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -21,6 +32,7 @@ pub enum Op {
     Kill,
     Delete,
     State,
+    Exec,
 }
 
 impl fmt::Display for Op {
@@ -31,6 +43,7 @@ impl fmt::Display for Op {
             Op::Kill => "kill",
             Op::Delete => "delete",
             Op::State => "state",
+            Op::Exec => "exec",
         })
     }
 }
@@ -58,6 +71,22 @@ pub(crate) fn create(id: &str, o: &CreateOptions) -> Vec<OsString> {
         path(&o.bundle),
         os("--pid-file"),
         path(&o.pid_file),
+    ];
+    if let Some(sock) = &o.console_socket {
+        v.extend([os("--console-socket"), path(sock)]);
+    }
+    v.push(os(id));
+    v
+}
+
+pub(crate) fn exec(id: &str, o: &ExecOptions) -> Vec<OsString> {
+    let mut v = vec![
+        os("exec"),
+        os("--process"),
+        path(&o.process),
+        os("--pid-file"),
+        path(&o.pid_file),
+        os("--detach"),
     ];
     if let Some(sock) = &o.console_socket {
         v.extend([os("--console-socket"), path(sock)]);
@@ -125,6 +154,23 @@ mod tests {
         assert_eq!(s(delete("id", true)), ["delete", "--force", "id"]);
         assert_eq!(s(delete("id", false)), ["delete", "id"]);
         assert_eq!(s(state("id")), ["state", "id"]);
+        let e = ExecOptions {
+            process: "/b/exec-1.json".into(),
+            pid_file: "/b/exec-1.pid".into(),
+            console_socket: None,
+        };
+        assert_eq!(
+            s(exec("id", &e)),
+            [
+                "exec",
+                "--process",
+                "/b/exec-1.json",
+                "--pid-file",
+                "/b/exec-1.pid",
+                "--detach",
+                "id"
+            ]
+        );
         assert_eq!(s(start("id")), ["start", "id"]);
         assert_eq!(s(global(Path::new("/r"), None)), ["--root", "/r"]);
     }

@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use args::{CreateOptions, Op};
+pub use args::{CreateOptions, ExecOptions, Op};
 pub use error::{classify, last_error_message, Failure, RuntimeError};
 pub use state::{parse_state, State, StateStatus};
 
@@ -72,6 +72,10 @@ impl Runtime {
 
     pub fn create_args(&self, id: &str, opts: &CreateOptions) -> Vec<OsString> {
         self.with_global(args::create(id, opts))
+    }
+
+    pub fn exec_args(&self, id: &str, opts: &ExecOptions) -> Vec<OsString> {
+        self.with_global(args::exec(id, opts))
     }
 
     pub fn start_args(&self, id: &str) -> Vec<OsString> {

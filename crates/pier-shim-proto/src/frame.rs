@@ -93,6 +93,12 @@ impl FrameDecoder {
         Ok(Some(msg?))
     }
 
+    /// Take every buffered byte not yet decoded (when the connection stops
+    /// carrying frames, for example after a stream starts).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// True when bytes of an unfinished frame are buffered.
     pub fn has_partial(&self) -> bool {
         !self.buf.is_empty()

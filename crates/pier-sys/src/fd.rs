@@ -30,6 +30,14 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Ask for a pipe buffer of `bytes` (`F_SETPIPE_SZ`); returns the size the
+/// kernel granted. Larger pipes mean fewer wakeups per byte.
+pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> Result<usize> {
+    rustix::pipe::fcntl_setpipe_size(fd, bytes)
+        .map_err(std::io::Error::from)
+        .ctx("fcntl F_SETPIPE_SZ")
+}
+
 /// Set or clear close-on-exec on `fd`.
 pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> Result<()> {
     let flags = if on { FdFlag::FD_CLOEXEC } else { FdFlag::empty() };

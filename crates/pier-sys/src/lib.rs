@@ -1,7 +1,7 @@
 //! The only crate with `unsafe`: thin, typed wrappers over the Linux process
 //! and file-descriptor primitives Pier's shim needs (fork/daemonize, child
 //! subreaper, closing inherited fds, cloexec pipes, SCM_RIGHTS, signalfd,
-//! reaping).
+//! reaping, terminal window size).
 //!
 //! It must not hold policy: no knowledge of containers, runtimes, paths of
 //! Pier's layout or protocols. Every `unsafe` block carries a `// SAFETY:`
@@ -13,6 +13,7 @@ pub mod process;
 pub mod reap;
 pub mod scm;
 pub mod signal;
+pub mod term;
 
 pub use nix::errno::Errno;
 pub use nix::sys::signal::Signal;
