@@ -10,6 +10,8 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tmux >/dev/null || need+=(tmux)
 command -v curl >/dev/null || need+=(curl)
 command -v docker >/dev/null || need+=(docker.io)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 /// Everything the image store can fail with.
 ///
-/// Suggested HTTP mapping for pierd: `NotFound` 404; `InvalidReference`,
-/// `InvalidArchive`, `UnsafeEntry`, `InvalidChange` 400; `Conflict` 409;
-/// `Io`, `Corrupt` 500.
+/// Suggested HTTP mapping for pierd: `NotFound`, `ManifestUnknown` 404;
+/// `InvalidReference`, `InvalidArchive`, `UnsafeEntry`, `InvalidChange`,
+/// `InvalidManifest`, `InvalidPlatform`, `DigestMismatch` 400;
+/// `Unauthorized` 403 (docker answers 404 for a denied pull); `Conflict` 409;
+/// `NoMatchingPlatform` 404; `Registry` 502 (500 for docker); `Io`, `Corrupt` 500.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// No image matches the name, id or id prefix.
@@ -29,6 +31,39 @@ pub enum ImageError {
     /// The operation conflicts with the store's state (docker's 409 wording).
     #[error("{message}")]
     Conflict { message: String },
+    /// The registry refused or failed a request.
+    #[error("error from registry {registry}: {reason}")]
+    Registry {
+        registry: String,
+        status: Option<u16>,
+        reason: String,
+    },
+    /// The registry wants credentials we lack or refused the ones we sent.
+    #[error("pull access denied for {registry}/{repository}, repository does not exist or may require 'docker login': {reason}")]
+    Unauthorized {
+        registry: String,
+        repository: String,
+        reason: String,
+    },
+    /// The registry has no manifest for the tag or digest.
+    #[error("manifest for {reference} not found: manifest unknown")]
+    ManifestUnknown { reference: String },
+    /// A manifest, index or config that cannot be used.
+    #[error("invalid manifest: {reason}")]
+    InvalidManifest { reason: String },
+    /// `--platform` that does not parse.
+    #[error("invalid platform {platform:?}: expected os[/arch[/variant]]")]
+    InvalidPlatform { platform: String },
+    /// An index without a manifest for the wanted platform.
+    #[error("no matching manifest for {platform} in the manifest list entries")]
+    NoMatchingPlatform { platform: String },
+    /// Content whose digest is not the one announced.
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     /// The store's own files are not what it wrote.
     #[error("corrupt image store file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

@@ -5,7 +5,9 @@
 //! reference table. It parses and normalises image references as docker
 //! does, imports root filesystem tarballs (`docker import`), unpacks layers
 //! safely (no entry can write outside its layer), and resolves, lists, tags
-//! and removes images with docker's rules.
+//! and removes images with docker's rules. It pulls images from registries
+//! (blocking HTTP, layers streamed through the unpacker), and loads and
+//! saves image archives.
 //!
 //! It must not depend on any other pier crate, know about HTTP or
 //! containers, or mount anything: pierd checks container usage and builds
@@ -22,17 +24,24 @@
 //!   (docker's resolve/tag/remove rules), `entry_path`, `timestamp`: pure logic
 //! - `unpack`, `compression`: the safe streaming tar unpacker
 //! - `store`: the on-disk store, its layout and its locking
+//! - [`distribution`]: the registry client (manifests, platforms, auth);
+//!   `pull` drives it into the store
+//! - `load`, `save`: docker save archives and OCI image layouts
 
 mod changes;
 mod compression;
 mod config;
+pub mod distribution;
 mod entry_path;
 mod error;
 mod image;
 mod index;
+mod load;
 #[cfg(test)]
 mod overlay_tests;
+mod pull;
 pub mod reference;
+mod save;
 mod store;
 mod timestamp;
 mod unpack;
@@ -40,5 +49,7 @@ mod unpack;
 pub use changes::apply_changes;
 pub use error::ImageError;
 pub use image::{Image, ImageConfig, Removed};
+pub use load::Loaded;
+pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;
 pub use store::ImageStore;

@@ -3,7 +3,8 @@
 //! ```text
 //! blobs/sha256/<hex>     content-addressed blobs: image configs (later manifests)
 //! layers/<hex>/diff/     one unpacked layer per diff id: an overlayfs lowerdir
-//! layers/<hex>/layer.json  {"size": n}
+//! layers/<hex>/layer.json  {"size": n, "tar_size": n, "archive": true}
+//! layers/<hex>/archive   the layer stream as received (maybe compressed), for save
 //! images/<hex>.json      one record per image id (the config digest)
 //! repositories.json      {"refs": {"docker.io/library/busybox:latest": "sha256:…"}}
 //! tmp/                   half-done work; emptied by `open`
@@ -23,11 +24,12 @@
 //! is already in `layers/`, and commit with the registry's config bytes and
 //! repo digests; save reads `blobs/` and re-tars `layers/<hex>/diff`.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::ImageConfiguration;
@@ -48,17 +50,25 @@ use crate::unpack::unpack_layer;
 pub struct ImageStore {
     root: PathBuf,
     index: Mutex<Index>,
+    /// One lock per layer being fetched, so two pulls of a layer fetch it once.
+    inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct LayerRecord {
-    size: u64,
+pub(crate) struct LayerRecord {
+    pub size: u64,
+    /// Length of the uncompressed tar (its digest is the diff id).
+    #[serde(default)]
+    pub tar_size: u64,
+    /// Whether `archive` holds the layer stream as received.
+    #[serde(default)]
+    pub archive: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ImageRecord {
     #[serde(default)]
-    repo_digests: Vec<String>,
+    pub repo_digests: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -69,6 +79,7 @@ struct Repositories {
 const REPOSITORIES: &str = "repositories.json";
 const LAYER_RECORD: &str = "layer.json";
 const DIFF_DIR: &str = "diff";
+const ARCHIVE: &str = "archive";
 
 impl ImageStore {
     /// Opens (creating if needed) the store at `root` (`<data-root>/image`),
@@ -88,6 +99,7 @@ impl ImageStore {
         let store = ImageStore {
             root: root.to_path_buf(),
             index: Mutex::new(Index::default()),
+            inflight: Mutex::new(HashMap::new()),
         };
         for leftover in read_dir_names(&store.tmp_dir())? {
             remove_path(&store.tmp_dir().join(leftover))?;
@@ -226,12 +238,39 @@ impl ImageStore {
 
     /// Unpacks one layer stream under `tmp/`; dropped unless committed.
     /// Pull and load (issue 7) stage each layer blob the same way.
+    /// The stream is also kept as received in `archive` (for save); it is
+    /// read to its end, so a caller hashing it sees every byte.
     pub(crate) fn stage_layer(&self, body: impl Read) -> Result<StagedLayer, ImageError> {
         let dir = TempDir::create(&self.tmp_dir(), "layer")?;
         let diff = dir.path().join(DIFF_DIR);
         std::fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
-        let layer = unpack_layer(body, &diff)?;
-        write_json(&dir.path().join(LAYER_RECORD), &LayerRecord { size: layer.size })?;
+        let archive_path = dir.path().join(ARCHIVE);
+        let archive = std::fs::File::create(&archive_path).map_err(|e| ImageError::io("create", &archive_path, e))?;
+        let mut tee = TeeReader {
+            inner: body,
+            copy: io::BufWriter::with_capacity(256 * 1024, archive),
+            failed: None,
+        };
+        let unpacked = unpack_layer(&mut tee, &diff);
+        if let Some(e) = tee.failed.take() {
+            return Err(ImageError::io("write", &archive_path, e));
+        }
+        let layer = unpacked?;
+        io::copy(&mut tee, &mut io::sink()).map_err(|e| ImageError::invalid_archive(format!("read body: {e}")))?;
+        if let Some(e) = tee.failed.take() {
+            return Err(ImageError::io("write", &archive_path, e));
+        }
+        let file = tee
+            .copy
+            .into_inner()
+            .map_err(|e| ImageError::io("write", &archive_path, e.into_error()))?;
+        file.sync_all().map_err(|e| ImageError::io("sync", &archive_path, e))?;
+        let record = LayerRecord {
+            size: layer.size,
+            tar_size: layer.tar_size,
+            archive: true,
+        };
+        write_json(&dir.path().join(LAYER_RECORD), &record)?;
         tracing::debug!(diff_id = %layer.diff_id, size = layer.size, "unpacked layer");
         Ok(StagedLayer { dir, layer })
     }
@@ -271,6 +310,53 @@ impl ImageStore {
             self.save_refs(&index)?;
         }
         index.view(&id).ok_or(ImageError::NotFound { name: id.clone() })
+    }
+
+    /// Moves one staged layer into `layers/` now (pull and load commit
+    /// layers one by one, so a concurrent pull of the same layer reuses it).
+    pub(crate) fn commit_staged_layer(&self, staged: StagedLayer) -> Result<(), ImageError> {
+        let _index = self.lock();
+        let hex = id_hex(&staged.layer.diff_id).to_string();
+        self.commit_layer(staged.dir, &hex)
+    }
+
+    /// Whether the layer `diff_id` is unpacked in `layers/`.
+    pub(crate) fn has_layer(&self, diff_id: &str) -> bool {
+        let hex = id_hex(diff_id);
+        is_full_hex_id(hex) && self.layer_path(hex).join(LAYER_RECORD).exists()
+    }
+
+    /// The lock pulls take while fetching the layer `key`.
+    pub(crate) fn inflight(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(key.to_string()).or_default().clone()
+    }
+
+    /// A layer's record and its archive as received, for save.
+    pub(crate) fn layer_archive(&self, diff_id: &str) -> Result<(LayerRecord, std::fs::File), ImageError> {
+        let dir = self.layer_path(id_hex(diff_id));
+        let record: LayerRecord = read_json(&dir.join(LAYER_RECORD))?;
+        if !record.archive {
+            return Err(ImageError::Corrupt {
+                path: dir,
+                reason: "the layer was stored without its archive; pull or load the image again to save it".into(),
+            });
+        }
+        let path = dir.join(ARCHIVE);
+        let file = std::fs::File::open(&path).map_err(|e| ImageError::io("open", &path, e))?;
+        Ok((record, file))
+    }
+
+    /// The config blob of the image `id`.
+    pub(crate) fn config_blob(&self, id: &str) -> Result<Vec<u8>, ImageError> {
+        let path = self.blob_path(id_hex(id));
+        std::fs::read(&path).map_err(|e| ImageError::io("read", &path, e))
+    }
+
+    /// The store's temporary directory (emptied by `open`).
+    pub(crate) fn tmp_path(&self) -> PathBuf {
+        self.tmp_dir()
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
@@ -414,18 +500,18 @@ pub(crate) struct StagedLayer {
 }
 
 /// A directory under `tmp/` removed on drop unless persisted.
-struct TempDir {
+pub(crate) struct TempDir {
     path: Option<PathBuf>,
 }
 
 impl TempDir {
-    fn create(tmp: &Path, prefix: &str) -> Result<Self, ImageError> {
+    pub(crate) fn create(tmp: &Path, prefix: &str) -> Result<Self, ImageError> {
         let path = tmp.join(unique_name(prefix));
         std::fs::create_dir(&path).map_err(|e| ImageError::io("create", &path, e))?;
         Ok(TempDir { path: Some(path) })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or(Path::new(""))
     }
 
@@ -453,7 +539,27 @@ impl Drop for TempDir {
     }
 }
 
-fn unique_name(prefix: &str) -> String {
+/// Copies what passes through into `copy`; a write failure is kept and
+/// the read fails, so unpacking stops.
+struct TeeReader<R, W> {
+    inner: R,
+    copy: W,
+    failed: Option<io::Error>,
+}
+
+impl<R: Read, W: Write> Read for TeeReader<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Err(e) = self.copy.write_all(&buf[..n]) {
+            let message = e.to_string();
+            self.failed = Some(e);
+            return Err(io::Error::other(message));
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -30,6 +30,8 @@ pub(crate) struct UnpackedLayer {
     pub diff_id: String,
     /// Bytes of regular file content written.
     pub size: u64,
+    /// Length of the uncompressed tar stream.
+    pub tar_size: u64,
 }
 
 /// Unpacks `body` (a tar, plain or gzip) into the existing empty directory
@@ -39,6 +41,7 @@ pub(crate) fn unpack_layer<R: Read>(body: R, dest: &Path) -> Result<UnpackedLaye
     let mut hashing = HashingReader {
         inner: stream,
         hasher: Sha256::new(),
+        count: 0,
     };
     let size = {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -53,6 +56,7 @@ pub(crate) fn unpack_layer<R: Read>(body: R, dest: &Path) -> Result<UnpackedLaye
     // The digest covers the whole stream, end-of-archive padding included.
     io::copy(&mut hashing, &mut io::sink()).map_err(read_error)?;
     Ok(UnpackedLayer {
+        tar_size: hashing.count,
         diff_id: format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
         size,
     })
@@ -65,12 +69,14 @@ fn read_error(e: io::Error) -> ImageError {
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    count: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.count += n as u64;
         Ok(n)
     }
 }
