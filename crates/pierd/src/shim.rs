@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use pier_shim_proto::{FrameError, Ready, Request, Response, MAX_FRAME};
-use serde::{de::DeserializeOwned, Serialize};
+use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, FrameError, MAX_FRAME, Ready, Request, Response};
+use serde::{Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 
@@ -131,6 +131,49 @@ impl ShimClient {
             Response::Ok => Ok(()),
             other => Err(ShimError::Unexpected(Box::new(other))),
         }
+    }
+}
+
+impl ShimClient {
+    /// Send a stream-opening request (`Attach`, attached `Exec`) and read
+    /// its reply; the socket then carries the stdio stream.
+    pub async fn open_stream(mut self, req: &Request) -> Result<(Response, UnixStream), ShimError> {
+        let reply = self.call(req).await?;
+        Ok((reply, self.stream))
+    }
+}
+
+/// `Attach`: join the container's stdio; the returned socket is the stream.
+pub async fn attach(socket: &Path, req: AttachRequest) -> Result<UnixStream, ShimError> {
+    let conn = ShimClient::connect(socket).await?;
+    match conn.open_stream(&Request::Attach(req)).await? {
+        (Response::Ok, stream) => Ok(stream),
+        (other, _) => Err(ShimError::Unexpected(Box::new(other))),
+    }
+}
+
+/// `Exec`: start a process; returns its host pid and, unless detached, the
+/// socket carrying its stream.
+pub async fn exec(socket: &Path, req: ExecRequest) -> Result<(i32, Option<UnixStream>), ShimError> {
+    let detach = req.detach;
+    let conn = ShimClient::connect(socket).await?;
+    match conn.open_stream(&Request::Exec(req)).await? {
+        (Response::ExecStarted { pid }, stream) => Ok((pid, (!detach).then_some(stream))),
+        (other, _) => Err(ShimError::Unexpected(Box::new(other))),
+    }
+}
+
+/// `ExecState` of one exec.
+pub async fn exec_state(socket: &Path, exec_id: &str) -> Result<ExecInfo, ShimError> {
+    let mut conn = ShimClient::connect(socket).await?;
+    match conn
+        .call(&Request::ExecState {
+            exec_id: exec_id.to_string(),
+        })
+        .await?
+    {
+        Response::ExecState(info) => Ok(info),
+        other => Err(ShimError::Unexpected(Box::new(other))),
     }
 }
 

@@ -63,7 +63,7 @@ impl Daemon {
                 return Err(Error::Conflict(format!(
                     "container {} is marked for removal and cannot be started",
                     c.id
-                )))
+                )));
             }
             Status::Created | Status::Exited => {}
         }
@@ -116,6 +116,8 @@ impl Daemon {
                 None
             }
         };
+        // Attaches made before the start get every byte of output.
+        self.connect_pending_attaches(c).await;
         if let Err(e) = shim::call_once(&c.socket(), &Request::Start).await {
             let _ = shim::call_once(&c.socket(), &Request::Kill { signal: 9, all: true }).await;
             drop(monitor);

@@ -7,8 +7,11 @@
 //! `watch` channel holding its latest state so readers (list, inspect, wait)
 //! never wait behind a slow operation.
 
+mod attach;
 mod bundle;
 mod create;
+pub mod detach_keys;
+mod exec;
 mod images;
 mod lifecycle;
 mod list;
@@ -16,13 +19,14 @@ mod logs;
 mod monitor;
 mod remove;
 mod restore;
+pub mod session;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use pier_image::ImageStore;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{Mutex, watch};
 use tokio::task::AbortHandle;
 
 use crate::config::DaemonConfig;
@@ -30,8 +34,10 @@ use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::record::{self, ContainerRecord};
 
+pub use attach::{AttachParams, AttachTarget, ShimSource, wait_for_shim};
 pub use create::CreateOptions;
 pub use create::Created;
+pub use exec::{Exec, ExecConfig, ExecFailure, ExecStatus, exec_failure};
 pub use images::import_reference;
 pub use lifecycle::WaitCondition;
 pub use lifecycle::WaitOutcome;
@@ -133,6 +139,8 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     monitors: std::sync::Mutex<HashMap<String, AbortHandle>>,
     shutdown: watch::Receiver<bool>,
+    attaches: attach::AttachHub,
+    execs: exec::ExecTable,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -158,6 +166,8 @@ impl Daemon {
             images: Arc::new(images),
             monitors: std::sync::Mutex::new(HashMap::new()),
             shutdown,
+            attaches: attach::AttachHub::default(),
+            execs: exec::ExecTable::default(),
         }))
     }
 

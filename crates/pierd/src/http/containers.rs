@@ -2,16 +2,16 @@
 
 use std::convert::Infallible;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse};
 
+use super::AppState;
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
-use super::AppState;
 use crate::clock;
 use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
 
@@ -50,7 +50,12 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
 pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
     let c = d.lookup(&id)?;
     let r = c.record();
-    Ok(Json(convert::inspect(&c, &r)))
+    let mut info = convert::inspect(&c, &r);
+    let execs = d.exec_ids(&c.id);
+    if !execs.is_empty() {
+        info.exec_ids = Some(execs);
+    }
+    Ok(Json(info))
 }
 
 pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {

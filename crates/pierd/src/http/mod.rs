@@ -2,22 +2,25 @@
 //! that knows HTTP: it parses requests, calls `Daemon` methods and renders
 //! `pier_api` types. Every path is served bare and under `/v1.NN/`.
 
+mod attach;
 mod containers;
 mod convert;
 pub mod error;
+mod exec;
+mod hijack;
 mod images;
 mod logs;
 mod system;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::Router;
-use pier_api::version::{split_version_prefix, API_VERSION};
+use pier_api::version::{API_VERSION, split_version_prefix};
 
 use crate::daemon::Daemon;
 use error::ApiError;
@@ -41,10 +44,22 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
-        .route("/images/{*name}", get(images::inspect).delete(images::remove))
+        .route("/images/load", post(images::load))
+        .route("/images/prune", post(images::prune))
+        .route("/images/get", get(images::save_many))
+        .route(
+            "/images/{*name}",
+            get(images::inspect).post(images::post_action).delete(images::remove),
+        )
         .fallback(not_found)
         .with_state(daemon)
 }

@@ -1,0 +1,365 @@
+//! Exec: new processes in a running container, run by the container's own
+//! shim (`runtime exec --detach`), their stdio relayed like an attach.
+//!
+//! The process spec is the container's init process with the exec's argv,
+//! env (the container's plus `-e`), cwd, user and terminal
+//! ([`crate::spec::exec_process`]), written to `<bundle>/exec-<id>.json`.
+//! The exit code is recorded here before the client's stream is closed, so
+//! the docker CLI's inspect right after sees it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pier_shim_proto::{ExecRequest, Request};
+use tokio::net::UnixStream;
+
+use super::{Container, Daemon};
+use crate::error::{Error, Result};
+use crate::record::{self, ContainerRecord};
+use crate::shim::{self, ShimError};
+use crate::spec;
+
+/// An exec as created (docker's ExecConfig).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecConfig {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub detach_keys: Option<String>,
+    /// `(height, width)`.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// Where an exec is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStatus {
+    pub started: bool,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    /// Host pid while running.
+    pub pid: i32,
+}
+
+/// One exec instance.
+#[derive(Debug)]
+pub struct Exec {
+    /// 64 hex.
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    status: std::sync::Mutex<ExecStatus>,
+}
+
+impl Exec {
+    pub fn status(&self) -> ExecStatus {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ExecStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Record how the process ended (before its client hears of it).
+    pub fn finish(&self, exit_code: Option<i32>) {
+        self.update(|s| {
+            s.running = false;
+            s.pid = 0;
+            if exit_code.is_some() {
+                s.exit_code = exit_code;
+            }
+        });
+    }
+}
+
+/// Every exec pierd knows, by id.
+#[derive(Default)]
+pub(crate) struct ExecTable {
+    map: std::sync::Mutex<HashMap<String, Arc<Exec>>>,
+}
+
+impl ExecTable {
+    fn get(&self, id: &str) -> Option<Arc<Exec>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    fn insert(&self, e: Arc<Exec>) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(e.id.clone(), e);
+    }
+
+    fn of_container(&self, container_id: &str) -> Vec<String> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.values()
+            .filter(|e| e.container_id == container_id)
+            .map(|e| e.id.clone())
+            .collect()
+    }
+}
+
+/// A start that failed inside the runtime: docker's message and the exit
+/// code it records (127 not found, 126 cannot execute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecFailure {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+/// docker's wording of a runtime's exec error and the exit code.
+pub fn exec_failure(runtime_message: &str) -> ExecFailure {
+    let msg = runtime_message.trim();
+    let core = match msg.find("exec failed:") {
+        Some(i) => &msg[i..],
+        None => msg,
+    };
+    let lower = core.to_lowercase();
+    let exit_code = if lower.contains("executable file not found") || lower.contains("no such file or directory") {
+        127
+    } else {
+        126
+    };
+    ExecFailure {
+        message: format!("OCI runtime exec failed: {core}: unknown"),
+        exit_code,
+    }
+}
+
+fn not_running(id: &str) -> Error {
+    Error::Conflict(format!("container {id} is not running"))
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/exec`: register an exec; nothing runs yet.
+    pub fn exec_create(&self, key: &str, config: ExecConfig) -> Result<String> {
+        let c = self.lookup(key)?;
+        if config.cmd.is_empty() {
+            return Err(Error::InvalidParameter("No exec command specified".to_string()));
+        }
+        if !c.record().state.is_running() {
+            return Err(not_running(&c.id));
+        }
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        self.execs.insert(Arc::new(Exec {
+            id: id.clone(),
+            container_id: c.id.clone(),
+            config,
+            status: std::sync::Mutex::new(ExecStatus::default()),
+        }));
+        Ok(id)
+    }
+
+    /// An exec by id (full id or unique prefix is not needed: clients use
+    /// the id they were given).
+    pub fn exec_get(&self, id: &str) -> Option<Arc<Exec>> {
+        self.execs.get(id)
+    }
+
+    /// The ids of a container's execs (inspect's `ExecIDs`).
+    pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
+        self.execs.of_container(container_id)
+    }
+
+    /// Claim an exec for starting: refuses a second start and a stopped
+    /// container.
+    pub fn exec_begin(&self, e: &Exec) -> Result<()> {
+        let c = self.lookup(&e.container_id)?;
+        if !c.record().state.is_running() {
+            return Err(not_running(&c.id));
+        }
+        let mut s = e.status.lock().unwrap_or_else(|p| p.into_inner());
+        if s.running {
+            return Err(Error::Conflict(format!(
+                "Error: Exec command {} is already running",
+                e.id
+            )));
+        }
+        if s.started {
+            return Err(Error::Conflict(format!("Error: Exec command {} has already run", e.id)));
+        }
+        s.started = true;
+        Ok(())
+    }
+
+    /// Start a claimed exec in the shim. `Ok(Err(..))` is a runtime failure
+    /// already recorded with its exit code; the stream is `None` when
+    /// detached.
+    pub async fn exec_launch(
+        &self,
+        e: &Exec,
+        detach: bool,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<std::result::Result<Option<UnixStream>, ExecFailure>> {
+        let c = self.lookup(&e.container_id)?;
+        let rec = c.record();
+        if !rec.state.is_running() {
+            e.finish(None);
+            return Err(not_running(&c.id));
+        }
+        let console_size = console_size.or(e.config.console_size).filter(|(h, w)| *h > 0 && *w > 0);
+        let process = {
+            let c = c.clone();
+            let cfg = e.config.clone();
+            let id = e.id.clone();
+            tokio::task::spawn_blocking(move || write_process(&c, &rec, &id, &cfg, console_size))
+                .await
+                .map_err(|err| Error::system("write exec process", err))?
+        };
+        let process = match process {
+            Ok(p) => p,
+            Err(err) => {
+                e.finish(Some(126));
+                return Err(err);
+            }
+        };
+        let req = ExecRequest {
+            exec_id: e.id.clone(),
+            process: process.clone(),
+            tty: e.config.tty,
+            stdin: e.config.attach_stdin && !detach,
+            stdout: e.config.attach_stdout,
+            stderr: e.config.attach_stderr,
+            detach,
+            console_size,
+        };
+        let res = shim::exec(&c.socket(), req).await;
+        let _ = std::fs::remove_file(&process);
+        match res {
+            Ok((pid, stream)) => {
+                e.update(|s| {
+                    s.running = true;
+                    s.pid = pid;
+                });
+                tracing::info!(id = %c.id, exec = %e.id, pid, "exec started");
+                Ok(Ok(stream))
+            }
+            Err(ShimError::Refused(m)) => {
+                let f = exec_failure(&m);
+                e.finish(Some(f.exit_code));
+                Ok(Err(f))
+            }
+            Err(ShimError::Connect { .. }) => {
+                e.finish(None);
+                Err(not_running(&c.id))
+            }
+            Err(err) => {
+                e.finish(Some(126));
+                Err(Error::system(format!("exec in container {}", c.id), err))
+            }
+        }
+    }
+
+    /// The exec's status, asking the shim when it still runs (a detached
+    /// exec learns its exit code this way).
+    pub async fn exec_refresh(&self, e: &Exec) -> ExecStatus {
+        let s = e.status();
+        if !s.running {
+            return s;
+        }
+        let socket = self.cfg.exec_root.join(&e.container_id).join("shim.sock");
+        match shim::exec_state(&socket, &e.id).await {
+            Ok(info) if !info.running => e.finish(info.exit_code),
+            Ok(_) => {}
+            Err(ShimError::Connect { .. }) => e.finish(None),
+            Err(err) => tracing::debug!(exec = %e.id, error = %err, "exec state"),
+        }
+        e.status()
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub async fn exec_resize(&self, e: &Exec, height: u16, width: u16) -> Result<()> {
+        if !e.status().running {
+            return Err(Error::Conflict(format!("Exec {} is not running", e.id)));
+        }
+        let c = self.lookup(&e.container_id)?;
+        let req = Request::Resize {
+            exec_id: Some(e.id.clone()),
+            height,
+            width,
+        };
+        shim::call_once(&c.socket(), &req)
+            .await
+            .map_err(|err| Error::system(format!("resize exec {}", e.id), err))
+    }
+}
+
+/// A file of the container's rootfs that may be missing.
+fn read_optional(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Build the exec's OCI process from the container's spec and write it to
+/// the bundle. Blocking.
+fn write_process(
+    c: &Container,
+    rec: &ContainerRecord,
+    exec_id: &str,
+    cfg: &ExecConfig,
+    console_size: Option<(u16, u16)>,
+) -> Result<PathBuf> {
+    let config_json = c.bundle.join("config.json");
+    let container_spec = oci_spec::runtime::Spec::load(&config_json)
+        .map_err(|e| Error::system(format!("load {}", config_json.display()), e))?;
+    let merged = c.rootfs().merged;
+    let user = match cfg.user.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => {
+            let passwd = read_optional(&merged.join("etc/passwd"));
+            let group = read_optional(&merged.join("etc/group"));
+            Some(spec::resolve_user(u, &passwd, &group).map_err(|e| Error::InvalidParameter(e.to_string()))?)
+        }
+        None => None,
+    };
+    let hostname = container_spec
+        .hostname()
+        .clone()
+        .unwrap_or_else(|| spec::default_hostname(&rec.id));
+    let base = spec::process_env(rec.config.env.as_deref().unwrap_or_default(), &hostname, cfg.tty);
+    let env = spec::replace_or_append_env(&base, &cfg.env);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let input = spec::ExecInput {
+        args: cfg.cmd.clone(),
+        env,
+        cwd: cfg.working_dir.clone().filter(|w| !w.is_empty()),
+        user,
+        tty: cfg.tty,
+        console_size: console_size.map(|(h, w)| spec::ConsoleSize {
+            height: u64::from(h),
+            width: u64::from(w),
+        }),
+        privileged: cfg.privileged,
+        cap_bounding: spec::parse_cap_mask(&status, "CapBnd").unwrap_or(u64::MAX),
+    };
+    let process = spec::exec_process(&container_spec, &input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    let bytes = serde_json::to_vec(&process).map_err(|e| Error::system("encode exec process", e))?;
+    let path = c.bundle.join(format!("exec-{exec_id}.json"));
+    record::write_atomic(&path, &bytes).map_err(|e| Error::System(e.to_string()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_failures_read_like_docker() {
+        let f = exec_failure(
+            "runc exec: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
+        );
+        assert_eq!(f.exit_code, 127);
+        assert_eq!(
+            f.message,
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"
+        );
+        let f = exec_failure("exec failed: unable to start container process: exec: \"/etc\": permission denied");
+        assert_eq!(f.exit_code, 126);
+    }
+}
