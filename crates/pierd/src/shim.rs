@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, FrameError, MAX_FRAME, Ready, Request, Response};
-use serde::{Serialize, de::DeserializeOwned};
+use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, FrameError, Ready, Request, Response, MAX_FRAME};
+use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use pier_image::ImageStore;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{watch, Mutex};
 use tokio::task::AbortHandle;
 
 use crate::config::DaemonConfig;
@@ -34,10 +34,10 @@ use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::record::{self, ContainerRecord};
 
-pub use attach::{AttachParams, AttachTarget, ShimSource, wait_for_shim};
+pub use attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use create::CreateOptions;
 pub use create::Created;
-pub use exec::{Exec, ExecConfig, ExecFailure, ExecStatus, exec_failure};
+pub use exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
 pub use images::import_reference;
 pub use lifecycle::WaitCondition;
 pub use lifecycle::WaitOutcome;

@@ -1,18 +1,18 @@
 //! `POST /containers/{id}/attach` (hijacked) and `POST /containers/{id}/resize`.
 
-use axum::Extension;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use pier_api::stdcopy::{self, StreamType};
 use pier_api::version::ApiVersion;
 use pier_log::Stream;
 use tokio::io::AsyncWriteExt;
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, Params};
 use super::hijack::{self, ClientConn};
+use super::AppState;
 use crate::daemon::session::{self, SessionOptions};
-use crate::daemon::{AttachParams, LogsOptions, wait_for_shim};
+use crate::daemon::{wait_for_shim, AttachParams, LogsOptions};
 
 pub async fn attach(
     State(d): State<AppState>,

@@ -2,16 +2,16 @@
 
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse};
 
-use super::AppState;
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
+use super::AppState;
 use crate::clock;
 use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
 

@@ -13,12 +13,12 @@ use pier_api::stdcopy::{self, StreamType};
 use pier_api::version::ApiVersion;
 use tokio::io::AsyncWriteExt;
 
-use super::AppState;
 use super::attach::size_params;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::hijack::{self, ClientConn};
+use super::AppState;
 use crate::daemon::session::{self, EarlyInput, SessionEnd, SessionOptions};
-use crate::daemon::{Daemon, Exec, ExecConfig, detach_keys};
+use crate::daemon::{detach_keys, Daemon, Exec, ExecConfig};
 
 fn size_of(cs: Option<[u32; 2]>) -> Option<(u16, u16)> {
     cs.map(|[h, w]| (h.min(u32::from(u16::MAX)) as u16, w.min(u32::from(u16::MAX)) as u16))

@@ -14,13 +14,13 @@ mod system;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use pier_api::version::{API_VERSION, split_version_prefix};
+use axum::Router;
+use pier_api::version::{split_version_prefix, API_VERSION};
 
 use crate::daemon::Daemon;
 use error::ApiError;
@@ -53,13 +53,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
-        .route("/images/load", post(images::load))
-        .route("/images/prune", post(images::prune))
-        .route("/images/get", get(images::save_many))
-        .route(
-            "/images/{*name}",
-            get(images::inspect).post(images::post_action).delete(images::remove),
-        )
+        .route("/images/{*name}", get(images::inspect).delete(images::remove))
         .fallback(not_found)
         .with_state(daemon)
 }
