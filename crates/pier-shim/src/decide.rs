@@ -1,7 +1,7 @@
 //! The shim's decisions as plain functions over values: what a request
 //! leads to, how an exit status becomes a record, when the shim may leave.
 
-use pier_shim_proto::{ExitRecord, Request, Response, StateInfo, Status};
+use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, ExitRecord, Request, Response, StateInfo, Status};
 use pier_sys::reap::ExitStatus;
 
 /// Where the container is in its life, as the shim drives it.
@@ -27,6 +27,8 @@ pub struct View {
     pub started_at: Option<i64>,
     /// A `start` is queued or running.
     pub starting: bool,
+    /// The container has a terminal.
+    pub tty: bool,
 }
 
 /// A runtime invocation a client asked for.
@@ -47,6 +49,20 @@ pub enum Decision {
     Park,
     /// Answer `Ok` now and exit once the container is gone.
     Shutdown,
+    /// Answer `Ok` and turn the connection into an attach stream.
+    Attach(AttachRequest),
+    /// Queue `runtime exec`; answer `ExecStarted` when it ends.
+    Exec(ExecRequest),
+    /// Answer with the exec's state (the loop holds the table).
+    ExecState(String),
+    /// Resize the container's terminal, or the exec's.
+    Resize {
+        exec_id: Option<String>,
+        height: u16,
+        width: u16,
+    },
+    /// Close the container's stdin once what is queued for it is written.
+    CloseStdin,
 }
 
 fn error(message: impl Into<String>) -> Decision {
@@ -102,11 +118,39 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             None => Decision::Park,
         },
         Request::Shutdown => Decision::Shutdown,
-        Request::Attach(_)
-        | Request::Exec(_)
-        | Request::ExecState { .. }
-        | Request::Resize { .. }
-        | Request::CloseStdin => error("not supported by this shim yet"),
+        Request::Attach(a) => match v.phase {
+            Phase::Created | Phase::Running => Decision::Attach(a.clone()),
+            Phase::Creating => error("container is still being created"),
+            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+        },
+        Request::Exec(e) => match v.phase {
+            _ if !valid_exec_id(&e.exec_id) => error(format!("invalid exec id {:?}", e.exec_id)),
+            Phase::Running => Decision::Exec(e.clone()),
+            Phase::Creating | Phase::Created => error("container is not running"),
+            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+        },
+        Request::ExecState { exec_id } => Decision::ExecState(exec_id.clone()),
+        Request::Resize { exec_id: None, .. } if !v.tty => error("the container has no terminal"),
+        Request::Resize { exec_id, height, width } => Decision::Resize {
+            exec_id: exec_id.clone(),
+            height: *height,
+            width: *width,
+        },
+        Request::CloseStdin => Decision::CloseStdin,
+    }
+}
+
+/// An exec id names files in the bundle: letters, digits, `-` and `_`.
+pub fn valid_exec_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An exec as clients see it: `pid` is 0 until the runtime has started it.
+pub fn exec_info(pid: i32, exit_code: Option<i32>) -> ExecInfo {
+    ExecInfo {
+        running: pid > 0 && exit_code.is_none(),
+        pid,
+        exit_code,
     }
 }
 
@@ -136,6 +180,7 @@ mod tests {
             pid: 42,
             started_at: None,
             starting: false,
+            tty: false,
         }
     }
 
@@ -201,6 +246,76 @@ mod tests {
             decide(&view(done), &Request::Wait),
             Decision::Reply(Response::Exited(record()))
         );
+    }
+
+    fn exec_req(id: &str) -> ExecRequest {
+        ExecRequest {
+            exec_id: id.into(),
+            process: "/b/exec.json".into(),
+            tty: false,
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            detach: false,
+            console_size: None,
+        }
+    }
+
+    #[test]
+    fn attach_and_exec_need_the_right_phase() {
+        let a = AttachRequest {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            logs: false,
+        };
+        assert_eq!(
+            decide(&view(Phase::Created), &Request::Attach(a.clone())),
+            Decision::Attach(a.clone())
+        );
+        assert!(matches!(
+            decide(&view(Phase::Draining(record())), &Request::Attach(a)),
+            Decision::Reply(Response::Error { .. })
+        ));
+        let e = exec_req("abc-1");
+        assert_eq!(
+            decide(&view(Phase::Running), &Request::Exec(e.clone())),
+            Decision::Exec(e.clone())
+        );
+        assert!(matches!(
+            decide(&view(Phase::Created), &Request::Exec(e)),
+            Decision::Reply(Response::Error { .. })
+        ));
+        assert!(matches!(
+            decide(&view(Phase::Running), &Request::Exec(exec_req("../x"))),
+            Decision::Reply(Response::Error { .. })
+        ));
+    }
+
+    #[test]
+    fn resize_needs_a_terminal() {
+        let r = Request::Resize {
+            exec_id: None,
+            height: 24,
+            width: 80,
+        };
+        assert!(matches!(
+            decide(&view(Phase::Running), &r),
+            Decision::Reply(Response::Error { .. })
+        ));
+        let mut tty = view(Phase::Running);
+        tty.tty = true;
+        assert!(matches!(decide(&tty, &r), Decision::Resize { height: 24, .. }));
+        assert_eq!(
+            exec_info(0, None),
+            ExecInfo {
+                running: false,
+                pid: 0,
+                exit_code: None
+            }
+        );
+        assert!(exec_info(5, None).running);
+        assert!(!exec_info(5, Some(0)).running);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod conn;
 mod decide;
 mod diag;
 mod exit_record;
+mod feed;
 mod oom;
 mod shim;
 mod sink;

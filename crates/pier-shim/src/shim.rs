@@ -33,7 +33,10 @@ use crate::sink::{LogSink, Stream};
 
 mod clients;
 mod console;
+mod exec;
 mod invocations;
+mod stdin;
+mod streams;
 
 use invocations::{op_of, status_text};
 
@@ -43,7 +46,17 @@ const STDERR: Token = Token(2);
 const LISTENER: Token = Token(3);
 /// The console socket; its one connection is `Token(5)`.
 const CONSOLE: Token = Token(4);
+/// The container's stdin (a pipe, or the terminal with `tty`), writable.
+const STDIN: Token = Token(6);
 const FIRST_CLIENT: usize = 16;
+/// Tokens of exec pipes: `EXEC_BASE + 4 * seq + pipe`.
+const EXEC_BASE: usize = 1 << 40;
+
+/// Reads per output event before other events get a turn.
+const READS_PER_TURN: usize = 16;
+
+/// The container's output pipes are grown to this (fewer wakeups).
+const OUTPUT_PIPE_SIZE: usize = 1024 * 1024;
 
 /// How long after init's exit the shim waits for the output pipes to reach
 /// EOF (an escaped process may hold them open forever).
@@ -60,7 +73,17 @@ enum Event {
     Output(Stream),
     Accept,
     Console,
-    Client { id: usize },
+    Client {
+        id: usize,
+        hup: bool,
+    },
+    /// The container's stdin can take more.
+    Stdin,
+    /// An exec's pipe: 0 stdout, 1 stderr, 2 stdin.
+    ExecPipe {
+        seq: usize,
+        pipe: usize,
+    },
     Tick,
 }
 
@@ -69,6 +92,7 @@ enum Event {
 enum Invocation {
     Create,
     Client { conn: usize, op: ClientOp },
+    Exec { conn: usize, seq: usize },
     Delete,
 }
 
@@ -111,6 +135,11 @@ impl Stdio3 {
         } else {
             (Stdio::null(), None)
         };
+        for fd in [&out.read, &err.read] {
+            if let Err(e) = pier_sys::fd::set_pipe_size(fd.as_fd(), OUTPUT_PIPE_SIZE) {
+                tracing::debug!(error = %e, "grow output pipe");
+            }
+        }
         let stdout = Receiver::from(out.read);
         let stderr = Receiver::from(err.read);
         stdout.set_nonblocking(true).context("set stdout nonblocking")?;
@@ -136,12 +165,20 @@ pub struct Shim {
     signals: Signals,
     stdout: Option<Receiver>,
     stderr: Option<Receiver>,
-    #[allow(dead_code)] // kept open for attach (a later issue)
-    stdin: Option<OwnedFd>,
+    /// The container's stdin (`open_stdin`), fed by attach streams.
+    stdin: Option<stdin::StdinPipe>,
     console: Option<console::Console>,
-    /// The pty master (`tty`), kept for input and resize (a later issue).
-    #[allow(dead_code)]
+    /// The pty master (`tty`), kept for resize.
     terminal: Option<OwnedFd>,
+    /// Bytes read from the container per stream (stdout, stderr).
+    totals: [u64; 2],
+    /// Output events cut short by [`READS_PER_TURN`].
+    more_output: [bool; 2],
+    execs: BTreeMap<usize, exec::Exec>,
+    next_exec: usize,
+    /// Exits reaped while an exec invocation ran, matched once its pid is
+    /// known.
+    orphans: VecDeque<(i32, ExitStatus)>,
     child_stdio: Option<ChildStdio>,
     listener: UnixListener,
     /// (device, inode) of the socket file we bound.
@@ -204,6 +241,10 @@ impl Shim {
             child,
         } = stdio;
         let reg = poll.registry();
+        let stdin = match stdin {
+            Some(fd) => Some(stdin::StdinPipe::new(fd, reg, STDIN).context("register stdin")?),
+            None => None,
+        };
         reg.register(&mut SourceFd(&signals.as_fd().as_raw_fd()), SIGNALS, Interest::READABLE)
             .context("register signalfd")?;
         if let Some(stdout) = stdout.as_mut() {
@@ -232,6 +273,11 @@ impl Shim {
             stdin,
             console,
             terminal: None,
+            totals: [0, 0],
+            more_output: [false, false],
+            execs: BTreeMap::new(),
+            next_exec: 0,
+            orphans: VecDeque::new(),
             child_stdio: child,
             listener,
             socket_id,
@@ -250,7 +296,7 @@ impl Shim {
             drain_deadline: None,
             shutdown: false,
             quit: false,
-            buf: vec![0; 32 * 1024],
+            buf: vec![0; 256 * 1024],
         })
     }
 
@@ -264,9 +310,13 @@ impl Shim {
         while !self.quit && !decide::may_exit(&self.phase, self.conns.len(), self.shutdown) {
             let deadline = [self.drain_deadline, self.in_flight.map(|f| f.deadline)]
                 .into_iter()
+                .chain(self.execs.values().map(|e| e.drain_until))
                 .flatten()
                 .min();
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if self.more_output.contains(&true) {
+                timeout = Some(Duration::ZERO);
+            }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -279,8 +329,21 @@ impl Shim {
                 STDERR => Event::Output(Stream::Stderr),
                 LISTENER => Event::Accept,
                 Token(4) | Token(5) => Event::Console,
-                Token(id) => Event::Client { id },
+                STDIN => Event::Stdin,
+                Token(t) if t >= EXEC_BASE => {
+                    let (seq, pipe) = exec::of_token(t);
+                    Event::ExecPipe { seq, pipe }
+                }
+                Token(id) => Event::Client {
+                    id,
+                    hup: e.is_write_closed(),
+                },
             }));
+            for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
+                if std::mem::take(&mut self.more_output[i]) && !batch.contains(&Event::Output(stream)) {
+                    batch.push(Event::Output(stream));
+                }
+            }
             if batch.is_empty() {
                 batch.push(Event::Tick);
             }
@@ -288,6 +351,7 @@ impl Shim {
                 self.handle(ev)?;
             }
             self.check_in_flight();
+            self.check_exec_drains();
             self.advance();
             self.pump_invocations();
         }
@@ -301,7 +365,12 @@ impl Shim {
             Event::Output(stream) => self.on_output(stream),
             Event::Accept => self.on_accept(),
             Event::Console => self.on_console(),
-            Event::Client { id } => self.on_client(id),
+            Event::Client { id, hup } => self.on_client(id, hup),
+            Event::Stdin => self.stdin_writable(crate::feed::Source::Container),
+            Event::ExecPipe { seq, pipe: 2 } => self.stdin_writable(crate::feed::Source::Exec(seq)),
+            Event::ExecPipe { seq, pipe } => {
+                self.on_exec_output(seq, pipe, false);
+            }
             Event::Tick => {}
         }
         Ok(())
@@ -327,6 +396,7 @@ impl Shim {
             pid: self.pid,
             started_at: self.started_at,
             starting,
+            tty: self.cfg.tty,
         }
     }
 
@@ -373,8 +443,9 @@ impl Shim {
             self.init_exited(r.status, now);
         } else if self.phase == Phase::Creating {
             self.early_exits.push((r, now));
-        } else {
+        } else if !self.reaped_exec(pid, r.status) {
             tracing::debug!(pid, status = ?r.status, "reaped orphan");
+            self.remember_orphan(pid, r.status);
         }
     }
 
@@ -389,25 +460,37 @@ impl Shim {
 
     fn on_output(&mut self, stream: Stream) {
         let now = now_nanos();
-        let slot = match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        };
-        let Some(pipe) = slot else { return };
+        let mut buf = std::mem::take(&mut self.buf);
         let mut eof = false;
+        let mut reads = 0;
         loop {
-            match pipe.read(&mut self.buf) {
+            let slot = match stream {
+                Stream::Stdout => &mut self.stdout,
+                Stream::Stderr => &mut self.stderr,
+            };
+            let Some(pipe) = slot else { break };
+            if reads == READS_PER_TURN {
+                self.more_output[stream as usize] = true;
+                break;
+            }
+            reads += 1;
+            match pipe.read(&mut buf) {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
                 Ok(n) => {
-                    let bytes = &self.buf[..n];
+                    let bytes = &buf[..n];
                     if self.phase == Phase::Creating {
                         tracing::warn!(?stream, output = %String::from_utf8_lossy(bytes).trim_end(), "runtime output");
-                    } else if let Err(e) = self.sink.write(stream, bytes, now) {
+                        continue;
+                    }
+                    self.fall_behind(stream, n);
+                    if let Err(e) = self.sink.write(stream, bytes, now) {
                         tracing::error!(error = %e, "write container log");
                     }
+                    self.totals[stream as usize] += n as u64;
+                    self.fan_out(stream, bytes);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -422,7 +505,12 @@ impl Shim {
                 }
             }
         }
+        self.buf = buf;
         if eof {
+            let slot = match stream {
+                Stream::Stdout => &mut self.stdout,
+                Stream::Stderr => &mut self.stderr,
+            };
             if let Some(mut pipe) = slot.take() {
                 let _ = self.poll.registry().deregister(&mut pipe);
             }
@@ -430,6 +518,7 @@ impl Shim {
         if let Err(e) = self.sink.flush() {
             tracing::error!(error = %e, "flush container log");
         }
+        self.progress_streams();
     }
 
     /// Move a drained exit forward: record on disk, then `delete`.
@@ -458,7 +547,9 @@ impl Shim {
             tracing::error!(error = format!("{e:#}"), "write exit record");
         }
         tracing::info!(exit_code = record.exit_code, "exit recorded");
+        let exit_code = record.exit_code;
         self.phase = Phase::Exited { record, deleted: false };
+        self.end_attach_streams(exit_code);
         self.queue.push_back(Invocation::Delete);
     }
 

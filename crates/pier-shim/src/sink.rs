@@ -13,6 +13,23 @@ pub trait LogSink {
     fn flush(&mut self) -> io::Result<()>;
     /// The streams ended: write any unterminated last line as it is.
     fn finish(&mut self, now: i64) -> io::Result<()>;
+
+    /// Where the next record starts in the live file, for a reader that
+    /// continues from now; `None` when this driver keeps nothing to replay.
+    fn position(&self) -> Option<u64> {
+        None
+    }
+
+    /// Bytes of `stream` taken by `write` but not yet in any record.
+    fn pending(&self, _stream: Stream) -> &[u8] {
+        &[]
+    }
+
+    /// A follower of the log from `offset` in the live file, or of its
+    /// whole history with `None`. `None` when this driver keeps nothing.
+    fn follow(&self, _from: Option<u64>) -> Option<Result<pier_log::Follower, pier_log::LogError>> {
+        None
+    }
 }
 
 /// The `none` driver: bytes are drained and dropped.
@@ -63,5 +80,28 @@ impl LogSink for JsonFile {
 
     fn finish(&mut self, now: i64) -> io::Result<()> {
         self.0.flush_partial(now).map_err(io_err)
+    }
+
+    fn position(&self) -> Option<u64> {
+        Some(self.0.live_offset())
+    }
+
+    fn pending(&self, stream: Stream) -> &[u8] {
+        self.0.pending(stream)
+    }
+
+    fn follow(&self, from: Option<u64>) -> Option<Result<pier_log::Follower, pier_log::LogError>> {
+        let path = &self.0.config().path;
+        let opts = pier_log::ReadOptions {
+            stdout: true,
+            stderr: true,
+            since: None,
+            until: None,
+            tail: None,
+        };
+        Some(match from {
+            Some(offset) => pier_log::Follower::from_offset(path, offset, &opts),
+            None => pier_log::read(path, &opts).map(pier_log::LogReader::into_follower),
+        })
     }
 }

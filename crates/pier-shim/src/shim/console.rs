@@ -1,7 +1,7 @@
 //! The terminal (`tty`): the runtime creates a pty and sends its master fd
 //! over `--console-socket`. The master is then the container's only output
-//! (logged as stdout); a duplicate is kept for input and resize (attach, a
-//! later issue).
+//! (logged as stdout); duplicates are kept for input (`open_stdin`) and
+//! resize.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -13,7 +13,7 @@ use mio::unix::pipe::Receiver;
 use mio::{Interest, Registry, Token};
 use pier_sys::Errno;
 
-use super::{Shim, CONSOLE, STDOUT};
+use super::{Shim, CONSOLE, STDIN, STDOUT};
 
 /// The socket the runtime sends the master to, until it has.
 pub(super) struct Console {
@@ -118,6 +118,11 @@ impl Shim {
             .register(&mut output, STDOUT, Interest::READABLE)
             .context("register terminal")?;
         self.stdout = Some(output);
+        if self.cfg.open_stdin {
+            let fd = input.try_clone().context("dup terminal")?;
+            self.stdin =
+                Some(super::stdin::StdinPipe::new(fd, self.poll.registry(), STDIN).context("register terminal input")?);
+        }
         self.terminal = Some(input);
         tracing::info!("terminal received");
         Ok(())

@@ -40,6 +40,18 @@ impl Shim {
                     ..
                 } => (self.runtime.kill_args(&id, signal, all), ChildStdio::null()),
                 Invocation::Delete => (self.runtime.delete_args(&id, true), ChildStdio::null()),
+                Invocation::Exec { conn, seq } => match self.exec_invocation(seq) {
+                    Some(x) => x,
+                    None => {
+                        self.answer(
+                            conn,
+                            &Response::Error {
+                                message: "exec record lost".to_owned(),
+                            },
+                        );
+                        continue;
+                    }
+                },
             };
             let spawned = self.runtime.reset_log().and_then(|()| self.runtime.spawn(&args, stdio));
             match spawned {
@@ -76,6 +88,7 @@ impl Shim {
     pub(super) fn invocation_done(&mut self, inv: Invocation, result: Result<(), RuntimeError>) {
         match inv {
             Invocation::Create => self.created(result),
+            Invocation::Exec { conn, seq } => self.exec_done(conn, seq, result),
             Invocation::Client { conn, op } => {
                 let resp = match result {
                     Ok(()) => {
@@ -190,6 +203,7 @@ pub(super) fn op_of(inv: Invocation) -> Op {
             ..
         } => Op::Kill,
         Invocation::Delete => Op::Delete,
+        Invocation::Exec { .. } => Op::Exec,
     }
 }
 
