@@ -1,9 +1,10 @@
-//! Image operations: import, list, inspect, remove (with docker's check that
-//! no container uses the image).
+//! Image operations: import, pull, load, save, tag, list, inspect, prune,
+//! remove (with docker's check that no container uses the image).
 
 use std::io::Read;
 
-use pier_image::{Image, ImageError, Reference, Removed};
+use pier_image::distribution::{Credentials, RegistryOptions};
+use pier_image::{Image, ImageError, Loaded, PullEvent, PullOptions, Pulled, Reference, RemoteImage, Removed};
 
 use super::Daemon;
 use crate::error::{Error, Result};
@@ -12,9 +13,12 @@ fn map_image_error(name: &str, e: ImageError) -> Error {
     match e {
         ImageError::NotFound { .. } => Error::NoSuchImage(name.to_string()),
         ImageError::InvalidReference { reason, .. } => Error::InvalidParameter(reason),
-        e @ (ImageError::InvalidArchive { .. } | ImageError::UnsafeEntry { .. } | ImageError::InvalidChange { .. }) => {
-            Error::InvalidParameter(e.to_string())
-        }
+        e @ (ImageError::InvalidArchive { .. }
+        | ImageError::UnsafeEntry { .. }
+        | ImageError::InvalidChange { .. }
+        | ImageError::InvalidManifest { .. }
+        | ImageError::InvalidPlatform { .. }
+        | ImageError::DigestMismatch { .. }) => Error::InvalidParameter(e.to_string()),
         ImageError::Conflict { message } => Error::Conflict(message),
         other => Error::system(format!("image {name}"), other),
     }
@@ -90,5 +94,105 @@ impl Daemon {
             .await
             .map_err(|e| Error::system("remove image", e))?
             .map_err(|e| map_image_error(name, e))
+    }
+}
+
+impl Daemon {
+    /// Credentials for `registry`: the client's `X-Registry-Auth` header, else
+    /// the daemon user's docker `config.json` (`$DOCKER_CONFIG` or
+    /// `~/.docker`).
+    pub fn registry_credentials(auth_header: Option<&str>, registry: &str) -> Option<Credentials> {
+        if let Some(c) = auth_header.and_then(Credentials::from_registry_auth_header) {
+            return Some(c);
+        }
+        let dir = std::env::var_os("DOCKER_CONFIG")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
+        let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+        Credentials::from_docker_config(&text, registry)
+    }
+
+    /// Fetch and check the manifest and config of `reference` (before a
+    /// progress stream starts, so failures become HTTP errors).
+    pub async fn resolve_remote(
+        &self,
+        reference: Reference,
+        platform: Option<String>,
+        credentials: Option<Credentials>,
+    ) -> std::result::Result<RemoteImage, ImageError> {
+        let store = self.images.clone();
+        let options = PullOptions {
+            platform,
+            registry: RegistryOptions {
+                // TODO(config): thread `insecure-registries` from daemon.json
+                // here; loopback registries are always plain HTTP.
+                insecure: Vec::new(),
+                credentials,
+            },
+        };
+        tokio::task::spawn_blocking(move || store.resolve_remote(&reference, &options))
+            .await
+            .map_err(|e| ImageError::Registry {
+                registry: String::new(),
+                status: None,
+                reason: format!("resolve task: {e}"),
+            })?
+    }
+
+    /// Fetch the layers of a resolved image (blocking; call from
+    /// `spawn_blocking`).
+    pub fn pull_remote(
+        &self,
+        remote: RemoteImage,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> std::result::Result<Pulled, ImageError> {
+        self.images.pull_remote(remote, progress)
+    }
+
+    /// Load an image archive read from `body` (blocking).
+    pub fn load_images(&self, body: impl Read) -> Result<Vec<Loaded>> {
+        self.images.load_archive(body).map_err(|e| map_image_error("load", e))
+    }
+
+    /// Write the images `names` as one archive (blocking).
+    pub fn save_images(&self, names: &[String], out: impl std::io::Write) -> Result<()> {
+        self.images.save(names, out).map_err(|e| map_image_error("save", e))
+    }
+
+    /// `POST /images/{name}/tag`.
+    pub async fn tag_image(&self, name: &str, reference: Reference) -> Result<()> {
+        let store = self.images.clone();
+        let n = name.to_string();
+        tokio::task::spawn_blocking(move || store.tag(&n, &reference))
+            .await
+            .map_err(|e| Error::system("tag image", e))?
+            .map_err(|e| map_image_error(name, e))
+    }
+
+    /// Remove images no container uses: untagged ones, or every one when
+    /// `all` (docker's `dangling=false`). Returns what was removed and the
+    /// bytes reclaimed.
+    pub async fn prune_images(&self, all: bool) -> Result<(Vec<Removed>, u64)> {
+        let mut removed_all = Vec::new();
+        let mut reclaimed = 0;
+        for image in self.list_images().await? {
+            if (!all && !image.repo_tags.is_empty()) || !self.image_users(&image.id).is_empty() {
+                continue;
+            }
+            let store = self.images.clone();
+            let id = image.id.clone();
+            match tokio::task::spawn_blocking(move || store.remove(&id, true))
+                .await
+                .map_err(|e| Error::system("prune images", e))?
+            {
+                Ok(removed) => {
+                    reclaimed += image.size;
+                    removed_all.extend(removed);
+                }
+                Err(ImageError::NotFound { .. }) => {}
+                Err(e) => return Err(map_image_error(&image.id, e)),
+            }
+        }
+        Ok((removed_all, reclaimed))
     }
 }

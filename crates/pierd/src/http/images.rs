@@ -2,34 +2,34 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use futures_util::TryStreamExt;
 use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
-use pier_image::Removed;
+use pier_image::{ImageError, PullEvent, Reference, Removed};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::convert;
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::daemon::import_reference;
+use crate::daemon::{import_reference, Daemon};
 use crate::error::Error;
 
-/// `POST /images/create?fromSrc=-&repo=&tag=&changes=`: import the body.
-pub async fn create(State(d): State<AppState>, params: Params, body: Body) -> ApiResult<Response> {
+/// `POST /images/create`: pull (`fromImage=`) or import the body
+/// (`fromSrc=-&repo=&tag=&changes=`).
+pub async fn create(State(d): State<AppState>, params: Params, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     if let Some(from) = params.get("fromImage").filter(|s| !s.is_empty()) {
-        return Err(Error::NotImplemented(format!(
-            "pull access denied for {from}: pulling images is not supported yet; use import"
-        ))
-        .into());
+        let from = from.to_string();
+        return pull(d, &params, &headers, &from).await;
     }
     match params.get("fromSrc") {
         Some("-") => {}
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "importing from {other:?} is not supported: send the archive in the body with fromSrc=-"
-            )))
+            )));
         }
         None => return Err(ApiError::bad_request("fromSrc or fromImage is required")),
     }
@@ -56,13 +56,18 @@ pub async fn list(State(d): State<AppState>) -> ApiResult<Json<Vec<ImageSummary>
     ))
 }
 
-/// `GET /images/{name}/json` (names may contain `/`).
-pub async fn inspect(State(d): State<AppState>, Path(rest): Path<String>) -> ApiResult<Json<ImageInspect>> {
+/// `GET /images/{name}/json` and `GET /images/{name}/get` (names may
+/// contain `/`).
+pub async fn inspect(State(d): State<AppState>, Path(rest): Path<String>) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save(d, vec![name.to_string()]).await;
+    }
     let Some(name) = rest.strip_suffix("/json") else {
-        return Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "page not found"));
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "page not found"));
     };
     let image = d.resolve_image(name).await?;
-    Ok(Json(convert::image_inspect(&image)))
+    let inspect: ImageInspect = convert::image_inspect(&image);
+    Ok(Json(inspect).into_response())
 }
 
 pub async fn remove(
@@ -86,4 +91,280 @@ pub async fn remove(
             })
             .collect(),
     ))
+}
+
+/// Errors of a pull before its stream starts: docker answers 404 for an
+/// unknown manifest, a missing platform or a denied repository.
+fn pull_error(e: ImageError) -> ApiError {
+    let status = match &e {
+        ImageError::ManifestUnknown { .. }
+        | ImageError::NoMatchingPlatform { .. }
+        | ImageError::Unauthorized { .. } => StatusCode::NOT_FOUND,
+        ImageError::InvalidReference { .. }
+        | ImageError::InvalidManifest { .. }
+        | ImageError::InvalidPlatform { .. }
+        | ImageError::DigestMismatch { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %e, "pull failed");
+    }
+    ApiError::new(status, e.to_string())
+}
+
+/// `fromImage` + `tag` as docker's CLI sends them (`tag` may be a digest).
+fn pull_reference(from: &str, tag: &str) -> Result<Reference, ImageError> {
+    if tag.is_empty() {
+        Reference::parse(from)
+    } else if tag.contains(':') {
+        Reference::parse(&format!("{from}@{tag}"))
+    } else {
+        Reference::from_repo_tag(from, tag)
+    }
+}
+
+/// One JSON line of docker's progress stream.
+fn progress_line(value: serde_json::Value) -> Bytes {
+    let mut line = value.to_string();
+    line.push_str("\r\n");
+    Bytes::from(line)
+}
+
+fn event_line(event: PullEvent) -> Bytes {
+    match event {
+        PullEvent::Status { id, status } => {
+            progress_line(serde_json::json!({"status": status, "progressDetail": {}, "id": id}))
+        }
+        PullEvent::Downloading { id, current, total } => progress_line(serde_json::json!({
+            "status": "Downloading",
+            "progressDetail": {"current": current, "total": total},
+            "progress": progress_bar(current, total),
+            "id": id,
+        })),
+    }
+}
+
+/// docker's text bar: `[=====>     ]  1.2MB/3.4MB`.
+fn progress_bar(current: u64, total: u64) -> String {
+    const WIDTH: u64 = 50;
+    let size = |n: u64| {
+        let n = n as f64;
+        if n >= 1e9 {
+            format!("{:.3}GB", n / 1e9)
+        } else if n >= 1e6 {
+            format!("{:.3}MB", n / 1e6)
+        } else if n >= 1e3 {
+            format!("{:.3}kB", n / 1e3)
+        } else {
+            format!("{n}B")
+        }
+    };
+    if total == 0 {
+        return size(current);
+    }
+    let filled = (current.min(total) * WIDTH / total) as usize;
+    let mut bar = "=".repeat(filled);
+    if filled < WIDTH as usize {
+        bar.push('>');
+    }
+    format!("[{bar:<50}] {:>9}/{}", size(current), size(total))
+}
+
+/// `POST /images/create?fromImage=&tag=&platform=`: pull, streaming
+/// docker's JSON progress messages.
+async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> ApiResult<Response> {
+    let reference = pull_reference(from, params.get("tag").unwrap_or("")).map_err(pull_error)?;
+    let platform = params.get("platform").filter(|p| !p.is_empty()).map(str::to_string);
+    let auth = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok());
+    let credentials = Daemon::registry_credentials(auth, reference.domain());
+    let remote = d
+        .resolve_remote(reference.clone(), platform, credentials)
+        .await
+        .map_err(pull_error)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let shown = reference.to_string();
+    let label = reference.digest().or(reference.tag()).unwrap_or("latest").to_string();
+    let first = progress_line(serde_json::json!({
+        "status": format!("Pulling from {}", reference.path()),
+        "id": label,
+    }));
+    let _ = tx.send(first).await;
+    tokio::task::spawn_blocking(move || {
+        let send = |b: Bytes| {
+            // A gone client does not stop the pull (docker finishes it too).
+            let _ = tx.blocking_send(b);
+        };
+        let result = d.pull_remote(remote, &|e| send(event_line(e)));
+        match result {
+            Ok(pulled) => {
+                send(progress_line(
+                    serde_json::json!({"status": format!("Digest: {}", pulled.digest)}),
+                ));
+                let status = if pulled.fresh {
+                    format!("Status: Downloaded newer image for {shown}")
+                } else {
+                    format!("Status: Image is up to date for {shown}")
+                };
+                send(progress_line(serde_json::json!({ "status": status })));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, reference = %shown, "pull failed");
+                let message = e.to_string();
+                send(progress_line(
+                    serde_json::json!({"errorDetail": {"message": message}, "error": message}),
+                ));
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
+}
+
+/// `POST /images/load?quiet=`: load a docker save or OCI layout archive.
+pub async fn load(State(d): State<AppState>, body: Body) -> ApiResult<Response> {
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let loaded = tokio::task::spawn_blocking(move || d.load_images(reader))
+        .await
+        .map_err(|e| Error::system("load images", e))??;
+    let mut out = String::new();
+    for image in &loaded {
+        for m in image.messages() {
+            out.push_str(&serde_json::json!({ "stream": format!("{m}\n") }).to_string());
+            out.push_str("\r\n");
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+}
+
+/// Streams the archive of `names` (all resolved first, so a missing one is
+/// a 404 before any byte is sent).
+async fn save(d: AppState, names: Vec<String>) -> ApiResult<Response> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no images named"));
+    }
+    for n in &names {
+        d.resolve_image(n).await?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
+        if let Err(e) = d.save_images(&names, out) {
+            tracing::warn!(error = %e, "save failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], Body::from_stream(body)).into_response())
+}
+
+/// `GET /images/get?names=a&names=b`.
+pub async fn save_many(State(d): State<AppState>, params: Params) -> ApiResult<Response> {
+    let names = params.all("names");
+    save(d, names).await
+}
+
+/// Sends what is written as body chunks; fails once the client is gone.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `POST /images/{name}/tag?repo=&tag=` (the only POST under a name).
+pub async fn post_action(State(d): State<AppState>, Path(rest): Path<String>, params: Params) -> ApiResult<Response> {
+    let Some(name) = rest.strip_suffix("/tag") else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "page not found"));
+    };
+    let repo = params.get("repo").unwrap_or("");
+    if repo.is_empty() {
+        return Err(ApiError::bad_request(
+            "repository name must have at least one component",
+        ));
+    }
+    let reference = import_reference(repo, params.get("tag").unwrap_or(""))?
+        .ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
+    d.tag_image(name, reference).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `POST /images/prune?filters={"dangling":["false"]}`.
+pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<serde_json::Value>> {
+    let all = params.get("filters").map(dangling_false).transpose()?.unwrap_or(false);
+    let (removed, reclaimed) = d.prune_images(all).await?;
+    let deleted: Vec<serde_json::Value> = removed
+        .into_iter()
+        .map(|r| match r {
+            Removed::Untagged(t) => serde_json::json!({ "Untagged": t }),
+            Removed::Deleted(id) => serde_json::json!({ "Deleted": id }),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { deleted.into() },
+        "SpaceReclaimed": reclaimed,
+    })))
+}
+
+/// Whether the prune filters say `dangling=false` (both of docker's
+/// encodings: `{"dangling":["false"]}` and `{"dangling":{"false":true}}`).
+fn dangling_false(filters: &str) -> ApiResult<bool> {
+    let v: serde_json::Value =
+        serde_json::from_str(filters).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
+    let values: Vec<String> = match v.get("dangling") {
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::Object(o)) => o.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    Ok(values.iter().any(|v| v == "false" || v == "0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_references() {
+        let r = pull_reference("busybox", "1.36").expect("tag");
+        assert_eq!(r.to_string(), "busybox:1.36");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let r = pull_reference("127.0.0.1:5000/x/y", &digest).expect("digest");
+        assert_eq!(r.digest(), Some(digest.as_str()));
+        assert_eq!(
+            pull_reference("busybox", "").expect("plain").to_string(),
+            "busybox:latest"
+        );
+    }
+
+    #[test]
+    fn prune_filters() {
+        assert!(dangling_false(r#"{"dangling":["false"]}"#).expect("list"));
+        assert!(dangling_false(r#"{"dangling":{"false":true}}"#).expect("map"));
+        assert!(!dangling_false(r#"{"dangling":["true"]}"#).expect("true"));
+        assert!(!dangling_false("{}").expect("none"));
+        assert!(dangling_false("{").is_err());
+    }
+
+    #[test]
+    fn bars() {
+        assert_eq!(progress_bar(0, 0), "0B");
+        let b = progress_bar(50, 100);
+        assert!(b.starts_with("[=========================>"), "{b}");
+        assert!(b.ends_with("50B/100B"), "{b}");
+        assert!(progress_bar(100, 100).starts_with(&format!("[{}]", "=".repeat(50))));
+    }
 }

@@ -53,7 +53,13 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
-        .route("/images/{*name}", get(images::inspect).delete(images::remove))
+        .route("/images/load", post(images::load))
+        .route("/images/prune", post(images::prune))
+        .route("/images/get", get(images::save_many))
+        .route(
+            "/images/{*name}",
+            get(images::inspect).post(images::post_action).delete(images::remove),
+        )
         .fallback(not_found)
         .with_state(daemon)
 }
