@@ -17,6 +17,7 @@ pub mod body;
 mod client;
 mod containers;
 mod error;
+mod exec;
 mod hijack;
 pub mod http;
 mod images;

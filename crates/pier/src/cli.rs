@@ -34,6 +34,8 @@ pub enum Command {
     Start(StartArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// List containers
     Ps(PsArgs),
     /// Fetch the logs of a container
@@ -181,6 +183,40 @@ pub struct StartArgs {
     pub detach_keys: Option<String>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// The container, then the command and its arguments
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

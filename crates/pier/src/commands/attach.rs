@@ -48,6 +48,22 @@ pub fn attach_options(s: &Session) -> AttachOptions {
     }
 }
 
+/// What window size changes resize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResizeTarget {
+    Container(String),
+    Exec(String),
+}
+
+impl ResizeTarget {
+    fn resize(&self, client: &Client, h: u16, w: u16) {
+        let _ = match self {
+            ResizeTarget::Container(id) => client.container_resize(id, h, w),
+            ResizeTarget::Exec(id) => client.exec_resize(id, h, w),
+        };
+    }
+}
+
 /// Stream `hijacked` until it ends. `start` runs once the input and
 /// signal threads are up (foreground run starts the container there).
 pub fn stream(
@@ -57,6 +73,21 @@ pub fn stream(
     s: &Session,
     start: impl FnOnce() -> anyhow::Result<()>,
 ) -> anyhow::Result<Ended> {
+    stream_to(client, ResizeTarget::Container(id.to_string()), hijacked, s, start)
+}
+
+/// [`stream`] with window size changes going to `target`; signals are
+/// forwarded (sig-proxy) only to a container.
+pub fn stream_to(
+    client: &Client,
+    target: ResizeTarget,
+    hijacked: Hijacked,
+    s: &Session,
+    start: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<Ended> {
+    let label = match &target {
+        ResizeTarget::Container(id) | ResizeTarget::Exec(id) => id.clone(),
+    };
     let raw = if s.tty && s.stdin {
         tty::RawMode::enable().context("set terminal raw mode")?
     } else {
@@ -64,7 +95,7 @@ pub fn stream(
     };
     spawn_signal_thread(
         client.host().to_string(),
-        id.to_string(),
+        target,
         s.tty,
         s.sig_proxy,
         raw.as_ref().map(tty::RawMode::saved),
@@ -78,7 +109,7 @@ pub fn stream(
     }
     start()?;
 
-    let mut output = hijacked.into_output(s.tty, format!("attach {id}"));
+    let mut output = hijacked.into_output(s.tty, format!("attach {label}"));
     let stdout = io::stdout();
     let stderr = io::stderr();
     loop {
@@ -145,7 +176,7 @@ fn copy_stdin(mut sock: std::os::unix::net::UnixStream, keys: Vec<u8>, detached:
 /// raw mode.
 fn spawn_signal_thread(
     host: String,
-    id: String,
+    target: ResizeTarget,
     tty_mode: bool,
     sig_proxy: bool,
     saved: Option<rustix::termios::Termios>,
@@ -156,18 +187,18 @@ fn spawn_signal_thread(
         let Ok(client) = Client::new(&host) else { return };
         if tty_mode {
             if let Some([h, w]) = tty::size() {
-                let _ = client.container_resize(&id, h as u16, w as u16);
+                target.resize(&client, h as u16, w as u16);
             }
         }
         for sig in signals.forever() {
             if sig == SIGWINCH {
                 if let (true, Some([h, w])) = (tty_mode, tty::size()) {
-                    let _ = client.container_resize(&id, h as u16, w as u16);
+                    target.resize(&client, h as u16, w as u16);
                 }
                 continue;
             }
-            if sig_proxy && !tty_mode {
-                let _ = client.container_kill(&id, Some(&sig.to_string()));
+            if let (true, false, ResizeTarget::Container(id)) = (sig_proxy, tty_mode, &target) {
+                let _ = client.container_kill(id, Some(&sig.to_string()));
                 continue;
             }
             if let Some(t) = &saved {

@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod create_request;
+pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
@@ -26,6 +27,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Create(a) => run::create(client, a),
         Command::Start(a) => lifecycle::start(client, &a),
         Command::Attach(a) => attach::attach(client, &a),
+        Command::Exec(a) => exec::exec(client, &a),
         Command::Ps(a) => ps::ps(client, &a),
         Command::Logs(a) => logs::logs(client, &a),
         Command::Stop(a) => lifecycle::stop(client, &a),
