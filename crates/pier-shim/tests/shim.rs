@@ -8,6 +8,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "shim/streams.rs"]
+mod streams;
+
 use pier_shim_proto::{frame, ExitRecord, LogSettings, Ready, Request, Response, ShimConfig, Status};
 
 const RUNC: &str = "/usr/sbin/runc";
@@ -36,7 +39,9 @@ fn unsafe_free_euid() -> u32 {
 /// How a fixture's container is set up.
 struct Opts {
     open_stdin: bool,
+    stdin_once: bool,
     tty: bool,
+    log_driver: &'static str,
     memory_limit: Option<i64>,
     runtime: &'static str,
 }
@@ -45,7 +50,9 @@ impl Default for Opts {
     fn default() -> Self {
         Opts {
             open_stdin: false,
+            stdin_once: false,
             tty: false,
+            log_driver: "json-file",
             memory_limit: None,
             runtime: RUNC,
         }
@@ -93,13 +100,13 @@ impl Fixture {
             exit_path: cdir.join("exit.json"),
             shim_log: cdir.join("shim.log"),
             log: LogSettings {
-                driver: "json-file".into(),
+                driver: opts.log_driver.into(),
                 path: cdir.join(format!("{id}-json.log")),
                 max_size: None,
                 max_file: 1,
             },
             open_stdin: opts.open_stdin,
-            stdin_once: false,
+            stdin_once: opts.stdin_once,
             tty: opts.tty,
         };
         std::fs::write(
@@ -216,7 +223,9 @@ fn write_bundle(bundle: &Path, args: &[&str], opts: &Opts) {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
     }
     std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
-    for applet in ["sh", "echo", "cat", "sleep", "true", "head", "tr"] {
+    for applet in [
+        "sh", "echo", "cat", "sleep", "true", "head", "tr", "yes", "seq", "stty", "wc", "kill",
+    ] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
     }
     let mut config = serde_json::json!({

@@ -271,6 +271,10 @@ impl Shim {
         let mut read = 0;
         let stream = if pipe == 0 { Stream::Stdout } else { Stream::Stderr };
         while let Some(exec) = self.execs.get_mut(&seq) {
+            if exec.pid == 0 {
+                // Not started: keep what comes for the stream to be.
+                break;
+            }
             let conn = self.conns.get_mut(&exec.conn).filter(|c| c.stdio.is_some());
             let Some(rx) = exec.out.get_mut(pipe).and_then(Option::as_mut) else {
                 eof = true;
