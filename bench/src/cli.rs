@@ -90,6 +90,8 @@ pub struct CliEngine {
     pub env: Vec<(String, OsString)>,
     /// Options every `run` gets (`--network none`, the log driver).
     pub run_opts: Vec<String>,
+    /// Options `rm -f` gets (podman's `-t 0`: kill at once, as docker does).
+    pub rm_opts: Vec<String>,
     pub image: String,
     /// Where the container logs are when `inspect` has no LogPath.
     pub log_path_fallback: Option<LogPathFn>,
@@ -107,6 +109,7 @@ impl CliEngine {
             global,
             env: Vec::new(),
             run_opts: Vec::new(),
+            rm_opts: Vec::new(),
             image: String::new(),
             log_path_fallback: None,
             daemon_pids: Vec::new(),
@@ -160,12 +163,9 @@ impl CliEngine {
     /// `run --rm --name NAME IMAGE ARGS` in the foreground (attached, no TTY).
     pub fn run_rm(&mut self, name: &str, args: &[&str], stdout: Stdout, timeout: Duration) -> Result<Outcome> {
         let a = self.run_args(&["--rm"], name, args);
-        let r = self.verb(&a, stdout, timeout);
-        if r.is_err() {
-            // A failed foreground run may leave the container behind.
-            self.live.push(name.to_string());
-        }
-        r
+        // A failed foreground run may leave the container behind: the
+        // `ps -aq` sweep in `shutdown` removes it.
+        self.verb(&a, stdout, timeout)
     }
 
     pub fn exec(&mut self, name: &str, args: &[&str]) -> Result<Outcome> {
@@ -191,13 +191,17 @@ impl CliEngine {
         }
         self.live.retain(|l| !names.contains(l));
         let mut a = vec!["rm", "-f"];
+        a.extend(self.rm_opts.iter().map(String::as_str));
+        let opts = a.len();
         a.extend(names.iter().map(String::as_str));
         if self.verb(&a, Stdout::Null, STEP).is_ok() {
             return Ok(());
         }
         let mut first_err = None;
         for n in names {
-            if let Err(e) = self.verb(&["rm", "-f", n], Stdout::Null, STEP) {
+            a.truncate(opts);
+            a.push(n);
+            if let Err(e) = self.verb(&a, Stdout::Null, STEP) {
                 first_err.get_or_insert(e);
             }
         }
@@ -216,6 +220,13 @@ impl CliEngine {
             Value::Object(_) if names.len() == 1 => Ok(vec![v]),
             _ => bail!("{} inspect: expected {} objects", self.name, names.len()),
         }
+    }
+
+    /// Whether `inspect` says the container is running; `None` when it
+    /// does not exist.
+    pub fn running(&self, name: &str) -> Option<bool> {
+        let items = self.inspect(&[name.to_string()]).ok()?;
+        items.first()?.pointer("/State/Running").and_then(Value::as_bool)
     }
 
     /// The pid of each container's init, as `inspect` reports it.
@@ -260,9 +271,19 @@ impl CliEngine {
             .ok_or_else(|| anyhow!("{} inspect: no LogPath", self.name))
     }
 
-    /// Removes every container this run created, then releases the guard.
+    /// Removes every container this run created (and any other the
+    /// engine still lists: its state is private to this run), then releases
+    /// the guard.
     pub fn shutdown(&mut self) {
-        let live = std::mem::take(&mut self.live);
+        let mut live = std::mem::take(&mut self.live);
+        if let Ok(o) = self.verb(&["ps", "-aq"], Stdout::Capture, STEP) {
+            live.extend(
+                o.stdout_text()
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
         if !live.is_empty() {
             if let Err(e) = self.remove(&live) {
                 eprintln!("pier-bench: {}: removing containers: {e:#}", self.name);

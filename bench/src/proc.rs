@@ -130,6 +130,10 @@ pub fn run(cmd: &mut Command, stdout: Stdout, timeout: Duration) -> Result<Outco
     } else {
         None
     };
+    if let Some(fd) = &out_pipe {
+        // A 1 MiB pipe so the bench's reading is never what limits a stream.
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, 1 << 20);
+    }
     let mut err_pipe: Option<OwnedFd> = child.stderr.take().map(OwnedFd::from);
     let mut outcome_out = Vec::new();
     let mut out_bytes = 0u64;

@@ -167,6 +167,8 @@ pub fn podman(work: &Path, tar: &Path) -> Result<CliEngine> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // podman's `rm -f` stops with SIGTERM and a 10 s grace; docker kills.
+    e.rm_opts = vec!["-t".into(), "0".into()];
     e.import(tar, &format!("localhost/{IMAGE}"))
         .context("import image into podman")?;
     Ok(e)
