@@ -189,7 +189,8 @@ impl Daemon {
             shim_log: c.dir.join("shim.log"),
             log: self.log_settings(c, rec),
             open_stdin: config.open_stdin,
-            stdin_once: config.stdin_once,
+            // As dockerd: a terminal's input is never closed by a client leaving.
+            stdin_once: config.stdin_once && !config.tty,
             tty: config.tty,
         };
         let shim_json = c.bundle.join("shim.json");

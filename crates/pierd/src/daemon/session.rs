@@ -163,7 +163,10 @@ where
             }
         }
         // The client's half-close is stdin's EOF; output keeps flowing.
-        if opts.stdin {
+        // Not with a terminal (as dockerd): a client that leaves without
+        // the detach keys reaching us (the docker CLI matches them itself
+        // and just closes) must not take the shell's input away.
+        if opts.stdin && !opts.tty {
             let _ = sw.shutdown().await;
         }
         std::future::pending::<SessionEnd>().await
