@@ -48,8 +48,20 @@ impl Daemon {
     /// Start a created or exited container. `NotModified` when running.
     pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.lookup(key)?;
-        let _op = c.op.lock().await;
-        self.start_locked(&c).await
+        let res = {
+            let _op = c.op.lock().await;
+            self.start_locked(&c).await
+        };
+        // As dockerd: a failed start of an AutoRemove container removes it
+        // (clients blocked in `wait?condition=removed` then return).
+        if let Err(e) = &res {
+            if !matches!(e, Error::NotModified) && c.record().host_config.auto_remove {
+                if let Err(rm) = self.remove(&c.id, true, false).await {
+                    tracing::warn!(id = %c.id, error = %rm, "auto-remove after failed start");
+                }
+            }
+        }
+        res
     }
 
     async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {

@@ -46,6 +46,10 @@ pub async fn version() -> Json<SystemVersion> {
         "Os": "linux",
         "Arch": go_arch(),
         "KernelVersion": kernel_version(),
+        "Experimental": "false",
+        "GitCommit": "",
+        "GoVersion": "",
+        "BuildTime": "",
     });
     Json(SystemVersion {
         platform: Platform {
