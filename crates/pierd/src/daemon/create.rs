@@ -135,7 +135,7 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
             other => {
                 return Err(Error::InvalidParameter(format!(
                     "logger: no log driver named '{other}' is registered"
-                )))
+                )));
             }
         }
     }
