@@ -39,6 +39,9 @@ pub struct Harness {
     pub socket: PathBuf,
     cfg: DaemonConfig,
     running: Option<Running>,
+    /// Run the `pierd` binary instead of `pierd::run` in-process.
+    binary: bool,
+    child: Option<std::process::Child>,
 }
 
 struct Running {
@@ -48,6 +51,15 @@ struct Running {
 
 impl Harness {
     pub fn new() -> Self {
+        Self::with_mode(false)
+    }
+
+    /// A harness running the built `pierd` binary (so it can be SIGKILLed).
+    pub fn binary() -> Self {
+        Self::with_mode(true)
+    }
+
+    fn with_mode(binary: bool) -> Self {
         let runtime = require_root_and_runc();
         let shim = shim_path();
         let root = tempfile::Builder::new()
@@ -61,6 +73,8 @@ impl Harness {
             socket,
             cfg,
             running: None,
+            binary,
+            child: None,
         };
         h.start();
         h
@@ -76,8 +90,29 @@ impl Harness {
 
     /// Run `pierd::run` on its own runtime in a thread.
     pub fn start(&mut self) {
-        assert!(self.running.is_none(), "daemon already running");
+        assert!(self.running.is_none() && self.child.is_none(), "daemon already running");
         let _ = std::fs::remove_file(&self.socket);
+        if self.binary {
+            let child = std::process::Command::new(env!("CARGO_BIN_EXE_pierd"))
+                .arg("--data-root")
+                .arg(&self.cfg.data_root)
+                .arg("--exec-root")
+                .arg(&self.cfg.exec_root)
+                .arg("-H")
+                .arg(format!("unix://{}", self.socket.display()))
+                .arg("--runtime")
+                .arg(&self.cfg.runtime)
+                .arg("--shim")
+                .arg(&self.cfg.shim)
+                .arg("--config-file")
+                .arg("/dev/null")
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn pierd binary");
+            self.child = Some(child);
+            self.wait_ping();
+            return;
+        }
         let cfg = self.cfg.clone();
         let socket = self.socket.clone();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -100,7 +135,11 @@ impl Harness {
             .recv_timeout(Duration::from_secs(10))
             .expect("daemon thread bound its socket");
         self.running = Some(Running { stop, thread });
-        // Wait until it answers (restore runs before serving).
+        self.wait_ping();
+    }
+
+    /// Wait until the daemon answers (restore runs before serving).
+    fn wait_ping(&self) {
         for _ in 0..100 {
             if let Ok(r) = self.try_request("GET", "/_ping", None) {
                 if r.status == 200 {
@@ -112,8 +151,22 @@ impl Harness {
         panic!("pierd did not answer /_ping");
     }
 
+    /// SIGKILL the daemon binary; containers and shims keep running.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("kill9 needs Harness::binary");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Graceful stop; containers keep running.
     pub fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let status = child.wait()?;
+            anyhow::ensure!(status.success(), "pierd exited with {status}");
+            return Ok(());
+        }
         let Some(r) = self.running.take() else {
             return Ok(());
         };

@@ -333,3 +333,136 @@ fn follow_logs_until_exit_and_auto_remove() {
     assert_eq!(h.req("GET", &format!("/containers/{id}/json"), None).status, 404);
     assert!(!h.data_root().join("containers").join(&id).exists());
 }
+
+#[test]
+fn sigkill_of_pierd_loses_no_log_line() {
+    let mut h = Harness::binary();
+    h.import_busybox("bb:latest");
+    let id = h.run(
+        "counter",
+        "bb",
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); sleep 0.01; done",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    h.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    h.start();
+    let i = h.wait_exited(&id);
+    assert_eq!(i["State"]["ExitCode"], 0, "{i}");
+    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1"), None);
+    let (out, _) = demux(&logs.body);
+    let want: Vec<String> = (0..300).map(|n| n.to_string()).collect();
+    let got: Vec<String> = out.lines().map(str::to_string).collect();
+    assert_eq!(got, want);
+    assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
+    h.stop().expect("graceful stop of the binary");
+}
+
+#[test]
+fn ten_containers_in_parallel() {
+    let h = Harness::new();
+    h.import_busybox("bb:latest");
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|n| {
+                let h = &h;
+                s.spawn(move || h.run(&format!("p{n}"), "bb", &["sleep", "1000"]))
+            })
+            .collect();
+        handles.into_iter().map(|t| t.join().expect("join")).collect()
+    });
+    let ps = h.req("GET", "/containers/json", None).json();
+    assert_eq!(ps.as_array().expect("list").len(), 10);
+    std::thread::scope(|s| {
+        for id in &ids {
+            let h = &h;
+            s.spawn(move || {
+                let r = h.req("DELETE", &format!("/containers/{id}?force=1"), None);
+                assert_eq!(r.status, 204, "{}", r.text());
+            });
+        }
+    });
+    assert_eq!(h.req("GET", "/containers/json?all=1", None).json(), json!([]));
+    assert!(mounts_under(h.root.path()).is_empty());
+}
+
+/// The real docker CLI against pierd.
+#[test]
+fn docker_cli_scenarios() {
+    let h = Harness::new();
+    let docker = |args: &[&str]| -> (i32, String, String) {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", h.socket.display()))
+            .env("HOME", h.root.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the docker CLI is needed for this test (apt-get install docker-ce-cli)");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let tar = h.root.path().join("bb.tar");
+    std::fs::write(&tar, harness::busybox_tar()).expect("write tar");
+    let (rc, out, err) = docker(&["import", &tar.display().to_string(), "bb"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.starts_with("sha256:"), "{out}");
+    let (rc, out, _) = docker(&["images"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("bb") && out.contains("latest"), "{out}");
+    let (rc, out, err) = docker(&["version"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("Server: Pier"), "{out}");
+
+    let (rc, out, err) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "bb",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2; sleep 100",
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    let id = out.trim().to_string();
+    assert_eq!(id.len(), 64, "{out}");
+    let (_, out, _) = docker(&["ps"]);
+    assert!(
+        out.contains("CONTAINER ID") && out.contains("web") && out.contains("Up"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (rc, out, err) = docker(&["logs", "web"]);
+    assert_eq!((rc, out.as_str(), err.as_str()), (0, "hello\n", "oops\n"));
+    let (rc, out, _) = docker(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "web"]);
+    assert_eq!((rc, out.trim()), (0, "running /web"));
+    let (rc, _, err) = docker(&["stop", "-t", "1", "web"]);
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = docker(&["wait", "web"]);
+    assert_eq!((rc, out.trim()), (0, "137"));
+    let (rc, _, err) = docker(&["rm", "web"]);
+    assert_eq!(rc, 0, "{err}");
+    let (rc, _, err) = docker(&["rm", "web"]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("No such container"), "{err}");
+
+    let (rc, out, err) = docker(&["run", "-d", "--name", "kk", "bb", "sleep", "100"]);
+    assert_eq!(rc, 0, "{err}{out}");
+    let (rc, _, err) = docker(&["kill", "kk"]);
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = docker(&["wait", "kk"]);
+    assert_eq!((rc, out.trim()), (0, "137"));
+    let (rc, _, err) = docker(&["rm", "-f", "kk"]);
+    assert_eq!(rc, 0, "{err}");
+    let (rc, _, err) = docker(&["rmi", "bb"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(mounts_under(h.root.path()).is_empty());
+    let _ = id;
+}
