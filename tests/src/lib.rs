@@ -7,6 +7,9 @@
 //! its temp dir is unmounted when the [`Daemon`] guard drops, also when the
 //! test panics. These tests need root and runc: they fail loudly, never skip.
 
+pub mod hijack;
+pub mod tmux;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,93 @@
+//! A terminal for tests: a private tmux server (`tmux -L <unique>`) running
+//! one command; keys go in with send-keys, the screen comes back with
+//! capture-pane. The server is killed when the guard drops.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start `shell_cmd` (run by `sh -c`) in a 120x30 window.
+    pub fn start(shell_cmd: &str) -> Tmux {
+        let socket = format!(
+            "pier-e2e-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let t = Tmux { socket };
+        let st = t
+            .cmd()
+            .args(["-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30"])
+            .arg(shell_cmd)
+            .status()
+            .expect("run tmux (apt-get install tmux)");
+        assert!(st.success(), "tmux new-session failed");
+        // Keep the pane (and its last screen) after the command exits.
+        let _ = t.cmd().args(["set-option", "-g", "remain-on-exit", "on"]).status();
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-L").arg(&self.socket);
+        c
+    }
+
+    /// Type text (tmux key names allowed: `Enter`, `C-p`).
+    pub fn keys(&self, keys: &[&str]) {
+        let st = self.cmd().arg("send-keys").args(keys).status().expect("tmux send-keys");
+        assert!(st.success(), "tmux send-keys {keys:?}");
+    }
+
+    /// Type literal text.
+    pub fn type_text(&self, text: &str) {
+        let st = self
+            .cmd()
+            .args(["send-keys", "-l", text])
+            .status()
+            .expect("tmux send-keys");
+        assert!(st.success(), "tmux send-keys -l {text:?}");
+    }
+
+    pub fn resize(&self, width: u16, height: u16) {
+        let _ = self
+            .cmd()
+            .args(["resize-window", "-x", &width.to_string(), "-y", &height.to_string()])
+            .status();
+    }
+
+    /// The visible screen.
+    pub fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen contains `text`; the screen, or a panic with it.
+    pub fn wait_for(&self, text: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "waited {secs}s for {text:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}

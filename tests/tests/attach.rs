@@ -1,0 +1,395 @@
+//! End-to-end: attach (issue 4) with the pier CLI, the docker CLI, tmux
+//! terminals and raw hijacked connections.
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use pier_e2e::hijack::demux;
+use pier_e2e::tmux::Tmux;
+use pier_e2e::{bins, wait_until, Daemon};
+
+/// Untrimmed stdout.
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn docker_line(d: &Daemon, args: &str) -> String {
+    format!(
+        "env DOCKER_HOST={} DOCKER_CONFIG={} docker {args}",
+        d.host(),
+        d.root.join("docker-config").display()
+    )
+}
+
+fn pier_line(d: &Daemon, args: &str) -> String {
+    format!("{} -H {} {args}", bins().pier.display(), d.host())
+}
+
+fn state(d: &Daemon, name: &str) -> serde_json::Value {
+    let (st, v) = d.http_json("GET", &format!("/containers/{name}/json"), None);
+    assert_eq!(st, 200, "inspect {name}: {v}");
+    v["State"].clone()
+}
+
+#[test]
+fn foreground_run_output_and_exit_code() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let script = "echo out; echo err >&2; exit 3";
+    for cli in ["docker", "pier"] {
+        let args = ["run", "--rm", "busybox", "sh", "-c", script];
+        let out = if cli == "docker" {
+            d.docker(&args)
+        } else {
+            d.pier(&args)
+        };
+        assert_eq!(out.status.code(), Some(3), "{cli}: {out:?}");
+        assert_eq!(stdout(&out), "out\n", "{cli} stdout");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n", "{cli} stderr");
+    }
+}
+
+#[test]
+fn piped_stdin_with_run_i() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let payload: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    for cli in ["docker", "pier"] {
+        let args = ["run", "-i", "--rm", "busybox", "cat"];
+        let mut cmd = if cli == "docker" {
+            d.docker_cmd(&args)
+        } else {
+            d.pier_cmd(&args)
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let data = payload.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(data.as_bytes()));
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("join").expect("write stdin");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{cli}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout(&out) == payload,
+            "{cli}: cat returned {} bytes",
+            out.stdout.len()
+        );
+    }
+}
+
+#[test]
+fn docker_run_it_detach_and_reattach() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let t = Tmux::start(&format!(
+        "{}; echo RUN-EXIT=$?",
+        docker_line(&d, "run -it --name t1 busybox sh")
+    ));
+    t.wait_for("/ #", 20);
+    t.type_text("echo hello $((6*7))");
+    t.keys(&["Enter"]);
+    t.wait_for("hello 42", 10);
+    t.keys(&["C-p", "C-q"]);
+    t.wait_for("RUN-EXIT=0", 10);
+    assert_eq!(
+        state(&d, "t1")["Running"],
+        true,
+        "detaching leaves the container running"
+    );
+
+    let t2 = Tmux::start(&format!("{}; echo ATTACH-EXIT=$?", docker_line(&d, "attach t1")));
+    std::thread::sleep(Duration::from_millis(500));
+    t2.type_text("echo again $((2+3))");
+    t2.keys(&["Enter"]);
+    t2.wait_for("again 5", 10);
+    t2.resize(100, 20);
+    std::thread::sleep(Duration::from_millis(300));
+    t2.type_text("stty size; exit 7");
+    t2.keys(&["Enter"]);
+    let screen = t2.wait_for("ATTACH-EXIT=7", 10);
+    assert!(screen.contains("20 100"), "resize reached the terminal:\n{screen}");
+    assert!(wait_until(10, || state(&d, "t1")["Status"] == "exited"));
+    assert_eq!(state(&d, "t1")["ExitCode"], 7);
+}
+
+#[test]
+fn pier_run_it_restores_the_terminal_each_way() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let dir = d.root.join("tty");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let before = dir.join("before");
+    let after = dir.join("after");
+    let run = |how: &str, args: &str| {
+        let _ = std::fs::remove_file(&after);
+        let t = Tmux::start(&format!(
+            "stty -g > {b}; {p}; echo PIER-EXIT=$?; stty -g > {a}; echo SAVED",
+            b = before.display(),
+            a = after.display(),
+            p = pier_line(&d, args)
+        ));
+        (t, how.to_string())
+    };
+    let check = |how: &str| {
+        let b = std::fs::read_to_string(&before).expect("before");
+        let a = std::fs::read_to_string(&after).expect("after");
+        assert_eq!(a, b, "terminal settings restored after {how}");
+    };
+
+    // Normal exit.
+    let (t, how) = run("exit", "run -it --rm busybox sh");
+    t.wait_for("/ #", 20);
+    t.type_text("exit 4");
+    t.keys(&["Enter"]);
+    t.wait_for("PIER-EXIT=4", 10);
+    t.wait_for("SAVED", 5);
+    check(&how);
+
+    // Detach keys.
+    let (t, how) = run("detach", "run -it --name det busybox sh");
+    t.wait_for("/ #", 20);
+    t.keys(&["C-p", "C-q"]);
+    t.wait_for("PIER-EXIT=0", 10);
+    t.wait_for("SAVED", 5);
+    check(&how);
+    assert_eq!(state(&d, "det")["Running"], true);
+
+    // A signal to the CLI.
+    let (t, how) = run("signal", "run -it --name sig busybox sh");
+    t.wait_for("/ #", 20);
+    let pid = pier_e2e::processes_mentioning("--name\u{0}sig\u{0}")
+        .into_iter()
+        .find(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .map(|e| e == bins().pier)
+                .unwrap_or(false)
+        })
+        .expect("pier run process");
+    pier_e2e::signal(pid, "TERM");
+    t.wait_for("PIER-EXIT=", 10);
+    t.wait_for("SAVED", 5);
+    check(&how);
+    d.pier_ok(&["rm", "-f", "det", "sig"]);
+}
+
+#[test]
+fn docker_attach_non_tty_and_stopped() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d
+        .docker_ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; for i in 1 2 3; do echo tick $i; done; echo oops >&2; exit 5",
+        ])
+        .trim()
+        .to_string();
+    let out = d.docker(&["attach", &id]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(stdout(&out), "tick 1\ntick 2\ntick 3\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    for cli in ["docker", "pier"] {
+        let out = if cli == "docker" {
+            d.docker(&["attach", &id])
+        } else {
+            d.pier(&["attach", &id])
+        };
+        assert!(!out.status.success(), "{cli} attach to a stopped container");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("You cannot attach to a stopped container, start it first"),
+            "{cli}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn docker_start_ai() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.docker_ok(&[
+        "create",
+        "-i",
+        "--name",
+        "s1",
+        "busybox",
+        "sh",
+        "-c",
+        "read l; echo got $l; exit 2",
+    ]);
+    for cli in ["docker", "pier"] {
+        let args = ["start", "-ai", "s1"];
+        let mut cmd = if cli == "docker" {
+            d.docker_cmd(&args)
+        } else {
+            d.pier_cmd(&args)
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(b"hello\n").expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{cli}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(&out), "got hello\n", "{cli}");
+    }
+    // A terminal, in tmux.
+    d.docker_ok(&["create", "-it", "--name", "s2", "busybox", "sh"]);
+    let t = Tmux::start(&format!("{}; echo START-EXIT=$?", docker_line(&d, "start -ai s2")));
+    t.wait_for("/ #", 20);
+    t.type_text("echo tty-$((40+2)); exit 3");
+    t.keys(&["Enter"]);
+    t.wait_for("tty-42", 10);
+    t.wait_for("START-EXIT=3", 10);
+}
+
+#[test]
+fn three_attached_clients_see_identical_output_from_the_start() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","seq 1 30000; echo done >&2"]}"#;
+    let (st, v) = d.http_json("POST", "/containers/create", Some(body));
+    assert_eq!(st, 201, "{v}");
+    let id = v["Id"].as_str().expect("id").to_string();
+    // Attached before the start: nothing may be lost.
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let h = d.hijack(
+                "POST",
+                &format!("/v1.45/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+                None,
+            );
+            assert_eq!(h.status, 101, "{}", h.head);
+            assert!(
+                h.head.contains("application/vnd.docker.multiplexed-stream"),
+                "{}",
+                h.head
+            );
+            h
+        })
+        .collect();
+    let (st, _) = d.http("POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(st, 204);
+    let outputs: Vec<Vec<u8>> = clients
+        .into_iter()
+        .map(|h| h.read_all(Duration::from_secs(30)))
+        .collect();
+    let expected: String = (1..=30000).map(|i| format!("{i}\n")).collect();
+    let (out, err) = demux(&outputs[0]);
+    assert!(out == expected.as_bytes(), "client 0 got {} stdout bytes", out.len());
+    assert_eq!(err, b"done\n");
+    assert_eq!(outputs[1], outputs[0], "client 1 differs");
+    assert_eq!(outputs[2], outputs[0], "client 2 differs");
+}
+
+#[test]
+fn logs_replay_then_live_without_gap_or_duplicate() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d
+        .pier_ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do echo $i; i=$((i+1)); [ $((i % 50)) = 0 ] && usleep 20000; done",
+        ])
+        .trim()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let h = d.hijack(
+        "POST",
+        &format!("/containers/{id}/attach?stream=1&logs=1&stdout=1&stderr=1"),
+        None,
+    );
+    assert_eq!(h.status, 101, "{}", h.head);
+    let (out, _) = demux(&h.read_all(Duration::from_secs(60)));
+    let text = String::from_utf8_lossy(&out);
+    let nums: Vec<u32> = text.lines().map(|l| l.parse().expect("number")).collect();
+    let expected: Vec<u32> = (0..3000).collect();
+    if nums != expected {
+        let first_bad = nums.iter().zip(&expected).position(|(a, b)| a != b);
+        panic!(
+            "replay seam broken: {} lines, first mismatch at {first_bad:?}",
+            nums.len()
+        );
+    }
+}
+
+#[test]
+fn api_details_upgrade_raw_and_resize() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d
+        .pier_ok(&[
+            "run",
+            "-d",
+            "-t",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; echo ready; sleep 100",
+        ])
+        .trim()
+        .to_string();
+    // TTY: raw stream.
+    let h = d.hijack("POST", &format!("/containers/{id}/attach?stream=1&stdout=1"), None);
+    assert_eq!(h.status, 101);
+    assert!(h.head.to_lowercase().contains("upgrade: tcp"), "{}", h.head);
+    assert!(h.head.contains("application/vnd.docker.raw-stream"), "{}", h.head);
+    // Resize and read it back from inside.
+    let (st, _) = d.http("POST", &format!("/containers/{id}/resize?h=33&w=77"), None);
+    assert_eq!(st, 200);
+    let out = d.pier_ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "sleep 0.2; stty size -F /dev/pts/0 || stty -F /dev/console size",
+    ]);
+    assert!(out.contains("33 77"), "{out:?}");
+    let (st, _) = d.http("POST", &format!("/containers/{id}/resize?h=x&w=1"), None);
+    assert_eq!(st, 400);
+    drop(h);
+    // Old API versions get raw-stream even without a terminal.
+    let id2 = d.pier_ok(&["run", "-d", "busybox", "sleep", "100"]).trim().to_string();
+    let h = d.hijack(
+        "POST",
+        &format!("/v1.40/containers/{id2}/attach?stream=1&stdout=1"),
+        None,
+    );
+    assert!(h.head.contains("application/vnd.docker.raw-stream"), "{}", h.head);
+    let t = Instant::now();
+    d.pier_ok(&["rm", "-f", &id, &id2]);
+    // The session ends when the container does.
+    let rest = h.read_all(Duration::from_secs(20));
+    assert!(rest.is_empty());
+    assert!(t.elapsed() < Duration::from_secs(20));
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
+    s.write_all(b"POST /containers/nope/attach?stream=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n")
+        .expect("send");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 404"));
+}
