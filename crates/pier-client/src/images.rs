@@ -18,9 +18,29 @@ pub struct ProgressMessage {
     pub id: Option<String>,
     pub status: Option<String>,
     pub progress: Option<String>,
+    /// `{"current":N,"total":M}` of a download.
+    #[serde(rename = "progressDetail")]
+    pub progress_detail: Option<ProgressDetail>,
+    /// Text lines (`POST /images/load` answers with these).
+    pub stream: Option<String>,
     pub error: Option<String>,
     #[serde(rename = "errorDetail")]
     pub error_detail: Option<ProgressErrorDetail>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ProgressDetail {
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// What `POST /images/prune` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ImagesPruned {
+    pub images_deleted: Option<Vec<ImageDeleteItem>>,
+    pub space_reclaimed: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -89,6 +109,91 @@ impl Client {
         )?;
         let path = resp.path.clone();
         read_progress(resp.body, &path, each)
+    }
+
+    /// `POST /images/create?fromImage=&tag=&platform=`: pull, calling
+    /// `each` per progress message. `registry_auth` is the base64url JSON
+    /// `X-Registry-Auth` header, if any.
+    pub fn image_pull(
+        &self,
+        from_image: &str,
+        tag: &str,
+        platform: Option<&str>,
+        registry_auth: Option<&str>,
+        each: impl FnMut(&ProgressMessage),
+    ) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push("fromImage", from_image).push("tag", tag);
+        q.push_opt("platform", platform.filter(|p| !p.is_empty()));
+        let target = self.versioned(&format!("/images/create{}", q.encode()))?;
+        let mut headers = crate::http::Headers::new();
+        if let Some(a) = registry_auth {
+            headers.push("X-Registry-Auth", a);
+        }
+        let resp = crate::client::check_status(self.send("POST", &target, RequestBody::Empty, &headers)?)?;
+        let path = resp.path.clone();
+        read_progress(resp.body, &path, each)
+    }
+
+    /// `POST /images/load?quiet=`: load an image archive read from `reader`;
+    /// `each` sees the daemon's messages (`Loaded image: …`).
+    pub fn image_load(
+        &self,
+        reader: &mut dyn Read,
+        quiet: bool,
+        each: impl FnMut(&ProgressMessage),
+    ) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.flag("quiet", quiet);
+        let resp = self.request(
+            "POST",
+            "/images/load",
+            &q,
+            RequestBody::Stream {
+                content_type: "application/x-tar",
+                reader,
+            },
+        )?;
+        let path = resp.path.clone();
+        read_progress(resp.body, &path, each)
+    }
+
+    /// `GET /images/get?names=…`: the archive of `names`, copied to `out`.
+    pub fn image_save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<u64, Error> {
+        let mut q = Query::new();
+        for n in names {
+            q.push("names", n.as_str());
+        }
+        let mut resp = self.request("GET", "/images/get", &q, RequestBody::Empty)?;
+        let path = resp.path.clone();
+        std::io::copy(&mut resp.body, out).map_err(|source| Error::Io {
+            op: "copy image archive",
+            path,
+            source,
+        })
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.push("repo", repo);
+        if !tag.is_empty() {
+            q.push("tag", tag);
+        }
+        self.request("POST", &name_path(name, "/tag"), &q, RequestBody::Empty)?
+            .bytes()
+            .map(|_| ())
+    }
+
+    /// `POST /images/prune?filters=`: `all` removes every unused image,
+    /// not just untagged ones.
+    pub fn image_prune(&self, all: bool) -> Result<ImagesPruned, Error> {
+        let mut q = Query::new();
+        if all {
+            q.push("filters", r#"{"dangling":["false"]}"#);
+        }
+        self.request("POST", "/images/prune", &q, RequestBody::Empty)?
+            .json("image prune response")
     }
 
     /// `GET /images/json?all=&filters=`.

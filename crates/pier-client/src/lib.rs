@@ -29,7 +29,7 @@ pub use client::{error_message, parse_host, Client, RequestBody, Response, DEFAU
 pub use containers::{Filters, ListOptions, PendingWait, WaitCondition};
 pub use error::Error;
 pub use hijack::{AttachOptions, Hijacked};
-pub use images::{read_progress, ProgressErrorDetail, ProgressMessage};
+pub use images::{read_progress, ImagesPruned, ProgressDetail, ProgressErrorDetail, ProgressMessage};
 pub use logs::{is_multiplexed, LogStream, LogsOptions, OutputStream, MULTIPLEXED_STREAM, RAW_STREAM};
 pub use query::{encode_component, Query};
 pub use system::Ping;

@@ -247,7 +247,8 @@ fn run_errors_exit_125_with_docker_wording() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         text(&out.stderr),
-        "pier: Error response from daemon: No such image: nope:latest\n\nRun 'pier run --help' for more information\n"
+        "Unable to find image 'nope:latest' locally\n\
+         pier: Error response from daemon: No such image: nope:latest\n\nRun 'pier run --help' for more information\n"
     );
 }
 

@@ -63,6 +63,37 @@ pub fn render(images: &[ImageSummary], now: i64, trunc: bool) -> String {
     table::render(&HEADER, &rows)
 }
 
+/// The table of `images --digests`: a DIGEST column after TAG.
+pub fn render_digests(images: &[ImageSummary], now: i64, trunc: bool) -> String {
+    let mut rows = Vec::new();
+    for img in images {
+        let id = if trunc {
+            truncate_id(&img.id).to_string()
+        } else {
+            img.id.clone()
+        };
+        let created = units::time_ago(img.created, now);
+        let size = units::human_size(img.size as f64, 3);
+        for (repo, tag) in names(img) {
+            let digest = img
+                .repo_digests
+                .iter()
+                .filter_map(|d| d.split_once('@'))
+                .find(|(r, _)| *r == repo)
+                .map_or("<none>", |(_, d)| d);
+            rows.push(vec![
+                repo,
+                tag,
+                digest.to_string(),
+                id.clone(),
+                created.clone(),
+                size.clone(),
+            ]);
+        }
+    }
+    table::render(&["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"], &rows)
+}
+
 /// Fields `--format` templates see, as docker names them.
 pub const FORMAT_HEADER: [(&str, &str); 7] = [
     ("Repository", "REPOSITORY"),
@@ -124,6 +155,7 @@ pub fn images(client: &Client, a: &ImagesArgs) -> anyhow::Result<i32> {
     let out = match (&a.format, a.quiet) {
         (_, true) => render_quiet(&list, !a.no_trunc),
         (Some(f), false) => format::render(f, &format_rows(&list, now, !a.no_trunc), &FORMAT_HEADER)?,
+        (None, false) if a.digests => render_digests(&list, now, !a.no_trunc),
         (None, false) => render(&list, now, !a.no_trunc),
     };
     print!("{out}");

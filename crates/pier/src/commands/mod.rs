@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod create_request;
+pub mod image_transfer;
 pub mod exec;
 pub mod images;
 pub mod inspect;
@@ -40,6 +41,11 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Images(a) => images::images(client, &a),
         Command::Import(a) => images::import(client, &a),
         Command::Rmi(a) => images::rmi(client, &a),
+        Command::Pull(a) => image_transfer::pull(client, &a),
+        Command::Load(a) => image_transfer::load(client, &a),
+        Command::Save(a) => image_transfer::save(client, &a),
+        Command::Tag(a) => image_transfer::tag(client, &a),
+        Command::Image(c) => image_transfer::image(client, c),
         Command::Version => system::version(client),
         Command::Info => system::info(client),
     }

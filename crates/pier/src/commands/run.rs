@@ -63,7 +63,14 @@ fn create_container(client: &Client, flags: &ContainerFlags, detach: bool) -> an
         console_size: tty::size(),
     };
     let req = create_request::build(flags, detach, &src)?;
-    let created = client.container_create(flags.name.as_deref(), &req)?;
+    // docker's --pull=missing: pull an image the daemon lacks, then retry.
+    let created = match client.container_create(flags.name.as_deref(), &req) {
+        Err(pier_client::Error::Daemon { status: 404, message }) if message.starts_with("No such image") => {
+            crate::commands::image_transfer::pull_for_run(client, flags.image())?;
+            client.container_create(flags.name.as_deref(), &req)?
+        }
+        other => other?,
+    };
     for w in created.warnings.iter().flatten() {
         eprintln!("WARNING: {w}");
     }
