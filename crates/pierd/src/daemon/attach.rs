@@ -102,7 +102,7 @@ impl Daemon {
         let target = |source| AttachTarget {
             tty: rec.config.tty,
             stdin: p.stdin && rec.config.open_stdin,
-            detach_keys: detach_keys::choose(p.detach_keys.as_deref(), None),
+            detach_keys: detach_keys::choose(p.detach_keys.as_deref(), self.cfg.detach_keys.as_deref()),
             source,
         };
         if rec.state.is_running() {

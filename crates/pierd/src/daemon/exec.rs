@@ -96,6 +96,11 @@ impl ExecTable {
             .insert(e.id.clone(), e);
     }
 
+    /// Forget the execs of containers that are gone.
+    fn retain(&self, keep: impl Fn(&Exec) -> bool) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, e| keep(e));
+    }
+
     fn of_container(&self, container_id: &str) -> Vec<String> {
         let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
         m.values()
@@ -146,6 +151,7 @@ impl Daemon {
         if !c.record().state.is_running() {
             return Err(not_running(&c.id));
         }
+        self.execs.retain(|e| self.lookup(&e.container_id).is_ok());
         let id = hex::encode(rand::random::<[u8; 32]>());
         self.execs.insert(Arc::new(Exec {
             id: id.clone(),

@@ -56,7 +56,7 @@ impl Daemon {
         // (clients blocked in `wait?condition=removed` then return).
         if let Err(e) = &res {
             if !matches!(e, Error::NotModified) && c.record().host_config.auto_remove {
-                if let Err(rm) = self.remove(&c.id, true, false).await {
+                if let Err(rm) = self.auto_remove(&c).await {
                     tracing::warn!(id = %c.id, error = %rm, "auto-remove after failed start");
                 }
             }

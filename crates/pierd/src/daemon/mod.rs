@@ -109,20 +109,20 @@ impl Container {
         self.dir.join(format!("{}-json.log", self.id))
     }
 
-    /// Change the record, publish it, and write it to disk (in order).
+    /// Change the record, write it to disk, then publish it: whoever wakes
+    /// on the change finds the file already written (a remove may follow).
     async fn commit(&self, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
         let _order = self.persist.lock().await;
-        let mut snapshot = None;
-        self.live.send_modify(|l| {
-            f(&mut l.record);
-            snapshot = Some(l.record.clone());
-        });
-        let Some(rec) = snapshot else { return Ok(()) };
+        let mut rec = self.live.borrow().record.clone();
+        f(&mut rec);
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || record::save(&dir, &rec))
+        let to_save = rec.clone();
+        let saved = tokio::task::spawn_blocking(move || record::save(&dir, &to_save))
             .await
-            .map_err(|e| Error::system("save container record", e))?
             .map_err(|e| Error::system("save container record", e))
+            .and_then(|r| r.map_err(|e| Error::system("save container record", e)));
+        self.live.send_modify(|l| l.record = rec);
+        saved
     }
 
     /// Publish without persisting (runtime-only fields).

@@ -72,7 +72,7 @@ impl Daemon {
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
         if c.record().host_config.auto_remove {
-            if let Err(e) = self.remove(&c.id, true, false).await {
+            if let Err(e) = self.auto_remove(c).await {
                 tracing::warn!(id = %c.id, error = %e, "auto-remove container");
             }
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::lifecycle::kill_and_wait;
-use super::Daemon;
+use super::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::Status;
 use crate::spec;
@@ -24,6 +24,23 @@ impl Daemon {
             }
             kill_and_wait(&c).await?;
         }
+        self.remove_locked(&c).await
+    }
+
+    /// AutoRemove after an exit: skipped when the container was started
+    /// again in the meantime (a restart) or is already gone.
+    pub(super) async fn auto_remove(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        let live = c.live.borrow().clone();
+        if live.removed || live.record.state.is_running() {
+            return Ok(());
+        }
+        self.remove_locked(c).await
+    }
+
+    /// Remove with the op lock held and the container not running.
+    async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let rec = c.record();
         c.publish(|l| l.record.state.status = Status::Removing);
         let handle = {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
@@ -32,6 +49,8 @@ impl Daemon {
         if let Some(h) = handle {
             h.abort();
         }
+        // No record write may race with the directory's removal.
+        let _no_writes = c.persist.lock().await;
         let c2 = c.clone();
         let cleaned = tokio::task::spawn_blocking(move || -> Result<()> {
             c2.rootfs()

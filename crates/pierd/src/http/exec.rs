@@ -92,7 +92,7 @@ pub async fn start(
         tty,
         multiplexed,
         stdin: e.config.attach_stdin,
-        detach_keys: detach_keys::choose(e.config.detach_keys.as_deref(), None),
+        detach_keys: detach_keys::choose(e.config.detach_keys.as_deref(), d.cfg.detach_keys.as_deref()),
     };
     Ok(hijack::respond(
         &mut req,

@@ -61,7 +61,12 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             get(images::inspect).post(images::post_action).delete(images::remove),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(daemon)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
 }
 
 async fn not_found() -> ApiError {

@@ -332,6 +332,27 @@ fn follow_logs_until_exit_and_auto_remove() {
     assert_eq!(parse_response(&raw).json()["StatusCode"], 0);
     assert_eq!(h.req("GET", &format!("/containers/{id}/json"), None).status, 404);
     assert!(!h.data_root().join("containers").join(&id).exists());
+
+    // A restart of an AutoRemove container does not remove it.
+    let r = h.json(
+        "POST",
+        "/containers/create?name=keeper",
+        json!({"Image": "bb", "Cmd": ["sleep", "1000"], "HostConfig": {"AutoRemove": true}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(h.req("POST", "/containers/keeper/start", None).status, 204);
+    assert_eq!(h.req("POST", "/containers/keeper/restart?t=0", None).status, 204);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(h.inspect("keeper")["State"]["Running"], true);
+    assert_eq!(h.req("POST", "/containers/keeper/kill", None).status, 204);
+    for _ in 0..100 {
+        if h.req("GET", "/containers/keeper/json", None).status == 404 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h.req("GET", "/containers/keeper/json", None).status, 404);
+    assert!(mounts_under(h.root.path()).is_empty());
 }
 
 #[test]
