@@ -393,3 +393,54 @@ fn api_details_upgrade_raw_and_resize() {
     let n = s.read(&mut buf).expect("read");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 404"));
 }
+
+/// True when the peer closed the connection within `secs`.
+fn closed_within(s: &mut std::os::unix::net::UnixStream, secs: u64) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn daemon_detach_keys_from_config_and_request() {
+    let mut d = Daemon::start();
+    d.stop();
+    std::fs::write(d.root.join("daemon.json"), r#"{"detach-keys":"ctrl-a,a"}"#).expect("config");
+    d.start_again();
+    d.import_busybox("busybox");
+    let id = d.pier_ok(&["run", "-dit", "busybox", "sh"]).trim().to_string();
+    let path = format!("/containers/{id}/attach?stream=1&stdin=1&stdout=1");
+
+    let mut h = d.hijack("POST", &path, None);
+    h.stream.write_all(b"echo x\n\x10\x11").expect("write");
+    assert!(
+        !closed_within(&mut h.stream, 1),
+        "ctrl-p ctrl-q is not the configured sequence"
+    );
+    h.stream.write_all(b"\x01a").expect("write");
+    assert!(
+        closed_within(&mut h.stream, 10),
+        "the daemon's detach keys end the session"
+    );
+    assert_eq!(state(&d, &id)["Running"], true);
+
+    let mut h = d.hijack("POST", &format!("{path}&detachKeys=ctrl-x,x"), None);
+    h.stream.write_all(b"\x18").expect("write");
+    std::thread::sleep(Duration::from_millis(100));
+    h.stream.write_all(b"x").expect("write");
+    assert!(
+        closed_within(&mut h.stream, 10),
+        "the request's detach keys (split across writes)"
+    );
+    assert_eq!(state(&d, &id)["Running"], true);
+    d.pier_ok(&["rm", "-f", &id]);
+}

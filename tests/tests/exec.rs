@@ -283,3 +283,29 @@ fn failures_and_codes() {
         assert!(err(&o).contains("is not running"), "{cli}: {}", err(&o));
     }
 }
+
+#[test]
+fn execs_end_with_their_container() {
+    let (d, _) = running();
+    let mut child = d
+        .pier_cmd(&["exec", "box", "sleep", "100"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    d.pier_ok(&["kill", "box"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "exec client still waiting after its container died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "{status}");
+    assert!(t.elapsed() < Duration::from_secs(15));
+}

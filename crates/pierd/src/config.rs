@@ -25,6 +25,8 @@ pub struct DaemonConfig {
     /// Default log driver (`json-file` or `none`).
     pub log_driver: String,
     pub log_opts: BTreeMap<String, String>,
+    /// `detach-keys`: the default for attach and exec sessions.
+    pub detach_keys: Option<String>,
 }
 
 impl DaemonConfig {
@@ -37,6 +39,7 @@ impl DaemonConfig {
             shim,
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
+            detach_keys: None,
         }
     }
 
@@ -64,6 +67,7 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub log_driver: Option<String>,
     pub log_opts: Option<BTreeMap<String, String>>,
+    pub detach_keys: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -98,7 +98,10 @@ impl ExecTable {
 
     /// Forget the execs of containers that are gone.
     fn retain(&self, keep: impl Fn(&Exec) -> bool) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, e| keep(e));
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| keep(e));
     }
 
     fn of_container(&self, container_id: &str) -> Vec<String> {
