@@ -62,6 +62,17 @@ impl Daemon {
         let rec = c.record();
         match rec.state.status {
             Status::Running => {}
+            // pierd may have died between spawning a shim and recording the
+            // start: a live shim means the container runs (or was created).
+            Status::Created | Status::Exited if c.socket().exists() => {
+                if ShimClient::connect(&c.socket()).await.is_ok() {
+                    tracing::info!(id = %c.id, "found a shim for a container recorded as not running");
+                    let _ = c.commit(|r| r.state.status = Status::Running).await;
+                } else {
+                    self.unmount_stale(&c).await;
+                    return;
+                }
+            }
             Status::Removing => {
                 c.publish(|l| l.record.state.status = Status::Dead);
                 self.unmount_stale(&c).await;
@@ -84,7 +95,14 @@ impl Daemon {
                         let exit = monitor::exit_from_disk(&c.exit_path()).await;
                         self.handle_exit(&c, exit).await;
                     }
-                    (_, _) => {
+                    (status, _) => {
+                        if status == ShimStatus::Created {
+                            // Created but never started: nobody will start it.
+                            let kill = Request::Kill { signal: 9, all: true };
+                            if let Err(e) = crate::shim::call_once(&c.socket(), &kill).await {
+                                tracing::warn!(id = %c.id, error = %e, "kill never-started container");
+                            }
+                        }
                         if st.pid > 0 && st.pid != rec.state.pid {
                             let pid = st.pid;
                             let _ = c.commit(|r| r.state.pid = pid).await;

@@ -96,7 +96,10 @@ pub async fn version_prefix(mut req: Request, next: Next) -> Response {
         Err(e) => return stamp(ApiError::bad_request(e.to_string()).into_response()),
     };
     req.extensions_mut().insert(version);
-    stamp(next.run(req).await)
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    stamp(resp)
 }
 
 fn stamp(mut resp: Response) -> Response {
