@@ -60,18 +60,16 @@ impl Daemon {
 
     async fn reconcile(self: &Arc<Self>, c: Arc<Container>) {
         let rec = c.record();
+        // pierd may have died between spawning a shim and recording the
+        // start: a live shim means the container runs (or was created).
+        let orphan_shim = matches!(rec.state.status, Status::Created | Status::Exited)
+            && c.socket().exists()
+            && ShimClient::connect(&c.socket()).await.is_ok();
         match rec.state.status {
             Status::Running => {}
-            // pierd may have died between spawning a shim and recording the
-            // start: a live shim means the container runs (or was created).
-            Status::Created | Status::Exited if c.socket().exists() => {
-                if ShimClient::connect(&c.socket()).await.is_ok() {
-                    tracing::info!(id = %c.id, "found a shim for a container recorded as not running");
-                    let _ = c.commit(|r| r.state.status = Status::Running).await;
-                } else {
-                    self.unmount_stale(&c).await;
-                    return;
-                }
+            _ if orphan_shim => {
+                tracing::info!(id = %c.id, "found a shim for a container recorded as not running");
+                let _ = c.commit(|r| r.state.status = Status::Running).await;
             }
             Status::Removing => {
                 c.publish(|l| l.record.state.status = Status::Dead);
