@@ -3,8 +3,8 @@
 
 pub mod attach;
 pub mod create_request;
-pub mod image_transfer;
 pub mod exec;
+pub mod image_transfer;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
