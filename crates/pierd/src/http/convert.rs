@@ -85,12 +85,22 @@ pub fn status_text(r: &ContainerRecord, now: i64) -> String {
     }
 }
 
-pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
-    let mut command = r.path.clone();
-    for a in &r.args {
+/// dockerd's COMMAND: arguments holding a space are single-quoted.
+pub fn command_line(path: &str, args: &[String]) -> String {
+    let mut command = path.to_string();
+    for a in args {
         command.push(' ');
-        command.push_str(a);
+        if a.contains(' ') {
+            command.push_str(&format!("'{a}'"));
+        } else {
+            command.push_str(a);
+        }
     }
+    command
+}
+
+pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
+    let command = command_line(&r.path, &r.args);
     ContainerSummary {
         id: r.id.clone(),
         names: vec![format!("/{}", r.name)],
@@ -154,5 +164,19 @@ pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
             kind: "layers".to_string(),
             layers: i.diff_ids.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_quote_like_dockerd() {
+        assert_eq!(
+            command_line("sh", &["-c".to_string(), "echo a; sleep 1".to_string()]),
+            "sh -c 'echo a; sleep 1'"
+        );
+        assert_eq!(command_line("sleep", &["5".to_string()]), "sleep 5");
     }
 }
