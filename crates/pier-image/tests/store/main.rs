@@ -4,4 +4,5 @@
 mod fuzz;
 mod hostile;
 mod lifecycle;
+mod registry;
 mod support;
