@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Enforce the dependency rules of ARCHITECTURE.md with cargo's own view of
+# the graph: the CLI, its client and the shim carry no tokio or hyper;
+# pier-api, pier-log and pier-image depend on no other pier crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+deps() { cargo tree -q -p "$1" -e normal --prefix none | awk '{print $1}' | sort -u; }
+for c in pier pier-client pier-shim; do
+  bad=$(deps "$c" | grep -xE 'tokio|hyper|axum' || true)
+  if [ -n "$bad" ]; then echo "dependency rule: $c must not depend on: $bad"; fail=1; fi
+done
+for c in pier-api pier-log pier-image; do
+  bad=$(deps "$c" | grep -E '^pier' | grep -vx "$c" || true)
+  if [ -n "$bad" ]; then echo "dependency rule: $c must not depend on: $bad"; fail=1; fi
+done
+[ $fail = 0 ] && echo "dependency rules hold"
+exit $fail
