@@ -9,11 +9,11 @@
 //! (blocking HTTP, layers streamed through the unpacker), and loads and
 //! saves image archives.
 //!
-//! It must not depend on any other pier crate, know about HTTP or
-//! containers, or mount anything: pierd checks container usage and builds
-//! the overlay mount from [`ImageStore::layer_dirs`]. All methods are
-//! blocking; call them from `spawn_blocking`. The store is safe to share
-//! between threads.
+//! It must not depend on any other pier crate, know about the Engine API,
+//! serve HTTP (it is only a registry client), know about containers, or
+//! mount anything: pierd checks container usage and builds the overlay
+//! mount from [`ImageStore::layer_dirs`]. All methods are blocking; call
+//! them from `spawn_blocking`. The store is safe to share between threads.
 //!
 //! One `ImageStore` per store directory per process: `open` removes
 //! leftovers it finds, so a second live instance would race with the first.
@@ -23,7 +23,7 @@
 //! - `changes` (`--change` lines), `config` (OCI config conversion), `index`
 //!   (docker's resolve/tag/remove rules), `entry_path`, `timestamp`: pure logic
 //! - `unpack`, `compression`: the safe streaming tar unpacker
-//! - `store`: the on-disk store, its layout and its locking
+//! - `store` (and `store/disk`): the on-disk store, its layout and its locking
 //! - [`distribution`]: the registry client (manifests, platforms, auth);
 //!   `pull` drives it into the store
 //! - `load`, `save`: docker save archives and OCI image layouts

@@ -24,13 +24,14 @@
 //! is already in `layers/`, and commit with the registry's config bytes and
 //! repo digests; save reads `blobs/` and re-tars `layers/<hex>/diff`.
 
+mod disk;
+
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use oci_spec::image::ImageConfiguration;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ use crate::index::{id_hex, Index};
 use crate::reference::{is_full_hex_id, Reference};
 use crate::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::unpack::unpack_layer;
+pub(crate) use disk::TempDir;
+use disk::{
+    read_dir_names, read_json, remove_file_if_exists, remove_path, unique_name, write_atomic, write_json, TeeReader,
+};
 
 /// The image store. Cheap to share behind an `Arc`; every method takes `&self`.
 #[derive(Debug)]
@@ -497,139 +502,4 @@ fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<Str
 pub(crate) struct StagedLayer {
     dir: TempDir,
     pub(crate) layer: crate::unpack::UnpackedLayer,
-}
-
-/// A directory under `tmp/` removed on drop unless persisted.
-pub(crate) struct TempDir {
-    path: Option<PathBuf>,
-}
-
-impl TempDir {
-    pub(crate) fn create(tmp: &Path, prefix: &str) -> Result<Self, ImageError> {
-        let path = tmp.join(unique_name(prefix));
-        std::fs::create_dir(&path).map_err(|e| ImageError::io("create", &path, e))?;
-        Ok(TempDir { path: Some(path) })
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.path.as_deref().unwrap_or(Path::new(""))
-    }
-
-    fn persist(mut self, dest: &Path) -> Result<(), ImageError> {
-        let Some(path) = self.path.take() else {
-            return Ok(());
-        };
-        match std::fs::rename(&path, dest) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.path = Some(path);
-                Err(ImageError::io("rename", dest, e))
-            }
-        }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            if let Err(e) = remove_path(&path) {
-                tracing::warn!(error = %e, "cannot remove temporary directory");
-            }
-        }
-    }
-}
-
-/// Copies what passes through into `copy`; a write failure is kept and
-/// the read fails, so unpacking stops.
-struct TeeReader<R, W> {
-    inner: R,
-    copy: W,
-    failed: Option<io::Error>,
-}
-
-impl<R: Read, W: Write> Read for TeeReader<R, W> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Err(e) = self.copy.write_all(&buf[..n]) {
-            let message = e.to_string();
-            self.failed = Some(e);
-            return Err(io::Error::other(message));
-        }
-        Ok(n)
-    }
-}
-
-pub(crate) fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn read_dir_names(dir: &Path) -> Result<Vec<String>, ImageError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ImageError::io("read dir", dir, e))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| ImageError::io("read dir", dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.push(name.to_string());
-        }
-    }
-    Ok(names)
-}
-
-fn remove_path(path: &Path) -> Result<(), ImageError> {
-    let result = match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    result.map_err(|e| ImageError::io("remove", path, e))
-}
-
-fn remove_file_if_exists(path: &Path) -> Result<(), ImageError> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ImageError::io("remove", path, e)),
-        _ => Ok(()),
-    }
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImageError> {
-    let bytes = std::fs::read(path).map_err(|e| ImageError::io("read", path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| ImageError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ImageError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| ImageError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(path, &bytes)
-}
-
-/// Write to a temporary sibling, fsync, rename over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}", unique_name("tmp")));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ImageError::io("write", path, e));
-    }
-    Ok(())
 }
