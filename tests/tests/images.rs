@@ -648,6 +648,11 @@ fn oci_layout_archives_load_and_zstd_layers_pull() {
     let f = fixture();
     let d = Daemon::start();
     let host = f.registry.host();
+    // docker's CLI pulls a missing image on its own when create answers 404.
+    let out = d.docker(&["run", "--rm", &format!("{host}/test/multi:oci"), "cat", "/data/new.txt"]);
+    assert!(out.status.success(), "{}\n{}", combined(&out), d.daemon_log());
+    assert_eq!(stdout(&out), "hello from layer three");
+    assert!(combined(&out).contains("Unable to find image"), "{}", combined(&out));
     // zstd-compressed layers (skopeo compresses plain ones on push: those
     // are covered by docker-save loads and pier-image's registry tests).
     let tag = "zstd";
