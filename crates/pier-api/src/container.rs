@@ -77,6 +77,7 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     pub init: Option<bool>,
     pub tmpfs: Option<BTreeMap<String, String>>,
+    pub mounts: Option<Vec<crate::volume::Mount>>,
     pub shm_size: Option<i64>,
     pub memory: Option<i64>,
     pub nano_cpus: Option<i64>,

@@ -15,6 +15,7 @@ pub mod image;
 pub mod stdcopy;
 pub mod system;
 pub mod version;
+pub mod volume;
 
 use serde::{Deserialize, Serialize};
 
