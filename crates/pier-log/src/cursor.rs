@@ -116,7 +116,10 @@ pub(crate) struct Cursor {
     /// Skipping the rest of an overlong line.
     skipping: bool,
     scratch: Vec<u8>,
+    /// The current entry's attrs when they are not in `buf`.
+    attrs_scratch: Vec<u8>,
     cur: (Stream, i64, bool, Loc),
+    cur_attrs: Loc,
     /// `until` has passed: nothing more will be returned.
     done: bool,
     /// The live file was seen replaced by a rotation; drain it, then switch.
@@ -135,7 +138,9 @@ impl Cursor {
             end: 0,
             skipping: false,
             scratch: Vec::new(),
+            attrs_scratch: Vec::new(),
             cur: (Stream::Stdout, 0, false, Loc::Scratch),
+            cur_attrs: Loc::Scratch,
             done: false,
             rotated: false,
         }
@@ -185,10 +190,15 @@ impl Cursor {
             Loc::Buf(s, e) => &self.buf[s..e],
             Loc::Scratch => &self.scratch[..],
         };
+        let attrs = match self.cur_attrs {
+            Loc::Buf(s, e) => &self.buf[s..e],
+            Loc::Scratch => &self.attrs_scratch[..],
+        };
         Ok(Some(EntryRef {
             stream,
             time,
             line,
+            attrs,
             partial,
         }))
     }
@@ -248,6 +258,17 @@ impl Cursor {
             }
         };
         let partial = !rec.log.ends_with_newline();
+        self.cur_attrs = match &rec.attrs {
+            std::borrow::Cow::Borrowed(a) if !a.is_empty() => {
+                let off = a.as_ptr() as usize - self.buf.as_ptr() as usize;
+                Loc::Buf(off, off + a.len())
+            }
+            a => {
+                self.attrs_scratch.clear();
+                self.attrs_scratch.extend_from_slice(a);
+                Loc::Scratch
+            }
+        };
         self.cur = (rec.stream, rec.time, partial, loc);
         true
     }

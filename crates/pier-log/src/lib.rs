@@ -59,7 +59,8 @@ use std::path::PathBuf;
 
 pub use follow::Follower;
 pub use reader::{read, EntryRef, LogEntry, LogReader, ReadOptions};
-pub use timestamp::{format_timestamp, parse_timestamp, parse_unix_seconds};
+pub use record::details_into;
+pub use timestamp::{format_timestamp, format_timestamp_into, parse_timestamp, parse_unix_seconds};
 pub use writer::{JsonFileWriter, WriterConfig, MAX_RECORD_LEN};
 
 /// Which of the container's output streams a record came from.

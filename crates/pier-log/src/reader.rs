@@ -48,6 +48,9 @@ pub struct LogEntry {
     /// A piece of a longer line (no trailing newline); the following
     /// partial records of the same stream continue it.
     pub partial: bool,
+    /// The record's raw `attrs` JSON object (empty: none); see
+    /// [`details_into`](crate::details_into).
+    pub attrs: Vec<u8>,
 }
 
 /// A [`LogEntry`] borrowed from the reader's buffer (no allocation).
@@ -57,6 +60,7 @@ pub struct EntryRef<'a> {
     pub time: i64,
     pub line: &'a [u8],
     pub partial: bool,
+    pub attrs: &'a [u8],
 }
 
 impl EntryRef<'_> {
@@ -66,6 +70,7 @@ impl EntryRef<'_> {
             time: self.time,
             line: self.line.to_vec(),
             partial: self.partial,
+            attrs: self.attrs.to_vec(),
         }
     }
 }

@@ -1,6 +1,9 @@
 //! One json-file record: encoding (the writer's hot path) and decoding of a
 //! line (the readers' hot path), both without allocation in the common case.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use crate::escape::{escape_into, unescape_into};
 use crate::timestamp;
 use crate::Stream;
@@ -8,17 +11,46 @@ use crate::Stream;
 const LOG_PREFIX: &[u8] = b"{\"log\":\"";
 const TIME_KEY: &[u8] = b"\"time\":\"";
 
+const ATTRS_KEY: &[u8] = b",\"attrs\":";
+
 /// Appends one record (with its trailing newline) to `out`. `time` is the
-/// already formatted timestamp.
-pub(crate) fn encode(out: &mut Vec<u8>, stream: Stream, log: &[u8], time: &[u8]) {
+/// already formatted timestamp, `attrs` empty or from [`encode_attrs`].
+pub(crate) fn encode(out: &mut Vec<u8>, stream: Stream, log: &[u8], attrs: &[u8], time: &[u8]) {
     out.extend_from_slice(LOG_PREFIX);
     escape_into(out, log);
     out.extend_from_slice(match stream {
-        Stream::Stdout => b"\",\"stream\":\"stdout\",\"time\":\"",
-        Stream::Stderr => b"\",\"stream\":\"stderr\",\"time\":\"",
+        Stream::Stdout => b"\",\"stream\":\"stdout\"",
+        Stream::Stderr => b"\",\"stream\":\"stderr\"",
     });
+    out.extend_from_slice(attrs);
+    out.extend_from_slice(b",\"time\":\"");
     out.extend_from_slice(time);
     out.extend_from_slice(b"\"}\n");
+}
+
+/// The `,"attrs":{...}` member dockerd writes for `--log-opt labels=/env=`:
+/// keys sorted (Go marshals maps sorted), empty for no attributes.
+pub(crate) fn encode_attrs(attrs: &[(String, String)]) -> Vec<u8> {
+    if attrs.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted: Vec<&(String, String)> = attrs.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    let mut out = ATTRS_KEY.to_vec();
+    out.push(b'{');
+    for (i, (k, v)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        escape_into(&mut out, k.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        escape_into(&mut out, v.as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    out
 }
 
 /// The `log` field of a decoded record.
@@ -73,6 +105,8 @@ pub(crate) struct Record<'a> {
     pub stream: Stream,
     pub time: i64,
     pub log: LogText<'a>,
+    /// The raw `attrs` JSON object, empty when the record has none.
+    pub attrs: Cow<'a, [u8]>,
 }
 
 /// Decodes one line (without its newline). `None` for anything that is not a
@@ -107,18 +141,29 @@ fn decode_fast(line: &[u8]) -> Option<Record<'_>> {
     };
     let ts = after.strip_suffix(b"\"}")?;
     let fixed = ts.len().checked_sub(timestamp::FIXED_LEN);
-    let time = match fixed {
+    let (time, key_at) = match fixed {
         // Our fixed-width form, right after `,"time":"`.
-        Some(at) if ts[..at].ends_with(TIME_KEY) => timestamp::parse_bytes(&ts[at..])?,
+        Some(at) if ts[..at].ends_with(TIME_KEY) => (timestamp::parse_bytes(&ts[at..])?, at - TIME_KEY.len()),
         _ => {
             let at = memchr::memmem::rfind(ts, TIME_KEY)?;
-            timestamp::parse_bytes(&ts[at + TIME_KEY.len()..])?
+            (timestamp::parse_bytes(&ts[at + TIME_KEY.len()..])?, at)
         }
+    };
+    let attrs = match ts.strip_prefix(ATTRS_KEY) {
+        Some(a) => {
+            let a = a.get(..key_at.checked_sub(ATTRS_KEY.len() + 1)?)?;
+            if !a.starts_with(b"{") || !a.ends_with(b"}") {
+                return None;
+            }
+            a
+        }
+        None => &[],
     };
     Some(Record {
         stream,
         time,
         log: LogText::Raw { body, escaped },
+        attrs: Cow::Borrowed(attrs),
     })
 }
 
@@ -128,6 +173,8 @@ struct SlowRecord {
     log: String,
     stream: String,
     time: String,
+    #[serde(default)]
+    attrs: BTreeMap<String, String>,
 }
 
 fn decode_slow(line: &[u8]) -> Option<Record<'static>> {
@@ -141,7 +188,46 @@ fn decode_slow(line: &[u8]) -> Option<Record<'static>> {
         stream,
         time: timestamp::parse_timestamp(&r.time)?,
         log: LogText::Owned(r.log.into_bytes()),
+        attrs: if r.attrs.is_empty() {
+            Cow::Borrowed(&[])
+        } else {
+            let pairs: Vec<(String, String)> = r.attrs.into_iter().collect();
+            let mut a = encode_attrs(&pairs);
+            a.drain(..ATTRS_KEY.len());
+            Cow::Owned(a)
+        },
     })
+}
+
+/// Docker's `--details` prefix for a record's raw `attrs` object:
+/// `k=v,k2=v2` sorted by key, each side query-escaped as Go's
+/// `url.QueryEscape`; nothing for no attributes.
+pub fn details_into(out: &mut Vec<u8>, attrs: &[u8]) {
+    if attrs.is_empty() {
+        return;
+    }
+    let Ok(map) = serde_json::from_slice::<BTreeMap<String, String>>(attrs) else {
+        return;
+    };
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        query_escape(out, k.as_bytes());
+        out.push(b'=');
+        query_escape(out, v.as_bytes());
+    }
+}
+
+fn query_escape(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &c in s {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(c),
+            b' ' => out.push(b'+'),
+            _ => out.extend_from_slice(&[b'%', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]),
+        }
+    }
 }
 
 /// The time of the record that ends just before `line_end` in `buf` (the
@@ -174,7 +260,7 @@ mod tests {
         let mut ts = [0u8; 40];
         let n = timestamp::format_into(T, &mut ts);
         let mut out = Vec::new();
-        encode(&mut out, stream, log, &ts[..n]);
+        encode(&mut out, stream, log, &[], &ts[..n]);
         out
     }
 
@@ -224,6 +310,31 @@ mod tests {
         let mut buf = cases[0].to_vec();
         buf.push(b'\n');
         assert_eq!(time_at_line_end(&buf, buf.len() - 1), Some(1_795_960_472_123_400_000));
+    }
+
+    #[test]
+    fn attrs_round_trip() {
+        let attrs = encode_attrs(&[("z".into(), "1".into()), ("a b".into(), "x&y".into())]);
+        assert_eq!(attrs, br#","attrs":{"a b":"x\u0026y","z":"1"}"#);
+        let mut ts = [0u8; 40];
+        let n = timestamp::format_into(T, &mut ts);
+        let mut line = Vec::new();
+        encode(&mut line, Stream::Stdout, b"hi\n", &attrs, &ts[..n]);
+        let r = decode(&line[..line.len() - 1]).unwrap();
+        assert_eq!(r.time, T);
+        assert_eq!(&*r.attrs, br#"{"a b":"x\u0026y","z":"1"}"#);
+        let mut d = Vec::new();
+        details_into(&mut d, &r.attrs);
+        assert_eq!(d, b"a+b=x%26y,z=1");
+        let slow =
+            decode(br#"{"stream":"stdout","log":"x\n","attrs":{"k":"v"},"time":"2026-11-29T13:54:32Z"}"#).unwrap();
+        assert_eq!(&*slow.attrs, br#"{"k":"v"}"#);
+        assert!(
+            decode(br#"{"log":"x\n","stream":"stdout","time":"2026-11-29T13:54:32Z"}"#)
+                .unwrap()
+                .attrs
+                .is_empty()
+        );
     }
 
     #[test]

@@ -272,7 +272,7 @@ mod tests {
         for (s, l, t) in lines {
             let mut ts = [0u8; 40];
             let n = format_into(*t, &mut ts);
-            record::encode(&mut out, *s, l, &ts[..n]);
+            record::encode(&mut out, *s, l, &[], &ts[..n]);
         }
         out
     }

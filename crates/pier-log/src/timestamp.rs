@@ -42,6 +42,13 @@ pub fn format_timestamp(nanos: i64) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// Appends [`format_timestamp`]'s form to `out` without allocating.
+pub fn format_timestamp_into(nanos: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 40];
+    let n = format_into(nanos, &mut buf);
+    out.extend_from_slice(&buf[..n]);
+}
+
 /// Writes the timestamp into `out` and returns its length (30 for years
 /// 0..=9999; years outside that range are clamped).
 pub(crate) fn format_into(nanos: i64, out: &mut [u8; 40]) -> usize {

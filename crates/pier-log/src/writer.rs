@@ -70,6 +70,8 @@ pub struct JsonFileWriter {
     ts_len: usize,
     /// The newest rotated file, being gzipped a slice per call.
     compression: Option<Compression>,
+    /// The encoded `attrs` member put in every record (empty: none).
+    attrs: Vec<u8>,
     /// The first error of the current call, returned when it ends (the call
     /// carries on: later records may still be written).
     error: Option<LogError>,
@@ -100,6 +102,7 @@ impl JsonFileWriter {
             ts: [0; 40],
             ts_len: 0,
             compression: None,
+            attrs: Vec::new(),
             error: None,
         };
         if torn {
@@ -109,6 +112,12 @@ impl JsonFileWriter {
             w.take_error()?;
         }
         Ok(w)
+    }
+
+    /// Attributes stored in every record from now on (docker's `attrs`, from
+    /// `--log-opt labels=/env=`), shown by `logs --details`.
+    pub fn set_attrs(&mut self, attrs: &[(String, String)]) {
+        self.attrs = record::encode_attrs(attrs);
     }
 
     /// The configuration this writer was opened with.
@@ -274,7 +283,7 @@ impl JsonFileWriter {
                 }
             }
         }
-        record::encode(&mut self.buf, stream, payload, &self.ts[..self.ts_len]);
+        record::encode(&mut self.buf, stream, payload, &self.attrs, &self.ts[..self.ts_len]);
         if self.buf.len() >= FLUSH_AT {
             self.write_buf();
         }
@@ -291,7 +300,13 @@ impl JsonFileWriter {
             "pier: log write failed, {} bytes of log records were dropped\n",
             self.dropped
         );
-        record::encode(&mut m, Stream::Stderr, msg.as_bytes(), &self.ts[..self.ts_len]);
+        record::encode(
+            &mut m,
+            Stream::Stderr,
+            msg.as_bytes(),
+            &self.attrs,
+            &self.ts[..self.ts_len],
+        );
         m
     }
 

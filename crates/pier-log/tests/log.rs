@@ -645,3 +645,34 @@ fn follower_keeps_up_with_a_concurrent_rotating_writer() {
         assert_eq!(lines(&all(&c.path, &ReadOptions::default())), exp);
     }
 }
+
+#[test]
+fn attrs_are_written_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JsonFileWriter::open(cfg(dir.path())).unwrap();
+    w.write(Stream::Stdout, b"before\n", T0).unwrap();
+    w.set_attrs(&[("env".into(), "prod".into()), ("app".into(), "web 1".into())]);
+    w.write(Stream::Stdout, b"after\n", T0 + 1).unwrap();
+    let text = fs::read_to_string(dir.path().join("c-json.log")).unwrap();
+    assert!(
+        text.contains(r#"{"log":"after\n","stream":"stdout","attrs":{"app":"web 1","env":"prod"},"time":"#),
+        "{text}"
+    );
+    let e = all(&dir.path().join("c-json.log"), &ReadOptions::default());
+    assert_eq!(lines(&e), ["before\n", "after\n"]);
+    assert!(e[0].attrs.is_empty());
+    let mut d = Vec::new();
+    pier_log::details_into(&mut d, &e[1].attrs);
+    assert_eq!(d, b"app=web+1,env=prod");
+    let t = read(
+        &dir.path().join("c-json.log"),
+        &ReadOptions {
+            tail: Some(1),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap()
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap();
+    assert_eq!(lines(&t), ["after\n"]);
+}
