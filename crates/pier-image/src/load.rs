@@ -213,8 +213,13 @@ impl ImageStore {
         let Document::Index(index) = parse_document("", &bytes)? else {
             return Err(ImageError::invalid_archive("index.json is not an image index"));
         };
+        let host = Platform::host();
         let mut loaded = Vec::new();
         for top in &index.manifests {
+            // A layout of several platforms: load the host's, as docker does.
+            if top.platform.as_ref().is_some_and(|p| !host.matches(p)) && index.manifests.len() > 1 {
+                continue;
+            }
             let mut descriptor = top.clone();
             let mut manifest = None;
             for _ in 0..2 {

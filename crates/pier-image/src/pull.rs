@@ -351,6 +351,14 @@ impl<R: Read> Read for ProgressReader<'_, R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
+        if self.total > 0 && self.count > self.total {
+            // A registry sending more than the manifest announced is not
+            // trusted to ever stop.
+            return Err(io::Error::other(format!(
+                "layer {} is longer than the {} bytes its manifest announced",
+                self.id, self.total
+            )));
+        }
         if self.count - self.reported >= REPORT_EVERY || (n == 0 && self.count != self.reported) || self.reported == 0 {
             self.reported = self.count.max(1);
             (self.progress)(PullEvent::Downloading {

@@ -79,7 +79,9 @@ impl Platform {
         })
     }
 
-    fn matches(&self, other: &Platform) -> bool {
+    /// Whether an image of platform `other` runs here (a missing variant
+    /// matches any).
+    pub fn matches(&self, other: &Platform) -> bool {
         if self.os != other.os || normalise_arch(&self.architecture) != normalise_arch(&other.architecture) {
             return false;
         }

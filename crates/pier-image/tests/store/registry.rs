@@ -400,6 +400,18 @@ fn a_cut_download_is_retried_and_a_corrupt_layer_is_refused() {
     assert!(matches!(err, ImageError::DigestMismatch { .. }), "{err:?}");
     assert_eq!(t.names("tmp"), Vec::<String>::new());
     assert!(t.store.list().expect("list").is_empty());
+
+    // A layer longer than its manifest says: cut off, refused.
+    {
+        let mut s = reg.state.lock().expect("state");
+        let blob = s.blobs.get_mut(&layers[1]).expect("blob");
+        *blob = gzip(&Archive::new().file("big.bin", &vec![7u8; 1 << 20]).finish());
+        blob.extend_from_slice(&vec![0u8; 1 << 20]);
+    }
+    let remote = t.store.resolve_remote(&reference, &options(None)).expect("resolve");
+    let err = t.store.pull_remote(remote, &|_| {}).expect_err("long layer");
+    assert!(err.to_string().contains("longer than"), "{err}");
+    assert_eq!(t.names("tmp"), Vec::<String>::new());
 }
 
 /// A docker-save archive: `manifest.json` plus `files`.
