@@ -202,6 +202,14 @@ impl Conn {
         }
     }
 
+    /// Queue one stream frame without writing (a batch; call
+    /// [`flush`](Self::flush) after it).
+    pub fn queue_frame(&mut self, kind: StreamKind, payload: &[u8]) {
+        if !self.broken {
+            self.out.extend(&[&frame_header(kind, payload.len()), payload]);
+        }
+    }
+
     /// Bytes queued for the client.
     pub fn queued(&self) -> usize {
         self.out.len()

@@ -59,9 +59,12 @@ impl JsonFile {
             path: settings.path.clone(),
             max_size: settings.max_size,
             max_file: settings.max_file,
-            compress: false,
+            compress: settings.compress,
         })
-        .map(JsonFile)
+        .map(|mut w| {
+            w.set_attrs(&settings.attrs);
+            JsonFile(w)
+        })
     }
 }
 
@@ -79,7 +82,10 @@ impl LogSink for JsonFile {
     }
 
     fn finish(&mut self, now: i64) -> io::Result<()> {
-        self.0.flush_partial(now).map_err(io_err)
+        let r = self.0.flush_partial(now).map_err(io_err);
+        // A rotated file still being gzipped is finished before exit.
+        self.0.finish_pending_work();
+        r
     }
 
     fn position(&self) -> Option<u64> {

@@ -104,6 +104,8 @@ impl Fixture {
                 path: cdir.join(format!("{id}-json.log")),
                 max_size: None,
                 max_file: 1,
+                compress: false,
+                attrs: Vec::new(),
             },
             open_stdin: opts.open_stdin,
             stdin_once: opts.stdin_once,

@@ -38,6 +38,14 @@ pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> Result<usize> {
         .ctx("fcntl F_SETPIPE_SZ")
 }
 
+/// Ask for a socket send buffer of `bytes` (`SO_SNDBUF`, capped by
+/// `net.core.wmem_max`); returns what the kernel granted.
+pub fn set_send_buffer(fd: BorrowedFd<'_>, bytes: usize) -> Result<usize> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    setsockopt(&fd, sockopt::SndBuf, &bytes).ctx("setsockopt SO_SNDBUF")?;
+    getsockopt(&fd, sockopt::SndBuf).ctx("getsockopt SO_SNDBUF")
+}
+
 /// Set or clear close-on-exec on `fd`.
 pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> Result<()> {
     let flags = if on { FdFlag::FD_CLOEXEC } else { FdFlag::empty() };

@@ -2,6 +2,8 @@
 //! streams, replay from the log for streams that fell behind, and client
 //! input routed to a stdin. See `crate::feed` for the catch-up rules.
 
+use std::os::fd::AsFd;
+
 use pier_log::Stream;
 use pier_shim_proto::{AttachRequest, Response, StreamEnd, StreamKind};
 
@@ -9,6 +11,9 @@ use super::Shim;
 use crate::conn::{Conn, Input};
 use crate::feed::{self, Feed, Replay, Source, StdioStream, OUT_LIMIT, REFILL_BELOW};
 use crate::sink::LogSink;
+
+/// Socket send buffer of a stream: room for bursts before its queue grows.
+const SEND_BUFFER: usize = 4 * 1024 * 1024;
 
 impl Shim {
     /// Answer an attach and turn its connection into a stream.
@@ -40,6 +45,9 @@ impl Shim {
         };
         conn.busy = false;
         conn.send(reply);
+        if let Err(e) = pier_sys::fd::set_send_buffer(conn.stream.as_fd(), SEND_BUFFER) {
+            tracing::debug!(error = %e, "grow stream send buffer");
+        }
         let early = conn.take_buffered();
         let (source, stdin) = (st.source, st.stdin);
         conn.stdio = Some(st);
@@ -277,10 +285,54 @@ fn progress(conn: &mut Conn, sink: &dyn LogSink, totals: [u64; 2]) {
     }
 }
 
+/// Replayed entries of one stream are sent in frames of up to this size.
+const REPLAY_FRAME: usize = 128 * 1024;
+
+/// Consecutive replayed bytes of one stream, sent as one frame.
+struct Batch {
+    stream: Stream,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn add(&mut self, conn: &mut Conn, stream: Stream, bytes: &[u8]) {
+        if stream != self.stream || self.bytes.len() + bytes.len() > REPLAY_FRAME {
+            self.send(conn);
+            self.stream = stream;
+        }
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    fn send(&mut self, conn: &mut Conn) {
+        if !self.bytes.is_empty() {
+            conn.queue_frame(feed::kind(self.stream), &self.bytes);
+            self.bytes.clear();
+        }
+    }
+}
+
 /// Queue log entries until the stream is full; true once it has caught up
 /// with the writer (and taken the pending lines): live again.
 fn replay(conn: &mut Conn, r: &mut Replay, sink: &dyn LogSink, totals: [u64; 2], stdout: bool, stderr: bool) -> bool {
-    while conn.queued() < OUT_LIMIT {
+    let mut batch = Batch {
+        stream: Stream::Stdout,
+        bytes: Vec::new(),
+    };
+    let done = replay_batched(conn, r, sink, totals, (stdout, stderr), &mut batch);
+    batch.send(conn);
+    conn.flush();
+    done
+}
+
+fn replay_batched(
+    conn: &mut Conn,
+    r: &mut Replay,
+    sink: &dyn LogSink,
+    totals: [u64; 2],
+    (stdout, stderr): (bool, bool),
+    batch: &mut Batch,
+) -> bool {
+    while conn.queued() + batch.bytes.len() < OUT_LIMIT {
         match r.follower.next_ref() {
             Ok(Some(e)) => {
                 let idx = e.stream as usize;
@@ -290,13 +342,14 @@ fn replay(conn: &mut Conn, r: &mut Replay, sink: &dyn LogSink, totals: [u64; 2],
                     Stream::Stderr => stderr,
                 };
                 if wanted && !rest.is_empty() {
-                    conn.send_frame(feed::kind(e.stream), rest);
+                    batch.add(conn, e.stream, rest);
                 }
             }
             Ok(None) => {
                 if Some(r.follower.offset()) != sink.position() {
                     return false;
                 }
+                batch.send(conn);
                 for stream in [Stream::Stdout, Stream::Stderr] {
                     let wanted = match stream {
                         Stream::Stdout => stdout,
@@ -314,6 +367,7 @@ fn replay(conn: &mut Conn, r: &mut Replay, sink: &dyn LogSink, totals: [u64; 2],
             }
             Err(e) => {
                 tracing::warn!(error = %e, "replay log to a lagging client");
+                batch.send(conn);
                 conn.send_frame(
                     StreamKind::Notice,
                     format!("pier: reading the log for this client failed: {e}\n").as_bytes(),
