@@ -408,6 +408,17 @@ fn docker_cli_pulls_runs_saves_and_loads_multi_layer_images() {
         "{}",
         combined(&none)
     );
+    // By digest: the image gets a repo digest, no tag.
+    let digest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .expect("digest line")
+        .to_string();
+    let by_digest = format!("{host}/test/multi@{digest}");
+    let out = d.docker_ok(&["pull", &by_digest]);
+    assert!(out.contains("Status:"), "{out}");
+    let digests = d.docker_ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &by_digest]);
+    assert!(digests.contains(&by_digest), "{digests}");
     let missing = d.docker(&["pull", &format!("{host}/test/nothing:here")]);
     assert!(!missing.status.success());
     assert!(combined(&missing).contains("not found"), "{}", combined(&missing));

@@ -113,13 +113,27 @@ impl Index {
         let refs: Vec<&Reference> = self.refs.values().filter(|(_, i)| *i == id).map(|(r, _)| r).collect();
         let by_id = id.starts_with(name_or_id) || id_hex(&id).starts_with(name_or_id);
         if !by_id {
-            // Resolved through a reference: untag it; delete when it was the last.
+            // Resolved through a reference: untag it. When no tag is left,
+            // the digest references go too and the image is deleted, as
+            // docker does.
             let canonical = Reference::parse(name_or_id)?.canonical();
-            let delete = refs.len() == 1;
+            let tags_left = refs
+                .iter()
+                .filter(|r| r.digest().is_none() && r.canonical() != canonical)
+                .count();
+            let mut untag = vec![canonical.clone()];
+            if tags_left == 0 {
+                untag.extend(
+                    refs.iter()
+                        .filter(|r| r.digest().is_some())
+                        .map(|r| r.canonical())
+                        .filter(|c| *c != canonical),
+                );
+            }
             return Ok(RemovePlan {
                 id,
-                untag: vec![canonical],
-                delete,
+                untag,
+                delete: tags_left == 0,
             });
         }
         if !force && !is_single_reference(&refs) {
@@ -230,6 +244,21 @@ mod tests {
         assert!(plan.delete);
         assert_eq!(plan.id, format!("sha256:{}", "b".repeat(64)));
         let _ = ida;
+    }
+
+    #[test]
+    fn removing_the_last_tag_drops_digest_references() {
+        let (mut ix, ida, _) = index();
+        let digest = format!("docker.io/library/busybox@sha256:{}", "e".repeat(64));
+        ix.set_ref(r(&digest), &ida);
+        let plan = ix.plan_remove("busybox:1", false).expect("plan");
+        assert!(!plan.delete, "busybox:latest is left");
+        ix.remove_ref(&plan.untag[0]);
+        let plan = ix.plan_remove("busybox", false).expect("plan");
+        assert!(plan.delete);
+        assert_eq!(plan.untag, ["docker.io/library/busybox:latest", digest.as_str()]);
+        let plan = ix.plan_remove(&digest, false).expect("by digest");
+        assert!(!plan.delete, "a tag is left");
     }
 
     #[test]

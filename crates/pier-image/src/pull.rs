@@ -209,14 +209,15 @@ impl ImageStore {
             repo_digests.push(repo_digest);
             fresh = true;
         }
-        let references: Vec<Reference> = if remote.reference.digest().is_none() {
+        // The digest reference lets `name@sha256:…` name the image later.
+        let by_digest = Reference::parse(&format!("{}@{}", remote.reference.name(), remote.digest))?;
+        let mut references = vec![by_digest];
+        if remote.reference.digest().is_none() {
             if self.resolve(&remote.reference.canonical()).ok().map(|i| i.id) != Some(remote.id.clone()) {
                 fresh = true;
             }
-            vec![remote.reference.clone()]
-        } else {
-            Vec::new()
-        };
+            references.push(remote.reference.clone());
+        }
         let image = self.commit_image(Vec::new(), &remote.config, &references, ImageRecord { repo_digests })?;
         tracing::info!(image = %image.id, reference = %remote.reference, "pulled image");
         Ok(Pulled {
