@@ -444,3 +444,101 @@ fn daemon_detach_keys_from_config_and_request() {
     assert_eq!(state(&d, &id)["Running"], true);
     d.pier_ok(&["rm", "-f", &id]);
 }
+
+/// A minimal websocket client: handshake, masked client frames, and
+/// reading server frames (opcode, payload).
+struct Ws {
+    s: std::os::unix::net::UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Ws {
+    fn connect(d: &Daemon, path: &str) -> Ws {
+        let mut s = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: pier\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let end = loop {
+            let n = s.read(&mut chunk).expect("read head");
+            assert!(n > 0, "closed before the head");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "accept key: {head}");
+        Ws {
+            s,
+            buf: buf[end..].to_vec(),
+        }
+    }
+
+    fn send(&mut self, payload: &[u8]) {
+        assert!(payload.len() < 126);
+        let mask = [1u8, 2, 3, 4];
+        let mut f = vec![0x82, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.s.write_all(&f).expect("send frame");
+    }
+
+    fn fill(&mut self, n: usize) {
+        let mut chunk = [0u8; 4096];
+        while self.buf.len() < n {
+            let got = self.s.read(&mut chunk).expect("read frame");
+            assert!(got > 0, "closed mid-frame");
+            self.buf.extend_from_slice(&chunk[..got]);
+        }
+    }
+
+    fn recv(&mut self) -> (u8, Vec<u8>) {
+        self.fill(2);
+        let opcode = self.buf[0] & 0x0f;
+        let (len, off) = match self.buf[1] & 0x7f {
+            126 => {
+                self.fill(4);
+                (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+            }
+            127 => {
+                self.fill(10);
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.buf[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        self.fill(off + len);
+        let payload = self.buf[off..off + len].to_vec();
+        self.buf.drain(..off + len);
+        (opcode, payload)
+    }
+}
+
+#[test]
+fn websocket_attach() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d.pier_ok(&["run", "-di", "busybox", "cat"]).trim().to_string();
+    for (version, opcode) in [("v1.45", 2u8), ("v1.41", 1)] {
+        let mut ws = Ws::connect(
+            &d,
+            &format!("/{version}/containers/{id}/attach/ws?stream=1&stdin=1&stdout=1"),
+        );
+        ws.send(format!("hello {version}\n").as_bytes());
+        let mut got = Vec::new();
+        while !got.ends_with(b"\n") {
+            let (op, payload) = ws.recv();
+            assert_eq!(op, opcode, "{version}: message type");
+            got.extend_from_slice(&payload);
+        }
+        assert_eq!(String::from_utf8_lossy(&got), format!("hello {version}\n"));
+    }
+    d.pier_ok(&["rm", "-f", &id]);
+}

@@ -16,7 +16,7 @@ use tokio::net::UnixStream;
 
 use super::{Container, Daemon};
 use crate::error::{Error, Result};
-use crate::record::{self, ContainerRecord};
+use crate::record::ContainerRecord;
 use crate::shim::{self, ShimError};
 use crate::spec;
 
@@ -350,7 +350,8 @@ fn write_process(
     let process = spec::exec_process(&container_spec, &input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
     let bytes = serde_json::to_vec(&process).map_err(|e| Error::system("encode exec process", e))?;
     let path = c.bundle.join(format!("exec-{exec_id}.json"));
-    record::write_atomic(&path, &bytes).map_err(|e| Error::System(e.to_string()))?;
+    // Transient and read once by the runtime: no fsync.
+    std::fs::write(&path, &bytes).map_err(|e| Error::system(format!("write {}", path.display()), e))?;
     Ok(path)
 }
 

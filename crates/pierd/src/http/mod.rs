@@ -3,6 +3,7 @@
 //! `pier_api` types. Every path is served bare and under `/v1.NN/`.
 
 mod attach;
+mod attach_ws;
 mod containers;
 mod convert;
 pub mod error;
@@ -11,6 +12,7 @@ mod hijack;
 mod images;
 mod logs;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -45,6 +47,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach_ws::attach_ws))
         .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
@@ -60,6 +63,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             "/images/{*name}",
             get(images::inspect).post(images::post_action).delete(images::remove),
         )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(daemon)
