@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if ! cargo build --release -p pierd -p pier -p pier-shim; then
-    echo "bench/run.sh: building Pier failed; its rows will say so" >&2
+    echo "bench/run.sh: building Pier failed; benchmarking the binaries target/release already holds (if any)" >&2
 fi
 cargo build --release -p pier-bench
 exec target/release/pier-bench "$@"

@@ -182,9 +182,17 @@ pub fn pier(work: &Path, tar: &Path, bin_dir: &Path, name: &str, runtime: Option
         }
     }
     let root = work.join(name);
-    for d in ["data", "exec"] {
+    for d in ["data", "exec", "bin"] {
         fs::create_dir_all(root.join(d)).with_context(|| format!("create {name}/{d}"))?;
     }
+    // Snapshot the binaries: target/release is shared with builds that may
+    // replace them halfway through a run.
+    let src_dir = bin_dir;
+    let bin_dir = root.join("bin");
+    for b in ["pierd", "pier", "pier-shim"] {
+        fs::copy(src_dir.join(b), bin_dir.join(b)).with_context(|| format!("copy {}", src_dir.join(b).display()))?;
+    }
+    let bin_dir = bin_dir.as_path();
     let sock = root.join("pier.sock");
     let host = format!("unix://{}", sock.display());
     let log = root.join("pierd.log");
