@@ -11,6 +11,8 @@ pub enum Error {
     AmbiguousContainer(String),
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
     #[error("{0}")]

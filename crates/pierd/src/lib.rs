@@ -22,6 +22,7 @@ pub mod record;
 pub mod rootfs;
 pub mod shim;
 pub mod spec;
+pub mod volumes;
 
 use std::future::Future;
 

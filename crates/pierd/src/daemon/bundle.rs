@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use nix::sys::resource::{getrlimit, Resource};
-use pier_shim_proto::{LogSettings, ShimConfig};
+use pier_shim_proto::ShimConfig;
 
 use super::{Container, Daemon};
 use crate::error::{Error, Result};
@@ -71,39 +71,7 @@ fn extra_hosts(entries: &[String]) -> Result<Vec<HostEntry>> {
         .collect()
 }
 
-/// `10m`, `1g`, `512k`, `100` -> bytes.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
-}
-
 impl Daemon {
-    /// The container's log settings: its LogConfig over the daemon's.
-    pub(super) fn log_settings(&self, c: &Container, rec: &ContainerRecord) -> LogSettings {
-        let lc = rec.host_config.log_config.as_ref();
-        let driver = lc
-            .map(|l| l.kind.clone())
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| self.cfg.log_driver.clone());
-        let mut opts = self.cfg.log_opts.clone();
-        if let Some(o) = lc.and_then(|l| l.config.clone()) {
-            opts.extend(o);
-        }
-        LogSettings {
-            driver,
-            path: c.log_path(),
-            max_size: opts.get("max-size").and_then(|s| parse_size(s)),
-            max_file: opts.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
-        }
-    }
-
     pub(super) fn prepare_bundle(
         &self,
         c: &Container,
@@ -175,6 +143,7 @@ impl Daemon {
             input.shm_size = shm as u64;
         }
         input.labels = config.labels.clone().unwrap_or_default();
+        input.mounts = self.start_mounts(c, &rootfs.merged, hc)?;
         let spec = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::system("encode OCI spec", e))?;
         record::write_atomic(&c.bundle.join("config.json"), &spec_json).map_err(|e| Error::System(e.to_string()))?;
@@ -205,11 +174,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_hosts() {
-        assert_eq!(parse_size("10m"), Some(10 << 20));
-        assert_eq!(parse_size("512k"), Some(512 << 10));
-        assert_eq!(parse_size("7"), Some(7));
-        assert_eq!(parse_size("x"), None);
+    fn hosts() {
         let h = extra_hosts(&["db:10.0.0.2".to_string()]).expect("hosts");
         assert_eq!(h[0].ip, "10.0.0.2");
         assert!(extra_hosts(&["nocolon".to_string()]).is_err());

@@ -39,13 +39,14 @@ impl Daemon {
             _ => None,
         };
         let mut config = opts.request.config;
-        let host_config = opts.request.host_config.unwrap_or_default();
+        let mut host_config = opts.request.host_config.unwrap_or_default();
         let image_name = config
             .image
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::InvalidParameter("no image specified".to_string()))?;
         check_host_config(&host_config)?;
+        host_config.log_config = Some(self.effective_log_config(host_config.log_config.as_ref())?);
         if let Some(sig) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
             spec::parse_signal(sig).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         }
@@ -53,6 +54,13 @@ impl Daemon {
         let mut argv = merge_image_config(&mut config, &image.config)?.into_iter();
         let path = argv.next().unwrap_or_default();
         let args: Vec<String> = argv.collect();
+        let mounts = {
+            let d = self.clone();
+            let (hc, cfg, vols) = (host_config.clone(), config.clone(), image.config.volumes.clone());
+            tokio::task::spawn_blocking(move || d.create_mounts(&hc, &cfg, &vols))
+                .await
+                .map_err(|e| Error::system("create mounts", e))??
+        };
 
         let id = hex::encode(rand::random::<[u8; 32]>());
         if config.hostname.as_deref().unwrap_or("").is_empty() {
@@ -76,6 +84,7 @@ impl Daemon {
         let dir = container.dir.clone();
         let written = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
+            super::mounts::save(&dir, &mounts)?;
             record::save(&dir, &rec).map_err(|e| {
                 let _ = std::fs::remove_dir_all(&dir);
                 Error::system("save container record", e)

@@ -9,6 +9,7 @@
 
 mod attach;
 mod bundle;
+mod confined;
 mod create;
 pub mod detach_keys;
 mod exec;
@@ -17,6 +18,8 @@ mod lifecycle;
 mod list;
 mod logs;
 mod monitor;
+pub(crate) mod mounts;
+mod volumes;
 mod remove;
 mod restore;
 pub mod session;
@@ -42,6 +45,7 @@ pub use images::import_reference;
 pub use lifecycle::WaitCondition;
 pub use lifecycle::WaitOutcome;
 pub use list::{ListFilters, ListOptions};
+pub use volumes::parse_filters as volume_filters;
 pub use logs::{LogChunk, LogStream, LogsOptions};
 
 /// A container's latest state as readers see it.
@@ -137,6 +141,7 @@ pub struct Daemon {
     table: RwLock<HashMap<String, Arc<Container>>>,
     names: Names,
     pub images: Arc<ImageStore>,
+    pub volumes: crate::volumes::VolumeStore,
     monitors: std::sync::Mutex<HashMap<String, AbortHandle>>,
     shutdown: watch::Receiver<bool>,
     attaches: attach::AttachHub,
@@ -159,7 +164,10 @@ impl Daemon {
         }
         let images = ImageStore::open(&cfg.image_root())
             .with_context(|| format!("open image store {}", cfg.image_root().display()))?;
+        let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))
+            .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
         Ok(Arc::new(Daemon {
+            volumes,
             cfg,
             table: RwLock::new(HashMap::new()),
             names: Names::default(),

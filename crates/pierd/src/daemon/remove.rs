@@ -11,7 +11,7 @@ use crate::spec;
 impl Daemon {
     /// Remove a container and every trace of it (rootfs mount, container
     /// directory, bundle). Running: 409 unless `force`, which kills it first.
-    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.lookup(key)?;
         let _op = c.op.lock().await;
         if c.live.borrow().removed {
@@ -24,7 +24,7 @@ impl Daemon {
             }
             kill_and_wait(&c).await?;
         }
-        self.remove_locked(&c).await
+        self.remove_locked(&c, volumes).await
     }
 
     /// AutoRemove after an exit: skipped when the container was started
@@ -35,12 +35,13 @@ impl Daemon {
         if live.removed || live.record.state.is_running() {
             return Ok(());
         }
-        self.remove_locked(c).await
+        self.remove_locked(c, true).await
     }
 
     /// Remove with the op lock held and the container not running.
-    async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+    async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>, volumes: bool) -> Result<()> {
         let rec = c.record();
+        let mounts = super::mounts::load(&c.dir).unwrap_or_default();
         c.publish(|l| l.record.state.status = Status::Removing);
         let handle = {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
@@ -75,6 +76,8 @@ impl Daemon {
         }
         self.forget(&c.id);
         self.names.release(&rec.name, &c.id);
+        let d = self.clone();
+        let _ = tokio::task::spawn_blocking(move || d.release_volumes(&mounts, volumes)).await;
         c.publish(|l| l.removed = true);
         tracing::info!(id = %c.id, "container removed");
         Ok(())

@@ -1,0 +1,145 @@
+//! Paths resolved inside a container's root: every lookup goes through
+//! `openat2(RESOLVE_IN_ROOT)`, so `..` and symlinks (absolute ones included)
+//! are read as if the root were `/` and can never reach the host.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+const DIR_PATH: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+
+/// A container root opened once; lookups are confined beneath it.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// The components of a container path, `.`/`..`/empty kept out (the kernel
+/// handles `..` confined anyway; we drop them for the creation walk).
+pub fn components(path: &str) -> Vec<&str> {
+    path.split('/').filter(|p| !p.is_empty() && *p != ".").collect()
+}
+
+/// `/proc/self/fd/N`: a path naming exactly what `fd` refers to.
+pub fn fd_path(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+impl Root {
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let fd = rfs::open(path, DIR_PATH, Mode::empty())?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Open `rel` (a container path) confined in the root.
+    pub fn open_at(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        let rel = rel.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        Ok(rfs::openat2(&self.fd, rel, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)?)
+    }
+
+    /// The container path `fd` (opened from this root) resolved to.
+    pub fn container_path(&self, fd: &impl AsFd) -> io::Result<String> {
+        let host = std::fs::read_link(fd_path(fd))?;
+        let rel = host
+            .strip_prefix(&self.path)
+            .map_err(|_| io::Error::other(format!("{} resolved outside the root", host.display())))?;
+        Ok(format!("/{}", rel.display()))
+    }
+
+    /// Create the directories of `path` that are missing (mode 0755), each
+    /// resolved in the root; returns the directory's fd.
+    pub fn mkdir_all(&self, path: &str) -> io::Result<OwnedFd> {
+        let parts = components(path);
+        let mut prefix = String::new();
+        let mut cur = self.open_at("/", DIR_PATH)?;
+        for part in parts {
+            let parent = prefix.clone();
+            prefix.push('/');
+            prefix.push_str(part);
+            cur = match self.open_at(&prefix, DIR_PATH) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let pfd = self.open_at(&parent, DIR_PATH)?;
+                    match rfs::mkdirat(&pfd, OsStr::from_bytes(part.as_bytes()), Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.open_at(&prefix, DIR_PATH)?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Make sure a mount target exists (a directory, or an empty file when
+    /// the source is a file) and return its resolved container path.
+    pub fn prepare_target(&self, path: &str, file: bool) -> io::Result<String> {
+        if !file {
+            let fd = self.mkdir_all(path)?;
+            return self.container_path(&fd);
+        }
+        let parts = components(path);
+        let Some((base, parents)) = parts.split_last() else {
+            return Err(io::Error::other("a file cannot be mounted on /"));
+        };
+        let parent = self.mkdir_all(&parents.join("/"))?;
+        let resolved = format!("/{}", parents.join("/"));
+        match self.open_at(&format!("{resolved}/{base}"), OFlags::PATH) {
+            Ok(fd) => return self.container_path(&fd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let created = rfs::openat(
+            &parent,
+            OsStr::from_bytes(base.as_bytes()),
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o755),
+        );
+        match created {
+            Ok(_) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let fd = self.open_at(&format!("{resolved}/{base}"), OFlags::PATH)?;
+        self.container_path(&fd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_stay_inside() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().join("root");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&root).expect("root");
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::os::unix::fs::symlink(&outside, root.join("evil")).expect("symlink");
+        std::os::unix::fs::symlink("../../../../..", root.join("up")).expect("symlink");
+        let r = Root::open(&root).expect("open");
+        let p = r.prepare_target("/evil/sub", false).expect("prepare");
+        assert!(p.starts_with('/'));
+        assert!(!outside.join("sub").exists());
+        assert!(root.join(outside.strip_prefix("/").expect("abs")).join("sub").is_dir());
+        let p = r.prepare_target("/up/f", true).expect("file");
+        assert_eq!(p, "/f");
+        assert!(root.join("f").is_file());
+    }
+}

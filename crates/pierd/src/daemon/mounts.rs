@@ -1,0 +1,628 @@
+//! A container's mount points: parsed from `Binds`, `Mounts`, `Tmpfs`,
+//! `VolumesFrom` and the image's volumes at create (volumes are created
+//! then), written to `<container dir>/mounts.json`, and turned into bind and
+//! tmpfs mounts at each start (volume content copied from the image on first
+//! use, targets created inside the rootfs without leaving it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pier_api::container::{ContainerConfig, HostConfig};
+use pier_api::volume::Mount as ApiMount;
+use serde::{Deserialize, Serialize};
+
+use super::confined::Root;
+use super::{Container, Daemon};
+use crate::error::{Error, Result};
+use crate::spec::{BindMount, ExtraMount, Propagation, TmpfsMount};
+use crate::volumes::{NewVolume, VolumeError, ANONYMOUS_LABEL};
+
+const MOUNTS_FILE: &str = "mounts.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bind => "bind",
+            Kind::Volume => "volume",
+            Kind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// One mount of a container, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    pub kind: Kind,
+    /// Volume name (volumes only).
+    #[serde(default)]
+    pub name: String,
+    /// Host path (bind) or the volume's `_data`; empty for tmpfs.
+    #[serde(default)]
+    pub source: PathBuf,
+    pub destination: String,
+    pub rw: bool,
+    /// Docker's `Mode` as reported (`z`, `ro`, `` ...).
+    #[serde(default)]
+    pub mode: String,
+    #[serde(default)]
+    pub propagation: String,
+    #[serde(default)]
+    pub copy_data: bool,
+    #[serde(default)]
+    pub anonymous: bool,
+    #[serde(default)]
+    pub non_recursive: bool,
+    /// `-v` creates a missing bind source; `--mount` refuses it.
+    #[serde(default)]
+    pub create_source: bool,
+    #[serde(default)]
+    pub tmpfs_options: Vec<String>,
+}
+
+impl MountPoint {
+    fn new(kind: Kind, destination: &str) -> Self {
+        MountPoint {
+            kind,
+            name: String::new(),
+            source: PathBuf::new(),
+            destination: clean_dest(destination),
+            rw: true,
+            mode: String::new(),
+            propagation: String::new(),
+            copy_data: false,
+            anonymous: false,
+            non_recursive: false,
+            create_source: false,
+            tmpfs_options: Vec::new(),
+        }
+    }
+
+    /// inspect's `Mounts` entry.
+    pub fn to_api(&self) -> pier_api::volume::MountPoint {
+        pier_api::volume::MountPoint {
+            kind: self.kind.as_str().to_string(),
+            name: self.name.clone(),
+            source: self.source.display().to_string(),
+            destination: self.destination.clone(),
+            driver: if self.kind == Kind::Volume {
+                "local".to_string()
+            } else {
+                String::new()
+            },
+            mode: self.mode.clone(),
+            rw: self.rw,
+            propagation: self.propagation.clone(),
+        }
+    }
+}
+
+fn clean_dest(d: &str) -> String {
+    let parts: Vec<&str> = d.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    format!("/{}", parts.join("/"))
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidParameter(msg.into())
+}
+
+fn propagation(s: &str) -> Option<Propagation> {
+    Some(match s {
+        "private" => Propagation::Private,
+        "rprivate" => Propagation::RPrivate,
+        "shared" => Propagation::Shared,
+        "rshared" => Propagation::RShared,
+        "slave" => Propagation::Slave,
+        "rslave" => Propagation::RSlave,
+        _ => return None,
+    })
+}
+
+/// One `-v`/`Binds` entry: `src:dst[:mode]` (`src` a host path or a volume
+/// name). A bare `dst` is an anonymous volume (docker sends those as
+/// `Config.Volumes`, but accepts them here too).
+pub fn parse_bind(spec: &str) -> Result<MountPoint> {
+    let bad = || invalid(format!("invalid volume specification: '{spec}'"));
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(bad()),
+    };
+    if dst.is_empty() || !dst.starts_with('/') {
+        return Err(bad());
+    }
+    if clean_dest(dst) == "/" {
+        return Err(invalid("invalid specification: destination can't be '/'"));
+    }
+    let mut mp = if src.is_empty() {
+        let mut m = MountPoint::new(Kind::Volume, dst);
+        m.anonymous = true;
+        m.copy_data = true;
+        m
+    } else if src.starts_with('/') {
+        let mut m = MountPoint::new(Kind::Bind, dst);
+        m.source = PathBuf::from(src);
+        m.propagation = "rprivate".to_string();
+        m.create_source = true;
+        m
+    } else {
+        if !crate::volumes::valid_name(src) {
+            return Err(invalid(VolumeError::InvalidName(src.to_string()).to_string()));
+        }
+        let mut m = MountPoint::new(Kind::Volume, dst);
+        m.name = src.to_string();
+        m.copy_data = true;
+        m.mode = "z".to_string();
+        m
+    };
+    let mut rw_seen = false;
+    let mut label_seen = false;
+    for opt in mode.split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "ro" | "rw" if !rw_seen => {
+                rw_seen = true;
+                mp.rw = opt == "rw";
+            }
+            "z" | "Z" if !label_seen => label_seen = true,
+            "nocopy" if mp.kind == Kind::Volume => mp.copy_data = false,
+            p if propagation(p).is_some() && mp.kind == Kind::Bind => mp.propagation = p.to_string(),
+            _ => return Err(invalid(format!("invalid mode: {mode}"))),
+        }
+    }
+    if !mode.is_empty() {
+        mp.mode = mode.to_string();
+    }
+    Ok(mp)
+}
+
+/// One `HostConfig.Mounts` entry.
+pub fn parse_api_mount(m: &ApiMount) -> Result<MountPoint> {
+    let bad = |msg: &str| invalid(format!("invalid mount config for type \"{}\": {msg}", m.kind));
+    if m.target.is_empty() {
+        return Err(bad("field Target must not be empty"));
+    }
+    if !m.target.starts_with('/') {
+        return Err(bad(&format!("invalid mount path: '{}' mount path must be absolute", m.target)));
+    }
+    match m.kind.as_str() {
+        "bind" => {
+            if m.source.is_empty() {
+                return Err(bad("field Source must not be empty"));
+            }
+            if !m.source.starts_with('/') {
+                return Err(bad(&format!("invalid mount path: '{}' mount path must be absolute", m.source)));
+            }
+            if m.volume_options.is_some() {
+                return Err(bad("field VolumeOptions must not be specified"));
+            }
+            let mut mp = MountPoint::new(Kind::Bind, &m.target);
+            mp.source = PathBuf::from(&m.source);
+            mp.rw = !m.read_only;
+            mp.propagation = "rprivate".to_string();
+            if let Some(b) = &m.bind_options {
+                if !b.propagation.is_empty() {
+                    if propagation(&b.propagation).is_none() {
+                        return Err(bad(&format!("invalid propagation mode: {}", b.propagation)));
+                    }
+                    mp.propagation = b.propagation.clone();
+                }
+                mp.non_recursive = b.non_recursive;
+                mp.create_source = b.create_mountpoint;
+            }
+            Ok(mp)
+        }
+        "volume" => {
+            if m.bind_options.is_some() {
+                return Err(bad("field BindOptions must not be specified"));
+            }
+            let mut mp = MountPoint::new(Kind::Volume, &m.target);
+            mp.rw = !m.read_only;
+            mp.copy_data = !m.volume_options.as_ref().is_some_and(|v| v.no_copy);
+            if m.source.is_empty() {
+                mp.anonymous = true;
+            } else {
+                if !crate::volumes::valid_name(&m.source) {
+                    return Err(invalid(VolumeError::InvalidName(m.source.clone()).to_string()));
+                }
+                mp.name = m.source.clone();
+            }
+            Ok(mp)
+        }
+        "tmpfs" => {
+            if !m.source.is_empty() {
+                return Err(bad("field Source must not be specified"));
+            }
+            let mut mp = MountPoint::new(Kind::Tmpfs, &m.target);
+            mp.rw = !m.read_only;
+            if let Some(t) = &m.tmpfs_options {
+                if t.size_bytes > 0 {
+                    mp.tmpfs_options.push(format!("size={}", t.size_bytes));
+                }
+                if t.mode != 0 {
+                    mp.tmpfs_options.push(format!("mode={:o}", t.mode & 0o7777));
+                }
+                for o in t.options.iter().flatten() {
+                    mp.tmpfs_options.push(o.join("="));
+                }
+            }
+            if m.read_only {
+                mp.tmpfs_options.push("ro".to_string());
+            }
+            Ok(mp)
+        }
+        other => Err(invalid(format!("mount type unknown: \"{other}\""))),
+    }
+}
+
+/// `HostConfig.Tmpfs` entries (not listed in inspect's Mounts, as docker).
+pub fn tmpfs_mounts(tmpfs: &BTreeMap<String, String>) -> Result<Vec<ExtraMount>> {
+    tmpfs
+        .iter()
+        .map(|(dest, opts)| {
+            if !dest.starts_with('/') {
+                return Err(invalid(format!("invalid mount path: '{dest}' mount path must be absolute")));
+            }
+            Ok(ExtraMount::Tmpfs(TmpfsMount {
+                destination: clean_dest(dest),
+                options: opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect(),
+            }))
+        })
+        .collect()
+}
+
+/// The mount points of a new container, volumes not yet created: volumes
+/// from other containers first, then `Binds` and `Mounts` (a destination
+/// twice is an error), then the image's and the request's `Volumes` that no
+/// mount covers.
+pub fn plan(
+    hc: &HostConfig,
+    config: &ContainerConfig,
+    image_volumes: &[String],
+    from: &[(Vec<MountPoint>, Option<bool>)],
+) -> Result<Vec<MountPoint>> {
+    let mut out: Vec<MountPoint> = Vec::new();
+    for (mounts, rw) in from {
+        for m in mounts.iter().filter(|m| m.kind != Kind::Tmpfs) {
+            let mut m = m.clone();
+            if let Some(rw) = rw {
+                m.rw = *rw;
+            }
+            m.copy_data = false;
+            out.retain(|o| o.destination != m.destination);
+            out.push(m);
+        }
+    }
+    let mut explicit: Vec<MountPoint> = Vec::new();
+    for b in hc.binds.iter().flatten() {
+        explicit.push(parse_bind(b)?);
+    }
+    for m in hc.mounts.iter().flatten() {
+        explicit.push(parse_api_mount(m)?);
+    }
+    for (i, m) in explicit.iter().enumerate() {
+        if explicit[..i].iter().any(|o| o.destination == m.destination) {
+            return Err(invalid(format!("Duplicate mount point: {}", m.destination)));
+        }
+    }
+    for m in explicit {
+        out.retain(|o| o.destination != m.destination);
+        out.push(m);
+    }
+    let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_dest(d)).collect();
+    let mut declared: Vec<String> = image_volumes.to_vec();
+    declared.extend(config.volumes.iter().flatten().map(|(k, _)| k.clone()));
+    for d in declared {
+        let d = clean_dest(&d);
+        if d == "/" || out.iter().any(|o| o.destination == d) || tmpfs.contains(&d) {
+            continue;
+        }
+        let mut m = MountPoint::new(Kind::Volume, &d);
+        m.anonymous = true;
+        m.copy_data = true;
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// `VolumesFrom` entry: `container[:ro|rw]`.
+pub fn parse_volumes_from(spec: &str) -> Result<(&str, Option<bool>)> {
+    match spec.split_once(':') {
+        None => Ok((spec, None)),
+        Some((c, "ro")) => Ok((c, Some(false))),
+        Some((c, "rw")) => Ok((c, Some(true))),
+        Some((_, m)) => Err(invalid(format!("invalid mode: {m}"))),
+    }
+}
+
+/// Read a container's mount points (none recorded: none).
+pub fn load(dir: &Path) -> Result<Vec<MountPoint>> {
+    let path = dir.join(MOUNTS_FILE);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::system(format!("parse {}", path.display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::system(format!("read {}", path.display()), e)),
+    }
+}
+
+pub fn save(dir: &Path, mounts: &[MountPoint]) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(mounts).map_err(|e| Error::system("encode mounts", e))?;
+    crate::record::write_atomic(&dir.join(MOUNTS_FILE), &bytes).map_err(|e| Error::System(e.to_string()))
+}
+
+fn volume_error(e: VolumeError) -> Error {
+    match e {
+        VolumeError::NotFound(n) => Error::NoSuchVolume(n),
+        VolumeError::InvalidName(_) | VolumeError::UnknownDriver { .. } | VolumeError::InvalidOption { .. } => {
+            Error::InvalidParameter(e.to_string())
+        }
+        other => Error::System(other.to_string()),
+    }
+}
+
+pub(crate) fn map_volume_error(e: VolumeError) -> Error {
+    volume_error(e)
+}
+
+impl Daemon {
+    /// Create-time work: plan the mounts, check `--mount` bind sources,
+    /// create the volumes. Blocking.
+    pub(super) fn create_mounts(
+        &self,
+        hc: &HostConfig,
+        config: &ContainerConfig,
+        image_volumes: &[String],
+    ) -> Result<Vec<MountPoint>> {
+        let mut from = Vec::new();
+        for spec in hc.volumes_from.iter().flatten() {
+            let (key, rw) = parse_volumes_from(spec)?;
+            let c = self.lookup(key)?;
+            from.push((load(&c.dir)?, rw));
+        }
+        let mut mounts = plan(hc, config, image_volumes, &from)?;
+        for m in &mut mounts {
+            match m.kind {
+                Kind::Bind if !m.create_source && !m.source.exists() => {
+                    return Err(invalid(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        m.source.display()
+                    )));
+                }
+                Kind::Volume => {
+                    let mut labels = BTreeMap::new();
+                    if m.anonymous && m.name.is_empty() {
+                        labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+                    }
+                    let (v, _) = self
+                        .volumes
+                        .create(NewVolume {
+                            name: m.name.clone(),
+                            labels,
+                            ..Default::default()
+                        })
+                        .map_err(volume_error)?;
+                    m.name = v.name;
+                    m.source = v.mountpoint;
+                }
+                _ => {}
+            }
+        }
+        Ok(mounts)
+    }
+
+    /// Start-time work: the mounts to hand to the spec, targets created
+    /// inside `rootfs` and given as resolved paths. Blocking.
+    pub(super) fn start_mounts(&self, c: &Container, rootfs: &Path, hc: &HostConfig) -> Result<Vec<ExtraMount>> {
+        let mounts = load(&c.dir)?;
+        let root = Root::open(rootfs).map_err(|e| Error::system(format!("open rootfs {}", rootfs.display()), e))?;
+        let mut out = Vec::new();
+        let target = |dest: &str, file: bool| {
+            root.prepare_target(dest, file)
+                .map_err(|e| Error::system(format!("create mount target {dest}"), e))
+        };
+        for m in &mounts {
+            match m.kind {
+                Kind::Bind => {
+                    if !m.source.exists() {
+                        if !m.create_source {
+                            return Err(invalid(format!(
+                                "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                                m.source.display()
+                            )));
+                        }
+                        std::fs::create_dir_all(&m.source)
+                            .map_err(|e| Error::system(format!("create bind source {}", m.source.display()), e))?;
+                    }
+                    let file = !m.source.is_dir();
+                    out.push(ExtraMount::Bind(BindMount {
+                        source: m.source.clone(),
+                        destination: target(&m.destination, file)?,
+                        readonly: !m.rw,
+                        propagation: propagation(&m.propagation).unwrap_or_default(),
+                        non_recursive: m.non_recursive,
+                    }));
+                }
+                Kind::Volume => {
+                    let v = self.volumes.get(&m.name).map_err(volume_error)?;
+                    self.volumes.mount(&v).map_err(volume_error)?;
+                    let dest = target(&m.destination, false)?;
+                    if m.copy_data {
+                        copy_image_content(&root, &dest, &v.mountpoint)?;
+                    }
+                    out.push(ExtraMount::Bind(BindMount {
+                        source: v.mountpoint.clone(),
+                        destination: dest,
+                        readonly: !m.rw,
+                        propagation: Propagation::RPrivate,
+                        non_recursive: false,
+                    }));
+                }
+                Kind::Tmpfs => out.push(ExtraMount::Tmpfs(TmpfsMount {
+                    destination: target(&m.destination, false)?,
+                    options: m.tmpfs_options.clone(),
+                })),
+            }
+        }
+        for t in tmpfs_mounts(hc.tmpfs.as_ref().unwrap_or(&BTreeMap::new()))? {
+            if let ExtraMount::Tmpfs(mut t) = t {
+                t.destination = target(&t.destination, false)?;
+                out.push(ExtraMount::Tmpfs(t));
+            }
+        }
+        Ok(out)
+    }
+
+    /// inspect's `Mounts` of a container.
+    pub fn mount_points_json(&self, c: &Container) -> Vec<serde_json::Value> {
+        load(&c.dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| serde_json::to_value(m.to_api()).ok())
+            .collect()
+    }
+
+    /// Ids of the containers using volume `name`.
+    pub(crate) fn volume_users(&self, name: &str) -> Vec<String> {
+        self.containers()
+            .into_iter()
+            .filter(|c| {
+                load(&c.dir)
+                    .map(|ms| ms.iter().any(|m| m.kind == Kind::Volume && m.name == name))
+                    .unwrap_or(false)
+            })
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// After a container is removed: its anonymous volumes go when asked
+    /// (`rm -v`, AutoRemove) and nobody else uses them.
+    pub(super) fn release_volumes(&self, mounts: &[MountPoint], remove_anonymous: bool) {
+        for m in mounts.iter().filter(|m| m.kind == Kind::Volume) {
+            let Ok(v) = self.volumes.get(&m.name) else { continue };
+            let users = self.volume_users(&m.name);
+            if users.is_empty() {
+                self.volumes.unmount(&v);
+                if remove_anonymous && m.anonymous && v.is_anonymous() {
+                    if let Err(e) = self.volumes.remove(&m.name) {
+                        tracing::warn!(volume = %m.name, error = %e, "remove anonymous volume");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copy what the image has at `dest` into an empty volume (docker copies
+/// only into an empty volume, so later starts leave its data alone).
+fn copy_image_content(root: &Root, dest: &str, volume: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(volume)
+        .map(|mut d| d.next().is_none())
+        .map_err(|e| Error::system(format!("read volume {}", volume.display()), e))?;
+    if !empty {
+        return Ok(());
+    }
+    let fd = match root.open_at(dest, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY) {
+        Ok(fd) => fd,
+        Err(_) => return Ok(()),
+    };
+    let src = super::confined::fd_path(&fd);
+    copy_tree(&src, volume).map_err(|e| Error::system(format!("copy image content of {dest} into volume"), e))
+}
+
+/// Copy a tree keeping modes, owners, times and symlinks (never following
+/// one). The top directory's attributes go to `to` itself.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let md = std::fs::symlink_metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+            std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse_like_docker() {
+        let m = parse_bind("/h:/c:ro,Z,rslave").expect("bind");
+        assert_eq!((m.kind, m.rw, m.propagation.as_str()), (Kind::Bind, false, "rslave"));
+        assert_eq!(m.mode, "ro,Z,rslave");
+        let m = parse_bind("data:/d").expect("volume");
+        assert_eq!((m.kind, m.name.as_str(), m.mode.as_str()), (Kind::Volume, "data", "z"));
+        let m = parse_bind("/anon").expect("anonymous");
+        assert!(m.anonymous);
+        let m = parse_bind("data:/d:nocopy").expect("nocopy");
+        assert!(!m.copy_data);
+        assert!(parse_bind("/h:rel").is_err());
+        assert!(parse_bind("/h:/").is_err());
+        assert!(parse_bind("/h:/c:bogus").is_err());
+        assert!(parse_bind("a/b:/c").is_err());
+    }
+
+    #[test]
+    fn api_mounts() {
+        let m = parse_api_mount(&ApiMount {
+            kind: "tmpfs".into(),
+            target: "/t".into(),
+            tmpfs_options: Some(pier_api::volume::TmpfsOptions {
+                size_bytes: 1 << 20,
+                mode: 0o1777,
+                options: None,
+            }),
+            ..Default::default()
+        })
+        .expect("tmpfs");
+        assert_eq!(m.tmpfs_options, ["size=1048576", "mode=1777"]);
+        let e = parse_api_mount(&ApiMount {
+            kind: "bind".into(),
+            target: "/t".into(),
+            ..Default::default()
+        });
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn plan_orders_and_dedups() {
+        let hc = HostConfig {
+            binds: Some(vec!["/h:/data".into(), "v1:/v".into()]),
+            ..Default::default()
+        };
+        let config = ContainerConfig::default();
+        let out = plan(&hc, &config, &["/data".into(), "/img".into()], &[]).expect("plan");
+        let dests: Vec<&str> = out.iter().map(|m| m.destination.as_str()).collect();
+        assert_eq!(dests, ["/data", "/v", "/img"]);
+        assert!(out[2].anonymous);
+        let dup = HostConfig {
+            binds: Some(vec!["/h:/data".into(), "/g:/data/".into()]),
+            ..Default::default()
+        };
+        assert!(plan(&dup, &config, &[], &[]).is_err());
+    }
+}
