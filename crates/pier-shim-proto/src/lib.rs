@@ -137,6 +137,13 @@ pub struct LogSettings {
     pub max_size: Option<u64>,
     /// Files kept, the live one included.
     pub max_file: u32,
+    /// Gzip rotated files (`<path>.N.gz`).
+    #[serde(default)]
+    pub compress: bool,
+    /// Attributes stored with every record (docker's `attrs`, from
+    /// `--log-opt labels=/env=`), shown by `logs --details`.
+    #[serde(default)]
+    pub attrs: Vec<(String, String)>,
 }
 
 /// The one line the shim writes to its ready pipe.

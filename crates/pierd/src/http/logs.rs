@@ -9,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use pier_api::stdcopy::{self, StreamType};
 use pier_api::version::ApiVersion;
-use pier_log::Stream;
 
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
 use crate::clock;
-use crate::daemon::{LogChunk, LogsOptions};
+use crate::daemon::LogsOptions;
 
 fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
     let raw = params.get(key).unwrap_or("");
@@ -23,33 +22,13 @@ fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
         .ok_or_else(|| ApiError::bad_request(format!("invalid value for \"{key}\": {raw:?}")))
 }
 
-fn tail_param(params: &Params) -> ApiResult<Option<usize>> {
-    match params.get("tail").unwrap_or("all") {
-        "" | "all" => Ok(None),
-        n => n
-            .parse::<i64>()
-            .map(|n| usize::try_from(n).ok())
-            .map_err(|_| ApiError::bad_request(format!("invalid value for \"tail\": {n:?}"))),
-    }
-}
-
-fn frame(chunk: LogChunk, tty: bool, timestamps: bool) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(chunk.line.len() + 32);
-    if timestamps {
-        payload.extend_from_slice(pier_log::format_timestamp(chunk.time).as_bytes());
-        payload.push(b' ');
-    }
-    payload.extend_from_slice(&chunk.line);
-    if tty {
-        return payload;
-    }
-    let stream = match chunk.stream {
-        Stream::Stdout => StreamType::Stdout,
-        Stream::Stderr => StreamType::Stderr,
-    };
-    let mut out = Vec::with_capacity(payload.len() + stdcopy::HEADER_LEN);
-    stdcopy::encode_into(&mut out, stream, &payload);
-    out
+/// `tail`: a number of lines, or everything for `all`, a negative number
+/// or anything unparsable (as dockerd).
+fn tail_param(params: &Params) -> Option<usize> {
+    params
+        .get("tail")
+        .and_then(|n| n.trim().parse::<i64>().ok())
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 pub async fn logs(
@@ -62,11 +41,12 @@ pub async fn logs(
         stdout: params.flag("stdout"),
         stderr: params.flag("stderr"),
         follow: params.flag("follow"),
-        tail: tail_param(&params)?,
+        tail: tail_param(&params),
         since: time_param(&params, "since")?,
         until: time_param(&params, "until")?,
+        timestamps: params.flag("timestamps"),
+        details: params.flag("details"),
     };
-    let timestamps = params.flag("timestamps");
     let stream = d.logs(&id, opts)?;
     let tty = stream.tty;
     let content_type = if !tty && version >= (ApiVersion { major: 1, minor: 42 }) {
@@ -77,7 +57,7 @@ pub async fn logs(
     let body = futures_util::stream::unfold(stream.rx, move |mut rx| async move {
         let item = rx.recv().await?;
         let bytes = match item {
-            Ok(chunk) => frame(chunk, tty, timestamps),
+            Ok(chunk) => chunk,
             Err(message) => {
                 tracing::warn!(error = %message, "read container log");
                 if tty {
@@ -99,22 +79,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames() {
-        let c = LogChunk {
-            stream: Stream::Stderr,
-            time: 0,
-            line: b"hi\n".to_vec(),
-        };
-        assert_eq!(
-            frame(c.clone(), false, false),
-            [2, 0, 0, 0, 0, 0, 0, 3, b'h', b'i', b'\n']
-        );
-        assert_eq!(frame(c.clone(), true, false), b"hi\n");
-        let ts = frame(c, true, true);
-        assert!(
-            ts.starts_with(b"1970-01-01T00:00:00.000000000Z hi"),
-            "{:?}",
-            String::from_utf8_lossy(&ts)
-        );
+    fn tail_as_dockerd() {
+        let p = |v: &str| Params(vec![("tail".into(), v.into())]);
+        assert_eq!(tail_param(&p("3")), Some(3));
+        assert_eq!(tail_param(&p("0")), Some(0));
+        assert_eq!(tail_param(&p("all")), None);
+        assert_eq!(tail_param(&p("-1")), None);
+        assert_eq!(tail_param(&p("x")), None);
+        assert_eq!(tail_param(&Params(Vec::new())), None);
     }
 }
