@@ -23,6 +23,8 @@ pub struct LogsOptions {
     pub tail: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    /// Show the attributes given by `--log-opt labels=/env=` (`--details`).
+    pub details: bool,
 }
 
 impl Default for LogsOptions {
@@ -35,6 +37,7 @@ impl Default for LogsOptions {
             tail: None,
             since: None,
             until: None,
+            details: false,
         }
     }
 }
@@ -48,7 +51,8 @@ impl LogsOptions {
             .flag("timestamps", self.timestamps)
             .push_opt("tail", self.tail.as_deref())
             .push_opt("since", self.since.as_deref())
-            .push_opt("until", self.until.as_deref());
+            .push_opt("until", self.until.as_deref())
+            .flag("details", self.details);
         q
     }
 }
@@ -123,6 +127,13 @@ impl<R: Read> OutputStream<R> {
                 None => return Ok(Some((StreamType::Stdout, self.buf[..n].to_vec()))),
             }
         }
+    }
+
+    /// Bytes received and not yet returned; 0 means the next
+    /// [`next_chunk`](Self::next_chunk) reads the connection (and may wait),
+    /// so a caller buffering output should flush first.
+    pub fn buffered(&self) -> usize {
+        self.decoder.as_ref().map_or(0, Decoder::pending)
     }
 
     pub fn into_inner(self) -> R {
