@@ -3,9 +3,8 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Extension;
-use pier_api::stdcopy::{self, StreamType};
+use pier_api::stdcopy;
 use pier_api::version::ApiVersion;
-use pier_log::Stream;
 use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiResult, Params};
@@ -74,6 +73,8 @@ fn logs_only(
                 tail: None,
                 since: None,
                 until: None,
+                timestamps: false,
+                details: false,
             },
         )?)
     } else {
@@ -84,17 +85,20 @@ fn logs_only(
         hijack::content_type(multiplexed),
         move |mut conn: ClientConn| async move {
             if let Some(mut logs) = logs {
+                // The reader encodes for the container (frames unless TTY);
+                // an old raw-stream client gets the payloads.
+                let mut decoder = (!tty && !multiplexed).then(stdcopy::Decoder::new);
                 while let Some(Ok(chunk)) = logs.rx.recv().await {
-                    let stream = match chunk.stream {
-                        Stream::Stdout => StreamType::Stdout,
-                        Stream::Stderr => StreamType::Stderr,
-                    };
-                    let bytes = if multiplexed {
-                        let mut out = Vec::with_capacity(chunk.line.len() + stdcopy::HEADER_LEN);
-                        stdcopy::encode_into(&mut out, stream, &chunk.line);
-                        out
-                    } else {
-                        chunk.line
+                    let bytes = match decoder.as_mut() {
+                        None => chunk,
+                        Some(dec) => {
+                            dec.push(&chunk);
+                            let mut raw = Vec::with_capacity(chunk.len());
+                            while let Ok(Some((_, payload))) = dec.next_frame() {
+                                raw.extend_from_slice(&payload);
+                            }
+                            raw
+                        }
                     };
                     if conn.write_all(&bytes).await.is_err() {
                         return;
