@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use pier_api::container::{ContainerConfig, ContainerCreateRequest, HostConfig};
+use pier_api::container::{ContainerConfig, ContainerCreateRequest, HostConfig, LogConfig};
 
 use crate::cli::ContainerFlags;
 
@@ -15,6 +15,31 @@ pub enum FlagError {
     EnvWhitespace(String),
     #[error("invalid argument \"{0}\" for \"-l, --label\" flag: label key cannot be empty")]
     EmptyLabel(String),
+    #[error("invalid logging opts for driver {0}")]
+    LogOptsForNone(String),
+}
+
+/// `--log-driver` and `--log-opt k=v` into `HostConfig.LogConfig` (a bare
+/// `k` has an empty value, as docker's CLI); `None` when neither is given.
+pub fn log_config(driver: Option<&str>, opts: &[String]) -> Result<Option<LogConfig>, FlagError> {
+    let driver = driver.unwrap_or("");
+    if driver == "none" && !opts.is_empty() {
+        return Err(FlagError::LogOptsForNone(driver.to_string()));
+    }
+    if driver.is_empty() && opts.is_empty() {
+        return Ok(None);
+    }
+    let config = opts
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (o.clone(), String::new()),
+        })
+        .collect();
+    Ok(Some(LogConfig {
+        kind: driver.to_string(),
+        config: Some(config),
+    }))
 }
 
 /// One `-e` value: `K=V` as given; a bare `K` takes its value from the
@@ -119,6 +144,7 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
         cap_add: (!flags.cap_add.is_empty()).then(|| flags.cap_add.clone()),
         cap_drop: (!flags.cap_drop.is_empty()).then(|| flags.cap_drop.clone()),
         runtime: flags.runtime.clone(),
+        log_config: log_config(flags.log_driver.as_deref(), &flags.log_opt)?,
         ..Default::default()
     };
     Ok(ContainerCreateRequest {

@@ -2,7 +2,6 @@
 
 use std::io::{self, Write};
 
-use anyhow::Context;
 use pier_api::stdcopy::StreamType;
 use pier_client::{Client, LogsOptions};
 
@@ -23,32 +22,46 @@ pub fn options(a: &LogsArgs, now: i64) -> anyhow::Result<LogsOptions> {
         tail: Some(a.tail.clone()),
         since: conv(&a.since)?,
         until: conv(&a.until)?,
+        details: a.details,
     })
 }
 
+/// Prints the stream: stdout and stderr buffered and flushed whenever the
+/// next chunk would wait on the connection (so `-f` shows lines as they
+/// come while a full read writes big blocks), or when the stream switches.
 pub fn logs(client: &Client, a: &LogsArgs) -> anyhow::Result<i32> {
     let opts = options(a, now_unix())?;
     let mut stream = client.container_logs(&a.container, &opts)?;
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    while let Some((kind, bytes)) = stream.next_chunk()? {
-        let written = match kind {
-            StreamType::Stderr | StreamType::SystemErr => {
-                let mut e = stderr.lock();
-                e.write_all(&bytes).and_then(|()| e.flush())
+    let mut out = io::BufWriter::with_capacity(256 << 10, io::stdout().lock());
+    let mut err = io::BufWriter::with_capacity(64 << 10, io::stderr().lock());
+    let mut last_err = false;
+    let result = (|| -> io::Result<()> {
+        while let Some((kind, bytes)) = stream.next_chunk().map_err(io::Error::other)? {
+            let is_err = matches!(kind, StreamType::Stderr | StreamType::SystemErr);
+            if is_err != last_err {
+                // Keep the order of stdout and stderr lines on a terminal.
+                if is_err { out.flush()? } else { err.flush()? }
+                last_err = is_err;
             }
-            _ => {
-                let mut o = stdout.lock();
-                o.write_all(&bytes).and_then(|()| o.flush())
+            if is_err {
+                err.write_all(&bytes)?;
+            } else {
+                out.write_all(&bytes)?;
             }
-        };
-        match written {
-            // `pier logs x | head`: the reader left; stop quietly.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(0),
-            r => r.context("write logs")?,
+            if stream.buffered() == 0 {
+                out.flush()?;
+                err.flush()?;
+            }
         }
+        out.flush()?;
+        err.flush()
+    })();
+    match result {
+        Ok(()) => Ok(0),
+        // `pier logs x | head`: the reader left; stop quietly.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(anyhow::Error::new(e).context("write logs")),
     }
-    Ok(0)
 }
 
 #[cfg(test)]
@@ -66,5 +79,12 @@ mod tests {
         assert_eq!(o.since.as_deref(), Some("90"));
         assert_eq!(o.tail.as_deref(), Some("3"));
         assert_eq!(o.until, None);
+        assert!(!o.details);
+        let cli = crate::cli::Cli::try_parse_from(["pier", "logs", "--details", "-t", "c"]).expect("parse");
+        let Some(crate::cli::Command::Logs(a)) = cli.command else {
+            panic!("not logs")
+        };
+        let o = options(&a, 100).expect("options");
+        assert!(o.details && o.timestamps);
     }
 }
