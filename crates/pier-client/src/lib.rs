@@ -23,6 +23,7 @@ pub mod http;
 mod images;
 mod logs;
 mod query;
+mod storage;
 mod system;
 
 pub use client::{error_message, parse_host, Client, RequestBody, Response, DEFAULT_HOST, FALLBACK_API_VERSION};
@@ -32,4 +33,5 @@ pub use hijack::{AttachOptions, Hijacked};
 pub use images::{read_progress, ImagesPruned, ProgressDetail, ProgressErrorDetail, ProgressMessage};
 pub use logs::{is_multiplexed, LogStream, LogsOptions, OutputStream, MULTIPLEXED_STREAM, RAW_STREAM};
 pub use query::{encode_component, Query};
+pub use storage::{decode_path_stat, CommitOptions};
 pub use system::Ping;

@@ -73,6 +73,17 @@ pub enum Command {
     Image(ImageCommand),
     /// Show the Pier version information
     Version,
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::commands::volume::VolumeCommand),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::commands::export::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::commands::diff::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::commands::commit::CommitArgs),
     /// Display system-wide information
     Info,
 }
@@ -134,6 +145,18 @@ pub struct ContainerFlags {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,

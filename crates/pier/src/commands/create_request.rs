@@ -17,6 +17,8 @@ pub enum FlagError {
     EmptyLabel(String),
     #[error("invalid logging opts for driver {0}")]
     LogOptsForNone(String),
+    #[error(transparent)]
+    Storage(#[from] super::mount_flags::MountFlagError),
 }
 
 /// `--log-driver` and `--log-opt k=v` into `HostConfig.LogConfig` (a bare
@@ -113,6 +115,7 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
     label_list.extend(flags.label.iter().cloned());
     let labels = labels(&label_list)?;
 
+    let storage = super::mount_flags::build(&flags.volume, &flags.mount, &flags.tmpfs)?;
     let entrypoint = flags.entrypoint.as_ref().map(|e| vec![e.clone()]);
     let cmd = (!flags.command().is_empty()).then(|| flags.command().to_vec());
     let attach = !detach;
@@ -133,6 +136,8 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
+        volumes: (!storage.volumes.is_empty())
+            .then(|| storage.volumes.iter().map(|v| (v.clone(), serde_json::json!({}))).collect()),
         ..Default::default()
     };
     let host_config = HostConfig {
@@ -145,6 +150,10 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
         cap_drop: (!flags.cap_drop.is_empty()).then(|| flags.cap_drop.clone()),
         runtime: flags.runtime.clone(),
         log_config: log_config(flags.log_driver.as_deref(), &flags.log_opt)?,
+        binds: (!storage.binds.is_empty()).then_some(storage.binds),
+        mounts: (!storage.mounts.is_empty()).then_some(storage.mounts),
+        tmpfs: (!storage.tmpfs.is_empty()).then_some(storage.tmpfs),
+        volumes_from: (!flags.volumes_from.is_empty()).then(|| flags.volumes_from.clone()),
         ..Default::default()
     };
     Ok(ContainerCreateRequest {

@@ -2,17 +2,23 @@
 //! process exit code, or an error that `main` prints as docker would.
 
 pub mod attach;
+pub mod commit;
+pub mod cp;
 pub mod create_request;
+pub mod diff;
 pub mod exec;
+pub mod export;
 pub mod image_transfer;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
+pub mod mount_flags;
 pub mod ps;
 pub mod run;
 pub mod system;
 pub mod template;
+pub mod volume;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,6 +52,11 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Save(a) => image_transfer::save(client, &a),
         Command::Tag(a) => image_transfer::tag(client, &a),
         Command::Image(c) => image_transfer::image(client, c),
+        Command::Volume(c) => volume::volume(client, c),
+        Command::Cp(a) => cp::cp(client, &a),
+        Command::Export(a) => export::export(client, &a),
+        Command::Diff(a) => diff::diff(client, &a),
+        Command::Commit(a) => commit::commit(client, &a),
         Command::Version => system::version(client),
         Command::Info => system::info(client),
     }

@@ -49,7 +49,13 @@ impl Root {
     pub fn open_at(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
         let rel = rel.trim_start_matches('/');
         let rel = if rel.is_empty() { "." } else { rel };
-        Ok(rfs::openat2(&self.fd, rel, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)?)
+        Ok(rfs::openat2(
+            &self.fd,
+            rel,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )?)
     }
 
     /// The container path `fd` (opened from this root) resolved to.

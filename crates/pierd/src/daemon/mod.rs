@@ -19,10 +19,10 @@ mod list;
 mod logs;
 mod monitor;
 pub(crate) mod mounts;
-mod volumes;
 mod remove;
 mod restore;
 pub mod session;
+mod volumes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,8 +45,8 @@ pub use images::import_reference;
 pub use lifecycle::WaitCondition;
 pub use lifecycle::WaitOutcome;
 pub use list::{ListFilters, ListOptions};
-pub use volumes::parse_filters as volume_filters;
 pub use logs::{LogChunk, LogStream, LogsOptions};
+pub use volumes::parse_filters as volume_filters;
 
 /// A container's latest state as readers see it.
 #[derive(Debug, Clone)]

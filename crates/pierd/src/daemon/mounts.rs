@@ -191,7 +191,10 @@ pub fn parse_api_mount(m: &ApiMount) -> Result<MountPoint> {
         return Err(bad("field Target must not be empty"));
     }
     if !m.target.starts_with('/') {
-        return Err(bad(&format!("invalid mount path: '{}' mount path must be absolute", m.target)));
+        return Err(bad(&format!(
+            "invalid mount path: '{}' mount path must be absolute",
+            m.target
+        )));
     }
     match m.kind.as_str() {
         "bind" => {
@@ -199,7 +202,10 @@ pub fn parse_api_mount(m: &ApiMount) -> Result<MountPoint> {
                 return Err(bad("field Source must not be empty"));
             }
             if !m.source.starts_with('/') {
-                return Err(bad(&format!("invalid mount path: '{}' mount path must be absolute", m.source)));
+                return Err(bad(&format!(
+                    "invalid mount path: '{}' mount path must be absolute",
+                    m.source
+                )));
             }
             if m.volume_options.is_some() {
                 return Err(bad("field VolumeOptions must not be specified"));
@@ -269,7 +275,9 @@ pub fn tmpfs_mounts(tmpfs: &BTreeMap<String, String>) -> Result<Vec<ExtraMount>>
         .iter()
         .map(|(dest, opts)| {
             if !dest.starts_with('/') {
-                return Err(invalid(format!("invalid mount path: '{dest}' mount path must be absolute")));
+                return Err(invalid(format!(
+                    "invalid mount path: '{dest}' mount path must be absolute"
+                )));
             }
             Ok(ExtraMount::Tmpfs(TmpfsMount {
                 destination: clean_dest(dest),

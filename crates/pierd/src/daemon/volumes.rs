@@ -37,9 +37,7 @@ fn truthy(v: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        other => Err(Error::InvalidParameter(format!(
-            "invalid filter 'dangling={other}'"
-        ))),
+        other => Err(Error::InvalidParameter(format!("invalid filter 'dangling={other}'"))),
     }
 }
 
