@@ -542,3 +542,71 @@ fn websocket_attach() {
     }
     d.pier_ok(&["rm", "-f", &id]);
 }
+
+#[test]
+fn a_stalled_client_neither_slows_the_container_nor_loses_output() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let script = "yes abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqr \
+                  | head -c 200000000; echo END";
+    let timed_run = |stalled: bool| {
+        // An unrotated log holds all 200 MB for the lagging client.
+        let body = serde_json::json!({
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", script],
+            "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "-1"}}},
+        });
+        let (st, v) = d.http_json("POST", "/containers/create", Some(body.to_string().as_bytes()));
+        assert_eq!(st, 201, "{v}");
+        let id = v["Id"].as_str().expect("id").to_string();
+        let client = stalled.then(|| {
+            let h = d.hijack(
+                "POST",
+                &format!("/v1.45/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+                None,
+            );
+            assert_eq!(h.status, 101);
+            h
+        });
+        let t = Instant::now();
+        d.pier_ok(&["start", &id]);
+        assert_eq!(d.pier_ok(&["wait", &id]).trim(), "0");
+        (t.elapsed(), client)
+    };
+    let (alone, _) = timed_run(false);
+    let (with_client, client) = timed_run(true);
+    assert!(
+        with_client < alone * 2 + Duration::from_secs(5),
+        "a stalled client slowed the container: {with_client:?} vs {alone:?} alone"
+    );
+    // Resumed, the client gets every byte.
+    let mut h = client.expect("client");
+    h.stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut pending = std::mem::take(&mut h.early);
+    let (mut stdout_bytes, mut tail) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        while pending.len() >= 8 {
+            let len = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]) as usize;
+            if pending.len() < 8 + len {
+                break;
+            }
+            assert_eq!(pending[0], 1, "stdout frames only");
+            stdout_bytes += len;
+            tail.extend_from_slice(&pending[8..8 + len]);
+            let keep = tail.len().saturating_sub(16);
+            tail.drain(..keep);
+            pending.drain(..8 + len);
+        }
+        let n = h.stream.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+    }
+    assert!(pending.is_empty(), "a partial frame at the end");
+    assert_eq!(stdout_bytes, 200_000_004, "every byte arrives");
+    assert!(tail.ends_with(b"END\n"), "{:?}", String::from_utf8_lossy(&tail));
+}
