@@ -30,7 +30,7 @@ fn non_empty_str(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn to_oci(c: &ImageConfig) -> Config {
+pub(crate) fn to_oci(c: &ImageConfig) -> Config {
     let mut oci = Config::default();
     oci.set_env(non_empty(c.env.clone()));
     oci.set_cmd(c.cmd.clone());

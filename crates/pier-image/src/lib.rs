@@ -29,6 +29,7 @@
 //! - `load`, `save`: docker save archives and OCI image layouts
 
 mod changes;
+mod commit;
 mod compression;
 mod config;
 pub mod distribution;
@@ -47,9 +48,11 @@ mod timestamp;
 mod unpack;
 
 pub use changes::apply_changes;
+pub use commit::CommitRequest;
 pub use error::ImageError;
 pub use image::{Image, ImageConfig, Removed};
 pub use load::Loaded;
 pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;
 pub use store::ImageStore;
+pub use unpack::extract_archive;

@@ -62,6 +62,14 @@ pub(crate) fn unpack_layer<R: Read>(body: R, dest: &Path) -> Result<UnpackedLaye
     })
 }
 
+/// Extracts a tar (plain, gzip or zstd) into the existing directory `dest`
+/// with the confinement of layer unpacking (no `..`, no symlink followed,
+/// nothing written outside `dest`): `docker cp` into a container. Returns
+/// the bytes of file content written.
+pub fn extract_archive<R: Read>(body: R, dest: &Path) -> Result<u64, ImageError> {
+    unpack_layer(body, dest).map(|u| u.size)
+}
+
 fn read_error(e: io::Error) -> ImageError {
     ImageError::invalid_archive(e.to_string())
 }
