@@ -309,3 +309,60 @@ fn execs_end_with_their_container() {
     assert!(!status.success(), "{status}");
     assert!(t.elapsed() < Duration::from_secs(15));
 }
+
+/// Zombie processes whose pid namespace is the container's.
+fn zombies_in(init: i64) -> Vec<String> {
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).expect("init pid ns");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if std::fs::read_link(format!("/proc/{name}/ns/pid")).ok().as_ref() != Some(&ns) {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) {
+            if stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            {
+                found.push(stat);
+            }
+        }
+    }
+    found
+}
+
+/// The exec'd processes are the shim's children and it reaps them. Their
+/// orphans are the kernel's business: it hands them to the container's
+/// PID 1 (a subreaper outside the pid namespace is never chosen), so with
+/// an init that reaps (a shell here; docker's `--init`) nothing is left.
+#[test]
+fn exec_processes_and_their_orphans_are_reaped() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do sleep 0.2; done",
+    ]);
+    let (_, v) = d.http_json("GET", "/containers/box/json", None);
+    let init = v["State"]["Pid"].as_i64().expect("pid");
+    for _ in 0..3 {
+        d.pier_ok(&["exec", "box", "sh", "-c", "sleep 0.3 & sleep 0.2 & true"]);
+        d.pier_ok(&["exec", "-d", "box", "sh", "-c", "sleep 0.2 &"]);
+        d.pier_ok(&["exec", "box", "true"]);
+    }
+    assert!(
+        wait_until(10, || zombies_in(init).is_empty()),
+        "zombies left: {:?}",
+        zombies_in(init)
+    );
+}
