@@ -40,12 +40,32 @@ pub enum Ended {
     Detached,
 }
 
-/// Attach options for a session.
+/// Attach options for a session. The detach keys go to the daemon too
+/// (as docker's CLI sends them), so it does not detach on its default keys
+/// when the user chose others.
 pub fn attach_options(s: &Session) -> AttachOptions {
     AttachOptions {
         stdin: s.stdin,
+        detach_keys: Some(keys_spec(&s.detach_keys)),
         ..Default::default()
     }
+}
+
+/// Detach key bytes back in docker's syntax (`ctrl-p,ctrl-q`).
+pub fn keys_spec(keys: &[u8]) -> String {
+    keys.iter()
+        .map(|&b| match b {
+            0 => "ctrl-@".to_string(),
+            1..=26 => format!("ctrl-{}", (b'a' + b - 1) as char),
+            27 => "ctrl-[".to_string(),
+            28 => "ctrl-\\".to_string(),
+            29 => "ctrl-]".to_string(),
+            30 => "ctrl-^".to_string(),
+            31 => "ctrl-_".to_string(),
+            _ => (b as char).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// What window size changes resize.
@@ -230,6 +250,19 @@ pub fn attach(client: &Client, a: &AttachArgs) -> anyhow::Result<i32> {
         Ended::OutputClosed => {
             let status = client.container_wait(&info.id, WaitCondition::NotRunning)?;
             Ok(status.status_code as i32)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for spec in ["ctrl-p,ctrl-q", "ctrl-@,ctrl-\\,ctrl-_", "a,ctrl-z", "x"] {
+            let bytes = detach_keys::parse(spec).expect("parse");
+            assert_eq!(keys_spec(&bytes), spec);
         }
     }
 }
