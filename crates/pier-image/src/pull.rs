@@ -175,6 +175,12 @@ impl ImageStore {
                 status: "Pulling fs layer".into(),
             });
         }
+        for layer in remote.layers.iter().skip(PARALLEL) {
+            progress(PullEvent::Status {
+                id: short_id(&layer.digest),
+                status: "Waiting".into(),
+            });
+        }
         let failure: Mutex<Option<ImageError>> = Mutex::new(None);
         let fetched_any = Mutex::new(false);
         std::thread::scope(|scope| {
