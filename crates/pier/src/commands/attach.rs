@@ -40,13 +40,14 @@ pub enum Ended {
     Detached,
 }
 
-/// Attach options for a session. The detach keys go to the daemon too
-/// (as docker's CLI sends them), so it does not detach on its default keys
-/// when the user chose others.
+/// Attach options for a session. Detach keys other than the default go to
+/// the daemon too (as docker's CLI sends them), so it does not detach on
+/// its default keys when the user chose others.
 pub fn attach_options(s: &Session) -> AttachOptions {
     AttachOptions {
         stdin: s.stdin,
-        detach_keys: Some(keys_spec(&s.detach_keys)),
+        detach_keys: (detach_keys::parse(detach_keys::DEFAULT).ok().as_ref() != Some(&s.detach_keys))
+            .then(|| keys_spec(&s.detach_keys)),
         ..Default::default()
     }
 }
