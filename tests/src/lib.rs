@@ -104,6 +104,28 @@ impl Daemon {
         d
     }
 
+    /// A daemon set up (its directories, `daemon.json` holding `config`)
+    /// but not started: prepare what it needs (mount a small data root),
+    /// then [`Daemon::start_again`].
+    pub fn unstarted(config: &str, extra: &[&str]) -> Daemon {
+        require_root_and_runc();
+        let dir = tempfile::Builder::new()
+            .prefix("pe")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        std::fs::write(root.join("daemon.json"), config).expect("write daemon.json");
+        Daemon {
+            data_root: root.join("d"),
+            exec_root: root.join("x"),
+            sock: root.join("s.sock"),
+            root,
+            child: None,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            _dir: dir,
+        }
+    }
+
     fn spawn(&mut self) {
         let config = self.root.join("daemon.json");
         if !config.exists() {
