@@ -610,3 +610,30 @@ fn a_stalled_client_neither_slows_the_container_nor_loses_output() {
     assert_eq!(stdout_bytes, 200_000_004, "every byte arrives");
     assert!(tail.ends_with(b"END\n"), "{:?}", String::from_utf8_lossy(&tail));
 }
+
+#[test]
+fn custom_detach_keys_replace_the_default() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    for (cli, line) in [
+        (
+            "pier",
+            pier_line(&d, "run -it --detach-keys ctrl-x,x --name cx1 busybox sh"),
+        ),
+        (
+            "docker",
+            docker_line(&d, "run -it --detach-keys ctrl-x,x --name cx2 busybox sh"),
+        ),
+    ] {
+        let t = Tmux::start(&format!("{line}; echo CLI-EXIT=$?"));
+        t.wait_for("/ #", 20);
+        t.keys(&["C-p", "C-q"]);
+        t.type_text("echo still-$((1+1))");
+        t.keys(&["Enter"]);
+        t.wait_for("still-2", 10);
+        t.keys(&["C-x", "x"]);
+        t.wait_for("CLI-EXIT=0", 10);
+        let name = if cli == "pier" { "cx1" } else { "cx2" };
+        assert_eq!(state(&d, name)["Running"], true, "{cli}");
+    }
+}
