@@ -125,7 +125,8 @@ impl PullView {
 pub fn pull_image(client: &Client, reference: &str, platform: Option<&str>, quiet: bool) -> anyhow::Result<()> {
     let (name, tag) = split_pull_reference(reference);
     let mut view = PullView::new(quiet, false);
-    client.image_pull(&name, &tag, platform, None, |m| view.show(m))?;
+    let auth = crate::commands::registry_auth::header_for(&name);
+    client.image_pull(&name, &tag, platform, auth.as_deref(), |m| view.show(m))?;
     let sep = if tag.starts_with("sha256:") { '@' } else { ':' };
     println!("{}{sep}{tag}", qualified(&name));
     Ok(())
@@ -262,7 +263,8 @@ pub fn pull_for_run(client: &Client, image: &str) -> anyhow::Result<()> {
     let sep = if tag.starts_with("sha256:") { '@' } else { ':' };
     eprintln!("Unable to find image '{name}{sep}{tag}' locally");
     let mut view = PullView::new(false, true);
-    client.image_pull(&name, &tag, None, None, |m| view.show(m))?;
+    let auth = crate::commands::registry_auth::header_for(&name);
+    client.image_pull(&name, &tag, None, auth.as_deref(), |m| view.show(m))?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod mount_flags;
 pub mod ps;
+pub mod registry_auth;
 pub mod run;
 pub mod system;
 pub mod template;
