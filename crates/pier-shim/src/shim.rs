@@ -52,6 +52,13 @@ const FIRST_CLIENT: usize = 16;
 /// Tokens of exec pipes: `EXEC_BASE + 4 * seq + pipe`.
 const EXEC_BASE: usize = 1 << 40;
 
+/// One read from a pipe: large enough that a fast writer costs few
+/// syscalls, small enough to stay a modest part of an idle shim's RSS.
+const READ_SIZE: usize = 128 * 1024;
+
+/// After this long without output the read buffer's pages are released.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
+
 /// Reads per output event before other events get a turn.
 const READS_PER_TURN: usize = 16;
 
@@ -199,6 +206,8 @@ pub struct Shim {
     shutdown: bool,
     quit: bool,
     buf: Vec<u8>,
+    /// When the read buffer's pages go back to the kernel (idle RSS).
+    trim_at: Option<Instant>,
 }
 
 fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
@@ -296,7 +305,8 @@ impl Shim {
             drain_deadline: None,
             shutdown: false,
             quit: false,
-            buf: vec![0; 256 * 1024],
+            buf: vec![0; READ_SIZE],
+            trim_at: None,
         })
     }
 
@@ -308,7 +318,7 @@ impl Shim {
         let mut batch = Vec::with_capacity(64);
         self.pump_invocations();
         while !self.quit && !decide::may_exit(&self.phase, self.conns.len(), self.shutdown) {
-            let deadline = [self.drain_deadline, self.in_flight.map(|f| f.deadline)]
+            let deadline = [self.drain_deadline, self.in_flight.map(|f| f.deadline), self.trim_at]
                 .into_iter()
                 .chain(self.execs.values().map(|e| e.drain_until))
                 .flatten()
@@ -352,6 +362,10 @@ impl Shim {
             }
             self.check_in_flight();
             self.check_exec_drains();
+            if self.trim_at.is_some_and(|t| Instant::now() >= t) {
+                self.trim_at = None;
+                pier_sys::mem::release_pages(&mut self.buf);
+            }
             self.advance();
             self.pump_invocations();
         }
@@ -506,6 +520,7 @@ impl Shim {
             }
         }
         self.buf = buf;
+        self.trim_at = Some(Instant::now() + TRIM_AFTER);
         if eof {
             let slot = match stream {
                 Stream::Stdout => &mut self.stdout,

@@ -9,6 +9,7 @@
 //! wrapping one) and is close-on-exec.
 
 pub mod fd;
+pub mod mem;
 pub mod process;
 pub mod reap;
 pub mod scm;

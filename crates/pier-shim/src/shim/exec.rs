@@ -313,6 +313,7 @@ impl Shim {
             }
         }
         self.buf = buf;
+        self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
         if eof {
             if let Some(exec) = self.execs.get_mut(&seq) {
                 if let Some(mut rx) = exec.out.get_mut(pipe).and_then(Option::take) {

@@ -291,12 +291,16 @@ fn a_lagging_client_is_told_what_it_lost_without_a_log() {
 }
 
 fn rss_kib(pid: i32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+fn status_kib(pid: i32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
 }
 
 #[test]
@@ -572,4 +576,47 @@ fn attach_throughput() {
     );
     assert_eq!(total, BYTES);
     assert!(rate > 30.0, "attach throughput {rate:.0} MB/s");
+}
+
+fn pss_kib(pid: i32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("Pss")
+}
+
+/// Idle memory, before and after streams came and went. Budget for the
+/// release build: 3 MiB RSS, of it 768 KiB anonymous (~500 measured) (the rest is the
+/// binary and libc, shared between shims; one shim alone shows ~1.3 MiB
+/// PSS, 640 KiB of it the shim's own text). A debug build gets 3x.
+#[test]
+fn memory_stays_lean_around_streams() {
+    let fx = running(&["sh", "-c", "seq 1 100000; exec sleep 1000"]);
+    let shim = fx.shim_pid.expect("shim pid");
+    std::thread::sleep(Duration::from_millis(300));
+    let idle = (rss_kib(shim), pss_kib(shim));
+    let s = attach(&fx, attach_req(false, true));
+    let (mut e, _) = exec(&fx, exec_req(&fx, 1, &["seq", "1", "100000"], false, false)).expect("exec");
+    let got = read_stream(&mut e);
+    assert_eq!(exit_code(&got), Some(0));
+    drop(s.try_clone());
+    s.shutdown(Shutdown::Both).expect("detach");
+    drop(s);
+    // The read buffer's pages are released after a second without output.
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = (rss_kib(shim), pss_kib(shim));
+    eprintln!("shim idle: rss/pss {idle:?} KiB; after an attach and an exec: {after:?} KiB");
+    if std::env::var_os("PIER_SMAPS").is_some() {
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("awk '/^[0-9a-f]/{{name=$6}} /^Pss:/{{if($2>0) print $2, name}}' /proc/{shim}/smaps | sort -rn | head -12"))
+            .status();
+    }
+    let factor = if cfg!(debug_assertions) { 3 } else { 1 };
+    let anon = status_kib(shim, "RssAnon:");
+    eprintln!("shim anonymous rss after streams: {anon} KiB");
+    assert!(after.0 <= 3 * 1024 * factor, "rss {after:?}");
+    assert!(anon <= 768 * factor, "anonymous rss {anon} KiB");
+    kill_and_wait(&fx);
 }
