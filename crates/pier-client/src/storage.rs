@@ -50,7 +50,8 @@ impl Client {
     pub fn volume_list(&self, filters: &Filters) -> Result<VolumeListResponse, Error> {
         let mut q = Query::new();
         q.push_opt("filters", encode_filters(filters));
-        self.request("GET", "/volumes", &q, RequestBody::Empty)?.json("volume list")
+        self.request("GET", "/volumes", &q, RequestBody::Empty)?
+            .json("volume list")
     }
 
     /// `GET /volumes/{name}`.
@@ -126,7 +127,12 @@ impl Client {
 
     /// `GET /containers/{id}/export`, copied to `out`.
     pub fn container_export(&self, id: &str, out: &mut dyn std::io::Write) -> Result<u64, Error> {
-        let mut resp = self.request("GET", &path("/containers/", id, "/export"), &Query::new(), RequestBody::Empty)?;
+        let mut resp = self.request(
+            "GET",
+            &path("/containers/", id, "/export"),
+            &Query::new(),
+            RequestBody::Empty,
+        )?;
         let p = resp.path.clone();
         std::io::copy(&mut resp.body, out).map_err(|source| Error::Io {
             op: "copy export",
@@ -137,7 +143,12 @@ impl Client {
 
     /// `GET /containers/{id}/changes`.
     pub fn container_changes(&self, id: &str) -> Result<Vec<ContainerChange>, Error> {
-        let resp = self.request("GET", &path("/containers/", id, "/changes"), &Query::new(), RequestBody::Empty)?;
+        let resp = self.request(
+            "GET",
+            &path("/containers/", id, "/changes"),
+            &Query::new(),
+            RequestBody::Empty,
+        )?;
         let v: Option<Vec<ContainerChange>> = resp.json("container changes")?;
         Ok(v.unwrap_or_default())
     }

@@ -13,6 +13,8 @@ pub enum Error {
     NoSuchImage(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    #[error("Could not find the file {path} in container {container}")]
+    PathNotFound { path: String, container: String },
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
     #[error("{0}")]

@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn references() {
         assert_eq!(split_reference("a/b:1"), ("a/b".into(), "1".into()));
-        assert_eq!(split_reference("localhost:5000/x"), ("localhost:5000/x".into(), String::new()));
+        assert_eq!(
+            split_reference("localhost:5000/x"),
+            ("localhost:5000/x".into(), String::new())
+        );
         assert_eq!(split_reference("x"), ("x".into(), String::new()));
     }
 }

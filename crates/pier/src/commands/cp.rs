@@ -95,7 +95,11 @@ pub fn cp(client: &Client, a: &CpArgs) -> anyhow::Result<i32> {
 }
 
 fn copy_from(client: &Client, container: &str, src: &str, dest: &str) -> anyhow::Result<i32> {
-    let src = if src.starts_with('/') { src.to_string() } else { format!("/{src}") };
+    let src = if src.starts_with('/') {
+        src.to_string()
+    } else {
+        format!("/{src}")
+    };
     let (stat, mut resp) = client.archive_get(container, &src)?;
     if dest == "-" {
         let mut out = std::io::stdout().lock();
@@ -116,15 +120,14 @@ fn copy_from(client: &Client, container: &str, src: &str, dest: &str) -> anyhow:
     } else if dest_is_dir {
         (dest_path.to_path_buf(), stat.name.clone(), stat.name.clone())
     } else {
-        let parent = dest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = dest_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if !parent.is_dir() {
             bail!("no such directory: {}", parent.display());
         }
-        (
-            parent.to_path_buf(),
-            stat.name.clone(),
-            base_name(dest),
-        )
+        (parent.to_path_buf(), stat.name.clone(), base_name(dest))
     };
     extract_local(&mut resp.body, &dir, &from, &to)?;
     Ok(0)
@@ -152,7 +155,11 @@ fn extract_local(body: &mut dyn Read, dir: &Path, from: &str, to: &str) -> anyho
 }
 
 fn copy_to(client: &Client, src: &str, container: &str, dest: &str, archive: bool) -> anyhow::Result<i32> {
-    let dest = if dest.starts_with('/') { dest.to_string() } else { format!("/{dest}") };
+    let dest = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("/{dest}")
+    };
     if src == "-" {
         let mut stdin = std::io::stdin().lock();
         client.archive_put(container, &dest, &mut stdin, true, archive)?;
@@ -162,7 +169,9 @@ fn copy_to(client: &Client, src: &str, container: &str, dest: &str, archive: boo
     let md = std::fs::symlink_metadata(src_path).with_context(|| format!("stat {src}"))?;
     let content_only = src.ends_with("/.") && md.is_dir();
     let (extract_at, name) = match client.archive_stat(container, &dest) {
-        Ok(st) if st.mode & file_mode::DIR != 0 => (dest.clone(), if content_only { String::new() } else { base_name(src) }),
+        Ok(st) if st.mode & file_mode::DIR != 0 => {
+            (dest.clone(), if content_only { String::new() } else { base_name(src) })
+        }
         Ok(_) if md.is_dir() => bail!("cannot copy a directory to a file: {dest}"),
         Ok(_) => (parent_of(&dest), base_name(&dest)),
         Err(e) if e.status() == Some(404) => {
@@ -189,7 +198,9 @@ fn copy_to(client: &Client, src: &str, container: &str, dest: &str, archive: boo
     });
     let put = client.archive_put(container, &extract_at, &mut reader, true, archive);
     drop(reader);
-    let built = builder.join().map_err(|_| anyhow::anyhow!("archive {src}: builder panicked"))?;
+    let built = builder
+        .join()
+        .map_err(|_| anyhow::anyhow!("archive {src}: builder panicked"))?;
     put?;
     built.with_context(|| format!("archive {src}"))?;
     Ok(0)

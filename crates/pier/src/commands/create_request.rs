@@ -136,8 +136,13 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
-        volumes: (!storage.volumes.is_empty())
-            .then(|| storage.volumes.iter().map(|v| (v.clone(), serde_json::json!({}))).collect()),
+        volumes: (!storage.volumes.is_empty()).then(|| {
+            storage
+                .volumes
+                .iter()
+                .map(|v| (v.clone(), serde_json::json!({})))
+                .collect()
+        }),
         ..Default::default()
     };
     let host_config = HostConfig {

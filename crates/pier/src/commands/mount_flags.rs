@@ -35,7 +35,7 @@ pub fn ram_bytes(s: &str) -> Option<i64> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as i64)
+    (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
 fn parse_bool(v: Option<&str>) -> Option<bool> {
@@ -60,12 +60,17 @@ pub fn parse_mount(raw: &str) -> Result<Mount, MountFlagError> {
             None => (field.trim().to_ascii_lowercase(), None),
         };
         if k == "type" {
-            m.kind = v.clone().ok_or_else(|| err("invalid field 'type' must be a key=value pair"))?;
+            m.kind = v
+                .clone()
+                .ok_or_else(|| err("invalid field 'type' must be a key=value pair"))?;
         }
         fields.push((k, v));
     }
     for (k, v) in fields {
-        let need = || v.clone().ok_or_else(|| err(&format!("invalid field '{k}' must be a key=value pair")));
+        let need = || {
+            v.clone()
+                .ok_or_else(|| err(&format!("invalid field '{k}' must be a key=value pair")))
+        };
         match k.as_str() {
             "type" => {}
             "source" | "src" => m.source = need()?,
@@ -164,7 +169,10 @@ mod tests {
     #[test]
     fn mount_flags() {
         let m = parse_mount("type=bind,source=/h,target=/c,readonly,bind-propagation=rslave").expect("bind");
-        assert_eq!((m.kind.as_str(), m.source.as_str(), m.target.as_str()), ("bind", "/h", "/c"));
+        assert_eq!(
+            (m.kind.as_str(), m.source.as_str(), m.target.as_str()),
+            ("bind", "/h", "/c")
+        );
         assert!(m.read_only);
         assert_eq!(m.bind_options.map(|b| b.propagation), Some("rslave".to_string()));
         let m = parse_mount("type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770").expect("tmpfs");

@@ -70,6 +70,15 @@ impl Root {
     /// Create the directories of `path` that are missing (mode 0755), each
     /// resolved in the root; returns the directory's fd.
     pub fn mkdir_all(&self, path: &str) -> io::Result<OwnedFd> {
+        self.mkdir_all_depth(path, 0)
+    }
+
+    /// `depth` counts dangling symlinks followed (their targets are created
+    /// inside the root, as runc's securejoin does); 40 is the kernel's limit.
+    fn mkdir_all_depth(&self, path: &str, depth: u32) -> io::Result<OwnedFd> {
+        if depth > 40 {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
         let parts = components(path);
         let mut prefix = String::new();
         let mut cur = self.open_at("/", DIR_PATH)?;
@@ -81,8 +90,21 @@ impl Root {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     let pfd = self.open_at(&parent, DIR_PATH)?;
-                    match rfs::mkdirat(&pfd, OsStr::from_bytes(part.as_bytes()), Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                    let name = OsStr::from_bytes(part.as_bytes());
+                    match rfs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
+                        Ok(()) => {}
+                        Err(Errno::EXIST) => {
+                            // A dangling symlink: create its target in the root.
+                            if let Ok(target) = rfs::readlinkat(&pfd, name, Vec::new()) {
+                                let target = target.to_string_lossy().into_owned();
+                                let next = if target.starts_with('/') {
+                                    target
+                                } else {
+                                    format!("{parent}/{target}")
+                                };
+                                self.mkdir_all_depth(&next, depth + 1)?;
+                            }
+                        }
                         Err(e) => return Err(e.into()),
                     }
                     self.open_at(&prefix, DIR_PATH)?

@@ -7,8 +7,10 @@
 //! `watch` channel holding its latest state so readers (list, inspect, wait)
 //! never wait behind a slow operation.
 
+mod archive;
 mod attach;
 mod bundle;
+mod commit;
 mod confined;
 mod create;
 pub mod detach_keys;
@@ -38,6 +40,7 @@ use crate::names::Names;
 use crate::record::{self, ContainerRecord};
 
 pub use attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
+pub use commit::CommitOptions;
 pub use create::CreateOptions;
 pub use create::Created;
 pub use exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};

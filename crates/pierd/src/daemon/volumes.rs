@@ -123,7 +123,7 @@ impl Daemon {
             }
         }
         if let Some(drivers) = filters.get("driver") {
-            if !drivers.iter().any(|d| *d == v.driver) {
+            if !drivers.contains(&v.driver) {
                 return Ok(false);
             }
         }

@@ -36,9 +36,11 @@ impl ApiError {
 /// The one place error kinds become status codes.
 pub fn status_of(e: &Error) -> StatusCode {
     match e {
-        Error::NoSuchContainer(_) | Error::AmbiguousContainer(_) | Error::NoSuchImage(_) | Error::NoSuchVolume(_) => {
-            StatusCode::NOT_FOUND
-        }
+        Error::NoSuchContainer(_)
+        | Error::AmbiguousContainer(_)
+        | Error::NoSuchImage(_)
+        | Error::NoSuchVolume(_)
+        | Error::PathNotFound { .. } => StatusCode::NOT_FOUND,
         Error::NameInUse { .. } | Error::NotRunning(_) | Error::RemoveRunning(_) | Error::Conflict(_) => {
             StatusCode::CONFLICT
         }

@@ -2,6 +2,7 @@
 //! that knows HTTP: it parses requests, calls `Daemon` methods and renders
 //! `pier_api` types. Every path is served bare and under `/v1.NN/`.
 
+mod archive;
 mod attach;
 mod attach_ws;
 mod containers;
@@ -63,6 +64,13 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             "/images/{*name}",
             get(images::inspect).post(images::post_action).delete(images::remove),
         )
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/changes", get(archive::changes))
+        .route("/commit", post(archive::commit))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))

@@ -1,0 +1,360 @@
+//! Files in and out of a container: stat, tar of a path, extracting a tar
+//! (docker cp), and the whole filesystem (export).
+//!
+//! A running container is reached through `/proc/<pid>/root`, so its
+//! mounts (volumes, binds, tmpfs) are seen as the container sees them. A
+//! stopped one has its overlay mounted for the operation (its op lock held,
+//! so no start races with it) and unmounted after; a path under a bind or a
+//! volume goes to the mount's source. Every lookup is confined with
+//! `RESOLVE_IN_ROOT`, extraction with pier-image's unpacker.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use pier_api::volume::{file_mode, PathStat};
+use rustix::fs::{AtFlags, OFlags};
+
+use super::confined::{fd_path, Root};
+use super::mounts::{self, Kind};
+use super::{Container, Daemon};
+use crate::error::{Error, Result};
+
+/// Unmounts a stopped container's overlay when the operation ends.
+struct OverlayGuard {
+    rootfs: crate::rootfs::Rootfs,
+}
+
+impl Drop for OverlayGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.rootfs.unmount() {
+            tracing::warn!(error = %e, "unmount rootfs after file operation");
+        }
+    }
+}
+
+/// A container's filesystem opened for one operation.
+pub(super) struct FsView {
+    root: Root,
+    /// `(destination, source)` of binds and volumes (stopped containers).
+    mounts: Vec<(String, PathBuf)>,
+    /// The container path of `root` is `/`; true for `/proc/<pid>/root`.
+    pub live: bool,
+    _overlay: Option<OverlayGuard>,
+}
+
+fn clean(path: &str) -> String {
+    format!("/{}", super::confined::components(path).join("/"))
+}
+
+fn not_found(path: &str, c: &Container) -> Error {
+    Error::PathNotFound {
+        path: path.to_string(),
+        container: c.id.clone(),
+    }
+}
+
+fn os_err(op: &str, path: &str, c: &Container, e: std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => not_found(path, c),
+        _ => Error::system(format!("{op} {path}"), e),
+    }
+}
+
+/// Go's `os.FileMode` bits of a `st_mode`.
+pub fn go_mode(st_mode: u32) -> u32 {
+    let mut m = st_mode & 0o777;
+    if st_mode & 0o4000 != 0 {
+        m |= file_mode::SETUID;
+    }
+    if st_mode & 0o2000 != 0 {
+        m |= file_mode::SETGID;
+    }
+    if st_mode & 0o1000 != 0 {
+        m |= file_mode::STICKY;
+    }
+    m |= match st_mode & libc::S_IFMT {
+        libc::S_IFDIR => file_mode::DIR,
+        libc::S_IFLNK => file_mode::SYMLINK,
+        libc::S_IFCHR => file_mode::DEVICE | file_mode::CHAR_DEVICE,
+        libc::S_IFBLK => file_mode::DEVICE,
+        libc::S_IFIFO => file_mode::NAMED_PIPE,
+        libc::S_IFSOCK => file_mode::SOCKET,
+        _ => 0,
+    };
+    m
+}
+
+/// `/a/b` -> (`/a`, `b`); a trailing `/` or `/.` keeps the last element
+/// followed (empty base).
+fn split(path: &str) -> (String, String) {
+    if path.ends_with('/') || path.ends_with("/.") || path == "." {
+        return (clean(path), String::new());
+    }
+    let c = clean(path);
+    match c.rsplit_once('/') {
+        Some((p, b)) => (
+            if p.is_empty() { "/".to_string() } else { p.to_string() },
+            b.to_string(),
+        ),
+        None => ("/".to_string(), c),
+    }
+}
+
+impl FsView {
+    /// The root and the path inside it that serve container path `path`.
+    fn locate(&self, path: &str) -> Result<(Root, String)> {
+        let p = clean(path);
+        let best = self
+            .mounts
+            .iter()
+            .filter(|(d, _)| p == *d || p.starts_with(&format!("{d}/")))
+            .max_by_key(|(d, _)| d.len());
+        match best {
+            Some((d, src)) => {
+                let root = Root::open(src).map_err(|e| Error::system(format!("open {}", src.display()), e))?;
+                Ok((root, p[d.len()..].to_string()))
+            }
+            None => {
+                let root = Root::open(self.root.path()).map_err(|e| Error::system("open container root", e))?;
+                Ok((root, p))
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// Open a container's filesystem: live through its init's root, or the
+    /// overlay mounted for the duration (the caller holds the op lock).
+    pub(super) fn open_fs(&self, c: &Container, live_ok: bool) -> Result<FsView> {
+        let rec = c.record();
+        if live_ok && rec.state.is_running() && rec.state.pid > 0 {
+            let p = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
+            if let Ok(root) = Root::open(&p) {
+                return Ok(FsView {
+                    root,
+                    mounts: Vec::new(),
+                    live: true,
+                    _overlay: None,
+                });
+            }
+        }
+        let rootfs = c.rootfs();
+        let guard = if rec.state.is_running() {
+            None
+        } else {
+            let image = self
+                .images
+                .resolve(&rec.image_id)
+                .map_err(|e| Error::system("resolve image", e))?;
+            rootfs
+                .mount(&self.images.layer_dirs(&image))
+                .map_err(|e| Error::system(format!("mount rootfs of {}", c.id), e))?;
+            Some(OverlayGuard { rootfs: rootfs.clone() })
+        };
+        let root = Root::open(&rootfs.merged).map_err(|e| Error::system("open rootfs", e))?;
+        let mounts = mounts::load(&c.dir)?
+            .into_iter()
+            .filter(|m| m.kind != Kind::Tmpfs)
+            .map(|m| (m.destination, m.source))
+            .collect();
+        Ok(FsView {
+            root,
+            mounts,
+            live: false,
+            _overlay: guard,
+        })
+    }
+
+    /// Run `f` on the container's filesystem; a stopped container's is
+    /// mounted with its op lock held. Blocking.
+    pub(super) fn with_fs<T>(
+        &self,
+        key: &str,
+        live_ok: bool,
+        f: impl FnOnce(&Container, &FsView) -> Result<T>,
+    ) -> Result<T> {
+        let c = self.lookup(key)?;
+        if live_ok && c.record().state.is_running() {
+            let fs = self.open_fs(&c, true)?;
+            return f(&c, &fs);
+        }
+        let _op = c.op.blocking_lock();
+        let fs = self.open_fs(&c, live_ok)?;
+        f(&c, &fs)
+    }
+
+    /// `HEAD /containers/{id}/archive?path=`. Blocking.
+    pub fn archive_stat(&self, key: &str, path: &str) -> Result<PathStat> {
+        self.with_fs(key, true, |c, fs| stat(c, fs, path).map(|(s, _)| s))
+    }
+
+    /// `GET /containers/{id}/archive?path=`: `on_stat` gets the stat before
+    /// any byte of the tar is written to `out`. Blocking.
+    pub fn archive_read(&self, key: &str, path: &str, on_stat: impl FnOnce(PathStat), out: impl Write) -> Result<()> {
+        self.with_fs(key, true, |c, fs| {
+            let (st, (root, rel)) = stat(c, fs, path)?;
+            let name = if st.name.is_empty() {
+                ".".to_string()
+            } else {
+                st.name.clone()
+            };
+            on_stat(st);
+            let (parent, base) = split(&rel);
+            let pfd = root
+                .open_at(&parent, OFlags::RDONLY | OFlags::DIRECTORY)
+                .map_err(|e| os_err("open", path, c, e))?;
+            let host = if base.is_empty() {
+                fd_path(&pfd).join(".")
+            } else {
+                fd_path(&pfd).join(&base)
+            };
+            let mut b = tar::Builder::new(out);
+            b.follow_symlinks(false);
+            append_tree(&mut b, &host, Path::new(&name), fs.live, &clean(path))
+                .map_err(|e| Error::system(format!("archive {path}"), e))?;
+            b.into_inner()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| Error::system(format!("archive {path}"), e))
+        })
+    }
+
+    /// `PUT /containers/{id}/archive?path=`: extract `body` beneath the
+    /// directory `path`. Blocking.
+    pub fn archive_write(&self, key: &str, path: &str, body: impl Read) -> Result<()> {
+        self.with_fs(key, true, |c, fs| {
+            let (root, rel) = fs.locate(path)?;
+            let fd = root
+                .open_at(&rel, OFlags::RDONLY | OFlags::DIRECTORY)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ENOTDIR) => Error::InvalidParameter("extraction point is not a directory".to_string()),
+                    _ => os_err("open", path, c, e),
+                })?;
+            let target = clean(path);
+            let under_mount = mounts::load(&c.dir)?
+                .iter()
+                .any(|m| target == m.destination || target.starts_with(&format!("{}/", m.destination)));
+            if c.record().host_config.readonly_rootfs && !under_mount {
+                return Err(Error::InvalidParameter(
+                    "container rootfs is marked read-only".to_string(),
+                ));
+            }
+            pier_image::extract_archive(body, &fd_path(&fd)).map_err(|e| match e {
+                pier_image::ImageError::UnsafeEntry { .. } | pier_image::ImageError::InvalidArchive { .. } => {
+                    Error::InvalidParameter(e.to_string())
+                }
+                other => Error::system(format!("extract archive into {path}"), other),
+            })?;
+            Ok(())
+        })
+    }
+
+    /// `GET /containers/{id}/export`: the root filesystem without its
+    /// mounts. Blocking.
+    pub fn export(&self, key: &str, out: impl Write) -> Result<()> {
+        self.with_fs(key, false, |c, fs| {
+            let fd = fs
+                .root
+                .open_at("/", OFlags::RDONLY | OFlags::DIRECTORY)
+                .map_err(|e| Error::system(format!("open rootfs of {}", c.id), e))?;
+            let mut b = tar::Builder::new(out);
+            b.follow_symlinks(false);
+            append_tree(&mut b, &fd_path(&fd).join("."), Path::new(""), false, "/")
+                .map_err(|e| Error::system(format!("export {}", c.id), e))?;
+            b.into_inner()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| Error::system(format!("export {}", c.id), e))
+        })
+    }
+}
+
+/// Stat `path` (the last element not followed unless the path ends in `/`).
+fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, String))> {
+    let (root, rel) = fs.locate(path)?;
+    let (parent, base) = split(&rel);
+    let pfd = root
+        .open_at(&parent, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| os_err("stat", path, c, e))?;
+    let target = if base.is_empty() { "." } else { base.as_str() };
+    let st =
+        rustix::fs::statat(&pfd, target, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| os_err("stat", path, c, e.into()))?;
+    let mode = st.st_mode;
+    let link_target = if mode & libc::S_IFMT == libc::S_IFLNK {
+        std::fs::read_link(fd_path(&pfd).join(target))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let name = if base.is_empty() {
+        clean(path).rsplit('/').next().unwrap_or("").to_string()
+    } else {
+        base.clone()
+    };
+    let nanos = st.st_mtime.saturating_mul(1_000_000_000) + st.st_mtime_nsec as i64;
+    Ok((
+        PathStat {
+            name,
+            size: st.st_size,
+            mode: go_mode(mode),
+            mtime: crate::clock::rfc3339_nano(nanos),
+            link_target,
+        },
+        (root, rel),
+    ))
+}
+
+/// Append `host` as `name` and, for a directory, everything beneath it in
+/// name order, never following a symlink. Sockets are skipped; a live
+/// container's /proc and /sys are entered as empty directories.
+fn append_tree<W: Write>(
+    b: &mut tar::Builder<W>,
+    host: &Path,
+    name: &Path,
+    live: bool,
+    container_path: &str,
+) -> std::io::Result<()> {
+    let md = std::fs::symlink_metadata(host)?;
+    if md.file_type().is_socket() {
+        return Ok(());
+    }
+    if !name.as_os_str().is_empty() {
+        b.append_path_with_name(host, name)?;
+    }
+    if !md.is_dir() || (live && matches!(container_path, "/proc" | "/sys")) {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(host)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let child_path = if container_path == "/" {
+            format!("/{}", e.file_name().to_string_lossy())
+        } else {
+            format!("{container_path}/{}", e.file_name().to_string_lossy())
+        };
+        append_tree(
+            b,
+            &host.join(e.file_name()),
+            &name.join(e.file_name()),
+            live,
+            &child_path,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_split() {
+        assert_eq!(go_mode(libc::S_IFDIR | 0o755), file_mode::DIR | 0o755);
+        assert_eq!(go_mode(libc::S_IFREG | 0o4755), file_mode::SETUID | 0o755);
+        assert_eq!(go_mode(libc::S_IFLNK | 0o777), file_mode::SYMLINK | 0o777);
+        assert_eq!(split("/a/b"), ("/a".to_string(), "b".to_string()));
+        assert_eq!(split("/a"), ("/".to_string(), "a".to_string()));
+        assert_eq!(split("/a/"), ("/a".to_string(), String::new()));
+        assert_eq!(split("/a/."), ("/a".to_string(), String::new()));
+    }
+}
