@@ -24,8 +24,18 @@ struct Registry {
     dir: tempfile::TempDir,
 }
 
+/// `alice:secret` for a registry's htpasswd file (bcrypt, made once).
+const HTPASSWD: &str = "alice:$2b$12$WgEEmZdom.8FgRsAYs9oqeB3AjeUFvAw4.gKJJ42YBbOcMbjMmyoa\n";
+/// base64 of `alice:secret`, as `docker login` stores it.
+const ALICE_AUTH: &str = "YWxpY2U6c2VjcmV0";
+
 impl Registry {
     fn start() -> Registry {
+        Self::start_with(false)
+    }
+
+    /// With `auth`, the registry wants alice's password (basic auth).
+    fn start_with(auth: bool) -> Registry {
         let bin = Path::new("/usr/bin/docker-registry");
         assert!(
             bin.exists(),
@@ -44,14 +54,19 @@ impl Registry {
             .expect("free port")
             .port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: pier-test\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("write registry config");
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: pier-test\n",
+            dir.path().join("data").display()
+        );
+        if auth {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, HTPASSWD).expect("write htpasswd");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: pier-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("write registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("registry log");
         let child = Command::new(bin)
             .arg("serve")
@@ -700,4 +715,50 @@ fn oci_layout_archives_load_and_zstd_layers_pull() {
         .trim(),
         "hello from layer three"
     );
+}
+
+#[test]
+fn credentials_from_docker_config_reach_an_authenticated_registry() {
+    let registry = Registry::start_with(true);
+    let work = tempfile::tempdir().expect("work dir");
+    let mut layout = Layout::new(&work.path().join("layout"));
+    let busybox = std::fs::read(busybox_tar(work.path())).expect("busybox tar");
+    let image = layout.image("amd64", &[busybox], &["/bin/sh", "-c", "echo authenticated"]);
+    layout.tag("auth", image);
+    layout.finish();
+    registry.push(&layout.dir, "auth", "private/app:1", &["--dest-creds", "alice:secret"]);
+
+    let d = Daemon::start();
+    let image = format!("{}/private/app:1", registry.host());
+    let denied = d.docker(&["pull", &image]);
+    assert!(!denied.status.success());
+    assert!(
+        combined(&denied).contains("pull access denied"),
+        "{}",
+        combined(&denied)
+    );
+
+    let config_dir = work.path().join("docker-config");
+    std::fs::create_dir_all(&config_dir).expect("mkdir docker config");
+    std::fs::write(
+        config_dir.join("config.json"),
+        json!({"auths": {registry.host(): {"auth": ALICE_AUTH}}}).to_string(),
+    )
+    .expect("write config.json");
+    // docker's CLI sends X-Registry-Auth from its config.json.
+    let out = d
+        .docker_cmd(&["pull", &image])
+        .env("DOCKER_CONFIG", &config_dir)
+        .output()
+        .expect("docker pull");
+    assert!(out.status.success(), "{}\n{}", combined(&out), d.daemon_log());
+    d.docker_ok(&["rmi", &image]);
+    // So does pier's.
+    let out = d
+        .pier_cmd(&["run", "--rm", &image])
+        .env("DOCKER_CONFIG", &config_dir)
+        .output()
+        .expect("pier run");
+    assert!(out.status.success(), "{}\n{}", combined(&out), d.daemon_log());
+    assert_eq!(stdout(&out), "authenticated");
 }
