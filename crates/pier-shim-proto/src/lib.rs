@@ -79,6 +79,50 @@
 //! - An attach stream ends when the container exits (after the last of its
 //!   output), with the container's exit code.
 //!
+//! Details as `pier-shim` implements them:
+//!
+//! - Attach is accepted while the container is created or running (attach
+//!   before `Start` to miss nothing); otherwise `Error` "container is not
+//!   running" (or "container is still being created"). Live output starts
+//!   at the attach; `logs` first replays the whole log (rotated files
+//!   included). An unterminated last line written before a live attach is
+//!   not sent to it.
+//! - Several stdin writers: bytes go to the container's stdin in the order
+//!   the shim reads them from the connections (chunks interleave; nothing
+//!   frames them). Stdin has backpressure: while the process does not read
+//!   (256 KiB queued) the shim stops reading the writers' input; output is
+//!   unaffected. Without `open_stdin` (or `stdin: false`) input is read and
+//!   dropped.
+//! - The lost-output `Notice` reads `pier: this client fell behind and lost
+//!   N bytes of output (the container's log driver is none)`.
+//! - Exec: `exec_id` is `[A-Za-z0-9_-]{1,128}` and unique per container
+//!   (a second `Exec` with the same id is an `Error`); exec is accepted only
+//!   while the container is running. The shim runs `runtime exec --process
+//!   <process> --pid-file <bundle>/exec-<exec_id>.pid --detach
+//!   [--console-socket <bundle>/x<n>.sock]` in the invocation queue and
+//!   answers `ExecStarted` once it returned. A detached exec's connection
+//!   stays an RPC connection. With `tty`, put the initial size into the
+//!   process JSON as `consoleSize` too: the runtime sizes the terminal
+//!   before the process runs (the shim's own resize from `console_size`
+//!   comes after it started). A TTY exec's output is all `Stdout`.
+//! - A failed exec is `Error` with the runtime's own message, for runc
+//!   1.1: `exec failed: unable to start container process: exec: "nope":
+//!   executable file not found in $PATH` (Docker: 127), `...: exec:
+//!   "/proc": permission denied` (126), `...: no such file or directory`
+//!   for a missing path (127).
+//! - Exec output is not logged and, unlike a container's, has
+//!   backpressure: while its stream holds 2 MiB unread the shim stops
+//!   reading the exec's pipes. After the process exits, what is in its
+//!   pipes is forwarded (a terminal gets 100 ms for its last bytes), then
+//!   `End`; `ExecState` already shows the exit code when `End` is sent.
+//!   Finished execs are remembered until the shim exits.
+//! - `ExecState` of an unknown id is `Error` "no such exec: <id>"; before
+//!   the runtime started it, `running: false, pid: 0`.
+//! - `Resize` of a container without a terminal is an `Error`; of an exec
+//!   not started yet, it becomes its initial size; of an exec without a
+//!   terminal, an `Error`. `CloseStdin` is always `Ok` (nothing to close
+//!   without `open_stdin`); it waits for queued input to be written.
+//!
 //! # Exit
 //!
 //! When the container's init exits the shim drains stdout/stderr to EOF

@@ -136,6 +136,16 @@ impl Conn {
         }
     }
 
+    /// Read and drop pending input, so closing does not reset the
+    /// connection under a client that still has our last frames to read.
+    pub fn discard_input(&mut self, buf: &mut [u8]) {
+        while !self.read_closed && !self.broken {
+            if !matches!(self.read_input(buf), Input::Data(_)) {
+                return;
+            }
+        }
+    }
+
     /// Bytes that arrived behind the request that started a stream: the
     /// first of its input.
     pub fn take_buffered(&mut self) -> Vec<u8> {

@@ -143,6 +143,9 @@ impl Shim {
         }
         if self.conns.get(&id).is_some_and(Conn::finished) {
             if let Some(mut conn) = self.conns.remove(&id) {
+                if conn.stdio.is_some() {
+                    conn.discard_input(&mut self.buf);
+                }
                 let _ = self.poll.registry().deregister(&mut conn.stream);
             }
             self.waiters.retain(|&w| w != id);

@@ -371,6 +371,7 @@ fn exec_ends_when_the_process_exits_even_with_a_background_child() {
 fn exec_of_a_missing_binary_fails_with_the_runtime_message() {
     let fx = running(&["sleep", "1000"]);
     let err = exec(&fx, exec_req(&fx, 1, &["nope"], false, false)).expect_err("exec must fail");
+    eprintln!("missing binary: {err}");
     assert!(
         err.contains("executable file not found") && err.contains("nope"),
         "message: {err}"
@@ -381,6 +382,7 @@ fn exec_of_a_missing_binary_fails_with_the_runtime_message() {
         Response::Error { .. }
     ));
     let err = exec(&fx, exec_req(&fx, 2, &["/proc"], false, false)).expect_err("not executable");
+    eprintln!("not executable: {err}");
     assert!(
         err.contains("permission denied") || err.contains("/proc"),
         "message: {err}"
