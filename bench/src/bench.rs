@@ -171,7 +171,7 @@ fn rows(slots: &[Slot], c: &Collected, series: usize, applies: impl Fn(&EngineLa
     slots
         .iter()
         .enumerate()
-        .filter(|(_, s)| applies(&s.label))
+        .filter(|(_, s)| applies(&s.label) && shown(s))
         .map(|(i, s)| {
             let cell = match (&c.missing[series][i], Summary::of(&c.samples[series][i])) {
                 (Some(why), _) => Cell::Missing(why.clone()),
@@ -185,6 +185,12 @@ fn rows(slots: &[Slot], c: &Collected, series: usize, applies: impl Fn(&EngineLa
             }
         })
         .collect()
+}
+
+/// Engines that could not run at all are listed once, under "Skipped
+/// engines", instead of in every table; Pier's rows always stay.
+fn shown(s: &Slot) -> bool {
+    s.engine.is_ok() || s.label.role == Role::Pier
 }
 
 fn all(_: &EngineLabel) -> bool {
@@ -402,7 +408,7 @@ pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
         rows: slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| engines_only(&s.label))
+            .filter(|(_, s)| engines_only(&s.label) && shown(s))
             .map(|(i, s)| {
                 let (cell, detail) = match &samples[sx][i] {
                     Ok((sum, d)) => (Cell::Value(*sum), d.clone()),
@@ -466,7 +472,7 @@ pub fn logs(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
             }
             Engine::Cli(c) => {
                 let started = Instant::now();
-                c.run_detached(&name, &args)?;
+                c.run_detached_logging(&name, &args)?;
                 let code = c.wait(&name, timeout)?;
                 let secs = started.elapsed().as_secs_f64() - LOG_PAUSE_S;
                 let exited = SystemTime::now();

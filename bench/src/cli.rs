@@ -90,6 +90,9 @@ pub struct CliEngine {
     pub env: Vec<(String, OsString)>,
     /// Options every `run` gets (`--network none`, the log driver).
     pub run_opts: Vec<String>,
+    /// Extra `run` options for the log-write container (Pier rotates logs
+    /// by default; the bench keeps the whole log, as docker and podman do).
+    pub log_run_opts: Vec<String>,
     /// Options `rm -f` gets (podman's `-t 0`: kill at once, as docker does).
     pub rm_opts: Vec<String>,
     pub image: String,
@@ -110,6 +113,7 @@ impl CliEngine {
             env: Vec::new(),
             run_opts: Vec::new(),
             rm_opts: Vec::new(),
+            log_run_opts: Vec::new(),
             image: String::new(),
             log_path_fallback: None,
             daemon_pids: Vec::new(),
@@ -157,6 +161,15 @@ impl CliEngine {
     pub fn run_detached(&mut self, name: &str, args: &[&str]) -> Result<Outcome> {
         self.live.push(name.to_string());
         let a = self.run_args(&["-d"], name, args);
+        self.verb(&a, Stdout::Null, STEP)
+    }
+
+    /// [`Self::run_detached`] with the log-write options.
+    pub fn run_detached_logging(&mut self, name: &str, args: &[&str]) -> Result<Outcome> {
+        self.live.push(name.to_string());
+        let mut mode = vec!["-d"];
+        mode.extend(self.log_run_opts.iter().map(String::as_str));
+        let a = self.run_args(&mode, name, args);
         self.verb(&a, Stdout::Null, STEP)
     }
 

@@ -203,7 +203,7 @@ fn main() -> Result<()> {
             engine: e,
         });
     }
-    versions.push(("pier".into(), machine::git_rev(&repo)));
+    versions.push(("pier".into(), format!("git {}", machine::git_rev(&repo))));
     for (name, rt) in [("pier", None), ("pier-crun", Some("crun"))] {
         if !want.contains(&name) {
             continue;

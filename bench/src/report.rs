@@ -236,7 +236,17 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(s, "- Reproduce (as root, from the repository root): `{}`", r.command);
     let machine: Vec<String> = r.machine.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(s, "- Machine: {}", machine.join("; "));
-    let versions: Vec<String> = r.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let versions: Vec<String> = r
+        .versions
+        .iter()
+        .map(|(k, v)| {
+            if v.to_lowercase().starts_with(&k.to_lowercase()) {
+                v.clone()
+            } else {
+                format!("{k} {v}")
+            }
+        })
+        .collect();
     let _ = writeln!(s, "- Versions: {}", versions.join("; "));
     if !r.skipped.is_empty() {
         s.push_str("- Skipped engines:\n");
@@ -325,6 +335,32 @@ mod tests {
         assert_eq!(target_met(Target::FloorRatio(1.5), 3.0, None), None);
         assert_eq!(target_met(Target::AtMost(3.0), 3.0, None), Some(true));
         assert_eq!(target_met(Target::AtLeast(1.0), 0.5, None), Some(false));
+    }
+
+    #[test]
+    fn report_lists_machine_versions_and_skips() {
+        let r = Report {
+            date: "2026-11-28 14:00 UTC".into(),
+            command: "bench/run.sh --quick".into(),
+            mode: "quick".into(),
+            machine: vec![("cores".into(), "2".into())],
+            versions: vec![
+                ("runc".into(), "runc version 1.1.5".into()),
+                ("docker".into(), "Docker version 20.10".into()),
+                ("pier".into(), "git abc".into()),
+            ],
+            skipped: vec![("crun".into(), "skipped: hybrid cgroups".into())],
+            tables: vec![table(Better::Lower, Target::FloorRatio(1.5))],
+            notes: Some("## Notes\n".into()),
+        };
+        let out = render(&r);
+        assert!(
+            out.contains("- Versions: runc version 1.1.5; Docker version 20.10; pier git abc\n"),
+            "{out}"
+        );
+        assert!(out.contains("  - crun: skipped: hybrid cgroups\n"), "{out}");
+        assert!(out.contains("`bench/run.sh --quick`"), "{out}");
+        assert!(out.ends_with("## Notes\n"), "{out}");
     }
 
     #[test]

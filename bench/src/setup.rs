@@ -229,6 +229,7 @@ pub fn pier(work: &Path, tar: &Path, bin_dir: &Path, name: &str, runtime: Option
         g.runtime_roots.dedup();
     }
     e.daemon_pids.push(("pierd".into(), pierd_pid));
+    e.log_run_opts = vec!["--log-opt".into(), "max-size=-1".into()];
     let data = root.join("data");
     e.log_path_fallback = Some(Box::new(move |id: &str| {
         data.join("containers").join(id).join(format!("{id}-json.log"))
