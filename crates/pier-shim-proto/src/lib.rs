@@ -116,7 +116,7 @@
 //!   pipes is forwarded (a terminal gets 100 ms for its last bytes), then
 //!   `End`; `ExecState` already shows the exit code when `End` is sent.
 //!   Finished execs are remembered until the shim exits.
-//! - `ExecState` of an unknown id is `Error` "no such exec: <id>"; before
+//! - `ExecState` of an unknown id is `Error` "no such exec: \<id\>"; before
 //!   the runtime started it, `running: false, pid: 0`.
 //! - `Resize` of a container without a terminal is an `Error`; of an exec
 //!   not started yet, it becomes its initial size; of an exec without a
