@@ -1,6 +1,7 @@
 //! `pier-shim <path-to-shim.json>`: one per container. It daemonizes, drives
 //! the OCI runtime, owns the container's stdio and log, reaps its init,
-//! records the exit and serves pierd's RPC. The start handshake and exit
+//! records the exit and serves pierd's RPC, including attach streams and
+//! execs (their stdio, their exit codes). The start handshake and exit
 //! protocol are documented in `pier-shim-proto`.
 //!
 //! It must not use threads, an async runtime or HTTP, and never dials the

@@ -1,9 +1,17 @@
 //! The event loop: one thread, one `mio::Poll` over the signalfd, the
-//! container's output pipes, the RPC listener and its connections.
+//! container's output pipes and stdin, the RPC listener and its
+//! connections (some of them attach or exec streams), and each exec's
+//! pipes.
+//!
+//! One read buffer serves every output: a chunk read from a pipe is logged
+//! and then written to every live stream straight from that buffer
+//! (`writev` of frame header and payload), copied only into the queue of a
+//! stream whose socket is full (see `crate::feed`).
 //!
 //! Every child exit is collected in one place ([`Shim::on_signals`] via
 //! `waitpid(-1)`) and routed by pid: the runtime invocation in flight, the
-//! container's init, or a stray orphan. Runtime invocations run one at a
+//! container's init, an exec, or a stray orphan (remembered briefly: an
+//! exec may exit before its `runtime exec` has returned its pid). Runtime invocations run one at a
 //! time from a queue, so none of them is ever waited on elsewhere and the
 //! runtime's JSON log holds only the current invocation's lines.
 
