@@ -85,6 +85,7 @@ where
     let output = async move {
         let mut header = [0u8; 8];
         let mut payload = Vec::new();
+        let mut out = Vec::new();
         loop {
             if sr.read_exact(&mut header).await.is_err() {
                 return SessionEnd::ShimGone;
@@ -107,16 +108,18 @@ where
                 let _ = cw.shutdown().await;
                 return SessionEnd::Ended(code);
             }
-            let out = if output_opts.multiplexed && !output_opts.tty && kind != StreamKind::Notice {
+            let written = if output_opts.tty || (!output_opts.multiplexed && kind != StreamKind::Notice) {
+                cw.write_all(&payload).await
+            } else if kind != StreamKind::Notice {
                 // Same layout as stdcopy: pass the frame through.
-                let mut f = Vec::with_capacity(len + 8);
-                f.extend_from_slice(&header);
-                f.extend_from_slice(&payload);
-                f
+                out.clear();
+                out.extend_from_slice(&header);
+                out.extend_from_slice(&payload);
+                cw.write_all(&out).await
             } else {
-                client_bytes(kind, &payload, &output_opts)
+                cw.write_all(&client_bytes(kind, &payload, &output_opts)).await
             };
-            if cw.write_all(&out).await.is_err() || cw.flush().await.is_err() {
+            if written.is_err() || cw.flush().await.is_err() {
                 return SessionEnd::ClientGone;
             }
         }
