@@ -27,6 +27,9 @@ pub struct DaemonConfig {
     pub log_opts: BTreeMap<String, String>,
     /// `detach-keys`: the default for attach and exec sessions.
     pub detach_keys: Option<String>,
+    /// `insecure-registries`: registries (`host[:port]`, exactly as in references) pulled over
+    /// plain HTTP; loopback registries always are.
+    pub insecure_registries: Vec<String>,
 }
 
 impl DaemonConfig {
@@ -40,6 +43,7 @@ impl DaemonConfig {
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
             detach_keys: None,
+            insecure_registries: Vec::new(),
         }
     }
 
@@ -68,6 +72,7 @@ pub struct FileConfig {
     pub log_driver: Option<String>,
     pub log_opts: Option<BTreeMap<String, String>>,
     pub detach_keys: Option<String>,
+    pub insecure_registries: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +139,13 @@ mod tests {
             Path::new("/x"),
             r#"{"data-root":"/d","exec-root":"/e","hosts":["unix:///s"],
                "default-runtime":"crun","log-level":"debug","log-driver":"none",
-               "log-opts":{"max-size":"10m"},"unknown":1}"#,
+               "log-opts":{"max-size":"10m"},"insecure-registries":["reg.lan:5000"],"unknown":1}"#,
         )
         .expect("parse");
         assert_eq!(f.data_root, Some(PathBuf::from("/d")));
         assert_eq!(f.default_runtime.as_deref(), Some("crun"));
         assert_eq!(f.log_opts.expect("opts")["max-size"], "10m");
+        assert_eq!(f.insecure_registries, Some(vec!["reg.lan:5000".to_string()]));
         assert_eq!(parse_file(Path::new("/x"), "").expect("empty"), FileConfig::default());
         assert!(parse_file(Path::new("/x"), "{").is_err());
     }

@@ -137,6 +137,7 @@ fn main() -> anyhow::Result<()> {
     }
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
+    cfg.insecure_registries = file.insecure_registries.clone().unwrap_or_default();
 
     // Refuse early, before touching the socket of a running pierd.
     drop(pierd::DataRootLock::acquire(&cfg.data_root)?);

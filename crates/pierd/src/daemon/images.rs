@@ -124,9 +124,8 @@ impl Daemon {
         let options = PullOptions {
             platform,
             registry: RegistryOptions {
-                // TODO(config): thread `insecure-registries` from daemon.json
-                // here; loopback registries are always plain HTTP.
-                insecure: Vec::new(),
+                // Loopback registries are always plain HTTP.
+                insecure: self.cfg.insecure_registries.clone(),
                 credentials,
             },
         };
