@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 pub struct Tmux {
     socket: String,
+    /// The server's socket file, removed on drop.
+    socket_path: Option<std::path::PathBuf>,
 }
 
 impl Tmux {
@@ -20,7 +22,10 @@ impl Tmux {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         );
-        let t = Tmux { socket };
+        let mut t = Tmux {
+            socket,
+            socket_path: None,
+        };
         let st = t
             .cmd()
             .args(["-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30"])
@@ -30,6 +35,14 @@ impl Tmux {
         assert!(st.success(), "tmux new-session failed");
         // Keep the pane (and its last screen) after the command exits.
         let _ = t.cmd().args(["set-option", "-g", "remain-on-exit", "on"]).status();
+        t.socket_path = t
+            .cmd()
+            .args(["display-message", "-p", "#{socket_path}"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
         t
     }
 
@@ -89,5 +102,8 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").status();
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
