@@ -67,7 +67,11 @@ fn same_seq(got: &[u32], want: &[u32], what: &str) {
     if got == want {
         return;
     }
-    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
     let show = |v: &[u32]| format!("{:?}", &v[at.saturating_sub(3)..(at + 5).min(v.len())]);
     panic!(
         "{what}: {} numbers, want {}; first difference at index {at}: got {} want {}",
@@ -91,8 +95,22 @@ fn docker_cli_and_pier_cli_print_the_same_bytes() {
     let script = "i=0; while [ $i -lt 5 ]; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.3; done; \
                   yes x | head -c 40000 | tr -d '\\n'; echo; printf 'no newline'";
     d.pier_ok(&[
-        "run", "-d", "--name", "cc", "-l", "app=web", "-e", "MODE=prod", "--log-opt", "labels=app", "--log-opt",
-        "env=MODE", "busybox", "sh", "-c", script,
+        "run",
+        "-d",
+        "--name",
+        "cc",
+        "-l",
+        "app=web",
+        "-e",
+        "MODE=prod",
+        "--log-opt",
+        "labels=app",
+        "--log-opt",
+        "env=MODE",
+        "busybox",
+        "sh",
+        "-c",
+        script,
     ]);
     wait_exited(&d, "cc", 20);
 
@@ -112,7 +130,11 @@ fn docker_cli_and_pier_cli_print_the_same_bytes() {
         assert_eq!(s.len(), 30, "RFC 3339 with 9 fixed decimals: {s}");
         assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
     }
-    assert_eq!(ts.lines().nth(5).expect("long line").len(), 31 + 20000, "one stamp per rejoined line");
+    assert_eq!(
+        ts.lines().nth(5).expect("long line").len(),
+        31 + 20000,
+        "one stamp per rejoined line"
+    );
     let (since, until) = (stamps[2], stamps[3]);
 
     for flags in [
@@ -155,8 +177,20 @@ fn rotated_and_compressed_files_are_read_in_order() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     d.pier_ok(&[
-        "run", "-d", "--name", "rr", "--log-opt", "max-size=8k", "--log-opt", "max-file=500", "--log-opt",
-        "compress=true", "busybox", "seq", "1", "20000",
+        "run",
+        "-d",
+        "--name",
+        "rr",
+        "--log-opt",
+        "max-size=8k",
+        "--log-opt",
+        "max-file=500",
+        "--log-opt",
+        "compress=true",
+        "busybox",
+        "seq",
+        "1",
+        "20000",
     ]);
     wait_exited(&d, "rr", 30);
     let path = log_path(&d, "rr");
@@ -173,14 +207,32 @@ fn rotated_and_compressed_files_are_read_in_order() {
     );
     let expected: Vec<u32> = (1..=20000).collect();
     same_seq(&numbers(&same_logs(&d, &[], "rr")), &expected, "all");
-    same_seq(&numbers(&same_logs(&d, &["--tail", "500"], "rr")), &expected[19500..], "tail 500");
-    same_seq(&numbers(&same_logs(&d, &["--tail", "15000"], "rr")), &expected[5000..], "tail 15000");
+    same_seq(
+        &numbers(&same_logs(&d, &["--tail", "500"], "rr")),
+        &expected[19500..],
+        "tail 500",
+    );
+    same_seq(
+        &numbers(&same_logs(&d, &["--tail", "15000"], "rr")),
+        &expected[5000..],
+        "tail 15000",
+    );
     let t = same_logs(&d, &["-t", "--tail", "20000"], "rr");
     assert_eq!(t.lines().count(), 20000);
 
     // max-file bounds what is kept: the oldest files go.
     d.pier_ok(&[
-        "run", "-d", "--name", "kk", "--log-opt", "max-size=4k", "--log-opt", "max-file=3", "busybox", "seq", "1",
+        "run",
+        "-d",
+        "--name",
+        "kk",
+        "--log-opt",
+        "max-size=4k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "seq",
+        "1",
         "10000",
     ]);
     wait_exited(&d, "kk", 30);
@@ -228,10 +280,23 @@ fn wait_child(mut c: std::process::Child, secs: u64) -> std::process::ExitStatus
 fn follow_crosses_rotations_without_loss_and_ends_with_the_container() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    let script = "sleep 1; j=0; while [ $j -lt 20 ]; do seq $((j*500+1)) $((j*500+500)); j=$((j+1)); usleep 100000; done";
+    let script =
+        "sleep 1; j=0; while [ $j -lt 20 ]; do seq $((j*500+1)) $((j*500+500)); j=$((j+1)); usleep 100000; done";
     d.pier_ok(&[
-        "run", "-d", "--name", "ff", "--log-opt", "max-size=4k", "--log-opt", "max-file=1000", "--log-opt",
-        "compress=true", "busybox", "sh", "-c", script,
+        "run",
+        "-d",
+        "--name",
+        "ff",
+        "--log-opt",
+        "max-size=4k",
+        "--log-opt",
+        "max-file=1000",
+        "--log-opt",
+        "compress=true",
+        "busybox",
+        "sh",
+        "-c",
+        script,
     ]);
     let p_out = d.root.join("pier-follow.out");
     let k_out = d.root.join("docker-follow.out");
@@ -252,7 +317,14 @@ fn follow_crosses_rotations_without_loss_and_ends_with_the_container() {
 
     // Following from the end of a live container: new lines only.
     d.pier_ok(&[
-        "run", "-d", "--name", "gg", "busybox", "sh", "-c", "echo old; sleep 2; echo new",
+        "run",
+        "-d",
+        "--name",
+        "gg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo old; sleep 2; echo new",
     ]);
     assert!(wait_until(10, || d.pier_ok(&["logs", "gg"]) == "old\n"));
     let g_out = d.root.join("g.out");
@@ -271,7 +343,17 @@ fn lines_written_while_pierd_is_down_are_kept() {
     let mut d = Daemon::start();
     d.import_busybox("busybox");
     d.pier_ok(&[
-        "run", "-d", "--name", "ww", "--log-opt", "max-size=2k", "--log-opt", "max-file=100", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "ww",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=100",
+        "busybox",
+        "sh",
+        "-c",
         "i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); usleep 10000; done",
     ]);
     std::thread::sleep(Duration::from_millis(500));
@@ -322,7 +404,16 @@ fn log_config_is_validated_and_shown_as_dockerd_does() {
     );
     assert!(v["LogPath"].as_str().expect("LogPath").ends_with("-json.log"));
 
-    d.pier_ok(&["run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hi"]);
+    d.pier_ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
     for cli in ["pier", "docker"] {
         let o = if cli == "docker" {
             d.docker(&["logs", "quiet"])
@@ -338,7 +429,17 @@ fn log_config_is_validated_and_shown_as_dockerd_does() {
     }
     assert!(!log_path(&d, "quiet").exists(), "the none driver writes no file");
 
-    d.pier_ok(&["run", "--name", "unb", "--log-opt", "max-size=-1", "busybox", "seq", "1", "3"]);
+    d.pier_ok(&[
+        "run",
+        "--name",
+        "unb",
+        "--log-opt",
+        "max-size=-1",
+        "busybox",
+        "seq",
+        "1",
+        "3",
+    ]);
     let (_, v) = d.http_json("GET", "/containers/unb/json", None);
     assert_eq!(v["HostConfig"]["LogConfig"]["Config"]["max-size"], "-1");
 }
@@ -415,7 +516,14 @@ fn a_full_disk_neither_blocks_the_container_nor_tears_the_log() {
     d.import_busybox("busybox");
     // 36 MB of output into ~1 MiB of space, then a pause, then one more line.
     d.pier_ok(&[
-        "create", "--name", "full", "--log-opt", "max-size=-1", "busybox", "sh", "-c",
+        "create",
+        "--name",
+        "full",
+        "--log-opt",
+        "max-size=-1",
+        "busybox",
+        "sh",
+        "-c",
         "sleep 1; seq 1 600000; sleep 3; echo after",
     ]);
     // Fill the disk but for ~1 MiB; the filler is removed later.
@@ -440,7 +548,10 @@ fn a_full_disk_neither_blocks_the_container_nor_tears_the_log() {
     );
     let left = avail_bytes(&d.data_root);
     let logged = std::fs::metadata(log_path(&d, "full")).map(|m| m.len()).unwrap_or(0);
-    assert!(left < 256 << 10, "the disk filled up: {left} bytes free, log {logged} bytes");
+    assert!(
+        left < 256 << 10,
+        "the disk filled up: {left} bytes free, log {logged} bytes"
+    );
     std::fs::remove_file(&filler).expect("remove filler");
     wait_exited(&d, "full", 30);
     let o = d.pier(&["logs", "full"]);

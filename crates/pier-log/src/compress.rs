@@ -35,7 +35,10 @@ impl Compression {
         let tmp = with_suffix(plain, ".gz.tmp");
         let out = File::create(&tmp).map_err(err)?;
         let enc = flate2::GzBuilder::new()
-            .comment(format!("pier-log dev={} ino={}{last}", id.dev, id.ino))
+            .comment(format!(
+                "pier-log dev={} ino={} birth={}{last}",
+                id.dev, id.ino, id.birth
+            ))
             .write(out, flate2::Compression::fast());
         Ok(Compression {
             plain: plain.to_path_buf(),

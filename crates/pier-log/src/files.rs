@@ -9,29 +9,40 @@ use std::path::{Path, PathBuf};
 use crate::writer::WriterConfig;
 use crate::{record, LogError};
 
-/// Which file a log file started out as: the live file's device and inode.
-/// Kept across renames; a gzipped copy carries it in its header comment.
+/// Which file a log file started out as: the live file's device, inode and
+/// birth time. Kept across renames; a gzipped copy carries it in its header
+/// comment. The birth time tells apart files that reuse a freed inode number
+/// (a rotated file is deleted once gzipped, and the next live file often
+/// gets its inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FileId {
     pub dev: u64,
     pub ino: u64,
+    /// Nanoseconds since the epoch; 0 where the filesystem has no birth time.
+    pub birth: i64,
 }
 
 impl FileId {
-    pub(crate) fn of(file: &File) -> io::Result<FileId> {
-        let m = file.metadata()?;
-        Ok(FileId {
+    fn of_metadata(m: &std::fs::Metadata) -> FileId {
+        let birth = m
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
+            .unwrap_or(0);
+        FileId {
             dev: m.dev(),
             ino: m.ino(),
-        })
+            birth,
+        }
+    }
+
+    pub(crate) fn of(file: &File) -> io::Result<FileId> {
+        Ok(FileId::of_metadata(&file.metadata()?))
     }
 
     pub(crate) fn of_path(path: &Path) -> io::Result<FileId> {
-        let m = std::fs::metadata(path)?;
-        Ok(FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
+        Ok(FileId::of_metadata(&std::fs::metadata(path)?))
     }
 }
 
@@ -60,9 +71,30 @@ pub(crate) struct Rotated {
 /// Opens the rotated files, newest (`.1`) first, up to the first number that
 /// has neither a plain nor a gzip file. A plain file is preferred over its
 /// gzip twin (which exists briefly while compressing).
+///
+/// A rotation shifts `.N` to `.N+1` from the oldest down, so while one is in
+/// progress a number in the middle is briefly missing; a scan that finds a
+/// file above its first gap saw such a moment and is done again.
 pub(crate) fn open_rotated(path: &Path) -> Result<Vec<Rotated>, LogError> {
+    for _ in 0..1000 {
+        let (files, next) = scan_rotated(path)?;
+        let gap = [false, true]
+            .iter()
+            .any(|&gz| rotated_path(path, next + 1, gz).exists());
+        if !gap {
+            return Ok(files);
+        }
+        std::thread::yield_now();
+    }
+    Ok(scan_rotated(path)?.0)
+}
+
+/// One scan: the files from `.1` up, and the first number not found.
+fn scan_rotated(path: &Path) -> Result<(Vec<Rotated>, u32), LogError> {
     let mut out = Vec::new();
+    let mut next = 1;
     for n in 1..10_000 {
+        next = n;
         let plain = rotated_path(path, n, false);
         match File::open(&plain) {
             Ok(file) => {
@@ -95,7 +127,7 @@ pub(crate) fn open_rotated(path: &Path) -> Result<Vec<Rotated>, LogError> {
             Err(source) => return Err(LogError::Open { path: gz, source }),
         }
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 /// Whether the last byte of `file` (of length `len`) is a newline.
@@ -192,8 +224,10 @@ pub(crate) fn gzip_comment(file: &File) -> Option<(Option<FileId>, Option<i64>)>
     let mut dev = None;
     let mut ino = None;
     let mut last = None;
+    let mut birth = 0;
     for f in fields.by_ref() {
         match f.split_once('=') {
+            Some(("birth", v)) => birth = v.parse().unwrap_or(0),
             Some(("dev", v)) => dev = v.parse().ok(),
             Some(("ino", v)) => ino = v.parse().ok(),
             Some(("last", v)) => last = v.parse().ok(),
@@ -201,7 +235,7 @@ pub(crate) fn gzip_comment(file: &File) -> Option<(Option<FileId>, Option<i64>)>
         }
     }
     let id = match (dev, ino) {
-        (Some(dev), Some(ino)) => Some(FileId { dev, ino }),
+        (Some(dev), Some(ino)) => Some(FileId { dev, ino, birth }),
         _ => None,
     };
     Some((id, last))
