@@ -660,3 +660,46 @@ fn docker_cli_storage() {
     d.docker_ok(&["rm", "-f", &id]);
     let _ = stdout(&d.docker(&["volume", "rm", "dvol"]));
 }
+
+#[test]
+fn local_driver_options_mount_on_use() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&d.pier_ok(&["volume", "inspect", "tv"])).expect("json");
+    assert_eq!(v[0]["Options"]["type"], "tmpfs");
+    let id = d
+        .pier_ok(&["run", "-d", "-v", "tv:/t", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    let out = d.pier_ok(&["exec", &id, "df", "-k", "/t"]);
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("1024")),
+        "{out}"
+    );
+    let mp = d.data_root.join("volumes/tv/_data");
+    assert!(
+        d.our_mounts().iter().any(|m| Path::new(m) == mp),
+        "{:?}",
+        d.our_mounts()
+    );
+    d.pier_ok(&["rm", "-f", &id]);
+    assert!(
+        !d.our_mounts().iter().any(|m| Path::new(m) == mp),
+        "unmounted once unused"
+    );
+    let o = d.pier(&["volume", "create", "-o", "bogus=1", "bad"]);
+    assert!(!o.status.success());
+}
