@@ -177,6 +177,12 @@ pub fn merge_image_config(c: &mut ContainerConfig, image: &ImageConfig) -> Resul
     if c.stop_signal.as_deref().unwrap_or("").is_empty() {
         c.stop_signal = image.stop_signal.clone();
     }
+    if !image.volumes.is_empty() {
+        let volumes = c.volumes.get_or_insert_with(Default::default);
+        for v in &image.volumes {
+            volumes.entry(v.clone()).or_insert_with(|| serde_json::json!({}));
+        }
+    }
     Ok(argv)
 }
 
