@@ -289,6 +289,21 @@ fn anonymous_volumes_go_with_rm_v_and_prune() {
     assert_eq!(before.lines().count(), 2, "--rm removed its anonymous volume: {before}");
     d.pier_ok(&["rm", "-v", &id]);
     assert_eq!(d.pier_ok(&["volume", "ls", "-q"]).trim(), "");
+    // A create that fails (name taken) leaves no anonymous volume behind.
+    let first = d
+        .pier_ok(&["create", "--name", "taken", "withvol", "true"])
+        .trim()
+        .to_string();
+    assert!(!d
+        .pier(&["create", "--name", "taken", "-v", "/x", "withvol", "true"])
+        .status
+        .success());
+    assert_eq!(
+        d.pier_ok(&["volume", "ls", "-q"]).lines().count(),
+        1,
+        "only the first container's"
+    );
+    d.pier_ok(&["rm", "-v", &first]);
 
     d.pier_ok(&["volume", "create", "named"]);
     d.pier_ok(&["create", "-v", "/anon2", "withvol", "true"]);

@@ -66,7 +66,15 @@ impl Daemon {
         if config.hostname.as_deref().unwrap_or("").is_empty() {
             config.hostname = Some(id[..12].to_string());
         }
-        let name = self.reserve_name(requested, &id)?;
+        let name = match self.reserve_name(requested, &id) {
+            Ok(n) => n,
+            Err(e) => {
+                // Anonymous volumes made for this container go with it.
+                let d = self.clone();
+                let _ = tokio::task::spawn_blocking(move || d.release_volumes(&mounts, true)).await;
+                return Err(e);
+            }
+        };
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
