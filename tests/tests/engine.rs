@@ -456,3 +456,26 @@ fn docker_cli_drives_pier() {
     d.docker_ok(&["rmi", "busybox"]);
     assert!(!d.docker_ok(&["images"]).contains("busybox"));
 }
+
+#[test]
+fn import_with_changes_sets_the_image_config() {
+    let d = Daemon::start();
+    let tar = pier_e2e::busybox_tar(&d.root.join("img"));
+    let tar = tar.to_str().expect("path");
+    d.pier_ok(&[
+        "import",
+        "-c",
+        "ENV GREETING=hello",
+        "-c",
+        r#"CMD ["sh", "-c", "echo $GREETING"]"#,
+        tar,
+        "greet:1",
+    ]);
+    let (st, v) = d.http_json("GET", "/images/greet:1/json", None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh", "-c", "echo $GREETING"]));
+    assert!(v["RootFS"]["Layers"].as_array().is_some_and(|l| l.len() == 1), "{v}");
+    let id = d.pier_ok(&["run", "-d", "greet:1"]).trim().to_string();
+    assert_eq!(d.pier_ok(&["wait", &id]).trim(), "0");
+    assert_eq!(d.pier_ok(&["logs", &id]), "hello\n");
+}

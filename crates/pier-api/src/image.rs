@@ -47,6 +47,7 @@ pub struct ImageInspect {
     pub architecture: String,
     pub os: String,
     pub size: i64,
+    #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
 }
 

@@ -94,10 +94,16 @@ impl Client {
         reader: &mut dyn Read,
         repo: &str,
         tag: Option<&str>,
+        changes: &[String],
+        message: Option<&str>,
         each: impl FnMut(&ProgressMessage),
     ) -> Result<(), Error> {
         let mut q = Query::new();
         q.push("fromSrc", "-").push("repo", repo).push_opt("tag", tag);
+        for c in changes {
+            q.push("changes", c);
+        }
+        q.push_opt("message", message);
         let resp = self.request(
             "POST",
             "/images/create",

@@ -171,10 +171,8 @@ pub fn import(client: &Client, a: &ImportArgs) -> anyhow::Result<i32> {
     } else {
         Box::new(File::open(&a.source).with_context(|| format!("open {}", a.source))?)
     };
-    if !a.change.is_empty() || a.message.is_some() {
-        eprintln!("pier: --change and --message are not supported yet; ignored");
-    }
-    client.image_import(&mut source, a.reference.as_deref().unwrap_or(""), None, |m| {
+    let reference = a.reference.as_deref().unwrap_or("");
+    client.image_import(&mut source, reference, None, &a.change, a.message.as_deref(), |m| {
         if let Some(s) = &m.status {
             match &m.id {
                 Some(id) => println!("{id}: {s}"),
