@@ -287,7 +287,7 @@ fn import_streams_body_chunked() {
     let c = Client::new(&s.host).expect("client");
     let data = vec![7u8; 300_000];
     let mut statuses = Vec::new();
-    c.image_import(&mut &data[..], "busybox", Some("latest"), |m| {
+    c.image_import(&mut &data[..], "busybox", Some("latest"), &[], None, |m| {
         statuses.push(m.status.clone().unwrap_or_default())
     })
     .expect("import");
