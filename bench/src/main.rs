@@ -216,7 +216,7 @@ fn main() -> Result<()> {
         if rt.is_some() && !crun_ok {
             slots.push(Slot {
                 label,
-                engine: Err("skipped: crun cannot run containers here (see the crun row)".into()),
+                engine: Err("skipped: crun cannot run containers here (see crun above)".into()),
             });
             continue;
         }

@@ -138,7 +138,12 @@ pub fn num(x: f64) -> String {
 }
 
 fn times(r: Option<f64>) -> String {
-    r.map_or_else(|| "—".to_string(), |r| format!("{r:.2}×"))
+    match r {
+        None => "—".to_string(),
+        // Tiny ratios as fractions: "1/1146" reads better than "0.00×".
+        Some(r) if r > 0.0 && r < 0.1 => format!("1/{:.0}", 1.0 / r),
+        Some(r) => format!("{r:.2}×"),
+    }
 }
 
 fn engine_cell(e: &EngineLabel) -> String {
@@ -361,6 +366,13 @@ mod tests {
         assert!(out.contains("  - crun: skipped: hybrid cgroups\n"), "{out}");
         assert!(out.contains("`bench/run.sh --quick`"), "{out}");
         assert!(out.ends_with("## Notes\n"), "{out}");
+    }
+
+    #[test]
+    fn tiny_ratios_are_fractions() {
+        assert_eq!(times(Some(5.1 / 5847.0)), "1/1146");
+        assert_eq!(times(Some(0.45)), "0.45×");
+        assert_eq!(times(None), "—");
     }
 
     #[test]
