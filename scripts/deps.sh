@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 command -v runc >/dev/null || need+=(runc)
-[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || need+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v crun >/dev/null || need+=(crun)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tmux >/dev/null || need+=(tmux)
