@@ -243,6 +243,11 @@ impl Cursor {
                 let off = body.as_ptr() as usize - self.buf.as_ptr() as usize;
                 Loc::Buf(off, off + body.len())
             }
+            // The implied newline is the one ending the line in `buf`.
+            LogText::Cri { body, full } => {
+                let off = body.as_ptr() as usize - self.buf.as_ptr() as usize;
+                Loc::Buf(off, off + body.len() + usize::from(*full))
+            }
             text => {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 let ok = text.decode(&mut scratch).map(|d| d.len());

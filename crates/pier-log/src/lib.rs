@@ -16,6 +16,10 @@
 //! into *partial* records whose `log` has no trailing newline, as docker does;
 //! concatenating the `log` of consecutive records rejoins it.
 //!
+//! With [`LogFormat::Cri`] the writer writes the Kubernetes CRI line format
+//! instead (`<time> <stream> <P|F> <text>`); readers accept both, line by
+//! line (a json-file line starts with `{`, a CRI line with a digit).
+//!
 //! Files: `<path>` is the live file; with rotation, `<path>.1` is the newest
 //! rotated file and `<path>.N` the oldest, each optionally gzipped
 //! (`<path>.N.gz`). Readers read across all of them, oldest first.
@@ -59,7 +63,7 @@ use std::path::PathBuf;
 
 pub use follow::Follower;
 pub use reader::{read, EntryRef, LogEntry, LogReader, ReadOptions};
-pub use record::details_into;
+pub use record::{details_into, LogFormat};
 pub use timestamp::{format_timestamp, format_timestamp_into, parse_timestamp, parse_unix_seconds};
 pub use writer::{JsonFileWriter, WriterConfig, MAX_RECORD_LEN};
 

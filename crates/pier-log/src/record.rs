@@ -13,6 +13,32 @@ const TIME_KEY: &[u8] = b"\"time\":\"";
 
 const ATTRS_KEY: &[u8] = b",\"attrs\":";
 
+/// How records are laid out in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Docker's json-file: one JSON object per line.
+    #[default]
+    JsonFile,
+    /// The Kubernetes CRI format: `<RFC3339Nano> <stream> <P|F> <text>`, the
+    /// text raw (lines are split at newlines, so it holds none); `P` marks a
+    /// partial line, `F` a full one whose newline is implied.
+    Cri,
+}
+
+/// Appends one CRI line (with its trailing newline) to `out`.
+pub(crate) fn encode_cri(out: &mut Vec<u8>, stream: Stream, log: &[u8], time: &[u8]) {
+    let (text, tag) = match log.strip_suffix(b"\n") {
+        Some(t) => (t, b'F'),
+        None => (log, b'P'),
+    };
+    out.extend_from_slice(time);
+    out.push(b' ');
+    out.extend_from_slice(stream.as_str().as_bytes());
+    out.extend_from_slice(&[b' ', tag, b' ']);
+    out.extend_from_slice(text);
+    out.push(b'\n');
+}
+
 /// Appends one record (with its trailing newline) to `out`. `time` is the
 /// already formatted timestamp, `attrs` empty or from [`encode_attrs`].
 pub(crate) fn encode(out: &mut Vec<u8>, stream: Stream, log: &[u8], attrs: &[u8], time: &[u8]) {
@@ -60,6 +86,9 @@ pub(crate) enum LogText<'a> {
     Raw { body: &'a [u8], escaped: bool },
     /// Decoded by the slow path.
     Owned(Vec<u8>),
+    /// A CRI line's raw text; `full`: its newline is implied (it is the
+    /// byte right after `body` in the buffer the line was read from).
+    Cri { body: &'a [u8], full: bool },
 }
 
 impl LogText<'_> {
@@ -73,6 +102,13 @@ impl LogText<'_> {
                 Some(scratch)
             }
             LogText::Owned(v) => Some(v),
+            LogText::Cri { body, full: false } => Some(body),
+            LogText::Cri { body, full: true } => {
+                scratch.clear();
+                scratch.extend_from_slice(body);
+                scratch.push(b'\n');
+                Some(scratch)
+            }
         }
     }
 }
@@ -96,6 +132,7 @@ impl LogText<'_> {
                 before % 2 == 0
             }
             LogText::Owned(v) => v.ends_with(b"\n"),
+            LogText::Cri { full, .. } => *full,
         }
     }
 }
@@ -112,7 +149,35 @@ pub(crate) struct Record<'a> {
 /// Decodes one line (without its newline). `None` for anything that is not a
 /// record: a torn line, garbage, an unknown stream.
 pub(crate) fn decode(line: &[u8]) -> Option<Record<'_>> {
+    if line.first().is_some_and(u8::is_ascii_digit) {
+        return decode_cri(line);
+    }
     decode_fast(line).or_else(|| decode_slow(line))
+}
+
+/// `<time> <stream> <P|F> <text>`.
+fn decode_cri(line: &[u8]) -> Option<Record<'_>> {
+    let sp = memchr::memchr(b' ', line)?;
+    let time = timestamp::parse_bytes(&line[..sp])?;
+    let rest = &line[sp + 1..];
+    let (stream, rest) = if let Some(r) = rest.strip_prefix(b"stdout ") {
+        (Stream::Stdout, r)
+    } else {
+        (Stream::Stderr, rest.strip_prefix(b"stderr ")?)
+    };
+    let (full, body) = match rest {
+        [b'F'] => (true, &rest[1..]),
+        [b'P'] => (false, &rest[1..]),
+        [b'F', b' ', body @ ..] => (true, body),
+        [b'P', b' ', body @ ..] => (false, body),
+        _ => return None,
+    };
+    Some(Record {
+        stream,
+        time,
+        log: LogText::Cri { body, full },
+        attrs: Cow::Borrowed(&[]),
+    })
 }
 
 /// dockerd's and our own field order: log, stream, [attrs,] time.
@@ -234,7 +299,14 @@ fn query_escape(out: &mut Vec<u8>, s: &[u8]) {
 /// index of its `\n`), read backwards from the end of the line: only the
 /// timestamp is looked at. Used by the binary search.
 pub(crate) fn time_at_line_end(buf: &[u8], line_end: usize) -> Option<i64> {
-    let line = buf.get(..line_end)?.strip_suffix(b"\"}")?;
+    let Some(line) = buf.get(..line_end)?.strip_suffix(b"\"}") else {
+        // A CRI line: its time is at its start (None when that is not in
+        // `buf`; a block that starts mid-line fails to parse there).
+        let start = memchr::memrchr(b'\n', &buf[..line_end]).map_or(0, |p| p + 1);
+        let line = &buf[start..line_end];
+        let sp = memchr::memchr(b' ', line)?;
+        return timestamp::parse_bytes(&line[..sp]);
+    };
     // Fast path: our fixed-width timestamps.
     if line.len() >= timestamp::FIXED_LEN + TIME_KEY.len() {
         let start = line.len() - timestamp::FIXED_LEN;
@@ -335,6 +407,33 @@ mod tests {
                 .attrs
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn cri_round_trip() {
+        let mut ts = [0u8; 40];
+        let n = timestamp::format_into(T, &mut ts);
+        let mut out = Vec::new();
+        encode_cri(&mut out, Stream::Stderr, b"a b\n", &ts[..n]);
+        encode_cri(&mut out, Stream::Stdout, b"part", &ts[..n]);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "2026-11-29T13:54:32.123456789Z stderr F a b\n2026-11-29T13:54:32.123456789Z stdout P part\n"
+        );
+        let first = out.iter().position(|&c| c == b'\n').unwrap();
+        let r = decode(&out[..first]).unwrap();
+        assert_eq!((r.stream, r.time), (Stream::Stderr, T));
+        assert!(r.log.ends_with_newline());
+        assert_eq!(r.log.decode(&mut Vec::new()).unwrap(), b"a b\n");
+        let r = decode(&out[first + 1..out.len() - 1]).unwrap();
+        assert!(!r.log.ends_with_newline());
+        assert_eq!(r.log.decode(&mut Vec::new()).unwrap(), b"part");
+        assert_eq!(time_at_line_end(&out, first), Some(T));
+        assert_eq!(time_at_line_end(&out, out.len() - 1), Some(T));
+        let empty = decode(b"2026-11-29T13:54:32Z stdout F").unwrap();
+        assert_eq!(empty.log.decode(&mut Vec::new()).unwrap(), b"\n");
+        assert!(decode(b"2026-11-29T13:54:32Z stdout X y").is_none());
+        assert!(decode(b"2026-11-29T13:54:32Z other F y").is_none());
     }
 
     #[test]

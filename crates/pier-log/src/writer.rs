@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::compress::Compression;
 use crate::files;
-use crate::record;
+use crate::record::{self, LogFormat};
 use crate::timestamp;
 use crate::{LogError, Stream};
 
@@ -72,6 +72,7 @@ pub struct JsonFileWriter {
     compression: Option<Compression>,
     /// The encoded `attrs` member put in every record (empty: none).
     attrs: Vec<u8>,
+    format: LogFormat,
     /// The first error of the current call, returned when it ends (the call
     /// carries on: later records may still be written).
     error: Option<LogError>,
@@ -103,6 +104,7 @@ impl JsonFileWriter {
             ts_len: 0,
             compression: None,
             attrs: Vec::new(),
+            format: LogFormat::JsonFile,
             error: None,
         };
         if torn {
@@ -118,6 +120,12 @@ impl JsonFileWriter {
     /// `--log-opt labels=/env=`), shown by `logs --details`.
     pub fn set_attrs(&mut self, attrs: &[(String, String)]) {
         self.attrs = record::encode_attrs(attrs);
+    }
+
+    /// Writes records in `format` from now on (json-file by default);
+    /// readers tell the formats apart line by line. CRI lines carry no attrs.
+    pub fn set_format(&mut self, format: LogFormat) {
+        self.format = format;
     }
 
     /// The configuration this writer was opened with.
@@ -283,7 +291,10 @@ impl JsonFileWriter {
                 }
             }
         }
-        record::encode(&mut self.buf, stream, payload, &self.attrs, &self.ts[..self.ts_len]);
+        match self.format {
+            LogFormat::JsonFile => record::encode(&mut self.buf, stream, payload, &self.attrs, &self.ts[..self.ts_len]),
+            LogFormat::Cri => record::encode_cri(&mut self.buf, stream, payload, &self.ts[..self.ts_len]),
+        }
         if self.buf.len() >= FLUSH_AT {
             self.write_buf();
         }
@@ -300,13 +311,16 @@ impl JsonFileWriter {
             "pier: log write failed, {} bytes of log records were dropped\n",
             self.dropped
         );
-        record::encode(
-            &mut m,
-            Stream::Stderr,
-            msg.as_bytes(),
-            &self.attrs,
-            &self.ts[..self.ts_len],
-        );
+        match self.format {
+            LogFormat::JsonFile => record::encode(
+                &mut m,
+                Stream::Stderr,
+                msg.as_bytes(),
+                &self.attrs,
+                &self.ts[..self.ts_len],
+            ),
+            LogFormat::Cri => record::encode_cri(&mut m, Stream::Stderr, msg.as_bytes(), &self.ts[..self.ts_len]),
+        }
         m
     }
 

@@ -676,3 +676,60 @@ fn attrs_are_written_and_read_back() {
     .unwrap();
     assert_eq!(lines(&t), ["after\n"]);
 }
+
+#[test]
+fn cri_format_is_written_and_read_like_json_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(dir.path());
+    c.max_size = Some(2048);
+    c.max_file = 50;
+    c.compress = true;
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    w.set_format(pier_log::LogFormat::Cri);
+    let long = "y".repeat(MAX_RECORD_LEN + 10);
+    w.write(Stream::Stdout, long.as_bytes(), T0).unwrap();
+    w.write(Stream::Stdout, b"\n", T0).unwrap();
+    let mut want = vec![
+        long[..MAX_RECORD_LEN].to_string(),
+        format!("{}\n", &long[MAX_RECORD_LEN..]),
+    ];
+    for i in 0..500i64 {
+        let line = format!("line {i}\n");
+        let stream = if i % 3 == 0 { Stream::Stderr } else { Stream::Stdout };
+        w.write(stream, line.as_bytes(), T0 + i * 1_000_000).unwrap();
+        want.push(line);
+    }
+    w.write(Stream::Stdout, b"no newline", T0 + 600_000_000).unwrap();
+    w.flush_partial(T0 + 600_000_000).unwrap();
+    w.finish_pending_work();
+    let text = fs::read_to_string(&c.path).unwrap();
+    assert!(
+        text.ends_with(" stdout P no newline\n"),
+        "{}",
+        &text[text.len() - 100..]
+    );
+    let mut want_all = want.clone();
+    want_all.push("no newline".to_string());
+    let got = lines(&all(&c.path, &ReadOptions::default()));
+    assert!(got == want_all, "{} lines, want {}", got.len(), want_all.len());
+    let tail = all(
+        &c.path,
+        &ReadOptions {
+            tail: Some(3),
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&tail), want_all[want_all.len() - 3..]);
+    let since = all(
+        &c.path,
+        &ReadOptions {
+            since: Some(T0 + 450 * 1_000_000),
+            stderr: false,
+            ..ReadOptions::default()
+        },
+    );
+    assert_eq!(lines(&since)[0], "line 451\n");
+    assert!(fs::read_dir(dir.path())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".gz")));
+}
