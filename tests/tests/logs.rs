@@ -481,6 +481,44 @@ fn daemon_wide_log_config_applies() {
     assert_eq!(out(&o).trim(), "none");
 }
 
+#[test]
+fn cri_driver_writes_cri_lines_and_logs_reads_them() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "--name",
+        "kube",
+        "--log-driver",
+        "cri",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=50",
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 500; echo oops >&2; printf tail",
+    ]);
+    let path = log_path(&d, "kube");
+    let text = std::fs::read_to_string(&path).expect("read live log");
+    let last: Vec<&str> = text.lines().rev().take(2).collect();
+    assert!(last[0].ends_with(" stdout P tail"), "{last:?}");
+    assert!(last[1].ends_with(" stderr F oops"), "{last:?}");
+    assert!(PathBuf::from(format!("{}.1", path.display())).exists(), "rotated");
+    let out = same_logs(&d, &[], "kube");
+    let want: String = (1..=500).map(|i| format!("{i}\n")).collect::<String>() + "tail";
+    assert_eq!(out, want);
+    same_logs(&d, &["-t", "--tail", "5"], "kube");
+    assert_eq!(
+        same_logs(&d, &["--tail", "3"], "kube"),
+        "500\ntail",
+        "oops went to stderr"
+    );
+    let (_, v) = d.http_json("GET", "/containers/kube/json", None);
+    assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "cri");
+}
+
 /// Unmounts a mount point on drop (also when the test fails).
 struct Unmount(PathBuf);
 

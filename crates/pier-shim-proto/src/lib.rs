@@ -173,7 +173,8 @@ pub struct ShimConfig {
 /// Where and how the shim writes the container's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSettings {
-    /// `json-file` or `none`.
+    /// `json-file`, `cri` (the same files in the Kubernetes CRI line
+    /// format) or `none`.
     pub driver: String,
     /// The json-file path `<data-root>/containers/<id>/<id>-json.log`.
     pub path: PathBuf,

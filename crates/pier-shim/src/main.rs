@@ -136,7 +136,7 @@ fn setup(cfg: ShimConfig) -> anyhow::Result<Shim> {
 fn open_sink(cfg: &ShimConfig) -> anyhow::Result<Box<dyn LogSink>> {
     match cfg.log.driver.as_str() {
         "none" => Ok(Box::new(Discard)),
-        "json-file" => Ok(Box::new(
+        "json-file" | "cri" => Ok(Box::new(
             crate::sink::JsonFile::open(&cfg.log).with_context(|| format!("open log {}", cfg.log.path.display()))?,
         )),
         other => anyhow::bail!("unsupported log driver {other:?}"),

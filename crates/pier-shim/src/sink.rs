@@ -63,6 +63,9 @@ impl JsonFile {
         })
         .map(|mut w| {
             w.set_attrs(&settings.attrs);
+            if settings.driver == "cri" {
+                w.set_format(pier_log::LogFormat::Cri);
+            }
             JsonFile(w)
         })
     }

@@ -110,7 +110,7 @@ pub fn parse_host(host: &str) -> Result<PathBuf, ConfigError> {
 /// Check a log driver name.
 pub fn check_log_driver(driver: &str) -> Result<(), ConfigError> {
     match driver {
-        "json-file" | "none" => Ok(()),
+        "json-file" | "cri" | "none" => Ok(()),
         other => Err(ConfigError::LogDriver(other.to_string())),
     }
 }

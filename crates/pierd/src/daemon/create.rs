@@ -148,7 +148,7 @@ impl Daemon {
 fn check_host_config(hc: &HostConfig) -> Result<()> {
     if let Some(lc) = &hc.log_config {
         match lc.kind.as_str() {
-            "" | "json-file" | "none" => {}
+            "" | "json-file" | "cri" | "none" => {}
             other => {
                 return Err(Error::InvalidParameter(format!(
                     "logger: no log driver named '{other}' is registered"

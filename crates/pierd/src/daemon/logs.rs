@@ -29,8 +29,12 @@ const BATCH: usize = 256 << 10;
 pub const DEFAULT_MAX_SIZE: &str = "20m";
 pub const DEFAULT_MAX_FILE: &str = "5";
 
-/// The log drivers Pier has.
-const DRIVERS: &[&str] = &["json-file", "none"];
+/// The log drivers Pier has (`cri`: json-file's files and rotation, lines in
+/// the Kubernetes CRI format).
+const DRIVERS: &[&str] = &["json-file", "cri", "none"];
+
+/// Options cri accepts (it stores no attributes).
+const CRI_OPTS: &[&str] = &["max-size", "max-file", "compress"];
 
 /// Options json-file accepts (dockerd's list).
 const JSON_FILE_OPTS: &[&str] = &[
@@ -125,8 +129,8 @@ pub fn resolve_log_config(
             "logger: no log driver named '{kind}' is registered"
         )));
     }
-    if kind == "json-file" {
-        validate_json_file(&opts)?;
+    if kind == "json-file" || kind == "cri" {
+        validate_file_opts(&kind, &opts)?;
         opts.entry("max-size".to_string())
             .or_insert_with(|| DEFAULT_MAX_SIZE.to_string());
         opts.entry("max-file".to_string())
@@ -138,11 +142,12 @@ pub fn resolve_log_config(
     })
 }
 
-fn validate_json_file(opts: &BTreeMap<String, String>) -> Result<()> {
+fn validate_file_opts(driver: &str, opts: &BTreeMap<String, String>) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidParameter(m));
+    let known = if driver == "cri" { CRI_OPTS } else { JSON_FILE_OPTS };
     for (k, v) in opts {
-        if !JSON_FILE_OPTS.contains(&k.as_str()) {
-            return bad(format!("unknown log opt '{k}' for json-file log driver"));
+        if !known.contains(&k.as_str()) {
+            return bad(format!("unknown log opt '{k}' for {driver} log driver"));
         }
         match k.as_str() {
             "max-size" if parse_max_size(v).is_none() => return bad(format!("invalid size: '{v}'")),
@@ -436,6 +441,14 @@ mod tests {
         let daemon: BTreeMap<String, String> = [("max-size".to_string(), "1m".to_string())].into();
         let r = resolve_log_config(Some(&lc("", &[("max-file", "2")])), "json-file", &daemon).expect("merge");
         assert_eq!(r, lc("json-file", &[("max-file", "2"), ("max-size", "1m")]));
+        let r = resolve_log_config(Some(&lc("cri", &[])), "json-file", &daemon).expect("cri");
+        assert_eq!(r, lc("cri", &[("max-file", "5"), ("max-size", "20m")]));
+        assert!(
+            resolve_log_config(Some(&lc("cri", &[("labels", "a")])), "json-file", &none)
+                .expect_err("cri has no attrs")
+                .to_string()
+                .contains("unknown log opt 'labels' for cri log driver")
+        );
         let r = resolve_log_config(Some(&lc("none", &[])), "json-file", &daemon).expect("none");
         assert_eq!(r, lc("none", &[]));
         let err = |r: Result<LogConfig>| r.expect_err("invalid").to_string();
