@@ -82,7 +82,7 @@ pub struct VolumePruneArgs {
     /// Remove all unused volumes, not just anonymous ones
     #[arg(short = 'a', long = "all")]
     pub all: bool,
-    /// Provide filter values (e.g. "label=<label>")
+    /// Provide filter values (e.g. `label=<label>`)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
     /// Do not prompt for confirmation
