@@ -138,6 +138,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     Ok(())
 }
 
+/// Replace `path` with `bytes` atomically (a temp file beside it, then a
+/// rename) but without fsync: for files derived from `container.json` and
+/// rewritten on every start (the OCI spec, shim.json, /etc files). A crash
+/// may lose them, never tear them, and the next start writes them again;
+/// their 2 fsyncs each cost ~25 ms of a start on a virtio disk.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io_err("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err("rename", path))
+}
+
 /// Persist a record as `<dir>/container.json`.
 pub fn save(dir: &Path, record: &ContainerRecord) -> Result<(), RecordError> {
     let path = dir.join("container.json");
@@ -178,5 +194,15 @@ mod tests {
         save(dir.path(), &rec).expect("save");
         assert_eq!(load(dir.path()).expect("load"), rec);
         assert_eq!(rec.short_id().len(), 12);
+    }
+
+    #[test]
+    fn replace_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.json");
+        write_replace(&path, b"one").expect("write");
+        write_replace(&path, b"two").expect("rewrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 }

@@ -22,8 +22,10 @@ fn io(op: &str, path: &Path, e: impl std::fmt::Display) -> Error {
     Error::system(format!("{op} {}", path.display()), e)
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    record::write_atomic(path, text.as_bytes()).map_err(|e| Error::System(e.to_string()))
+/// Files of the bundle are derived from container.json and rewritten on
+/// every start: replaced atomically, not fsynced (see `record::write_replace`).
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    record::write_replace(path, bytes).map_err(|e| Error::System(e.to_string()))
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
@@ -100,9 +102,9 @@ impl Daemon {
             resolv_conf: c.dir.join("resolv.conf"),
         };
         let extra = extra_hosts(hc.extra_hosts.as_deref().unwrap_or_default())?;
-        write(&etc.hostname, &spec::hostname_file(&hostname))?;
-        write(&etc.hosts, &spec::hosts_file(&hostname, None, &extra))?;
-        write(&etc.resolv_conf, &spec::resolv_conf(&host_resolv_conf()))?;
+        write(&etc.hostname, spec::hostname_file(&hostname).as_bytes())?;
+        write(&etc.hosts, spec::hosts_file(&hostname, None, &extra).as_bytes())?;
+        write(&etc.resolv_conf, spec::resolv_conf(&host_resolv_conf()).as_bytes())?;
 
         let passwd = read_optional(&rootfs.merged.join("etc/passwd"))?;
         let group = read_optional(&rootfs.merged.join("etc/group"))?;
@@ -146,7 +148,7 @@ impl Daemon {
         input.mounts = self.start_mounts(c, &rootfs.merged, hc)?;
         let spec = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::system("encode OCI spec", e))?;
-        record::write_atomic(&c.bundle.join("config.json"), &spec_json).map_err(|e| Error::System(e.to_string()))?;
+        write(&c.bundle.join("config.json"), &spec_json)?;
 
         let shim = ShimConfig {
             id: rec.id.clone(),
@@ -164,7 +166,7 @@ impl Daemon {
         };
         let shim_json = c.bundle.join("shim.json");
         let bytes = serde_json::to_vec_pretty(&shim).map_err(|e| Error::system("encode shim config", e))?;
-        record::write_atomic(&shim_json, &bytes).map_err(|e| Error::System(e.to_string()))?;
+        write(&shim_json, &bytes)?;
         Ok(Prepared { shim_json })
     }
 }

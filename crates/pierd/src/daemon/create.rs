@@ -92,7 +92,11 @@ impl Daemon {
         let dir = container.dir.clone();
         let written = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
-            super::mounts::save(&dir, &mounts)?;
+            // No mounts, no file (`mounts::load` reads a missing one as
+            // none): saves two fsyncs on every plain create.
+            if !mounts.is_empty() {
+                super::mounts::save(&dir, &mounts)?;
+            }
             record::save(&dir, &rec).map_err(|e| {
                 let _ = std::fs::remove_dir_all(&dir);
                 Error::system("save container record", e)
