@@ -38,6 +38,16 @@ impl Rootfs {
     /// Mount the overlay unless it is mounted already. `layers` are top-most
     /// first, as overlayfs wants them.
     pub fn mount(&self, layers: &[PathBuf]) -> Result<(), RootfsError> {
+        self.mount_with(layers, false)
+    }
+
+    /// `mount`, optionally `volatile`: the overlay then never syncs its
+    /// upper filesystem, neither on the container's fsyncs nor at unmount
+    /// (which otherwise writes back every dirty page of the data root's
+    /// filesystem, tens to hundreds of ms on a busy disk). Only for
+    /// writable layers thrown away at exit (AutoRemove), as podman does
+    /// for `--rm`. Falls back to a plain mount where the kernel lacks it.
+    pub fn mount_with(&self, layers: &[PathBuf], volatile: bool) -> Result<(), RootfsError> {
         if layers.is_empty() {
             return Err(RootfsError::NoLayers);
         }
@@ -51,18 +61,43 @@ impl Rootfs {
         if is_mounted(&self.merged) {
             return Ok(());
         }
+        self.clear_volatile_mark()?;
         let data = overlay_options(layers, &self.upper, &self.work);
-        mount(
-            Some("overlay"),
-            &self.merged,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data.as_str()),
-        )
-        .map_err(|e| RootfsError::Io {
+        let mount_overlay = |data: &str| {
+            mount(
+                Some("overlay"),
+                &self.merged,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(data),
+            )
+        };
+        if volatile {
+            match mount_overlay(&format!("{data},volatile")) {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::debug!(error = %e, "volatile overlay refused; mounting a plain one"),
+            }
+        }
+        mount_overlay(&data).map_err(|e| RootfsError::Io {
             op: "mount overlay on",
             path: self.merged.clone(),
             source: e.into(),
+        })
+    }
+
+    /// A volatile mount leaves `work/work/incompat/volatile` behind, and
+    /// overlayfs refuses to mount that workdir again. The workdir holds no
+    /// container data (only overlay's scratch space), so a stale one left by
+    /// an unmounted volatile overlay is removed; overlay recreates it.
+    fn clear_volatile_mark(&self) -> Result<(), RootfsError> {
+        let scratch = self.work.join("work");
+        if !scratch.join("incompat").join("volatile").exists() {
+            return Ok(());
+        }
+        std::fs::remove_dir_all(&scratch).map_err(|source| RootfsError::Io {
+            op: "remove",
+            path: scratch,
+            source,
         })
     }
 
@@ -148,6 +183,20 @@ mod tests {
             Path::new("/c/fs/work"),
         );
         assert_eq!(o, "lowerdir=/l/2:/l/1,upperdir=/c/fs/upper,workdir=/c/fs/work");
+    }
+
+    #[test]
+    fn stale_volatile_mark_is_cleared() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs = Rootfs::new(dir.path());
+        let mark = fs.work.join("work/incompat/volatile/dirty");
+        std::fs::create_dir_all(&mark).expect("mark");
+        std::fs::create_dir_all(&fs.upper).expect("upper");
+        std::fs::write(fs.upper.join("kept"), b"x").expect("upper file");
+        fs.clear_volatile_mark().expect("clear");
+        assert!(!fs.work.join("work").exists());
+        assert!(fs.upper.join("kept").exists());
+        fs.clear_volatile_mark().expect("clear again");
     }
 
     #[test]

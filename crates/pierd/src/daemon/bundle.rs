@@ -86,7 +86,7 @@ impl Daemon {
 
         let rootfs = c.rootfs();
         rootfs
-            .mount(&self.images.layer_dirs(image))
+            .mount_with(&self.images.layer_dirs(image), rec.host_config.auto_remove)
             .map_err(|e| Error::system(format!("mount rootfs of {}", c.id), e))?;
 
         let config = &rec.config;
