@@ -36,15 +36,17 @@ impl Daemon {
         }
     }
 
-    /// Record an exit: unmount first (so a restart racing with this sees a
-    /// clean rootfs), then publish and persist, then AutoRemove.
+    /// Record an exit: persist and publish (waiters return), then unmount
+    /// the rootfs under the op lock, then AutoRemove.
+    ///
+    /// The unmount comes last because unmounting an overlay syncs its upper
+    /// filesystem, i.e. writes back every dirty page of the data root's
+    /// filesystem (a fresh 1 GiB log: ~0.6 s), and `wait` need not wait for
+    /// that. An op that takes the op lock first finds the rootfs still
+    /// mounted, which each handles: start reuses the mount (and this then
+    /// leaves it alone), a file operation unmounts after itself, remove
+    /// unmounts before deleting.
     pub(super) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
-        let c2 = c.clone();
-        match tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
-            Err(e) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
-        }
         let rec = exit.record;
         let error = exit.error.unwrap_or_default();
         if let Err(e) = c
@@ -71,10 +73,31 @@ impl Daemon {
             m.remove(&c.id);
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
+        self.unmount_exited(c).await;
         if c.record().host_config.auto_remove {
             if let Err(e) = self.auto_remove(c).await {
                 tracing::warn!(id = %c.id, error = %e, "auto-remove container");
             }
+        }
+    }
+}
+
+impl Daemon {
+    /// Unmount the rootfs of an exited container, unless it was started
+    /// again (or removed) before the op lock came free.
+    async fn unmount_exited(&self, c: &Arc<Container>) {
+        let _op = c.op.lock().await;
+        {
+            let live = c.live.borrow();
+            if live.removed || live.record.state.is_running() {
+                return;
+            }
+        }
+        let c2 = c.clone();
+        match tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
         }
     }
 }
