@@ -53,6 +53,9 @@ pub enum FrameError {
 #[derive(Debug, Default)]
 pub struct Decoder {
     buf: Vec<u8>,
+    /// Start of the unconsumed bytes: frames are taken without shifting the
+    /// rest of the buffer each time (compacted when more is pushed).
+    pos: usize,
 }
 
 impl Decoder {
@@ -61,27 +64,36 @@ impl Decoder {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame, if one is buffered.
     pub fn next_frame(&mut self) -> Result<Option<(StreamType, Vec<u8>)>, FrameError> {
-        if self.buf.len() < HEADER_LEN {
+        let buf = &self.buf[self.pos..];
+        if buf.len() < HEADER_LEN {
             return Ok(None);
         }
-        let stream = StreamType::from_byte(self.buf[0]).ok_or(FrameError::UnknownStream(self.buf[0]))?;
-        let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
-        if self.buf.len() < HEADER_LEN + len {
+        let stream = StreamType::from_byte(buf[0]).ok_or(FrameError::UnknownStream(buf[0]))?;
+        let len = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+        if buf.len() < HEADER_LEN + len {
             return Ok(None);
         }
-        let payload = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
-        self.buf.drain(..HEADER_LEN + len);
+        let payload = buf[HEADER_LEN..HEADER_LEN + len].to_vec();
+        self.pos += HEADER_LEN + len;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
         Ok(Some((stream, payload)))
     }
 
     /// Bytes buffered but not yet returned as a frame.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.pos
     }
 }
 

@@ -89,7 +89,7 @@ impl<R: Read> OutputStream<R> {
             inner,
             decoder: multiplexed.then(Decoder::new),
             path,
-            buf: vec![0; 32 * 1024],
+            buf: vec![0; 256 * 1024],
         }
     }
 
