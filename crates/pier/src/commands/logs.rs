@@ -40,7 +40,11 @@ pub fn logs(client: &Client, a: &LogsArgs) -> anyhow::Result<i32> {
             let is_err = matches!(kind, StreamType::Stderr | StreamType::SystemErr);
             if is_err != last_err {
                 // Keep the order of stdout and stderr lines on a terminal.
-                if is_err { out.flush()? } else { err.flush()? }
+                if is_err {
+                    out.flush()?
+                } else {
+                    err.flush()?
+                }
                 last_err = is_err;
             }
             if is_err {
