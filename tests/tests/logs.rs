@@ -612,3 +612,51 @@ fn a_full_disk_neither_blocks_the_container_nor_tears_the_log() {
     assert_eq!(e.matches("pier: log write failed").count(), 1);
     drop(d);
 }
+
+#[test]
+fn rotated_files_are_compressed_while_the_container_idles() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // A burst that rotates a few times, then silence: the shim gzips the
+    // rotated files in idle slices, without waiting for new output or exit.
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "idle",
+        "--log-opt",
+        "max-size=256k",
+        "--log-opt",
+        "max-file=4",
+        "--log-opt",
+        "compress=true",
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 200000; sleep 1000",
+    ]);
+    let path = log_path(&d, "idle");
+    let dir = path.parent().expect("log dir").to_path_buf();
+    let settled = wait_until(20, || {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let gz = names.iter().filter(|n| n.ends_with(".gz")).count();
+        let plain_rotated = names
+            .iter()
+            .filter(|n| n.contains("-json.log.") && !n.contains(".gz"))
+            .count();
+        gz == 3 && plain_rotated == 0
+    });
+    assert!(
+        settled,
+        "rotated files gzipped while idle: {:?}",
+        std::fs::read_dir(&dir).map(|r| r.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    assert!(running(&d, "idle"), "the container is still running");
+    d.pier_ok(&["rm", "-f", "idle"]);
+}

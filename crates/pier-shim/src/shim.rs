@@ -332,7 +332,9 @@ impl Shim {
                 .flatten()
                 .min();
             let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if self.more_output.contains(&true) {
+            // Gzip of a rotated log file goes on in slices while idle.
+            let background = self.sink.has_background_work();
+            if self.more_output.contains(&true) || background {
                 timeout = Some(Duration::ZERO);
             }
             match self.poll.poll(&mut events, timeout) {
@@ -364,6 +366,9 @@ impl Shim {
             }
             if batch.is_empty() {
                 batch.push(Event::Tick);
+                if background {
+                    self.sink.do_background_work();
+                }
             }
             for &ev in &batch {
                 self.handle(ev)?;

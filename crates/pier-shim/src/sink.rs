@@ -25,6 +25,14 @@ pub trait LogSink {
         &[]
     }
 
+    /// Whether background work (gzip of a rotated file) is waiting.
+    fn has_background_work(&self) -> bool {
+        false
+    }
+
+    /// Do one bounded slice of background work.
+    fn do_background_work(&mut self) {}
+
     /// A follower of the log from `offset` in the live file, or of its
     /// whole history with `None`. `None` when this driver keeps nothing.
     fn follow(&self, _from: Option<u64>) -> Option<Result<pier_log::Follower, pier_log::LogError>> {
@@ -93,6 +101,14 @@ impl LogSink for JsonFile {
 
     fn position(&self) -> Option<u64> {
         Some(self.0.live_offset())
+    }
+
+    fn has_background_work(&self) -> bool {
+        self.0.has_pending_work()
+    }
+
+    fn do_background_work(&mut self) {
+        self.0.do_pending_work();
     }
 
     fn pending(&self, stream: Stream) -> &[u8] {
