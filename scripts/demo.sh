@@ -38,8 +38,8 @@ tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
 step pier version; pier version
 step pier import busybox.tar busybox; pier import "$tmp/busybox.tar" busybox
 step pier images; pier images
-step pier run -d --name ticker busybox sh -c 'for i in 1 2 3; do echo tick \$i; sleep 0.2; done; sleep 1000'
-pier run -d --name ticker busybox sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.2; done; sleep 1000'
+step pier run -d --name ticker busybox sh -c 'i=0; while true; do i=\$((i+1)); echo tick \$i; sleep 0.4; done'
+pier run -d --name ticker busybox sh -c 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.4; done'
 sleep 1
 step pier ps; pier ps
 step pier logs -t ticker; pier logs -t ticker
@@ -48,6 +48,8 @@ if pier exec ticker true >/dev/null 2>&1; then
 else
   step pier exec; echo "(exec is not built yet)"
 fi
+step "pier attach --no-stdin --sig-proxy=false ticker   # live output; ctrl-c (here: after 2 s) detaches"
+timeout -s INT 2 "$bin/pier" -H "unix://$tmp/pier.sock" attach --no-stdin --sig-proxy=false ticker || true
 if echo probe | pier run -i --rm busybox cat >/dev/null 2>&1; then
   step "echo hello through attach | pier run -i --rm busybox tr a-z A-Z"
   echo hello through attach | pier run -i --rm busybox tr a-z A-Z
