@@ -12,6 +12,7 @@ use futures_util::TryStreamExt;
 use pier_api::volume::{CommitResponse, ContainerChange, PathStat, PATH_STAT_HEADER};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use super::channel_body::{channel_body, ChannelWriter};
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
 use crate::daemon::CommitOptions;
@@ -40,27 +41,8 @@ pub async fn head(State(d): State<AppState>, Path(id): Path<String>, params: Par
     Ok(resp)
 }
 
-/// Sends what is written as body chunks; fails once the client is gone.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn tar_stream(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Body {
-    let s = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-    Body::from_stream(s)
+    channel_body(rx)
 }
 
 pub async fn get(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<Response> {

@@ -11,6 +11,7 @@ use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use pier_image::{ImageError, PullEvent, Reference, Removed};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use super::channel_body::{channel_body, ChannelWriter};
 use super::convert;
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
@@ -258,32 +259,13 @@ async fn save(d: AppState, names: Vec<String>) -> ApiResult<Response> {
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-    Ok(([(header::CONTENT_TYPE, "application/x-tar")], Body::from_stream(body)).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], channel_body(rx)).into_response())
 }
 
 /// `GET /images/get?names=a&names=b`.
 pub async fn save_many(State(d): State<AppState>, params: Params) -> ApiResult<Response> {
     let names = params.all("names");
     save(d, names).await
-}
-
-/// Sends what is written as body chunks; fails once the client is gone.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// `POST /images/{name}/tag?repo=&tag=` (the only POST under a name).

@@ -5,6 +5,7 @@
 mod archive;
 mod attach;
 mod attach_ws;
+mod channel_body;
 mod containers;
 mod convert;
 pub mod error;
