@@ -259,6 +259,15 @@ impl Daemon {
         c
     }
 
+    /// The `docker` or `pier` CLI, by name, pointed at this daemon.
+    pub fn cli_cmd(&self, cli: &str, args: &[&str]) -> Command {
+        if cli == "docker" {
+            self.docker_cmd(args)
+        } else {
+            self.pier_cmd(args)
+        }
+    }
+
     /// Run the docker CLI and return its output.
     pub fn docker(&self, args: &[&str]) -> Output {
         self.docker_cmd(args)
@@ -526,6 +535,23 @@ pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 /// stdout of an [`Output`] as a trimmed string.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Run `cmd` with `input` fed to its stdin from a thread (so a large input
+/// cannot deadlock against unread output) and return its output.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("join").expect("write stdin");
+    out
 }
 
 #[cfg(test)]

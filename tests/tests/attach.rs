@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pier_e2e::hijack::demux;
 use pier_e2e::tmux::Tmux;
-use pier_e2e::{bins, wait_until, Daemon};
+use pier_e2e::{bins, output_with_stdin, wait_until, Daemon};
 
 /// Untrimmed stdout.
 fn stdout(o: &std::process::Output) -> String {
@@ -57,22 +57,7 @@ fn piped_stdin_with_run_i() {
     let payload: String = (0..20000).map(|i| format!("line {i}\n")).collect();
     for cli in ["docker", "pier"] {
         let args = ["run", "-i", "--rm", "busybox", "cat"];
-        let mut cmd = if cli == "docker" {
-            d.docker_cmd(&args)
-        } else {
-            d.pier_cmd(&args)
-        };
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let data = payload.clone();
-        let writer = std::thread::spawn(move || stdin.write_all(data.as_bytes()));
-        let out = child.wait_with_output().expect("wait");
-        writer.join().expect("join").expect("write stdin");
+        let out = output_with_stdin(d.cli_cmd(cli, &args), payload.as_bytes());
         assert_eq!(
             out.status.code(),
             Some(0),

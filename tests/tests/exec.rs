@@ -1,11 +1,10 @@
 //! End-to-end: exec (issue 5) with the pier CLI, the docker CLI and tmux.
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pier_e2e::tmux::Tmux;
-use pier_e2e::{wait_until, Daemon};
+use pier_e2e::{output_with_stdin, wait_until, Daemon};
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -62,22 +61,7 @@ fn stdin_from_a_file() {
     let payload: String = (0..50000).map(|i| format!("row {i}\n")).collect();
     for cli in ["docker", "pier"] {
         let args = ["exec", "-i", "box", "cat"];
-        let mut cmd = if cli == "docker" {
-            d.docker_cmd(&args)
-        } else {
-            d.pier_cmd(&args)
-        };
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let data = payload.clone();
-        let w = std::thread::spawn(move || stdin.write_all(data.as_bytes()));
-        let o = child.wait_with_output().expect("wait");
-        w.join().expect("join").expect("write");
+        let o = output_with_stdin(d.cli_cmd(cli, &args), payload.as_bytes());
         assert_eq!(o.status.code(), Some(0), "{cli}: {}", err(&o));
         assert!(
             out(&o) == payload,
