@@ -48,3 +48,17 @@ pub(crate) mod string_or_vec {
         })
     }
 }
+
+/// Serde helper: read a JSON `null` as the type's zero value, as Go's
+/// decoder leaves a scalar field untouched by `null`.
+pub(crate) mod nullable {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn de<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Default,
+    {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+    }
+}

@@ -9,17 +9,24 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Mount {
-    /// Container path.
-    pub target: String,
-    /// Host path (bind) or volume name (volume); empty for tmpfs.
-    pub source: String,
     /// `bind`, `volume`, `tmpfs`.
-    #[serde(rename = "Type")]
+    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    /// Host path (bind) or volume name (volume); empty for tmpfs.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Container path.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub consistency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_options: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_options: Option<VolumeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tmpfs_options: Option<TmpfsOptions>,
 }
 

@@ -30,6 +30,9 @@ pub struct DaemonConfig {
     /// `insecure-registries`: registries (`host[:port]`, exactly as in references) pulled over
     /// plain HTTP; loopback registries always are.
     pub insecure_registries: Vec<String>,
+    /// A pure cgroup v2 host (docker's default cgroupns mode is then
+    /// `private`); read from /sys/fs/cgroup at construction.
+    pub cgroup_v2: bool,
 }
 
 impl DaemonConfig {
@@ -44,7 +47,17 @@ impl DaemonConfig {
             log_opts: BTreeMap::new(),
             detach_keys: None,
             insecure_registries: Vec::new(),
+            cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
         }
+    }
+
+    /// The runtime's name as inspect shows it (`runc`, `crun`): the
+    /// binary's file name.
+    pub fn runtime_name(&self) -> &str {
+        self.runtime
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(DEFAULT_RUNTIME)
     }
 
     pub fn containers_dir(&self) -> PathBuf {

@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod error;
 mod http;
 pub mod lock;
+pub mod model;
 pub mod names;
 pub mod record;
 pub mod rootfs;

@@ -1,11 +1,20 @@
 //! `container.json`: pierd's durable record of one container, and the atomic
 //! write that keeps it whole across crashes.
+//!
+//! The record carries a schema `version`. [`load`] reads the current
+//! version and every earlier one; an older record comes back upgraded (the
+//! caller writes it back). A record of a newer version than this pierd
+//! knows is refused with an error naming both versions, never guessed at.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use pier_api::container::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
+
+use crate::model::{self, ContainerSpec};
+
+/// The schema version this pierd writes.
+pub const VERSION: u32 = 2;
 
 /// Lifecycle status as docker names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +80,8 @@ impl State {
 /// restart (together with the shim socket or `exit.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerRecord {
+    /// Schema version ([`VERSION`]).
+    pub version: u32,
     /// 64 hex.
     pub id: String,
     /// Without the leading `/`.
@@ -81,12 +92,7 @@ pub struct ContainerRecord {
     pub image: String,
     /// `sha256:<hex>` image id.
     pub image_id: String,
-    /// Resolved command: `path` then `args`.
-    pub path: String,
-    pub args: Vec<String>,
-    /// The create request's config with the image's defaults applied.
-    pub config: ContainerConfig,
-    pub host_config: HostConfig,
+    pub spec: ContainerSpec,
     pub state: State,
     pub restart_count: i64,
 }
@@ -95,6 +101,34 @@ impl ContainerRecord {
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }
+}
+
+/// The fields every version has.
+#[derive(Debug, Deserialize)]
+struct Common {
+    #[serde(default = "v1")]
+    version: u32,
+    id: String,
+    name: String,
+    created: i64,
+    image: String,
+    image_id: String,
+    state: State,
+    #[serde(default)]
+    restart_count: i64,
+}
+
+fn v1() -> u32 {
+    1
+}
+
+/// A loaded record and whether it was upgraded from an older version.
+#[derive(Debug)]
+pub struct Loaded {
+    pub record: ContainerRecord,
+    /// `Some(old version)` when upgraded; what the upgrade dropped, if anything.
+    pub upgraded_from: Option<u32>,
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +141,10 @@ pub enum RecordError {
     },
     #[error("parse {path}: {source}")]
     Parse { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: record version {found} is newer than this pierd's ({VERSION})")]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("upgrade {path}: {source}")]
+    Upgrade { path: PathBuf, source: model::CreateError },
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> RecordError + 'a {
@@ -164,36 +202,156 @@ pub fn save(dir: &Path, record: &ContainerRecord) -> Result<(), RecordError> {
     write_atomic(&path, &bytes)
 }
 
-/// Load `<dir>/container.json`.
-pub fn load(dir: &Path) -> Result<ContainerRecord, RecordError> {
+/// Load `<dir>/container.json`, upgrading an older version in memory
+/// (`defaults` are the daemon's, for rebuilding the spec).
+pub fn load(dir: &Path, defaults: &model::Defaults<'_>) -> Result<Loaded, RecordError> {
     let path = dir.join("container.json");
     let bytes = std::fs::read(&path).map_err(io_err("read", &path))?;
-    serde_json::from_slice(&bytes).map_err(|source| RecordError::Parse { path, source })
+    parse(&path, &bytes, defaults)
+}
+
+/// [`load`] of bytes already read.
+pub fn parse(path: &Path, bytes: &[u8], defaults: &model::Defaults<'_>) -> Result<Loaded, RecordError> {
+    let parse_err = |source| RecordError::Parse {
+        path: path.to_path_buf(),
+        source,
+    };
+    let common: Common = serde_json::from_slice(bytes).map_err(parse_err)?;
+    match common.version {
+        VERSION => {
+            let record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            Ok(Loaded {
+                record,
+                upgraded_from: None,
+                notes: Vec::new(),
+            })
+        }
+        1 => {
+            let v1: model::upgrade::V1Request = serde_json::from_slice(bytes).map_err(parse_err)?;
+            let (spec, notes) =
+                model::upgrade::spec_from_v1(&common.id, &v1, defaults).map_err(|source| RecordError::Upgrade {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            Ok(Loaded {
+                record: ContainerRecord {
+                    version: VERSION,
+                    id: common.id,
+                    name: common.name,
+                    created: common.created,
+                    image: common.image,
+                    image_id: common.image_id,
+                    spec,
+                    state: common.state,
+                    restart_count: common.restart_count,
+                },
+                upgraded_from: Some(1),
+                notes,
+            })
+        }
+        found => Err(RecordError::TooNew {
+            path: path.to_path_buf(),
+            found,
+        }),
+    }
+}
+
+/// A created container running `sh` with `labels`, for tests of code that
+/// reads records.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> ContainerRecord {
+    let opts = std::collections::BTreeMap::new();
+    let defaults = model::Defaults {
+        log_driver: "json-file",
+        log_opts: &opts,
+        runtime: "runc",
+        ncpu: 2,
+        cgroup_v2: false,
+    };
+    let req = pier_api::container::ContainerCreateRequest {
+        config: pier_api::container::ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let spec = match model::build(id, &req, &Default::default(), &defaults) {
+        Ok(b) => b.spec,
+        Err(e) => panic!("sample spec: {e}"),
+    };
+    ContainerRecord {
+        version: VERSION,
+        id: id.to_string(),
+        name: name.to_string(),
+        created: 0,
+        image: "busybox".into(),
+        image_id: "sha256:feed".into(),
+        spec,
+        state: State::created(),
+        restart_count: 0,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    fn defaults() -> (BTreeMap<String, String>, &'static str) {
+        (BTreeMap::new(), "runc")
+    }
+
+    fn daemon<'a>(opts: &'a BTreeMap<String, String>, runtime: &'a str) -> model::Defaults<'a> {
+        model::Defaults {
+            log_driver: "json-file",
+            log_opts: opts,
+            runtime,
+            ncpu: 2,
+            cgroup_v2: false,
+        }
+    }
 
     #[test]
     fn round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let (opts, rt) = defaults();
+        let d = daemon(&opts, rt);
+        let req = pier_api::container::ContainerCreateRequest {
+            config: pier_api::container::ContainerConfig {
+                cmd: Some(vec!["sh".into()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let built = model::build(&"a".repeat(64), &req, &Default::default(), &d).expect("build");
         let rec = ContainerRecord {
+            version: VERSION,
             id: "a".repeat(64),
             name: "x".into(),
             created: 1,
             image: "busybox".into(),
             image_id: "sha256:00".into(),
-            path: "sh".into(),
-            args: vec![],
-            config: ContainerConfig::default(),
-            host_config: HostConfig::default(),
+            spec: built.spec,
             state: State::created(),
             restart_count: 0,
         };
         save(dir.path(), &rec).expect("save");
-        assert_eq!(load(dir.path()).expect("load"), rec);
+        let loaded = load(dir.path(), &d).expect("load");
+        assert_eq!(loaded.record, rec);
+        assert_eq!(loaded.upgraded_from, None);
         assert_eq!(rec.short_id().len(), 12);
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let (opts, rt) = defaults();
+        let bytes = br#"{"version":99,"id":"a","name":"n","created":1,"image":"i","image_id":"s",
+            "state":{"status":"created","pid":0,"exit_code":0,"error":"","oom_killed":false,
+            "started_at":null,"finished_at":null}}"#;
+        let err = parse(Path::new("c.json"), bytes, &daemon(&opts, rt)).expect_err("too new");
+        assert!(matches!(err, RecordError::TooNew { found: 99, .. }), "{err}");
     }
 
     #[test]

@@ -120,8 +120,8 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
     let cmd = (!flags.command().is_empty()).then(|| flags.command().to_vec());
     let attach = !detach;
     let config = ContainerConfig {
-        hostname: flags.hostname.clone(),
-        user: flags.user.clone(),
+        hostname: flags.hostname.clone().unwrap_or_default(),
+        user: flags.user.clone().unwrap_or_default(),
         attach_stdin: attach && flags.interactive,
         attach_stdout: attach,
         attach_stderr: attach,
@@ -130,11 +130,11 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
         stdin_once: attach && flags.interactive,
         env: (!env.is_empty()).then_some(env),
         cmd,
-        image: Some(flags.image().to_string()),
-        working_dir: flags.workdir.clone(),
+        image: flags.image().to_string(),
+        working_dir: flags.workdir.clone().unwrap_or_default(),
         entrypoint,
         labels: (!labels.is_empty()).then_some(labels),
-        stop_signal: flags.stop_signal.clone(),
+        stop_signal: flags.stop_signal.clone().unwrap_or_default(),
         stop_timeout: flags.stop_timeout,
         volumes: (!storage.volumes.is_empty()).then(|| {
             storage
@@ -147,14 +147,17 @@ pub fn build(flags: &ContainerFlags, detach: bool, src: &Sources<'_>) -> Result<
     };
     let host_config = HostConfig {
         auto_remove: flags.rm,
-        network_mode: flags.network.clone(),
-        console_size: if flags.tty { src.console_size } else { None },
+        network_mode: flags.network.clone().unwrap_or_default(),
+        console_size: match src.console_size {
+            Some([h, w]) if flags.tty => [u64::from(h), u64::from(w)],
+            _ => [0, 0],
+        },
         privileged: flags.privileged,
         readonly_rootfs: flags.read_only,
         cap_add: (!flags.cap_add.is_empty()).then(|| flags.cap_add.clone()),
         cap_drop: (!flags.cap_drop.is_empty()).then(|| flags.cap_drop.clone()),
-        runtime: flags.runtime.clone(),
-        log_config: log_config(flags.log_driver.as_deref(), &flags.log_opt)?,
+        runtime: flags.runtime.clone().unwrap_or_default(),
+        log_config: log_config(flags.log_driver.as_deref(), &flags.log_opt)?.unwrap_or_default(),
         binds: (!storage.binds.is_empty()).then_some(storage.binds),
         mounts: (!storage.mounts.is_empty()).then_some(storage.mounts),
         tmpfs: (!storage.tmpfs.is_empty()).then_some(storage.tmpfs),
@@ -212,7 +215,7 @@ mod tests {
         };
         let req = build(&f, true, &src).expect("build");
         let c = &req.config;
-        assert_eq!(c.image.as_deref(), Some("busybox"));
+        assert_eq!(c.image, "busybox");
         assert_eq!(
             c.cmd.as_deref(),
             Some(&["sh".to_string(), "-c".to_string(), "echo hi".to_string()][..])
@@ -223,12 +226,12 @@ mod tests {
         );
         let labels = c.labels.as_ref().expect("labels");
         assert_eq!(labels.get("flag").map(String::as_str), Some(""));
-        assert_eq!(c.working_dir.as_deref(), Some("/tmp"));
-        assert_eq!(c.user.as_deref(), Some("1000"));
+        assert_eq!(c.working_dir, "/tmp");
+        assert_eq!(c.user, "1000");
         assert!(c.open_stdin && !c.attach_stdin && !c.stdin_once && !c.attach_stdout);
         let hc = req.host_config.as_ref().expect("host config");
         assert!(hc.auto_remove);
-        assert_eq!(hc.console_size, None);
+        assert_eq!(hc.console_size, [0, 0]);
         assert_eq!(c.entrypoint, None);
     }
 
@@ -246,7 +249,7 @@ mod tests {
         assert!(c.tty && c.attach_stdin && c.stdin_once && c.attach_stdout && c.attach_stderr);
         assert_eq!(c.cmd, None);
         assert_eq!(c.entrypoint, Some(vec![String::new()]));
-        assert_eq!(req.host_config.expect("hc").console_size, Some([24, 80]));
+        assert_eq!(req.host_config.expect("hc").console_size, [24, 80]);
         // The JSON the daemon gets carries docker's field names.
         let json = serde_json::to_value(build(&f, false, &src).expect("build")).expect("json");
         assert_eq!(json["Image"], "busybox");

@@ -234,7 +234,7 @@ impl Daemon {
             let under_mount = mounts::load(&c.dir)?
                 .iter()
                 .any(|m| target == m.destination || target.starts_with(&format!("{}/", m.destination)));
-            if c.record().host_config.readonly_rootfs && !under_mount {
+            if c.record().spec.storage.readonly_rootfs && !under_mount {
                 return Err(Error::InvalidParameter(
                     "container rootfs is marked read-only".to_string(),
                 ));

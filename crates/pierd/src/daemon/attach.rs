@@ -100,8 +100,8 @@ impl Daemon {
         };
         let rec = c.record();
         let target = |source| AttachTarget {
-            tty: rec.config.tty,
-            stdin: p.stdin && rec.config.open_stdin,
+            tty: rec.spec.process.stdio.tty,
+            stdin: p.stdin && rec.spec.process.stdio.open_stdin,
             detach_keys: detach_keys::choose(p.detach_keys.as_deref(), self.cfg.detach_keys.as_deref()),
             source,
         };

@@ -57,22 +57,6 @@ fn host_resolv_conf() -> String {
     main
 }
 
-/// `--add-host name:ip` entries.
-fn extra_hosts(entries: &[String]) -> Result<Vec<HostEntry>> {
-    entries
-        .iter()
-        .map(|e| match e.split_once(':') {
-            Some((name, ip)) if !name.is_empty() && !ip.is_empty() => Ok(HostEntry {
-                name: name.to_string(),
-                ip: ip.to_string(),
-            }),
-            _ => Err(Error::InvalidParameter(format!(
-                "invalid argument \"{e}\" for \"--add-host\" flag"
-            ))),
-        })
-        .collect()
-}
-
 impl Daemon {
     pub(super) fn prepare_bundle(
         &self,
@@ -85,69 +69,71 @@ impl Daemon {
         remove_if_present(&c.socket())?;
 
         let rootfs = c.rootfs();
+        let spec_ = &rec.spec;
+        let process = &spec_.process;
         rootfs
-            .mount_with(&self.images.layer_dirs(image), rec.host_config.auto_remove)
+            .mount_with(&self.images.layer_dirs(image), spec_.auto_remove)
             .map_err(|e| Error::system(format!("mount rootfs of {}", c.id), e))?;
 
-        let config = &rec.config;
-        let hc = &rec.host_config;
-        let hostname = config
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| spec::default_hostname(&rec.id));
+        let hostname = spec_.hostname.clone();
         let etc = EtcFiles {
             hostname: c.dir.join("hostname"),
             hosts: c.dir.join("hosts"),
             resolv_conf: c.dir.join("resolv.conf"),
         };
-        let extra = extra_hosts(hc.extra_hosts.as_deref().unwrap_or_default())?;
+        let extra: Vec<HostEntry> = spec_
+            .etc
+            .extra_hosts
+            .iter()
+            .map(|h| HostEntry {
+                name: h.name.clone(),
+                ip: h.address.clone(),
+            })
+            .collect();
         write(&etc.hostname, spec::hostname_file(&hostname).as_bytes())?;
         write(&etc.hosts, spec::hosts_file(&hostname, None, &extra).as_bytes())?;
-        write(&etc.resolv_conf, spec::resolv_conf(&host_resolv_conf()).as_bytes())?;
+        let resolv = spec::resolv_conf_with(
+            &host_resolv_conf(),
+            spec_.etc.dns.as_deref(),
+            spec_.etc.dns_search.as_deref(),
+            spec_.etc.dns_options.as_deref(),
+        );
+        write(&etc.resolv_conf, resolv.as_bytes())?;
 
         let passwd = read_optional(&rootfs.merged.join("etc/passwd"))?;
         let group = read_optional(&rootfs.merged.join("etc/group"))?;
-        let user = spec::resolve_user(config.user.as_deref().unwrap_or(""), &passwd, &group)
-            .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let user =
+            spec::resolve_user(&process.user, &passwd, &group).map_err(|e| Error::InvalidParameter(e.to_string()))?;
 
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| Error::system("read RLIMIT_NOFILE", e))?;
-        let mut argv = vec![rec.path.clone()];
-        argv.extend(rec.args.iter().cloned());
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let host = HostLimits {
             nofile: Rlimit { soft, hard },
             cap_bounding: spec::parse_cap_mask(&status, "CapBnd").unwrap_or(u64::MAX),
         };
-        let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), argv, host);
-        input.env = spec::process_env(config.env.as_deref().unwrap_or_default(), &hostname, config.tty);
+        let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), process.argv(), host);
+        input.env = spec::process_env(&process.env, &hostname, process.stdio.tty);
         input.hostname = hostname;
-        input.cwd = config
-            .working_dir
-            .clone()
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_string());
+        input.domainname = spec_.domainname.clone();
+        input.cwd = process.cwd().to_string();
         input.user = user;
-        input.tty = config.tty;
-        input.console_size = hc
-            .console_size
-            .filter(|[h, w]| *h > 0 && *w > 0)
-            .map(|[h, w]| spec::ConsoleSize {
-                height: u64::from(h),
-                width: u64::from(w),
-            });
-        input.privileged = hc.privileged;
-        input.readonly_rootfs = hc.readonly_rootfs;
-        input.cap_add = hc.cap_add.clone().unwrap_or_default();
-        input.cap_drop = hc.cap_drop.clone().unwrap_or_default();
+        input.tty = process.stdio.tty;
+        input.console_size = process.console_size.map(|c| spec::ConsoleSize {
+            height: c.height,
+            width: c.width,
+        });
+        input.privileged = spec_.security.privileged;
+        input.readonly_rootfs = spec_.storage.readonly_rootfs;
+        input.cap_add = spec_.security.cap_add.clone().unwrap_or_default();
+        input.cap_drop = spec_.security.cap_drop.clone().unwrap_or_default();
         input.etc_files = Some(etc);
-        if let Some(shm) = hc.shm_size.filter(|s| *s > 0) {
-            input.shm_size = shm as u64;
-        }
-        input.labels = config.labels.clone().unwrap_or_default();
-        input.mounts = self.start_mounts(c, &rootfs.merged, hc)?;
-        let spec = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
-        let spec_json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::system("encode OCI spec", e))?;
+        input.shm_size = spec_.shm_size;
+        input.oom_score_adj = spec_.oom_score_adj;
+        input.labels = spec_.labels.clone();
+        input.labels.extend(spec_.annotations.clone());
+        input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
+        let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
         write(&c.bundle.join("config.json"), &spec_json)?;
 
         let shim = ShimConfig {
@@ -159,26 +145,14 @@ impl Daemon {
             exit_path: c.exit_path(),
             shim_log: c.dir.join("shim.log"),
             log: self.log_settings(c, rec),
-            open_stdin: config.open_stdin,
+            open_stdin: process.stdio.open_stdin,
             // As dockerd: a terminal's input is never closed by a client leaving.
-            stdin_once: config.stdin_once && !config.tty,
-            tty: config.tty,
+            stdin_once: process.stdio.stdin_once && !process.stdio.tty,
+            tty: process.stdio.tty,
         };
         let shim_json = c.bundle.join("shim.json");
         let bytes = serde_json::to_vec_pretty(&shim).map_err(|e| Error::system("encode shim config", e))?;
         write(&shim_json, &bytes)?;
         Ok(Prepared { shim_json })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts() {
-        let h = extra_hosts(&["db:10.0.0.2".to_string()]).expect("hosts");
-        assert_eq!(h[0].ip, "10.0.0.2");
-        assert!(extra_hosts(&["nocolon".to_string()]).is_err());
     }
 }

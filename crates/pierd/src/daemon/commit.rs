@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use pier_api::container::ContainerConfig;
+use crate::model::ContainerSpec;
 use pier_api::volume::ContainerChange;
 use pier_image::{CommitRequest, ImageConfig};
 
@@ -127,21 +127,23 @@ fn walk_layer<W: Write>(b: &mut tar::Builder<W>, upper: &Path, rel: &Path) -> st
 }
 
 /// The image config a commit records: the container's effective config.
-fn image_config(c: &ContainerConfig) -> ImageConfig {
-    let mut exposed: Vec<String> = c.exposed_ports.iter().flatten().map(|(k, _)| k.clone()).collect();
+fn image_config(spec: &ContainerSpec) -> ImageConfig {
+    let mut exposed: Vec<String> = match spec.echo.config.get("ExposedPorts") {
+        Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
     exposed.sort();
-    let mut volumes: Vec<String> = c.volumes.iter().flatten().map(|(k, _)| k.clone()).collect();
-    volumes.sort();
+    let p = &spec.process;
     ImageConfig {
-        env: c.env.clone().unwrap_or_default(),
-        cmd: c.cmd.clone(),
-        entrypoint: c.entrypoint.clone(),
-        working_dir: c.working_dir.clone().unwrap_or_default(),
-        user: c.user.clone().unwrap_or_default(),
-        labels: c.labels.clone().unwrap_or_default(),
-        stop_signal: c.stop_signal.clone(),
+        env: p.env.clone(),
+        cmd: p.cmd.clone(),
+        entrypoint: p.entrypoint.clone(),
+        working_dir: p.working_dir.clone(),
+        user: p.user.clone(),
+        labels: spec.labels.clone(),
+        stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()),
         exposed_ports: exposed,
-        volumes,
+        volumes: spec.storage.volumes.clone(),
     }
 }
 
@@ -177,7 +179,7 @@ impl Daemon {
         let (reader, writer) = std::io::pipe().map_err(|e| Error::system("create pipe", e))?;
         let writer_thread = std::thread::spawn(move || write_layer(&upper, writer).map(drop));
         let req = CommitRequest {
-            config: image_config(&rec.config),
+            config: image_config(&rec.spec),
             changes: opts.changes.clone(),
             comment: opts.comment.clone(),
             author: opts.author.clone(),

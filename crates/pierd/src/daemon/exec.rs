@@ -331,7 +331,7 @@ fn write_process(
         .hostname()
         .clone()
         .unwrap_or_else(|| spec::default_hostname(&rec.id));
-    let base = spec::process_env(rec.config.env.as_deref().unwrap_or_default(), &hostname, cfg.tty);
+    let base = spec::process_env(&rec.spec.process.env, &hostname, cfg.tty);
     let env = spec::replace_or_append_env(&base, &cfg.env);
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let input = spec::ExecInput {

@@ -55,7 +55,7 @@ impl Daemon {
         // As dockerd: a failed start of an AutoRemove container removes it
         // (clients blocked in `wait?condition=removed` then return).
         if let Err(e) = &res {
-            if !matches!(e, Error::NotModified) && c.record().host_config.auto_remove {
+            if !matches!(e, Error::NotModified) && c.record().spec.auto_remove {
                 if let Err(rm) = self.auto_remove(&c).await {
                     tracing::warn!(id = %c.id, error = %rm, "auto-remove after failed start");
                 }
@@ -235,15 +235,9 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
     let rec = c.record();
     let sig = match sig {
         Some(s) => s,
-        None => rec
-            .config
-            .stop_signal
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| spec::parse_signal(s).ok())
-            .unwrap_or(15),
+        None => rec.spec.stop.signal.as_ref().map_or(15, |s| s.number),
     };
-    let timeout = t.or(rec.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let timeout = t.or(rec.spec.stop.timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
     let mut rx = c.subscribe();
     if let Err(e) = signal_container(c, sig).await {
         tracing::debug!(id = %c.id, error = %e, "stop signal");

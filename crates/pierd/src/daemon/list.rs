@@ -103,10 +103,10 @@ fn name_matches(name: &str, pattern: &str) -> bool {
 }
 
 fn label_matches(r: &ContainerRecord, filter: &str) -> bool {
-    let labels = r.config.labels.as_ref();
+    let labels = &r.spec.labels;
     match filter.split_once('=') {
-        Some((k, v)) => labels.and_then(|l| l.get(k)).is_some_and(|x| x == v),
-        None => labels.is_some_and(|l| l.contains_key(filter)),
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(filter),
     }
 }
 
@@ -163,22 +163,9 @@ mod tests {
     fn rec(name: &str, status: Status) -> ContainerRecord {
         let mut state = State::created();
         state.status = status;
-        ContainerRecord {
-            id: "abcdef".repeat(10) + "0123",
-            name: name.into(),
-            created: 0,
-            image: "busybox".into(),
-            image_id: "sha256:feed".into(),
-            path: "sh".into(),
-            args: vec![],
-            config: pier_api::container::ContainerConfig {
-                labels: Some([("a".to_string(), "b".to_string())].into()),
-                ..Default::default()
-            },
-            host_config: Default::default(),
-            state,
-            restart_count: 0,
-        }
+        let mut r = crate::record::sample(&("abcdef".repeat(10) + "0123"), name, &[("a", "b")]);
+        r.state = state;
+        r
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Daemon {
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
         self.unmount_exited(c).await;
-        if c.record().host_config.auto_remove {
+        if c.record().spec.auto_remove {
             if let Err(e) = self.auto_remove(c).await {
                 tracing::warn!(id = %c.id, error = %e, "auto-remove container");
             }

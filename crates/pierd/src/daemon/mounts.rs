@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pier_api::container::{ContainerConfig, HostConfig};
+use pier_api::container::HostConfig;
 use pier_api::volume::Mount as ApiMount;
 use serde::{Deserialize, Serialize};
 
@@ -293,8 +293,7 @@ pub fn tmpfs_mounts(tmpfs: &BTreeMap<String, String>) -> Result<Vec<ExtraMount>>
 /// mount covers.
 pub fn plan(
     hc: &HostConfig,
-    config: &ContainerConfig,
-    image_volumes: &[String],
+    declared_volumes: &[String],
     from: &[(Vec<MountPoint>, Option<bool>)],
 ) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
@@ -326,10 +325,8 @@ pub fn plan(
         out.push(m);
     }
     let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_dest(d)).collect();
-    let mut declared: Vec<String> = image_volumes.to_vec();
-    declared.extend(config.volumes.iter().flatten().map(|(k, _)| k.clone()));
-    for d in declared {
-        let d = clean_dest(&d);
+    for d in declared_volumes {
+        let d = clean_dest(d);
         if d == "/" || out.iter().any(|o| o.destination == d) || tmpfs.contains(&d) {
             continue;
         }
@@ -383,19 +380,14 @@ pub(crate) fn map_volume_error(e: VolumeError) -> Error {
 impl Daemon {
     /// Create-time work: plan the mounts, check `--mount` bind sources,
     /// create the volumes. Blocking.
-    pub(super) fn create_mounts(
-        &self,
-        hc: &HostConfig,
-        config: &ContainerConfig,
-        image_volumes: &[String],
-    ) -> Result<Vec<MountPoint>> {
+    pub(super) fn create_mounts(&self, hc: &HostConfig, declared_volumes: &[String]) -> Result<Vec<MountPoint>> {
         let mut from = Vec::new();
         for spec in hc.volumes_from.iter().flatten() {
             let (key, rw) = parse_volumes_from(spec)?;
             let c = self.lookup(key)?;
             from.push((load(&c.dir)?, rw));
         }
-        let mut mounts = plan(hc, config, image_volumes, &from)?;
+        let mut mounts = plan(hc, declared_volumes, &from)?;
         for m in &mut mounts {
             match m.kind {
                 Kind::Bind if !m.create_source && !m.source.exists() => {
@@ -428,7 +420,12 @@ impl Daemon {
 
     /// Start-time work: the mounts to hand to the spec, targets created
     /// inside `rootfs` and given as resolved paths. Blocking.
-    pub(super) fn start_mounts(&self, c: &Container, rootfs: &Path, hc: &HostConfig) -> Result<Vec<ExtraMount>> {
+    pub(super) fn start_mounts(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        tmpfs: &BTreeMap<String, String>,
+    ) -> Result<Vec<ExtraMount>> {
         let mounts = load(&c.dir)?;
         let root = Root::open(rootfs).map_err(|e| Error::system(format!("open rootfs {}", rootfs.display()), e))?;
         let mut out = Vec::new();
@@ -479,7 +476,7 @@ impl Daemon {
                 })),
             }
         }
-        for t in tmpfs_mounts(hc.tmpfs.as_ref().unwrap_or(&BTreeMap::new()))? {
+        for t in tmpfs_mounts(tmpfs)? {
             if let ExtraMount::Tmpfs(mut t) = t {
                 t.destination = target(&t.destination, false)?;
                 out.push(ExtraMount::Tmpfs(t));
@@ -489,11 +486,11 @@ impl Daemon {
     }
 
     /// inspect's `Mounts` of a container.
-    pub fn mount_points_json(&self, c: &Container) -> Vec<serde_json::Value> {
+    pub fn mount_points(&self, c: &Container) -> Vec<pier_api::volume::MountPoint> {
         load(&c.dir)
             .unwrap_or_default()
             .iter()
-            .filter_map(|m| serde_json::to_value(m.to_api()).ok())
+            .map(MountPoint::to_api)
             .collect()
     }
 
@@ -622,8 +619,7 @@ mod tests {
             binds: Some(vec!["/h:/data".into(), "v1:/v".into()]),
             ..Default::default()
         };
-        let config = ContainerConfig::default();
-        let out = plan(&hc, &config, &["/data".into(), "/img".into()], &[]).expect("plan");
+        let out = plan(&hc, &["/data".into(), "/img".into()], &[]).expect("plan");
         let dests: Vec<&str> = out.iter().map(|m| m.destination.as_str()).collect();
         assert_eq!(dests, ["/data", "/v", "/img"]);
         assert!(out[2].anonymous);
@@ -631,6 +627,6 @@ mod tests {
             binds: Some(vec!["/h:/data".into(), "/g:/data/".into()]),
             ..Default::default()
         };
-        assert!(plan(&dup, &config, &[], &[]).is_err());
+        assert!(plan(&dup, &[], &[]).is_err());
     }
 }

@@ -15,7 +15,9 @@ impl Daemon {
     /// happened while pierd was down, unmount stale rootfs mounts.
     pub async fn restore(self: &Arc<Self>) -> anyhow::Result<()> {
         let dir = self.cfg.containers_dir();
+        let d = self.clone();
         let records = tokio::task::spawn_blocking(move || {
+            let defaults = d.model_defaults();
             let mut out = Vec::new();
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -26,8 +28,23 @@ impl Daemon {
             };
             for entry in entries.flatten() {
                 let path = entry.path();
-                match record::load(&path) {
-                    Ok(r) => out.push(r),
+                match record::load(&path, &defaults) {
+                    Ok(loaded) => {
+                        if let Some(from) = loaded.upgraded_from {
+                            // Written back now, so the upgrade happens once.
+                            match record::save(&path, &loaded.record) {
+                                Ok(()) => tracing::info!(
+                                    id = %loaded.record.id,
+                                    from,
+                                    to = record::VERSION,
+                                    notes = ?loaded.notes,
+                                    "container record upgraded"
+                                ),
+                                Err(e) => tracing::warn!(error = %e, "write upgraded container record"),
+                            }
+                        }
+                        out.push(loaded.record);
+                    }
                     Err(e) => tracing::warn!(error = %e, "skip container directory"),
                 }
             }

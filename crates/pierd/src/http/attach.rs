@@ -61,7 +61,7 @@ fn logs_only(
     req: &mut Request,
 ) -> ApiResult<axum::response::Response> {
     let c = d.lookup(id)?;
-    let tty = c.record().config.tty;
+    let tty = c.record().spec.process.stdio.tty;
     let multiplexed = hijack::multiplexed(tty, version);
     let logs = if p.logs && (p.stdout || p.stderr) {
         Some(d.logs(

@@ -51,7 +51,7 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     let c = d.lookup(&id)?;
     let r = c.record();
     let mut info = convert::inspect(&c, &r);
-    info.mounts = d.mount_points_json(&c);
+    info.mounts = d.mount_points(&c);
     let execs = d.exec_ids(&c.id);
     if !execs.is_empty() {
         info.exec_ids = Some(execs);

@@ -7,23 +7,18 @@ use pier_api::image::{ImageInspect, ImageSummary, RootFs};
 
 use crate::clock::{self, rfc3339_nano, rfc3339_or_zero};
 use crate::daemon::Container;
+use crate::model::render;
 use crate::record::{ContainerRecord, Status};
 
 pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
     let s = &r.state;
     let rootfs = c.rootfs();
-    let mut config = r.config.clone();
-    config.image = Some(r.image.clone());
-    let mut host_config = r.host_config.clone();
-    if host_config.network_mode.is_none() {
-        host_config.network_mode = Some("none".to_string());
-    }
     let lower = c.dir.join("fs").display().to_string();
     ContainerInspect {
         id: r.id.clone(),
         created: rfc3339_nano(r.created),
-        path: r.path.clone(),
-        args: r.args.clone(),
+        path: r.spec.process.path.clone(),
+        args: r.spec.process.args.clone(),
         state: ContainerState {
             status: s.status.as_str().to_string(),
             running: s.status == Status::Running,
@@ -36,6 +31,7 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
             error: s.error.clone(),
             started_at: rfc3339_or_zero(s.started_at),
             finished_at: rfc3339_or_zero(s.finished_at),
+            health: None,
         },
         image: r.image_id.clone(),
         resolv_conf_path: c.dir.join("resolv.conf").display().to_string(),
@@ -50,7 +46,7 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
         process_label: String::new(),
         app_armor_profile: String::new(),
         exec_ids: None,
-        host_config,
+        host_config: render::host_config(&r.spec),
         graph_driver: GraphDriver {
             name: "overlay2".to_string(),
             data: BTreeMap::from([
@@ -61,7 +57,7 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
             ]),
         },
         mounts: Vec::new(),
-        config,
+        config: render::config(&r.spec, &r.image),
         network_settings: serde_json::json!({
             "Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
             "Networks": {}
@@ -100,7 +96,7 @@ pub fn command_line(path: &str, args: &[String]) -> String {
 }
 
 pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
-    let command = command_line(&r.path, &r.args);
+    let command = command_line(&r.spec.process.path, &r.spec.process.args);
     ContainerSummary {
         id: r.id.clone(),
         names: vec![format!("/{}", r.name)],
@@ -109,10 +105,10 @@ pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
         command,
         created: r.created / 1_000_000_000,
         ports: Vec::new(),
-        labels: r.config.labels.clone().unwrap_or_default(),
+        labels: r.spec.labels.clone(),
         state: r.state.status.as_str().to_string(),
         status: status_text(r, now),
-        host_config: serde_json::json!({ "NetworkMode": "none" }),
+        host_config: serde_json::json!({ "NetworkMode": r.spec.network.as_wire() }),
         network_settings: serde_json::json!({ "Networks": {} }),
         mounts: Vec::new(),
     }
@@ -145,14 +141,14 @@ pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
         comment: i.comment.clone(),
         created: i.created_rfc3339.clone(),
         author: i.author.clone(),
-        config: pier_api::container::ContainerConfig {
+        config: pier_api::image::ImageConfig {
             env: (!c.env.is_empty()).then(|| c.env.clone()),
             cmd: c.cmd.clone(),
             entrypoint: c.entrypoint.clone(),
-            working_dir: Some(c.working_dir.clone()),
-            user: Some(c.user.clone()),
+            working_dir: c.working_dir.clone(),
+            user: c.user.clone(),
             labels: (!c.labels.is_empty()).then(|| c.labels.clone()),
-            stop_signal: c.stop_signal.clone(),
+            stop_signal: c.stop_signal.clone().unwrap_or_default(),
             exposed_ports: set(&c.exposed_ports),
             volumes: set(&c.volumes),
             ..Default::default()

@@ -63,6 +63,8 @@ pub struct SpecInput {
     /// The full container id (used in error messages only).
     pub id: String,
     pub hostname: String,
+    /// OCI `domainname`; empty leaves it unset.
+    pub domainname: String,
     /// Host path of the merged root filesystem.
     pub rootfs: PathBuf,
     pub readonly_rootfs: bool,
@@ -114,6 +116,7 @@ impl SpecInput {
             id: id.to_string(),
             env: env::process_env(&[], &hostname, false),
             hostname,
+            domainname: String::new(),
             rootfs,
             readonly_rootfs: false,
             args,
@@ -361,7 +364,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     spec.set_mounts(Some(assembled.mounts));
     spec.set_process(Some(process));
     spec.set_hostname(Some(input.hostname.clone()));
-    spec.set_domainname(None);
+    spec.set_domainname((!input.domainname.is_empty()).then(|| input.domainname.clone()));
     spec.set_hooks(None);
     spec.set_annotations((!input.labels.is_empty()).then(|| {
         input

@@ -93,6 +93,51 @@ pub fn resolv_conf(host_resolv_conf: &str) -> String {
     out
 }
 
+/// `--dns`, `--dns-search` and `--dns-option` over the host's file, as
+/// docker: each given list replaces the host's lines of its kind (a search
+/// list of just `.` means none); what is not given comes from
+/// [`resolv_conf`].
+pub fn resolv_conf_with(
+    host_resolv_conf: &str,
+    dns: Option<&[String]>,
+    search: Option<&[String]>,
+    options: Option<&[String]>,
+) -> String {
+    let dns = dns.filter(|d| !d.is_empty());
+    let search = search.filter(|s| !s.is_empty());
+    let options = options.filter(|o| !o.is_empty());
+    if dns.is_none() && search.is_none() && options.is_none() {
+        return resolv_conf(host_resolv_conf);
+    }
+    let base = resolv_conf(host_resolv_conf);
+    let mut out = String::new();
+    for line in base.lines() {
+        let first = line.split_whitespace().next();
+        let replaced = match first {
+            Some("nameserver") => dns.is_some(),
+            Some("search") | Some("domain") => search.is_some(),
+            Some("options") => options.is_some(),
+            _ => false,
+        };
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let Some(dns) = dns {
+        for ns in dns {
+            out.push_str(&format!("nameserver {ns}\n"));
+        }
+    }
+    if let Some(search) = search.filter(|s| !(s.len() == 1 && s[0] == ".")) {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if let Some(options) = options {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +189,26 @@ mod tests {
             "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         assert_eq!(resolv_conf(""), "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+
+    #[test]
+    fn dns_overrides_replace_their_lines() {
+        let host = "nameserver 10.0.0.1\nsearch corp\noptions ndots:2\n";
+        assert_eq!(resolv_conf_with(host, None, None, None), resolv_conf(host));
+        let dns = ["1.1.1.1".to_string()];
+        let out = resolv_conf_with(host, Some(&dns), None, None);
+        assert_eq!(out, "search corp\noptions ndots:2\nnameserver 1.1.1.1\n");
+        let search = ["a.example".to_string(), "b.example".to_string()];
+        let opts = ["timeout:1".to_string()];
+        let out = resolv_conf_with(host, None, Some(&search), Some(&opts));
+        assert_eq!(
+            out,
+            "nameserver 10.0.0.1\nsearch a.example b.example\noptions timeout:1\n"
+        );
+        let dot = [".".to_string()];
+        assert_eq!(
+            resolv_conf_with(host, None, Some(&dot), None),
+            "nameserver 10.0.0.1\noptions ndots:2\n"
+        );
     }
 }

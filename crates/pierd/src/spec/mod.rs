@@ -39,7 +39,7 @@ pub use caps::{
 pub use command::{merge_command, resolve_command, Command};
 pub use env::{merge_env, process_env, replace_or_append_env, DEFAULT_PATH};
 pub use error::SpecError;
-pub use etc_files::{default_hostname, hostname_file, hosts_file, resolv_conf, HostEntry};
+pub use etc_files::{default_hostname, hostname_file, hosts_file, resolv_conf, resolv_conf_with, HostEntry};
 pub use mounts::{default_mounts, BindMount, ExtraMount, Propagation, TmpfsMount, DEFAULT_SHM_SIZE};
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use signal::{parse_signal, signal_name};

@@ -253,8 +253,15 @@ impl Harness {
         let containers = self.cfg.containers_dir();
         if let Ok(entries) = std::fs::read_dir(&containers) {
             for e in entries.flatten() {
-                if let Ok(rec) = pierd::record::load(&e.path()) {
-                    for pid in [rec.state.pid, rec.state.shim_pid] {
+                let rec: Option<serde_json::Value> = std::fs::read(e.path().join("container.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                if let Some(rec) = rec {
+                    for key in ["pid", "shim_pid"] {
+                        let pid = rec["state"][key]
+                            .as_i64()
+                            .and_then(|p| i32::try_from(p).ok())
+                            .unwrap_or(0);
                         if pid > 0 {
                             let _ = nix::sys::signal::kill(
                                 nix::unistd::Pid::from_raw(pid),

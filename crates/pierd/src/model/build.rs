@@ -1,0 +1,585 @@
+//! The one pure function from a create request to a [`ContainerSpec`]: the
+//! image's defaults merged in, every field validated (docker's messages),
+//! every field Pier records without applying turned into a warning.
+
+use std::collections::BTreeMap;
+
+use pier_api::container::{ContainerCreateRequest, HostConfig};
+use pier_image::ImageConfig;
+use serde_json::Value;
+
+use super::fields::{self, Class, Section, FIELDS};
+use super::log_policy;
+use super::spec::{
+    ConsoleSize, ContainerSpec, EtcSpec, ExtraHost, NetworkMode, ProcessSpec, RestartPolicy, SecuritySpec, Stdio,
+    StopPolicy, StopSignal, StorageSpec,
+};
+use super::CreateError;
+use crate::spec;
+
+/// docker's minimum for memory limits and reservations.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// docker's default /dev/shm size.
+pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
+
+/// What the daemon contributes to a new container.
+#[derive(Debug, Clone)]
+pub struct Defaults<'a> {
+    pub log_driver: &'a str,
+    pub log_opts: &'a BTreeMap<String, String>,
+    /// The configured runtime's name (`runc`, `crun`): the only one accepted.
+    pub runtime: &'a str,
+    /// CPUs of the host, for docker's NanoCpus range check.
+    pub ncpu: usize,
+    /// Pure cgroup v2 host: docker's default cgroupns mode is then `private`.
+    pub cgroup_v2: bool,
+}
+
+/// A built spec and the warnings for the create response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    pub spec: ContainerSpec,
+    pub warnings: Vec<String>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CreateError {
+    CreateError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Build the spec of container `id` from a create request and its image.
+pub fn build(
+    id: &str,
+    req: &ContainerCreateRequest,
+    image: &ImageConfig,
+    defaults: &Defaults<'_>,
+) -> Result<Built, CreateError> {
+    let c = &req.config;
+    let hc = req.host_config.clone().unwrap_or_default();
+    let mut warnings = Vec::new();
+
+    // Config.
+    let command = spec::merge_command(
+        image.entrypoint.as_deref().unwrap_or_default(),
+        image.cmd.as_deref().unwrap_or_default(),
+        c.entrypoint.as_deref(),
+        c.cmd.as_deref().unwrap_or_default(),
+    )
+    .map_err(|e| invalid("Config.Cmd", e.to_string()))?;
+    for e in c.env.iter().flatten() {
+        if e.split('=').next().unwrap_or("").is_empty() {
+            return Err(invalid("Config.Env", format!("invalid environment variable: {e}")));
+        }
+    }
+    let working_dir = if c.working_dir.is_empty() {
+        image.working_dir.clone()
+    } else if !c.working_dir.starts_with('/') {
+        return Err(invalid(
+            "Config.WorkingDir",
+            format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                c.working_dir
+            ),
+        ));
+    } else {
+        clean_path(&c.working_dir)
+    };
+    let stop_signal = match (c.stop_signal.as_str(), image.stop_signal.as_deref()) {
+        ("", None | Some("")) => None,
+        ("", Some(s)) | (s, _) => Some(StopSignal {
+            name: s.to_string(),
+            number: spec::parse_signal(s).map_err(|e| invalid("Config.StopSignal", e.to_string()))?,
+        }),
+    };
+    if let Some(h) = &c.healthcheck {
+        check_healthcheck(h)?;
+    }
+    let mut labels = image.labels.clone();
+    labels.extend(c.labels.clone().unwrap_or_default());
+    let mut volumes: Vec<String> = image.volumes.clone();
+    for v in c.volumes.iter().flatten().map(|(k, _)| k) {
+        if !volumes.contains(v) {
+            volumes.push(v.clone());
+        }
+    }
+    volumes.sort();
+    let argv = command.argv();
+    let hostname = if c.hostname.is_empty() {
+        spec::default_hostname(id)
+    } else {
+        c.hostname.clone()
+    };
+
+    // HostConfig.
+    check_resources(&hc, defaults, &mut warnings)?;
+    let log = log_policy::resolve(&hc.log_config, defaults.log_driver, defaults.log_opts)?;
+    let restart = restart_policy(&hc)?;
+    if hc.auto_remove && restart != RestartPolicy::No {
+        return Err(invalid(
+            "HostConfig.AutoRemove",
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    let extra_hosts = hc
+        .extra_hosts
+        .iter()
+        .flatten()
+        .map(|e| parse_extra_host(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (name, list) in [("CapAdd", &hc.cap_add), ("CapDrop", &hc.cap_drop)] {
+        let words = list.as_deref().unwrap_or_default();
+        let (add, drop): (&[String], &[String]) = if name == "CapAdd" { (words, &[]) } else { (&[], words) };
+        spec::tweak_capabilities(false, add, drop, spec::ALL_CAPS_MASK)
+            .map_err(|e| invalid("HostConfig.CapAdd", format!("invalid {name}: {e}")))?;
+    }
+    if hc.annotations.iter().flatten().any(|(k, _)| k.is_empty()) {
+        return Err(invalid(
+            "HostConfig.Annotations",
+            "invalid Annotations: the empty string is not permitted as an annotation key",
+        ));
+    }
+    if !matches!(hc.isolation.as_str(), "" | "default") {
+        return Err(invalid(
+            "HostConfig.Isolation",
+            format!("invalid isolation '{}' on linux", hc.isolation),
+        ));
+    }
+    if hc.storage_opt.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(invalid(
+            "HostConfig.StorageOpt",
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        ));
+    }
+    if !matches!(hc.volume_driver.as_str(), "" | "local") {
+        return Err(invalid(
+            "HostConfig.VolumeDriver",
+            format!(
+                "error looking up volume plugin {}: plugin \"{}\" not found",
+                hc.volume_driver, hc.volume_driver
+            ),
+        ));
+    }
+    if let Some(r) = hc.device_requests.iter().flatten().next() {
+        let caps: Vec<String> = r
+            .capabilities
+            .iter()
+            .flatten()
+            .map(|and| format!("[{}]", and.join(" ")))
+            .collect();
+        return Err(invalid(
+            "HostConfig.DeviceRequests",
+            format!(
+                "could not select device driver \"{}\" with capabilities: [{}]",
+                r.driver,
+                caps.join(" ")
+            ),
+        ));
+    }
+    if !hc.runtime.is_empty() && hc.runtime != defaults.runtime {
+        return Err(invalid(
+            "HostConfig.Runtime",
+            format!("unknown or invalid runtime name: {}", hc.runtime),
+        ));
+    }
+    if hc.oom_score_adj < -1000 || hc.oom_score_adj > 1000 {
+        return Err(invalid(
+            "HostConfig.OomScoreAdj",
+            format!(
+                "Invalid value {}, range for oom score adj is [-1000, 1000]",
+                hc.oom_score_adj
+            ),
+        ));
+    }
+    if hc.shm_size < 0 {
+        return Err(invalid("HostConfig.ShmSize", "SHM size can not be less than 0"));
+    }
+    let mut tmpfs = BTreeMap::new();
+    for (dest, opts) in hc.tmpfs.iter().flatten() {
+        if !dest.starts_with('/') {
+            return Err(invalid(
+                "HostConfig.Tmpfs",
+                format!(
+                    "invalid mount config for type \"tmpfs\": invalid mount path: '{dest}' mount path must be absolute"
+                ),
+            ));
+        }
+        tmpfs.insert(clean_path(dest), opts.clone());
+    }
+    let network = network_mode(&hc.network_mode, &mut warnings);
+    namespace_modes(&hc, defaults, &mut warnings)?;
+    check_ports(&hc)?;
+
+    // Fields recorded but not applied: one warning each when set.
+    let config_wire = to_map(c);
+    let host_wire = to_map(&hc);
+    for f in FIELDS.iter().filter(|f| f.class == Class::Warned) {
+        let wire = match f.section {
+            Section::Config => &config_wire,
+            Section::HostConfig => &host_wire,
+        };
+        if wire.get(f.name).is_some_and(|v| is_set(f.name, v)) {
+            let w = match f.name {
+                "CpuPercent" => "linux does not support CPU percent. Percent discarded.".to_string(),
+                _ => fields::warning(f),
+            };
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+
+    let spec = ContainerSpec {
+        process: ProcessSpec {
+            entrypoint: (!command.entrypoint.is_empty()).then(|| command.entrypoint.clone()),
+            cmd: (!command.cmd.is_empty()).then(|| command.cmd.clone()),
+            path: argv.first().cloned().unwrap_or_default(),
+            args: argv.iter().skip(1).cloned().collect(),
+            env: spec::merge_env(&image.env, c.env.as_deref().unwrap_or_default()),
+            working_dir,
+            user: if c.user.is_empty() {
+                image.user.clone()
+            } else {
+                c.user.clone()
+            },
+            stdio: Stdio {
+                attach_stdin: c.attach_stdin,
+                attach_stdout: c.attach_stdout,
+                attach_stderr: c.attach_stderr,
+                open_stdin: c.open_stdin,
+                stdin_once: c.stdin_once,
+                tty: c.tty,
+            },
+            console_size: match hc.console_size {
+                [h, w] if h > 0 && w > 0 => Some(ConsoleSize { height: h, width: w }),
+                _ => None,
+            },
+        },
+        hostname,
+        domainname: c.domainname.clone(),
+        labels,
+        stop: StopPolicy {
+            signal: stop_signal,
+            timeout: c.stop_timeout,
+        },
+        log,
+        storage: StorageSpec {
+            readonly_rootfs: hc.readonly_rootfs,
+            tmpfs,
+            volumes,
+        },
+        security: SecuritySpec {
+            privileged: hc.privileged,
+            cap_add: hc.cap_add.clone(),
+            cap_drop: hc.cap_drop.clone(),
+        },
+        etc: EtcSpec {
+            extra_hosts,
+            dns: hc.dns.clone(),
+            dns_search: hc.dns_search.clone(),
+            dns_options: hc.dns_options.clone(),
+        },
+        shm_size: if hc.shm_size == 0 {
+            DEFAULT_SHM_SIZE
+        } else {
+            hc.shm_size.unsigned_abs()
+        },
+        auto_remove: hc.auto_remove,
+        oom_score_adj: i32::try_from(hc.oom_score_adj).unwrap_or(0),
+        annotations: hc.annotations.clone().unwrap_or_default(),
+        restart,
+        network,
+        runtime: defaults.runtime.to_string(),
+        echo: super::render::echo_of(req, image, defaults),
+    };
+    Ok(Built { spec, warnings })
+}
+
+/// `Value`s of a wire struct's fields by name.
+pub(super) fn to_map<T: serde::Serialize>(v: &T) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(v) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Whether a field carries a non-default value (null, "", 0, false, empty
+/// lists and maps, and docker CLI's own defaults are "not set").
+fn is_set(name: &str, v: &Value) -> bool {
+    match (name, v) {
+        (_, Value::Null | Value::Bool(false)) => false,
+        (_, Value::String(s)) => !s.is_empty(),
+        (_, Value::Array(a)) => !a.is_empty(),
+        (_, Value::Object(o)) => !o.is_empty(),
+        // The docker CLI sends -1 for "unset" swappiness and 0 for no pids limit.
+        ("MemorySwappiness", Value::Number(n)) => n.as_i64() != Some(-1),
+        ("PidsLimit", Value::Number(n)) => n.as_i64().is_some_and(|n| n > 0),
+        (_, Value::Number(n)) => n.as_f64() != Some(0.0),
+        (_, Value::Bool(true)) => true,
+    }
+}
+
+fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn check_healthcheck(h: &pier_api::container::HealthConfig) -> Result<(), CreateError> {
+    const MIN: i64 = 1_000_000; // 1ms
+    for (name, v) in [
+        ("Interval", h.interval),
+        ("Timeout", h.timeout),
+        ("StartPeriod", h.start_period),
+        ("StartInterval", h.start_interval),
+    ] {
+        if v != 0 && v < MIN {
+            return Err(invalid(
+                "Config.Healthcheck",
+                format!("{name} in Healthcheck cannot be less than 1ms"),
+            ));
+        }
+    }
+    if h.retries < 0 {
+        return Err(invalid(
+            "Config.Healthcheck",
+            "Retries in Healthcheck cannot be negative",
+        ));
+    }
+    Ok(())
+}
+
+fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, CreateError> {
+    let p = &hc.restart_policy;
+    let bad = |m: &str| Err(invalid("HostConfig.RestartPolicy", m));
+    match p.name.as_str() {
+        "always" | "unless-stopped" | "no" if p.maximum_retry_count != 0 => {
+            if p.maximum_retry_count < 0 {
+                bad("invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative")
+            } else {
+                bad("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+            }
+        }
+        "" | "no" => Ok(RestartPolicy::No),
+        "always" => Ok(RestartPolicy::Always),
+        "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+        "on-failure" if p.maximum_retry_count < 0 => {
+            bad("invalid restart policy: maximum retry count cannot be negative")
+        }
+        "on-failure" => Ok(RestartPolicy::OnFailure {
+            max_retries: u32::try_from(p.maximum_retry_count).unwrap_or(u32::MAX),
+        }),
+        other => Err(invalid(
+            "HostConfig.RestartPolicy",
+            format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"),
+        )),
+    }
+}
+
+/// docker's `ValidateExtraHost`: `name:address`, the address an IP or
+/// `host-gateway`.
+pub fn parse_extra_host(e: &str) -> Result<ExtraHost, CreateError> {
+    let field = "HostConfig.ExtraHosts";
+    match e.split_once(':') {
+        Some((name, addr)) if !name.is_empty() => {
+            let bare = addr.trim_start_matches('[').trim_end_matches(']');
+            if addr != "host-gateway" && bare.parse::<std::net::IpAddr>().is_err() {
+                return Err(invalid(field, format!("invalid IP address in add-host: {addr:?}")));
+            }
+            Ok(ExtraHost {
+                name: name.to_string(),
+                address: if addr == "host-gateway" { addr } else { bare }.to_string(),
+            })
+        }
+        _ => Err(invalid(field, format!("bad format for add-host: {e:?}"))),
+    }
+}
+
+fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
+    let m = match mode {
+        "" | "default" | "none" => NetworkMode::None,
+        "bridge" => NetworkMode::Bridge,
+        "host" => NetworkMode::Host,
+        other => match other.strip_prefix("container:") {
+            Some(c) => NetworkMode::Container(c.to_string()),
+            None => NetworkMode::Named(other.to_string()),
+        },
+    };
+    if m != NetworkMode::None {
+        warnings.push(format!(
+            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: container networking is not implemented yet; the container has only a loopback interface"
+        ));
+    }
+    m
+}
+
+fn namespace_modes(hc: &HostConfig, defaults: &Defaults<'_>, warnings: &mut Vec<String>) -> Result<(), CreateError> {
+    let mut warn = |field: &str, value: &str, what: &str| {
+        warnings.push(format!(
+            "HostConfig.{field} \"{value}\" is recorded but not applied by Pier: {what}"
+        ));
+    };
+    let shared = |v: &str, prefix: &str| v.strip_prefix(prefix).is_some_and(|c| !c.is_empty());
+    match hc.ipc_mode.as_str() {
+        "" | "private" | "shareable" => {}
+        v @ ("host" | "none") => warn("IpcMode", v, "the container gets a private IPC namespace"),
+        v if shared(v, "container:") => warn("IpcMode", v, "the container gets a private IPC namespace"),
+        v => return Err(invalid("HostConfig.IpcMode", format!("invalid IPC mode: {v}"))),
+    }
+    match hc.pid_mode.as_str() {
+        "" | "private" => {}
+        "host" => warn("PidMode", "host", "the container gets a private PID namespace"),
+        v if shared(v, "container:") => warn("PidMode", v, "the container gets a private PID namespace"),
+        v => return Err(invalid("HostConfig.PidMode", format!("invalid PID mode: {v}"))),
+    }
+    match hc.uts_mode.as_str() {
+        "" => {}
+        "host" => warn("UTSMode", "host", "the container gets a private UTS namespace"),
+        v => return Err(invalid("HostConfig.UTSMode", format!("invalid UTS mode: {v}"))),
+    }
+    match hc.userns_mode.as_str() {
+        "" | "host" => {}
+        v => warn("UsernsMode", v, "Pier does not use user namespaces"),
+    }
+    let private_default = defaults.cgroup_v2;
+    match hc.cgroupns_mode.as_str() {
+        "" => {}
+        "host" if !private_default => {}
+        "private" if private_default => {}
+        v @ ("host" | "private") => warn("CgroupnsMode", v, "the runtime's default cgroup namespace is used"),
+        v => {
+            return Err(invalid(
+                "HostConfig.CgroupnsMode",
+                format!("invalid cgroup namespace mode: {v}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
+    let port_ok = |p: &str| {
+        let (lo, hi) = p.split_once('-').unwrap_or((p, p));
+        matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(a), Ok(b)) if a <= b)
+    };
+    for (port, bindings) in hc.port_bindings.iter().flatten() {
+        let bare = port.split_once('/').map_or(port.as_str(), |(p, _)| p);
+        if !port_ok(bare) {
+            return Err(invalid(
+                "HostConfig.PortBindings",
+                format!("invalid port specification: {bare:?}"),
+            ));
+        }
+        for b in bindings.iter().flatten() {
+            let hp = b.host_port.split_once('/').map_or(b.host_port.as_str(), |(p, _)| p);
+            if !hp.is_empty() && !port_ok(hp) {
+                return Err(invalid(
+                    "HostConfig.PortBindings",
+                    format!("invalid port specification: {:?}", b.host_port),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// docker's resource validation (`verifyPlatformContainerResources`):
+/// the same refusals and messages, at create.
+fn check_resources(hc: &HostConfig, d: &Defaults<'_>, warnings: &mut Vec<String>) -> Result<(), CreateError> {
+    let bad = |field: &'static str, m: String| Err(invalid(field, m));
+    if hc.memory != 0 && hc.memory < MIN_MEMORY {
+        return bad("HostConfig.Memory", "Minimum memory limit allowed is 6MB".into());
+    }
+    if hc.memory > 0 && hc.memory_swap > 0 && hc.memory_swap < hc.memory {
+        return bad(
+            "HostConfig.MemorySwap",
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        );
+    }
+    if hc.memory == 0 && hc.memory_swap > 0 {
+        return bad(
+            "HostConfig.MemorySwap",
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        );
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| *s != -1) {
+        if !(0..=100).contains(&s) {
+            return bad(
+                "HostConfig.MemorySwappiness",
+                format!("Invalid value: {s}, valid memory swappiness range is 0-100"),
+            );
+        }
+    }
+    if hc.memory_reservation > 0 && hc.memory_reservation < MIN_MEMORY {
+        return bad(
+            "HostConfig.MemoryReservation",
+            "Minimum memory reservation allowed is 6MB".into(),
+        );
+    }
+    if hc.memory > 0 && hc.memory_reservation > 0 && hc.memory < hc.memory_reservation {
+        return bad(
+            "HostConfig.MemoryReservation",
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        );
+    }
+    if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
+        warnings.push(
+            "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources."
+                .into(),
+        );
+    }
+    if hc.nano_cpus > 0 && hc.cpu_period > 0 {
+        return bad(
+            "HostConfig.NanoCpus",
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        );
+    }
+    if hc.nano_cpus > 0 && hc.cpu_quota > 0 {
+        return bad(
+            "HostConfig.NanoCpus",
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set".into(),
+        );
+    }
+    let ncpu = i64::try_from(d.ncpu).unwrap_or(i64::MAX);
+    if hc.nano_cpus != 0 && (hc.nano_cpus < 0 || hc.nano_cpus > ncpu.saturating_mul(1_000_000_000)) {
+        return bad(
+            "HostConfig.NanoCpus",
+            format!("range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"),
+        );
+    }
+    if hc.cpu_period != 0 && !(1000..=1_000_000).contains(&hc.cpu_period) {
+        return bad(
+            "HostConfig.CpuPeriod",
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into(),
+        );
+    }
+    if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
+        return bad(
+            "HostConfig.CpuQuota",
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        );
+    }
+    if hc.blkio_weight > 0 && !(10..=1000).contains(&hc.blkio_weight) {
+        return bad(
+            "HostConfig.BlkioWeight",
+            "Range of blkio weight is from 10 to 1000".into(),
+        );
+    }
+    if hc.io_maximum_bandwidth != 0 || hc.io_maximum_iops != 0 {
+        return bad(
+            "HostConfig.IOMaximumIOps",
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps".into(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The spec rendered back into docker's wire shapes for inspect: the typed
+//! fields from the spec, the rest from its [`Echo`] with docker's
+//! create-time defaults applied, so that inspect prints what dockerd prints
+//! for the same request.
+
+use pier_api::container::{
+    ContainerConfig, ContainerCreateRequest, HostConfig, LogConfig, RestartPolicy as WireRestart,
+};
+use pier_image::ImageConfig;
+use serde_json::Value;
+
+use super::build::{to_map, Defaults};
+use super::spec::{ContainerSpec, Echo, RestartPolicy};
+
+/// `Config` fields rendered from typed spec fields (everything else is echoed).
+const TYPED_CONFIG: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+];
+
+/// `HostConfig` fields rendered from typed spec fields.
+const TYPED_HOST_CONFIG: &[&str] = &[
+    "LogConfig",
+    "NetworkMode",
+    "RestartPolicy",
+    "AutoRemove",
+    "ConsoleSize",
+    "Annotations",
+    "CapAdd",
+    "CapDrop",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "OomScoreAdj",
+    "Privileged",
+    "ReadonlyRootfs",
+    "Tmpfs",
+    "ShmSize",
+    "Runtime",
+];
+
+/// The request fields kept verbatim, with dockerd's create-time defaults
+/// (IPC and cgroupns modes, OomKillDisable, swappiness, pids limit, swap).
+pub fn echo_of(req: &ContainerCreateRequest, image: &ImageConfig, defaults: &Defaults<'_>) -> Echo {
+    let mut config = to_map(&req.config);
+    config.retain(|k, _| !TYPED_CONFIG.contains(&k.as_str()));
+    if !image.exposed_ports.is_empty() {
+        let ports = config
+            .entry("ExposedPorts")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(m) = ports {
+            for p in &image.exposed_ports {
+                m.entry(p.clone()).or_insert_with(|| Value::Object(Default::default()));
+            }
+        } else {
+            *ports = Value::Object(
+                image
+                    .exposed_ports
+                    .iter()
+                    .map(|p| (p.clone(), Value::Object(Default::default())))
+                    .collect(),
+            );
+        }
+    }
+    let hc = req.host_config.clone().unwrap_or_default();
+    let mut host = to_map(&hc);
+    host.retain(|k, _| !TYPED_HOST_CONFIG.contains(&k.as_str()));
+    let set = |host: &mut serde_json::Map<String, Value>, k: &str, v: Value| {
+        host.insert(k.to_string(), v);
+    };
+    if hc.ipc_mode.is_empty() {
+        set(&mut host, "IpcMode", "private".into());
+    }
+    if hc.cgroupns_mode.is_empty() {
+        let mode = if defaults.cgroup_v2 { "private" } else { "host" };
+        set(&mut host, "CgroupnsMode", mode.into());
+    }
+    if hc.oom_kill_disable.is_none() {
+        set(&mut host, "OomKillDisable", false.into());
+    }
+    if hc.memory_swappiness == Some(-1) {
+        set(&mut host, "MemorySwappiness", Value::Null);
+    }
+    if hc.pids_limit.is_some_and(|p| p <= 0) {
+        set(&mut host, "PidsLimit", Value::Null);
+    }
+    if hc.memory > 0 && hc.memory_swap == 0 {
+        set(&mut host, "MemorySwap", (hc.memory * 2).into());
+    }
+    host.remove("KernelMemory");
+    Echo {
+        config: config.into_iter().collect(),
+        host_config: host.into_iter().collect(),
+    }
+}
+
+fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
+    typed: T,
+    echo: &std::collections::BTreeMap<String, Value>,
+) -> T {
+    let mut map = to_map(&typed);
+    for (k, v) in echo {
+        map.insert(k.clone(), v.clone());
+    }
+    // The echo came from this type's own serialization: it reads back.
+    serde_json::from_value(Value::Object(map)).unwrap_or(typed)
+}
+
+/// inspect's `Config`.
+pub fn config(spec: &ContainerSpec, image: &str) -> ContainerConfig {
+    let p = &spec.process;
+    let typed = ContainerConfig {
+        hostname: spec.hostname.clone(),
+        domainname: spec.domainname.clone(),
+        user: p.user.clone(),
+        attach_stdin: p.stdio.attach_stdin,
+        attach_stdout: p.stdio.attach_stdout,
+        attach_stderr: p.stdio.attach_stderr,
+        tty: p.stdio.tty,
+        open_stdin: p.stdio.open_stdin,
+        stdin_once: p.stdio.stdin_once,
+        env: Some(p.env.clone()),
+        cmd: p.cmd.clone(),
+        image: image.to_string(),
+        volumes: (!spec.storage.volumes.is_empty()).then(|| {
+            spec.storage
+                .volumes
+                .iter()
+                .map(|v| (v.clone(), Value::Object(Default::default())))
+                .collect()
+        }),
+        working_dir: p.working_dir.clone(),
+        entrypoint: p.entrypoint.clone(),
+        labels: Some(spec.labels.clone()),
+        stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+        stop_timeout: spec.stop.timeout,
+        ..Default::default()
+    };
+    overlay(typed, &spec.echo.config)
+}
+
+/// inspect's `HostConfig`.
+pub fn host_config(spec: &ContainerSpec) -> HostConfig {
+    let (name, max) = match spec.restart {
+        RestartPolicy::OnFailure { max_retries } => ("on-failure", i64::from(max_retries)),
+        other => (other.name(), 0),
+    };
+    let typed = HostConfig {
+        log_config: LogConfig {
+            kind: spec.log.driver.as_str().to_string(),
+            config: Some(spec.log.options.clone()),
+        },
+        network_mode: spec.network.as_wire(),
+        restart_policy: WireRestart {
+            name: name.to_string(),
+            maximum_retry_count: max,
+        },
+        auto_remove: spec.auto_remove,
+        console_size: spec.process.console_size.map_or([0, 0], |c| [c.height, c.width]),
+        annotations: (!spec.annotations.is_empty()).then(|| spec.annotations.clone()),
+        cap_add: spec.security.cap_add.clone(),
+        cap_drop: spec.security.cap_drop.clone(),
+        dns: spec.etc.dns.clone(),
+        dns_options: spec.etc.dns_options.clone(),
+        dns_search: spec.etc.dns_search.clone(),
+        extra_hosts: (!spec.etc.extra_hosts.is_empty()).then(|| {
+            spec.etc
+                .extra_hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.name, h.address))
+                .collect()
+        }),
+        oom_score_adj: i64::from(spec.oom_score_adj),
+        privileged: spec.security.privileged,
+        readonly_rootfs: spec.storage.readonly_rootfs,
+        tmpfs: (!spec.storage.tmpfs.is_empty()).then(|| spec.storage.tmpfs.clone()),
+        shm_size: i64::try_from(spec.shm_size).unwrap_or(i64::MAX),
+        runtime: spec.runtime.clone(),
+        ..Default::default()
+    };
+    overlay(typed, &spec.echo.host_config)
+}

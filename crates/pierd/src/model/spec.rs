@@ -1,0 +1,244 @@
+//! `ContainerSpec`: what pierd knows about a container it was asked to run,
+//! in its own types. Built once at create ([`super::build`]), stored in
+//! `container.json`, read by every operation; wire types appear only in
+//! [`super::render`] and in [`Echo`], the verbatim copy of fields Pier
+//! records but does not act on yet.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The container model. Field groups follow what the engine does with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub process: ProcessSpec,
+    pub hostname: String,
+    pub domainname: String,
+    pub labels: BTreeMap<String, String>,
+    pub stop: StopPolicy,
+    pub log: LogPolicy,
+    pub storage: StorageSpec,
+    pub security: SecuritySpec,
+    pub etc: EtcSpec,
+    /// Bytes of /dev/shm.
+    pub shm_size: u64,
+    pub auto_remove: bool,
+    /// `--oom-score-adj`, in [-1000, 1000].
+    pub oom_score_adj: i32,
+    /// OCI annotations (`HostConfig.Annotations`).
+    pub annotations: BTreeMap<String, String>,
+    pub restart: RestartPolicy,
+    pub network: NetworkMode,
+    /// The runtime name as inspect shows it (`runc`).
+    pub runtime: String,
+    /// Metadata docker records with no effect of its own (ExposedPorts,
+    /// OnBuild, Shell, ContainerIDFile, …), and fields accepted but not yet
+    /// applied (each one announced by a create warning): echoed by inspect.
+    pub echo: Echo,
+}
+
+/// The process to run and its stdio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// After merging with the image (docker's `Config.Entrypoint`/`Cmd`).
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `argv[0]` and the rest (inspect's `Path` and `Args`).
+    pub path: String,
+    pub args: Vec<String>,
+    /// `KEY=value` entries, image's merged under the request's.
+    pub env: Vec<String>,
+    /// Absolute and clean; empty means `/`.
+    pub working_dir: String,
+    /// `user[:group]` as given; resolved against the image's /etc/passwd at start.
+    pub user: String,
+    pub stdio: Stdio,
+    pub console_size: Option<ConsoleSize>,
+}
+
+impl ProcessSpec {
+    /// The working directory the process starts in.
+    pub fn cwd(&self) -> &str {
+        if self.working_dir.is_empty() {
+            "/"
+        } else {
+            &self.working_dir
+        }
+    }
+
+    /// `path` then `args`.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = Vec::with_capacity(self.args.len() + 1);
+        argv.push(self.path.clone());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+}
+
+/// Which streams exist and how stdin behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stdio {
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub tty: bool,
+}
+
+/// Initial terminal size, both non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSize {
+    pub height: u64,
+    pub width: u64,
+}
+
+/// How `stop` ends the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopPolicy {
+    /// `None`: SIGTERM. The name is kept as given (`SIGUSR1`, `10`).
+    pub signal: Option<StopSignal>,
+    /// Seconds before SIGKILL; `None`: the daemon's default (10 s);
+    /// negative: wait forever.
+    pub timeout: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopSignal {
+    pub name: String,
+    pub number: i32,
+}
+
+/// Where the container's output goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPolicy {
+    pub driver: LogDriver,
+    /// Effective options as inspect shows them (validated at create).
+    pub options: BTreeMap<String, String>,
+    /// `None`: no rotation.
+    pub max_size: Option<u64>,
+    pub max_file: u32,
+    pub compress: bool,
+    /// Label and env names whose values go into each record's attributes.
+    pub attribute_labels: Vec<String>,
+    pub attribute_env: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    JsonFile,
+    Cri,
+    None,
+}
+
+impl LogDriver {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "json-file" => Some(LogDriver::JsonFile),
+            "cri" => Some(LogDriver::Cri),
+            "none" => Some(LogDriver::None),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogDriver::JsonFile => "json-file",
+            LogDriver::Cri => "cri",
+            LogDriver::None => "none",
+        }
+    }
+}
+
+/// Filesystem: rootfs mode, tmpfs and what create resolved into
+/// `mounts.json` (binds, volumes, volumes-from).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSpec {
+    pub readonly_rootfs: bool,
+    /// Destination (absolute) -> comma-separated mount options.
+    pub tmpfs: BTreeMap<String, String>,
+    /// `Config.Volumes` (image's and request's): anonymous volumes.
+    pub volumes: Vec<String>,
+}
+
+/// Privileges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuritySpec {
+    pub privileged: bool,
+    /// As given (validated: known names, `CAP_` optional, or `ALL`).
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+}
+
+/// What goes into /etc/hosts and /etc/resolv.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcSpec {
+    pub extra_hosts: Vec<ExtraHost>,
+    /// `None`: the host's.
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
+}
+
+/// One `--add-host name:address` entry (the address as given: an IP or
+/// `host-gateway`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraHost {
+    pub name: String,
+    pub address: String,
+}
+
+/// docker's restart policy (recorded; restarts are not run yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure { max_retries: u32 },
+}
+
+impl RestartPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+        }
+    }
+}
+
+/// The network the container joins. Pier gives every container its own
+/// network namespace with only a loopback interface (`none`); the other
+/// modes are recorded and announced by a warning until networking lands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "name", rename_all = "kebab-case")]
+pub enum NetworkMode {
+    None,
+    Bridge,
+    Host,
+    Container(String),
+    Named(String),
+}
+
+impl NetworkMode {
+    pub fn as_wire(&self) -> String {
+        match self {
+            NetworkMode::None => "none".to_string(),
+            NetworkMode::Bridge => "bridge".to_string(),
+            NetworkMode::Host => "host".to_string(),
+            NetworkMode::Container(c) => format!("container:{c}"),
+            NetworkMode::Named(n) => n.clone(),
+        }
+    }
+}
+
+/// Request fields kept verbatim for inspect, by their wire names: the
+/// `Config` part and the `HostConfig` part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Echo {
+    pub config: BTreeMap<String, serde_json::Value>,
+    pub host_config: BTreeMap<String, serde_json::Value>,
+}
