@@ -128,6 +128,8 @@ impl Daemon {
         input.cap_drop = spec_.security.cap_drop.clone().unwrap_or_default();
         input.etc_files = Some(etc);
         input.shm_size = spec_.shm_size;
+        input.masked_paths = spec_.security.masked_paths.clone();
+        input.readonly_paths = spec_.security.readonly_paths.clone();
         input.oom_score_adj = spec_.oom_score_adj;
         input.labels = spec_.labels.clone();
         input.labels.extend(spec_.annotations.clone());

@@ -123,6 +123,12 @@ pub fn build(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
+    if restart != RestartPolicy::No {
+        warnings.push(format!(
+            "HostConfig.RestartPolicy \"{}\" is recorded but not applied by Pier: containers are not restarted yet",
+            restart.name()
+        ));
+    }
     let extra_hosts = hc
         .extra_hosts
         .iter()
@@ -274,6 +280,8 @@ pub fn build(
             privileged: hc.privileged,
             cap_add: hc.cap_add.clone(),
             cap_drop: hc.cap_drop.clone(),
+            masked_paths: hc.masked_paths.clone(),
+            readonly_paths: hc.readonly_paths.clone(),
         },
         etc: EtcSpec {
             extra_hosts,

@@ -1,1 +1,303 @@
+//! `build` and `render` without root: docker's merge, validation messages,
+//! warnings, and the inspect JSON of requests as the docker CLI sends them.
 
+use std::collections::BTreeMap;
+
+use pier_api::container::ContainerCreateRequest;
+use pier_image::ImageConfig;
+use serde_json::{json, Value};
+
+use super::*;
+
+const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn defaults(opts: &BTreeMap<String, String>) -> Defaults<'_> {
+    Defaults {
+        log_driver: "json-file",
+        log_opts: opts,
+        runtime: "runc",
+        ncpu: 2,
+        cgroup_v2: false,
+    }
+}
+
+fn image() -> ImageConfig {
+    ImageConfig {
+        env: vec!["PATH=/usr/bin:/bin".into()],
+        cmd: Some(vec!["sh".into()]),
+        labels: [("from".to_string(), "image".to_string())].into(),
+        exposed_ports: vec!["80/tcp".into()],
+        volumes: vec!["/data".into()],
+        ..Default::default()
+    }
+}
+
+/// What docker CLI 28 sends for `docker create busybox sleep 1`.
+fn cli_request() -> Value {
+    serde_json::from_str(include_str!("../../../pier-api/src/fixtures/docker-cli-create.json")).expect("fixture")
+}
+
+fn with(mut base: Value, host: Value) -> ContainerCreateRequest {
+    if let (Some(hc), Value::Object(extra)) = (base["HostConfig"].as_object_mut(), host) {
+        for (k, v) in extra {
+            hc.insert(k, v);
+        }
+    }
+    serde_json::from_value(base).expect("request")
+}
+
+fn build_json(req: &ContainerCreateRequest) -> Result<Built, CreateError> {
+    let opts = BTreeMap::new();
+    build(ID, req, &image(), &defaults(&opts))
+}
+
+fn refused(host: Value) -> String {
+    match build_json(&with(cli_request(), host)) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn docker_cli_default_request_builds_without_warnings() {
+    let built = build_json(&with(cli_request(), json!({}))).expect("build");
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+    let s = &built.spec;
+    assert_eq!(s.process.path, "sleep");
+    assert_eq!(s.process.args, ["1"]);
+    assert_eq!(s.process.env, ["PATH=/usr/bin:/bin"]);
+    assert_eq!(s.hostname, "0123456789ab");
+    assert_eq!(s.labels.get("from").map(String::as_str), Some("image"));
+    assert_eq!(s.storage.volumes, ["/data"]);
+    assert_eq!(s.shm_size, 64 << 20);
+    assert_eq!(s.network, NetworkMode::None);
+    assert_eq!(s.restart, RestartPolicy::No);
+    assert_eq!(s.log.driver, LogDriver::JsonFile);
+    assert_eq!((s.log.max_size, s.log.max_file), (Some(20 << 20), 5));
+}
+
+#[test]
+fn inspect_renders_what_dockerd_prints() {
+    let built = build_json(&with(cli_request(), json!({}))).expect("build");
+    let hc = serde_json::to_value(render::host_config(&built.spec)).expect("hc");
+    // dockerd's create-time defaults for this request (docker 28, cgroup v1 host).
+    assert_eq!(hc["IpcMode"], "private");
+    assert_eq!(hc["CgroupnsMode"], "host");
+    assert_eq!(hc["OomKillDisable"], false);
+    assert_eq!(hc["MemorySwappiness"], Value::Null);
+    assert_eq!(hc["PidsLimit"], Value::Null);
+    assert_eq!(hc["ShmSize"], 67108864);
+    assert_eq!(hc["Runtime"], "runc");
+    assert_eq!(hc["RestartPolicy"], json!({"Name": "no", "MaximumRetryCount": 0}));
+    assert_eq!(hc["ConsoleSize"], json!([0, 0]));
+    // Echoed as the CLI sent them: empty lists stay lists, nil stays null.
+    assert_eq!(hc["Dns"], json!([]));
+    assert_eq!(hc["BlkioWeightDevice"], json!([]));
+    assert_eq!(hc["Ulimits"], json!([]));
+    assert_eq!(hc["Binds"], Value::Null);
+    assert_eq!(hc["CapAdd"], Value::Null);
+    assert_eq!(hc["PortBindings"], json!({}));
+    // dockerd fills in its default masked and read-only paths at create.
+    assert!(hc["MaskedPaths"]
+        .as_array()
+        .is_some_and(|a| a.contains(&json!("/proc/kcore"))));
+    assert!(hc["ReadonlyPaths"]
+        .as_array()
+        .is_some_and(|a| a.contains(&json!("/proc/sys"))));
+    // Every key dockerd prints, in Go's field order.
+    let keys: Vec<&str> = hc.as_object().expect("object").keys().map(String::as_str).collect();
+    let sent: Vec<String> = cli_request()["HostConfig"]
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    let mut expected: Vec<&str> = sent.iter().map(String::as_str).collect();
+    // dockerd adds Runtime (omitempty in the request) after Sysctls' place.
+    let at = expected.iter().position(|k| *k == "Isolation").expect("Isolation");
+    expected.insert(at, "Runtime");
+    let mut got_sorted = keys.clone();
+    got_sorted.sort_unstable();
+    let mut exp_sorted = expected.clone();
+    exp_sorted.sort_unstable();
+    assert_eq!(got_sorted, exp_sorted);
+    let config = serde_json::to_value(render::config(&built.spec, "busybox")).expect("config");
+    assert_eq!(config["Image"], "busybox");
+    assert_eq!(config["Cmd"], json!(["sleep", "1"]));
+    assert_eq!(config["Entrypoint"], Value::Null);
+    assert_eq!(config["ExposedPorts"], json!({"80/tcp": {}}));
+    assert_eq!(config["Volumes"], json!({"/data": {}}));
+    assert_eq!(config["OnBuild"], Value::Null);
+    insta::assert_json_snapshot!("inspect_cli_default", json!({"Config": config, "HostConfig": hc}));
+}
+
+#[test]
+fn inspect_snapshots_of_typical_requests() {
+    let cases = [
+        (
+            "limits",
+            json!({"Memory": 33554432, "NanoCpus": 1500000000, "PidsLimit": 100}),
+        ),
+        (
+            "etc_and_security",
+            json!({"ExtraHosts": ["db:10.0.0.2"], "Dns": ["1.1.1.1"], "CapAdd": ["NET_ADMIN"],
+                   "Privileged": false, "ReadonlyRootfs": true, "ShmSize": 1048576,
+                   "Tmpfs": {"/run": "size=1m"}, "AutoRemove": true}),
+        ),
+        (
+            "logging_and_restart",
+            json!({"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "compress": "true"}},
+                   "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}),
+        ),
+    ];
+    for (name, host) in cases {
+        let built = build_json(&with(cli_request(), host)).expect(name);
+        let hc = serde_json::to_value(render::host_config(&built.spec)).expect("hc");
+        insta::assert_json_snapshot!(
+            format!("inspect_{name}"),
+            json!({"HostConfig": hc, "Warnings": built.warnings})
+        );
+    }
+}
+
+#[test]
+fn unapplied_fields_warn_and_are_recorded() {
+    let built = build_json(&with(
+        cli_request(),
+        json!({"Memory": 33554432, "SecurityOpt": ["no-new-privileges"], "NetworkMode": "bridge",
+               "RestartPolicy": {"Name": "always"}, "CpuPercent": 5}),
+    ))
+    .expect("build");
+    let w = built.warnings.join("\n");
+    assert!(
+        w.contains("HostConfig.Memory is recorded but not applied by Pier: cgroup limits are not set yet"),
+        "{w}"
+    );
+    assert!(w.contains("HostConfig.SecurityOpt is recorded but not applied"), "{w}");
+    assert!(w.contains("HostConfig.NetworkMode \"bridge\""), "{w}");
+    assert!(w.contains("HostConfig.RestartPolicy"), "{w}");
+    assert!(
+        w.contains("linux does not support CPU percent. Percent discarded."),
+        "{w}"
+    );
+    let hc = render::host_config(&built.spec);
+    assert_eq!(hc.memory, 33554432);
+    assert_eq!(hc.memory_swap, 67108864, "dockerd doubles Memory into MemorySwap");
+    assert_eq!(hc.network_mode, "bridge");
+    assert_eq!(hc.restart_policy.name, "always");
+}
+
+#[test]
+fn refusals_use_dockers_messages() {
+    let cases = [
+        (json!({"Isolation": "hyperv"}), "invalid isolation 'hyperv' on linux"),
+        (
+            json!({"StorageOpt": {"size": "10G"}}),
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        ),
+        (
+            json!({"LogConfig": {"Type": "syslog"}}),
+            "logger: no log driver named 'syslog' is registered",
+        ),
+        (json!({"ExtraHosts": ["nocolon"]}), "bad format for add-host: \"nocolon\""),
+        (
+            json!({"ExtraHosts": ["h:notanip"]}),
+            "invalid IP address in add-host: \"notanip\"",
+        ),
+        (
+            json!({"Tmpfs": {"run": ""}}),
+            "invalid mount config for type \"tmpfs\": invalid mount path: 'run' mount path must be absolute",
+        ),
+        (json!({"Memory": 1024}), "Minimum memory limit allowed is 6MB"),
+        (
+            json!({"Memory": 10485760, "MemorySwap": 8388608}),
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ),
+        (
+            json!({"MemorySwappiness": 101}),
+            "Invalid value: 101, valid memory swappiness range is 0-100",
+        ),
+        (
+            json!({"NanoCpus": 5000000000i64}),
+            "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available",
+        ),
+        (
+            json!({"CpuPeriod": 10}),
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ),
+        (json!({"BlkioWeight": 5}), "Range of blkio weight is from 10 to 1000"),
+        (
+            json!({"OomScoreAdj": 1001}),
+            "Invalid value 1001, range for oom score adj is [-1000, 1000]",
+        ),
+        (json!({"ShmSize": -1}), "SHM size can not be less than 0"),
+        (json!({"IpcMode": "bogus"}), "invalid IPC mode: bogus"),
+        (json!({"PidMode": "bogus"}), "invalid PID mode: bogus"),
+        (json!({"UTSMode": "bogus"}), "invalid UTS mode: bogus"),
+        (json!({"CgroupnsMode": "bogus"}), "invalid cgroup namespace mode: bogus"),
+        (json!({"Runtime": "kata"}), "unknown or invalid runtime name: kata"),
+        (json!({"CapAdd": ["CAP_BOGUS"]}), "invalid CapAdd: unknown capability: \"CAP_BOGUS\""),
+        (
+            json!({"RestartPolicy": {"Name": "sometimes"}}),
+            "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+        ),
+        (
+            json!({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 2}}),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+        ),
+        (
+            json!({"AutoRemove": true, "RestartPolicy": {"Name": "always"}}),
+            "can't create 'AutoRemove' container with restart policy",
+        ),
+        (
+            json!({"IOMaximumIOps": 5}),
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ),
+        (
+            json!({"PortBindings": {"80x/tcp": [{"HostPort": "8080"}]}}),
+            "invalid port specification: \"80x\"",
+        ),
+        (
+            json!({"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]}),
+            "could not select device driver \"\" with capabilities: [[gpu]]",
+        ),
+        (
+            json!({"Annotations": {"": "x"}}),
+            "invalid Annotations: the empty string is not permitted as an annotation key",
+        ),
+    ];
+    for (host, message) in cases {
+        assert_eq!(refused(host.clone()), message, "for {host}");
+    }
+    let mut bad_config = cli_request();
+    bad_config["StopSignal"] = json!("SIGBOGUS");
+    let e = build_json(&serde_json::from_value(bad_config).expect("request")).expect_err("signal");
+    assert_eq!(e.to_string(), "Invalid signal: SIGBOGUS");
+    let mut bad_config = cli_request();
+    bad_config["WorkingDir"] = json!("relative");
+    let e = build_json(&serde_json::from_value(bad_config).expect("request")).expect_err("workdir");
+    assert_eq!(
+        e.to_string(),
+        "the working directory 'relative' is invalid, it needs to be an absolute path"
+    );
+    let mut bad_config = cli_request();
+    bad_config["Env"] = json!(["=x"]);
+    let e = build_json(&serde_json::from_value(bad_config).expect("request")).expect_err("env");
+    assert_eq!(e.to_string(), "invalid environment variable: =x");
+}
+
+#[test]
+fn version_one_records_upgrade() {
+    let v1: upgrade::V1Request = serde_json::from_str(include_str!("fixtures/container-v1.json")).expect("v1 fixture");
+    let opts = BTreeMap::new();
+    let (spec, notes) = upgrade::spec_from_v1(ID, &v1, &defaults(&opts)).expect("upgrade");
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(spec.process.path, "sh");
+    assert_eq!(spec.process.args, ["-c", "echo hi; sleep 1000"]);
+    assert_eq!(spec.log.options.get("max-size").map(String::as_str), Some("1m"));
+    assert_eq!(spec.log.attribute_labels, ["app"]);
+    assert!(spec.process.stdio.open_stdin);
+    assert_eq!(spec.labels.get("app").map(String::as_str), Some("web"));
+    let hc = render::host_config(&spec);
+    assert_eq!(hc.binds, Some(vec!["data:/data".to_string()]));
+}

@@ -213,18 +213,8 @@ pub const FIELDS: &[Field] = &[
     f(H, "Sysctls", Warned, "sysctls are not set yet"),
     f(H, "Runtime", Applied, "the daemon's runtime; other names refused"),
     f(H, "Isolation", Refused, "only default on Linux (docker's message)"),
-    f(
-        H,
-        "MaskedPaths",
-        Warned,
-        "docker's default masked paths are always used",
-    ),
-    f(
-        H,
-        "ReadonlyPaths",
-        Warned,
-        "docker's default read-only paths are always used",
-    ),
+    f(H, "MaskedPaths", Applied, "replaces docker's masked paths"),
+    f(H, "ReadonlyPaths", Applied, "replaces docker's read-only paths"),
 ];
 
 /// The entry for `section.name`.

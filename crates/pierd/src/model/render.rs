@@ -54,6 +54,8 @@ const TYPED_HOST_CONFIG: &[&str] = &[
     "Tmpfs",
     "ShmSize",
     "Runtime",
+    "MaskedPaths",
+    "ReadonlyPaths",
 ];
 
 /// The request fields kept verbatim, with dockerd's create-time defaults
@@ -193,6 +195,13 @@ pub fn host_config(spec: &ContainerSpec) -> HostConfig {
         tmpfs: (!spec.storage.tmpfs.is_empty()).then(|| spec.storage.tmpfs.clone()),
         shm_size: i64::try_from(spec.shm_size).unwrap_or(i64::MAX),
         runtime: spec.runtime.clone(),
+        // dockerd fills in its defaults at create unless privileged.
+        masked_paths: spec.security.masked_paths.clone().or_else(|| {
+            (!spec.security.privileged).then(|| crate::spec::MASKED_PATHS.iter().map(|p| p.to_string()).collect())
+        }),
+        readonly_paths: spec.security.readonly_paths.clone().or_else(|| {
+            (!spec.security.privileged).then(|| crate::spec::READONLY_PATHS.iter().map(|p| p.to_string()).collect())
+        }),
         ..Default::default()
     };
     overlay(typed, &spec.echo.host_config)

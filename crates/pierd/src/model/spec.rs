@@ -169,6 +169,9 @@ pub struct SecuritySpec {
     /// As given (validated: known names, `CAP_` optional, or `ALL`).
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
+    /// `None`: docker's defaults (none when privileged).
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
 }
 
 /// What goes into /etc/hosts and /etc/resolv.conf.

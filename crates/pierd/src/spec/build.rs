@@ -104,6 +104,11 @@ pub struct SpecInput {
     /// /sys/devices/system/cpu/cpuN/thermal_throttle that exists on the
     /// host (the caller probes). Ignored when privileged.
     pub extra_masked_paths: Vec<String>,
+    /// `HostConfig.MaskedPaths`: replaces docker's list (and the extra
+    /// paths) when given. Ignored when privileged.
+    pub masked_paths: Option<Vec<String>>,
+    /// `HostConfig.ReadonlyPaths`: replaces docker's list when given.
+    pub readonly_paths: Option<Vec<String>>,
 }
 
 impl SpecInput {
@@ -136,6 +141,8 @@ impl SpecInput {
             mounts: Vec::new(),
             devices: Vec::new(),
             extra_masked_paths: Vec::new(),
+            masked_paths: None,
+            readonly_paths: None,
         }
     }
 }
@@ -351,10 +358,20 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         linux.set_masked_paths(None);
         linux.set_readonly_paths(None);
     } else {
-        let mut masked: Vec<String> = MASKED_PATHS.iter().map(|p| p.to_string()).collect();
-        masked.extend(input.extra_masked_paths.iter().cloned());
+        let masked = match &input.masked_paths {
+            Some(list) => list.clone(),
+            None => {
+                let mut masked: Vec<String> = MASKED_PATHS.iter().map(|p| p.to_string()).collect();
+                masked.extend(input.extra_masked_paths.iter().cloned());
+                masked
+            }
+        };
         linux.set_masked_paths(Some(masked));
-        linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|p| p.to_string()).collect()));
+        let readonly = input
+            .readonly_paths
+            .clone()
+            .unwrap_or_else(|| READONLY_PATHS.iter().map(|p| p.to_string()).collect());
+        linux.set_readonly_paths(Some(readonly));
     }
     linux.set_mount_label(None);
 
