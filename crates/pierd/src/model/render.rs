@@ -138,7 +138,8 @@ pub fn config(spec: &ContainerSpec, image: &str) -> ContainerConfig {
         tty: p.stdio.tty,
         open_stdin: p.stdio.open_stdin,
         stdin_once: p.stdio.stdin_once,
-        env: Some(p.env.clone()),
+        // dockerd keeps the image's (possibly nil) Env when the request has none.
+        env: (!p.env.is_empty()).then(|| p.env.clone()),
         cmd: p.cmd.clone(),
         image: image.to_string(),
         volumes: (!spec.storage.volumes.is_empty()).then(|| {
