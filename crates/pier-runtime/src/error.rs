@@ -148,7 +148,9 @@ mod tests {
         assert_eq!(classify("container does not exist"), Failure::NotFound);
         assert_eq!(classify("boom"), Failure::Other);
         assert_eq!(
-            classify("exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"),
+            classify(
+                "exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+            ),
             Failure::NoSuchExecutable
         );
         assert_eq!(

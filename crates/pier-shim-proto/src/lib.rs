@@ -430,7 +430,13 @@ mod tests {
         // A code this side does not know yet.
         let newer: Response =
             serde_json::from_str(r#"{"reply":"error","message":"x","code":"quota_exceeded"}"#).expect("newer reply");
-        assert!(matches!(newer, Response::Error { code: ErrorCode::Unknown, .. }));
+        assert!(matches!(
+            newer,
+            Response::Error {
+                code: ErrorCode::Unknown,
+                ..
+            }
+        ));
         let sent = serde_json::to_string(&Response::Error {
             message: "m".into(),
             code: ErrorCode::NotFound,
@@ -438,6 +444,12 @@ mod tests {
         .expect("encode");
         assert_eq!(sent, r#"{"reply":"error","message":"m","code":"not_found"}"#);
         let ready: Ready = serde_json::from_str(r#"{"status":"failed","message":"m"}"#).expect("old ready");
-        assert!(matches!(ready, Ready::Failed { code: ErrorCode::Unknown, .. }));
+        assert!(matches!(
+            ready,
+            Ready::Failed {
+                code: ErrorCode::Unknown,
+                ..
+            }
+        ));
     }
 }

@@ -24,8 +24,8 @@ use pier_shim_proto::{ErrorCode, ExecRequest, Response, StreamEnd};
 use pier_sys::reap::ExitStatus;
 
 use super::{console::is_terminal_eof, Invocation, Shim, EXEC_BASE};
-use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
 use crate::failure;
+use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
 use crate::sink::Stream;
 
 /// How long a terminal may take to deliver its last output after the
@@ -179,8 +179,7 @@ impl Shim {
         let internal = |m: String| (ErrorCode::Internal, m);
         let pid = started.and_then(|()| {
             let path = pid_file.ok_or_else(|| internal("exec record lost".to_owned()))?;
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| internal(format!("read {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| internal(format!("read {}: {e}", path.display())))?;
             let _ = std::fs::remove_file(&path);
             text.trim()
                 .parse::<i32>()
