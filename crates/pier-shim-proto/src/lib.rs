@@ -49,6 +49,11 @@
 //! runs one invocation at a time, in arrival order, and kills one that takes
 //! longer than two minutes.
 //!
+//! Every `Error` (and `Ready::Failed`) carries an [`ErrorCode`] saying what
+//! kind of failure it is (the runtime's classified failure, or the shim's
+//! own check), so `pierd` never reads meaning out of the message. The field
+//! is optional: shims older than it send none and it reads as `Unknown`.
+//!
 //! # Stdio streams: attach and exec
 //!
 //! [`Request::Attach`] and an attached [`Request::Exec`] turn their
