@@ -503,9 +503,14 @@ fn a_stopped_shim_blocks_neither_restore_nor_ps() {
     let mut h = Harness::new();
     h.import_busybox("bb:latest");
     let stuck = h.run("stuck", "bb", &["sleep", "1000"]);
-    let rec = pierd::record::load(&h.data_root().join("containers").join(&stuck)).expect("record");
-    assert!(rec.state.shim_pid > 0);
-    let shim = nix::unistd::Pid::from_raw(rec.state.shim_pid);
+    let record = std::fs::read(h.data_root().join("containers").join(&stuck).join("container.json")).expect("record");
+    let record: serde_json::Value = serde_json::from_slice(&record).expect("record json");
+    let shim_pid = record["state"]["shim_pid"]
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("shim pid");
+    assert!(shim_pid > 0);
+    let shim = nix::unistd::Pid::from_raw(shim_pid);
     kill(shim, Signal::SIGSTOP).expect("SIGSTOP the shim");
     let resume = Resume(shim);
 
