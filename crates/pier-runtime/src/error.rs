@@ -15,6 +15,11 @@ pub enum Failure {
     CgroupsHybridUnsupported,
     /// The container is not known to the runtime.
     NotFound,
+    /// The process's executable (or working directory) does not exist
+    /// (docker's exit code 127).
+    NoSuchExecutable,
+    /// The process's executable cannot be run (docker's exit code 126).
+    PermissionDenied,
     Other,
 }
 
@@ -95,13 +100,20 @@ pub fn last_error_message(log: &str) -> Option<String> {
     last
 }
 
-/// Recognize failures callers explain specially.
+/// Recognize failures callers explain specially. The runtime's message is
+/// all a runtime tells (runc and crun exit 1 for everything), so this is the
+/// one place its words are read; everything above works with the kind.
+/// The 127/126 split follows dockerd's reading of the same messages.
 pub fn classify(message: &str) -> Failure {
     let m = message.to_ascii_lowercase();
     if m.contains("hybrid mode not supported") {
         Failure::CgroupsHybridUnsupported
     } else if m.contains("does not exist") || (m.contains("no such file or directory") && m.contains("status")) {
         Failure::NotFound
+    } else if m.contains("executable file not found") || m.contains("no such file or directory") {
+        Failure::NoSuchExecutable
+    } else if m.contains("permission denied") {
+        Failure::PermissionDenied
     } else {
         Failure::Other
     }
@@ -135,5 +147,19 @@ mod tests {
         assert_eq!(classify(&msg), Failure::CgroupsHybridUnsupported);
         assert_eq!(classify("container does not exist"), Failure::NotFound);
         assert_eq!(classify("boom"), Failure::Other);
+        assert_eq!(
+            classify(
+                "exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+            ),
+            Failure::NoSuchExecutable
+        );
+        assert_eq!(
+            classify("runc create failed: unable to start container process: error during container init: error setting cwd: chdir to cwd (\"/x\") set in config.json failed: no such file or directory"),
+            Failure::NoSuchExecutable
+        );
+        assert_eq!(
+            classify("exec failed: unable to start container process: exec: \"/etc\": permission denied"),
+            Failure::PermissionDenied
+        );
     }
 }

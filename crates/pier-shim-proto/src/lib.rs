@@ -49,6 +49,11 @@
 //! runs one invocation at a time, in arrival order, and kills one that takes
 //! longer than two minutes.
 //!
+//! Every `Error` (and `Ready::Failed`) carries an [`ErrorCode`] saying what
+//! kind of failure it is (the runtime's classified failure, or the shim's
+//! own check), so `pierd` never reads meaning out of the message. The field
+//! is optional: shims older than it send none and it reads as `Unknown`.
+//!
 //! # Stdio streams: attach and exec
 //!
 //! [`Request::Attach`] and an attached [`Request::Exec`] turn their
@@ -198,7 +203,12 @@ pub enum Ready {
     /// The container exists in the runtime; `pid` is its init (host pid).
     Created { pid: i32, shim_pid: i32 },
     /// The shim could not create the container.
-    Failed { message: String },
+    Failed {
+        message: String,
+        /// What kind of failure (absent from shims before codes existed).
+        #[serde(default)]
+        code: ErrorCode,
+    },
 }
 
 /// A request from `pierd` to a shim.
@@ -307,12 +317,71 @@ pub enum Response {
     Exited(ExitRecord),
     Error {
         message: String,
+        /// What kind of failure; absent (`Unknown`) from shims older than
+        /// the codes, which a new pierd must still understand.
+        #[serde(default)]
+        code: ErrorCode,
     },
     /// The exec'd process runs with this host pid.
     ExecStarted {
         pid: i32,
     },
     ExecState(ExecInfo),
+}
+
+/// The kind of an [`Response::Error`] or [`Ready::Failed`], so `pierd`
+/// never reads meaning out of message text. Filled from the runtime's
+/// classified failure (`pier_runtime::Failure`) or the shim's own checks.
+///
+/// On the wire a snake_case string. It is optional in both directions: a
+/// shim started by an older `pierd` sends none (`Unknown`), and a code this
+/// side does not know yet also reads as `Unknown`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// What the request names does not exist: the process's executable or
+    /// working directory (docker's exit code 127), an exec id, the
+    /// container in the runtime.
+    NotFound,
+    /// The process's executable exists but cannot be run (docker's 126).
+    PermissionDenied,
+    /// The request cannot be served in the container's current state (not
+    /// running, still being created).
+    NotRunning,
+    /// The request is malformed or contradicts itself (a duplicate exec id,
+    /// resizing a process without a terminal).
+    Invalid,
+    /// The runtime invocation overran and was killed.
+    Timeout,
+    /// The runtime failed for another reason; the message says why.
+    RuntimeFailed,
+    /// The shim could not do its own part (pipes, sockets, files).
+    Internal,
+    /// No code sent (an older shim) or one this side does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unknown => "unknown",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotRunning => "not_running",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::RuntimeFailed => "runtime_failed",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The container's state as the shim sees it.
@@ -346,4 +415,46 @@ pub struct ExitRecord {
     /// Unix nanoseconds.
     pub finished_at: i64,
     pub oom_killed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_code_is_optional_both_ways() {
+        // A shim started by an older pierd sends no code.
+        let old: Response = serde_json::from_str(r#"{"reply":"error","message":"boom"}"#).expect("old reply");
+        assert_eq!(
+            old,
+            Response::Error {
+                message: "boom".into(),
+                code: ErrorCode::Unknown
+            }
+        );
+        // A code this side does not know yet.
+        let newer: Response =
+            serde_json::from_str(r#"{"reply":"error","message":"x","code":"quota_exceeded"}"#).expect("newer reply");
+        assert!(matches!(
+            newer,
+            Response::Error {
+                code: ErrorCode::Unknown,
+                ..
+            }
+        ));
+        let sent = serde_json::to_string(&Response::Error {
+            message: "m".into(),
+            code: ErrorCode::NotFound,
+        })
+        .expect("encode");
+        assert_eq!(sent, r#"{"reply":"error","message":"m","code":"not_found"}"#);
+        let ready: Ready = serde_json::from_str(r#"{"status":"failed","message":"m"}"#).expect("old ready");
+        assert!(matches!(
+            ready,
+            Ready::Failed {
+                code: ErrorCode::Unknown,
+                ..
+            }
+        ));
+    }
 }

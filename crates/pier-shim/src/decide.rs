@@ -1,7 +1,9 @@
 //! The shim's decisions as plain functions over values: what a request
 //! leads to, how an exit status becomes a record, when the shim may leave.
 
-use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, ExitRecord, Request, Response, StateInfo, Status};
+use pier_shim_proto::{
+    AttachRequest, ErrorCode, ExecInfo, ExecRequest, ExitRecord, Request, Response, StateInfo, Status,
+};
 use pier_sys::reap::ExitStatus;
 
 /// Where the container is in its life, as the shim drives it.
@@ -65,9 +67,10 @@ pub enum Decision {
     CloseStdin,
 }
 
-fn error(message: impl Into<String>) -> Decision {
+fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
     Decision::Reply(Response::Error {
         message: message.into(),
+        code,
     })
 }
 
@@ -99,19 +102,19 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         Request::State => Decision::Reply(Response::State(state_info(v))),
         Request::Start => match v.phase {
             Phase::Created if !v.starting => Decision::Run(ClientOp::Start),
-            Phase::Created => error("container is already starting"),
-            Phase::Creating => error("container is still being created"),
-            Phase::Running => error("container is already running"),
-            Phase::Draining(_) | Phase::Exited { .. } => error("container has exited"),
+            Phase::Created => error(ErrorCode::Invalid, "container is already starting"),
+            Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
+            Phase::Running => error(ErrorCode::Invalid, "container is already running"),
+            Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container has exited"),
         },
         Request::Kill { signal, all } => match v.phase {
-            _ if !(1..=64).contains(signal) => error(format!("invalid signal {signal}")),
+            _ if !(1..=64).contains(signal) => error(ErrorCode::Invalid, format!("invalid signal {signal}")),
             Phase::Created | Phase::Running => Decision::Run(ClientOp::Kill {
                 signal: *signal,
                 all: *all,
             }),
-            Phase::Creating => error("container is still being created"),
-            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+            Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
+            Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::Wait => match finished(&v.phase) {
             Some(record) => Decision::Reply(Response::Exited(record.clone())),
@@ -120,17 +123,17 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         Request::Shutdown => Decision::Shutdown,
         Request::Attach(a) => match v.phase {
             Phase::Created | Phase::Running => Decision::Attach(a.clone()),
-            Phase::Creating => error("container is still being created"),
-            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+            Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
+            Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::Exec(e) => match v.phase {
-            _ if !valid_exec_id(&e.exec_id) => error(format!("invalid exec id {:?}", e.exec_id)),
+            _ if !valid_exec_id(&e.exec_id) => error(ErrorCode::Invalid, format!("invalid exec id {:?}", e.exec_id)),
             Phase::Running => Decision::Exec(e.clone()),
-            Phase::Creating | Phase::Created => error("container is not running"),
-            Phase::Draining(_) | Phase::Exited { .. } => error("container is not running"),
+            Phase::Creating | Phase::Created => error(ErrorCode::NotRunning, "container is not running"),
+            Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::ExecState { exec_id } => Decision::ExecState(exec_id.clone()),
-        Request::Resize { exec_id: None, .. } if !v.tty => error("the container has no terminal"),
+        Request::Resize { exec_id: None, .. } if !v.tty => error(ErrorCode::Invalid, "the container has no terminal"),
         Request::Resize { exec_id, height, width } => Decision::Resize {
             exec_id: exec_id.clone(),
             height: *height,

@@ -11,6 +11,7 @@ mod conn;
 mod decide;
 mod diag;
 mod exit_record;
+mod failure;
 mod feed;
 mod oom;
 mod shim;
@@ -84,7 +85,10 @@ fn main() -> ExitCode {
 }
 
 fn failed(message: String) -> Ready {
-    Ready::Failed { message }
+    Ready::Failed {
+        message,
+        code: pier_shim_proto::ErrorCode::Invalid,
+    }
 }
 
 fn read_config(path: &Path) -> anyhow::Result<ShimConfig> {

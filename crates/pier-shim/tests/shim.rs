@@ -284,7 +284,7 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 fn created(fx: &mut Fixture) -> (i32, i32) {
     match fx.spawn() {
         Ready::Created { pid, shim_pid } => (pid, shim_pid),
-        Ready::Failed { message } => panic!("create failed: {message}; log: {}", fx.shim_log()),
+        Ready::Failed { message, .. } => panic!("create failed: {message}; log: {}", fx.shim_log()),
     }
 }
 
@@ -439,7 +439,7 @@ fn create_failure_is_reported() {
     let mut fx = Fixture::new(&["true"]);
     std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
     match fx.spawn() {
-        Ready::Failed { message } => assert!(message.starts_with("runc create failed"), "{message}"),
+        Ready::Failed { message, .. } => assert!(message.starts_with("runc create failed"), "{message}"),
         Ready::Created { .. } => panic!("create must fail without a rootfs"),
     }
 }
@@ -549,7 +549,7 @@ fn crun_on_a_hybrid_host_says_why() {
     );
     let hybrid = Path::new("/sys/fs/cgroup/unified").is_dir();
     match fx.spawn() {
-        Ready::Failed { message } if hybrid => {
+        Ready::Failed { message, .. } if hybrid => {
             assert!(message.contains("hybrid") && message.contains("use runc"), "{message}");
         }
         Ready::Created { .. } if !hybrid => {}

@@ -22,6 +22,9 @@ pub struct DaemonConfig {
     pub runtime: PathBuf,
     /// Path of the `pier-shim` binary.
     pub shim: PathBuf,
+    /// How containers' shims are reached: the `pier-shim` binary above, or
+    /// in-process fakes in tests; with the calls' timeouts.
+    pub shims: crate::shim::Shims,
     /// Default log driver (`json-file` or `none`).
     pub log_driver: String,
     pub log_opts: BTreeMap<String, String>,
@@ -42,6 +45,7 @@ impl DaemonConfig {
             data_root,
             exec_root,
             runtime,
+            shims: crate::shim::Shims::process(shim.clone()),
             shim,
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),

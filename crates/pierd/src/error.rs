@@ -1,6 +1,16 @@
-//! The daemon's error kinds. Messages use docker's wording because clients
-//! (the docker CLI among them) show them as they are; `http::error` maps each
-//! kind to a status code in one place.
+//! The daemon's one error type. Messages use docker's wording because
+//! clients (the docker CLI among them) show them as they are;
+//! `http::error::status_of` maps each variant to a status code in one place.
+//! Internal faults carry their source error, never a flattened string.
+
+use pier_image::ImageError;
+
+use crate::record::RecordError;
+use crate::shim::{ProcessFailure, ShimError};
+use crate::volumes::VolumeError;
+
+/// A boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +23,8 @@ pub enum Error {
     NoSuchImage(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     #[error("Could not find the file {path} in container {container}")]
     PathNotFound { path: String, container: String },
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
@@ -32,15 +44,68 @@ pub enum Error {
     NotModified,
     #[error("{0}")]
     NotImplemented(String),
-    /// A real internal fault; the text says what failed, with what.
-    #[error("{0}")]
-    System(String),
+    /// The container's process could not be started: the runtime's words,
+    /// and how it failed (from the shim's error code).
+    #[error("{message}")]
+    StartFailed { failure: ProcessFailure, message: String },
+    /// An exec's process could not be started (the exec records
+    /// `failure.exit_code()`).
+    #[error("{message}")]
+    ExecFailed { failure: ProcessFailure, message: String },
+    /// A call to a container's shim failed.
+    #[error("{context}: {source}")]
+    Shim {
+        context: String,
+        #[source]
+        source: ShimError,
+    },
+    /// An image store or registry operation failed; `context` may be empty
+    /// (the image error's own words are docker's).
+    #[error("{}{source}", if context.is_empty() { String::new() } else { format!("{context}: ") })]
+    Image {
+        context: String,
+        #[source]
+        source: ImageError,
+    },
+    /// Writing or reading a record file failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A volume store operation failed.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    /// A real internal fault: what failed ("verb noun"), with its cause.
+    #[error("{context}: {source}")]
+    System {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
-    /// An internal fault with a short "verb noun" context.
-    pub fn system(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
-        Error::System(format!("{context}: {err}"))
+    /// An internal fault with a short "verb noun" context; `err` is any
+    /// error (or a message).
+    pub fn system(context: impl std::fmt::Display, err: impl Into<BoxError>) -> Self {
+        Error::System {
+            context: context.to_string(),
+            source: err.into(),
+        }
+    }
+
+    /// A failed shim call with a short "verb noun" context.
+    pub fn shim(context: impl std::fmt::Display, source: ShimError) -> Self {
+        Error::Shim {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    /// An image error shown in its own words.
+    pub fn image(source: ImageError) -> Self {
+        Error::Image {
+            context: String::new(),
+            source,
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Layout: `http/` is the only module that knows HTTP; `daemon/` holds the
 //! container table and every operation; `spec/` builds the OCI spec (pure);
-//! `shim` speaks the shim protocol; `rootfs` mounts overlayfs; `record`
+//! `shim` speaks the shim protocol (one bounded handle per container, behind
+//! a seam with in-process fakes); `rootfs` mounts overlayfs; `record`
 //! writes `container.json` atomically; `lock` guards the data root.
 //!
 //! It must not run the OCI runtime itself (the shim does), hold a lock across

@@ -3,7 +3,7 @@
 use std::io;
 
 use mio::{Interest, Token};
-use pier_shim_proto::{FrameError, Response};
+use pier_shim_proto::{ErrorCode, FrameError, Response};
 
 use super::{Invocation, Shim};
 use crate::conn::Conn;
@@ -77,6 +77,7 @@ impl Shim {
                 Some(Err(FrameError::Json(e))) => {
                     conn.send(&Response::Error {
                         message: format!("bad request: {e}"),
+                        code: ErrorCode::Invalid,
                     });
                     continue;
                 }

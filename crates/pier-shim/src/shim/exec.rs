@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use mio::unix::pipe::Receiver;
 use mio::{Interest, Token};
 use pier_runtime::{ChildStdio, ExecOptions, RuntimeError};
-use pier_shim_proto::{ExecRequest, Response, StreamEnd};
+use pier_shim_proto::{ErrorCode, ExecRequest, Response, StreamEnd};
 use pier_sys::reap::ExitStatus;
 
 use super::{console::is_terminal_eof, Invocation, Shim, EXEC_BASE};
+use crate::failure;
 use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
 use crate::sink::Stream;
 
@@ -73,6 +74,7 @@ impl Shim {
                 conn,
                 &Response::Error {
                     message: format!("exec {} already exists", req.exec_id),
+                    code: ErrorCode::Invalid,
                 },
             );
             return;
@@ -91,6 +93,7 @@ impl Shim {
                 conn,
                 &Response::Error {
                     message: format!("set up exec stdio: {e:#}"),
+                    code: ErrorCode::Internal,
                 },
             ),
         }
@@ -172,23 +175,24 @@ impl Shim {
             .execs
             .get(&seq)
             .map(|e| self.cfg.bundle.join(format!("exec-{}.pid", e.id)));
-        let started = result.map_err(|e| e.runtime_message().map_or_else(|| e.to_string(), str::to_owned));
+        let started = result.map_err(|e| (failure::code_of(&e), failure::message_of(&e)));
+        let internal = |m: String| (ErrorCode::Internal, m);
         let pid = started.and_then(|()| {
-            let path = pid_file.ok_or_else(|| "exec record lost".to_owned())?;
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+            let path = pid_file.ok_or_else(|| internal("exec record lost".to_owned()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| internal(format!("read {}: {e}", path.display())))?;
             let _ = std::fs::remove_file(&path);
             text.trim()
                 .parse::<i32>()
-                .map_err(|e| format!("parse {}: {e}", path.display()))
+                .map_err(|e| internal(format!("parse {}: {e}", path.display())))
         });
         let pid = match pid {
             Ok(pid) => pid,
-            Err(message) => {
-                tracing::warn!(reason = %message, "exec failed");
+            Err((code, message)) => {
+                tracing::warn!(reason = %message, %code, "exec failed");
                 if let Some(mut exec) = self.execs.remove(&seq) {
                     self.close_exec_io(&mut exec);
                 }
-                self.answer(conn, &Response::Error { message });
+                self.answer(conn, &Response::Error { message, code });
                 return;
             }
         };
@@ -424,6 +428,7 @@ impl Shim {
             Some(e) => Response::ExecState(crate::decide::exec_info(e.pid, e.exit_code)),
             None => Response::Error {
                 message: format!("no such exec: {exec_id}"),
+                code: ErrorCode::NotFound,
             },
         }
     }
@@ -435,6 +440,7 @@ impl Shim {
                 None => {
                     return Response::Error {
                         message: format!("no such exec: {id}"),
+                        code: ErrorCode::NotFound,
                     }
                 }
                 Some(e) if e.pid == 0 && e.req.tty => {
@@ -447,12 +453,14 @@ impl Shim {
         let Some(terminal) = terminal else {
             return Response::Error {
                 message: "no terminal to resize".to_owned(),
+                code: ErrorCode::Invalid,
             };
         };
         match pier_sys::term::set_window_size(terminal.as_fd(), height, width) {
             Ok(()) => Response::Ok,
             Err(e) => Response::Error {
                 message: format!("resize terminal: {e}"),
+                code: ErrorCode::Internal,
             },
         }
     }

@@ -4,12 +4,13 @@
 use std::time::Instant;
 
 use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, RuntimeError};
-use pier_shim_proto::{Ready, Response};
+use pier_shim_proto::{ErrorCode, Ready, Response};
 use pier_sys::reap::ExitStatus;
 use pier_sys::Signal;
 
 use super::{now_nanos, send_ready, InFlight, Invocation, Shim, INVOCATION_TIMEOUT};
 use crate::decide::{ClientOp, Phase};
+use crate::failure;
 use crate::sink::Stream;
 
 impl Shim {
@@ -47,6 +48,7 @@ impl Shim {
                             conn,
                             &Response::Error {
                                 message: "exec record lost".to_owned(),
+                                code: ErrorCode::Internal,
                             },
                         );
                         continue;
@@ -103,7 +105,8 @@ impl Shim {
                             self.started_at = None;
                         }
                         Response::Error {
-                            message: e.runtime_message().map_or_else(|| e.to_string(), str::to_owned),
+                            message: failure::message_of(&e),
+                            code: failure::code_of(&e),
                         }
                     }
                 };
@@ -138,24 +141,28 @@ impl Shim {
             self.on_console();
         }
         let result = match result {
-            Ok(()) if self.cfg.tty && self.terminal.is_none() => Err("the runtime sent no terminal".to_owned()),
+            Ok(()) if self.cfg.tty && self.terminal.is_none() => {
+                Err((ErrorCode::RuntimeFailed, "the runtime sent no terminal".to_owned()))
+            }
             Ok(()) => Ok(()),
-            Err(e) => Err(match (e.kind(), e.runtime_message()) {
-                (Failure::CgroupsHybridUnsupported, Some(m)) => {
-                    format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
-                }
-                (_, Some(m)) => m.to_owned(),
-                (_, None) => e.to_string(),
-            }),
+            Err(e) => Err((
+                failure::code_of(&e),
+                match (e.kind(), e.runtime_message()) {
+                    (Failure::CgroupsHybridUnsupported, Some(m)) => {
+                        format!("{m} (this runtime does not support the host's hybrid cgroup v1/v2 layout; use runc)")
+                    }
+                    _ => failure::message_of(&e),
+                },
+            )),
         };
         self.close_console();
         let pid = result.and_then(|()| {
             std::fs::read_to_string(&self.pid_file)
-                .map_err(|e| format!("read {}: {e}", self.pid_file.display()))
+                .map_err(|e| (ErrorCode::Internal, format!("read {}: {e}", self.pid_file.display())))
                 .and_then(|s| {
                     s.trim()
                         .parse::<i32>()
-                        .map_err(|e| format!("parse {}: {e}", self.pid_file.display()))
+                        .map_err(|e| (ErrorCode::Internal, format!("parse {}: {e}", self.pid_file.display())))
                 })
         });
         let ready = match pid {
@@ -169,8 +176,8 @@ impl Shim {
                     shim_pid: pier_sys::process::pid().as_raw(),
                 }
             }
-            Err(message) => {
-                tracing::error!(reason = %message, "create container");
+            Err((code, message)) => {
+                tracing::error!(reason = %message, %code, "create container");
                 self.quit = true;
                 if runtime_created {
                     // The runtime holds a container nobody can drive; remove
@@ -180,7 +187,7 @@ impl Shim {
                         tracing::warn!(error = %e, "delete half-created container");
                     }
                 }
-                Ready::Failed { message }
+                Ready::Failed { message, code }
             }
         };
         if let Some(fd) = self.ready.take() {

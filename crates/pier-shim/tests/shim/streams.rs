@@ -5,7 +5,9 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use pier_shim_proto::{frame, AttachRequest, ExecInfo, ExecRequest, Request, Response, StreamEnd, StreamKind};
+use pier_shim_proto::{
+    frame, AttachRequest, ErrorCode, ExecInfo, ExecRequest, Request, Response, StreamEnd, StreamKind,
+};
 
 use super::{alive, call, created, wait_until, Fixture, Opts};
 
@@ -118,10 +120,15 @@ fn exec_req_sized(
 
 /// Send an exec; its stream on success.
 fn exec(fx: &Fixture, req: ExecRequest) -> Result<(UnixStream, i32), String> {
+    exec_coded(fx, req).map_err(|(_, message)| message)
+}
+
+/// Send an exec; its stream on success, the error's code and message else.
+fn exec_coded(fx: &Fixture, req: ExecRequest) -> Result<(UnixStream, i32), (ErrorCode, String)> {
     let mut s = fx.connect();
     match call(&mut s, &Request::Exec(req)) {
         Response::ExecStarted { pid } => Ok((s, pid)),
-        Response::Error { message } => Err(message),
+        Response::Error { message, code } => Err((code, message)),
         other => panic!("exec: {other:?}"),
     }
 }
@@ -370,8 +377,9 @@ fn exec_ends_when_the_process_exits_even_with_a_background_child() {
 #[test]
 fn exec_of_a_missing_binary_fails_with_the_runtime_message() {
     let fx = running(&["sleep", "1000"]);
-    let err = exec(&fx, exec_req(&fx, 1, &["nope"], false, false)).expect_err("exec must fail");
+    let (code, err) = exec_coded(&fx, exec_req(&fx, 1, &["nope"], false, false)).expect_err("exec must fail");
     eprintln!("missing binary: {err}");
+    assert_eq!(code, ErrorCode::NotFound, "{err}");
     assert!(
         err.contains("executable file not found") && err.contains("nope"),
         "message: {err}"
@@ -381,8 +389,9 @@ fn exec_of_a_missing_binary_fails_with_the_runtime_message() {
         call(&mut c, &Request::ExecState { exec_id: "e1".into() }),
         Response::Error { .. }
     ));
-    let err = exec(&fx, exec_req(&fx, 2, &["/proc"], false, false)).expect_err("not executable");
+    let (code, err) = exec_coded(&fx, exec_req(&fx, 2, &["/proc"], false, false)).expect_err("not executable");
     eprintln!("not executable: {err}");
+    assert_eq!(code, ErrorCode::PermissionDenied, "{err}");
     assert!(
         err.contains("permission denied") || err.contains("/proc"),
         "message: {err}"

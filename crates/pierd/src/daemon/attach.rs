@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pier_shim_proto::{AttachRequest, Request};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::UnixStream;
 use tokio::sync::{oneshot, watch};
@@ -21,7 +20,7 @@ use super::session::EarlyInput;
 use super::{Container, Daemon, Live};
 use crate::error::{Error, Result};
 use crate::record::Status;
-use crate::shim::{self, ShimError};
+use crate::shim::{AttachStreams, ShimError};
 
 /// Most client input buffered while an attach waits for its shim.
 const EARLY_INPUT_MAX: usize = 1 << 20;
@@ -60,7 +59,7 @@ pub struct AttachTarget {
 }
 
 struct Pending {
-    req: AttachRequest,
+    req: AttachStreams,
     tx: oneshot::Sender<UnixStream>,
 }
 
@@ -92,7 +91,7 @@ impl Daemon {
     /// for the next start (created, exited).
     pub async fn attach(&self, key: &str, p: AttachParams) -> Result<AttachTarget> {
         let c = self.lookup(key)?;
-        let req = AttachRequest {
+        let req = AttachStreams {
             stdin: p.stdin,
             stdout: p.stdout,
             stderr: p.stderr,
@@ -106,7 +105,7 @@ impl Daemon {
             source,
         };
         if rec.state.is_running() {
-            if let Some(s) = open(&c, req.clone()).await? {
+            if let Some(s) = open(&c, req).await? {
                 return Ok(target(ShimSource::Now(s)));
             }
         }
@@ -142,7 +141,7 @@ impl Daemon {
             if p.tx.is_closed() {
                 continue;
             }
-            match shim::attach(&c.socket(), p.req).await {
+            match c.shim.attach(p.req).await {
                 Ok(stream) => {
                     let _ = p.tx.send(stream);
                 }
@@ -157,26 +156,22 @@ impl Daemon {
         if !c.record().state.is_running() {
             return Err(Error::NotRunning(c.id.clone()));
         }
-        let req = Request::Resize {
-            exec_id: None,
-            height,
-            width,
-        };
-        match shim::call_once(&c.socket(), &req).await {
+        match c.shim.resize(None, height, width).await {
             Ok(()) => Ok(()),
-            Err(ShimError::Connect { .. }) => Err(Error::NotRunning(c.id.clone())),
-            Err(e) => Err(Error::system(format!("resize container {}", c.id), e)),
+            Err(e) if e.is_not_running() => Err(Error::NotRunning(c.id.clone())),
+            Err(e) => Err(Error::shim(format!("resize container {}", c.id), e)),
         }
     }
 }
 
 /// Open a shim stream; `None` when the shim is gone (the container just
 /// exited).
-async fn open(c: &Arc<Container>, req: AttachRequest) -> Result<Option<UnixStream>> {
-    match shim::attach(&c.socket(), req).await {
+async fn open(c: &Arc<Container>, req: AttachStreams) -> Result<Option<UnixStream>> {
+    match c.shim.attach(req).await {
         Ok(s) => Ok(Some(s)),
-        Err(ShimError::Connect { .. }) | Err(ShimError::Closed) => Ok(None),
-        Err(e) => Err(Error::system(format!("attach to container {}", c.id), e)),
+        Err(ShimError::Closed) => Ok(None),
+        Err(e) if e.is_not_running() => Ok(None),
+        Err(e) => Err(Error::shim(format!("attach to container {}", c.id), e)),
     }
 }
 

@@ -18,14 +18,14 @@ pub(super) struct Prepared {
     pub shim_json: PathBuf,
 }
 
-fn io(op: &str, path: &Path, e: impl std::fmt::Display) -> Error {
+fn io(op: &str, path: &Path, e: impl Into<crate::error::BoxError>) -> Error {
     Error::system(format!("{op} {}", path.display()), e)
 }
 
 /// Files of the bundle are derived from container.json and rewritten on
 /// every start: replaced atomically, not fsynced (see `record::write_replace`).
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    record::write_replace(path, bytes).map_err(|e| Error::System(e.to_string()))
+    record::write_replace(path, bytes).map_err(Error::from)
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {

@@ -188,7 +188,7 @@ impl Daemon {
         let committed = self.images.commit(&rec.image_id, reader, &req);
         let written = writer_thread
             .join()
-            .map_err(|_| Error::System("write layer of commit: thread panicked".to_string()))?;
+            .map_err(|_| Error::system("write layer of commit", "thread panicked"))?;
         let image = committed.map_err(|e| match e {
             pier_image::ImageError::InvalidChange { .. } => Error::InvalidParameter(e.to_string()),
             other => Error::system(format!("commit {}", c.id), other),

@@ -134,7 +134,7 @@ impl Daemon {
                 return Ok(name);
             }
         }
-        Err(Error::System("generate container name: no free name found".to_string()))
+        Err(Error::system("generate container name", "no free name found"))
     }
 
     /// Resolve an image name or id in the store (blocking, off the runtime).

@@ -11,13 +11,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pier_shim_proto::{ExecRequest, Request};
 use tokio::net::UnixStream;
 
 use super::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
-use crate::shim::{self, ShimError};
+use crate::shim::{ExecLaunch, ProcessFailure};
 use crate::spec;
 
 /// An exec as created (docker's ExecConfig).
@@ -114,29 +113,36 @@ impl ExecTable {
 }
 
 /// A start that failed inside the runtime: docker's message and the exit
-/// code it records (127 not found, 126 cannot execute).
+/// code it records (127 not found, 126 cannot execute), from the shim's
+/// error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecFailure {
+    pub failure: ProcessFailure,
     pub message: String,
     pub exit_code: i32,
 }
 
-/// docker's wording of a runtime's exec error and the exit code.
-pub fn exec_failure(runtime_message: &str) -> ExecFailure {
+impl From<ExecFailure> for Error {
+    fn from(f: ExecFailure) -> Self {
+        Error::ExecFailed {
+            failure: f.failure,
+            message: f.message,
+        }
+    }
+}
+
+/// docker's wording of a runtime's exec error; the exit code comes from
+/// how it failed, never from the words.
+pub fn exec_failure(failure: ProcessFailure, runtime_message: &str) -> ExecFailure {
     let msg = runtime_message.trim();
     let core = match msg.find("exec failed:") {
         Some(i) => &msg[i..],
         None => msg,
     };
-    let lower = core.to_lowercase();
-    let exit_code = if lower.contains("executable file not found") || lower.contains("no such file or directory") {
-        127
-    } else {
-        126
-    };
     ExecFailure {
+        failure,
         message: format!("OCI runtime exec failed: {core}: unknown"),
-        exit_code,
+        exit_code: failure.exit_code(),
     }
 }
 
@@ -217,9 +223,10 @@ impl Daemon {
             let c = c.clone();
             let cfg = e.config.clone();
             let id = e.id.clone();
-            tokio::task::spawn_blocking(move || write_process(&c, &rec, &id, &cfg, console_size))
-                .await
-                .map_err(|err| Error::system("write exec process", err))?
+            Daemon::blocking("write exec process", move || {
+                write_process(&c, &rec, &id, &cfg, console_size)
+            })
+            .await
         };
         let process = match process {
             Ok(p) => p,
@@ -228,7 +235,7 @@ impl Daemon {
                 return Err(err);
             }
         };
-        let req = ExecRequest {
+        let launch = ExecLaunch {
             exec_id: e.id.clone(),
             process: process.clone(),
             tty: e.config.tty,
@@ -238,10 +245,10 @@ impl Daemon {
             detach,
             console_size,
         };
-        let res = shim::exec(&c.socket(), req).await;
+        let res = c.shim.exec(launch).await;
         let _ = std::fs::remove_file(&process);
         match res {
-            Ok((pid, stream)) => {
+            Ok(crate::shim::ExecStarted { pid, stream }) => {
                 e.update(|s| {
                     s.running = true;
                     s.pid = pid;
@@ -249,19 +256,21 @@ impl Daemon {
                 tracing::info!(id = %c.id, exec = %e.id, pid, "exec started");
                 Ok(Ok(stream))
             }
-            Err(ShimError::Refused(m)) => {
-                let f = exec_failure(&m);
-                e.finish(Some(f.exit_code));
-                Ok(Err(f))
-            }
-            Err(ShimError::Connect { .. }) => {
+            Err(err) if err.is_not_running() => {
                 e.finish(None);
                 Err(not_running(&c.id))
             }
-            Err(err) => {
-                e.finish(Some(126));
-                Err(Error::system(format!("exec in container {}", c.id), err))
-            }
+            Err(err) => match (err.process_failure(), err.refusal_message()) {
+                (Some(failure), Some(message)) => {
+                    let f = exec_failure(failure, message);
+                    e.finish(Some(f.exit_code));
+                    Ok(Err(f))
+                }
+                _ => {
+                    e.finish(Some(126));
+                    Err(Error::shim(format!("exec in container {}", c.id), err))
+                }
+            },
         }
     }
 
@@ -272,11 +281,14 @@ impl Daemon {
         if !s.running {
             return s;
         }
-        let socket = self.cfg.exec_root.join(&e.container_id).join("shim.sock");
-        match shim::exec_state(&socket, &e.id).await {
+        let Ok(c) = self.lookup(&e.container_id) else {
+            e.finish(None);
+            return e.status();
+        };
+        match c.shim.exec_state(&e.id).await {
             Ok(info) if !info.running => e.finish(info.exit_code),
             Ok(_) => {}
-            Err(ShimError::Connect { .. }) => e.finish(None),
+            Err(err) if err.is_gone() => e.finish(None),
             Err(err) => tracing::debug!(exec = %e.id, error = %err, "exec state"),
         }
         e.status()
@@ -288,14 +300,10 @@ impl Daemon {
             return Err(Error::Conflict(format!("Exec {} is not running", e.id)));
         }
         let c = self.lookup(&e.container_id)?;
-        let req = Request::Resize {
-            exec_id: Some(e.id.clone()),
-            height,
-            width,
-        };
-        shim::call_once(&c.socket(), &req)
+        c.shim
+            .resize(Some(&e.id), height, width)
             .await
-            .map_err(|err| Error::system(format!("resize exec {}", e.id), err))
+            .map_err(|err| Error::shim(format!("resize exec {}", e.id), err))
     }
 }
 
@@ -362,6 +370,7 @@ mod tests {
     #[test]
     fn runtime_failures_read_like_docker() {
         let f = exec_failure(
+            ProcessFailure::NotFound,
             "runc exec: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
         );
         assert_eq!(f.exit_code, 127);
@@ -369,7 +378,15 @@ mod tests {
             f.message,
             "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"
         );
-        let f = exec_failure("exec failed: unable to start container process: exec: \"/etc\": permission denied");
+        let f = exec_failure(
+            ProcessFailure::PermissionDenied,
+            "exec failed: unable to start container process: exec: \"/etc\": permission denied",
+        );
         assert_eq!(f.exit_code, 126);
+        // The code decides, not the words.
+        assert_eq!(
+            exec_failure(ProcessFailure::Other, "executable file not found").exit_code,
+            126
+        );
     }
 }

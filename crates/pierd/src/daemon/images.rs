@@ -9,18 +9,24 @@ use pier_image::{Image, ImageError, Loaded, PullEvent, PullOptions, Pulled, Refe
 use super::Daemon;
 use crate::error::{Error, Result};
 
+/// An image store error as the API shows it: docker's wording for a
+/// missing image and a bad reference; malformed input in its own words;
+/// anything else with the image's name. `http::error` picks the status.
 fn map_image_error(name: &str, e: ImageError) -> Error {
     match e {
         ImageError::NotFound { .. } => Error::NoSuchImage(name.to_string()),
         ImageError::InvalidReference { reason, .. } => Error::InvalidParameter(reason),
+        ImageError::Conflict { message } => Error::Conflict(message),
         e @ (ImageError::InvalidArchive { .. }
         | ImageError::UnsafeEntry { .. }
         | ImageError::InvalidChange { .. }
         | ImageError::InvalidManifest { .. }
         | ImageError::InvalidPlatform { .. }
-        | ImageError::DigestMismatch { .. }) => Error::InvalidParameter(e.to_string()),
-        ImageError::Conflict { message } => Error::Conflict(message),
-        other => Error::system(format!("image {name}"), other),
+        | ImageError::DigestMismatch { .. }) => Error::image(e),
+        other => Error::Image {
+            context: format!("image {name}"),
+            source: other,
+        },
     }
 }
 
@@ -48,10 +54,10 @@ impl Daemon {
 
     pub async fn list_images(&self) -> Result<Vec<Image>> {
         let store = self.images.clone();
-        tokio::task::spawn_blocking(move || store.list())
-            .await
-            .map_err(|e| Error::system("list images", e))?
-            .map_err(|e| map_image_error("list", e))
+        Daemon::blocking("list images", move || {
+            store.list().map_err(|e| map_image_error("list", e))
+        })
+        .await
     }
 
     /// Containers (any state) per image id.
@@ -90,10 +96,10 @@ impl Daemon {
         }
         let store = self.images.clone();
         let n = name.to_string();
-        tokio::task::spawn_blocking(move || store.remove(&n, force))
-            .await
-            .map_err(|e| Error::system("remove image", e))?
-            .map_err(|e| map_image_error(name, e))
+        Daemon::blocking("remove image", move || {
+            store.remove(&n, force).map_err(|e| map_image_error(&n, e))
+        })
+        .await
     }
 }
 
@@ -119,7 +125,7 @@ impl Daemon {
         reference: Reference,
         platform: Option<String>,
         credentials: Option<Credentials>,
-    ) -> std::result::Result<RemoteImage, ImageError> {
+    ) -> Result<RemoteImage> {
         let store = self.images.clone();
         let options = PullOptions {
             platform,
@@ -129,13 +135,10 @@ impl Daemon {
                 credentials,
             },
         };
-        tokio::task::spawn_blocking(move || store.resolve_remote(&reference, &options))
-            .await
-            .map_err(|e| ImageError::Registry {
-                registry: String::new(),
-                status: None,
-                reason: format!("resolve task: {e}"),
-            })?
+        Daemon::blocking("resolve image", move || {
+            store.resolve_remote(&reference, &options).map_err(Error::image)
+        })
+        .await
     }
 
     /// Fetch the layers of a resolved image (blocking; call from
@@ -162,10 +165,10 @@ impl Daemon {
     pub async fn tag_image(&self, name: &str, reference: Reference) -> Result<()> {
         let store = self.images.clone();
         let n = name.to_string();
-        tokio::task::spawn_blocking(move || store.tag(&n, &reference))
-            .await
-            .map_err(|e| Error::system("tag image", e))?
-            .map_err(|e| map_image_error(name, e))
+        Daemon::blocking("tag image", move || {
+            store.tag(&n, &reference).map_err(|e| map_image_error(&n, e))
+        })
+        .await
     }
 
     /// Remove images no container uses: untagged ones, or every one when
@@ -180,10 +183,7 @@ impl Daemon {
             }
             let store = self.images.clone();
             let id = image.id.clone();
-            match tokio::task::spawn_blocking(move || store.remove(&id, true))
-                .await
-                .map_err(|e| Error::system("prune images", e))?
-            {
+            match Daemon::blocking("prune images", move || Ok(store.remove(&id, true))).await? {
                 Ok(removed) => {
                     reclaimed += image.size;
                     removed_all.extend(removed);

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pier_shim_proto::{Ready, Request};
 use tokio::sync::watch;
 
 use super::{Container, Daemon, Live};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
-use crate::shim::{self, ShimClient, ShimError};
+use crate::shim::{KillScope, ProcessFailure};
 use crate::spec;
 
 /// Default seconds between the stop signal and SIGKILL.
@@ -81,10 +80,16 @@ impl Daemon {
         }
         match self.launch(c, &live.record).await {
             Ok(()) => Ok(()),
-            Err(e) => {
-                let (code, err) = start_failure(&e);
+            Err(err) => {
+                let code = start_exit_code(&err);
                 let c2 = c.clone();
-                let _ = tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await;
+                let unmounted = Daemon::blocking("unmount rootfs", move || {
+                    c2.rootfs().unmount().map_err(|e| Error::system("unmount rootfs", e))
+                })
+                .await;
+                if let Err(e) = unmounted {
+                    tracing::warn!(id = %c.id, error = %e, "unmount after failed start");
+                }
                 c.commit(|r| {
                     r.state.exit_code = code;
                     r.state.error = err.to_string();
@@ -98,45 +103,40 @@ impl Daemon {
     /// Prepare the bundle, spawn the shim, arm the exit monitor, start.
     async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord) -> Result<()> {
         let image = self.resolve_image(&rec.image_id).await?;
-        let prepared = {
+        let shim_json = if self.cfg.shims.needs_bundle() {
             let daemon = self.clone();
             let c = c.clone();
             let rec = rec.clone();
-            tokio::task::spawn_blocking(move || daemon.prepare_bundle(&c, &rec, &image))
-                .await
-                .map_err(|e| Error::system("prepare bundle", e))??
+            Daemon::blocking("prepare bundle", move || daemon.prepare_bundle(&c, &rec, &image))
+                .await?
+                .shim_json
+        } else {
+            c.bundle.join("shim.json")
         };
-        let ready = shim::spawn(&self.cfg.shim, &prepared.shim_json)
+        let spawned = self
+            .cfg
+            .shims
+            .spawn(&c.socket(), &shim_json)
             .await
-            .map_err(|e| Error::system(format!("start shim for {}", c.id), e))?;
-        let (pid, shim_pid) = match ready {
-            Ready::Created { pid, shim_pid } => (pid, shim_pid),
-            Ready::Failed { message } => return Err(Error::System(message)),
-        };
+            .map_err(|e| start_error(format!("start shim for {}", c.id), e))?;
+        let (pid, shim_pid) = (spawned.pid, spawned.shim_pid);
         // Arm the monitor before `start`: the shim exits as soon as the
         // container has exited and no client is connected.
-        let monitor = match ShimClient::connect(&c.socket()).await {
-            Ok(mut conn) => match conn.send(&Request::Wait).await {
-                Ok(()) => Some(conn),
-                Err(e) => {
-                    tracing::warn!(id = %c.id, error = %e, "arm exit monitor");
-                    None
-                }
-            },
+        let monitor = match c.shim.arm_wait().await {
+            Ok(w) => Some(w),
             Err(e) => {
-                tracing::warn!(id = %c.id, error = %e, "connect exit monitor");
+                tracing::warn!(id = %c.id, error = %e, "arm exit monitor");
                 None
             }
         };
         // Attaches made before the start get every byte of output.
         self.connect_pending_attaches(c).await;
-        if let Err(e) = shim::call_once(&c.socket(), &Request::Start).await {
-            let _ = shim::call_once(&c.socket(), &Request::Kill { signal: 9, all: true }).await;
+        if let Err(e) = c.shim.start().await {
+            if let Err(k) = c.shim.kill(9, KillScope::All).await {
+                tracing::debug!(id = %c.id, error = %k, "kill after failed start");
+            }
             drop(monitor);
-            return Err(match e {
-                ShimError::Refused(m) => Error::System(m),
-                other => Error::system(format!("start container {}", c.id), other),
-            });
+            return Err(start_error(format!("start container {}", c.id), e));
         }
         let now = clock::now_nanos();
         c.commit(|r| {
@@ -266,10 +266,10 @@ pub(super) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
     tokio::time::timeout(KILL_GRACE, wait_not_running(&mut rx))
         .await
         .map_err(|_| {
-            Error::System(format!(
-                "container {} did not exit within {KILL_GRACE:?} of SIGKILL",
-                c.id
-            ))
+            Error::system(
+                format!("stop container {}", c.id),
+                format!("container {} did not exit within {KILL_GRACE:?} of SIGKILL", c.id),
+            )
         })
 }
 
@@ -278,28 +278,31 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
 }
 
 async fn signal_container(c: &Container, signal: i32) -> Result<()> {
-    match shim::call_once(&c.socket(), &Request::Kill { signal, all: false }).await {
+    match c.shim.kill(signal, KillScope::Init).await {
         Ok(()) => Ok(()),
-        Err(ShimError::Connect { .. }) => Err(Error::NotRunning(c.id.clone())),
-        Err(e) => Err(Error::system(format!("kill container {}", c.id), e)),
+        Err(e) if e.is_not_running() => Err(Error::NotRunning(c.id.clone())),
+        Err(e) => Err(Error::shim(format!("kill container {}", c.id), e)),
     }
 }
 
-/// Docker's exit code and error kind for a failed start: 127 for a missing
-/// executable, 126 for one that cannot run, both "invalid parameter" (400).
-fn start_failure(e: &Error) -> (i32, Error) {
-    let msg = e.to_string();
-    let lower = msg.to_lowercase();
-    if lower.contains("executable file not found") || lower.contains("no such file or directory") {
-        (127, Error::InvalidParameter(msg))
-    } else if lower.contains("permission denied") {
-        (126, Error::InvalidParameter(msg))
-    } else if matches!(e, Error::InvalidParameter(_)) {
-        (128, Error::InvalidParameter(msg))
-    } else if matches!(e, Error::NoSuchImage(_)) {
-        (128, Error::NoSuchImage(msg))
-    } else {
-        (128, Error::System(msg))
+/// A failed shim spawn or start: the runtime's refusal in its own words,
+/// classified by the shim's code; any other failure with `context`.
+fn start_error(context: String, e: crate::shim::ShimError) -> Error {
+    match (e.process_failure(), e.refusal_message()) {
+        (Some(failure), Some(message)) => Error::StartFailed {
+            failure,
+            message: message.to_string(),
+        },
+        _ => Error::shim(context, e),
+    }
+}
+
+/// Docker's exit code for a failed start: 127 for a missing executable,
+/// 126 for one that cannot run, 128 for anything else.
+fn start_exit_code(e: &Error) -> i32 {
+    match e {
+        Error::StartFailed { failure, .. } if *failure != ProcessFailure::Other => failure.exit_code(),
+        _ => 128,
     }
 }
 
@@ -309,12 +312,18 @@ mod tests {
 
     #[test]
     fn failure_codes() {
-        let (code, e) = start_failure(&Error::System(
-            "exec: \"nope\": executable file not found in $PATH".into(),
-        ));
-        assert_eq!(code, 127);
-        assert!(matches!(e, Error::InvalidParameter(_)));
-        assert_eq!(start_failure(&Error::System("boom".into())).0, 128);
+        let failed = |failure| Error::StartFailed {
+            failure,
+            message: "exec: \"nope\": executable file not found in $PATH".into(),
+        };
+        assert_eq!(start_exit_code(&failed(ProcessFailure::NotFound)), 127);
+        assert_eq!(start_exit_code(&failed(ProcessFailure::PermissionDenied)), 126);
+        assert_eq!(start_exit_code(&failed(ProcessFailure::Other)), 128);
+        // The message text decides nothing.
+        assert_eq!(
+            start_exit_code(&Error::system("start", "executable file not found")),
+            128
+        );
         assert_eq!(WaitCondition::parse(""), Some(WaitCondition::NotRunning));
         assert_eq!(WaitCondition::parse("x"), None);
     }

@@ -158,14 +158,14 @@ impl Daemon {
         let follow = opts.follow;
         let tty = rec.spec.process.stdio.tty;
         let mut framing = Framing::new(tty, opts.timestamps, opts.details);
-        tokio::task::spawn_blocking(move || {
+        drop(Daemon::blocking_task("read logs", move || {
             let send = |r: std::result::Result<LogChunk, String>| tx.blocking_send(r).is_ok();
             let mut buf = Vec::with_capacity(BATCH + (64 << 10));
             let mut reader = match pier_log::read(&path, &read_opts) {
                 Ok(r) => r,
                 Err(e) => {
                     send(Err(e.to_string()));
-                    return;
+                    return Ok(());
                 }
             };
             loop {
@@ -177,19 +177,19 @@ impl Daemon {
                             send(Ok(std::mem::take(&mut buf)));
                         }
                         send(Err(e.to_string()));
-                        return;
+                        return Ok(());
                     }
                 }
                 if buf.len() >= BATCH && !send(Ok(std::mem::replace(&mut buf, Vec::with_capacity(BATCH + (64 << 10)))))
                 {
-                    return;
+                    return Ok(());
                 }
             }
             if !buf.is_empty() && !send(Ok(std::mem::take(&mut buf))) {
-                return;
+                return Ok(());
             }
             if !follow || reader.is_done() {
-                return;
+                return Ok(());
             }
             let mut follower = reader.into_follower();
             loop {
@@ -206,22 +206,22 @@ impl Daemon {
                         Ok(None) => break,
                         Err(e) => {
                             send(Err(e.to_string()));
-                            return;
+                            return Ok(());
                         }
                     }
                     if buf.len() >= BATCH && !send(Ok(std::mem::take(&mut buf))) {
-                        return;
+                        return Ok(());
                     }
                 }
                 if !buf.is_empty() && !send(Ok(std::mem::take(&mut buf))) {
-                    return;
+                    return Ok(());
                 }
                 if follower.is_done() || tx.is_closed() || stopped {
-                    return;
+                    return Ok(());
                 }
                 std::thread::sleep(FOLLOW_POLL);
             }
-        });
+        }));
         Ok(LogStream { tty, rx })
     }
 }

@@ -38,6 +38,7 @@ use crate::config::DaemonConfig;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::record::{self, ContainerRecord};
+use crate::shim::ShimHandle;
 
 pub use attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use commit::CommitOptions;
@@ -69,6 +70,8 @@ pub struct Container {
     pub dir: PathBuf,
     /// `<exec-root>/<id>`.
     pub bundle: PathBuf,
+    /// Its shim (there or not), every call bounded by a timeout.
+    pub shim: ShimHandle,
     op: Mutex<()>,
     persist: Mutex<()>,
     live: watch::Sender<Live>,
@@ -77,9 +80,11 @@ pub struct Container {
 impl Container {
     fn new(record: ContainerRecord, cfg: &DaemonConfig) -> Self {
         let id = record.id.clone();
+        let bundle = cfg.exec_root.join(&id);
         Container {
             dir: cfg.containers_dir().join(&id),
-            bundle: cfg.exec_root.join(&id),
+            shim: cfg.shims.handle(bundle.join("shim.sock")),
+            bundle,
             id,
             op: Mutex::new(()),
             persist: Mutex::new(()),
@@ -101,7 +106,7 @@ impl Container {
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.bundle.join("shim.sock")
+        self.shim.socket().to_path_buf()
     }
 
     pub fn exit_path(&self) -> PathBuf {
@@ -124,10 +129,10 @@ impl Container {
         f(&mut rec);
         let dir = self.dir.clone();
         let to_save = rec.clone();
-        let saved = tokio::task::spawn_blocking(move || record::save(&dir, &to_save))
-            .await
-            .map_err(|e| Error::system("save container record", e))
-            .and_then(|r| r.map_err(|e| Error::system("save container record", e)));
+        let saved = Daemon::blocking("save container record", move || {
+            record::save(&dir, &to_save).map_err(|e| Error::system("save container record", e))
+        })
+        .await;
         self.live.send_modify(|l| l.record = rec);
         saved
     }
@@ -180,6 +185,27 @@ impl Daemon {
             attaches: attach::AttachHub::default(),
             execs: exec::ExecTable::default(),
         }))
+    }
+
+    /// Run blocking work (file systems, archives, the image store) off the
+    /// async runtime: the one place the daemon decides threading. A
+    /// panicked or cancelled task is an internal fault named by `context`.
+    pub async fn blocking<T: Send + 'static>(
+        context: &'static str,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        Self::blocking_task(context, f).await
+    }
+
+    /// [`Daemon::blocking`], started now: the work runs whether or not the
+    /// returned future is awaited (a body streamed to a client while the
+    /// handler returns).
+    pub fn blocking_task<T: Send + 'static>(
+        context: &'static str,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static {
+        let task = tokio::task::spawn_blocking(f);
+        async move { task.await.map_err(|e| Error::system(context, e))? }
     }
 
     /// Resolves when the daemon is shutting down (for long-lived streams).

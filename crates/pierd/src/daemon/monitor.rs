@@ -5,12 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use pier_shim_proto::{ExitRecord, Request, Response};
-
 use super::{Container, Daemon};
 use crate::clock;
+use crate::error::Error;
 use crate::record::Status;
-use crate::shim::{ShimClient, ShimError};
+use crate::shim::{ExitRecord, ExitWatch, ShimError};
 
 /// How an exit was learned.
 #[derive(Debug, Clone)]
@@ -21,13 +20,13 @@ pub(super) struct Exit {
 }
 
 impl Daemon {
-    /// Run the monitor for `c`; `conn` is a connection with `Wait` already
-    /// sent, or `None` to connect now.
-    pub(super) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, conn: Option<ShimClient>) {
+    /// Run the monitor for `c`; `watch` is a wait already armed, or `None`
+    /// to arm one now.
+    pub(super) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, watch: Option<ExitWatch>) {
         let daemon = self.clone();
         let id = c.id.clone();
         let task = tokio::spawn(async move {
-            let exit = watch_exit(&c, conn).await;
+            let exit = watch_exit(&c, watch).await;
             daemon.handle_exit(&c, exit).await;
         });
         let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,37 +93,41 @@ impl Daemon {
             }
         }
         let c2 = c.clone();
-        match tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
-            Err(e) => tracing::warn!(id = %c.id, error = %e, "unmount rootfs"),
+        let unmounted = Daemon::blocking("unmount rootfs", move || {
+            c2.rootfs().unmount().map_err(|e| Error::system("unmount rootfs", e))
+        })
+        .await;
+        if let Err(e) = unmounted {
+            tracing::warn!(id = %c.id, error = %e, "unmount rootfs");
         }
     }
 }
 
 /// Wait for the exit on the shim connection; fall back to `exit.json`.
-async fn watch_exit(c: &Container, conn: Option<ShimClient>) -> Exit {
-    let res = match conn {
-        Some(mut conn) => conn.recv().await,
-        None => match ShimClient::connect(&c.socket()).await {
-            Ok(mut conn) => match conn.send(&Request::Wait).await {
-                Ok(()) => conn.recv().await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+/// A shim that does not answer (stopped, wedged) is asked again until it
+/// does or is gone: its container is not exited just because it is slow.
+async fn watch_exit(c: &Container, watch: Option<ExitWatch>) -> Exit {
+    let watch = match watch {
+        Some(w) => Ok(w),
+        None => loop {
+            match c.shim.arm_wait().await {
+                Err(ShimError::Timeout { .. }) => {
+                    tracing::warn!(id = %c.id, "shim does not answer; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                other => break other,
+            }
         },
     };
-    match res {
-        Ok(Response::Exited(record)) => Exit { record, error: None },
-        other => {
-            if let Err(e) = &other {
-                if !matches!(e, ShimError::Connect { .. }) {
-                    tracing::warn!(id = %c.id, error = %e, "wait on shim");
-                }
-            }
-            exit_from_disk(&c.exit_path()).await
-        }
+    match watch {
+        Ok(w) => match w.exited().await {
+            Ok(record) => return Exit { record, error: None },
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "wait on shim"),
+        },
+        Err(e) if e.is_gone() => {}
+        Err(e) => tracing::warn!(id = %c.id, error = %e, "arm wait on shim"),
     }
+    exit_from_disk(&c.exit_path()).await
 }
 
 /// `exit.json`, retried briefly (the shim writes it before it answers but a

@@ -360,7 +360,7 @@ pub fn load(dir: &Path) -> Result<Vec<MountPoint>> {
 
 pub fn save(dir: &Path, mounts: &[MountPoint]) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(mounts).map_err(|e| Error::system("encode mounts", e))?;
-    crate::record::write_atomic(&dir.join(MOUNTS_FILE), &bytes).map_err(|e| Error::System(e.to_string()))
+    crate::record::write_atomic(&dir.join(MOUNTS_FILE), &bytes).map_err(Error::from)
 }
 
 fn volume_error(e: VolumeError) -> Error {
@@ -369,7 +369,7 @@ fn volume_error(e: VolumeError) -> Error {
         VolumeError::InvalidName(_) | VolumeError::UnknownDriver { .. } | VolumeError::InvalidOption { .. } => {
             Error::InvalidParameter(e.to_string())
         }
-        other => Error::System(other.to_string()),
+        other => Error::Volume(other),
     }
 }
 

@@ -53,7 +53,7 @@ impl Daemon {
         // No record write may race with the directory's removal.
         let _no_writes = c.persist.lock().await;
         let c2 = c.clone();
-        let cleaned = tokio::task::spawn_blocking(move || -> Result<()> {
+        let cleaned = Daemon::blocking("remove container", move || -> Result<()> {
             c2.rootfs()
                 .unmount()
                 .map_err(|e| Error::system(format!("remove container {}", c2.id), e))?;
@@ -68,8 +68,7 @@ impl Daemon {
             }
             Ok(())
         })
-        .await
-        .map_err(|e| Error::system("remove container", e))?;
+        .await;
         if let Err(e) = cleaned {
             c.publish(|l| l.record.state.status = Status::Dead);
             return Err(e);
@@ -77,7 +76,14 @@ impl Daemon {
         self.forget(&c.id);
         self.names.release(&rec.name, &c.id);
         let d = self.clone();
-        let _ = tokio::task::spawn_blocking(move || d.release_volumes(&mounts, volumes)).await;
+        let released = Daemon::blocking("release volumes", move || {
+            d.release_volumes(&mounts, volumes);
+            Ok(())
+        })
+        .await;
+        if let Err(e) = released {
+            tracing::warn!(id = %c.id, error = %e, "release volumes");
+        }
         c.publish(|l| l.removed = true);
         tracing::info!(id = %c.id, "container removed");
         Ok(())

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use pier_shim_proto::{Request, Response, Status as ShimStatus};
-
 use super::monitor::{self, Exit};
 use super::{Container, Daemon};
+use crate::error::Error;
 use crate::record::{self, Status};
-use crate::shim::ShimClient;
+use crate::shim::{KillScope, ShimError, ShimState};
 
 impl Daemon {
     /// Load every container; reconnect to running ones, record exits that
@@ -16,14 +15,14 @@ impl Daemon {
     pub async fn restore(self: &Arc<Self>) -> anyhow::Result<()> {
         let dir = self.cfg.containers_dir();
         let d = self.clone();
-        let records = tokio::task::spawn_blocking(move || {
+        let records = Daemon::blocking("load container records", move || {
             let defaults = d.model_defaults();
             let mut out = Vec::new();
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "read containers dir");
-                    return out;
+                    return Ok(out);
                 }
             };
             for entry in entries.flatten() {
@@ -48,7 +47,7 @@ impl Daemon {
                     Err(e) => tracing::warn!(error = %e, "skip container directory"),
                 }
             }
-            out
+            Ok(out)
         })
         .await?;
         let mut restored = Vec::new();
@@ -75,13 +74,17 @@ impl Daemon {
         Ok(())
     }
 
+    /// Settle one container against its shim. Every shim call is bounded:
+    /// a stopped or wedged shim delays only its own container's line here
+    /// (by one answer timeout), and its container stays running with a
+    /// monitor that waits for the shim to answer.
     async fn reconcile(self: &Arc<Self>, c: Arc<Container>) {
         let rec = c.record();
         // pierd may have died between spawning a shim and recording the
         // start: a live shim means the container runs (or was created).
         let orphan_shim = matches!(rec.state.status, Status::Created | Status::Exited)
             && c.socket().exists()
-            && ShimClient::connect(&c.socket()).await.is_ok();
+            && c.shim.is_alive().await;
         match rec.state.status {
             Status::Running => {}
             _ if orphan_shim => {
@@ -98,49 +101,47 @@ impl Daemon {
                 return;
             }
         }
-        match ShimClient::connect(&c.socket()).await {
-            Ok(mut conn) => match conn.call(&Request::State).await {
-                Ok(Response::State(st)) => match (st.status, st.exit) {
-                    (ShimStatus::Stopped, Some(record)) => {
-                        drop(conn);
-                        self.handle_exit(&c, Exit { record, error: None }).await;
-                    }
-                    (ShimStatus::Stopped, None) => {
-                        drop(conn);
-                        let exit = monitor::exit_from_disk(&c.exit_path()).await;
-                        self.handle_exit(&c, exit).await;
-                    }
-                    (status, _) => {
-                        if status == ShimStatus::Created {
-                            // Created but never started: nobody will start it.
-                            let kill = Request::Kill { signal: 9, all: true };
-                            if let Err(e) = crate::shim::call_once(&c.socket(), &kill).await {
-                                tracing::warn!(id = %c.id, error = %e, "kill never-started container");
-                            }
+        match c.shim.state().await {
+            Ok(ShimState::Exited(Some(record))) => self.handle_exit(&c, Exit { record, error: None }).await,
+            Ok(ShimState::Exited(None)) => {
+                let exit = monitor::exit_from_disk(&c.exit_path()).await;
+                self.handle_exit(&c, exit).await;
+            }
+            Ok(state @ (ShimState::Created { .. } | ShimState::Running { .. })) => {
+                let pid = match state {
+                    ShimState::Created { pid } => {
+                        // Created but never started: nobody will start it.
+                        if let Err(e) = c.shim.kill(9, KillScope::All).await {
+                            tracing::warn!(id = %c.id, error = %e, "kill never-started container");
                         }
-                        if st.pid > 0 && st.pid != rec.state.pid {
-                            let pid = st.pid;
-                            let _ = c.commit(|r| r.state.pid = pid).await;
-                        }
-                        match conn.send(&Request::Wait).await {
-                            Ok(()) => self.spawn_monitor(c.clone(), Some(conn)),
-                            Err(_) => self.spawn_monitor(c.clone(), None),
-                        }
-                        tracing::info!(id = %c.id, "reconnected to running container");
+                        pid
                     }
-                },
-                other => {
-                    tracing::warn!(id = %c.id, reply = ?other, "shim state");
-                    drop(conn);
-                    let exit = monitor::exit_from_disk(&c.exit_path()).await;
-                    self.handle_exit(&c, exit).await;
+                    ShimState::Running { pid } => pid,
+                    ShimState::Exited(_) => 0,
+                };
+                if pid > 0 && pid != rec.state.pid {
+                    let _ = c.commit(|r| r.state.pid = pid).await;
                 }
-            },
-            Err(_) => {
+                let watch = c.shim.arm_wait().await.ok();
+                self.spawn_monitor(c.clone(), watch);
+                tracing::info!(id = %c.id, "reconnected to running container");
+            }
+            Err(ShimError::Timeout { .. }) => {
+                // Alive but not answering: it keeps its recorded state; the
+                // monitor learns the exit once the shim answers again.
+                tracing::warn!(id = %c.id, "shim does not answer; keeping the container running");
+                self.spawn_monitor(c.clone(), None);
+            }
+            Err(e) if e.is_gone() => {
                 let exit = match monitor::read_exit_record(&c.exit_path()) {
                     Some(record) => Exit { record, error: None },
                     None => monitor::shim_disappeared(),
                 };
+                self.handle_exit(&c, exit).await;
+            }
+            Err(e) => {
+                tracing::warn!(id = %c.id, error = %e, "shim state");
+                let exit = monitor::exit_from_disk(&c.exit_path()).await;
                 self.handle_exit(&c, exit).await;
             }
         }
@@ -148,10 +149,14 @@ impl Daemon {
 
     async fn unmount_stale(&self, c: &Arc<Container>) {
         let c2 = c.clone();
-        match tokio::task::spawn_blocking(move || c2.rootfs().unmount()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmount stale rootfs"),
-            Err(e) => tracing::warn!(id = %c.id, error = %e, "unmount stale rootfs"),
+        let unmounted = Daemon::blocking("unmount stale rootfs", move || {
+            c2.rootfs()
+                .unmount()
+                .map_err(|e| Error::system("unmount stale rootfs", e))
+        })
+        .await;
+        if let Err(e) = unmounted {
+            tracing::warn!(id = %c.id, error = %e, "unmount stale rootfs");
         }
     }
 }

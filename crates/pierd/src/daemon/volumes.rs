@@ -63,19 +63,18 @@ pub fn to_api(v: &VolumeInfo) -> Volume {
 }
 
 impl Daemon {
-    async fn blocking<T: Send + 'static>(
+    /// [`Daemon::blocking`] with the daemon at hand.
+    async fn blocking_with<T: Send + 'static>(
         self: &Arc<Self>,
         what: &'static str,
         f: impl FnOnce(&Daemon) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let d = self.clone();
-        tokio::task::spawn_blocking(move || f(&d))
-            .await
-            .map_err(|e| Error::system(what, e))?
+        Daemon::blocking(what, move || f(&d)).await
     }
 
     pub async fn volume_create(self: &Arc<Self>, req: VolumeCreateRequest) -> Result<Volume> {
-        self.blocking("create volume", move |d| {
+        self.blocking_with("create volume", move |d| {
             let (v, _) = d
                 .volumes
                 .create(NewVolume {
@@ -91,14 +90,14 @@ impl Daemon {
     }
 
     pub async fn volume_inspect(self: &Arc<Self>, name: String) -> Result<Volume> {
-        self.blocking("inspect volume", move |d| {
+        self.blocking_with("inspect volume", move |d| {
             d.volumes.get(&name).map(|v| to_api(&v)).map_err(map_volume_error)
         })
         .await
     }
 
     pub async fn volume_list(self: &Arc<Self>, filters: BTreeMap<String, Vec<String>>) -> Result<Vec<Volume>> {
-        self.blocking("list volumes", move |d| {
+        self.blocking_with("list volumes", move |d| {
             for k in filters.keys() {
                 if !matches!(k.as_str(), "dangling" | "name" | "label" | "driver") {
                     return Err(Error::InvalidParameter(format!("invalid filter '{k}'")));
@@ -144,7 +143,7 @@ impl Daemon {
     }
 
     pub async fn volume_remove(self: &Arc<Self>, name: String, force: bool) -> Result<()> {
-        self.blocking("remove volume", move |d| {
+        self.blocking_with("remove volume", move |d| {
             let users = d.volume_users(&name);
             if !users.is_empty() {
                 return Err(Error::Conflict(format!(
@@ -163,7 +162,7 @@ impl Daemon {
 
     /// Docker ≥ 23: only anonymous volumes unless `all=true`; `label` filters too.
     pub async fn volume_prune(self: &Arc<Self>, filters: BTreeMap<String, Vec<String>>) -> Result<(Vec<String>, u64)> {
-        self.blocking("prune volumes", move |d| {
+        self.blocking_with("prune volumes", move |d| {
             let all = filters
                 .get("all")
                 .map(|v| v.iter().any(|x| x == "true" || x == "1"))

@@ -15,7 +15,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use super::channel_body::{channel_body, ChannelWriter};
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::daemon::CommitOptions;
+use crate::daemon::{CommitOptions, Daemon};
 use crate::error::Error;
 
 fn stat_header(st: &PathStat) -> ApiResult<HeaderValue> {
@@ -33,9 +33,7 @@ fn path_param(params: &Params) -> ApiResult<String> {
 
 pub async fn head(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
     let path = path_param(&params)?;
-    let st = tokio::task::spawn_blocking(move || d.archive_stat(&id, &path))
-        .await
-        .map_err(|e| Error::system("stat path", e))??;
+    let st = Daemon::blocking("stat path", move || d.archive_stat(&id, &path)).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(PATH_STAT_HEADER, stat_header(&st)?);
     Ok(resp)
@@ -49,7 +47,7 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, params: Para
     let path = path_param(&params)?;
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel::<PathStat>();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-    let done = tokio::task::spawn_blocking(move || {
+    let done = Daemon::blocking_task("archive path", move || {
         let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
         let r = d.archive_read(&id, &path, |st| drop(stat_tx.send(st)), out);
         if let Err(e) = &r {
@@ -64,9 +62,9 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, params: Para
             Ok(resp)
         }
         // No stat: the operation failed before the first byte.
-        Err(_) => match done.await.map_err(|e| Error::system("archive path", e))? {
+        Err(_) => match done.await {
             Err(e) => Err(e.into()),
-            Ok(()) => Err(Error::System("archive path: no stat".to_string()).into()),
+            Ok(()) => Err(Error::system("archive path", "no stat").into()),
         },
     }
 }
@@ -82,29 +80,26 @@ pub async fn put(
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    tokio::task::spawn_blocking(move || d.archive_write(&id, &path, reader))
-        .await
-        .map_err(|e| Error::system("extract archive", e))??;
+    Daemon::blocking("extract archive", move || d.archive_write(&id, &path, reader)).await?;
     Ok(StatusCode::OK)
 }
 
 pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     d.lookup(&id)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-    tokio::task::spawn_blocking(move || {
+    drop(Daemon::blocking_task("export container", move || {
         let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
         if let Err(e) = d.export(&id, out) {
             tracing::warn!(error = %e, "export failed");
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
-    });
+        Ok(())
+    }));
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], tar_stream(rx)).into_response())
 }
 
 pub async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<ContainerChange>>> {
-    let changes = tokio::task::spawn_blocking(move || d.container_changes(&id))
-        .await
-        .map_err(|e| Error::system("container changes", e))??;
+    let changes = Daemon::blocking("container changes", move || d.container_changes(&id)).await?;
     Ok(Json(changes))
 }
 
@@ -121,8 +116,6 @@ pub async fn commit(State(d): State<AppState>, params: Params) -> ApiResult<(Sta
         author: params.get("author").unwrap_or("").to_string(),
         changes: params.all("changes"),
     };
-    let id = tokio::task::spawn_blocking(move || d.commit_container(&container, &opts))
-        .await
-        .map_err(|e| Error::system("commit container", e))??;
+    let id = Daemon::blocking("commit container", move || d.commit_container(&container, &opts)).await?;
     Ok((StatusCode::CREATED, Json(CommitResponse { id })))
 }

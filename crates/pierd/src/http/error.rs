@@ -11,7 +11,10 @@ use bytes::Bytes;
 use pier_api::ErrorResponse;
 use serde::de::DeserializeOwned;
 
+use pier_image::ImageError;
+
 use crate::error::Error;
+use crate::shim::ProcessFailure;
 
 /// An HTTP error: status plus docker's message.
 #[derive(Debug)]
@@ -40,6 +43,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::AmbiguousContainer(_)
         | Error::NoSuchImage(_)
         | Error::NoSuchVolume(_)
+        | Error::NoSuchExec(_)
         | Error::PathNotFound { .. } => StatusCode::NOT_FOUND,
         Error::NameInUse { .. } | Error::NotRunning(_) | Error::RemoveRunning(_) | Error::Conflict(_) => {
             StatusCode::CONFLICT
@@ -47,7 +51,37 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
         Error::NotModified => StatusCode::NOT_MODIFIED,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-        Error::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // dockerd: a missing or unrunnable executable is the caller's
+        // mistake (400, exit code 127/126); anything else the runtime's.
+        Error::StartFailed { failure, .. } => match failure {
+            ProcessFailure::NotFound | ProcessFailure::PermissionDenied => StatusCode::BAD_REQUEST,
+            ProcessFailure::Other => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        Error::ExecFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Image { source, .. } => image_status(source),
+        Error::Shim { .. } | Error::Record(_) | Error::Volume(_) | Error::System { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// Image and registry failures: a missing manifest or platform and a denied
+/// repository are 404, malformed input 400, a tag in use 409.
+fn image_status(e: &ImageError) -> StatusCode {
+    match e {
+        ImageError::NotFound { .. }
+        | ImageError::ManifestUnknown { .. }
+        | ImageError::NoMatchingPlatform { .. }
+        | ImageError::Unauthorized { .. } => StatusCode::NOT_FOUND,
+        ImageError::InvalidReference { .. }
+        | ImageError::InvalidArchive { .. }
+        | ImageError::UnsafeEntry { .. }
+        | ImageError::InvalidChange { .. }
+        | ImageError::InvalidManifest { .. }
+        | ImageError::InvalidPlatform { .. }
+        | ImageError::DigestMismatch { .. } => StatusCode::BAD_REQUEST,
+        ImageError::Conflict { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -158,7 +192,27 @@ mod tests {
             StatusCode::CONFLICT
         );
         assert_eq!(status_of(&Error::NotModified), StatusCode::NOT_MODIFIED);
-        assert_eq!(status_of(&Error::System("x".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status_of(&Error::system("x", "y")), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status_of(&Error::NoSuchExec("x".into())), StatusCode::NOT_FOUND);
+        let start = |failure| Error::StartFailed {
+            failure,
+            message: "m".into(),
+        };
+        assert_eq!(status_of(&start(ProcessFailure::NotFound)), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_of(&start(ProcessFailure::PermissionDenied)),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(&start(ProcessFailure::Other)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let manifest = Error::image(ImageError::ManifestUnknown { reference: "r".into() });
+        assert_eq!(status_of(&manifest), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status_of(&Error::image(ImageError::InvalidManifest { reason: "r".into() })),
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

@@ -19,18 +19,15 @@ use super::hijack::{self, ClientConn};
 use super::AppState;
 use crate::daemon::session::{self, EarlyInput, SessionEnd, SessionOptions};
 use crate::daemon::{detach_keys, Daemon, Exec, ExecConfig};
+use crate::error::Error;
 
 fn size_of(cs: Option<[u32; 2]>) -> Option<(u16, u16)> {
     cs.map(|[h, w]| (h.min(u32::from(u16::MAX)) as u16, w.min(u32::from(u16::MAX)) as u16))
         .filter(|(h, w)| *h > 0 && *w > 0)
 }
 
-fn no_such_exec(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("No such exec instance: {id}"))
-}
-
 fn find(d: &Daemon, id: &str) -> ApiResult<Arc<Exec>> {
-    d.exec_get(id).ok_or_else(|| no_such_exec(id))
+    Ok(d.exec_get(id).ok_or_else(|| Error::NoSuchExec(id.to_string()))?)
 }
 
 pub async fn create(
@@ -84,7 +81,7 @@ pub async fn start(
     if start.detach {
         return match d.exec_launch(&e, true, console_size).await? {
             Ok(_) => Ok(StatusCode::OK.into_response()),
-            Err(f) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, f.message)),
+            Err(f) => Err(Error::from(f).into()),
         };
     }
     let multiplexed = hijack::multiplexed(tty, version);

@@ -40,9 +40,10 @@ pub async fn create(State(d): State<AppState>, params: Params, headers: HeaderMa
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    let image = tokio::task::spawn_blocking(move || d.import_image(reader, reference.as_ref(), &changes))
-        .await
-        .map_err(|e| Error::system("import image", e))??;
+    let image = Daemon::blocking("import image", move || {
+        d.import_image(reader, reference.as_ref(), &changes)
+    })
+    .await?;
     let line = format!("{}\n", serde_json::json!({ "status": image.id }));
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
@@ -92,25 +93,6 @@ pub async fn remove(
             })
             .collect(),
     ))
-}
-
-/// Errors of a pull before its stream starts: docker answers 404 for an
-/// unknown manifest, a missing platform or a denied repository.
-fn pull_error(e: ImageError) -> ApiError {
-    let status = match &e {
-        ImageError::ManifestUnknown { .. }
-        | ImageError::NoMatchingPlatform { .. }
-        | ImageError::Unauthorized { .. } => StatusCode::NOT_FOUND,
-        ImageError::InvalidReference { .. }
-        | ImageError::InvalidManifest { .. }
-        | ImageError::InvalidPlatform { .. }
-        | ImageError::DigestMismatch { .. } => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status.is_server_error() {
-        tracing::error!(error = %e, "pull failed");
-    }
-    ApiError::new(status, e.to_string())
 }
 
 /// `fromImage` + `tag` as docker's CLI sends them (`tag` may be a digest).
@@ -174,14 +156,11 @@ fn progress_bar(current: u64, total: u64) -> String {
 /// `POST /images/create?fromImage=&tag=&platform=`: pull, streaming
 /// docker's JSON progress messages.
 async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> ApiResult<Response> {
-    let reference = pull_reference(from, params.get("tag").unwrap_or("")).map_err(pull_error)?;
+    let reference = pull_reference(from, params.get("tag").unwrap_or("")).map_err(Error::image)?;
     let platform = params.get("platform").filter(|p| !p.is_empty()).map(str::to_string);
     let auth = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok());
     let credentials = Daemon::registry_credentials(auth, reference.domain());
-    let remote = d
-        .resolve_remote(reference.clone(), platform, credentials)
-        .await
-        .map_err(pull_error)?;
+    let remote = d.resolve_remote(reference.clone(), platform, credentials).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let shown = reference.to_string();
     let label = reference.digest().or(reference.tag()).unwrap_or("latest").to_string();
@@ -190,7 +169,7 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
         "id": label,
     }));
     let _ = tx.send(first).await;
-    tokio::task::spawn_blocking(move || {
+    drop(Daemon::blocking_task("pull image", move || {
         let send = |b: Bytes| {
             // A gone client does not stop the pull (docker finishes it too).
             let _ = tx.blocking_send(b);
@@ -216,7 +195,8 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
                 ));
             }
         }
-    });
+        Ok(())
+    }));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
     });
@@ -229,9 +209,7 @@ pub async fn load(State(d): State<AppState>, body: Body) -> ApiResult<Response> 
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    let loaded = tokio::task::spawn_blocking(move || d.load_images(reader))
-        .await
-        .map_err(|e| Error::system("load images", e))??;
+    let loaded = Daemon::blocking("load images", move || d.load_images(reader)).await?;
     let mut out = String::new();
     for image in &loaded {
         for m in image.messages() {
@@ -252,13 +230,14 @@ async fn save(d: AppState, names: Vec<String>) -> ApiResult<Response> {
         d.resolve_image(n).await?;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-    tokio::task::spawn_blocking(move || {
+    drop(Daemon::blocking_task("save images", move || {
         let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
         if let Err(e) = d.save_images(&names, out) {
             tracing::warn!(error = %e, "save failed");
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
-    });
+        Ok(())
+    }));
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], channel_body(rx)).into_response())
 }
 

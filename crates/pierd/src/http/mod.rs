@@ -13,6 +13,8 @@ mod exec;
 mod hijack;
 mod images;
 mod logs;
+#[cfg(test)]
+mod surface_tests;
 mod system;
 mod volumes;
 

@@ -98,12 +98,7 @@ fn mem_total() -> i64 {
 pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
     let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64;
-    let images = {
-        let store = d.images.clone();
-        tokio::task::spawn_blocking(move || store.list().map(|l| l.len()).unwrap_or(0))
-            .await
-            .unwrap_or(0) as i64
-    };
+    let images = d.list_images().await.map_or(0, |l| l.len()) as i64;
     let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let runtime = d.cfg.runtime.display().to_string();
     let runtime_name = d

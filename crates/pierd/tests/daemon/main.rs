@@ -487,3 +487,66 @@ fn docker_cli_scenarios() {
     assert!(mounts_under(h.root.path()).is_empty());
     let _ = id;
 }
+
+/// SIGCONTs a stopped shim when the test ends, whatever happened.
+struct Resume(nix::unistd::Pid);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
+#[test]
+fn a_stopped_shim_blocks_neither_restore_nor_ps() {
+    use nix::sys::signal::{kill, Signal};
+    let mut h = Harness::new();
+    h.import_busybox("bb:latest");
+    let stuck = h.run("stuck", "bb", &["sleep", "1000"]);
+    let record = std::fs::read(h.data_root().join("containers").join(&stuck).join("container.json")).expect("record");
+    let record: serde_json::Value = serde_json::from_slice(&record).expect("record json");
+    let shim_pid = record["state"]["shim_pid"]
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("shim pid");
+    assert!(shim_pid > 0);
+    let shim = nix::unistd::Pid::from_raw(shim_pid);
+    kill(shim, Signal::SIGSTOP).expect("SIGSTOP the shim");
+    let resume = Resume(shim);
+
+    let t = Instant::now();
+    let ps = h.req("GET", "/containers/json", None);
+    assert_eq!(ps.status, 200);
+    assert_eq!(ps.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(h.inspect(&stuck)["State"]["Running"], true);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "ps/inspect took {:?}",
+        t.elapsed()
+    );
+
+    // Other containers are served while one shim is silent.
+    let other = h.run("other", "bb", &["sleep", "1000"]);
+
+    // Restore bounds its wait for a silent shim (one answer timeout).
+    h.stop().expect("graceful stop");
+    let t = Instant::now();
+    h.start();
+    let restored = t.elapsed();
+    eprintln!("restore with a stopped shim took {restored:?}");
+    assert!(restored < Duration::from_secs(6), "restore took {restored:?}");
+    let t = Instant::now();
+    let ps = h.req("GET", "/containers/json", None);
+    assert_eq!(ps.json().as_array().map(Vec::len), Some(2), "{}", ps.text());
+    assert!(t.elapsed() < Duration::from_secs(1), "ps took {:?}", t.elapsed());
+    assert_eq!(h.inspect(&stuck)["State"]["Running"], true);
+    assert_eq!(h.inspect(&other)["State"]["Running"], true);
+
+    // Once it runs again, the restored monitor sees its exit.
+    drop(resume);
+    assert_eq!(h.req("POST", &format!("/containers/{stuck}/kill"), None).status, 204);
+    assert_eq!(h.wait_exited(&stuck)["State"]["ExitCode"], 137);
+    for id in [&stuck, &other] {
+        assert_eq!(h.req("DELETE", &format!("/containers/{id}?force=1"), None).status, 204);
+    }
+}

@@ -1,45 +1,25 @@
-//! The daemon side of the shim contract (`pier-shim-proto`): spawning a shim
-//! and reading its ready line, and an async RPC client over its socket.
+//! The process backend: spawning `pier-shim`, reading its ready line, and
+//! RPC over its socket (`pier_shim_proto`'s framing), every step bounded by
+//! a timeout.
 
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use pier_shim_proto::{AttachRequest, ExecInfo, ExecRequest, FrameError, Ready, Request, Response, MAX_FRAME};
+use pier_shim_proto::{FrameError, Ready, Request, Response, MAX_FRAME};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+use super::ShimError;
+
 /// How long a shim may take to create the container.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
-pub enum ShimError {
-    #[error("spawn shim {path}: {source}")]
-    Spawn { path: PathBuf, source: std::io::Error },
-    #[error("read shim ready line: {0}")]
-    ReadyIo(std::io::Error),
-    #[error("shim did not report ready within {0:?}")]
-    ReadyTimeout(Duration),
-    #[error("shim exited without reporting ready ({0})")]
-    NoReady(String),
-    #[error("malformed shim ready line {line:?}: {source}")]
-    BadReady { line: String, source: serde_json::Error },
-    #[error("connect to shim socket {path}: {source}")]
-    Connect { path: PathBuf, source: std::io::Error },
-    #[error("shim rpc: {0}")]
-    Frame(#[from] FrameError),
-    #[error("shim closed the connection")]
-    Closed,
-    #[error("shim refused: {0}")]
-    Refused(String),
-    #[error("unexpected shim reply {0:?}")]
-    Unexpected(Box<Response>),
-}
-
 /// Spawn `shim shim_json`, read its ready line to EOF and reap the
 /// intermediate process (the shim daemonizes).
-pub async fn spawn(shim: &Path, shim_json: &Path) -> Result<Ready, ShimError> {
+pub(super) async fn spawn(shim: &Path, shim_json: &Path) -> Result<Ready, ShimError> {
     let mut child = tokio::process::Command::new(shim)
         .arg(shim_json)
         .stdin(Stdio::null())
@@ -86,100 +66,66 @@ pub fn parse_ready(out: &[u8]) -> Result<Ready, ShimError> {
     })
 }
 
-/// One connection to a shim's RPC socket.
+/// `fut`, or `ShimError::Timeout` after `after`.
+pub(super) async fn bounded<T>(
+    op: &'static str,
+    after: Duration,
+    fut: impl Future<Output = Result<T, ShimError>>,
+) -> Result<T, ShimError> {
+    match tokio::time::timeout(after, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ShimError::Timeout { op, after }),
+    }
+}
+
+/// One connection to a shim's RPC socket. Unbounded: callers wrap calls
+/// in [`bounded`].
 #[derive(Debug)]
-pub struct ShimClient {
+pub(super) struct Conn {
     stream: UnixStream,
 }
 
-impl ShimClient {
-    pub async fn connect(socket: &Path) -> Result<Self, ShimError> {
+impl Conn {
+    pub(super) async fn connect(socket: &Path) -> Result<Self, ShimError> {
         let stream = UnixStream::connect(socket).await.map_err(|source| ShimError::Connect {
             path: socket.to_path_buf(),
             source,
         })?;
-        Ok(ShimClient { stream })
+        Ok(Conn { stream })
     }
 
     /// Send one request and read its reply; `Response::Error` becomes
     /// `ShimError::Refused`.
-    pub async fn call(&mut self, req: &Request) -> Result<Response, ShimError> {
-        write_frame(&mut self.stream, req).await?;
-        match read_frame::<_, Response>(&mut self.stream).await? {
-            None => Err(ShimError::Closed),
-            Some(Response::Error { message }) => Err(ShimError::Refused(message)),
-            Some(r) => Ok(r),
+    pub(super) async fn call(&mut self, req: &Request) -> Result<Response, ShimError> {
+        self.send(req).await?;
+        match self.recv().await? {
+            Response::Error { message, code } => Err(ShimError::Refused { code, message }),
+            r => Ok(r),
         }
     }
 
     /// Send a request without reading the reply (a pending `Wait`).
-    pub async fn send(&mut self, req: &Request) -> Result<(), ShimError> {
+    pub(super) async fn send(&mut self, req: &Request) -> Result<(), ShimError> {
         Ok(write_frame(&mut self.stream, req).await?)
     }
 
     /// Read the next reply.
-    pub async fn recv(&mut self) -> Result<Response, ShimError> {
+    pub(super) async fn recv(&mut self) -> Result<Response, ShimError> {
         match read_frame::<_, Response>(&mut self.stream).await? {
             None => Err(ShimError::Closed),
             Some(r) => Ok(r),
         }
     }
 
-    /// A call whose only good answer is `Ok`.
-    pub async fn call_ok(&mut self, req: &Request) -> Result<(), ShimError> {
-        match self.call(req).await? {
-            Response::Ok => Ok(()),
-            other => Err(ShimError::Unexpected(Box::new(other))),
-        }
+    /// The socket, for a stream-opening request once it is answered.
+    pub(super) fn into_stream(self) -> UnixStream {
+        self.stream
     }
 }
 
-impl ShimClient {
-    /// Send a stream-opening request (`Attach`, attached `Exec`) and read
-    /// its reply; the socket then carries the stdio stream.
-    pub async fn open_stream(mut self, req: &Request) -> Result<(Response, UnixStream), ShimError> {
-        let reply = self.call(req).await?;
-        Ok((reply, self.stream))
-    }
-}
-
-/// `Attach`: join the container's stdio; the returned socket is the stream.
-pub async fn attach(socket: &Path, req: AttachRequest) -> Result<UnixStream, ShimError> {
-    let conn = ShimClient::connect(socket).await?;
-    match conn.open_stream(&Request::Attach(req)).await? {
-        (Response::Ok, stream) => Ok(stream),
-        (other, _) => Err(ShimError::Unexpected(Box::new(other))),
-    }
-}
-
-/// `Exec`: start a process; returns its host pid and, unless detached, the
-/// socket carrying its stream.
-pub async fn exec(socket: &Path, req: ExecRequest) -> Result<(i32, Option<UnixStream>), ShimError> {
-    let detach = req.detach;
-    let conn = ShimClient::connect(socket).await?;
-    match conn.open_stream(&Request::Exec(req)).await? {
-        (Response::ExecStarted { pid }, stream) => Ok((pid, (!detach).then_some(stream))),
-        (other, _) => Err(ShimError::Unexpected(Box::new(other))),
-    }
-}
-
-/// `ExecState` of one exec.
-pub async fn exec_state(socket: &Path, exec_id: &str) -> Result<ExecInfo, ShimError> {
-    let mut conn = ShimClient::connect(socket).await?;
-    match conn
-        .call(&Request::ExecState {
-            exec_id: exec_id.to_string(),
-        })
-        .await?
-    {
-        Response::ExecState(info) => Ok(info),
-        other => Err(ShimError::Unexpected(Box::new(other))),
-    }
-}
-
-/// Connect, send one request, expect `Ok`.
-pub async fn call_once(socket: &Path, req: &Request) -> Result<(), ShimError> {
-    ShimClient::connect(socket).await?.call_ok(req).await
+/// Connect, send one request, read its reply.
+pub(super) async fn call_once(socket: &Path, req: &Request) -> Result<Response, ShimError> {
+    Conn::connect(socket).await?.call(req).await
 }
 
 /// Write one length-prefixed JSON frame.

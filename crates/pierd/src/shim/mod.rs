@@ -1,0 +1,379 @@
+//! The daemon side of the shim contract (`pier-shim-proto`): one handle per
+//! container with a typed method for every request the protocol has, each
+//! bounded by a timeout, so a stopped (SIGSTOP) or wedged shim costs its
+//! own container's callers a timeout and nobody else anything.
+//!
+//! Timeouts: a call that the shim answers from its own state (state, exec
+//! state, resize, close-stdin, attach, arming a wait) gets
+//! [`ShimTimeouts::answer`]; a call answered when a runtime invocation ends
+//! (start, kill, exec) gets [`ShimTimeouts::runtime`]. Stream-opening calls
+//! (attach, exec) are bounded only until the stream is open; a wait is
+//! bounded only until it is armed.
+//!
+//! The seam: [`Shims`] is either the real `pier-shim` binary or an
+//! in-process [`fake::FakeShims`] (no processes, no root), so the daemon
+//! and its HTTP surface can be tested without runc, mounts or root. Nothing
+//! outside this module builds `pier_shim_proto` requests.
+
+mod client;
+mod error;
+pub mod fake;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pier_shim_proto::{AttachRequest, ExecRequest, Ready, Request, Response, Status};
+use tokio::net::UnixStream;
+
+pub use client::{parse_ready, read_frame, write_frame};
+pub use error::{ProcessFailure, ShimError};
+pub use pier_shim_proto::{ExecInfo, ExitRecord};
+
+use client::bounded;
+
+/// How long the daemon waits for a shim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShimTimeouts {
+    /// Connect plus an answer the shim gives from its own state.
+    pub answer: Duration,
+    /// Calls answered when a runtime invocation ends (the shim kills one
+    /// after two minutes, and runs them one at a time).
+    pub runtime: Duration,
+}
+
+impl Default for ShimTimeouts {
+    fn default() -> Self {
+        ShimTimeouts {
+            answer: Duration::from_secs(3),
+            runtime: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How the daemon reaches its shims: the seam tests put a fake behind.
+#[derive(Debug, Clone)]
+pub struct Shims {
+    backend: Backend,
+    pub timeouts: ShimTimeouts,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    /// Spawn this `pier-shim` binary; talk over its socket.
+    Process { binary: PathBuf },
+    /// In-process fakes: no processes, no root.
+    Fake(Arc<fake::FakeShims>),
+}
+
+/// A shim that reported ready: the container exists in the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spawned {
+    /// The container's init (host pid).
+    pub pid: i32,
+    pub shim_pid: i32,
+}
+
+impl Shims {
+    /// Shims run by the `pier-shim` binary at `binary`.
+    pub fn process(binary: PathBuf) -> Self {
+        Shims {
+            backend: Backend::Process { binary },
+            timeouts: ShimTimeouts::default(),
+        }
+    }
+
+    /// In-process fake shims (tests).
+    pub fn fake(fakes: Arc<fake::FakeShims>) -> Self {
+        Shims {
+            backend: Backend::Fake(fakes),
+            timeouts: ShimTimeouts::default(),
+        }
+    }
+
+    /// Whether starting a container needs its rootfs mounted and its bundle
+    /// written (a fake shim runs nothing).
+    pub fn needs_bundle(&self) -> bool {
+        matches!(self.backend, Backend::Process { .. })
+    }
+
+    /// Start a shim for the container whose socket is `socket` (config in
+    /// `shim_json`) and wait for its ready line: the container is created.
+    pub async fn spawn(&self, socket: &Path, shim_json: &Path) -> Result<Spawned, ShimError> {
+        let ready = match &self.backend {
+            Backend::Process { binary } => client::spawn(binary, shim_json).await?,
+            Backend::Fake(f) => f.spawn(socket),
+        };
+        match ready {
+            Ready::Created { pid, shim_pid } => Ok(Spawned { pid, shim_pid }),
+            Ready::Failed { message, code } => Err(ShimError::Refused { code, message }),
+        }
+    }
+
+    /// The handle of the shim listening (or not) on `socket`.
+    pub fn handle(&self, socket: PathBuf) -> ShimHandle {
+        ShimHandle {
+            socket,
+            backend: self.backend.clone(),
+            timeouts: self.timeouts,
+        }
+    }
+}
+
+/// Which processes a kill reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillScope {
+    /// The container's init only (docker kill, stop).
+    Init,
+    /// Every process of the container.
+    All,
+}
+
+/// The container's state as its shim sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShimState {
+    /// Created in the runtime, never started.
+    Created {
+        pid: i32,
+    },
+    Running {
+        pid: i32,
+    },
+    /// Init has exited; the record once it is written.
+    Exited(Option<ExitRecord>),
+}
+
+/// Which of the container's streams an attach joins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachStreams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Replay the log first, then live output.
+    pub logs: bool,
+}
+
+/// A process to start in the running container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecLaunch {
+    pub exec_id: String,
+    /// The OCI process JSON written for the runtime.
+    pub process: PathBuf,
+    pub tty: bool,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// No stream: output is discarded.
+    pub detach: bool,
+    /// `(height, width)` for `tty`.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// A started exec: its host pid and, unless detached, its stream.
+#[derive(Debug)]
+pub struct ExecStarted {
+    pub pid: i32,
+    pub stream: Option<UnixStream>,
+}
+
+/// A connection holding a pending `Wait`: resolves when the container exits.
+#[derive(Debug)]
+pub struct ExitWatch {
+    inner: WatchInner,
+}
+
+#[derive(Debug)]
+enum WatchInner {
+    Process(client::Conn),
+    Fake(fake::FakeWatch),
+}
+
+impl ExitWatch {
+    /// The exit record, once the container has exited. Not bounded: a
+    /// container runs as long as it runs.
+    pub async fn exited(self) -> Result<ExitRecord, ShimError> {
+        match self.inner {
+            WatchInner::Process(mut conn) => match conn.recv().await? {
+                Response::Exited(rec) => Ok(rec),
+                Response::Error { message, code } => Err(ShimError::Refused { code, message }),
+                other => Err(ShimError::Unexpected(Box::new(other))),
+            },
+            WatchInner::Fake(w) => w.exited().await,
+        }
+    }
+}
+
+/// One container's shim.
+#[derive(Debug, Clone)]
+pub struct ShimHandle {
+    socket: PathBuf,
+    backend: Backend,
+    timeouts: ShimTimeouts,
+}
+
+fn unexpected<T>(r: Response) -> Result<T, ShimError> {
+    Err(ShimError::Unexpected(Box::new(r)))
+}
+
+fn expect_ok(r: Response) -> Result<(), ShimError> {
+    match r {
+        Response::Ok => Ok(()),
+        other => unexpected(other),
+    }
+}
+
+impl ShimHandle {
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// One request on a fresh connection, bounded by `after`.
+    async fn call(&self, op: &'static str, after: Duration, req: Request) -> Result<Response, ShimError> {
+        bounded(op, after, async {
+            match &self.backend {
+                Backend::Process { .. } => client::call_once(&self.socket, &req).await,
+                Backend::Fake(f) => f.call(&self.socket, req).await,
+            }
+        })
+        .await
+    }
+
+    /// Whether a shim listens on the socket (connect only).
+    pub async fn is_alive(&self) -> bool {
+        let probe = bounded("connect", self.timeouts.answer, async {
+            match &self.backend {
+                Backend::Process { .. } => client::Conn::connect(&self.socket).await.map(drop),
+                Backend::Fake(f) => f.connect(&self.socket).await.map(drop),
+            }
+        });
+        probe.await.is_ok()
+    }
+
+    /// The container's state.
+    pub async fn state(&self) -> Result<ShimState, ShimError> {
+        match self.call("state", self.timeouts.answer, Request::State).await? {
+            Response::State(st) => Ok(match st.status {
+                Status::Created => ShimState::Created { pid: st.pid },
+                Status::Running => ShimState::Running { pid: st.pid },
+                Status::Stopped => ShimState::Exited(st.exit),
+            }),
+            other => unexpected(other),
+        }
+    }
+
+    /// Run the runtime's `start`.
+    pub async fn start(&self) -> Result<(), ShimError> {
+        expect_ok(self.call("start", self.timeouts.runtime, Request::Start).await?)
+    }
+
+    /// Send `signal` to the init process or to every process.
+    pub async fn kill(&self, signal: i32, scope: KillScope) -> Result<(), ShimError> {
+        let req = Request::Kill {
+            signal,
+            all: scope == KillScope::All,
+        };
+        expect_ok(self.call("kill", self.timeouts.runtime, req).await?)
+    }
+
+    /// Arm a wait: a connection of its own with `Wait` sent. Arm it before
+    /// `start`: the shim leaves once the container has exited and no
+    /// client is connected.
+    pub async fn arm_wait(&self) -> Result<ExitWatch, ShimError> {
+        bounded("wait", self.timeouts.answer, async {
+            let inner = match &self.backend {
+                Backend::Process { .. } => {
+                    let mut conn = client::Conn::connect(&self.socket).await?;
+                    conn.send(&Request::Wait).await?;
+                    WatchInner::Process(conn)
+                }
+                Backend::Fake(f) => WatchInner::Fake(f.watch(&self.socket).await?),
+            };
+            Ok(ExitWatch { inner })
+        })
+        .await
+    }
+
+    /// Join the container's stdio; the returned socket is the stream.
+    pub async fn attach(&self, streams: AttachStreams) -> Result<UnixStream, ShimError> {
+        let req = Request::Attach(AttachRequest {
+            stdin: streams.stdin,
+            stdout: streams.stdout,
+            stderr: streams.stderr,
+            logs: streams.logs,
+        });
+        let (reply, stream) = self.open_stream("attach", self.timeouts.answer, req).await?;
+        expect_ok(reply)?;
+        Ok(stream)
+    }
+
+    /// Start a process in the running container.
+    pub async fn exec(&self, launch: ExecLaunch) -> Result<ExecStarted, ShimError> {
+        let detach = launch.detach;
+        let req = Request::Exec(ExecRequest {
+            exec_id: launch.exec_id,
+            process: launch.process,
+            tty: launch.tty,
+            stdin: launch.stdin,
+            stdout: launch.stdout,
+            stderr: launch.stderr,
+            detach,
+            console_size: launch.console_size,
+        });
+        match self.open_stream("exec", self.timeouts.runtime, req).await? {
+            (Response::ExecStarted { pid }, stream) => Ok(ExecStarted {
+                pid,
+                stream: (!detach).then_some(stream),
+            }),
+            (other, _) => unexpected(other),
+        }
+    }
+
+    /// Send a stream-opening request; bounded until its reply.
+    async fn open_stream(
+        &self,
+        op: &'static str,
+        after: Duration,
+        req: Request,
+    ) -> Result<(Response, UnixStream), ShimError> {
+        bounded(op, after, async {
+            match &self.backend {
+                Backend::Process { .. } => {
+                    let mut conn = client::Conn::connect(&self.socket).await?;
+                    let reply = conn.call(&req).await?;
+                    Ok((reply, conn.into_stream()))
+                }
+                Backend::Fake(f) => f.open_stream(&self.socket, req).await,
+            }
+        })
+        .await
+    }
+
+    /// An exec's state.
+    pub async fn exec_state(&self, exec_id: &str) -> Result<ExecInfo, ShimError> {
+        let req = Request::ExecState {
+            exec_id: exec_id.to_string(),
+        };
+        match self.call("exec state", self.timeouts.answer, req).await? {
+            Response::ExecState(info) => Ok(info),
+            other => unexpected(other),
+        }
+    }
+
+    /// Resize the container's terminal (`exec_id` `None`) or an exec's.
+    pub async fn resize(&self, exec_id: Option<&str>, height: u16, width: u16) -> Result<(), ShimError> {
+        let req = Request::Resize {
+            exec_id: exec_id.map(str::to_string),
+            height,
+            width,
+        };
+        expect_ok(self.call("resize", self.timeouts.answer, req).await?)
+    }
+
+    /// Close the container's stdin once what is queued is written.
+    pub async fn close_stdin(&self) -> Result<(), ShimError> {
+        expect_ok(
+            self.call("close stdin", self.timeouts.answer, Request::CloseStdin)
+                .await?,
+        )
+    }
+}
