@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use nix::sys::signal::{kill, Signal};
+pub use nix::sys::signal::Signal;
+
+use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 /// Send `sig` to `pid`; an already gone process is not an error.

@@ -3,8 +3,11 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pier_e2e::tmux::Tmux;
-use pier_e2e::{output_with_stdin, wait_until, Daemon};
+use pier_testkit::stream::read_all;
+use pier_testkit::{wait_until, Daemon};
+
+use crate::output_with_stdin;
+use crate::tmux::Tmux;
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -102,7 +105,7 @@ fn detached_user_workdir_env() {
         assert!(o.status.success(), "{cli}: {}", err(&o));
         assert_eq!(out(&o), "", "{cli} -d prints nothing");
     }
-    assert!(wait_until(10, || out(&d.pier(&[
+    assert!(wait_until(Duration::from_secs(10), || out(&d.pier(&[
         "exec",
         "box",
         "cat",
@@ -240,7 +243,7 @@ fn failures_and_codes() {
         Some(br#"{"Detach":false,"Tty":false}"#),
     );
     assert_eq!(h.status, 101);
-    let _ = h.read_all(Duration::from_secs(20));
+    let _ = read_all(h, Duration::from_secs(20));
     let (_, v) = d.http_json("GET", &format!("/exec/{exec_id}/json"), None);
     assert_eq!(v["ExitCode"], 3, "{v}");
     let (_, v) = d.http_json("GET", "/containers/box/json", None);
@@ -345,7 +348,7 @@ fn exec_processes_and_their_orphans_are_reaped() {
         d.pier_ok(&["exec", "box", "true"]);
     }
     assert!(
-        wait_until(10, || zombies_in(init).is_empty()),
+        wait_until(Duration::from_secs(10), || zombies_in(init).is_empty()),
         "zombies left: {:?}",
         zombies_in(init)
     );

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pier_e2e::{busybox_tar, stdout, Daemon};
+use pier_testkit::rootfs::tar_file as busybox_tar;
+use pier_testkit::Daemon;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::stdout;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

@@ -2,7 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use pier_e2e::{alive, stdout, wait_until, Daemon};
+use pier_testkit::process::alive;
+use pier_testkit::rootfs::tar_file as busybox_tar;
+use pier_testkit::{wait_until, Daemon};
+
+use crate::stdout;
 
 fn inspect(d: &Daemon, id: &str) -> serde_json::Value {
     let (st, v) = d.http_json("GET", &format!("/containers/{id}/json"), None);
@@ -179,7 +183,7 @@ fn ten_containers_in_parallel() {
         assert!(ps.contains(id.as_str()), "{id} running: {ps}");
     }
     for (i, id) in ids.iter().enumerate() {
-        assert!(wait_until(10, || d.pier_ok(&["logs", id]) == format!("hello {i}\n")));
+        assert!(wait_until(Duration::from_secs(10), || d.pier_ok(&["logs", id]) == format!("hello {i}\n")));
     }
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
@@ -240,8 +244,8 @@ fn rm_force_leaves_nothing_behind() {
         "rootfs mounted while running"
     );
     d.pier_ok(&["rm", "-f", &id]);
-    assert!(wait_until(5, || !alive(init_pid)), "container process gone");
-    assert!(wait_until(5, || !alive(shim)), "shim gone");
+    assert!(wait_until(Duration::from_secs(5), || !alive(init_pid)), "container process gone");
+    assert!(wait_until(Duration::from_secs(5), || !alive(shim)), "shim gone");
     assert!(
         d.our_mounts().iter().all(|m| !m.contains(&id)),
         "no mount left: {:?}",
@@ -416,7 +420,7 @@ fn version_negotiation_and_prefixes() {
 #[test]
 fn docker_cli_drives_pier() {
     let d = Daemon::start();
-    let tar = pier_e2e::busybox_tar(&d.root.join("img"));
+    let tar = busybox_tar(&d.root.join("img"));
     d.docker_ok(&["import", tar.to_str().expect("path"), "busybox:latest"]);
     let images = d.docker_ok(&["images"]);
     assert!(images.contains("busybox") && images.contains("latest"), "{images}");
@@ -438,7 +442,7 @@ fn docker_cli_drives_pier() {
     assert_eq!(id.len(), 64);
     let ps = d.docker_ok(&["ps"]);
     assert!(ps.contains("dk") && ps.contains(&id[..12]), "{ps}");
-    assert!(wait_until(10, || d.docker_ok(&["logs", "dk"]) == "from-docker\n"));
+    assert!(wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", "dk"]) == "from-docker\n"));
     let st = d.docker_ok(&["inspect", "--format", "{{.State.Status}}", "dk"]);
     assert_eq!(st.trim(), "running");
     d.docker_ok(&["kill", "dk"]);
@@ -460,7 +464,7 @@ fn docker_cli_drives_pier() {
 #[test]
 fn import_with_changes_sets_the_image_config() {
     let d = Daemon::start();
-    let tar = pier_e2e::busybox_tar(&d.root.join("img"));
+    let tar = busybox_tar(&d.root.join("img"));
     let tar = tar.to_str().expect("path");
     d.pier_ok(&[
         "import",
