@@ -505,8 +505,9 @@ impl Daemon {
     /// [`Daemon::try_request`], failing the test when no reply came.
     pub fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
         self.try_request(method, path, body).unwrap_or_else(|e| {
-            let shown: String = path.chars().take(120).collect();
-            panic!("{method} {shown}: {e}")
+            // The error names the path, which may be huge: show the start.
+            let shown: String = e.to_string().chars().take(300).collect();
+            panic!("{method}: {shown}")
         })
     }
 
@@ -619,11 +620,29 @@ impl Daemon {
         self.data_root.join("containers").join(id).join(format!("{id}-json.log"))
     }
 
-    /// Lines in the container's current json-file log (0 when absent).
+    /// Lines the shim has logged for the container so far: the current
+    /// json-file log plus the rotated uncompressed ones (`.1`, `.2`, …), so
+    /// the count only grows while rotated files are kept. Works while pierd
+    /// is down: the shim writes the log.
     pub fn log_lines(&self, id: &str) -> usize {
-        std::fs::read(self.log_file(id))
+        let dir = self.data_root.join("containers").join(id);
+        let current = format!("{id}-json.log");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name == current
+                    || name
+                        .strip_prefix(&current)
+                        .and_then(|rest| rest.strip_prefix('.'))
+                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .filter_map(|e| std::fs::read(e.path()).ok())
             .map(|b| b.iter().filter(|c| **c == b'\n').count())
-            .unwrap_or(0)
+            .sum()
     }
 
     /// pids of the processes whose command line names this daemon's temp

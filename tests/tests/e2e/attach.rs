@@ -96,12 +96,18 @@ fn docker_run_it_detach_and_reattach() {
     );
 
     let t2 = Tmux::start(&format!("{}; echo ATTACH-EXIT=$?", docker_line(&d, "attach t1")));
-    std::thread::sleep(Duration::from_millis(500));
+    // docker attach prints nothing on connecting; it makes the terminal raw.
+    t2.wait_raw(20);
     t2.type_text("echo again $((2+3))");
     t2.keys(&["Enter"]);
     t2.wait_for("again 5", 10);
     t2.resize(100, 20);
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .pier_ok(&["exec", "t1", "sh", "-c", "stty size -F /dev/pts/0 || stty -F /dev/console size"])
+            .contains("20 100")),
+        "the resize reached the container's terminal"
+    );
     t2.type_text("stty size; exit 7");
     t2.keys(&["Enter"]);
     let screen = t2.wait_for("ATTACH-EXIT=7", 10);
@@ -304,7 +310,12 @@ fn logs_replay_then_live_without_gap_or_duplicate() {
         ])
         .trim()
         .to_string();
-    std::thread::sleep(Duration::from_millis(300));
+    // Attach once part of the output is in the log, so both the replay and
+    // the live part are exercised.
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= 100),
+        "the container started writing"
+    );
     let h = d.hijack(
         "POST",
         &format!("/containers/{id}/attach?stream=1&logs=1&stdout=1&stderr=1"),
@@ -430,6 +441,7 @@ fn daemon_detach_keys_from_config_and_request() {
     let mut h = d.hijack("POST", &format!("{path}&detachKeys=ctrl-x,x"), None);
     let mut s = h.try_clone_stream().expect("clone stream");
     h.write_all(b"\x18").expect("write");
+    // Time is the point here: the two keys arrive in separate reads.
     std::thread::sleep(Duration::from_millis(100));
     h.write_all(b"x").expect("write");
     assert!(

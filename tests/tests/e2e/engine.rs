@@ -114,9 +114,16 @@ fn log_survives_daemon_kill9_without_loss() {
         .pier_ok(&["run", "-d", "busybox", "sh", "-c", script])
         .trim()
         .to_string();
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= 50),
+        "the container is writing"
+    );
     d.kill9();
-    std::thread::sleep(Duration::from_millis(1200));
+    let at_kill = d.log_lines(&id);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= at_kill + 50),
+        "the container kept writing while pierd was down"
+    );
     d.start_again();
     assert_eq!(d.pier_ok(&["wait", &id]).trim(), "0");
     let logs = d.pier_ok(&["logs", &id]);
@@ -133,7 +140,10 @@ fn exit_code_of_container_that_exited_while_daemon_was_down() {
         .trim()
         .to_string();
     d.stop();
-    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        wait_until(Duration::from_secs(10), || d.exit_record(&id).exists()),
+        "the shim recorded the exit while pierd was down"
+    );
     d.start_again();
     let v = inspect(&d, &id);
     assert_eq!(v["State"]["Status"], "exited", "{v}");

@@ -279,20 +279,25 @@ fn execs_end_with_their_container() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(500));
+    let exec_running = || {
+        let (_, v) = d.http_json("GET", "/containers/box/json", None);
+        v["ExecIDs"].as_array().into_iter().flatten().any(|e| {
+            let (_, x) = d.http_json("GET", &format!("/exec/{}/json", e.as_str().unwrap_or("")), None);
+            x["Running"] == true
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), exec_running), "the exec is running");
     let t = Instant::now();
     d.pier_ok(&["kill", "box"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "exec client still waiting after its container died"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            status = child.try_wait().expect("try_wait");
+            status.is_some()
+        }),
+        "exec client still waiting after its container died"
+    );
+    let status = status.expect("exit status");
     assert!(!status.success(), "{status}");
     assert!(t.elapsed() < Duration::from_secs(15));
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pier_testkit::{wait_until, Daemon};
 
@@ -262,18 +262,16 @@ fn follow(d: &Daemon, cli: &str, name: &str, to: &Path) -> std::process::Child {
 }
 
 fn wait_child(mut c: std::process::Child, secs: u64) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(st) = c.try_wait().expect("wait logs -f") {
-            return st;
-        }
-        if Instant::now() > deadline {
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!("logs -f did not end {secs}s after the container");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut status = None;
+    wait_until(Duration::from_secs(secs), || {
+        status = c.try_wait().expect("wait logs -f");
+        status.is_some()
+    });
+    status.unwrap_or_else(|| {
+        let _ = c.kill();
+        let _ = c.wait();
+        panic!("logs -f did not end {secs}s after the container");
+    })
 }
 
 #[test]
@@ -342,7 +340,7 @@ fn follow_crosses_rotations_without_loss_and_ends_with_the_container() {
 fn lines_written_while_pierd_is_down_are_kept() {
     let mut d = Daemon::start();
     d.import_busybox("busybox");
-    d.pier_ok(&[
+    let id = d.pier_ok(&[
         "run",
         "-d",
         "--name",
@@ -356,9 +354,17 @@ fn lines_written_while_pierd_is_down_are_kept() {
         "-c",
         "i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); usleep 10000; done",
     ]);
-    std::thread::sleep(Duration::from_millis(500));
+    let id = id.trim();
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(id) >= 30),
+        "the container is writing"
+    );
     d.kill9();
-    std::thread::sleep(Duration::from_millis(1500));
+    let at_kill = d.log_lines(id);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(id) >= at_kill + 50),
+        "the container kept writing (and rotating) while pierd was down"
+    );
     d.start_again();
     wait_exited(&d, "ww", 30);
     let expected: Vec<u32> = (0..300).collect();
