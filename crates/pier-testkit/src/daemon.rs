@@ -358,7 +358,10 @@ impl Daemon {
     /// SIGKILL the `pierd` binary and reap it; containers and shims keep
     /// running.
     pub fn kill9(&mut self) {
-        let mut child = self.child.take().expect("kill9 needs a running pierd binary (Mode::Binary)");
+        let mut child = self
+            .child
+            .take()
+            .expect("kill9 needs a running pierd binary (Mode::Binary)");
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -379,7 +382,11 @@ impl Daemon {
                 let _ = child.wait();
                 panic!("pierd did not exit within 15s of SIGTERM; log:\n{}", self.daemon_log());
             };
-            assert!(status.success(), "pierd exited with {status}; log:\n{}", self.daemon_log());
+            assert!(
+                status.success(),
+                "pierd exited with {status}; log:\n{}",
+                self.daemon_log()
+            );
         }
         if let Some(p) = self.in_process.take() {
             let _ = p.stop.send(());
@@ -605,7 +612,11 @@ impl Daemon {
             last = self.inspect(id);
             last["State"]["Running"] == false
         });
-        assert!(exited, "container {id} still running after {timeout:?}: {}", last["State"]);
+        assert!(
+            exited,
+            "container {id} still running after {timeout:?}: {}",
+            last["State"]
+        );
         last
     }
 
@@ -617,7 +628,10 @@ impl Daemon {
 
     /// The container's json-file log.
     pub fn log_file(&self, id: &str) -> PathBuf {
-        self.data_root.join("containers").join(id).join(format!("{id}-json.log"))
+        self.data_root
+            .join("containers")
+            .join(id)
+            .join(format!("{id}-json.log"))
     }
 
     /// Lines the shim has logged for the container so far: the current

@@ -76,7 +76,8 @@ pub fn tar_bytes() -> &'static [u8] {
         };
         for d in DIRS {
             let mut h = header(tar::EntryType::Directory, 0o755, 0);
-            b.append_data(&mut h, format!("{d}/"), std::io::empty()).expect("tar dir");
+            b.append_data(&mut h, format!("{d}/"), std::io::empty())
+                .expect("tar dir");
         }
         let mut h = header(tar::EntryType::Regular, 0o755, busybox.len());
         b.append_data(&mut h, "bin/busybox", busybox.as_slice())

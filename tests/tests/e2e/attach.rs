@@ -104,7 +104,13 @@ fn docker_run_it_detach_and_reattach() {
     t2.resize(100, 20);
     assert!(
         wait_until(Duration::from_secs(10), || d
-            .pier_ok(&["exec", "t1", "sh", "-c", "stty size -F /dev/pts/0 || stty -F /dev/console size"])
+            .pier_ok(&[
+                "exec",
+                "t1",
+                "sh",
+                "-c",
+                "stty size -F /dev/pts/0 || stty -F /dev/console size"
+            ])
             .contains("20 100")),
         "the resize reached the container's terminal"
     );
@@ -355,10 +361,7 @@ fn api_details_upgrade_raw_and_resize() {
     let h = d.hijack("POST", &format!("/containers/{id}/attach?stream=1&stdout=1"), None);
     assert_eq!(h.status, 101);
     assert_eq!(h.headers.get("Upgrade"), Some("tcp"), "{:?}", h.headers);
-    assert_eq!(
-        h.headers.get("Content-Type"),
-        Some("application/vnd.docker.raw-stream")
-    );
+    assert_eq!(h.headers.get("Content-Type"), Some("application/vnd.docker.raw-stream"));
     // Resize and read it back from inside.
     let (st, _) = d.http("POST", &format!("/containers/{id}/resize?h=33&w=77"), None);
     assert_eq!(st, 200);
@@ -380,10 +383,7 @@ fn api_details_upgrade_raw_and_resize() {
         &format!("/v1.40/containers/{id2}/attach?stream=1&stdout=1"),
         None,
     );
-    assert_eq!(
-        h.headers.get("Content-Type"),
-        Some("application/vnd.docker.raw-stream")
-    );
+    assert_eq!(h.headers.get("Content-Type"), Some("application/vnd.docker.raw-stream"));
     let t = Instant::now();
     d.pier_ok(&["rm", "-f", &id, &id2]);
     // The session ends when the container does.
@@ -432,10 +432,7 @@ fn daemon_detach_keys_from_config_and_request() {
         "ctrl-p ctrl-q is not the configured sequence"
     );
     h.write_all(b"\x01a").expect("write");
-    assert!(
-        closed_within(&mut s, 10),
-        "the daemon's detach keys end the session"
-    );
+    assert!(closed_within(&mut s, 10), "the daemon's detach keys end the session");
     assert_eq!(state(&d, &id)["Running"], true);
 
     let mut h = d.hijack("POST", &format!("{path}&detachKeys=ctrl-x,x"), None);
@@ -588,9 +585,7 @@ fn a_stalled_client_neither_slows_the_container_nor_loses_output() {
     );
     // Resumed, the client gets every byte.
     let (mut pending, mut stream) = client.expect("client").into_parts();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let (mut stdout_bytes, mut tail) = (0usize, Vec::new());
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -193,7 +193,8 @@ fn ten_containers_in_parallel() {
         assert!(ps.contains(id.as_str()), "{id} running: {ps}");
     }
     for (i, id) in ids.iter().enumerate() {
-        assert!(wait_until(Duration::from_secs(10), || d.pier_ok(&["logs", id]) == format!("hello {i}\n")));
+        assert!(wait_until(Duration::from_secs(10), || d.pier_ok(&["logs", id])
+            == format!("hello {i}\n")));
     }
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
@@ -254,7 +255,10 @@ fn rm_force_leaves_nothing_behind() {
         "rootfs mounted while running"
     );
     d.pier_ok(&["rm", "-f", &id]);
-    assert!(wait_until(Duration::from_secs(5), || !alive(init_pid)), "container process gone");
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(init_pid)),
+        "container process gone"
+    );
     assert!(wait_until(Duration::from_secs(5), || !alive(shim)), "shim gone");
     assert!(
         d.our_mounts().iter().all(|m| !m.contains(&id)),
@@ -452,7 +456,8 @@ fn docker_cli_drives_pier() {
     assert_eq!(id.len(), 64);
     let ps = d.docker_ok(&["ps"]);
     assert!(ps.contains("dk") && ps.contains(&id[..12]), "{ps}");
-    assert!(wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", "dk"]) == "from-docker\n"));
+    assert!(wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", "dk"])
+        == "from-docker\n"));
     let st = d.docker_ok(&["inspect", "--format", "{{.State.Status}}", "dk"]);
     assert_eq!(st.trim(), "running");
     d.docker_ok(&["kill", "dk"]);

@@ -81,7 +81,8 @@ impl Registry {
             .expect("spawn docker-registry");
         let r = Registry { child, port, dir };
         assert!(
-            wait_until(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            wait_until(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port))
+                .is_ok()),
             "registry did not listen: {}",
             r.log()
         );

@@ -452,7 +452,9 @@ fn log_config_is_validated_and_shown_as_dockerd_does() {
 
 #[test]
 fn daemon_wide_log_config_applies() {
-    let mut d = Daemon::builder().config(r#"{"log-driver":"json-file","log-opts":{"max-size":"2k","max-file":"3"}}"#).build();
+    let mut d = Daemon::builder()
+        .config(r#"{"log-driver":"json-file","log-opts":{"max-size":"2k","max-file":"3"}}"#)
+        .build();
     d.start_again();
     d.import_busybox("busybox");
     d.pier_ok(&["run", "--name", "aa", "busybox", "seq", "1", "1000"]);

@@ -116,7 +116,11 @@ impl Tmux {
                 .unwrap_or_default();
             settings.split_whitespace().any(|w| w == "-icanon")
         });
-        assert!(raw, "{tty} not in raw mode after {secs}s: {settings}\nscreen:\n{}", self.screen());
+        assert!(
+            raw,
+            "{tty} not in raw mode after {secs}s: {settings}\nscreen:\n{}",
+            self.screen()
+        );
     }
 }
 
