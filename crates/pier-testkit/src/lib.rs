@@ -29,4 +29,4 @@ mod wait;
 
 #[cfg(feature = "daemon")]
 pub use daemon::{bins, Bins, Daemon, DaemonBuilder, Mode, Reply};
-pub use wait::{wait_until, POLL};
+pub use wait::{wait_for, wait_until, POLL};

@@ -19,6 +19,15 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     condition()
 }
 
+/// [`wait_until`], failing the test with `what` when the state is not
+/// reached in time.
+pub fn wait_for(what: &str, timeout: Duration, condition: impl FnMut() -> bool) {
+    assert!(
+        wait_until(timeout, condition),
+        "timed out after {timeout:?} waiting for {what}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
