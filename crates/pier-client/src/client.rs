@@ -177,11 +177,13 @@ impl Client {
         }
         let head = http::encode_request_head(method, target, &headers);
         let mut w = &stream;
-        w.write_all(&head).map_err(io_err("send request"))?;
-        let sent = match body {
-            RequestBody::Empty => Ok(()),
-            RequestBody::Json(b) => w.write_all(&b),
-            RequestBody::Stream { reader, .. } => match copy_chunked(reader, &mut w) {
+        // A failed write still gets its answer read: the daemon may refuse
+        // (say, 431 for a huge request line) and close before reading it all.
+        let sent = match (w.write_all(&head), body) {
+            (Err(e), _) => Err(e),
+            (Ok(()), RequestBody::Empty) => Ok(()),
+            (Ok(()), RequestBody::Json(b)) => w.write_all(&b),
+            (Ok(()), RequestBody::Stream { reader, .. }) => match copy_chunked(reader, &mut w) {
                 Ok(_) => Ok(()),
                 // Our own source failed: the daemon still waits for body
                 // bytes, so do not wait for its answer.
@@ -199,8 +201,8 @@ impl Client {
         let head = match (sent, http::read_response_head(&mut reader)) {
             (_, Ok(head)) => head,
             // The daemon may answer (say, 400 for a body that is not a tar)
-            // and close before taking the whole body: prefer its answer.
-            (Err(source), Err(_)) => return Err(io_err("send request body")(source)),
+            // and close before taking the whole request: prefer its answer.
+            (Err(source), Err(_)) => return Err(io_err("send request")(source)),
             (Ok(()), Err(source)) => {
                 return Err(Error::Http {
                     path: target.to_string(),

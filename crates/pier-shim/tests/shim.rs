@@ -12,29 +12,10 @@ use std::time::{Duration, Instant};
 mod streams;
 
 use pier_shim_proto::{frame, ExitRecord, LogSettings, Ready, Request, Response, ShimConfig, Status};
+use pier_testkit::process::{alive, ppid};
+use pier_testkit::wait_for;
 
 const RUNC: &str = "/usr/sbin/runc";
-const BUSYBOX: &str = "/bin/busybox";
-
-fn require_root_and_runc() {
-    assert_eq!(
-        unsafe_free_euid(),
-        0,
-        "these tests need root (they run runc); run them as root"
-    );
-    assert!(Path::new(RUNC).exists(), "runc is missing at {RUNC}");
-    assert!(Path::new(BUSYBOX).exists(), "busybox-static is missing at {BUSYBOX}");
-}
-
-fn unsafe_free_euid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("parse euid")
-}
 
 /// How a fixture's container is set up.
 struct Opts {
@@ -76,7 +57,7 @@ impl Fixture {
     }
 
     fn with(args: &[&str], opts: Opts) -> Fixture {
-        require_root_and_runc();
+        pier_testkit::require::root_and_runc();
         // Short paths: a unix socket path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("ps")
@@ -200,36 +181,8 @@ impl Drop for Fixture {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    // A zombie has no fds and state Z; count it as gone.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn ppid(pid: i32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    let (_, rest) = stat.rsplit_once(')').expect("stat format");
-    rest.split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("ppid")
-}
-
 fn write_bundle(bundle: &Path, args: &[&str], opts: &Opts) {
-    let rootfs = bundle.join("rootfs");
-    for d in ["bin", "proc", "dev", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
-    }
-    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
-    for applet in [
-        "sh", "echo", "cat", "sleep", "true", "head", "tr", "yes", "seq", "stty", "wc", "kill",
-    ] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
-    }
+    pier_testkit::rootfs::write_dir(&bundle.join("rootfs"));
     let mut config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -271,14 +224,6 @@ fn call(s: &mut UnixStream, req: &Request) -> Response {
     frame::read_frame(s)
         .expect("read response")
         .expect("response before eof")
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn created(fx: &mut Fixture) -> (i32, i32) {
@@ -333,7 +278,7 @@ fn daemon_hygiene_output_and_kill() {
         }
         other => panic!("state: {other:?}"),
     }
-    wait_until("two log lines", Duration::from_secs(10), || fx.log_lines().len() >= 2);
+    wait_for("two log lines", Duration::from_secs(10), || fx.log_lines().len() >= 2);
     let status = std::fs::read_to_string(format!("/proc/{init}/status")).expect("init status");
     assert!(
         status.lines().any(|l| l == "SigBlk:\t0000000000000000"),
@@ -371,7 +316,7 @@ fn daemon_hygiene_output_and_kill() {
     assert_eq!(on_disk, record);
     assert!(!fx.runc_knows(), "runc state must be gone after wait");
     drop(c);
-    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
     assert!(!fx.cfg.socket.exists(), "socket removed");
 }
 
@@ -388,7 +333,7 @@ fn cat_without_stdin_exits_at_once() {
     }
     assert!(t.elapsed() < Duration::from_secs(5), "cat must see EOF at once");
     drop(c);
-    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
 }
 
 #[test]
@@ -398,7 +343,7 @@ fn exits_alone_when_nobody_listens() {
     let mut c = fx.connect();
     assert_eq!(call(&mut c, &Request::Start), Response::Ok);
     drop(c);
-    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
     let rec: ExitRecord = serde_json::from_slice(&std::fs::read(&fx.cfg.exit_path).expect("exit.json")).expect("parse");
     assert_eq!((rec.exit_code, rec.signal), (3, None));
     assert!(rec.started_at.is_some() && rec.finished_at > 0);
@@ -420,6 +365,8 @@ fn open_stdin_keeps_cat_running() {
     let (_, _) = created(&mut fx);
     let mut c = fx.connect();
     assert_eq!(call(&mut c, &Request::Start), Response::Ok);
+    // A negative check, so time is the point: cat, its stdin held open,
+    // is still running a moment later.
     std::thread::sleep(Duration::from_millis(300));
     match call(&mut c, &Request::State) {
         Response::State(st) => assert_eq!(st.status, Status::Running),
@@ -503,7 +450,7 @@ fn drains_output_with_no_client_attached() {
     let mut c = fx.connect();
     assert_eq!(call(&mut c, &Request::Start), Response::Ok);
     drop(c);
-    wait_until("shim exit", Duration::from_secs(30), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(30), || !alive(shim));
     let lines = fx.log_lines();
     assert_eq!(lines.len(), 5001);
     for (i, l) in lines.iter().take(5000).enumerate() {
@@ -532,7 +479,7 @@ fn shutdown_and_a_second_connection() {
         other => panic!("wait: {other:?}"),
     }
     // Both connections stay open; after Shutdown the shim leaves anyway.
-    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
     drop((control, waiter));
 }
 
@@ -573,7 +520,7 @@ fn a_successor_shim_keeps_its_socket() {
     let (_, new_shim) = created(&mut fx);
     assert_ne!(old_shim, new_shim);
     drop(old);
-    wait_until("old shim exit", Duration::from_secs(10), || !alive(old_shim));
+    wait_for("old shim exit", Duration::from_secs(10), || !alive(old_shim));
     let mut new = fx.connect();
     match call(&mut new, &Request::State) {
         Response::State(st) => assert_eq!(st.status, Status::Created),
@@ -601,7 +548,7 @@ fn tty_output_is_logged_as_stdout() {
         other => panic!("wait: {other:?}"),
     }
     drop(c);
-    wait_until("shim exit", Duration::from_secs(10), || !alive(shim));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
     let got: Vec<(String, String)> = fx
         .log_lines()
         .iter()

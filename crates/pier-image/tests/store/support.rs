@@ -5,18 +5,8 @@ use std::path::{Path, PathBuf};
 use pier_image::{ImageStore, Reference};
 use tar::{EntryType, Header};
 
-pub fn require_root() {
-    assert!(
-        is_root(),
-        "these tests need root (device nodes, whiteouts, chown); run them as root"
-    );
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
+/// Root, for device nodes, whiteouts and chown; fails the test otherwise.
+pub use pier_testkit::require::root as require_root;
 
 /// A temp dir holding a store at `<tmp>/image`; removed on drop.
 pub struct TestStore {
@@ -185,26 +175,9 @@ impl Archive {
     }
 }
 
-/// A rootfs with busybox-static and a few applet symlinks.
+/// The busybox rootfs tar every Pier test image starts from.
 pub fn busybox_rootfs() -> Vec<u8> {
-    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox (busybox-static) is required");
-    let mut a = Archive::new().dir("./").dir("./bin/").dir("./etc/");
-    a = a.raw(Entry {
-        name: b"./tmp/",
-        kind: EntryType::Directory,
-        mode: 0o1777,
-        ..Default::default()
-    });
-    a = a.raw(Entry {
-        name: b"./bin/busybox",
-        mode: 0o755,
-        data: &busybox,
-        ..Default::default()
-    });
-    for applet in ["sh", "echo", "cat", "ls"] {
-        a = a.symlink(&format!("./bin/{applet}"), "busybox");
-    }
-    a.file("./etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n").finish()
+    pier_testkit::rootfs::tar_bytes().to_vec()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

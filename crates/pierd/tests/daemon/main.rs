@@ -1,27 +1,27 @@
-//! pierd end to end: a real daemon (in-process), real shims, real runc.
+//! pierd end to end: a real daemon (in-process, or the binary where it
+//! must be SIGKILLed), real shims, real runc, through `pier_testkit`.
 //! Needs root, runc, /bin/busybox and `cargo build -p pier-shim`; fails
 //! loudly without them.
 
-mod harness;
-
-use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use harness::{demux, mounts_under, parse_response, send_request, Harness};
+use pier_client::{Client, WaitCondition};
+use pier_testkit::process::mounts_under;
+use pier_testkit::stream::demux_text as demux;
+use pier_testkit::{rootfs, wait_until, Daemon};
 use serde_json::json;
 
 #[test]
 fn ping_version_and_prefixes() {
-    let h = Harness::new();
-    let r = h.req("GET", "/_ping", None);
+    let h = Daemon::in_process();
+    let r = h.request("GET", "/_ping", None);
     assert_eq!((r.status, r.text().as_str()), (200, "OK"));
     assert_eq!(r.header("Api-Version"), Some("1.50"));
     assert_eq!(r.header("Ostype"), Some("linux"));
-    assert_eq!(h.req("HEAD", "/_ping", None).status, 200);
-    assert_eq!(h.req("GET", "/v1.41/_ping", None).status, 200);
+    assert_eq!(h.request("HEAD", "/_ping", None).status, 200);
+    assert_eq!(h.request("GET", "/v1.41/_ping", None).status, 200);
 
-    let v = h.req("GET", "/v1.44/version", None);
+    let v = h.request("GET", "/v1.44/version", None);
     assert_eq!(v.status, 200);
     let v = v.json();
     assert_eq!(v["ApiVersion"], "1.50");
@@ -29,63 +29,56 @@ fn ping_version_and_prefixes() {
     assert_eq!(v["Os"], "linux");
     assert_eq!(v["Components"][0]["Name"], "Engine");
 
-    let old = h.req("GET", "/v1.12/version", None);
+    let old = h.request("GET", "/v1.12/version", None);
     assert_eq!(old.status, 400);
     assert!(old.json()["message"].as_str().expect("message").contains("too old"));
-    assert_eq!(h.req("GET", "/v1.99/version", None).status, 400);
-    assert_eq!(h.req("GET", "/info", None).status, 200);
-    let missing = h.req("GET", "/nope", None);
+    assert_eq!(h.request("GET", "/v1.99/version", None).status, 400);
+    assert_eq!(h.request("GET", "/info", None).status, 200);
+    let missing = h.request("GET", "/nope", None);
     assert_eq!(missing.status, 404);
     missing.json();
-    assert_eq!(h.req("GET", "/v1.41/containers/json", None).json(), json!([]));
+    assert_eq!(h.request("GET", "/v1.41/containers/json", None).json(), json!([]));
 }
 
 #[test]
 fn lifecycle_logs_wait_stop_kill_rm() {
-    let h = Harness::new();
+    let h = Daemon::in_process();
     let image_id = h.import_busybox("bb:latest");
     assert!(image_id.starts_with("sha256:"));
-    let images = h.req("GET", "/images/json", None).json();
+    let images = h.request("GET", "/images/json", None).json();
     assert_eq!(images[0]["RepoTags"][0], "bb:latest");
-    assert_eq!(h.req("GET", "/images/bb/json", None).status, 200);
+    assert_eq!(h.request("GET", "/images/bb/json", None).status, 200);
 
     // wait is sent before start and must get its headers at once.
     let id = h.create("one", "bb", &["sh", "-c", "echo out; echo err >&2; exit 3"]);
-    let mut w = UnixStream::connect(&h.socket).expect("connect");
-    send_request(
-        &mut w,
-        "POST",
-        &format!("/v1.50/containers/{id}/wait?condition=next-exit"),
-        None,
-    )
-    .expect("send wait");
-    w.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    let mut head = [0u8; 12];
-    w.read_exact(&mut head)
-        .expect("wait headers arrive before the container starts");
-    assert_eq!(&head, b"HTTP/1.1 200");
-    assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
-    let mut rest = Vec::new();
-    w.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    w.read_to_end(&mut rest).expect("wait body");
-    let mut all = head.to_vec();
-    all.extend(rest);
-    let waited = parse_response(&all).json();
-    assert_eq!(waited["StatusCode"], 3);
-    assert!(waited["Error"].is_null());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let host = h.host();
+    let waiter = id.clone();
+    std::thread::spawn(move || {
+        let c = Client::new(&host).expect("client");
+        let _ = tx.send(c.container_wait_begin(&waiter, WaitCondition::NextExit));
+    });
+    let pending = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("wait headers arrive before the container starts")
+        .expect("wait accepted");
+    assert_eq!(h.request("POST", &format!("/containers/{id}/start"), None).status, 204);
+    let waited = pending.result().expect("wait result");
+    assert_eq!(waited.status_code, 3);
+    assert!(waited.error.is_none());
 
-    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1"), None);
+    let logs = h.request("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1"), None);
     assert_eq!(logs.status, 200);
     assert_eq!(
         logs.header("Content-Type"),
         Some("application/vnd.docker.multiplexed-stream")
     );
     assert_eq!(demux(&logs.body), ("out\n".to_string(), "err\n".to_string()));
-    let only_err = h.req("GET", "/containers/one/logs?stderr=1", None);
+    let only_err = h.request("GET", "/containers/one/logs?stderr=1", None);
     assert_eq!(demux(&only_err.body), (String::new(), "err\n".to_string()));
-    let old = h.req("GET", &format!("/v1.41/containers/{id}/logs?stdout=1"), None);
+    let old = h.request("GET", &format!("/v1.41/containers/{id}/logs?stdout=1"), None);
     assert_eq!(old.header("Content-Type"), Some("application/vnd.docker.raw-stream"));
-    assert_eq!(h.req("GET", &format!("/containers/{id}/logs"), None).status, 400);
+    assert_eq!(h.request("GET", &format!("/containers/{id}/logs"), None).status, 400);
 
     let i = h.inspect(&id[..8]);
     assert_eq!(i["Name"], "/one");
@@ -97,67 +90,70 @@ fn lifecycle_logs_wait_stop_kill_rm() {
 
     // A long-running one: 304s, signals, stop, kill, rm.
     let sleeper = h.run("two", "bb", &["sleep", "1000"]);
-    assert_eq!(h.req("POST", &format!("/containers/{sleeper}/start"), None).status, 304);
+    assert_eq!(
+        h.request("POST", &format!("/containers/{sleeper}/start"), None).status,
+        304
+    );
     assert_eq!(h.inspect("two")["State"]["Running"], true);
-    let ps = h.req("GET", "/containers/json", None).json();
+    let ps = h.request("GET", "/containers/json", None).json();
     assert_eq!(ps.as_array().expect("list").len(), 1);
     assert_eq!(ps[0]["Names"][0], "/two");
     assert!(ps[0]["Status"].as_str().expect("status").starts_with("Up"));
-    let bad = h.req("POST", "/containers/two/kill?signal=SIGNOPE", None);
+    let bad = h.request("POST", "/containers/two/kill?signal=SIGNOPE", None);
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["message"], "Invalid signal: SIGNOPE");
-    let busy = h.req("DELETE", "/containers/two", None);
+    let busy = h.request("DELETE", "/containers/two", None);
     assert_eq!(busy.status, 409);
     assert!(busy.json()["message"]
         .as_str()
         .expect("m")
         .contains("container is running"));
-    assert_eq!(h.req("POST", "/containers/two/kill?signal=USR1", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/two/kill?signal=USR1", None).status, 204);
     // sleep as PID 1 ignores SIGTERM: stop escalates to SIGKILL after t.
     let t0 = Instant::now();
-    assert_eq!(h.req("POST", "/containers/two/stop?t=1", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/two/stop?t=1", None).status, 204);
     assert!(
         t0.elapsed() >= Duration::from_millis(900),
         "stop waited {:?}",
         t0.elapsed()
     );
     assert_eq!(h.inspect("two")["State"]["ExitCode"], 137);
-    assert_eq!(h.req("POST", "/containers/two/stop", None).status, 304);
-    let nr = h.req("POST", "/containers/two/kill", None);
+    assert_eq!(h.request("POST", "/containers/two/stop", None).status, 304);
+    let nr = h.request("POST", "/containers/two/kill", None);
     assert_eq!(nr.status, 409);
     assert!(nr.json()["message"].as_str().expect("m").contains("is not running"));
 
     // restart, rename, conflicts.
-    assert_eq!(h.req("POST", "/containers/two/restart?t=0", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/two/restart?t=0", None).status, 204);
     assert_eq!(h.inspect("two")["State"]["Running"], true);
-    assert_eq!(h.req("POST", "/containers/two/rename?name=one", None).status, 409);
-    assert_eq!(h.req("POST", "/containers/two/rename?name=three", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/two/rename?name=one", None).status, 409);
+    assert_eq!(h.request("POST", "/containers/two/rename?name=three", None).status, 204);
     assert_eq!(h.inspect("three")["Name"], "/three");
 
     // Image in use.
-    let rmi = h.req("DELETE", "/images/bb:latest", None);
+    let rmi = h.request("DELETE", "/images/bb:latest", None);
     assert_eq!(rmi.status, 409, "{}", rmi.text());
 
     // rm -f of a running container leaves no trace.
     let shim_pid = h.inspect("three")["State"]["Pid"].as_i64().expect("pid");
-    assert_eq!(h.req("DELETE", "/containers/three?force=1", None).status, 204);
-    assert_eq!(h.req("GET", "/containers/three/json", None).status, 404);
-    assert!(!h.data_root().join("containers").join(&sleeper).exists());
-    assert!(!h.exec_root().join(&sleeper).exists());
+    assert_eq!(h.request("DELETE", "/containers/three?force=1", None).status, 204);
+    assert_eq!(h.request("GET", "/containers/three/json", None).status, 404);
+    assert!(!h.data_root.join("containers").join(&sleeper).exists());
+    assert!(!h.exec_root.join(&sleeper).exists());
     assert!(!std::path::Path::new(&format!("/proc/{shim_pid}")).exists());
-    assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
+    assert_eq!(h.request("DELETE", &format!("/containers/{id}"), None).status, 204);
     assert!(
-        mounts_under(h.root.path()).is_empty(),
+        mounts_under(&h.root).is_empty(),
         "mounts left: {:?}",
-        mounts_under(h.root.path())
+        mounts_under(&h.root)
     );
-    let rmi = h.req("DELETE", "/images/bb:latest", None);
+    let rmi = h.request("DELETE", "/images/bb:latest", None);
     assert_eq!(rmi.status, 200, "{}", rmi.text());
 }
 
 #[test]
 fn bad_inputs_leave_no_state() {
-    let h = Harness::new();
+    let h = Daemon::in_process();
     h.import_busybox("bb:latest");
     let cases: Vec<(String, Vec<u8>)> = vec![
         ("/containers/create".into(), b"".to_vec()),
@@ -192,11 +188,11 @@ fn bad_inputs_leave_no_state() {
             }
         }
     }
-    let missing = h.json("POST", "/containers/create", json!({"Image": "nope", "Cmd": ["true"]}));
+    let missing = h.request_json("POST", "/containers/create", &json!({"Image": "nope", "Cmd": ["true"]}));
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["message"], "No such image: nope");
 
-    let not_tar = h.req("POST", "/images/create?fromSrc=-&repo=junk", Some(b"this is not a tar archive at all, not even close......................................................................................................................................................................................................................................................................................................................................................................................................................................................................................"));
+    let not_tar = h.request("POST", "/images/create?fromSrc=-&repo=junk", Some(b"this is not a tar archive at all, not even close......................................................................................................................................................................................................................................................................................................................................................................................................................................................................................"));
     assert!(
         (400..500).contains(&not_tar.status),
         "{} {}",
@@ -205,13 +201,13 @@ fn bad_inputs_leave_no_state() {
     );
     not_tar.json();
 
-    assert_eq!(h.req("GET", "/containers/json?all=1", None).json(), json!([]));
-    let left: Vec<_> = std::fs::read_dir(h.data_root().join("containers"))
+    assert_eq!(h.request("GET", "/containers/json?all=1", None).json(), json!([]));
+    let left: Vec<_> = std::fs::read_dir(h.data_root.join("containers"))
         .expect("containers dir")
         .collect();
     assert!(left.is_empty(), "state left: {left:?}");
     assert_eq!(
-        h.req("GET", "/images/json", None)
+        h.request("GET", "/images/json", None)
             .json()
             .as_array()
             .expect("list")
@@ -224,10 +220,10 @@ fn bad_inputs_leave_no_state() {
         let handles: Vec<_> = (0..6)
             .map(|_| {
                 s.spawn(|| {
-                    h.json(
+                    h.request_json(
                         "POST",
                         "/containers/create?name=dup",
-                        json!({"Image": "bb", "Cmd": ["true"]}),
+                        &json!({"Image": "bb", "Cmd": ["true"]}),
                     )
                     .status
                 })
@@ -238,87 +234,87 @@ fn bad_inputs_leave_no_state() {
     assert_eq!(results.iter().filter(|s| **s == 201).count(), 1, "{results:?}");
     assert_eq!(results.iter().filter(|s| **s == 409).count(), 5, "{results:?}");
 
-    let r = h.req(
+    let r = h.request(
         "GET",
         "/containers/json?all=1&filters=%7B%22name%22%3A%7B%22dup%22%3Atrue%7D%7D",
         None,
     );
     assert_eq!(r.json().as_array().expect("list").len(), 1);
-    let r = h.req(
+    let r = h.request(
         "GET",
         "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22running%22%5D%7D",
         None,
     );
     assert_eq!(r.json(), json!([]));
-    assert_eq!(h.req("GET", "/containers/json?filters=%7B", None).status, 400);
-    let bad_sig = h.json(
+    assert_eq!(h.request("GET", "/containers/json?filters=%7B", None).status, 400);
+    let bad_sig = h.request_json(
         "POST",
         "/containers/create",
-        json!({"Image": "bb", "Cmd": ["true"], "StopSignal": "SIGWHAT"}),
+        &json!({"Image": "bb", "Cmd": ["true"], "StopSignal": "SIGWHAT"}),
     );
     assert_eq!(bad_sig.status, 400);
 }
 
 #[test]
 fn daemon_restart_finds_running_and_exited() {
-    let mut h = Harness::new();
+    let mut h = Daemon::in_process();
     h.import_busybox("bb:latest");
     let runner = h.run("runner", "bb", &["sleep", "1000"]);
     let quitter = h.run("quitter", "bb", &["sh", "-c", "sleep 2; echo bye; exit 7"]);
     let second = {
-        let dir = h.data_root().to_path_buf();
+        let dir = h.data_root.to_path_buf();
         pierd::DataRootLock::acquire(&dir).expect_err("a second pierd on the same data root")
     };
     assert!(second.to_string().contains("already running"), "{second}");
 
-    h.stop().expect("graceful stop");
-    std::thread::sleep(Duration::from_secs(3));
-    h.start();
+    h.stop();
+    assert!(
+        wait_until(Duration::from_secs(10), || h.exit_record(&quitter).exists()),
+        "the shim recorded the exit while pierd was down"
+    );
+    h.start_again();
 
     let r = h.inspect(&runner);
     assert_eq!(r["State"]["Status"], "running", "{r}");
-    let q = h.wait_exited(&quitter);
+    let q = h.wait_exited(&quitter, Duration::from_secs(10));
     assert_eq!(q["State"]["Status"], "exited");
     assert_eq!(q["State"]["ExitCode"], 7);
     assert_ne!(q["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
-    let logs = h.req("GET", &format!("/containers/{quitter}/logs?stdout=1"), None);
+    let logs = h.request("GET", &format!("/containers/{quitter}/logs?stdout=1"), None);
     assert_eq!(demux(&logs.body).0, "bye\n");
     // The reconnected monitor still sees exits.
     let t0 = Instant::now();
     assert_eq!(
-        h.req("POST", &format!("/containers/{runner}/stop?t=1"), None).status,
+        h.request("POST", &format!("/containers/{runner}/stop?t=1"), None)
+            .status,
         204
     );
     assert!(t0.elapsed() < Duration::from_secs(20));
     assert_eq!(h.inspect(&runner)["State"]["ExitCode"], 137);
     for id in [&runner, &quitter] {
-        assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
+        assert_eq!(h.request("DELETE", &format!("/containers/{id}"), None).status, 204);
     }
-    assert!(mounts_under(h.root.path()).is_empty());
+    assert!(mounts_under(&h.root).is_empty());
 }
 
 #[test]
 fn follow_logs_until_exit_and_auto_remove() {
-    let h = Harness::new();
+    let h = Daemon::in_process();
     h.import_busybox("bb:latest");
-    let r = h.json(
+    let r = h.request_json(
         "POST",
         "/containers/create?name=counter",
-        json!({"Image": "bb", "Cmd": ["sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.2; done"],
+        &json!({"Image": "bb", "Cmd": ["sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.2; done"],
                "HostConfig": {"AutoRemove": true}}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().expect("id").to_string();
-    let mut w = UnixStream::connect(&h.socket).expect("connect");
-    send_request(
-        &mut w,
-        "POST",
-        &format!("/containers/{id}/wait?condition=removed"),
-        None,
-    )
-    .expect("wait");
-    assert_eq!(h.req("POST", &format!("/containers/{id}/start"), None).status, 204);
-    let logs = h.req(
+    let removed = h
+        .client()
+        .container_wait_begin(&id, WaitCondition::Removed)
+        .expect("wait for removal");
+    assert_eq!(h.request("POST", &format!("/containers/{id}/start"), None).status, 204);
+    let logs = h.request(
         "GET",
         &format!("/containers/{id}/logs?stdout=1&follow=1&timestamps=1"),
         None,
@@ -326,38 +322,37 @@ fn follow_logs_until_exit_and_auto_remove() {
     let (out, _) = demux(&logs.body);
     let nums: Vec<&str> = out.lines().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
     assert_eq!(nums, ["1", "2", "3", "4", "5"], "{out}");
-    let mut raw = Vec::new();
-    w.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    w.read_to_end(&mut raw).expect("wait body");
-    assert_eq!(parse_response(&raw).json()["StatusCode"], 0);
-    assert_eq!(h.req("GET", &format!("/containers/{id}/json"), None).status, 404);
-    assert!(!h.data_root().join("containers").join(&id).exists());
+    assert_eq!(removed.result().expect("wait result").status_code, 0);
+    assert_eq!(h.request("GET", &format!("/containers/{id}/json"), None).status, 404);
+    assert!(!h.data_root.join("containers").join(&id).exists());
 
     // A restart of an AutoRemove container does not remove it.
-    let r = h.json(
+    let r = h.request_json(
         "POST",
         "/containers/create?name=keeper",
-        json!({"Image": "bb", "Cmd": ["sleep", "1000"], "HostConfig": {"AutoRemove": true}}),
+        &json!({"Image": "bb", "Cmd": ["sleep", "1000"], "HostConfig": {"AutoRemove": true}}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(h.req("POST", "/containers/keeper/start", None).status, 204);
-    assert_eq!(h.req("POST", "/containers/keeper/restart?t=0", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/keeper/start", None).status, 204);
+    assert_eq!(h.request("POST", "/containers/keeper/restart?t=0", None).status, 204);
+    // A negative check, so time is the point: nothing removes the
+    // restarted container in the next half second.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(h.inspect("keeper")["State"]["Running"], true);
-    assert_eq!(h.req("POST", "/containers/keeper/kill", None).status, 204);
-    for _ in 0..100 {
-        if h.req("GET", "/containers/keeper/json", None).status == 404 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(h.req("GET", "/containers/keeper/json", None).status, 404);
-    assert!(mounts_under(h.root.path()).is_empty());
+    assert_eq!(h.request("POST", "/containers/keeper/kill", None).status, 204);
+    assert!(
+        wait_until(Duration::from_secs(10), || h
+            .request("GET", "/containers/keeper/json", None)
+            .status
+            == 404),
+        "the killed AutoRemove container is removed"
+    );
+    assert!(mounts_under(&h.root).is_empty());
 }
 
 #[test]
 fn sigkill_of_pierd_loses_no_log_line() {
-    let mut h = Harness::binary();
+    let mut h = Daemon::start();
     h.import_busybox("bb:latest");
     let id = h.run(
         "counter",
@@ -368,24 +363,31 @@ fn sigkill_of_pierd_loses_no_log_line() {
             "i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); sleep 0.01; done",
         ],
     );
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_until(Duration::from_secs(10), || h.log_lines(&id) >= 50),
+        "the container is writing"
+    );
     h.kill9();
-    std::thread::sleep(Duration::from_millis(1500));
-    h.start();
-    let i = h.wait_exited(&id);
+    let at_kill = h.log_lines(&id);
+    assert!(
+        wait_until(Duration::from_secs(10), || h.log_lines(&id) >= at_kill + 50),
+        "the container kept writing while pierd was down"
+    );
+    h.start_again();
+    let i = h.wait_exited(&id, Duration::from_secs(20));
     assert_eq!(i["State"]["ExitCode"], 0, "{i}");
-    let logs = h.req("GET", &format!("/containers/{id}/logs?stdout=1"), None);
+    let logs = h.request("GET", &format!("/containers/{id}/logs?stdout=1"), None);
     let (out, _) = demux(&logs.body);
     let want: Vec<String> = (0..300).map(|n| n.to_string()).collect();
     let got: Vec<String> = out.lines().map(str::to_string).collect();
     assert_eq!(got, want);
-    assert_eq!(h.req("DELETE", &format!("/containers/{id}"), None).status, 204);
-    h.stop().expect("graceful stop of the binary");
+    assert_eq!(h.request("DELETE", &format!("/containers/{id}"), None).status, 204);
+    h.stop();
 }
 
 #[test]
 fn ten_containers_in_parallel() {
-    let h = Harness::new();
+    let h = Daemon::in_process();
     h.import_busybox("bb:latest");
     let ids: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10)
@@ -396,41 +398,34 @@ fn ten_containers_in_parallel() {
             .collect();
         handles.into_iter().map(|t| t.join().expect("join")).collect()
     });
-    let ps = h.req("GET", "/containers/json", None).json();
+    let ps = h.request("GET", "/containers/json", None).json();
     assert_eq!(ps.as_array().expect("list").len(), 10);
     std::thread::scope(|s| {
         for id in &ids {
             let h = &h;
             s.spawn(move || {
-                let r = h.req("DELETE", &format!("/containers/{id}?force=1"), None);
+                let r = h.request("DELETE", &format!("/containers/{id}?force=1"), None);
                 assert_eq!(r.status, 204, "{}", r.text());
             });
         }
     });
-    assert_eq!(h.req("GET", "/containers/json?all=1", None).json(), json!([]));
-    assert!(mounts_under(h.root.path()).is_empty());
+    assert_eq!(h.request("GET", "/containers/json?all=1", None).json(), json!([]));
+    assert!(mounts_under(&h.root).is_empty());
 }
 
 /// The real docker CLI against pierd.
 #[test]
 fn docker_cli_scenarios() {
-    let h = Harness::new();
+    let h = Daemon::in_process();
     let docker = |args: &[&str]| -> (i32, String, String) {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", h.socket.display()))
-            .env("HOME", h.root.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("the docker CLI is needed for this test (apt-get install docker-ce-cli)");
+        let out = h.docker(args);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let tar = h.root.path().join("bb.tar");
-    std::fs::write(&tar, harness::busybox_tar()).expect("write tar");
+    let tar = rootfs::tar_file(&h.root);
     let (rc, out, err) = docker(&["import", &tar.display().to_string(), "bb"]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.starts_with("sha256:"), "{out}");
@@ -459,7 +454,10 @@ fn docker_cli_scenarios() {
         out.contains("CONTAINER ID") && out.contains("web") && out.contains("Up"),
         "{out}"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        wait_until(Duration::from_secs(10), || docker(&["logs", "web"]).2 == "oops\n"),
+        "both lines logged"
+    );
     let (rc, out, err) = docker(&["logs", "web"]);
     assert_eq!((rc, out.as_str(), err.as_str()), (0, "hello\n", "oops\n"));
     let (rc, out, _) = docker(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "web"]);
@@ -484,7 +482,7 @@ fn docker_cli_scenarios() {
     assert_eq!(rc, 0, "{err}");
     let (rc, _, err) = docker(&["rmi", "bb"]);
     assert_eq!(rc, 0, "{err}");
-    assert!(mounts_under(h.root.path()).is_empty());
+    assert!(mounts_under(&h.root).is_empty());
     let _ = id;
 }
 

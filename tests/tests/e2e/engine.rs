@@ -2,7 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use pier_e2e::{alive, stdout, wait_until, Daemon};
+use pier_testkit::process::alive;
+use pier_testkit::rootfs::tar_file as busybox_tar;
+use pier_testkit::{wait_until, Daemon};
+
+use crate::stdout;
 
 fn inspect(d: &Daemon, id: &str) -> serde_json::Value {
     let (st, v) = d.http_json("GET", &format!("/containers/{id}/json"), None);
@@ -110,9 +114,16 @@ fn log_survives_daemon_kill9_without_loss() {
         .pier_ok(&["run", "-d", "busybox", "sh", "-c", script])
         .trim()
         .to_string();
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= 50),
+        "the container is writing"
+    );
     d.kill9();
-    std::thread::sleep(Duration::from_millis(1200));
+    let at_kill = d.log_lines(&id);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= at_kill + 50),
+        "the container kept writing while pierd was down"
+    );
     d.start_again();
     assert_eq!(d.pier_ok(&["wait", &id]).trim(), "0");
     let logs = d.pier_ok(&["logs", &id]);
@@ -129,7 +140,10 @@ fn exit_code_of_container_that_exited_while_daemon_was_down() {
         .trim()
         .to_string();
     d.stop();
-    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        wait_until(Duration::from_secs(10), || d.exit_record(&id).exists()),
+        "the shim recorded the exit while pierd was down"
+    );
     d.start_again();
     let v = inspect(&d, &id);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
@@ -179,7 +193,8 @@ fn ten_containers_in_parallel() {
         assert!(ps.contains(id.as_str()), "{id} running: {ps}");
     }
     for (i, id) in ids.iter().enumerate() {
-        assert!(wait_until(10, || d.pier_ok(&["logs", id]) == format!("hello {i}\n")));
+        assert!(wait_until(Duration::from_secs(10), || d.pier_ok(&["logs", id])
+            == format!("hello {i}\n")));
     }
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
@@ -240,8 +255,11 @@ fn rm_force_leaves_nothing_behind() {
         "rootfs mounted while running"
     );
     d.pier_ok(&["rm", "-f", &id]);
-    assert!(wait_until(5, || !alive(init_pid)), "container process gone");
-    assert!(wait_until(5, || !alive(shim)), "shim gone");
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(init_pid)),
+        "container process gone"
+    );
+    assert!(wait_until(Duration::from_secs(5), || !alive(shim)), "shim gone");
     assert!(
         d.our_mounts().iter().all(|m| !m.contains(&id)),
         "no mount left: {:?}",
@@ -416,7 +434,7 @@ fn version_negotiation_and_prefixes() {
 #[test]
 fn docker_cli_drives_pier() {
     let d = Daemon::start();
-    let tar = pier_e2e::busybox_tar(&d.root.join("img"));
+    let tar = busybox_tar(&d.root.join("img"));
     d.docker_ok(&["import", tar.to_str().expect("path"), "busybox:latest"]);
     let images = d.docker_ok(&["images"]);
     assert!(images.contains("busybox") && images.contains("latest"), "{images}");
@@ -438,7 +456,8 @@ fn docker_cli_drives_pier() {
     assert_eq!(id.len(), 64);
     let ps = d.docker_ok(&["ps"]);
     assert!(ps.contains("dk") && ps.contains(&id[..12]), "{ps}");
-    assert!(wait_until(10, || d.docker_ok(&["logs", "dk"]) == "from-docker\n"));
+    assert!(wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", "dk"])
+        == "from-docker\n"));
     let st = d.docker_ok(&["inspect", "--format", "{{.State.Status}}", "dk"]);
     assert_eq!(st.trim(), "running");
     d.docker_ok(&["kill", "dk"]);
@@ -460,7 +479,7 @@ fn docker_cli_drives_pier() {
 #[test]
 fn import_with_changes_sets_the_image_config() {
     let d = Daemon::start();
-    let tar = pier_e2e::busybox_tar(&d.root.join("img"));
+    let tar = busybox_tar(&d.root.join("img"));
     let tar = tar.to_str().expect("path");
     d.pier_ok(&[
         "import",

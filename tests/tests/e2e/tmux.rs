@@ -3,7 +3,9 @@
 //! capture-pane. The server is killed when the guard drops.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use pier_testkit::wait_until;
 
 pub struct Tmux {
     socket: String,
@@ -87,15 +89,38 @@ impl Tmux {
 
     /// Wait until the screen contains `text`; the screen, or a panic with it.
     pub fn wait_for(&self, text: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "waited {secs}s for {text:?}; screen:\n{s}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut s = String::new();
+        let seen = wait_until(Duration::from_secs(secs), || {
+            s = self.screen();
+            s.contains(text)
+        });
+        assert!(seen, "waited {secs}s for {text:?}; screen:\n{s}");
+        s
+    }
+
+    /// Wait until the program in the pane has put its terminal in raw mode
+    /// (a CLI does once its attach session is up).
+    pub fn wait_raw(&self, secs: u64) {
+        let tty = self
+            .cmd()
+            .args(["display-message", "-p", "#{pane_tty}"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .expect("tmux display-message");
+        let mut settings = String::new();
+        let raw = wait_until(Duration::from_secs(secs), || {
+            settings = Command::new("stty")
+                .args(["-F", &tty, "-a"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            settings.split_whitespace().any(|w| w == "-icanon")
+        });
+        assert!(
+            raw,
+            "{tty} not in raw mode after {secs}s: {settings}\nscreen:\n{}",
+            self.screen()
+        );
     }
 }
 

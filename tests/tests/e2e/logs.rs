@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pier_e2e::{wait_until, Daemon};
+use pier_testkit::{wait_until, Daemon};
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -27,7 +27,7 @@ fn running(d: &Daemon, name: &str) -> bool {
 
 fn wait_exited(d: &Daemon, name: &str, secs: u64) {
     assert!(
-        wait_until(secs, || !running(d, name)),
+        wait_until(Duration::from_secs(secs), || !running(d, name)),
         "{name} still running after {secs}s"
     );
 }
@@ -262,18 +262,16 @@ fn follow(d: &Daemon, cli: &str, name: &str, to: &Path) -> std::process::Child {
 }
 
 fn wait_child(mut c: std::process::Child, secs: u64) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(st) = c.try_wait().expect("wait logs -f") {
-            return st;
-        }
-        if Instant::now() > deadline {
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!("logs -f did not end {secs}s after the container");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut status = None;
+    wait_until(Duration::from_secs(secs), || {
+        status = c.try_wait().expect("wait logs -f");
+        status.is_some()
+    });
+    status.unwrap_or_else(|| {
+        let _ = c.kill();
+        let _ = c.wait();
+        panic!("logs -f did not end {secs}s after the container");
+    })
 }
 
 #[test]
@@ -326,7 +324,7 @@ fn follow_crosses_rotations_without_loss_and_ends_with_the_container() {
         "-c",
         "echo old; sleep 2; echo new",
     ]);
-    assert!(wait_until(10, || d.pier_ok(&["logs", "gg"]) == "old\n"));
+    assert!(wait_until(Duration::from_secs(10), || d.pier_ok(&["logs", "gg"]) == "old\n"));
     let g_out = d.root.join("g.out");
     let file = std::fs::File::create(&g_out).expect("create");
     let g = d
@@ -342,7 +340,7 @@ fn follow_crosses_rotations_without_loss_and_ends_with_the_container() {
 fn lines_written_while_pierd_is_down_are_kept() {
     let mut d = Daemon::start();
     d.import_busybox("busybox");
-    d.pier_ok(&[
+    let id = d.pier_ok(&[
         "run",
         "-d",
         "--name",
@@ -356,9 +354,17 @@ fn lines_written_while_pierd_is_down_are_kept() {
         "-c",
         "i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); usleep 10000; done",
     ]);
-    std::thread::sleep(Duration::from_millis(500));
+    let id = id.trim();
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(id) >= 30),
+        "the container is writing"
+    );
     d.kill9();
-    std::thread::sleep(Duration::from_millis(1500));
+    let at_kill = d.log_lines(id);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(id) >= at_kill + 50),
+        "the container kept writing (and rotating) while pierd was down"
+    );
     d.start_again();
     wait_exited(&d, "ww", 30);
     let expected: Vec<u32> = (0..300).collect();
@@ -446,10 +452,9 @@ fn log_config_is_validated_and_shown_as_dockerd_does() {
 
 #[test]
 fn daemon_wide_log_config_applies() {
-    let mut d = Daemon::unstarted(
-        r#"{"log-driver":"json-file","log-opts":{"max-size":"2k","max-file":"3"}}"#,
-        &[],
-    );
+    let mut d = Daemon::builder()
+        .config(r#"{"log-driver":"json-file","log-opts":{"max-size":"2k","max-file":"3"}}"#)
+        .build();
     d.start_again();
     d.import_busybox("busybox");
     d.pier_ok(&["run", "--name", "aa", "busybox", "seq", "1", "1000"]);
@@ -471,7 +476,7 @@ fn daemon_wide_log_config_applies() {
     );
     drop(d);
 
-    let mut d = Daemon::unstarted(r#"{"log-driver":"none"}"#, &[]);
+    let mut d = Daemon::builder().config(r#"{"log-driver":"none"}"#).build();
     d.start_again();
     d.import_busybox("busybox");
     d.pier_ok(&["run", "--name", "nn", "busybox", "echo", "hi"]);
@@ -541,7 +546,7 @@ fn avail_bytes(path: &Path) -> u64 {
 
 #[test]
 fn a_full_disk_neither_blocks_the_container_nor_tears_the_log() {
-    let mut d = Daemon::unstarted("{}", &[]);
+    let mut d = Daemon::builder().config("{}").build();
     std::fs::create_dir_all(&d.data_root).expect("data root");
     let st = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
@@ -578,7 +583,7 @@ fn a_full_disk_neither_blocks_the_container_nor_tears_the_log() {
     d.pier_ok(&["start", "full"]);
     // The container is not blocked: it gets past its output quickly.
     assert!(
-        wait_until(30, || {
+        wait_until(Duration::from_secs(30), || {
             let logged = std::fs::metadata(log_path(&d, "full")).map(|m| m.len()).unwrap_or(0);
             logged > 0 && !d.pier(&["exec", "full", "pidof", "seq"]).status.success()
         }),
@@ -637,7 +642,7 @@ fn rotated_files_are_compressed_while_the_container_idles() {
     ]);
     let path = log_path(&d, "idle");
     let dir = path.parent().expect("log dir").to_path_buf();
-    let settled = wait_until(20, || {
+    let settled = wait_until(Duration::from_secs(20), || {
         let names: Vec<String> = std::fs::read_dir(&dir)
             .map(|r| {
                 r.flatten()

@@ -8,11 +8,14 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pier_e2e::{busybox_tar, stdout, Daemon};
+use pier_testkit::rootfs::tar_file as busybox_tar;
+use pier_testkit::{wait_until, Daemon};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::stdout;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -77,11 +80,12 @@ impl Registry {
             .spawn()
             .expect("spawn docker-registry");
         let r = Registry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "registry did not listen: {}", r.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            wait_until(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port))
+                .is_ok()),
+            "registry did not listen: {}",
+            r.log()
+        );
         r
     }
 

@@ -5,9 +5,12 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pier_e2e::hijack::demux;
-use pier_e2e::tmux::Tmux;
-use pier_e2e::{bins, output_with_stdin, wait_until, Daemon};
+use pier_testkit::process::{self, Signal};
+use pier_testkit::stream::{demux, read_all};
+use pier_testkit::{bins, wait_until, Daemon};
+
+use crate::output_with_stdin;
+use crate::tmux::Tmux;
 
 /// Untrimmed stdout.
 fn stdout(o: &std::process::Output) -> String {
@@ -93,17 +96,29 @@ fn docker_run_it_detach_and_reattach() {
     );
 
     let t2 = Tmux::start(&format!("{}; echo ATTACH-EXIT=$?", docker_line(&d, "attach t1")));
-    std::thread::sleep(Duration::from_millis(500));
+    // docker attach prints nothing on connecting; it makes the terminal raw.
+    t2.wait_raw(20);
     t2.type_text("echo again $((2+3))");
     t2.keys(&["Enter"]);
     t2.wait_for("again 5", 10);
     t2.resize(100, 20);
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .pier_ok(&[
+                "exec",
+                "t1",
+                "sh",
+                "-c",
+                "stty size -F /dev/pts/0 || stty -F /dev/console size"
+            ])
+            .contains("20 100")),
+        "the resize reached the container's terminal"
+    );
     t2.type_text("stty size; exit 7");
     t2.keys(&["Enter"]);
     let screen = t2.wait_for("ATTACH-EXIT=7", 10);
     assert!(screen.contains("20 100"), "resize reached the terminal:\n{screen}");
-    assert!(wait_until(10, || state(&d, "t1")["Status"] == "exited"));
+    assert!(wait_until(Duration::from_secs(10), || state(&d, "t1")["Status"] == "exited"));
     assert_eq!(state(&d, "t1")["ExitCode"], 7);
 }
 
@@ -152,7 +167,7 @@ fn pier_run_it_restores_the_terminal_each_way() {
     // A signal to the CLI.
     let (t, how) = run("signal", "run -it --name sig busybox sh");
     t.wait_for("/ #", 20);
-    let pid = pier_e2e::processes_mentioning("--name\u{0}sig\u{0}")
+    let pid = process::processes_mentioning("--name\u{0}sig\u{0}")
         .into_iter()
         .find(|p| {
             std::fs::read_link(format!("/proc/{p}/exe"))
@@ -160,7 +175,7 @@ fn pier_run_it_restores_the_terminal_each_way() {
                 .unwrap_or(false)
         })
         .expect("pier run process");
-    pier_e2e::signal(pid, "TERM");
+    process::signal(pid, Signal::SIGTERM);
     t.wait_for("PIER-EXIT=", 10);
     t.wait_for("SAVED", 5);
     check(&how);
@@ -264,11 +279,10 @@ fn three_attached_clients_see_identical_output_from_the_start() {
                 &format!("/v1.45/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
                 None,
             );
-            assert_eq!(h.status, 101, "{}", h.head);
-            assert!(
-                h.head.contains("application/vnd.docker.multiplexed-stream"),
-                "{}",
-                h.head
+            assert_eq!(h.status, 101, "{:?}", h.headers);
+            assert_eq!(
+                h.headers.get("Content-Type"),
+                Some("application/vnd.docker.multiplexed-stream")
             );
             h
         })
@@ -277,7 +291,7 @@ fn three_attached_clients_see_identical_output_from_the_start() {
     assert_eq!(st, 204);
     let outputs: Vec<Vec<u8>> = clients
         .into_iter()
-        .map(|h| h.read_all(Duration::from_secs(30)))
+        .map(|h| read_all(h, Duration::from_secs(30)))
         .collect();
     let expected: String = (1..=30000).map(|i| format!("{i}\n")).collect();
     let (out, err) = demux(&outputs[0]);
@@ -302,14 +316,19 @@ fn logs_replay_then_live_without_gap_or_duplicate() {
         ])
         .trim()
         .to_string();
-    std::thread::sleep(Duration::from_millis(300));
+    // Attach once part of the output is in the log, so both the replay and
+    // the live part are exercised.
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_lines(&id) >= 100),
+        "the container started writing"
+    );
     let h = d.hijack(
         "POST",
         &format!("/containers/{id}/attach?stream=1&logs=1&stdout=1&stderr=1"),
         None,
     );
-    assert_eq!(h.status, 101, "{}", h.head);
-    let (out, _) = demux(&h.read_all(Duration::from_secs(60)));
+    assert_eq!(h.status, 101, "{:?}", h.headers);
+    let (out, _) = demux(&read_all(h, Duration::from_secs(60)));
     let text = String::from_utf8_lossy(&out);
     let nums: Vec<u32> = text.lines().map(|l| l.parse().expect("number")).collect();
     let expected: Vec<u32> = (0..3000).collect();
@@ -341,8 +360,8 @@ fn api_details_upgrade_raw_and_resize() {
     // TTY: raw stream.
     let h = d.hijack("POST", &format!("/containers/{id}/attach?stream=1&stdout=1"), None);
     assert_eq!(h.status, 101);
-    assert!(h.head.to_lowercase().contains("upgrade: tcp"), "{}", h.head);
-    assert!(h.head.contains("application/vnd.docker.raw-stream"), "{}", h.head);
+    assert_eq!(h.headers.get("Upgrade"), Some("tcp"), "{:?}", h.headers);
+    assert_eq!(h.headers.get("Content-Type"), Some("application/vnd.docker.raw-stream"));
     // Resize and read it back from inside.
     let (st, _) = d.http("POST", &format!("/containers/{id}/resize?h=33&w=77"), None);
     assert_eq!(st, 200);
@@ -364,11 +383,11 @@ fn api_details_upgrade_raw_and_resize() {
         &format!("/v1.40/containers/{id2}/attach?stream=1&stdout=1"),
         None,
     );
-    assert!(h.head.contains("application/vnd.docker.raw-stream"), "{}", h.head);
+    assert_eq!(h.headers.get("Content-Type"), Some("application/vnd.docker.raw-stream"));
     let t = Instant::now();
     d.pier_ok(&["rm", "-f", &id, &id2]);
     // The session ends when the container does.
-    let rest = h.read_all(Duration::from_secs(20));
+    let rest = read_all(h, Duration::from_secs(20));
     assert!(rest.is_empty());
     assert!(t.elapsed() < Duration::from_secs(20));
     let mut s = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
@@ -406,24 +425,24 @@ fn daemon_detach_keys_from_config_and_request() {
     let path = format!("/containers/{id}/attach?stream=1&stdin=1&stdout=1");
 
     let mut h = d.hijack("POST", &path, None);
-    h.stream.write_all(b"echo x\n\x10\x11").expect("write");
+    let mut s = h.try_clone_stream().expect("clone stream");
+    h.write_all(b"echo x\n\x10\x11").expect("write");
     assert!(
-        !closed_within(&mut h.stream, 1),
+        !closed_within(&mut s, 1),
         "ctrl-p ctrl-q is not the configured sequence"
     );
-    h.stream.write_all(b"\x01a").expect("write");
-    assert!(
-        closed_within(&mut h.stream, 10),
-        "the daemon's detach keys end the session"
-    );
+    h.write_all(b"\x01a").expect("write");
+    assert!(closed_within(&mut s, 10), "the daemon's detach keys end the session");
     assert_eq!(state(&d, &id)["Running"], true);
 
     let mut h = d.hijack("POST", &format!("{path}&detachKeys=ctrl-x,x"), None);
-    h.stream.write_all(b"\x18").expect("write");
+    let mut s = h.try_clone_stream().expect("clone stream");
+    h.write_all(b"\x18").expect("write");
+    // Time is the point here: the two keys arrive in separate reads.
     std::thread::sleep(Duration::from_millis(100));
-    h.stream.write_all(b"x").expect("write");
+    h.write_all(b"x").expect("write");
     assert!(
-        closed_within(&mut h.stream, 10),
+        closed_within(&mut s, 10),
         "the request's detach keys (split across writes)"
     );
     assert_eq!(state(&d, &id)["Running"], true);
@@ -565,11 +584,8 @@ fn a_stalled_client_neither_slows_the_container_nor_loses_output() {
         "a stalled client slowed the container: {with_client:?} vs {alone:?} alone"
     );
     // Resumed, the client gets every byte.
-    let mut h = client.expect("client");
-    h.stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut pending = std::mem::take(&mut h.early);
+    let (mut pending, mut stream) = client.expect("client").into_parts();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let (mut stdout_bytes, mut tail) = (0usize, Vec::new());
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -585,7 +601,7 @@ fn a_stalled_client_neither_slows_the_container_nor_loses_output() {
             tail.drain(..keep);
             pending.drain(..8 + len);
         }
-        let n = h.stream.read(&mut buf).expect("read");
+        let n = stream.read(&mut buf).expect("read");
         if n == 0 {
             break;
         }

@@ -1,12 +1,17 @@
 //! End-to-end: storage (issue 8): bind mounts, volumes, tmpfs, read-only
 //! root, cp, export, diff, commit, with the pier and docker CLIs.
 
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
-use pier_e2e::{busybox_tar, stdout, Daemon};
+use pier_client::http::Headers;
+use pier_client::RequestBody;
+use pier_testkit::rootfs::tar_file as busybox_tar;
+use pier_testkit::{wait_until, Daemon};
+
+use crate::stdout;
 
 fn inspect(d: &Daemon, id: &str) -> serde_json::Value {
     let (st, v) = d.http_json("GET", &format!("/containers/{id}/json"), None);
@@ -470,17 +475,21 @@ fn hostile_tar(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
     out
 }
 
+/// The status of `PUT /containers/{id}/archive` with `tar` as the body; 0
+/// when no answer came.
 fn put_archive(d: &Daemon, id: &str, path: &str, tar: &[u8]) -> u16 {
-    use std::io::Read;
-    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
-    let head = format!(
-        "PUT /containers/{id}/archive?path={path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        tar.len()
-    );
-    let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(tar));
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    pier_e2e::parse_response(&raw).map(|(st, _)| st).unwrap_or(0)
+    let body = RequestBody::Stream {
+        content_type: "application/x-tar",
+        reader: &mut &tar[..],
+    };
+    d.client()
+        .send(
+            "PUT",
+            &format!("/containers/{id}/archive?path={path}"),
+            body,
+            &Headers::new(),
+        )
+        .map_or(0, |r| r.status())
 }
 
 #[test]
@@ -567,7 +576,7 @@ fn diff_commit_export() {
         ])
         .trim()
         .to_string();
-    assert!(pier_e2e::wait_until(10, || d
+    assert!(wait_until(Duration::from_secs(10), || d
         .pier_ok(&["diff", &id])
         .contains("/etc/made")));
     let diff = d.pier_ok(&["diff", &id]);
@@ -655,7 +664,7 @@ fn docker_cli_storage() {
     let back = d.root.join("host/dback");
     d.docker_ok(&["cp", &format!("{id}:/dtree"), back.to_str().expect("utf-8")]);
     assert_same_tree(&src.0, &back);
-    assert!(pier_e2e::wait_until(10, || d
+    assert!(wait_until(Duration::from_secs(10), || d
         .docker_ok(&["diff", &id])
         .contains("A /made")));
     let img = d.docker_ok(&["commit", &id, "dcommit:1"]);

@@ -3,8 +3,11 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pier_e2e::tmux::Tmux;
-use pier_e2e::{output_with_stdin, wait_until, Daemon};
+use pier_testkit::stream::read_all;
+use pier_testkit::{wait_until, Daemon};
+
+use crate::output_with_stdin;
+use crate::tmux::Tmux;
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -102,7 +105,7 @@ fn detached_user_workdir_env() {
         assert!(o.status.success(), "{cli}: {}", err(&o));
         assert_eq!(out(&o), "", "{cli} -d prints nothing");
     }
-    assert!(wait_until(10, || out(&d.pier(&[
+    assert!(wait_until(Duration::from_secs(10), || out(&d.pier(&[
         "exec",
         "box",
         "cat",
@@ -240,7 +243,7 @@ fn failures_and_codes() {
         Some(br#"{"Detach":false,"Tty":false}"#),
     );
     assert_eq!(h.status, 101);
-    let _ = h.read_all(Duration::from_secs(20));
+    let _ = read_all(h, Duration::from_secs(20));
     let (_, v) = d.http_json("GET", &format!("/exec/{exec_id}/json"), None);
     assert_eq!(v["ExitCode"], 3, "{v}");
     let (_, v) = d.http_json("GET", "/containers/box/json", None);
@@ -276,20 +279,25 @@ fn execs_end_with_their_container() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(500));
+    let exec_running = || {
+        let (_, v) = d.http_json("GET", "/containers/box/json", None);
+        v["ExecIDs"].as_array().into_iter().flatten().any(|e| {
+            let (_, x) = d.http_json("GET", &format!("/exec/{}/json", e.as_str().unwrap_or("")), None);
+            x["Running"] == true
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), exec_running), "the exec is running");
     let t = Instant::now();
     d.pier_ok(&["kill", "box"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "exec client still waiting after its container died"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            status = child.try_wait().expect("try_wait");
+            status.is_some()
+        }),
+        "exec client still waiting after its container died"
+    );
+    let status = status.expect("exit status");
     assert!(!status.success(), "{status}");
     assert!(t.elapsed() < Duration::from_secs(15));
 }
@@ -345,7 +353,7 @@ fn exec_processes_and_their_orphans_are_reaped() {
         d.pier_ok(&["exec", "box", "true"]);
     }
     assert!(
-        wait_until(10, || zombies_in(init).is_empty()),
+        wait_until(Duration::from_secs(10), || zombies_in(init).is_empty()),
         "zombies left: {:?}",
         zombies_in(init)
     );
