@@ -13,6 +13,7 @@ mod engine;
 mod exec;
 mod images;
 mod logs;
+mod model;
 mod storage;
 mod tmux;
 

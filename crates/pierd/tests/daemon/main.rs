@@ -498,10 +498,10 @@ impl Drop for Resume {
 #[test]
 fn a_stopped_shim_blocks_neither_restore_nor_ps() {
     use nix::sys::signal::{kill, Signal};
-    let mut h = Harness::new();
+    let mut h = Daemon::in_process();
     h.import_busybox("bb:latest");
     let stuck = h.run("stuck", "bb", &["sleep", "1000"]);
-    let record = std::fs::read(h.data_root().join("containers").join(&stuck).join("container.json")).expect("record");
+    let record = std::fs::read(h.data_root.join("containers").join(&stuck).join("container.json")).expect("record");
     let record: serde_json::Value = serde_json::from_slice(&record).expect("record json");
     let shim_pid = record["state"]["shim_pid"]
         .as_i64()
@@ -513,7 +513,7 @@ fn a_stopped_shim_blocks_neither_restore_nor_ps() {
     let resume = Resume(shim);
 
     let t = Instant::now();
-    let ps = h.req("GET", "/containers/json", None);
+    let ps = h.request("GET", "/containers/json", None);
     assert_eq!(ps.status, 200);
     assert_eq!(ps.json().as_array().map(Vec::len), Some(1));
     assert_eq!(h.inspect(&stuck)["State"]["Running"], true);
@@ -527,14 +527,14 @@ fn a_stopped_shim_blocks_neither_restore_nor_ps() {
     let other = h.run("other", "bb", &["sleep", "1000"]);
 
     // Restore bounds its wait for a silent shim (one answer timeout).
-    h.stop().expect("graceful stop");
+    h.stop();
     let t = Instant::now();
-    h.start();
+    h.start_again();
     let restored = t.elapsed();
     eprintln!("restore with a stopped shim took {restored:?}");
     assert!(restored < Duration::from_secs(6), "restore took {restored:?}");
     let t = Instant::now();
-    let ps = h.req("GET", "/containers/json", None);
+    let ps = h.request("GET", "/containers/json", None);
     assert_eq!(ps.json().as_array().map(Vec::len), Some(2), "{}", ps.text());
     assert!(t.elapsed() < Duration::from_secs(1), "ps took {:?}", t.elapsed());
     assert_eq!(h.inspect(&stuck)["State"]["Running"], true);
@@ -542,9 +542,15 @@ fn a_stopped_shim_blocks_neither_restore_nor_ps() {
 
     // Once it runs again, the restored monitor sees its exit.
     drop(resume);
-    assert_eq!(h.req("POST", &format!("/containers/{stuck}/kill"), None).status, 204);
-    assert_eq!(h.wait_exited(&stuck)["State"]["ExitCode"], 137);
+    assert_eq!(
+        h.request("POST", &format!("/containers/{stuck}/kill"), None).status,
+        204
+    );
+    assert_eq!(h.wait_exited(&stuck, Duration::from_secs(20))["State"]["ExitCode"], 137);
     for id in [&stuck, &other] {
-        assert_eq!(h.req("DELETE", &format!("/containers/{id}?force=1"), None).status, 204);
+        assert_eq!(
+            h.request("DELETE", &format!("/containers/{id}?force=1"), None).status,
+            204
+        );
     }
 }

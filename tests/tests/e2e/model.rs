@@ -2,8 +2,9 @@
 //! records written by the previous release.
 
 use std::process::Stdio;
+use std::time::Duration;
 
-use pier_e2e::{wait_until, Daemon};
+use pier_testkit::{wait_until, Daemon};
 use serde_json::{json, Value};
 
 fn inspect(d: &Daemon, id: &str) -> Value {
@@ -130,7 +131,9 @@ fn records_of_the_previous_release_are_upgraded_and_stay_usable() {
         let mut stdin = attach.stdin.take().expect("stdin");
         stdin.write_all(b"ping\n").expect("write stdin");
         assert!(
-            wait_until(20, || d.pier_ok(&["logs", "web"]).contains("got ping")),
+            wait_until(Duration::from_secs(20), || d
+                .pier_ok(&["logs", "web"])
+                .contains("got ping")),
             "attach stdin reached the container: {}",
             d.pier_ok(&["logs", "web"])
         );
