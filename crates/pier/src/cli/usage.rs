@@ -34,13 +34,15 @@ fn pflag_arg(arg: Arg) -> Arg {
         return arg;
     }
     match arg.get_action() {
-        ArgAction::SetTrue => arg
-            .action(ArgAction::Set)
-            .num_args(0..=1)
-            .require_equals(true)
-            .default_missing_value("true")
-            .default_value("false")
-            .value_parser(crate::opts::go_bool),
+        ArgAction::SetTrue => {
+            let default = if arg.get_default_values().is_empty() { "false" } else { "true" };
+            arg.action(ArgAction::Set)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .default_value(default)
+                .value_parser(crate::opts::go_bool)
+        }
         ArgAction::Set | ArgAction::Append => arg.allow_hyphen_values(true),
         _ => arg,
     }
@@ -110,7 +112,7 @@ fn context(err: &clap::Error, kind: ContextKind) -> Option<String> {
 
 /// `-m, --memory` or `--cpus`: how pflag names a flag in errors.
 fn flag_names(cmd: &Command, rendered: &str) -> String {
-    let token = rendered.split([' ', '=']).next().unwrap_or(rendered);
+    let token = rendered.split([' ', '=', '[']).next().unwrap_or(rendered);
     let arg = cmd.get_arguments().find(|a| {
         a.get_long().is_some_and(|l| token == format!("--{l}"))
             || a.get_short().is_some_and(|s| token == format!("-{s}"))

@@ -751,8 +751,8 @@ mod tests {
     }
 
     fn flags(args: &[&str]) -> ContainerFlags {
-        use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from(["pier", "create"].iter().chain(args)).expect("parse");
+        let argv = ["pier", "create"].iter().chain(args).copied();
+        let cli = crate::cli::usage::parse(argv).expect("parse");
         match cli.command {
             Some(crate::cli::Command::Create(c)) => c.flags,
             _ => panic!("not create"),
@@ -784,7 +784,7 @@ mod tests {
             lookup: &lookup,
             console_size: Some([24, 80]),
         };
-        let req = build(&f, true, &src).expect("build");
+        let req = build(&f, Mode::Run { detach: true }, &src).expect("build");
         let c = &req.config;
         assert_eq!(c.image, "busybox");
         assert_eq!(
@@ -802,7 +802,8 @@ mod tests {
         assert!(c.open_stdin && !c.attach_stdin && !c.stdin_once && !c.attach_stdout);
         let hc = req.host_config.as_ref().expect("host config");
         assert!(hc.auto_remove);
-        assert_eq!(hc.console_size, [0, 0]);
+        // docker sends the terminal's size whether or not -t is given.
+        assert_eq!(hc.console_size, [24, 80]);
         assert_eq!(c.entrypoint, None);
     }
 
@@ -815,15 +816,85 @@ mod tests {
             lookup: &lookup,
             console_size: Some([24, 80]),
         };
-        let req = build(&f, false, &src).expect("build");
+        let req = build(&f, Mode::Run { detach: false }, &src).expect("build");
         let c = &req.config;
         assert!(c.tty && c.attach_stdin && c.stdin_once && c.attach_stdout && c.attach_stderr);
         assert_eq!(c.cmd, None);
         assert_eq!(c.entrypoint, Some(vec![String::new()]));
         assert_eq!(req.host_config.expect("hc").console_size, [24, 80]);
         // The JSON the daemon gets carries docker's field names.
-        let json = serde_json::to_value(build(&f, false, &src).expect("build")).expect("json");
+        let json = serde_json::to_value(build(&f, Mode::Run { detach: false }, &src).expect("build")).expect("json");
         assert_eq!(json["Image"], "busybox");
         assert_eq!(json["HostConfig"]["ConsoleSize"], serde_json::json!([24, 80]));
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    /// The bodies docker CLI 28.2 sent for `docker create FLAGS busybox
+    /// true` (captured from a fake daemon at API 1.50, stdout not a tty):
+    /// pier sends the same JSON for the same flags.
+    #[test]
+    fn same_body_as_docker_cli() {
+        let fixtures = include_str!("fixtures/docker-create.txt");
+        let lines: Vec<&str> = fixtures.lines().collect();
+        assert_eq!(lines.len() % 3, 0, "fixture: name, flags, body per case");
+        for case in lines.chunks(3) {
+            let (name, args, body) = (case[0], case[1], case[2]);
+            // `_` stands for a space inside one argument.
+            let mut argv: Vec<String> = args.split_whitespace().map(|a| a.replace('_', " ")).collect();
+            argv.extend(["busybox".to_string(), "true".to_string()]);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let src = Sources {
+                env_files: &[],
+                label_files: &[],
+                lookup: &no_env,
+                console_size: None,
+            };
+            let req = build(&flags(&argv), Mode::Create, &src).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let req = for_api_version(req, ApiVersion { major: 1, minor: 50 });
+            let ours = serde_json::to_value(&req).expect("json");
+            let docker: serde_json::Value = serde_json::from_str(body).expect("fixture json");
+            assert_eq!(ours, docker, "{name}: {args}");
+        }
+    }
+
+    #[test]
+    fn docker_refusals_after_flag_parsing() {
+        let src = Sources {
+            env_files: &[],
+            label_files: &[],
+            lookup: &no_env,
+            console_size: None,
+        };
+        let refused = |args: &[&str]| {
+            let mut argv = args.to_vec();
+            argv.push("busybox");
+            build(&flags(&argv), Mode::Create, &src).expect_err("refused").to_string()
+        };
+        assert_eq!(
+            refused(&["--memory-swappiness", "200"]),
+            "invalid value: 200. Valid memory swappiness range is 0-100"
+        );
+        assert_eq!(
+            refused(&["--rm", "--restart", "always"]),
+            "conflicting options: cannot specify both --restart and --rm"
+        );
+        assert_eq!(refused(&["--pid", "bogus"]), "--pid: invalid PID mode");
+        assert_eq!(refused(&["-p", "x"]), "invalid containerPort: x");
+        assert_eq!(refused(&["--restart", ":3"]), "invalid restart policy format: no policy provided before colon");
+        assert_eq!(refused(&["--no-healthcheck", "--health-cmd", "x"]), "--no-healthcheck conflicts with --health-* options");
+        assert_eq!(refused(&["--health-interval", "-1s"]), "--health-interval cannot be negative");
+        assert_eq!(refused(&["--security-opt", "x"]), "Invalid --security-opt: \"x\"");
+        assert_eq!(refused(&["--device", "rel"]), "rel is not an absolute path");
+        assert_eq!(refused(&["--mac-address", "x"]), "x is not a valid mac address");
+        assert_eq!(refused(&["--log-driver", "none", "--log-opt", "a=b"]), "invalid logging opts for driver none");
+        assert_eq!(
+            refused(&["--network", "none", "--network-alias", "x"]),
+            "network-scoped aliases are only supported for user-defined networks"
+        );
+        let detached = build(&flags(&["-a", "stdin", "busybox"]), Mode::Run { detach: true }, &src);
+        assert!(detached.is_err());
     }
 }
