@@ -43,7 +43,10 @@ fn go_uint(s: &str) -> Result<u128, bool> {
     let mut n: u128 = 0;
     for c in digits.chars().filter(|c| *c != '_') {
         let d = c.to_digit(radix).ok_or(false)?;
-        n = n.checked_mul(u128::from(radix)).and_then(|n| n.checked_add(u128::from(d))).ok_or(true)?;
+        n = n
+            .checked_mul(u128::from(radix))
+            .and_then(|n| n.checked_add(u128::from(d)))
+            .ok_or(true)?;
     }
     Ok(n)
 }
@@ -54,13 +57,25 @@ pub fn go_i64(s: &str) -> Result<i64, Invalid> {
         Some(b) => (true, b),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let n = go_uint(body).map_err(|overflow| if overflow { range("ParseInt", s) } else { syntax("ParseInt", s) })?;
+    let n = go_uint(body).map_err(|overflow| {
+        if overflow {
+            range("ParseInt", s)
+        } else {
+            syntax("ParseInt", s)
+        }
+    })?;
     let n = i128::try_from(n).map_err(|_| range("ParseInt", s))?;
     i64::try_from(if neg { -n } else { n }).map_err(|_| range("ParseInt", s))
 }
 
 fn go_unsigned(s: &str, max: u128) -> Result<u128, Invalid> {
-    let n = go_uint(s).map_err(|overflow| if overflow { range("ParseUint", s) } else { syntax("ParseUint", s) })?;
+    let n = go_uint(s).map_err(|overflow| {
+        if overflow {
+            range("ParseUint", s)
+        } else {
+            syntax("ParseUint", s)
+        }
+    })?;
     if n > max {
         return Err(range("ParseUint", s));
     }
@@ -84,7 +99,9 @@ pub fn go_bool(s: &str) -> Result<bool, Invalid> {
 /// go-units `RAMInBytes` (`opts.MemBytes`): `32m` is 33554432.
 pub fn ram_in_bytes(s: &str) -> Result<i64, Invalid> {
     let bad_size = || invalid(format!("invalid size: '{s}'"));
-    let sep = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ').ok_or_else(bad_size)?;
+    let sep = s
+        .rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')
+        .ok_or_else(bad_size)?;
     let (num, sfx) = if s.as_bytes()[sep] == b' ' {
         (&s[..sep], &s[sep + 1..])
     } else {
@@ -169,14 +186,20 @@ pub fn nano_cpus(s: &str) -> Result<i64, Invalid> {
         }
         let scale = exp - frac.len() as i32;
         if scale >= 0 {
-            let f = 10i128.checked_pow(scale as u32).ok_or_else(|| invalid("value is too precise"))?;
+            let f = 10i128
+                .checked_pow(scale as u32)
+                .ok_or_else(|| invalid("value is too precise"))?;
             (n.checked_mul(f).ok_or_else(|| invalid("value is too precise"))?, 1)
         } else {
-            let f = 10i128.checked_pow((-scale) as u32).ok_or_else(|| invalid("value is too precise"))?;
+            let f = 10i128
+                .checked_pow((-scale) as u32)
+                .ok_or_else(|| invalid("value is too precise"))?;
             (n, f)
         }
     };
-    let scaled = num.checked_mul(1_000_000_000).ok_or_else(|| invalid("value is too precise"))?;
+    let scaled = num
+        .checked_mul(1_000_000_000)
+        .ok_or_else(|| invalid("value is too precise"))?;
     if scaled % den != 0 {
         return Err(invalid("value is too precise"));
     }
@@ -199,14 +222,18 @@ pub fn go_duration(s: &str) -> Result<i64, Invalid> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let num = &rest[..n];
         if num.is_empty() || num == "." {
             return Err(bad());
         }
         let value: f64 = num.parse().map_err(|_| bad())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..u];
         rest = &rest[u..];
         let mult = match unit {
@@ -231,8 +258,21 @@ pub fn go_duration(s: &str) -> Result<i64, Invalid> {
 /// go-units `ParseUlimit` (`--ulimit nofile=1024:2048`).
 pub fn ulimit(s: &str) -> Result<Ulimit, Invalid> {
     const NAMES: [&str; 15] = [
-        "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
-        "rttime", "sigpending", "stack",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
     ];
     let (name, limits) = s
         .split_once('=')
@@ -358,7 +398,9 @@ pub fn csv_fields(s: &str) -> Result<Vec<String>, Invalid> {
         at_start = false;
     }
     if quoted {
-        return Err(invalid("parse error on line 1, column 0: extraneous or missing \" in quoted-field"));
+        return Err(invalid(
+            "parse error on line 1, column 0: extraneous or missing \" in quoted-field",
+        ));
     }
     out.push(field);
     Ok(out)
@@ -644,12 +686,16 @@ pub fn is_mac_address(s: &str) -> bool {
     let hex_pairs = |sep: char| {
         let parts: Vec<&str> = s.split(sep).collect();
         matches!(parts.len(), 6 | 8 | 20)
-            && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     let dotted = {
         let parts: Vec<&str> = s.split('.').collect();
         matches!(parts.len(), 3 | 4 | 10)
-            && parts.iter().all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && parts
+                .iter()
+                .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     hex_pairs(':') || hex_pairs('-') || dotted
 }
@@ -710,17 +756,11 @@ mod tests {
         assert_eq!(nano_cpus("3/2"), Ok(1_500_000_000));
         assert_eq!(nano_cpus("0.001"), Ok(1_000_000));
         assert_eq!(nano_cpus("1.0000000001"), Err(invalid("value is too precise")));
-        assert_eq!(
-            nano_cpus("x"),
-            Err(invalid("failed to parse x as a rational number"))
-        );
+        assert_eq!(nano_cpus("x"), Err(invalid("failed to parse x as a rational number")));
         assert_eq!(go_duration("1m30s"), Ok(90_000_000_000));
         assert_eq!(go_duration("1.5s"), Ok(1_500_000_000));
         assert_eq!(go_duration("-1s"), Ok(-1_000_000_000));
-        assert_eq!(
-            go_duration("1"),
-            Err(invalid("time: missing unit in duration \"1\""))
-        );
+        assert_eq!(go_duration("1"), Err(invalid("time: missing unit in duration \"1\"")));
         assert_eq!(
             go_duration("1x"),
             Err(invalid("time: unknown unit \"x\" in duration \"1x\""))

@@ -35,7 +35,11 @@ fn pflag_arg(arg: Arg) -> Arg {
     }
     match arg.get_action() {
         ArgAction::SetTrue => {
-            let default = if arg.get_default_values().is_empty() { "false" } else { "true" };
+            let default = if arg.get_default_values().is_empty() {
+                "false"
+            } else {
+                "true"
+            };
             arg.action(ArgAction::Set)
                 .num_args(0..=1)
                 .require_equals(true)
@@ -64,7 +68,9 @@ where
 {
     let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
     let mut cmd = command();
-    let matches = cmd.try_get_matches_from_mut(&argv).map_err(|e| render(&e, &cmd, &argv))?;
+    let matches = cmd
+        .try_get_matches_from_mut(&argv)
+        .map_err(|e| render(&e, &cmd, &argv))?;
     Cli::from_arg_matches(&matches).map_err(|e| render(&e, &cmd, &argv))
 }
 
@@ -139,9 +145,10 @@ fn unknown_shorthand(argv: &[String], c: char) -> String {
     format!("unknown shorthand flag: '{c}' in -{rest}")
 }
 
-/// "requires at least 1 argument", "requires exactly 2 arguments",
-/// "accepts no arguments", from the verb's positionals.
-fn arity(cmd: &Command) -> String {
+/// cobra's positional-count phrase from the verb's positionals, and the
+/// word of its last line: "requires at least 1 argument" ends with "See",
+/// "requires 2 arguments" and "accepts no arguments" with "Run".
+fn arity(cmd: &Command) -> (String, &'static str) {
     let positionals: Vec<&Arg> = cmd.get_positionals().collect();
     let min: usize = positionals
         .iter()
@@ -153,9 +160,9 @@ fn arity(cmd: &Command) -> String {
         .any(|a| a.get_num_args().is_some_and(|r| r.max_values() == usize::MAX));
     let plural = if min == 1 { "" } else { "s" };
     match (min, unbounded) {
-        (0, false) => "accepts no arguments".to_string(),
-        (n, true) => format!("requires at least {n} argument{plural}"),
-        (n, false) => format!("requires exactly {n} argument{plural}"),
+        (0, false) => ("accepts no arguments".to_string(), "Run"),
+        (n, true) => (format!("requires at least {n} argument{plural}"), "See"),
+        (n, false) => (format!("requires {n} argument{plural}"), "Run"),
     }
 }
 
@@ -250,10 +257,10 @@ pub fn render(err: &clap::Error, root: &Command, argv: &[String]) -> UsageError 
 /// cobra's positional-count error: `pier: 'pier run' requires at least 1
 /// argument`, usage, and exit 1.
 fn arguments_error(cmd: &Command, name: &str) -> UsageError {
+    let (phrase, see) = arity(cmd);
     UsageError {
         text: format!(
-            "pier: '{name}' {}\n\nUsage:  {}\n\nSee '{name} --help' for more information\n",
-            arity(cmd),
+            "pier: '{name}' {phrase}\n\nUsage:  {}\n\n{see} '{name} --help' for more information\n",
             usage_line(cmd)
         ),
         code: 1,
@@ -269,7 +276,8 @@ mod tests {
         parse(std::iter::once("pier").chain(args.iter().copied())).expect_err("should fail")
     }
 
-    const RUN_USAGE: &str = "\n\nUsage:  pier run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'pier run --help' for more information\n";
+    const RUN_USAGE: &str =
+        "\n\nUsage:  pier run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'pier run --help' for more information\n";
 
     #[test]
     fn unknown_flags_are_dockers_error() {
@@ -284,11 +292,24 @@ mod tests {
             "unknown flag: --foo\n\nUsage:  pier ps [OPTIONS]\n\nRun 'pier ps --help' for more information\n"
         );
         let e = err(&["image", "ls", "--foo=1"]);
-        assert!(e.text.starts_with("unknown flag: --foo\n\nUsage:  pier image ls [OPTIONS]"), "{}", e.text);
-        for verb in ["create", "exec", "logs", "start", "stop", "rm", "inspect", "images", "pull"] {
+        assert!(
+            e.text
+                .starts_with("unknown flag: --foo\n\nUsage:  pier image ls [OPTIONS]"),
+            "{}",
+            e.text
+        );
+        for verb in [
+            "create", "exec", "logs", "start", "stop", "rm", "inspect", "images", "pull",
+        ] {
             let e = err(&[verb, "--foo", "x", "y"]);
-            assert!(e.text.starts_with("unknown flag: --foo\n\nUsage:  pier "), "{verb}: {}", e.text);
-            assert!(e.text.ends_with(&format!("Run 'pier {verb} --help' for more information\n")));
+            assert!(
+                e.text.starts_with("unknown flag: --foo\n\nUsage:  pier "),
+                "{verb}: {}",
+                e.text
+            );
+            assert!(e
+                .text
+                .ends_with(&format!("Run 'pier {verb} --help' for more information\n")));
             assert_eq!(e.code, 125);
         }
     }
@@ -305,13 +326,22 @@ mod tests {
         assert_eq!(r.flags.memory, Some(32 << 20));
         assert_eq!(r.flags.command(), ["ls", "--memory", "x", "-Z"]);
         // The bug this replaces: --memory taken for the image name.
-        assert_eq!(err(&["run", "--memory"]).text, format!("flag needs an argument: --memory{RUN_USAGE}"));
+        assert_eq!(
+            err(&["run", "--memory"]).text,
+            format!("flag needs an argument: --memory{RUN_USAGE}")
+        );
     }
 
     #[test]
     fn missing_and_invalid_values() {
-        assert_eq!(err(&["run", "--name"]).text, format!("flag needs an argument: --name{RUN_USAGE}"));
-        assert_eq!(err(&["run", "-m"]).text, format!("flag needs an argument: 'm' in -m{RUN_USAGE}"));
+        assert_eq!(
+            err(&["run", "--name"]).text,
+            format!("flag needs an argument: --name{RUN_USAGE}")
+        );
+        assert_eq!(
+            err(&["run", "-m"]).text,
+            format!("flag needs an argument: 'm' in -m{RUN_USAGE}")
+        );
         assert_eq!(
             err(&["run", "-m", "x", "busybox"]).text,
             format!("invalid argument \"x\" for \"-m, --memory\" flag: invalid size: 'x'{RUN_USAGE}")
@@ -332,6 +362,17 @@ mod tests {
             "pier: 'pier run' requires at least 1 argument\n\nUsage:  pier run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'pier run --help' for more information\n"
         );
         assert_eq!(e.code, 1);
+        assert_eq!(
+            err(&["rename", "a"]).text,
+            "pier: 'pier rename' requires 2 arguments\n\nUsage:  pier rename CONTAINER NEW_NAME\n\nRun 'pier rename --help' for more information\n"
+        );
+        assert!(err(&["ps", "x"])
+            .text
+            .starts_with("pier: 'pier ps' accepts no arguments\n"));
+        assert_eq!(
+            err(&["frobnicate"]).text,
+            "pier: unknown command: pier frobnicate\n\nRun 'pier --help' for more information\n"
+        );
     }
 
     #[test]

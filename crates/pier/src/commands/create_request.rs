@@ -100,7 +100,10 @@ fn dedup_env(entries: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for e in entries {
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k).to_string();
-        match out.iter_mut().find(|o| o.split_once('=').map_or(o.as_str(), |(k, _)| k) == key) {
+        match out
+            .iter_mut()
+            .find(|o| o.split_once('=').map_or(o.as_str(), |(k, _)| k) == key)
+        {
             Some(slot) => *slot = e,
             None => out.push(e),
         }
@@ -212,7 +215,9 @@ fn is_cdi_name(device: &str) -> bool {
     device.split_once('=').is_some_and(|(kind, name)| {
         !name.is_empty()
             && !kind.starts_with('/')
-            && kind.split_once('/').is_some_and(|(vendor, class)| !vendor.is_empty() && !class.is_empty())
+            && kind
+                .split_once('/')
+                .is_some_and(|(vendor, class)| !vendor.is_empty() && !class.is_empty())
     })
 }
 
@@ -230,9 +235,9 @@ fn restart_policy(policy: &str) -> Result<RestartPolicy, Invalid> {
     let maximum_retry_count = if count.is_empty() {
         0
     } else {
-        count.parse().map_err(|_| {
-            Invalid("invalid restart policy format: maximum retry count must be an integer".to_string())
-        })?
+        count
+            .parse()
+            .map_err(|_| Invalid("invalid restart policy format: maximum retry count must be an integer".to_string()))?
     };
     Ok(RestartPolicy {
         name: name.to_string(),
@@ -241,7 +246,8 @@ fn restart_policy(policy: &str) -> Result<RestartPolicy, Invalid> {
 }
 
 fn container_mode(mode: &str) -> bool {
-    mode.split_once(':').is_some_and(|(k, v)| k == "container" && !v.is_empty())
+    mode.split_once(':')
+        .is_some_and(|(k, v)| k == "container" && !v.is_empty())
 }
 
 /// docker's `parseSecurityOpts` and `parseSystemPaths`: the options, and
@@ -266,8 +272,7 @@ fn security_opts(raw: &[String], read_file: &dyn Fn(&str) -> Result<String, Stri
             continue;
         }
         if k == "seccomp" && v != "builtin" && v != "unconfined" {
-            let content = read_file(v)
-                .map_err(|e| Invalid(format!("opening seccomp profile ({v}) failed: {e}")))?;
+            let content = read_file(v).map_err(|e| Invalid(format!("opening seccomp profile ({v}) failed: {e}")))?;
             let json: serde_json::Value = serde_json::from_str(&content)
                 .map_err(|e| Invalid(format!("compacting json for seccomp profile ({v}) failed: {e}")))?;
             out.push(format!("seccomp={json}"));
@@ -297,10 +302,13 @@ fn healthcheck(f: &ContainerFlags) -> Result<Option<HealthConfig>, Invalid> {
     let start_interval = f.health_start_interval.unwrap_or(0);
     let retries = f.health_retries.unwrap_or(0);
     let cmd = f.health_cmd.as_deref().unwrap_or("");
-    let have = !cmd.is_empty() || interval != 0 || timeout != 0 || start_period != 0 || retries != 0 || start_interval != 0;
+    let have =
+        !cmd.is_empty() || interval != 0 || timeout != 0 || start_period != 0 || retries != 0 || start_interval != 0;
     if f.no_healthcheck {
         if have {
-            return Err(Invalid("--no-healthcheck conflicts with --health-* options".to_string()));
+            return Err(Invalid(
+                "--no-healthcheck conflicts with --health-* options".to_string(),
+            ));
         }
         return Ok(Some(HealthConfig {
             test: Some(vec!["NONE".to_string()]),
@@ -385,14 +393,16 @@ fn endpoints(f: &ContainerFlags) -> Result<BTreeMap<String, Option<serde_json::V
                 ));
             }
             if !links.is_empty() {
-                return Err(Invalid("links are only supported for user-defined networks".to_string()));
+                return Err(Invalid(
+                    "links are only supported for user-defined networks".to_string(),
+                ));
             }
         }
         if !n.mac_address.is_empty() && !opts::is_mac_address(&n.mac_address) {
             return Err(Invalid(format!("{} is not a valid mac address", n.mac_address)));
         }
-        let ipam = (!n.ipv4_address.is_empty() || !n.ipv6_address.is_empty() || !n.link_local_ips.is_empty()).then(
-            || {
+        let ipam =
+            (!n.ipv4_address.is_empty() || !n.ipv6_address.is_empty() || !n.link_local_ips.is_empty()).then(|| {
                 let mut m = serde_json::Map::new();
                 if !n.ipv4_address.is_empty() {
                     m.insert("IPv4Address".into(), n.ipv4_address.clone().into());
@@ -404,8 +414,7 @@ fn endpoints(f: &ContainerFlags) -> Result<BTreeMap<String, Option<serde_json::V
                     m.insert("LinkLocalIPs".into(), n.link_local_ips.clone().into());
                 }
                 serde_json::Value::Object(m)
-            },
-        );
+            });
         let list = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
         Ok(serde_json::json!({
             "IPAMConfig": ipam,
@@ -711,7 +720,11 @@ fn normalize_caps(caps: Option<Vec<String>>) -> Option<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for c in caps? {
         let c = c.to_ascii_uppercase();
-        let c = if c == "ALL" || c.starts_with("CAP_") { c } else { format!("CAP_{c}") };
+        let c = if c == "ALL" || c.starts_with("CAP_") {
+            c
+        } else {
+            format!("CAP_{c}")
+        };
         if !out.contains(&c) {
             out.push(c);
         }
@@ -871,7 +884,9 @@ mod tests {
         let refused = |args: &[&str]| {
             let mut argv = args.to_vec();
             argv.push("busybox");
-            build(&flags(&argv), Mode::Create, &src).expect_err("refused").to_string()
+            build(&flags(&argv), Mode::Create, &src)
+                .expect_err("refused")
+                .to_string()
         };
         assert_eq!(
             refused(&["--memory-swappiness", "200"]),
@@ -883,13 +898,25 @@ mod tests {
         );
         assert_eq!(refused(&["--pid", "bogus"]), "--pid: invalid PID mode");
         assert_eq!(refused(&["-p", "x"]), "invalid containerPort: x");
-        assert_eq!(refused(&["--restart", ":3"]), "invalid restart policy format: no policy provided before colon");
-        assert_eq!(refused(&["--no-healthcheck", "--health-cmd", "x"]), "--no-healthcheck conflicts with --health-* options");
-        assert_eq!(refused(&["--health-interval", "-1s"]), "--health-interval cannot be negative");
+        assert_eq!(
+            refused(&["--restart", ":3"]),
+            "invalid restart policy format: no policy provided before colon"
+        );
+        assert_eq!(
+            refused(&["--no-healthcheck", "--health-cmd", "x"]),
+            "--no-healthcheck conflicts with --health-* options"
+        );
+        assert_eq!(
+            refused(&["--health-interval", "-1s"]),
+            "--health-interval cannot be negative"
+        );
         assert_eq!(refused(&["--security-opt", "x"]), "Invalid --security-opt: \"x\"");
         assert_eq!(refused(&["--device", "rel"]), "rel is not an absolute path");
         assert_eq!(refused(&["--mac-address", "x"]), "x is not a valid mac address");
-        assert_eq!(refused(&["--log-driver", "none", "--log-opt", "a=b"]), "invalid logging opts for driver none");
+        assert_eq!(
+            refused(&["--log-driver", "none", "--log-opt", "a=b"]),
+            "invalid logging opts for driver none"
+        );
         assert_eq!(
             refused(&["--network", "none", "--network-alias", "x"]),
             "network-scoped aliases are only supported for user-defined networks"

@@ -90,9 +90,8 @@ fn create_container(client: &Client, flags: &ContainerFlags, mode: Mode) -> anyh
         crate::opts::platform(p)?;
     }
     let cid = cid_file(flags.cidfile.as_deref())?;
-    let pull = |missing: bool| {
-        crate::commands::image_transfer::pull_for_run(client, flags.image(), missing, flags.quiet)
-    };
+    let pull =
+        |missing: bool| crate::commands::image_transfer::pull_for_run(client, flags.image(), missing, flags.quiet);
     if flags.pull == "always" {
         pull(false)?;
     }

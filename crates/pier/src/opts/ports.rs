@@ -115,10 +115,14 @@ fn parse_spec(raw: &str, out: &mut Ports) -> Result<(), Invalid> {
             (host_start + i).to_string()
         };
         out.exposed.entry(port.clone()).or_insert_with(|| serde_json::json!({}));
-        out.bindings.entry(port).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-            host_ip: ip.clone(),
-            host_port,
-        });
+        out.bindings
+            .entry(port)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: ip.clone(),
+                host_port,
+            });
     }
     Ok(())
 }
@@ -194,7 +198,10 @@ mod tests {
 
     #[test]
     fn publish_errors_and_long_syntax() {
-        assert_eq!(parse(&strings(&["x"]), &[]), Err(Invalid("invalid containerPort: x".into())));
+        assert_eq!(
+            parse(&strings(&["x"]), &[]),
+            Err(Invalid("invalid containerPort: x".into()))
+        );
         assert_eq!(
             parse(&[], &strings(&["1:2"])),
             Err(Invalid("invalid port format for --expose: 1:2".into()))
