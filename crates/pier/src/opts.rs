@@ -316,7 +316,7 @@ pub fn ulimit(s: &str) -> Result<Ulimit, Invalid> {
     })
 }
 
-fn device_path<'a>(s: &'a str) -> Result<(&'a str, &'a str), Invalid> {
+fn device_path(s: &str) -> Result<(&str, &str), Invalid> {
     let (k, v) = s
         .split_once(':')
         .filter(|(k, _)| !k.is_empty())

@@ -81,7 +81,10 @@ pub fn file_entries(content: &str) -> Result<Vec<String>, FlagError> {
 
 /// docker's `kvfile.Parse`: a bare name takes its value from `lookup`, and
 /// is dropped when it has none (label files have no lookup: always dropped).
-fn kv_file(content: &str, lookup: Option<&dyn Fn(&str) -> Option<String>>) -> Result<Vec<String>, FlagError> {
+/// An environment lookup (`std::env::var` in the binary, a fake in tests).
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn kv_file(content: &str, lookup: Option<Lookup<'_>>) -> Result<Vec<String>, FlagError> {
     let mut out = Vec::new();
     for line in file_entries(content.trim_start_matches('\u{feff}'))? {
         if line.contains('=') {
