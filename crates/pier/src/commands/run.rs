@@ -3,6 +3,13 @@
 //! Foreground run follows docker's order: create, attach (hijack), send the
 //! wait request, start, copy the streams until the output ends, then exit
 //! with the container's status from the wait.
+//!
+//! `--pull` takes docker's values: `missing` (default) pulls when the
+//! daemon answers "No such image" and retries, `always` pulls first,
+//! `never` does not pull. `--platform` is validated as docker validates it
+//! but not sent: the client's create has no platform parameter yet.
+//! `--cidfile` is refused when the file exists, created before the
+//! request and filled with the id after, as docker does.
 
 use anyhow::Context;
 use pier_client::{Client, WaitCondition};
