@@ -227,7 +227,7 @@ pub struct PsArgs {
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Show n last created containers (includes all states)
-    #[arg(short = 'n', long = "last", default_value_t = -1)]
+    #[arg(short = 'n', long = "last", default_value = "-1", value_name = "int", value_parser = crate::opts::go_i64)]
     pub last: i64,
     /// Show the latest created container (includes all states)
     #[arg(short = 'l', long = "latest")]
@@ -267,7 +267,7 @@ pub struct StopArgs {
     #[arg(short = 's', long = "signal")]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "timeout", alias = "time", allow_negative_numbers = true)]
+    #[arg(short = 't', long = "timeout", alias = "time", value_name = "int", value_parser = crate::opts::go_i64)]
     pub timeout: Option<i64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
