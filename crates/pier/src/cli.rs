@@ -1,15 +1,21 @@
 //! The command line as docker spells it: raw flags only. Turning flags into
 //! API requests happens in the verb modules.
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+mod container;
+pub mod usage;
+
+use clap::{Args, Parser, Subcommand};
 use pier_client::DEFAULT_HOST;
+
+pub use container::ContainerFlags;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "pier",
     about = "A self-sufficient runtime for containers",
     disable_version_flag = true,
-    subcommand_required = false
+    subcommand_required = false,
+    override_usage = "pier [OPTIONS] COMMAND [ARG...]"
 )]
 pub struct Cli {
     /// Daemon socket to connect to
@@ -27,164 +33,94 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and run a new container from an image
+    #[command(override_usage = "pier run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
     Run(RunArgs),
     /// Create a new container
+    #[command(override_usage = "pier create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
     Create(CreateArgs),
     /// Start one or more stopped containers
+    #[command(override_usage = "pier start [OPTIONS] CONTAINER [CONTAINER...]")]
     Start(StartArgs),
     /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "pier attach [OPTIONS] CONTAINER")]
     Attach(AttachArgs),
     /// Execute a command in a running container
+    #[command(override_usage = "pier exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(ExecArgs),
     /// List containers
+    #[command(override_usage = "pier ps [OPTIONS]")]
     Ps(PsArgs),
     /// Fetch the logs of a container
+    #[command(override_usage = "pier logs [OPTIONS] CONTAINER")]
     Logs(LogsArgs),
     /// Stop one or more running containers
+    #[command(override_usage = "pier stop [OPTIONS] CONTAINER [CONTAINER...]")]
     Stop(StopArgs),
     /// Kill one or more running containers
+    #[command(override_usage = "pier kill [OPTIONS] CONTAINER [CONTAINER...]")]
     Kill(KillArgs),
     /// Remove one or more containers
+    #[command(override_usage = "pier rm [OPTIONS] CONTAINER [CONTAINER...]")]
     Rm(RmArgs),
     /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "pier wait CONTAINER [CONTAINER...]")]
     Wait(IdsArgs),
     /// Return low-level information on Pier objects
+    #[command(override_usage = "pier inspect [OPTIONS] NAME|ID [NAME|ID...]")]
     Inspect(InspectArgs),
     /// Restart one or more containers
+    #[command(override_usage = "pier restart [OPTIONS] CONTAINER [CONTAINER...]")]
     Restart(StopArgs),
     /// Rename a container
+    #[command(override_usage = "pier rename CONTAINER NEW_NAME")]
     Rename(RenameArgs),
     /// List images
+    #[command(override_usage = "pier images [OPTIONS] [REPOSITORY[:TAG]]")]
     Images(ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "pier import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(ImportArgs),
     /// Remove one or more images
+    #[command(override_usage = "pier rmi [OPTIONS] IMAGE [IMAGE...]")]
     Rmi(RmiArgs),
     /// Download an image from a registry
+    #[command(override_usage = "pier pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "pier load [OPTIONS]")]
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "pier save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    #[command(override_usage = "pier tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]
     Tag(TagArgs),
     /// Manage images
     #[command(subcommand)]
+    #[command(override_usage = "pier image")]
     Image(ImageCommand),
     /// Show the Pier version information
+    #[command(override_usage = "pier version [OPTIONS]")]
     Version,
     /// Manage volumes
     #[command(subcommand)]
+    #[command(override_usage = "pier volume COMMAND")]
     Volume(crate::commands::volume::VolumeCommand),
     /// Copy files/folders between a container and the local filesystem
+    #[command(override_usage = "pier cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-")]
     Cp(crate::commands::cp::CpArgs),
     /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "pier export [OPTIONS] CONTAINER")]
     Export(crate::commands::export::ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "pier diff CONTAINER")]
     Diff(crate::commands::diff::DiffArgs),
     /// Create a new image from a container's changes
+    #[command(override_usage = "pier commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
     Commit(crate::commands::commit::CommitArgs),
     /// Display system-wide information
+    #[command(override_usage = "pier info [OPTIONS]")]
     Info,
-}
-
-/// Flags shared by `run` and `create` (docker's container options).
-#[derive(Debug, Clone, Default, Args)]
-pub struct ContainerFlags {
-    /// Assign a name to the container
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Set environment variables
-    #[arg(short = 'e', long = "env", value_name = "list")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file", value_name = "list")]
-    pub env_file: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short = 'w', long = "workdir")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// Set meta data on a container
-    #[arg(short = 'l', long = "label", value_name = "list")]
-    pub label: Vec<String>,
-    /// Read in a line delimited file of labels
-    #[arg(long = "label-file", value_name = "list")]
-    pub label_file: Vec<String>,
-    /// Automatically remove the container and its associated anonymous volumes when it exits
-    #[arg(long)]
-    pub rm: bool,
-    /// Keep STDIN open even if not attached
-    #[arg(short = 'i', long = "interactive")]
-    pub interactive: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short = 't', long = "tty")]
-    pub tty: bool,
-    /// Container host name
-    #[arg(short = 'h', long = "hostname")]
-    pub hostname: Option<String>,
-    /// Signal to stop the container
-    #[arg(long = "stop-signal")]
-    pub stop_signal: Option<String>,
-    /// Timeout (in seconds) to stop a container
-    #[arg(long = "stop-timeout")]
-    pub stop_timeout: Option<i64>,
-    /// Connect a container to a network
-    #[arg(long = "network", alias = "net")]
-    pub network: Option<String>,
-    /// OCI runtime to use for this container
-    #[arg(long)]
-    pub runtime: Option<String>,
-    /// Give extended privileges to this container
-    #[arg(long)]
-    pub privileged: bool,
-    /// Mount the container's root filesystem as read only
-    #[arg(long = "read-only")]
-    pub read_only: bool,
-    /// Bind mount a volume
-    #[arg(short = 'v', long = "volume", value_name = "list")]
-    pub volume: Vec<String>,
-    /// Attach a filesystem mount to the container
-    #[arg(long = "mount", value_name = "mount")]
-    pub mount: Vec<String>,
-    /// Mount a tmpfs directory
-    #[arg(long = "tmpfs", value_name = "list")]
-    pub tmpfs: Vec<String>,
-    /// Mount volumes from the specified container(s)
-    #[arg(long = "volumes-from", value_name = "list")]
-    pub volumes_from: Vec<String>,
-    /// Add Linux capabilities
-    #[arg(long = "cap-add")]
-    pub cap_add: Vec<String>,
-    /// Drop Linux capabilities
-    #[arg(long = "cap-drop")]
-    pub cap_drop: Vec<String>,
-    /// Logging driver for the container
-    #[arg(long = "log-driver", value_name = "string")]
-    pub log_driver: Option<String>,
-    /// Log driver options
-    #[arg(long = "log-opt", value_name = "list")]
-    pub log_opt: Vec<String>,
-    /// Print usage
-    #[arg(long, action = ArgAction::Help)]
-    pub help: Option<bool>,
-    /// The image, then the command and its arguments
-    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-    pub image_and_command: Vec<String>,
-}
-
-impl ContainerFlags {
-    pub fn image(&self) -> &str {
-        self.image_and_command.first().map_or("", String::as_str)
-    }
-
-    pub fn command(&self) -> &[String] {
-        self.image_and_command.get(1..).unwrap_or(&[])
-    }
 }
 
 #[derive(Debug, Args)]
@@ -194,7 +130,8 @@ pub struct RunArgs {
     #[arg(short = 'd', long = "detach")]
     pub detach: bool,
     /// Proxy received signals to the process
-    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, value_name = "bool")]
+    #[arg(long = "sig-proxy", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = crate::opts::go_bool, value_name = "bool")]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
@@ -255,7 +192,7 @@ pub struct ExecArgs {
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
     /// The container, then the command and its arguments
-    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true)]
     pub container_and_command: Vec<String>,
 }
 
@@ -265,7 +202,8 @@ pub struct AttachArgs {
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
     /// Proxy all received signals to the process
-    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, value_name = "bool")]
+    #[arg(long = "sig-proxy", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = crate::opts::go_bool, value_name = "bool")]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
@@ -289,7 +227,7 @@ pub struct PsArgs {
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Show n last created containers (includes all states)
-    #[arg(short = 'n', long = "last", default_value_t = -1)]
+    #[arg(short = 'n', long = "last", default_value = "-1", value_name = "int", value_parser = crate::opts::go_i64)]
     pub last: i64,
     /// Show the latest created container (includes all states)
     #[arg(short = 'l', long = "latest")]
@@ -329,7 +267,7 @@ pub struct StopArgs {
     #[arg(short = 's', long = "signal")]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "timeout", alias = "time", allow_negative_numbers = true)]
+    #[arg(short = 't', long = "timeout", alias = "time", value_name = "int", value_parser = crate::opts::go_i64)]
     pub timeout: Option<i64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -489,23 +427,32 @@ pub struct ImagePruneArgs {
 pub enum ImageCommand {
     /// List images
     #[command(alias = "list")]
+    #[command(override_usage = "pier image ls [OPTIONS] [REPOSITORY[:TAG]]")]
     Ls(ImagesArgs),
     /// Display detailed information on one or more images
+    #[command(override_usage = "pier image inspect [OPTIONS] IMAGE [IMAGE...]")]
     Inspect(InspectArgs),
     /// Remove unused images
+    #[command(override_usage = "pier image prune [OPTIONS]")]
     Prune(ImagePruneArgs),
     /// Remove one or more images
     #[command(alias = "remove")]
+    #[command(override_usage = "pier image rm [OPTIONS] IMAGE [IMAGE...]")]
     Rm(RmiArgs),
     /// Download an image from a registry
+    #[command(override_usage = "pier image pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "pier image load [OPTIONS]")]
     Load(LoadArgs),
     /// Save one or more images to a tar archive
+    #[command(override_usage = "pier image save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    #[command(override_usage = "pier image tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]
     Tag(TagArgs),
     /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "pier image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(ImportArgs),
 }
 
@@ -514,7 +461,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("pier").chain(args.iter().copied())).expect("parse")
+        usage::parse(std::iter::once("pier").chain(args.iter().copied())).expect("parse")
     }
 
     #[test]
@@ -548,7 +495,7 @@ mod tests {
 
     #[test]
     fn run_needs_an_image() {
-        assert!(Cli::try_parse_from(["pier", "run", "-d"]).is_err());
+        assert!(usage::parse(["pier", "run", "-d"]).is_err());
     }
 
     #[test]

@@ -4,16 +4,12 @@
 mod cli;
 mod commands;
 mod detach_keys;
+mod opts;
 mod render;
 mod timespec;
 mod tty;
 
 use std::process::ExitCode;
-
-use clap::error::ErrorKind;
-use clap::Parser;
-
-use crate::cli::Cli;
 
 /// What the user sees for an error: a client error alone (docker's wording),
 /// anything else with its context chain.
@@ -27,16 +23,16 @@ pub fn user_message(err: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let cli = match cli::usage::parse(argv) {
         Ok(c) => c,
         Err(e) => {
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => 125,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if e.to_stdout {
+                print!("{}", e.text);
+            } else {
+                eprint!("{}", e.text);
+            }
+            return ExitCode::from(e.code);
         }
     };
     if cli.version {
@@ -44,8 +40,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
+        let _ = cli::usage::command().print_help();
         return ExitCode::SUCCESS;
     };
     // PIER_API_VERSION pins the API version (docker's DOCKER_API_VERSION).

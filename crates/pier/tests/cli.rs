@@ -252,11 +252,56 @@ fn run_errors_exit_125_with_docker_wording() {
     );
 }
 
+/// docker's codes: a bad flag is 125, a wrong number of arguments or an
+/// unknown verb is 1 (cobra's), each with docker's text on stderr.
 #[test]
-fn usage_errors_exit_125() {
+fn usage_errors_exit_like_docker() {
     let d = Daemon::start(Arc::new(|_req: &Req, w: &mut UnixStream| not_found(w, "x")));
-    assert_eq!(d.pier(&["stop"]).status.code(), Some(125));
-    assert_eq!(d.pier(&["frobnicate"]).status.code(), Some(125));
+    assert_eq!(d.pier(&["stop"]).status.code(), Some(1));
+    assert_eq!(d.pier(&["frobnicate"]).status.code(), Some(1));
+    let out = d.pier(&["run", "--foo", "x", "busybox"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stderr),
+        "unknown flag: --foo\n\nUsage:  pier run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'pier run --help' for more information\n"
+    );
+    assert!(out.stdout.is_empty());
+    let out = d.pier(&["run", "--memory", "32m", "busybox"]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "no daemon route: the create fails, not the flags"
+    );
+    assert!(!text(&out.stderr).contains("flag"), "{}", text(&out.stderr));
+    let creates = |d: &Daemon| d.requests().iter().filter(|r| r.path == "/containers/create").count();
+    let before = creates(&d);
+    let out = d.pier(&["create", "-m", "x", "busybox"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).starts_with("invalid argument \"x\" for \"-m, --memory\" flag: invalid size: 'x'\n"));
+    assert_eq!(creates(&d), before, "nothing sent for bad flags");
+}
+
+/// The create response's warnings are printed as docker prints them.
+#[test]
+fn create_prints_warnings() {
+    let d = Daemon::start(Arc::new(|req: &Req, w: &mut UnixStream| match req.path.as_str() {
+        "/containers/create" => reply(
+            w,
+            "201 Created",
+            format!(r#"{{"Id":"{ID}","Warnings":["Memory limit is recorded but not applied"]}}"#).as_bytes(),
+        ),
+        _ => not_found(w, &req.path),
+    }));
+    let out = d.pier(&["create", "-m", "32m", "busybox"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{ID}\n"));
+    assert_eq!(text(&out.stderr), "WARNING: Memory limit is recorded but not applied\n");
+    let reqs = d.requests();
+    let create = reqs.iter().find(|r| r.path == "/containers/create").expect("create");
+    let body: serde_json::Value = serde_json::from_slice(&create.body).expect("json");
+    assert_eq!(body["HostConfig"]["Memory"], 33_554_432);
+    assert_eq!(body["HostConfig"]["MemorySwappiness"], -1);
+    assert_eq!(body["HostConfig"]["NetworkMode"], "default");
 }
 
 #[test]

@@ -258,11 +258,13 @@ pub fn image(client: &Client, cmd: ImageCommand) -> anyhow::Result<i32> {
 
 /// docker's run and create: say the image is missing and pull it, all on
 /// stderr so stdout keeps only the container's id or output.
-pub fn pull_for_run(client: &Client, image: &str) -> anyhow::Result<()> {
+pub fn pull_for_run(client: &Client, image: &str, missing: bool, quiet: bool) -> anyhow::Result<()> {
     let (name, tag) = split_pull_reference(image);
     let sep = if tag.starts_with("sha256:") { '@' } else { ':' };
-    eprintln!("Unable to find image '{name}{sep}{tag}' locally");
-    let mut view = PullView::new(false, true);
+    if missing && !quiet {
+        eprintln!("Unable to find image '{name}{sep}{tag}' locally");
+    }
+    let mut view = PullView::new(quiet, true);
     let auth = crate::commands::registry_auth::header_for(&name);
     client.image_pull(&name, &tag, None, auth.as_deref(), |m| view.show(m))?;
     Ok(())

@@ -23,21 +23,6 @@ pub struct StorageFlags {
     pub tmpfs: BTreeMap<String, String>,
 }
 
-/// Docker's `units.RAMInBytes`: `64m`, `1g`, `512k`, `100`.
-pub fn ram_bytes(s: &str) -> Option<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1i64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        't' => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num.trim().parse().ok()?;
-    (n >= 0.0).then_some((n * mult as f64) as i64)
-}
-
 fn parse_bool(v: Option<&str>) -> Option<bool> {
     match v {
         None | Some("true") | Some("1") => Some(true),
@@ -119,7 +104,7 @@ pub fn parse_mount(raw: &str) -> Result<Mount, MountFlagError> {
             "tmpfs-size" => {
                 let v = need()?;
                 m.tmpfs_options.get_or_insert_with(TmpfsOptions::default).size_bytes =
-                    ram_bytes(&v).ok_or_else(|| err(&format!("invalid value for {k}: {v}")))?;
+                    crate::opts::ram_in_bytes(&v).map_err(|_| err(&format!("invalid value for {k}: {v}")))?;
             }
             "tmpfs-mode" => {
                 let v = need()?;
@@ -198,6 +183,5 @@ mod tests {
         assert_eq!(s.binds, ["/h:/c:ro", "data:/d"]);
         assert_eq!(s.tmpfs["/run"], "size=1m,exec");
         assert_eq!(s.tmpfs["/tmp"], "");
-        assert_eq!(ram_bytes("1g"), Some(1 << 30));
     }
 }

@@ -3,13 +3,20 @@
 //! Foreground run follows docker's order: create, attach (hijack), send the
 //! wait request, start, copy the streams until the output ends, then exit
 //! with the container's status from the wait.
+//!
+//! `--pull` takes docker's values: `missing` (default) pulls when the
+//! daemon answers "No such image" and retries, `always` pulls first,
+//! `never` does not pull. `--platform` is validated as docker validates it
+//! but not sent: the client's create has no platform parameter yet.
+//! `--cidfile` is refused when the file exists, created before the
+//! request and filled with the id after, as docker does.
 
 use anyhow::Context;
 use pier_client::{Client, WaitCondition};
 
 use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
 use crate::commands::attach::{self, Ended, Session};
-use crate::commands::create_request::{self, Sources};
+use crate::commands::create_request::{self, Mode, Sources};
 use crate::detach_keys;
 use crate::tty;
 
@@ -52,7 +59,29 @@ fn read_files(paths: &[String]) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-fn create_container(client: &Client, flags: &ContainerFlags, detach: bool) -> anyhow::Result<String> {
+/// docker's `validatePullOpt`.
+fn validate_pull(pull: &str) -> anyhow::Result<()> {
+    if matches!(pull, "always" | "missing" | "never" | "") {
+        return Ok(());
+    }
+    anyhow::bail!("invalid pull option: '{pull}': must be one of \"always\", \"missing\" or \"never\"")
+}
+
+/// docker's `--cidfile`: refuse an existing file, create it before the
+/// container, write the id after.
+fn cid_file(path: Option<&str>) -> anyhow::Result<Option<(std::fs::File, &str)>> {
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if std::path::Path::new(path).exists() {
+        anyhow::bail!("container ID file found, make sure the other container isn't running or delete {path}");
+    }
+    let file = std::fs::File::create(path).context("failed to create the container ID file")?;
+    Ok(Some((file, path)))
+}
+
+fn create_container(client: &Client, flags: &ContainerFlags, mode: Mode) -> anyhow::Result<String> {
+    validate_pull(&flags.pull)?;
     let env_files = read_files(&flags.env_file)?;
     let label_files = read_files(&flags.label_file)?;
     let lookup = |k: &str| std::env::var(k).ok();
@@ -62,11 +91,23 @@ fn create_container(client: &Client, flags: &ContainerFlags, detach: bool) -> an
         lookup: &lookup,
         console_size: tty::size(),
     };
-    let req = create_request::build(flags, detach, &src)?;
-    // docker's --pull=missing: pull an image the daemon lacks, then retry.
+    let req = create_request::build(flags, mode, &src)?;
+    let req = create_request::for_api_version(req, client.api_version()?);
+    if let Some(p) = flags.platform.as_deref().filter(|p| !p.is_empty()) {
+        crate::opts::platform(p)?;
+    }
+    let cid = cid_file(flags.cidfile.as_deref())?;
+    let pull =
+        |missing: bool| crate::commands::image_transfer::pull_for_run(client, flags.image(), missing, flags.quiet);
+    if flags.pull == "always" {
+        pull(false)?;
+    }
+    // --pull=missing (the default): pull an image the daemon lacks, then retry.
     let created = match client.container_create(flags.name.as_deref(), &req) {
-        Err(pier_client::Error::Daemon { status: 404, message }) if message.starts_with("No such image") => {
-            crate::commands::image_transfer::pull_for_run(client, flags.image())?;
+        Err(pier_client::Error::Daemon { status: 404, message })
+            if message.starts_with("No such image") && flags.pull == "missing" =>
+        {
+            pull(true)?;
             client.container_create(flags.name.as_deref(), &req)?
         }
         other => other?,
@@ -74,11 +115,16 @@ fn create_container(client: &Client, flags: &ContainerFlags, detach: bool) -> an
     for w in created.warnings.iter().flatten() {
         eprintln!("WARNING: {w}");
     }
+    if let Some((mut file, path)) = cid {
+        use std::io::Write;
+        file.write_all(created.id.as_bytes())
+            .with_context(|| format!("failed to write the container ID to the file {path}"))?;
+    }
     Ok(created.id)
 }
 
 pub fn create(client: &Client, a: CreateArgs) -> anyhow::Result<i32> {
-    match create_container(client, &a.flags, true) {
+    match create_container(client, &a.flags, Mode::Create) {
         Ok(id) => {
             println!("{id}");
             Ok(0)
@@ -88,7 +134,7 @@ pub fn create(client: &Client, a: CreateArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run(client: &Client, a: RunArgs) -> anyhow::Result<i32> {
-    let id = match create_container(client, &a.flags, a.detach) {
+    let id = match create_container(client, &a.flags, Mode::Run { detach: a.detach }) {
         Ok(id) => id,
         Err(e) => return Ok(report("run", &e)),
     };

@@ -15,16 +15,21 @@ use crate::render::{json::inspect_array, table, units};
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
     /// Create a volume
+    #[command(override_usage = "pier volume create [OPTIONS] [VOLUME]")]
     Create(VolumeCreateArgs),
     /// List volumes
     #[command(alias = "list")]
+    #[command(override_usage = "pier volume ls [OPTIONS]")]
     Ls(VolumeLsArgs),
     /// Display detailed information on one or more volumes
+    #[command(override_usage = "pier volume inspect [OPTIONS] VOLUME [VOLUME...]")]
     Inspect(VolumeInspectArgs),
     /// Remove one or more volumes
     #[command(alias = "remove")]
+    #[command(override_usage = "pier volume rm [OPTIONS] VOLUME [VOLUME...]")]
     Rm(VolumeRmArgs),
     /// Remove unused local volumes
+    #[command(override_usage = "pier volume prune [OPTIONS]")]
     Prune(VolumePruneArgs),
 }
 
