@@ -5,7 +5,6 @@ mod cli;
 mod commands;
 mod detach_keys;
 mod render;
-mod timespec;
 mod tty;
 
 use std::process::ExitCode;

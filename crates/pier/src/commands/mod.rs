@@ -21,8 +21,6 @@ pub mod system;
 pub mod template;
 pub mod volume;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::bail;
 use pier_client::{Client, Filters};
 
@@ -61,13 +59,6 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Version => system::version(client),
         Command::Info => system::info(client),
     }
-}
-
-/// Seconds since the epoch (0 if the clock is before it).
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `-f key=value` flags into the filters map.

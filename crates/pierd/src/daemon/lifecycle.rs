@@ -7,7 +7,6 @@ use pier_shim_proto::{Ready, Request};
 use tokio::sync::watch;
 
 use super::{Container, Daemon, Live};
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
 use crate::shim::{self, ShimClient, ShimError};
@@ -138,7 +137,7 @@ impl Daemon {
                 other => Error::system(format!("start container {}", c.id), other),
             });
         }
-        let now = clock::now_nanos();
+        let now = pier_time::now_nanos();
         c.commit(|r| {
             r.state.status = Status::Running;
             r.state.pid = pid;

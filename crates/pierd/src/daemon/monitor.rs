@@ -8,7 +8,6 @@ use std::sync::Arc;
 use pier_shim_proto::{ExitRecord, Request, Response};
 
 use super::{Container, Daemon};
-use crate::clock;
 use crate::record::Status;
 use crate::shim::{ShimClient, ShimError};
 
@@ -145,7 +144,7 @@ pub(super) fn shim_disappeared() -> Exit {
             exit_code: 255,
             signal: None,
             started_at: None,
-            finished_at: clock::now_nanos(),
+            finished_at: pier_time::now_nanos(),
             oom_killed: false,
         },
         error: Some("shim disappeared".to_string()),

@@ -12,7 +12,6 @@ use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSum
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::AppState;
-use crate::clock;
 use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
 
 pub async fn create(
@@ -43,7 +42,7 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         limit,
         filters,
     };
-    let now = clock::now_nanos();
+    let now = pier_time::now_nanos();
     Ok(Json(d.list(&opts).iter().map(|r| convert::summary(r, now)).collect()))
 }
 

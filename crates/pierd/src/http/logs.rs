@@ -12,13 +12,17 @@ use pier_api::version::ApiVersion;
 
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::clock;
 use crate::daemon::LogsOptions;
 
 fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
     let raw = params.get(key).unwrap_or("");
-    clock::parse_unix_timestamp(raw)
-        .or_else(|| pier_log::parse_timestamp(raw).map(Some))
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    // `0` means "not set", as in dockerd.
+    pier_time::parse_unix_seconds(raw)
+        .map(|n| (n != 0).then_some(n))
+        .or_else(|| pier_time::parse_rfc3339(raw).map(Some))
         .ok_or_else(|| ApiError::bad_request(format!("invalid value for \"{key}\": {raw:?}")))
 }
 
