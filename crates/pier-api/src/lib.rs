@@ -11,6 +11,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod filters;
 pub mod image;
 pub mod stdcopy;
 pub mod system;

@@ -6,7 +6,7 @@ use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use serde::Deserialize;
 
 use crate::client::RequestBody;
-use crate::containers::{encode_filters, Filters};
+use crate::containers::Filters;
 use crate::query::{path, Query};
 use crate::{Client, Error};
 
@@ -196,7 +196,7 @@ impl Client {
     pub fn image_prune(&self, all: bool) -> Result<ImagesPruned, Error> {
         let mut q = Query::new();
         if all {
-            q.push("filters", r#"{"dangling":["false"]}"#);
+            q.push_opt("filters", Filters::new().with("dangling", "false").to_json());
         }
         self.request("POST", "/images/prune", &q, RequestBody::Empty)?
             .json("image prune response")
@@ -205,7 +205,7 @@ impl Client {
     /// `GET /images/json?all=&filters=`.
     pub fn image_list(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, Error> {
         let mut q = Query::new();
-        q.flag("all", all).push_opt("filters", encode_filters(filters));
+        q.flag("all", all).push_opt("filters", filters.to_json());
         self.request("GET", "/images/json", &q, RequestBody::Empty)?
             .json("image list")
     }

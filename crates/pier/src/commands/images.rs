@@ -148,7 +148,7 @@ pub fn render_quiet(images: &[ImageSummary], trunc: bool) -> String {
 pub fn images(client: &Client, a: &ImagesArgs) -> anyhow::Result<i32> {
     let mut filters = parse_filters(&a.filter)?;
     if let Some(r) = &a.reference {
-        filters.entry("reference".to_string()).or_default().push(r.clone());
+        filters.add("reference", r.clone());
     }
     let list = client.image_list(a.all, &filters)?;
     let now = pier_time::now_unix();

@@ -15,7 +15,7 @@ use super::channel_body::{channel_body, ChannelWriter};
 use super::convert;
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::daemon::{import_reference, Daemon};
+use crate::daemon::{image_prune_all, import_reference, Daemon, ImageFilters};
 use crate::error::Error;
 
 /// `POST /images/create`: pull (`fromImage=`) or import the body
@@ -47,12 +47,14 @@ pub async fn create(State(d): State<AppState>, params: Params, headers: HeaderMa
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
 
-pub async fn list(State(d): State<AppState>) -> ApiResult<Json<Vec<ImageSummary>>> {
+pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<Vec<ImageSummary>>> {
+    let filters = ImageFilters::parse(params.get("filters").unwrap_or(""))?;
     let images = d.list_images().await?;
     Ok(Json(
         images
             .iter()
-            .map(|i| convert::image_summary(i, d.image_users(&i.id).len() as i64))
+            .filter_map(|i| filters.apply(i))
+            .map(|i| convert::image_summary(&i, d.image_users(&i.id).len() as i64))
             .collect(),
     ))
 }
@@ -287,7 +289,7 @@ pub async fn post_action(State(d): State<AppState>, Path(rest): Path<String>, pa
 
 /// `POST /images/prune?filters={"dangling":["false"]}`.
 pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<serde_json::Value>> {
-    let all = params.get("filters").map(dangling_false).transpose()?.unwrap_or(false);
+    let all = image_prune_all(params.get("filters").unwrap_or(""))?;
     let (removed, reclaimed) = d.prune_images(all).await?;
     let deleted: Vec<serde_json::Value> = removed
         .into_iter()
@@ -300,19 +302,6 @@ pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<
         "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { deleted.into() },
         "SpaceReclaimed": reclaimed,
     })))
-}
-
-/// Whether the prune filters say `dangling=false` (both of docker's
-/// encodings: `{"dangling":["false"]}` and `{"dangling":{"false":true}}`).
-fn dangling_false(filters: &str) -> ApiResult<bool> {
-    let v: serde_json::Value =
-        serde_json::from_str(filters).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
-    let values: Vec<String> = match v.get("dangling") {
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-        Some(serde_json::Value::Object(o)) => o.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    Ok(values.iter().any(|v| v == "false" || v == "0"))
 }
 
 #[cfg(test)]
@@ -330,15 +319,6 @@ mod tests {
             pull_reference("busybox", "").expect("plain").to_string(),
             "busybox:latest"
         );
-    }
-
-    #[test]
-    fn prune_filters() {
-        assert!(dangling_false(r#"{"dangling":["false"]}"#).expect("list"));
-        assert!(dangling_false(r#"{"dangling":{"false":true}}"#).expect("map"));
-        assert!(!dangling_false(r#"{"dangling":["true"]}"#).expect("true"));
-        assert!(!dangling_false("{}").expect("none"));
-        assert!(dangling_false("{").is_err());
     }
 
     #[test]
