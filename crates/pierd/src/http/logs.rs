@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use pier_api::stdcopy::{self, StreamType};
-use pier_api::version::ApiVersion;
+use pier_api::version::{stream_format, ApiVersion};
 
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
@@ -53,11 +53,7 @@ pub async fn logs(
     };
     let stream = d.logs(&id, opts)?;
     let tty = stream.tty;
-    let content_type = if !tty && version >= (ApiVersion { major: 1, minor: 42 }) {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    };
+    let content_type = stream_format(tty, version).content_type;
     let body = futures_util::stream::unfold(stream.rx, move |mut rx| async move {
         let item = rx.recv().await?;
         let bytes = match item {
