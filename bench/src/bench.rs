@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -443,8 +443,8 @@ pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
 }
 
 fn since_arg(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+    let n = pier_time::system_time_nanos(t).max(0);
+    format!("{}.{:09}", n / pier_time::NANOS_PER_SEC, n % pier_time::NANOS_PER_SEC)
 }
 
 /// Log write, read, `--tail 10`, `--since <last second>`.
@@ -639,7 +639,7 @@ mod tests {
 
     #[test]
     fn since_has_nanoseconds() {
-        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+        let t = std::time::UNIX_EPOCH + Duration::new(1_700_000_000, 5);
         assert_eq!(since_arg(t), "1700000000.000000005");
     }
 

@@ -49,6 +49,15 @@ pub struct ImageInspect {
     pub root_fs: RootFs,
 }
 
+/// The `POST /images/prune` reply (`ImagesDeleted` is `null` when nothing
+/// was removed, as docker sends it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ImagePruneResponse {
+    pub images_deleted: Option<Vec<ImageDeleteItem>>,
+    pub space_reclaimed: u64,
+}
+
 /// One entry of the `DELETE /images/{name}` reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

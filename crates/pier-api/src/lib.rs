@@ -11,7 +11,9 @@
 
 pub mod container;
 pub mod exec;
+pub mod filters;
 pub mod image;
+pub mod progress;
 pub mod stdcopy;
 pub mod system;
 pub mod version;

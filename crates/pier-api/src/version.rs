@@ -1,8 +1,15 @@
-//! API version negotiation.
+//! API version negotiation and the rules that depend on the version.
 //!
 //! Pier advertises [`API_VERSION`] and accepts requests from
 //! [`MIN_API_VERSION`] up. Paths may carry a `/v1.NN` prefix; a request
 //! without one is treated as [`API_VERSION`].
+//!
+//! Output streams (logs, attach, exec) are stdcopy-framed exactly when the
+//! container or exec has no TTY, at every version. What changed in 1.42 is
+//! the media type that says so: [`MULTIPLEXED_STREAM`] for framed streams
+//! from 1.42 on, [`RAW_STREAM`] for everything before (and for TTY streams).
+//! [`stream_format`] is the server's side of that rule, [`is_multiplexed`]
+//! the client's.
 
 use std::fmt;
 
@@ -10,6 +17,49 @@ use std::fmt;
 pub const API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 50 };
 /// Lowest API version Pier accepts.
 pub const MIN_API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 24 };
+
+/// The version from which framed streams carry [`MULTIPLEXED_STREAM`] and
+/// attach websockets send binary messages.
+pub const MULTIPLEXED_SINCE: ApiVersion = ApiVersion { major: 1, minor: 42 };
+
+/// Media type of an unframed stream (TTY output, or any stream before 1.42).
+pub const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+/// Media type of a stdcopy-framed stream (no TTY, API >= 1.42).
+pub const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
+
+/// How the daemon sends one output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFormat {
+    /// stdcopy frames (no TTY).
+    pub multiplexed: bool,
+    /// The `Content-Type` to announce.
+    pub content_type: &'static str,
+}
+
+/// The daemon's rule: framed unless `tty`; the media type says so only
+/// from [`MULTIPLEXED_SINCE`] on.
+pub fn stream_format(tty: bool, version: ApiVersion) -> StreamFormat {
+    StreamFormat {
+        multiplexed: !tty,
+        content_type: if !tty && version >= MULTIPLEXED_SINCE {
+            MULTIPLEXED_STREAM
+        } else {
+            RAW_STREAM
+        },
+    }
+}
+
+/// The client's rule: whether a stream response is framed. The
+/// `Content-Type` decides when it is [`MULTIPLEXED_STREAM`], or
+/// [`RAW_STREAM`] from a daemon at `version` >= 1.42; otherwise the TTY
+/// setting does (an older daemon says raw-stream for framed streams too).
+pub fn is_multiplexed(content_type: Option<&str>, tty: bool, version: ApiVersion) -> bool {
+    match content_type.map(|c| c.split(';').next().unwrap_or("").trim()) {
+        Some(MULTIPLEXED_STREAM) => true,
+        Some(RAW_STREAM) if version >= MULTIPLEXED_SINCE => false,
+        _ => !tty,
+    }
+}
 
 /// A `MAJOR.MINOR` Engine API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,6 +134,48 @@ mod tests {
         assert_eq!(split_version_prefix("/_ping").expect("split"), (None, "/_ping"));
         assert_eq!(split_version_prefix("/volumes").expect("split"), (None, "/volumes"));
         assert!(split_version_prefix("/v1.x/ping").is_err());
+    }
+
+    #[test]
+    fn stream_rules() {
+        let v = |m| ApiVersion { major: 1, minor: m };
+        assert_eq!(
+            stream_format(false, v(42)),
+            StreamFormat {
+                multiplexed: true,
+                content_type: MULTIPLEXED_STREAM
+            }
+        );
+        assert_eq!(
+            stream_format(false, v(41)),
+            StreamFormat {
+                multiplexed: true,
+                content_type: RAW_STREAM
+            }
+        );
+        assert_eq!(
+            stream_format(true, v(50)),
+            StreamFormat {
+                multiplexed: false,
+                content_type: RAW_STREAM
+            }
+        );
+        for tty in [false, true] {
+            for m in [24, 41, 42, 50] {
+                let f = stream_format(tty, v(m));
+                assert_eq!(
+                    is_multiplexed(Some(f.content_type), tty, v(m)),
+                    f.multiplexed,
+                    "{tty} {m}"
+                );
+            }
+        }
+        assert!(is_multiplexed(
+            Some("application/vnd.docker.multiplexed-stream; x=y"),
+            true,
+            v(50)
+        ));
+        assert!(is_multiplexed(None, false, v(50)));
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! Container endpoints.
 
-use std::collections::BTreeMap;
-
 use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitResponse};
 
 use crate::client::{RequestBody, Response};
 use crate::query::{path, Query};
 use crate::{Client, Error};
 
-/// `filters=` of the list endpoints: key -> accepted values, encoded as the
-/// spec's `map[string][]string` JSON.
-pub type Filters = BTreeMap<String, Vec<String>>;
+pub use pier_api::filters::Filters;
 
 /// Options of `GET /containers/json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,15 +44,6 @@ impl PendingWait {
     /// Block until the daemon sends the result.
     pub fn result(self) -> Result<WaitResponse, Error> {
         self.0.json("wait response")
-    }
-}
-
-pub(crate) fn encode_filters(f: &Filters) -> Option<String> {
-    if f.is_empty() {
-        None
-    } else {
-        // A map of strings to string lists always serializes.
-        serde_json::to_string(f).ok()
     }
 }
 
@@ -152,7 +139,7 @@ impl Client {
         let mut q = Query::new();
         q.flag("all", opts.all)
             .push_opt("limit", opts.limit)
-            .push_opt("filters", encode_filters(&opts.filters));
+            .push_opt("filters", opts.filters.to_json());
         self.request("GET", "/containers/json", &q, RequestBody::Empty)?
             .json("container list")
     }
@@ -181,14 +168,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filters_encode_as_lists() {
-        let mut f = Filters::new();
-        assert_eq!(encode_filters(&f), None);
-        f.insert("status".into(), vec!["running".into(), "exited".into()]);
-        f.insert("name".into(), vec!["web".into()]);
+    fn filters_encode_as_docker_does() {
+        let f = Filters::new();
+        assert_eq!(f.to_json(), None);
+        let f = f.with("status", "running").with("status", "exited").with("name", "web");
         assert_eq!(
-            encode_filters(&f).as_deref(),
-            Some(r#"{"name":["web"],"status":["running","exited"]}"#)
+            f.to_json().as_deref(),
+            Some(r#"{"name":{"web":true},"status":{"exited":true,"running":true}}"#)
         );
     }
 }

@@ -7,7 +7,9 @@ use std::os::unix::net::UnixStream;
 
 use crate::client::error_message;
 use crate::http::{self, Headers};
-use crate::logs::{is_multiplexed, OutputStream};
+use pier_api::version::{is_multiplexed, ApiVersion};
+
+use crate::logs::OutputStream;
 use crate::query::{path, Query};
 use crate::{Client, Error};
 
@@ -17,6 +19,8 @@ use crate::{Client, Error};
 pub struct Hijacked {
     pub status: u16,
     pub headers: Headers,
+    /// The API version the request was sent with.
+    pub version: ApiVersion,
     buffered: Vec<u8>,
     pos: usize,
     stream: UnixStream,
@@ -25,7 +29,7 @@ pub struct Hijacked {
 impl Hijacked {
     /// Whether output is stdcopy-framed (see [`is_multiplexed`]).
     pub fn is_multiplexed(&self, tty: bool) -> bool {
-        is_multiplexed(self.headers.get("Content-Type"), tty)
+        is_multiplexed(self.headers.get("Content-Type"), tty, self.version)
     }
 
     /// End our side of stdin: the daemon sees EOF, output keeps flowing.
@@ -163,6 +167,7 @@ impl Client {
         Ok(Hijacked {
             status: head.status,
             headers: head.headers,
+            version: self.api_version()?,
             buffered,
             pos: 0,
             stream: reader.into_inner(),

@@ -2,64 +2,13 @@
 
 use std::io::Read;
 
-use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
-use serde::Deserialize;
+use pier_api::image::{ImageDeleteItem, ImageInspect, ImagePruneResponse, ImageSummary};
+use pier_api::progress::ProgressMessage;
 
 use crate::client::RequestBody;
-use crate::containers::{encode_filters, Filters};
+use crate::containers::Filters;
 use crate::query::{path, Query};
 use crate::{Client, Error};
-
-/// One line of a JSON progress stream (`POST /images/create`), the fields
-/// the CLI shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ProgressMessage {
-    pub id: Option<String>,
-    pub status: Option<String>,
-    pub progress: Option<String>,
-    /// `{"current":N,"total":M}` of a download.
-    #[serde(rename = "progressDetail")]
-    pub progress_detail: Option<ProgressDetail>,
-    /// Text lines (`POST /images/load` answers with these).
-    pub stream: Option<String>,
-    pub error: Option<String>,
-    #[serde(rename = "errorDetail")]
-    pub error_detail: Option<ProgressErrorDetail>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ProgressDetail {
-    pub current: Option<u64>,
-    pub total: Option<u64>,
-}
-
-/// What `POST /images/prune` reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct ImagesPruned {
-    pub images_deleted: Option<Vec<ImageDeleteItem>>,
-    pub space_reclaimed: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ProgressErrorDetail {
-    pub code: Option<i64>,
-    pub message: String,
-}
-
-impl ProgressMessage {
-    /// The error this message reports, if any.
-    pub fn error_message(&self) -> Option<&str> {
-        self.error_detail
-            .as_ref()
-            .map(|d| d.message.as_str())
-            .filter(|m| !m.is_empty())
-            .or(self.error.as_deref())
-    }
-}
 
 /// Decode a progress stream (JSON objects one after another), calling
 /// `each` per message as it arrives. A message carrying an error ends the
@@ -193,10 +142,10 @@ impl Client {
 
     /// `POST /images/prune?filters=`: `all` removes every unused image,
     /// not just untagged ones.
-    pub fn image_prune(&self, all: bool) -> Result<ImagesPruned, Error> {
+    pub fn image_prune(&self, all: bool) -> Result<ImagePruneResponse, Error> {
         let mut q = Query::new();
         if all {
-            q.push("filters", r#"{"dangling":["false"]}"#);
+            q.push_opt("filters", Filters::new().with("dangling", "false").to_json());
         }
         self.request("POST", "/images/prune", &q, RequestBody::Empty)?
             .json("image prune response")
@@ -205,7 +154,7 @@ impl Client {
     /// `GET /images/json?all=&filters=`.
     pub fn image_list(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, Error> {
         let mut q = Query::new();
-        q.flag("all", all).push_opt("filters", encode_filters(filters));
+        q.flag("all", all).push_opt("filters", filters.to_json());
         self.request("GET", "/images/json", &q, RequestBody::Empty)?
             .json("image list")
     }

@@ -30,8 +30,10 @@ pub use client::{error_message, parse_host, Client, RequestBody, Response, DEFAU
 pub use containers::{Filters, ListOptions, PendingWait, WaitCondition};
 pub use error::Error;
 pub use hijack::{AttachOptions, Hijacked};
-pub use images::{read_progress, ImagesPruned, ProgressDetail, ProgressErrorDetail, ProgressMessage};
-pub use logs::{is_multiplexed, LogStream, LogsOptions, OutputStream, MULTIPLEXED_STREAM, RAW_STREAM};
+pub use images::read_progress;
+pub use logs::{LogStream, LogsOptions, OutputStream};
+pub use pier_api::progress::ProgressMessage;
+pub use pier_api::version::{is_multiplexed, MULTIPLEXED_STREAM, RAW_STREAM};
 pub use query::{encode_component, Query};
 pub use storage::{decode_path_stat, CommitOptions};
 pub use system::Ping;

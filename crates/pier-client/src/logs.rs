@@ -5,6 +5,7 @@ use std::io::{BufReader, Read};
 use std::os::unix::net::UnixStream;
 
 use pier_api::stdcopy::{Decoder, StreamType};
+use pier_api::version::is_multiplexed;
 
 use crate::body::Body;
 use crate::client::RequestBody;
@@ -54,20 +55,6 @@ impl LogsOptions {
             .push_opt("until", self.until.as_deref())
             .flag("details", self.details);
         q
-    }
-}
-
-/// Media types dockerd (API >= 1.42) puts on stream responses.
-pub const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
-pub const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
-
-/// Whether a stream is multiplexed: the Content-Type decides when it names
-/// one of the two stream types, else the container's TTY setting does.
-pub fn is_multiplexed(content_type: Option<&str>, tty: bool) -> bool {
-    match content_type.map(|c| c.split(';').next().unwrap_or("").trim()) {
-        Some(RAW_STREAM) => false,
-        Some(MULTIPLEXED_STREAM) => true,
-        _ => !tty,
     }
 }
 
@@ -153,7 +140,7 @@ impl Client {
             &opts.query(),
             RequestBody::Empty,
         )?;
-        let multiplexed = is_multiplexed(resp.header("Content-Type"), tty);
+        let multiplexed = is_multiplexed(resp.header("Content-Type"), tty, self.api_version()?);
         let path = resp.path.clone();
         Ok(OutputStream::new(resp.body, multiplexed, path))
     }
@@ -194,14 +181,6 @@ mod tests {
     fn bad_frame_is_an_error() {
         let mut s = OutputStream::new(&[7u8, 0, 0, 0, 0, 0, 0, 1, b'x'][..], true, "/x".into());
         assert!(s.next_chunk().is_err());
-    }
-
-    #[test]
-    fn content_type_decides() {
-        assert!(!is_multiplexed(Some(RAW_STREAM), false));
-        assert!(is_multiplexed(Some(MULTIPLEXED_STREAM), true));
-        assert!(is_multiplexed(Some("application/octet-stream"), false));
-        assert!(!is_multiplexed(None, true));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use pier_api::volume::{
 };
 
 use crate::client::{Client, RequestBody, Response};
-use crate::containers::{encode_filters, Filters};
+use crate::containers::Filters;
 use crate::error::Error;
 use crate::query::{path, Query};
 
@@ -49,7 +49,7 @@ impl Client {
     /// `GET /volumes?filters=`.
     pub fn volume_list(&self, filters: &Filters) -> Result<VolumeListResponse, Error> {
         let mut q = Query::new();
-        q.push_opt("filters", encode_filters(filters));
+        q.push_opt("filters", filters.to_json());
         self.request("GET", "/volumes", &q, RequestBody::Empty)?
             .json("volume list")
     }
@@ -78,7 +78,7 @@ impl Client {
     /// `POST /volumes/prune?filters=`.
     pub fn volume_prune(&self, filters: &Filters) -> Result<VolumePruneResponse, Error> {
         let mut q = Query::new();
-        q.push_opt("filters", encode_filters(filters));
+        q.push_opt("filters", filters.to_json());
         self.request("POST", "/volumes/prune", &q, RequestBody::Empty)?
             .json("volume prune response")
     }

@@ -3,7 +3,6 @@
 //! the container's config and Dockerfile `changes` applied.
 
 use std::io::Read;
-use std::time::SystemTime;
 
 use oci_spec::image::{History, ImageConfiguration};
 
@@ -13,7 +12,6 @@ use crate::error::ImageError;
 use crate::image::{Image, ImageConfig};
 use crate::reference::Reference;
 use crate::store::{ImageRecord, ImageStore};
-use crate::timestamp::format_rfc3339;
 
 /// What a commit records besides the layer.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +37,7 @@ impl ImageStore {
         let mut config = req.config.clone();
         apply_changes(&mut config, &req.changes)?;
         let staged = self.stage_layer(layer)?;
-        let created = format_rfc3339(SystemTime::now());
+        let created = pier_time::format_fixed(pier_time::now_nanos());
         let mut rootfs = oci.rootfs().clone();
         let mut diff_ids = rootfs.diff_ids().clone();
         diff_ids.push(staged.layer.diff_id.clone());

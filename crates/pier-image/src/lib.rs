@@ -21,7 +21,7 @@
 //! Layout:
 //! - [`mod@reference`]: reference grammar and normalisation (pure)
 //! - `changes` (`--change` lines), `config` (OCI config conversion), `index`
-//!   (docker's resolve/tag/remove rules), `entry_path`, `timestamp`: pure logic
+//!   (docker's resolve/tag/remove rules), `entry_path`: pure logic
 //! - `unpack`, `compression`: the safe streaming tar unpacker
 //! - `store` (and `store/disk`): the on-disk store, its layout and its locking
 //! - [`distribution`]: the registry client (manifests, platforms, auth);
@@ -44,7 +44,6 @@ mod pull;
 pub mod reference;
 mod save;
 mod store;
-mod timestamp;
 mod unpack;
 
 pub use changes::apply_changes;

@@ -31,7 +31,6 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 use oci_spec::image::ImageConfiguration;
 use serde::{Deserialize, Serialize};
@@ -43,7 +42,6 @@ use crate::error::ImageError;
 use crate::image::{Image, ImageConfig, Removed};
 use crate::index::{id_hex, Index};
 use crate::reference::{is_full_hex_id, Reference};
-use crate::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::unpack::unpack_layer;
 pub(crate) use disk::TempDir;
 use disk::{
@@ -140,7 +138,7 @@ impl ImageStore {
         apply_changes(&mut config, changes)?;
 
         let staged = self.stage_layer(body)?;
-        let created = format_rfc3339(SystemTime::now());
+        let created = pier_time::format_fixed(pier_time::now_nanos());
         let oci = import_configuration(&config, &staged.layer.diff_id, &created);
         let bytes = oci.to_string().map_err(|e| ImageError::Corrupt {
             path: self.root.clone(),
@@ -481,7 +479,7 @@ fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<Str
         id: id.to_string(),
         repo_tags: Vec::new(),
         repo_digests,
-        created: parse_rfc3339(&created_rfc3339).unwrap_or(0),
+        created: pier_time::parse_rfc3339(&created_rfc3339).map_or(0, |n| n.div_euclid(pier_time::NANOS_PER_SEC)),
         created_rfc3339,
         size,
         architecture: oci.architecture().to_string(),

@@ -41,7 +41,7 @@
 //! (or [`LogReader::next_ref`] to avoid an allocation per entry), then for
 //! `follow` turn it into a [`Follower`] and [`Follower::poll`] it every
 //! 50-100 ms until the container has stopped and a poll came back empty.
-//! Timestamps for output: [`format_timestamp`].
+//! Timestamps for output: `pier_time::format_fixed`.
 //!
 //! This crate must not depend on any other pier crate, spawn threads or
 //! processes, or use async: the writer runs on the shim's single-threaded hot
@@ -55,7 +55,6 @@ mod follow;
 mod reader;
 mod record;
 mod search;
-mod timestamp;
 mod writer;
 
 use std::io;
@@ -64,7 +63,6 @@ use std::path::PathBuf;
 pub use follow::Follower;
 pub use reader::{read, EntryRef, LogEntry, LogReader, ReadOptions};
 pub use record::{details_into, LogFormat};
-pub use timestamp::{format_timestamp, format_timestamp_into, parse_timestamp, parse_unix_seconds};
 pub use writer::{JsonFileWriter, WriterConfig, MAX_RECORD_LEN};
 
 /// Which of the container's output streams a record came from.

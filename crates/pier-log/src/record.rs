@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::escape::{escape_into, unescape_into};
-use crate::timestamp;
 use crate::Stream;
 
 const LOG_PREFIX: &[u8] = b"{\"log\":\"";
@@ -158,7 +157,7 @@ pub(crate) fn decode(line: &[u8]) -> Option<Record<'_>> {
 /// `<time> <stream> <P|F> <text>`.
 fn decode_cri(line: &[u8]) -> Option<Record<'_>> {
     let sp = memchr::memchr(b' ', line)?;
-    let time = timestamp::parse_bytes(&line[..sp])?;
+    let time = pier_time::parse_rfc3339_bytes(&line[..sp])?;
     let rest = &line[sp + 1..];
     let (stream, rest) = if let Some(r) = rest.strip_prefix(b"stdout ") {
         (Stream::Stdout, r)
@@ -205,13 +204,13 @@ fn decode_fast(line: &[u8]) -> Option<Record<'_>> {
         (Stream::Stderr, after.strip_prefix(b",\"stream\":\"stderr\"")?)
     };
     let ts = after.strip_suffix(b"\"}")?;
-    let fixed = ts.len().checked_sub(timestamp::FIXED_LEN);
+    let fixed = ts.len().checked_sub(pier_time::FIXED_LEN);
     let (time, key_at) = match fixed {
         // Our fixed-width form, right after `,"time":"`.
-        Some(at) if ts[..at].ends_with(TIME_KEY) => (timestamp::parse_bytes(&ts[at..])?, at - TIME_KEY.len()),
+        Some(at) if ts[..at].ends_with(TIME_KEY) => (pier_time::parse_rfc3339_bytes(&ts[at..])?, at - TIME_KEY.len()),
         _ => {
             let at = memchr::memmem::rfind(ts, TIME_KEY)?;
-            (timestamp::parse_bytes(&ts[at + TIME_KEY.len()..])?, at)
+            (pier_time::parse_rfc3339_bytes(&ts[at + TIME_KEY.len()..])?, at)
         }
     };
     let attrs = match ts.strip_prefix(ATTRS_KEY) {
@@ -251,7 +250,7 @@ fn decode_slow(line: &[u8]) -> Option<Record<'static>> {
     };
     Some(Record {
         stream,
-        time: timestamp::parse_timestamp(&r.time)?,
+        time: pier_time::parse_rfc3339(&r.time)?,
         log: LogText::Owned(r.log.into_bytes()),
         attrs: if r.attrs.is_empty() {
             Cow::Borrowed(&[])
@@ -305,20 +304,20 @@ pub(crate) fn time_at_line_end(buf: &[u8], line_end: usize) -> Option<i64> {
         let start = memchr::memrchr(b'\n', &buf[..line_end]).map_or(0, |p| p + 1);
         let line = &buf[start..line_end];
         let sp = memchr::memchr(b' ', line)?;
-        return timestamp::parse_bytes(&line[..sp]);
+        return pier_time::parse_rfc3339_bytes(&line[..sp]);
     };
     // Fast path: our fixed-width timestamps.
-    if line.len() >= timestamp::FIXED_LEN + TIME_KEY.len() {
-        let start = line.len() - timestamp::FIXED_LEN;
+    if line.len() >= pier_time::FIXED_LEN + TIME_KEY.len() {
+        let start = line.len() - pier_time::FIXED_LEN;
         if line[..start].ends_with(TIME_KEY) {
-            if let Some(t) = timestamp::parse_bytes(&line[start..]) {
+            if let Some(t) = pier_time::parse_rfc3339_bytes(&line[start..]) {
                 return Some(t);
             }
         }
     }
     let from = line.len().saturating_sub(128);
     let at = memchr::memmem::rfind(&line[from..], TIME_KEY)?;
-    timestamp::parse_bytes(&line[from + at + TIME_KEY.len()..])
+    pier_time::parse_rfc3339_bytes(&line[from + at + TIME_KEY.len()..])
 }
 
 #[cfg(test)]
@@ -330,7 +329,7 @@ mod tests {
 
     fn enc(stream: Stream, log: &[u8]) -> Vec<u8> {
         let mut ts = [0u8; 40];
-        let n = timestamp::format_into(T, &mut ts);
+        let n = pier_time::format_fixed_into(T, &mut ts);
         let mut out = Vec::new();
         encode(&mut out, stream, log, &[], &ts[..n]);
         out
@@ -389,7 +388,7 @@ mod tests {
         let attrs = encode_attrs(&[("z".into(), "1".into()), ("a b".into(), "x&y".into())]);
         assert_eq!(attrs, br#","attrs":{"a b":"x\u0026y","z":"1"}"#);
         let mut ts = [0u8; 40];
-        let n = timestamp::format_into(T, &mut ts);
+        let n = pier_time::format_fixed_into(T, &mut ts);
         let mut line = Vec::new();
         encode(&mut line, Stream::Stdout, b"hi\n", &attrs, &ts[..n]);
         let r = decode(&line[..line.len() - 1]).unwrap();
@@ -412,7 +411,7 @@ mod tests {
     #[test]
     fn cri_round_trip() {
         let mut ts = [0u8; 40];
-        let n = timestamp::format_into(T, &mut ts);
+        let n = pier_time::format_fixed_into(T, &mut ts);
         let mut out = Vec::new();
         encode_cri(&mut out, Stream::Stderr, b"a b\n", &ts[..n]);
         encode_cri(&mut out, Stream::Stdout, b"part", &ts[..n]);

@@ -265,7 +265,7 @@ fn visit(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::timestamp::format_into;
+    use pier_time::format_fixed_into as format_into;
 
     fn log(lines: &[(Stream, &[u8], i64)]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use crate::compress::Compression;
 use crate::files;
 use crate::record::{self, LogFormat};
-use crate::timestamp;
 use crate::{LogError, Stream};
 
 /// Longest `log` payload of one record, as docker's 16 KiB copy buffer: a
@@ -263,7 +262,7 @@ impl JsonFileWriter {
 
     fn set_time(&mut self, now: i64) {
         if now != self.ts_nanos || self.ts_len == 0 {
-            self.ts_len = timestamp::format_into(now, &mut self.ts);
+            self.ts_len = pier_time::format_fixed_into(now, &mut self.ts);
             self.ts_nanos = now;
         }
     }

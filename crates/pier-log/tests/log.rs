@@ -6,9 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use pier_log::{
-    format_timestamp, read, Follower, JsonFileWriter, LogEntry, ReadOptions, Stream, WriterConfig, MAX_RECORD_LEN,
-};
+use pier_log::{read, Follower, JsonFileWriter, LogEntry, ReadOptions, Stream, WriterConfig, MAX_RECORD_LEN};
 use proptest::prelude::*;
 
 const T0: i64 = 1_795_960_472_000_000_000;
@@ -254,7 +252,7 @@ fn torn_tail_is_skipped_then_completed() {
     let mut f = fs::OpenOptions::new().append(true).open(&c.path).unwrap();
     let rec = format!(
         "{{\"log\":\"three\\n\",\"stream\":\"stdout\",\"time\":\"{}\"}}\n",
-        format_timestamp(T0 + 1)
+        pier_time::format_fixed(T0 + 1)
     );
     let (a, b) = rec.as_bytes().split_at(20);
     f.write_all(a).unwrap();

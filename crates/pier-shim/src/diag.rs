@@ -85,7 +85,7 @@ impl Subscriber for FileLog {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let time = pier_log::format_timestamp(crate::shim::now_nanos());
+        let time = pier_time::format_fixed(pier_time::now_nanos());
         let line = format_line(&time, event.metadata().level(), &fields);
         // One write per line: O_APPEND keeps lines whole.
         let _ = (&self.file).write_all(line.as_bytes());

@@ -21,7 +21,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mio::net::UnixListener;
@@ -33,6 +33,7 @@ use pier_shim_proto::{Ready, ShimConfig};
 use pier_sys::reap::{ExitStatus, Reaped};
 use pier_sys::signal::Signals;
 use pier_sys::Signal;
+use pier_time::now_nanos;
 
 use crate::conn::Conn;
 use crate::decide::{self, ClientOp, Phase, View};
@@ -221,13 +222,6 @@ pub struct Shim {
 fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// Write the one handshake line and close the ready pipe.

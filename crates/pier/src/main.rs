@@ -6,7 +6,6 @@ mod commands;
 mod detach_keys;
 mod opts;
 mod render;
-mod timespec;
 mod tty;
 
 use std::process::ExitCode;

@@ -193,7 +193,10 @@ fn ps_table_and_filters() {
          4f66ad9a0b2e   busybox   \"sleep 1000\"   2 minutes ago   Up 2 minutes             web\n"
     );
     let req = d.requests().into_iter().find(|r| r.method == "GET").expect("list");
-    assert_eq!(req.query, "all=1&filters=%7B%22status%22%3A%5B%22running%22%5D%7D");
+    assert_eq!(
+        req.query,
+        "all=1&filters=%7B%22status%22%3A%7B%22running%22%3Atrue%7D%7D"
+    );
     let out = d.pier(&["ps", "-q", "--no-trunc"]);
     assert_eq!(text(&out.stdout), format!("{ID}\n"));
 }

@@ -12,7 +12,6 @@
 //! `.await`, or kill containers when it stops: shims outlive the daemon and a
 //! restarted daemon rebuilds its state from disk and shim sockets.
 
-pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod error;

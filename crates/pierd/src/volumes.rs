@@ -191,7 +191,7 @@ impl VolumeStore {
             driver: "local".to_string(),
             labels: req.labels,
             options: req.options,
-            created_at: crate::clock::rfc3339_nano(crate::clock::now_nanos() / 1_000_000_000 * 1_000_000_000),
+            created_at: pier_time::format_nano(pier_time::now_unix() * pier_time::NANOS_PER_SEC),
         };
         let bytes = serde_json::to_vec_pretty(&meta).map_err(|e| VolumeError::Io {
             op: "encode",

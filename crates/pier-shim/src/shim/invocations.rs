@@ -7,8 +7,9 @@ use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, RuntimeError};
 use pier_shim_proto::{ErrorCode, Ready, Response};
 use pier_sys::reap::ExitStatus;
 use pier_sys::Signal;
+use pier_time::now_nanos;
 
-use super::{now_nanos, send_ready, InFlight, Invocation, Shim, INVOCATION_TIMEOUT};
+use super::{send_ready, InFlight, Invocation, Shim, INVOCATION_TIMEOUT};
 use crate::decide::{ClientOp, Phase};
 use crate::failure;
 use crate::sink::Stream;

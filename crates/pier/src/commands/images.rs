@@ -8,7 +8,7 @@ use pier_api::image::ImageSummary;
 use pier_client::Client;
 
 use crate::cli::{ImagesArgs, ImportArgs, RmiArgs};
-use crate::commands::{each_id, now_unix, parse_filters};
+use crate::commands::{each_id, parse_filters};
 use crate::render::text::{split_repo_tag, truncate_id};
 use crate::render::{format, table, units};
 
@@ -123,7 +123,7 @@ pub fn format_rows(images: &[ImageSummary], now: i64, trunc: bool) -> Vec<serde_
             rows.push(serde_json::json!({
                 "Repository": repo, "Tag": tag, "ID": id, "Digest": digest,
                 "CreatedSince": units::time_ago(img.created, now),
-                "CreatedAt": format::created_at(img.created),
+                "CreatedAt": pier_time::format_go_utc(img.created),
                 "Size": units::human_size(img.size as f64, 3),
             }));
         }
@@ -148,10 +148,10 @@ pub fn render_quiet(images: &[ImageSummary], trunc: bool) -> String {
 pub fn images(client: &Client, a: &ImagesArgs) -> anyhow::Result<i32> {
     let mut filters = parse_filters(&a.filter)?;
     if let Some(r) = &a.reference {
-        filters.entry("reference".to_string()).or_default().push(r.clone());
+        filters.add("reference", r.clone());
     }
     let list = client.image_list(a.all, &filters)?;
-    let now = now_unix();
+    let now = pier_time::now_unix();
     let out = match (&a.format, a.quiet) {
         (_, true) => render_quiet(&list, !a.no_trunc),
         (Some(f), false) => format::render(f, &format_rows(&list, now, !a.no_trunc), &FORMAT_HEADER)?,

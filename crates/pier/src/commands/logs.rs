@@ -6,13 +6,14 @@ use pier_api::stdcopy::StreamType;
 use pier_client::{Client, LogsOptions};
 
 use crate::cli::LogsArgs;
-use crate::commands::now_unix;
-use crate::timespec::timestamp;
 
 /// The logs query for the flags (times relative to `now`).
 pub fn options(a: &LogsArgs, now: i64) -> anyhow::Result<LogsOptions> {
     let conv = |v: &Option<String>| -> anyhow::Result<Option<String>> {
-        v.as_deref().map(|s| timestamp(s, now)).transpose().map_err(Into::into)
+        v.as_deref()
+            .map(|s| pier_time::since_value(s, now))
+            .transpose()
+            .map_err(Into::into)
     };
     Ok(LogsOptions {
         stdout: true,
@@ -30,7 +31,7 @@ pub fn options(a: &LogsArgs, now: i64) -> anyhow::Result<LogsOptions> {
 /// next chunk would wait on the connection (so `-f` shows lines as they
 /// come while a full read writes big blocks), or when the stream switches.
 pub fn logs(client: &Client, a: &LogsArgs) -> anyhow::Result<i32> {
-    let opts = options(a, now_unix())?;
+    let opts = options(a, pier_time::now_unix())?;
     let mut stream = client.container_logs(&a.container, &opts)?;
     let mut out = io::BufWriter::with_capacity(256 << 10, io::stdout().lock());
     let mut err = io::BufWriter::with_capacity(64 << 10, io::stderr().lock());

@@ -21,9 +21,6 @@ pub mod system;
 pub mod template;
 pub mod volume;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::bail;
 use pier_client::{Client, Filters};
 
 use crate::cli::Command;
@@ -63,21 +60,11 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
     }
 }
 
-/// Seconds since the epoch (0 if the clock is before it).
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// `-f key=value` flags into the filters map.
 pub fn parse_filters(raw: &[String]) -> anyhow::Result<Filters> {
     let mut f = Filters::new();
     for r in raw {
-        let Some((k, v)) = r.split_once('=') else {
-            bail!("bad format of filter (expected name=value)");
-        };
-        f.entry(k.trim().to_lowercase()).or_default().push(v.to_string());
+        f.add_flag(r)?;
     }
     Ok(f)
 }
@@ -110,8 +97,8 @@ mod tests {
     #[test]
     fn filters() {
         let f = parse_filters(&["status=exited".into(), "Status=created".into(), "label=a=b".into()]).expect("parse");
-        assert_eq!(f["status"], vec!["exited", "created"]);
-        assert_eq!(f["label"], vec!["a=b"]);
+        assert_eq!(f.get("status").collect::<Vec<_>>(), ["created", "exited"]);
+        assert_eq!(f.get("label").collect::<Vec<_>>(), ["a=b"]);
         assert!(parse_filters(&["oops".into()]).is_err());
     }
 }

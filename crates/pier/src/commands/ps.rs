@@ -6,7 +6,7 @@ use pier_api::container::ContainerSummary;
 use pier_client::{Client, ListOptions};
 
 use crate::cli::PsArgs;
-use crate::commands::{now_unix, parse_filters};
+use crate::commands::parse_filters;
 use crate::render::text::{container_names, ellipsis, go_quote, truncate_id};
 use crate::render::{format, table, units};
 
@@ -97,7 +97,7 @@ pub fn format_row(c: &ContainerSummary, now: i64, trunc: bool) -> serde_json::Va
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     serde_json::json!({
         "ID": r[0], "Image": r[1], "Command": r[2],
-        "CreatedAt": format::created_at(c.created), "RunningFor": units::human_duration(now - c.created) + " ago",
+        "CreatedAt": pier_time::format_go_utc(c.created), "RunningFor": units::time_ago(c.created, now),
         "Ports": r[5], "State": c.state, "Status": r[4], "Names": r[6], "Labels": labels.join(","),
     })
 }
@@ -129,7 +129,7 @@ pub fn ps(client: &Client, a: &PsArgs) -> anyhow::Result<i32> {
         filters: parse_filters(&a.filter)?,
     };
     let containers = client.container_list(&opts)?;
-    let now = now_unix();
+    let now = pier_time::now_unix();
     let out = match (&a.format, a.quiet) {
         (_, true) => render_quiet(&containers, !a.no_trunc),
         (Some(f), false) => {

@@ -204,7 +204,7 @@ fn prune(client: &Client, a: &VolumePruneArgs) -> anyhow::Result<i32> {
     }
     let mut filters = parse_filters(&a.filter)?;
     if a.all {
-        filters.entry("all".to_string()).or_default().push("true".to_string());
+        filters.add("all", "true");
     }
     let pruned = client.volume_prune(&filters)?;
     if !pruned.volumes_deleted.is_empty() {

@@ -297,7 +297,7 @@ fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, Stri
             name,
             size: st.st_size,
             mode: go_mode(mode),
-            mtime: crate::clock::rfc3339_nano(nanos),
+            mtime: pier_time::format_nano(nanos),
             link_target,
         },
         (root, rel),

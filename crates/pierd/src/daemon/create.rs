@@ -8,7 +8,6 @@ use pier_api::container::ContainerCreateRequest;
 use pier_image::ImageError;
 
 use super::{Container, Daemon};
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::model;
 use crate::names;
@@ -81,7 +80,7 @@ impl Daemon {
             version: record::VERSION,
             id: id.clone(),
             name: name.clone(),
-            created: clock::now_nanos(),
+            created: pier_time::now_nanos(),
             image: image_name,
             image_id: image.id.clone(),
             spec: built.spec,

@@ -6,7 +6,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Container, Daemon, Live};
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
 use crate::shim::{KillScope, ProcessFailure};
@@ -138,7 +137,7 @@ impl Daemon {
             drop(monitor);
             return Err(start_error(format!("start container {}", c.id), e));
         }
-        let now = clock::now_nanos();
+        let now = pier_time::now_nanos();
         c.commit(|r| {
             r.state.status = Status::Running;
             r.state.pid = pid;

@@ -1,82 +1,70 @@
 //! `GET /containers/json`: filters (pure) and the listing.
 
-use std::collections::BTreeMap;
+use pier_api::filters::{Filters, InvalidFilter};
 
 use super::Daemon;
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
 
-/// Parsed `filters=` of a container listing: key -> accepted values.
+/// The `filters=` of a container listing, validated for this endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListFilters {
-    pub filters: BTreeMap<String, Vec<String>>,
-}
+pub struct ListFilters(Filters);
 
 const KEYS: &[&str] = &["status", "name", "id", "label", "ancestor"];
+/// docker's `validStates`, in its order (the error message lists them).
 const STATUSES: &[&str] = &[
     "created",
-    "restarting",
     "running",
-    "removing",
     "paused",
+    "restarting",
+    "removing",
     "exited",
     "dead",
 ];
 
+/// A filter error as the API reports it (400, docker's text).
+pub fn invalid_filter(e: InvalidFilter) -> Error {
+    Error::InvalidParameter(e.to_string())
+}
+
 impl ListFilters {
-    /// Accept both forms docker clients send: `{"status":["running"]}` and
-    /// the old map form `{"status":{"running":true}}`.
+    /// Parses either of docker's encodings (`pier_api::filters`) and checks
+    /// the keys and states this endpoint knows.
     pub fn parse(text: &str) -> Result<Self> {
-        if text.trim().is_empty() {
-            return Ok(ListFilters::default());
-        }
-        let bad = |e: &dyn std::fmt::Display| Error::InvalidParameter(format!("invalid filter: {e}"));
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(&e))?;
-        let obj = value.as_object().ok_or_else(|| bad(&"expected a JSON object"))?;
-        let mut filters = BTreeMap::new();
-        for (key, v) in obj {
-            if !KEYS.contains(&key.as_str()) {
-                return Err(Error::InvalidParameter(format!("invalid filter '{key}'")));
+        let f = Filters::parse(text).map_err(invalid_filter)?;
+        f.validate(KEYS).map_err(invalid_filter)?;
+        f.validate_values("status", |s| {
+            if STATUSES.contains(&s) {
+                Ok(())
+            } else {
+                Err(Some(format!(
+                    "invalid value for state ({s}): must be one of {}",
+                    STATUSES.join(", ")
+                )))
             }
-            let values: Vec<String> = match v {
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad(&"expected strings")))
-                    .collect::<Result<_>>()?,
-                serde_json::Value::Object(m) => m
-                    .iter()
-                    .filter(|(_, on)| on.as_bool().unwrap_or(false))
-                    .map(|(k, _)| k.clone())
-                    .collect(),
-                _ => return Err(bad(&"expected a list or a map of values")),
-            };
-            if key == "status" {
-                if let Some(s) = values.iter().find(|s| !STATUSES.contains(&s.as_str())) {
-                    return Err(Error::InvalidParameter(format!("invalid filter 'status={s}'")));
-                }
-            }
-            filters.insert(key.clone(), values);
-        }
-        Ok(ListFilters { filters })
+        })
+        .map_err(invalid_filter)?;
+        Ok(ListFilters(f))
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.filters.contains_key(key)
+        self.0.contains(key)
     }
 
-    /// Whether `r` passes every filter (values of one key are ORed).
+    /// Whether `r` passes every filter: values of one key are alternatives,
+    /// except labels, which must all match (docker's `MatchKVList`).
     pub fn matches(&self, r: &ContainerRecord) -> bool {
-        self.filters.iter().all(|(key, values)| {
-            values.is_empty()
-                || values.iter().any(|v| match key.as_str() {
-                    "status" => r.state.status.as_str() == v,
-                    "id" => r.id.starts_with(v.as_str()),
-                    "name" => name_matches(&r.name, v),
-                    "label" => label_matches(r, v),
-                    "ancestor" => ancestor_matches(r, v),
-                    _ => false,
-                })
-        })
+        let f = &self.0;
+        let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+            let mut values = f.get(key).peekable();
+            values.peek().is_none() || values.any(pred)
+        };
+        let labels = r.spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        f.exact_match("status", r.state.status.as_str())
+            && f.fuzzy_match("id", &r.id)
+            && any("name", &|v| name_matches(&r.name, v))
+            && f.match_kv_list("label", labels)
+            && any("ancestor", &|v| ancestor_matches(r, v))
     }
 }
 
@@ -100,14 +88,6 @@ fn name_matches(name: &str, pattern: &str) -> bool {
             (false, true) => n.ends_with(p),
             (false, false) => n.contains(p),
         })
-}
-
-fn label_matches(r: &ContainerRecord, filter: &str) -> bool {
-    let labels = &r.spec.labels;
-    match filter.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(filter),
-    }
 }
 
 fn ancestor_matches(r: &ContainerRecord, image: &str) -> bool {
@@ -176,8 +156,16 @@ mod tests {
         assert!(a.matches(&rec("x", Status::Running)));
         assert!(!a.matches(&rec("x", Status::Exited)));
         assert!(ListFilters::parse(r#"{"bogus":["x"]}"#).is_err());
-        assert!(ListFilters::parse(r#"{"status":["sleepy"]}"#).is_err());
-        assert!(ListFilters::parse("{").is_err());
+        let e = ListFilters::parse(r#"{"status":["sleepy"]}"#).expect_err("state");
+        assert_eq!(
+            e.to_string(),
+            "invalid filter 'status=sleepy': invalid value for state (sleepy): must be one of created, running, paused, restarting, removing, exited, dead"
+        );
+        assert_eq!(
+            ListFilters::parse(r#"{"bogus":["x"]}"#).expect_err("key").to_string(),
+            "invalid filter 'bogus'"
+        );
+        assert_eq!(ListFilters::parse("{").expect_err("json").to_string(), "invalid filter");
     }
 
     #[test]
@@ -191,6 +179,8 @@ mod tests {
         assert!(f(r#"{"label":["a"]}"#));
         assert!(f(r#"{"label":["a=b"]}"#));
         assert!(!f(r#"{"label":["a=c"]}"#));
+        assert!(!f(r#"{"label":["a","x"]}"#), "labels must all match");
+        assert!(f(r#"{"id":["zzz","abc"]}"#));
         assert!(f(r#"{"ancestor":["busybox:latest"]}"#));
         assert!(f(r#"{"ancestor":["feed"]}"#));
         assert!(!f(r#"{"ancestor":["alpine"]}"#));

@@ -96,7 +96,7 @@ impl Framing {
         let idx = e.stream as usize;
         if !self.cont[idx] {
             if self.timestamps {
-                pier_log::format_timestamp_into(e.time, out);
+                pier_time::append_fixed(e.time, out);
                 out.push(b' ');
             }
             if self.details {

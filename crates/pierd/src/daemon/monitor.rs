@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Container, Daemon};
-use crate::clock;
 use crate::error::Error;
 use crate::record::Status;
 use crate::shim::{ExitRecord, ExitWatch, ShimError};
@@ -148,7 +147,7 @@ pub(super) fn shim_disappeared() -> Exit {
             exit_code: 255,
             signal: None,
             started_at: None,
-            finished_at: clock::now_nanos(),
+            finished_at: pier_time::now_nanos(),
             oom_killed: false,
         },
         error: Some("shim disappeared".to_string()),

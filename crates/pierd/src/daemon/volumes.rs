@@ -1,52 +1,24 @@
 //! The volume endpoints' operations: create, list with filters, inspect,
 //! remove (409 while a container uses it) and prune.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use pier_api::filters::Filters;
 use pier_api::volume::{Volume, VolumeCreateRequest};
 
+use super::list::invalid_filter;
 use super::mounts::map_volume_error;
 use super::Daemon;
 use crate::error::{Error, Result};
 use crate::volumes::{dir_size, NewVolume, VolumeError, VolumeInfo, ANONYMOUS_LABEL};
 
-/// Docker's filter JSON in either encoding (`{"k":["v"]}`, `{"k":{"v":true}}`).
-pub fn parse_filters(raw: &str) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut out = BTreeMap::new();
-    if raw.trim().is_empty() {
-        return Ok(out);
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(raw).map_err(|e| Error::InvalidParameter(format!("invalid filter: {e}")))?;
-    let Some(obj) = v.as_object() else {
-        return Err(Error::InvalidParameter("invalid filter: not an object".to_string()));
-    };
-    for (k, v) in obj {
-        let values: Vec<String> = match v {
-            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-            serde_json::Value::Object(o) => o.keys().cloned().collect(),
-            _ => return Err(Error::InvalidParameter(format!("invalid filter: {k}"))),
-        };
-        out.insert(k.clone(), values);
-    }
-    Ok(out)
+/// Docker's filter JSON (either encoding, `pier_api::filters`).
+pub fn parse_filters(raw: &str) -> Result<Filters> {
+    Filters::parse(raw).map_err(invalid_filter)
 }
 
-fn truthy(v: &str) -> Result<bool> {
-    match v {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        other => Err(Error::InvalidParameter(format!("invalid filter 'dangling={other}'"))),
-    }
-}
-
-/// `label=key` or `label=key=value` against a label map.
-fn label_matches(labels: &BTreeMap<String, String>, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(want),
-    }
+fn labels_of(v: &VolumeInfo) -> impl Iterator<Item = (&str, &str)> {
+    v.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 pub fn to_api(v: &VolumeInfo) -> Volume {
@@ -96,50 +68,30 @@ impl Daemon {
         .await
     }
 
-    pub async fn volume_list(self: &Arc<Self>, filters: BTreeMap<String, Vec<String>>) -> Result<Vec<Volume>> {
+    pub async fn volume_list(self: &Arc<Self>, filters: Filters) -> Result<Vec<Volume>> {
         self.blocking_with("list volumes", move |d| {
-            for k in filters.keys() {
-                if !matches!(k.as_str(), "dangling" | "name" | "label" | "driver") {
-                    return Err(Error::InvalidParameter(format!("invalid filter '{k}'")));
-                }
-            }
+            filters
+                .validate(&["dangling", "name", "label", "driver"])
+                .map_err(invalid_filter)?;
+            let dangling = match filters.contains("dangling") {
+                true => Some(filters.get_bool("dangling", false).map_err(invalid_filter)?),
+                false => None,
+            };
             let mut out = Vec::new();
             for v in d.volumes.list().map_err(map_volume_error)? {
-                if !d.volume_matches(&v, &filters)? {
-                    continue;
+                let mut names = filters.get("name").peekable();
+                let name_ok = names.peek().is_none() || names.any(|n| v.name.contains(n));
+                let ok = name_ok
+                    && filters.exact_match("driver", &v.driver)
+                    && filters.match_kv_list("label", labels_of(&v))
+                    && dangling.is_none_or(|want| want == d.volume_users(&v.name).is_empty());
+                if ok {
+                    out.push(to_api(&v));
                 }
-                out.push(to_api(&v));
             }
             Ok(out)
         })
         .await
-    }
-
-    fn volume_matches(&self, v: &VolumeInfo, filters: &BTreeMap<String, Vec<String>>) -> Result<bool> {
-        if let Some(names) = filters.get("name") {
-            if !names.iter().any(|n| v.name.contains(n.as_str())) {
-                return Ok(false);
-            }
-        }
-        if let Some(drivers) = filters.get("driver") {
-            if !drivers.contains(&v.driver) {
-                return Ok(false);
-            }
-        }
-        if let Some(labels) = filters.get("label") {
-            if !labels.iter().all(|l| label_matches(&v.labels, l)) {
-                return Ok(false);
-            }
-        }
-        if let Some(d) = filters.get("dangling") {
-            for want in d {
-                let dangling = self.volume_users(&v.name).is_empty();
-                if truthy(want)? != dangling {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
     }
 
     pub async fn volume_remove(self: &Arc<Self>, name: String, force: bool) -> Result<()> {
@@ -161,27 +113,20 @@ impl Daemon {
     }
 
     /// Docker ≥ 23: only anonymous volumes unless `all=true`; `label` filters too.
-    pub async fn volume_prune(self: &Arc<Self>, filters: BTreeMap<String, Vec<String>>) -> Result<(Vec<String>, u64)> {
+    pub async fn volume_prune(self: &Arc<Self>, filters: Filters) -> Result<(Vec<String>, u64)> {
         self.blocking_with("prune volumes", move |d| {
-            let all = filters
-                .get("all")
-                .map(|v| v.iter().any(|x| x == "true" || x == "1"))
-                .unwrap_or(false);
+            filters.validate(&["label", "label!", "all"]).map_err(invalid_filter)?;
+            let all = filters.get_bool("all", false).map_err(invalid_filter)?;
             let mut deleted = Vec::new();
             let mut reclaimed = 0;
             for v in d.volumes.list().map_err(map_volume_error)? {
                 if !all && !v.labels.contains_key(ANONYMOUS_LABEL) {
                     continue;
                 }
-                if let Some(labels) = filters.get("label") {
-                    if !labels.iter().all(|l| label_matches(&v.labels, l)) {
-                        continue;
-                    }
-                }
-                if let Some(labels) = filters.get("label!") {
-                    if labels.iter().any(|l| label_matches(&v.labels, l)) {
-                        continue;
-                    }
+                if !filters.match_kv_list("label", labels_of(&v))
+                    || (filters.contains("label!") && filters.match_kv_list("label!", labels_of(&v)))
+                {
+                    continue;
                 }
                 if !d.volume_users(&v.name).is_empty() {
                     continue;
@@ -207,14 +152,12 @@ mod tests {
 
     #[test]
     fn filters_both_encodings() {
-        let f = parse_filters(r#"{"dangling":["true"],"label":{"a=b":true}}"#).expect("parse");
-        assert_eq!(f["dangling"], ["true"]);
-        assert_eq!(f["label"], ["a=b"]);
-        assert!(parse_filters("[1]").is_err());
-        let mut labels = BTreeMap::new();
-        labels.insert("a".to_string(), "b".to_string());
-        assert!(label_matches(&labels, "a"));
-        assert!(label_matches(&labels, "a=b"));
-        assert!(!label_matches(&labels, "a=c"));
+        let f = parse_filters(r#"{"dangling":["true"],"label":["a=b"]}"#).expect("parse");
+        assert!(f.get_bool("dangling", false).expect("bool"));
+        assert_eq!(f.get("label").collect::<Vec<_>>(), ["a=b"]);
+        assert_eq!(parse_filters("[1]").expect_err("array").to_string(), "invalid filter");
+        // Like dockerd, one request uses one form.
+        let mixed = r#"{"dangling":["true"],"label":{"a=b":true}}"#;
+        assert_eq!(parse_filters(mixed).expect_err("mixed").to_string(), "invalid filter");
     }
 }

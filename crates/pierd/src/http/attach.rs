@@ -3,8 +3,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Extension;
-use pier_api::stdcopy;
-use pier_api::version::ApiVersion;
+use pier_api::version::{stream_format, ApiVersion};
 use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiResult, Params};
@@ -31,17 +30,17 @@ pub async fn attach(
         return logs_only(d, &id, version, p, &mut req);
     }
     let target = d.attach(&id, p).await?;
-    let multiplexed = hijack::multiplexed(target.tty, version);
+    let format = stream_format(target.tty, version);
     let opts = SessionOptions {
         tty: target.tty,
-        multiplexed,
+        multiplexed: format.multiplexed,
         stdin: target.stdin,
         detach_keys: target.detach_keys,
     };
     let source = target.source;
     Ok(hijack::respond(
         &mut req,
-        hijack::content_type(multiplexed),
+        format.content_type,
         move |mut conn: ClientConn| async move {
             let Some((shim, early)) = wait_for_shim(&mut conn, source).await else {
                 return;
@@ -62,7 +61,7 @@ fn logs_only(
 ) -> ApiResult<axum::response::Response> {
     let c = d.lookup(id)?;
     let tty = c.record().spec.process.stdio.tty;
-    let multiplexed = hijack::multiplexed(tty, version);
+    let content_type = stream_format(tty, version).content_type;
     let logs = if p.logs && (p.stdout || p.stderr) {
         Some(d.logs(
             id,
@@ -82,24 +81,12 @@ fn logs_only(
     };
     Ok(hijack::respond(
         req,
-        hijack::content_type(multiplexed),
+        content_type,
         move |mut conn: ClientConn| async move {
             if let Some(mut logs) = logs {
-                // The reader encodes for the container (frames unless TTY);
-                // an old raw-stream client gets the payloads.
-                let mut decoder = (!tty && !multiplexed).then(stdcopy::Decoder::new);
-                while let Some(Ok(chunk)) = logs.rx.recv().await {
-                    let bytes = match decoder.as_mut() {
-                        None => chunk,
-                        Some(dec) => {
-                            dec.push(&chunk);
-                            let mut raw = Vec::with_capacity(chunk.len());
-                            while let Ok(Some((_, payload))) = dec.next_frame() {
-                                raw.extend_from_slice(&payload);
-                            }
-                            raw
-                        }
-                    };
+                // The reader encodes for the container (frames unless TTY),
+                // which is what every API version gets.
+                while let Some(Ok(bytes)) = logs.rx.recv().await {
                     if conn.write_all(&bytes).await.is_err() {
                         return;
                     }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use pier_api::version::ApiVersion;
+use pier_api::version::{ApiVersion, MULTIPLEXED_SINCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use super::error::{ApiResult, Params};
@@ -31,7 +31,7 @@ pub async fn attach_ws(
         detach_keys: params.get("detachKeys").map(str::to_string),
     };
     let target = d.attach(&id, p).await?;
-    let binary = version >= (ApiVersion { major: 1, minor: 42 });
+    let binary = version >= MULTIPLEXED_SINCE;
     let opts = SessionOptions {
         tty: target.tty,
         multiplexed: false,

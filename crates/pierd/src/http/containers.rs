@@ -7,12 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse};
+use pier_api::container::{
+    ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitError, WaitResponse,
+};
 
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::AppState;
-use crate::clock;
 use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
 
 pub async fn create(
@@ -43,7 +44,7 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         limit,
         filters,
     };
-    let now = clock::now_nanos();
+    let now = pier_time::now_nanos();
     Ok(Json(d.list(&opts).iter().map(|r| convert::summary(r, now)).collect()))
 }
 
@@ -99,17 +100,19 @@ pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, params: Par
         WaitCondition::parse(raw).ok_or_else(|| ApiError::bad_request(format!("invalid condition: \"{raw}\"")))?;
     let done = d.wait(&id, cond)?;
     let body = futures_util::stream::once(async move {
-        let json = match done.await {
-            Some(o) => serde_json::json!({
-                "StatusCode": o.status_code,
-                "Error": o.error.map(|m| serde_json::json!({ "Message": m })),
-            }),
-            None => serde_json::json!({
-                "StatusCode": -1,
-                "Error": { "Message": "daemon is shutting down" },
-            }),
+        let reply = match done.await {
+            Some(o) => WaitResponse {
+                status_code: o.status_code,
+                error: o.error.map(|message| WaitError { message }),
+            },
+            None => WaitResponse {
+                status_code: -1,
+                error: Some(WaitError {
+                    message: "daemon is shutting down".to_string(),
+                }),
+            },
         };
-        let mut bytes = serde_json::to_vec(&json).unwrap_or_default();
+        let mut bytes = serde_json::to_vec(&reply).unwrap_or_default();
         bytes.push(b'\n');
         Ok::<_, Infallible>(bytes)
     });

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use pier_api::container::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
 use pier_api::image::{ImageInspect, ImageSummary, RootFs};
 
-use crate::clock::{self, rfc3339_nano, rfc3339_or_zero};
 use crate::daemon::Container;
 use crate::model::render;
 use crate::record::{ContainerRecord, Status};
@@ -16,7 +15,7 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
     let lower = c.dir.join("fs").display().to_string();
     ContainerInspect {
         id: r.id.clone(),
-        created: rfc3339_nano(r.created),
+        created: pier_time::format_nano(r.created),
         path: r.spec.process.path.clone(),
         args: r.spec.process.args.clone(),
         state: ContainerState {
@@ -29,8 +28,8 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
             pid: i64::from(s.pid),
             exit_code: i64::from(s.exit_code),
             error: s.error.clone(),
-            started_at: rfc3339_or_zero(s.started_at),
-            finished_at: rfc3339_or_zero(s.finished_at),
+            started_at: pier_time::format_nano_or_zero(s.started_at),
+            finished_at: pier_time::format_nano_or_zero(s.finished_at),
             health: None,
         },
         image: r.image_id.clone(),
@@ -69,11 +68,11 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
 pub fn status_text(r: &ContainerRecord, now: i64) -> String {
     let s = &r.state;
     match s.status {
-        Status::Running => format!("Up {}", clock::human_duration(now - s.started_at.unwrap_or(now))),
+        Status::Running => format!("Up {}", pier_time::human_duration(now - s.started_at.unwrap_or(now))),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
-            clock::human_duration(now - s.finished_at.unwrap_or(now))
+            pier_time::human_duration(now - s.finished_at.unwrap_or(now))
         ),
         Status::Created => "Created".to_string(),
         Status::Removing => "Removal In Progress".to_string(),

@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use pier_api::container::IdResponse;
 use pier_api::exec::{ExecCreateRequest, ExecInspect, ExecProcessConfig, ExecStartRequest};
 use pier_api::stdcopy::{self, StreamType};
-use pier_api::version::ApiVersion;
+use pier_api::version::{stream_format, ApiVersion};
 use tokio::io::AsyncWriteExt;
 
 use super::attach::size_params;
@@ -84,16 +84,16 @@ pub async fn start(
             Err(f) => Err(Error::from(f).into()),
         };
     }
-    let multiplexed = hijack::multiplexed(tty, version);
+    let format = stream_format(tty, version);
     let opts = SessionOptions {
         tty,
-        multiplexed,
+        multiplexed: format.multiplexed,
         stdin: e.config.attach_stdin,
         detach_keys: detach_keys::choose(e.config.detach_keys.as_deref(), d.cfg.detach_keys.as_deref()),
     };
     Ok(hijack::respond(
         &mut req,
-        hijack::content_type(multiplexed),
+        format.content_type,
         move |conn: ClientConn| run_attached(d, e, conn, opts, console_size),
     ))
 }

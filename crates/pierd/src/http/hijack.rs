@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use pier_api::version::ApiVersion;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A client connection once hijacked.
@@ -20,20 +19,6 @@ pub trait ClientIo: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> ClientIo for T {}
 
 pub type ClientConn = Box<dyn ClientIo>;
-
-/// Non-TTY streams are stdcopy-framed for API >= 1.42 clients; older ones
-/// expect the raw-stream type for every hijacked stream.
-pub fn multiplexed(tty: bool, version: ApiVersion) -> bool {
-    !tty && version >= (ApiVersion { major: 1, minor: 42 })
-}
-
-pub fn content_type(multiplexed: bool) -> &'static str {
-    if multiplexed {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    }
-}
 
 fn wants_upgrade(h: &HeaderMap) -> bool {
     h.get(header::UPGRADE).is_some()

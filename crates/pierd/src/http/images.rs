@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use pier_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
+use pier_api::image::{ImageDeleteItem, ImageInspect, ImagePruneResponse, ImageSummary};
+use pier_api::progress::{ProgressDetail, ProgressMessage};
 use pier_image::{ImageError, PullEvent, Reference, Removed};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -15,7 +16,7 @@ use super::channel_body::{channel_body, ChannelWriter};
 use super::convert;
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::daemon::{import_reference, Daemon};
+use crate::daemon::{image_prune_all, import_reference, Daemon, ImageFilters};
 use crate::error::Error;
 
 /// `POST /images/create`: pull (`fromImage=`) or import the body
@@ -44,16 +45,18 @@ pub async fn create(State(d): State<AppState>, params: Params, headers: HeaderMa
         d.import_image(reader, reference.as_ref(), &changes)
     })
     .await?;
-    let line = format!("{}\n", serde_json::json!({ "status": image.id }));
+    let line = format!("{}\n", json_line(&ProgressMessage::status(image.id)));
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
 
-pub async fn list(State(d): State<AppState>) -> ApiResult<Json<Vec<ImageSummary>>> {
+pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<Vec<ImageSummary>>> {
+    let filters = ImageFilters::parse(params.get("filters").unwrap_or(""))?;
     let images = d.list_images().await?;
     Ok(Json(
         images
             .iter()
-            .map(|i| convert::image_summary(i, d.image_users(&i.id).len() as i64))
+            .filter_map(|i| filters.apply(i))
+            .map(|i| convert::image_summary(&i, d.image_users(&i.id).len() as i64))
             .collect(),
     ))
 }
@@ -78,21 +81,20 @@ pub async fn remove(
     params: Params,
 ) -> ApiResult<Json<Vec<ImageDeleteItem>>> {
     let removed = d.remove_image(&name, params.flag("force")).await?;
-    Ok(Json(
-        removed
-            .into_iter()
-            .map(|r| match r {
-                Removed::Untagged(t) => ImageDeleteItem {
-                    untagged: Some(t),
-                    deleted: None,
-                },
-                Removed::Deleted(id) => ImageDeleteItem {
-                    untagged: None,
-                    deleted: Some(id),
-                },
-            })
-            .collect(),
-    ))
+    Ok(Json(removed.into_iter().map(delete_item).collect()))
+}
+
+fn delete_item(r: Removed) -> ImageDeleteItem {
+    match r {
+        Removed::Untagged(t) => ImageDeleteItem {
+            untagged: Some(t),
+            deleted: None,
+        },
+        Removed::Deleted(id) => ImageDeleteItem {
+            untagged: None,
+            deleted: Some(id),
+        },
+    }
 }
 
 /// `fromImage` + `tag` as docker's CLI sends them (`tag` may be a digest).
@@ -106,25 +108,37 @@ fn pull_reference(from: &str, tag: &str) -> Result<Reference, ImageError> {
     }
 }
 
-/// One JSON line of docker's progress stream.
-fn progress_line(value: serde_json::Value) -> Bytes {
-    let mut line = value.to_string();
+/// A progress message as JSON text (it always serializes).
+fn json_line(m: &ProgressMessage) -> String {
+    serde_json::to_string(m).unwrap_or_default()
+}
+
+/// One line of docker's progress stream.
+fn progress_line(m: &ProgressMessage) -> Bytes {
+    let mut line = json_line(m);
     line.push_str("\r\n");
     Bytes::from(line)
 }
 
 fn event_line(event: PullEvent) -> Bytes {
-    match event {
-        PullEvent::Status { id, status } => {
-            progress_line(serde_json::json!({"status": status, "progressDetail": {}, "id": id}))
-        }
-        PullEvent::Downloading { id, current, total } => progress_line(serde_json::json!({
-            "status": "Downloading",
-            "progressDetail": {"current": current, "total": total},
-            "progress": progress_bar(current, total),
-            "id": id,
-        })),
-    }
+    progress_line(&match event {
+        PullEvent::Status { id, status } => ProgressMessage {
+            status: Some(status),
+            progress_detail: Some(ProgressDetail::default()),
+            id: Some(id),
+            ..Default::default()
+        },
+        PullEvent::Downloading { id, current, total } => ProgressMessage {
+            status: Some("Downloading".to_string()),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: Some(total),
+            }),
+            progress: Some(progress_bar(current, total)),
+            id: Some(id),
+            ..Default::default()
+        },
+    })
 }
 
 /// docker's text bar: `[=====>     ]  1.2MB/3.4MB`.
@@ -164,10 +178,10 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let shown = reference.to_string();
     let label = reference.digest().or(reference.tag()).unwrap_or("latest").to_string();
-    let first = progress_line(serde_json::json!({
-        "status": format!("Pulling from {}", reference.path()),
-        "id": label,
-    }));
+    let first = progress_line(&ProgressMessage {
+        id: Some(label),
+        ..ProgressMessage::status(format!("Pulling from {}", reference.path()))
+    });
     let _ = tx.send(first).await;
     drop(Daemon::blocking_task("pull image", move || {
         let send = |b: Bytes| {
@@ -177,22 +191,21 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
         let result = d.pull_remote(remote, &|e| send(event_line(e)));
         match result {
             Ok(pulled) => {
-                send(progress_line(
-                    serde_json::json!({"status": format!("Digest: {}", pulled.digest)}),
-                ));
+                send(progress_line(&ProgressMessage::status(format!(
+                    "Digest: {}",
+                    pulled.digest
+                ))));
                 let status = if pulled.fresh {
                     format!("Status: Downloaded newer image for {shown}")
                 } else {
                     format!("Status: Image is up to date for {shown}")
                 };
-                send(progress_line(serde_json::json!({ "status": status })));
+                send(progress_line(&ProgressMessage::status(status)));
             }
             Err(e) => {
                 tracing::warn!(error = %e, reference = %shown, "pull failed");
                 let message = e.to_string();
-                send(progress_line(
-                    serde_json::json!({"errorDetail": {"message": message}, "error": message}),
-                ));
+                send(progress_line(&ProgressMessage::failure(message)));
             }
         }
         Ok(())
@@ -213,7 +226,7 @@ pub async fn load(State(d): State<AppState>, body: Body) -> ApiResult<Response> 
     let mut out = String::new();
     for image in &loaded {
         for m in image.messages() {
-            out.push_str(&serde_json::json!({ "stream": format!("{m}\n") }).to_string());
+            out.push_str(&json_line(&ProgressMessage::stream(format!("{m}\n"))));
             out.push_str("\r\n");
         }
     }
@@ -265,33 +278,14 @@ pub async fn post_action(State(d): State<AppState>, Path(rest): Path<String>, pa
 }
 
 /// `POST /images/prune?filters={"dangling":["false"]}`.
-pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<serde_json::Value>> {
-    let all = params.get("filters").map(dangling_false).transpose()?.unwrap_or(false);
+pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<ImagePruneResponse>> {
+    let all = image_prune_all(params.get("filters").unwrap_or(""))?;
     let (removed, reclaimed) = d.prune_images(all).await?;
-    let deleted: Vec<serde_json::Value> = removed
-        .into_iter()
-        .map(|r| match r {
-            Removed::Untagged(t) => serde_json::json!({ "Untagged": t }),
-            Removed::Deleted(id) => serde_json::json!({ "Deleted": id }),
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { deleted.into() },
-        "SpaceReclaimed": reclaimed,
-    })))
-}
-
-/// Whether the prune filters say `dangling=false` (both of docker's
-/// encodings: `{"dangling":["false"]}` and `{"dangling":{"false":true}}`).
-fn dangling_false(filters: &str) -> ApiResult<bool> {
-    let v: serde_json::Value =
-        serde_json::from_str(filters).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
-    let values: Vec<String> = match v.get("dangling") {
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-        Some(serde_json::Value::Object(o)) => o.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    Ok(values.iter().any(|v| v == "false" || v == "0"))
+    let deleted: Vec<ImageDeleteItem> = removed.into_iter().map(delete_item).collect();
+    Ok(Json(ImagePruneResponse {
+        images_deleted: (!deleted.is_empty()).then_some(deleted),
+        space_reclaimed: reclaimed,
+    }))
 }
 
 #[cfg(test)]
@@ -309,15 +303,6 @@ mod tests {
             pull_reference("busybox", "").expect("plain").to_string(),
             "busybox:latest"
         );
-    }
-
-    #[test]
-    fn prune_filters() {
-        assert!(dangling_false(r#"{"dangling":["false"]}"#).expect("list"));
-        assert!(dangling_false(r#"{"dangling":{"false":true}}"#).expect("map"));
-        assert!(!dangling_false(r#"{"dangling":["true"]}"#).expect("true"));
-        assert!(!dangling_false("{}").expect("none"));
-        assert!(dangling_false("{").is_err());
     }
 
     #[test]

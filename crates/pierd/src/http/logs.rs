@@ -8,17 +8,21 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use pier_api::stdcopy::{self, StreamType};
-use pier_api::version::ApiVersion;
+use pier_api::version::{stream_format, ApiVersion};
 
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
-use crate::clock;
 use crate::daemon::LogsOptions;
 
 fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
     let raw = params.get(key).unwrap_or("");
-    clock::parse_unix_timestamp(raw)
-        .or_else(|| pier_log::parse_timestamp(raw).map(Some))
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    // `0` means "not set", as in dockerd.
+    pier_time::parse_unix_seconds(raw)
+        .map(|n| (n != 0).then_some(n))
+        .or_else(|| pier_time::parse_rfc3339(raw).map(Some))
         .ok_or_else(|| ApiError::bad_request(format!("invalid value for \"{key}\": {raw:?}")))
 }
 
@@ -49,11 +53,7 @@ pub async fn logs(
     };
     let stream = d.logs(&id, opts)?;
     let tty = stream.tty;
-    let content_type = if !tty && version >= (ApiVersion { major: 1, minor: 42 }) {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    };
+    let content_type = stream_format(tty, version).content_type;
     let body = futures_util::stream::unfold(stream.rx, move |mut rx| async move {
         let item = rx.recv().await?;
         let bytes = match item {

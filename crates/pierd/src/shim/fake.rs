@@ -66,7 +66,7 @@ fn refused(code: ErrorCode, message: &str) -> ShimError {
 }
 
 fn now_nanos() -> i64 {
-    crate::clock::now_nanos()
+    pier_time::now_nanos()
 }
 
 impl FakeShims {
