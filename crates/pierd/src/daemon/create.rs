@@ -63,16 +63,18 @@ impl Daemon {
             let d = self.clone();
             let hc = request.host_config.clone().unwrap_or_default();
             let volumes = built.spec.storage.volumes.clone();
-            tokio::task::spawn_blocking(move || d.create_mounts(&hc, &volumes))
-                .await
-                .map_err(|e| Error::system("create mounts", e))??
+            Daemon::blocking("create mounts", move || d.create_mounts(&hc, &volumes)).await?
         };
         let name = match self.reserve_name(requested, &id) {
             Ok(n) => n,
             Err(e) => {
                 // Anonymous volumes made for this container go with it.
                 let d = self.clone();
-                let _ = tokio::task::spawn_blocking(move || d.release_volumes(&mounts, true)).await;
+                let _ = Daemon::blocking("release volumes", move || {
+                    d.release_volumes(&mounts, true);
+                    Ok(())
+                })
+                .await;
                 return Err(e);
             }
         };
@@ -89,7 +91,7 @@ impl Daemon {
         };
         let container = Arc::new(Container::new(rec.clone(), &self.cfg));
         let dir = container.dir.clone();
-        let written = tokio::task::spawn_blocking(move || {
+        let written = Daemon::blocking("create container", move || {
             std::fs::create_dir_all(&dir).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
             // No mounts, no file (`mounts::load` reads a missing one as
             // none): saves two fsyncs on every plain create.
@@ -101,9 +103,7 @@ impl Daemon {
                 Error::system("save container record", e)
             })
         })
-        .await
-        .map_err(|e| Error::system("create container", e))
-        .and_then(|r| r);
+        .await;
         if let Err(e) = written {
             self.names.release(&name, &id);
             return Err(e);
@@ -140,13 +140,14 @@ impl Daemon {
     pub(crate) async fn resolve_image(&self, name: &str) -> Result<pier_image::Image> {
         let images = self.images.clone();
         let n = name.to_string();
-        tokio::task::spawn_blocking(move || images.resolve(&n))
-            .await
-            .map_err(|e| Error::system("resolve image", e))?
-            .map_err(|e| match e {
-                ImageError::NotFound { .. } => Error::NoSuchImage(name.to_string()),
+        let owned = name.to_string();
+        Daemon::blocking("resolve image", move || {
+            images.resolve(&n).map_err(|e| match e {
+                ImageError::NotFound { .. } => Error::NoSuchImage(owned),
                 ImageError::InvalidReference { reason, .. } => Error::InvalidParameter(reason),
-                other => Error::system(format!("resolve image {name}"), other),
+                other => Error::system(format!("resolve image {owned}"), other),
             })
+        })
+        .await
     }
 }
