@@ -2,11 +2,13 @@
 //! keeps the container table and the on-disk records, builds OCI bundles and
 //! spawns one `pier-shim` per container.
 //!
-//! Layout: `http/` is the only module that knows HTTP; `daemon/` holds the
-//! container table and every operation; `spec/` builds the OCI spec (pure);
+//! Layout: `http/` is the only module that knows HTTP; `model/` is Pier's
+//! own container model (the spec built and validated at create, pure);
+//! `daemon/` holds the container table and every operation, in parts
+//! (lifecycle, streams, storage, images); `spec/` builds the OCI spec (pure);
 //! `shim` speaks the shim protocol (one bounded handle per container, behind
 //! a seam with in-process fakes); `rootfs` mounts overlayfs; `record`
-//! writes `container.json` atomically; `lock` guards the data root.
+//! writes `container.json` atomically and upgrades older versions; `lock` guards the data root.
 //!
 //! It must not run the OCI runtime itself (the shim does), hold a lock across
 //! `.await`, or kill containers when it stops: shims outlive the daemon and a

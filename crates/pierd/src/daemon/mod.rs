@@ -6,26 +6,18 @@
 //! lifecycle operations (start, stop, remove) on that container alone, and a
 //! `watch` channel holding its latest state so readers (list, inspect, wait)
 //! never wait behind a slow operation.
+//!
+//! Parts: `lifecycle/` (create, bundle, start/stop/kill/wait, the exit
+//! monitor, remove, list, restore), `streams/` (attach sessions, exec,
+//! logs), `storage/` (mount points, volumes, archives, confined lookups),
+//! `images/` (the image store as containers use it, commit, filters).
 
-mod archive;
-mod attach;
-mod bundle;
-mod commit;
-mod confined;
-mod create;
-pub mod detach_keys;
-mod exec;
-mod image_filters;
-mod images;
-mod lifecycle;
-mod list;
-mod logs;
-mod monitor;
-pub(crate) mod mounts;
-mod remove;
-mod restore;
-pub mod session;
-mod volumes;
+pub(crate) mod images;
+pub(crate) mod lifecycle;
+pub(crate) mod storage;
+pub(crate) mod streams;
+
+pub use streams::{detach_keys, session};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,18 +33,18 @@ use crate::names::Names;
 use crate::record::{self, ContainerRecord};
 use crate::shim::ShimHandle;
 
-pub use attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
-pub use commit::CommitOptions;
-pub use create::CreateOptions;
-pub use create::Created;
-pub use exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
-pub use image_filters::{prune_all as image_prune_all, ImageFilters};
-pub use images::import_reference;
-pub use lifecycle::WaitCondition;
-pub use lifecycle::WaitOutcome;
-pub use list::{ListFilters, ListOptions};
-pub use logs::{LogChunk, LogStream, LogsOptions};
-pub use volumes::parse_filters as volume_filters;
+pub use images::commit::CommitOptions;
+pub use images::image_filters::{prune_all as image_prune_all, ImageFilters};
+pub use images::store::import_reference;
+pub use lifecycle::control::WaitCondition;
+pub use lifecycle::control::WaitOutcome;
+pub use lifecycle::create::CreateOptions;
+pub use lifecycle::create::Created;
+pub use lifecycle::list::{ListFilters, ListOptions};
+pub use storage::volumes::parse_filters as volume_filters;
+pub use streams::attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
+pub use streams::exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
+pub use streams::logs::{LogChunk, LogStream, LogsOptions};
 
 /// A container's latest state as readers see it.
 #[derive(Debug, Clone)]
@@ -154,8 +146,8 @@ pub struct Daemon {
     pub volumes: crate::volumes::VolumeStore,
     monitors: std::sync::Mutex<HashMap<String, AbortHandle>>,
     shutdown: watch::Receiver<bool>,
-    attaches: attach::AttachHub,
-    execs: exec::ExecTable,
+    attaches: streams::attach::AttachHub,
+    execs: streams::exec::ExecTable,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -184,8 +176,8 @@ impl Daemon {
             images: Arc::new(images),
             monitors: std::sync::Mutex::new(HashMap::new()),
             shutdown,
-            attaches: attach::AttachHub::default(),
-            execs: exec::ExecTable::default(),
+            attaches: streams::attach::AttachHub::default(),
+            execs: streams::exec::ExecTable::default(),
         }))
     }
 

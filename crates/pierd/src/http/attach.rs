@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use super::error::{ApiError, ApiResult, Params};
 use super::hijack::{self, ClientConn};
 use super::AppState;
-use crate::daemon::session::{self, SessionOptions};
+use crate::daemon::streams::session::{self, SessionOptions};
 use crate::daemon::{wait_for_shim, AttachParams, LogsOptions};
 
 pub async fn attach(

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use super::error::{ApiResult, Params};
 use super::AppState;
-use crate::daemon::session::{self, SessionOptions};
+use crate::daemon::streams::session::{self, SessionOptions};
 use crate::daemon::{wait_for_shim, AttachParams};
 
 pub async fn attach_ws(

@@ -17,7 +17,7 @@ use super::attach::size_params;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::hijack::{self, ClientConn};
 use super::AppState;
-use crate::daemon::session::{self, EarlyInput, SessionEnd, SessionOptions};
+use crate::daemon::streams::session::{self, EarlyInput, SessionEnd, SessionOptions};
 use crate::daemon::{detach_keys, Daemon, Exec, ExecConfig};
 use crate::error::Error;
 

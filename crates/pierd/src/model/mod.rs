@@ -1,6 +1,6 @@
 //! Pier's own container model: the [`ContainerSpec`] pierd stores and acts
 //! on, the one pure function that builds it from a create request
-//! ([`build`]), the classification of every request field ([`fields`]),
+//! ([`build()`]), the classification of every request field ([`fields`]),
 //! the rendering back into docker's wire shapes for inspect ([`render`]),
 //! and the upgrade of records written by earlier releases ([`upgrade`]).
 //!

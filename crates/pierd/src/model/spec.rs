@@ -1,5 +1,5 @@
 //! `ContainerSpec`: what pierd knows about a container it was asked to run,
-//! in its own types. Built once at create ([`super::build`]), stored in
+//! in its own types. Built once at create ([`super::build()`]), stored in
 //! `container.json`, read by every operation; wire types appear only in
 //! [`super::render`] and in [`Echo`], the verbatim copy of fields Pier
 //! records but does not act on yet.

@@ -5,7 +5,7 @@
 //! request's `Config` (with the image's defaults merged in) and
 //! `HostConfig` as wire types, plus the resolved `path`/`args`. The wire
 //! types of today read those objects (they only gained fields), so an old
-//! record is rebuilt through [`super::build`] with an empty image config:
+//! record is rebuilt through [`super::build()`] with an empty image config:
 //! the merge already happened when it was created.
 
 use pier_api::container::{ContainerConfig, ContainerCreateRequest, HostConfig};

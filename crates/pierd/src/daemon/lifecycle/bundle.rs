@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::{self, ContainerRecord};
 use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, SpecInput};
 
 /// What the start needs next.
 #[derive(Debug)]
-pub(super) struct Prepared {
+pub(in crate::daemon) struct Prepared {
     pub shim_json: PathBuf,
 }
 
@@ -58,7 +58,7 @@ fn host_resolv_conf() -> String {
 }
 
 impl Daemon {
-    pub(super) fn prepare_bundle(
+    pub(in crate::daemon) fn prepare_bundle(
         &self,
         c: &Container,
         rec: &ContainerRecord,

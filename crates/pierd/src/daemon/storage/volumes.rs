@@ -6,9 +6,9 @@ use std::sync::Arc;
 use pier_api::filters::Filters;
 use pier_api::volume::{Volume, VolumeCreateRequest};
 
-use super::list::invalid_filter;
-use super::mounts::map_volume_error;
-use super::Daemon;
+use crate::daemon::lifecycle::list::invalid_filter;
+use crate::daemon::storage::mounts::map_volume_error;
+use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 use crate::volumes::{dir_size, NewVolume, VolumeError, VolumeInfo, ANONYMOUS_LABEL};
 

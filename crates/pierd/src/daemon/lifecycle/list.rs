@@ -2,7 +2,7 @@
 
 use pier_api::filters::{Filters, InvalidFilter};
 
-use super::Daemon;
+use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
 

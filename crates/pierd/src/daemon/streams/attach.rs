@@ -15,9 +15,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::UnixStream;
 use tokio::sync::{oneshot, watch};
 
-use super::detach_keys;
-use super::session::EarlyInput;
-use super::{Container, Daemon, Live};
+use crate::daemon::streams::detach_keys;
+use crate::daemon::streams::session::EarlyInput;
+use crate::daemon::{Container, Daemon, Live};
 use crate::error::{Error, Result};
 use crate::record::Status;
 use crate::shim::{AttachStreams, ShimError};
@@ -136,7 +136,7 @@ impl Daemon {
 
     /// Connect the attaches waiting for `c`: called by `launch` with the
     /// shim ready and before `Start`.
-    pub(super) async fn connect_pending_attaches(&self, c: &Container) {
+    pub(in crate::daemon) async fn connect_pending_attaches(&self, c: &Container) {
         for p in self.attaches.take(&c.id) {
             if p.tx.is_closed() {
                 continue;

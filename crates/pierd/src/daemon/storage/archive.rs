@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use pier_api::volume::{file_mode, PathStat};
 use rustix::fs::{AtFlags, OFlags};
 
-use super::confined::{fd_path, Root};
-use super::mounts::{self, Kind};
-use super::{Container, Daemon};
+use crate::daemon::storage::confined::{fd_path, Root};
+use crate::daemon::storage::mounts::{self, Kind};
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 
 /// Unmounts a stopped container's overlay when the operation ends.
@@ -34,7 +34,7 @@ impl Drop for OverlayGuard {
 }
 
 /// A container's filesystem opened for one operation.
-pub(super) struct FsView {
+pub(in crate::daemon) struct FsView {
     root: Root,
     /// `(destination, source)` of binds and volumes (stopped containers).
     mounts: Vec<(String, PathBuf)>,
@@ -44,7 +44,7 @@ pub(super) struct FsView {
 }
 
 fn clean(path: &str) -> String {
-    format!("/{}", super::confined::components(path).join("/"))
+    format!("/{}", crate::daemon::storage::confined::components(path).join("/"))
 }
 
 fn not_found(path: &str, c: &Container) -> Error {
@@ -126,7 +126,7 @@ impl FsView {
 impl Daemon {
     /// Open a container's filesystem: live through its init's root, or the
     /// overlay mounted for the duration (the caller holds the op lock).
-    pub(super) fn open_fs(&self, c: &Container, live_ok: bool) -> Result<FsView> {
+    pub(in crate::daemon) fn open_fs(&self, c: &Container, live_ok: bool) -> Result<FsView> {
         let rec = c.record();
         if live_ok && rec.state.is_running() && rec.state.pid > 0 {
             let p = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
@@ -168,7 +168,7 @@ impl Daemon {
 
     /// Run `f` on the container's filesystem; a stopped container's is
     /// mounted with its op lock held. Blocking.
-    pub(super) fn with_fs<T>(
+    pub(in crate::daemon) fn with_fs<T>(
         &self,
         key: &str,
         live_ok: bool,

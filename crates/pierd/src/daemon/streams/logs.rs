@@ -12,7 +12,7 @@ use pier_log::{EntryRef, ReadOptions, Stream};
 use pier_shim_proto::LogSettings;
 use tokio::sync::mpsc;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::log_policy;
 use crate::record::ContainerRecord;
@@ -126,7 +126,7 @@ impl Framing {
 
 impl Daemon {
     /// The shim's log settings for a container.
-    pub(super) fn log_settings(&self, c: &Container, rec: &ContainerRecord) -> LogSettings {
+    pub(in crate::daemon) fn log_settings(&self, c: &Container, rec: &ContainerRecord) -> LogSettings {
         settings_of(rec, c.log_path())
     }
 

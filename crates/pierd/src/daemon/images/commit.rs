@@ -12,7 +12,7 @@ use crate::model::ContainerSpec;
 use pier_api::volume::ContainerChange;
 use pier_image::{CommitRequest, ImageConfig};
 
-use super::Daemon;
+use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 
 /// Docker's change kinds.
@@ -174,7 +174,7 @@ impl Daemon {
     pub fn commit_container(&self, key: &str, opts: &CommitOptions) -> Result<String> {
         let c = self.lookup(key)?;
         let rec = c.record();
-        let reference = super::import_reference(&opts.repo, &opts.tag)?;
+        let reference = crate::daemon::import_reference(&opts.repo, &opts.tag)?;
         let upper = c.rootfs().upper;
         let (reader, writer) = std::io::pipe().map_err(|e| Error::system("create pipe", e))?;
         let writer_thread = std::thread::spawn(move || write_layer(&upper, writer).map(drop));

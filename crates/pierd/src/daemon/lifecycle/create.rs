@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pier_api::container::ContainerCreateRequest;
 use pier_image::ImageError;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model;
 use crate::names;
@@ -96,7 +96,7 @@ impl Daemon {
             // No mounts, no file (`mounts::load` reads a missing one as
             // none): saves two fsyncs on every plain create.
             if !mounts.is_empty() {
-                super::mounts::save(&dir, &mounts)?;
+                crate::daemon::storage::mounts::save(&dir, &mounts)?;
             }
             record::save(&dir, &rec).map_err(|e| {
                 let _ = std::fs::remove_dir_all(&dir);

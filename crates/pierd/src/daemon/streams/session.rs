@@ -13,7 +13,7 @@ use pier_shim_proto::{StreamEnd, StreamKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::detach_keys::{Scan, Scanner};
+use crate::daemon::streams::detach_keys::{Scan, Scanner};
 
 /// How a session talks to its client.
 #[derive(Debug, Clone)]
@@ -189,7 +189,7 @@ mod tests {
             tty,
             multiplexed,
             stdin: true,
-            detach_keys: super::super::detach_keys::DEFAULT.to_vec(),
+            detach_keys: crate::daemon::streams::detach_keys::DEFAULT.to_vec(),
         }
     }
 

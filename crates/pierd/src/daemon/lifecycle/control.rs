@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Container, Daemon, Live};
+use crate::daemon::{Container, Daemon, Live};
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
 use crate::shim::{KillScope, ProcessFailure};
@@ -257,7 +257,7 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
 }
 
 /// SIGKILL and wait for the exit to be recorded.
-pub(super) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
+pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
     let mut rx = c.subscribe();
     if let Err(e) = signal_container(c, 9).await {
         tracing::debug!(id = %c.id, error = %e, "kill");

@@ -6,7 +6,7 @@ use std::io::Read;
 use pier_image::distribution::{Credentials, RegistryOptions};
 use pier_image::{Image, ImageError, Loaded, PullEvent, PullOptions, Pulled, Reference, RemoteImage, Removed};
 
-use super::Daemon;
+use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 
 /// An image store error as the API shows it: docker's wording for a

@@ -5,14 +5,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::Status;
 use crate::shim::{ExitRecord, ExitWatch, ShimError};
 
 /// How an exit was learned.
 #[derive(Debug, Clone)]
-pub(super) struct Exit {
+pub(in crate::daemon) struct Exit {
     pub record: ExitRecord,
     /// Set when the exit is a guess (the shim vanished without a record).
     pub error: Option<String>,
@@ -21,7 +21,7 @@ pub(super) struct Exit {
 impl Daemon {
     /// Run the monitor for `c`; `watch` is a wait already armed, or `None`
     /// to arm one now.
-    pub(super) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, watch: Option<ExitWatch>) {
+    pub(in crate::daemon) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, watch: Option<ExitWatch>) {
         let daemon = self.clone();
         let id = c.id.clone();
         let task = tokio::spawn(async move {
@@ -44,7 +44,7 @@ impl Daemon {
     /// mounted, which each handles: start reuses the mount (and this then
     /// leaves it alone), a file operation unmounts after itself, remove
     /// unmounts before deleting.
-    pub(super) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
+    pub(in crate::daemon) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
         let rec = exit.record;
         let error = exit.error.unwrap_or_default();
         if let Err(e) = c
@@ -131,7 +131,7 @@ async fn watch_exit(c: &Container, watch: Option<ExitWatch>) -> Exit {
 
 /// `exit.json`, retried briefly (the shim writes it before it answers but a
 /// reader may race the rename), else "shim disappeared" with code 255.
-pub(super) async fn exit_from_disk(path: &Path) -> Exit {
+pub(in crate::daemon) async fn exit_from_disk(path: &Path) -> Exit {
     for _ in 0..10 {
         if let Some(record) = read_exit_record(path) {
             return Exit { record, error: None };
@@ -141,7 +141,7 @@ pub(super) async fn exit_from_disk(path: &Path) -> Exit {
     shim_disappeared()
 }
 
-pub(super) fn shim_disappeared() -> Exit {
+pub(in crate::daemon) fn shim_disappeared() -> Exit {
     Exit {
         record: ExitRecord {
             exit_code: 255,
@@ -154,7 +154,7 @@ pub(super) fn shim_disappeared() -> Exit {
     }
 }
 
-pub(super) fn read_exit_record(path: &Path) -> Option<ExitRecord> {
+pub(in crate::daemon) fn read_exit_record(path: &Path) -> Option<ExitRecord> {
     let bytes = std::fs::read(path).ok()?;
     match serde_json::from_slice(&bytes) {
         Ok(r) => Some(r),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::monitor::{self, Exit};
-use super::{Container, Daemon};
+use crate::daemon::lifecycle::monitor::{self, Exit};
+use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::{self, Status};
 use crate::shim::{KillScope, ShimError, ShimState};

@@ -3,7 +3,7 @@
 use pier_api::filters::Filters;
 use pier_image::Image;
 
-use super::list::invalid_filter;
+use crate::daemon::lifecycle::list::invalid_filter;
 use crate::error::Result;
 
 /// The image-list filters pier applies: `dangling`, `label`, `reference`.

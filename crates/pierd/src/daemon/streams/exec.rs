@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::net::UnixStream;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
 use crate::shim::{ExecLaunch, ProcessFailure};

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::lifecycle::kill_and_wait;
-use super::{Container, Daemon};
+use crate::daemon::lifecycle::control::kill_and_wait;
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::Status;
 use crate::spec;
@@ -29,7 +29,7 @@ impl Daemon {
 
     /// AutoRemove after an exit: skipped when the container was started
     /// again in the meantime (a restart) or is already gone.
-    pub(super) async fn auto_remove(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+    pub(in crate::daemon) async fn auto_remove(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         let _op = c.op.lock().await;
         let live = c.live.borrow().clone();
         if live.removed || live.record.state.is_running() {
@@ -41,7 +41,7 @@ impl Daemon {
     /// Remove with the op lock held and the container not running.
     async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>, volumes: bool) -> Result<()> {
         let rec = c.record();
-        let mounts = super::mounts::load(&c.dir).unwrap_or_default();
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
         c.publish(|l| l.record.state.status = Status::Removing);
         let handle = {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());

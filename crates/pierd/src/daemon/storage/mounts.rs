@@ -11,8 +11,8 @@ use pier_api::container::HostConfig;
 use pier_api::volume::Mount as ApiMount;
 use serde::{Deserialize, Serialize};
 
-use super::confined::Root;
-use super::{Container, Daemon};
+use crate::daemon::storage::confined::Root;
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::spec::{BindMount, ExtraMount, Propagation, TmpfsMount};
 use crate::volumes::{NewVolume, VolumeError, ANONYMOUS_LABEL};
@@ -380,7 +380,11 @@ pub(crate) fn map_volume_error(e: VolumeError) -> Error {
 impl Daemon {
     /// Create-time work: plan the mounts, check `--mount` bind sources,
     /// create the volumes. Blocking.
-    pub(super) fn create_mounts(&self, hc: &HostConfig, declared_volumes: &[String]) -> Result<Vec<MountPoint>> {
+    pub(in crate::daemon) fn create_mounts(
+        &self,
+        hc: &HostConfig,
+        declared_volumes: &[String],
+    ) -> Result<Vec<MountPoint>> {
         let mut from = Vec::new();
         for spec in hc.volumes_from.iter().flatten() {
             let (key, rw) = parse_volumes_from(spec)?;
@@ -420,7 +424,7 @@ impl Daemon {
 
     /// Start-time work: the mounts to hand to the spec, targets created
     /// inside `rootfs` and given as resolved paths. Blocking.
-    pub(super) fn start_mounts(
+    pub(in crate::daemon) fn start_mounts(
         &self,
         c: &Container,
         rootfs: &Path,
@@ -509,7 +513,7 @@ impl Daemon {
 
     /// After a container is removed: its anonymous volumes go when asked
     /// (`rm -v`, AutoRemove) and nobody else uses them.
-    pub(super) fn release_volumes(&self, mounts: &[MountPoint], remove_anonymous: bool) {
+    pub(in crate::daemon) fn release_volumes(&self, mounts: &[MountPoint], remove_anonymous: bool) {
         for m in mounts.iter().filter(|m| m.kind == Kind::Volume) {
             let Ok(v) = self.volumes.get(&m.name) else { continue };
             let users = self.volume_users(&m.name);
@@ -538,7 +542,7 @@ fn copy_image_content(root: &Root, dest: &str, volume: &Path) -> Result<()> {
         Ok(fd) => fd,
         Err(_) => return Ok(()),
     };
-    let src = super::confined::fd_path(&fd);
+    let src = crate::daemon::storage::confined::fd_path(&fd);
     copy_tree(&src, volume).map_err(|e| Error::system(format!("copy image content of {dest} into volume"), e))
 }
 

@@ -1,0 +1,11 @@
+//! Container lifecycle: create (the spec from `model::build`), the bundle written
+//! before each start, start/stop/kill/wait, the exit monitor, remove, list,
+//! and restore after a daemon restart.
+
+pub(crate) mod bundle;
+pub(crate) mod control;
+pub(crate) mod create;
+pub(crate) mod list;
+pub(crate) mod monitor;
+pub(crate) mod remove;
+pub(crate) mod restore;
