@@ -18,7 +18,7 @@ mod rfc3339;
 mod unix;
 
 pub use civil::{civil_from_days, days_from_civil, DateTime};
-pub use duration::parse_go_duration;
+pub use duration::{parse_go_duration, parse_go_duration_signed, DurationError};
 pub use human::human_duration;
 pub use rfc3339::{
     append_fixed, format_fixed, format_fixed_into, format_go_utc, format_nano, format_nano_or_zero, parse_rfc3339,

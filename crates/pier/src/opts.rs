@@ -209,50 +209,7 @@ pub fn nano_cpus(s: &str) -> Result<i64, Invalid> {
 
 /// Go's `time.ParseDuration`, in nanoseconds.
 pub fn go_duration(s: &str) -> Result<i64, Invalid> {
-    let bad = || invalid(format!("time: invalid duration \"{s}\""));
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..n];
-        if num.is_empty() || num == "." {
-            return Err(bad());
-        }
-        let value: f64 = num.parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..u];
-        rest = &rest[u..];
-        let mult = match unit {
-            "" => return Err(invalid(format!("time: missing unit in duration \"{s}\""))),
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            other => return Err(invalid(format!("time: unknown unit \"{other}\" in duration \"{s}\""))),
-        };
-        total += value * mult;
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    let ns = total.round() as i64;
-    Ok(if neg { -ns } else { ns })
+    pier_time::parse_go_duration_signed(s).map_err(|e| invalid(e.to_string()))
 }
 
 /// go-units `ParseUlimit` (`--ulimit nofile=1024:2048`).
