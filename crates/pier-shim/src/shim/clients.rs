@@ -1,65 +1,152 @@
-//! RPC clients: accepting, reading requests in order, answering.
+//! RPC clients: the listener, accepting, reading requests in order,
+//! answering; the connections that became streams live here too.
 
+use std::collections::BTreeMap;
 use std::io;
+use std::path::Path;
 
-use mio::{Interest, Token};
+use anyhow::Context;
+use mio::net::UnixListener;
+use mio::{Interest, Registry, Token};
 use pier_shim_proto::{ErrorCode, FrameError, Response};
 
-use super::{Invocation, Shim};
+use super::{Invocation, Shim, FIRST_CLIENT, LISTENER};
 use crate::conn::Conn;
 use crate::decide::{self, Decision};
 use crate::feed::{Source, REFILL_BELOW};
 
-impl Shim {
-    pub(super) fn on_accept(&mut self) {
+/// The RPC socket and every connection on it, by token.
+pub(super) struct Clients {
+    listener: UnixListener,
+    /// (device, inode) of the socket file we bound.
+    socket_id: Option<(u64, u64)>,
+    pub(super) conns: BTreeMap<usize, Conn>,
+    next_conn: usize,
+    /// Connections parked on `Wait` until the container is deleted.
+    pub(super) waiters: Vec<usize>,
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Clients {
+    /// Bind the RPC socket at `path`, replacing a stale one.
+    pub(super) fn bind(path: &Path) -> anyhow::Result<Clients> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("remove {}", path.display())),
+        }
+        let listener = UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+        Ok(Clients {
+            listener,
+            socket_id: file_id(path),
+            conns: BTreeMap::new(),
+            next_conn: FIRST_CLIENT,
+            waiters: Vec::new(),
+        })
+    }
+
+    pub(super) fn register(&mut self, registry: &Registry) -> anyhow::Result<()> {
+        registry
+            .register(&mut self.listener, LISTENER, Interest::READABLE)
+            .context("register listener")
+    }
+
+    /// Accept one connection; `None` once none is waiting.
+    fn accept(&mut self, registry: &Registry) -> Option<usize> {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
                     let id = self.next_conn;
                     self.next_conn += 1;
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
-                    {
+                    if let Err(e) = registry.register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE) {
                         tracing::error!(error = %e, "register client");
                         continue;
                     }
                     self.conns.insert(id, Conn::new(stream));
-                    self.on_client(id, false);
+                    return Some(id);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "accept client");
-                    return;
+                    return None;
                 }
             }
         }
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Drop a connection that is done (`buf` reads what a stream's client
+    /// still sends).
+    fn reap(&mut self, id: usize, registry: &Registry, buf: &mut [u8]) {
+        if id == 0 {
+            return;
+        }
+        if self.conns.get(&id).is_some_and(Conn::finished) {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                if conn.stdio.is_some() {
+                    conn.discard_input(buf);
+                }
+                let _ = registry.deregister(&mut conn.stream);
+            }
+            self.waiters.retain(|&w| w != id);
+        }
+    }
+
+    /// Before the shim leaves: write what is queued.
+    pub(super) fn flush_all(&mut self) {
+        for conn in self.conns.values_mut() {
+            conn.flush();
+        }
+    }
+
+    /// Remove the socket file, unless a successor shim for the same
+    /// container (a restart) has bound the path anew.
+    pub(super) fn remove_socket(&self, path: &Path) {
+        if self.socket_id.is_some() && file_id(path) == self.socket_id {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::debug!(error = %e, "remove socket");
+            }
+        }
+    }
+}
+
+impl Shim {
+    pub(super) fn on_accept(&mut self) {
+        while let Some(id) = self.clients.accept(self.poll.registry()) {
+            self.on_client(id, false);
+        }
+    }
+
     pub(super) fn on_client(&mut self, id: usize, hup: bool) {
-        let Some(conn) = self.conns.get_mut(&id) else {
+        let Some(conn) = self.clients.conns.get_mut(&id) else {
             return;
         };
         if let Some(source) = conn.stdio.as_ref().map(|st| st.source) {
             // A stream: room to write more, input to read, or a hang-up.
-            self.progress_stream(id);
+            self.clients.progress(id, &self.output);
             if let Source::Exec(seq) = source {
-                if self.conns.get(&id).is_some_and(|c| c.queued() < REFILL_BELOW) {
+                if self.clients.conns.get(&id).is_some_and(|c| c.queued() < REFILL_BELOW) {
                     self.exec_stream_writable(seq);
                 }
             }
             self.read_input(id);
             if hup {
-                if let Some(conn) = self.conns.get_mut(&id) {
+                if let Some(conn) = self.clients.conns.get_mut(&id) {
                     conn.close();
                 }
             }
             self.reap_conn(id);
             return;
         }
-        conn.fill(&mut self.buf);
+        conn.fill(self.buf.scratch());
         conn.flush();
         self.serve(id);
     }
@@ -68,7 +155,7 @@ impl Shim {
     pub(super) fn serve(&mut self, id: usize) {
         loop {
             let view = self.view();
-            let Some(conn) = self.conns.get_mut(&id) else {
+            let Some(conn) = self.clients.conns.get_mut(&id) else {
                 return;
             };
             let req = match conn.next_request() {
@@ -92,14 +179,14 @@ impl Shim {
                 Decision::Reply(resp) => conn.send(&resp),
                 Decision::Run(op) => {
                     conn.busy = true;
-                    self.queue.push_back(Invocation::Client { conn: id, op });
+                    self.invocations.push(Invocation::Client { conn: id, op });
                 }
                 Decision::Park => {
                     conn.busy = true;
-                    self.waiters.push(id);
+                    self.clients.waiters.push(id);
                 }
                 Decision::Shutdown => {
-                    self.shutdown = true;
+                    self.lifecycle.shutdown = true;
                     conn.send(&Response::Ok);
                 }
                 Decision::Attach(req) => {
@@ -111,19 +198,19 @@ impl Shim {
                     self.start_exec(id, req);
                     return;
                 }
-                Decision::ExecState(exec_id) => {
-                    let resp = self.exec_state(&exec_id);
-                    conn_send(self, id, &resp);
-                }
+                Decision::ExecState(exec_id) => conn.send(&self.execs.state(&exec_id)),
                 Decision::Resize { exec_id, height, width } => {
-                    let resp = self.resize(exec_id.as_deref(), height, width);
-                    conn_send(self, id, &resp);
+                    let resp = match exec_id {
+                        None => self.terminal.resize(height, width),
+                        Some(exec_id) => self.execs.resize(&exec_id, height, width),
+                    };
+                    conn.send(&resp);
                 }
                 Decision::CloseStdin => {
                     if let Some(stdin) = self.stdin.as_mut() {
                         stdin.close(self.poll.registry());
                     }
-                    conn_send(self, id, &Response::Ok);
+                    conn.send(&Response::Ok);
                 }
             }
         }
@@ -131,7 +218,7 @@ impl Shim {
     }
 
     pub(super) fn answer(&mut self, id: usize, resp: &Response) {
-        if let Some(conn) = self.conns.get_mut(&id) {
+        if let Some(conn) = self.clients.conns.get_mut(&id) {
             conn.busy = false;
             conn.send(resp);
             self.serve(id);
@@ -139,23 +226,6 @@ impl Shim {
     }
 
     pub(super) fn reap_conn(&mut self, id: usize) {
-        if id == 0 {
-            return;
-        }
-        if self.conns.get(&id).is_some_and(Conn::finished) {
-            if let Some(mut conn) = self.conns.remove(&id) {
-                if conn.stdio.is_some() {
-                    conn.discard_input(&mut self.buf);
-                }
-                let _ = self.poll.registry().deregister(&mut conn.stream);
-            }
-            self.waiters.retain(|&w| w != id);
-        }
-    }
-}
-
-fn conn_send(shim: &mut Shim, id: usize, resp: &Response) {
-    if let Some(conn) = shim.conns.get_mut(&id) {
-        conn.send(resp);
+        self.clients.reap(id, self.poll.registry(), self.buf.scratch());
     }
 }

@@ -1,7 +1,7 @@
 //! The terminal (`tty`): the runtime creates a pty and sends its master fd
 //! over `--console-socket`. The master is then the container's only output
 //! (logged as stdout); duplicates are kept for input (`open_stdin`) and
-//! resize.
+//! resize ([`Terminal`]).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,8 +11,10 @@ use anyhow::Context;
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::pipe::Receiver;
 use mio::{Interest, Registry, Token};
+use pier_shim_proto::{ErrorCode, Response};
 use pier_sys::Errno;
 
+use super::stdin::StdinPipe;
 use super::{Shim, CONSOLE, STDIN, STDOUT};
 
 /// The socket the runtime sends the master to, until it has.
@@ -84,55 +86,118 @@ impl Console {
     }
 }
 
-impl Shim {
-    /// The console socket is readable: take the master when it comes.
-    pub(super) fn on_console(&mut self) {
+/// The container's terminal (`tty`): the console socket until the master
+/// comes, then the master, kept for resize. The master's output side goes
+/// to [`super::output::Output`], its input side to the container's stdin.
+pub(super) struct Terminal {
+    console: Option<Console>,
+    master: Option<OwnedFd>,
+}
+
+impl Terminal {
+    pub(super) fn new(console: Option<Console>) -> Terminal {
+        Terminal { console, master: None }
+    }
+
+    /// Where the runtime sends the master, while nothing came yet.
+    pub(super) fn console_path(&self) -> Option<PathBuf> {
+        self.console.as_ref().map(|c| c.path().to_owned())
+    }
+
+    /// The master came.
+    pub(super) fn has_master(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// The console socket is readable: take the master when it comes, as
+    /// the container's `stdout` and (with `open_stdin`) its `stdin`.
+    fn on_console(
+        &mut self,
+        registry: &Registry,
+        open_stdin: bool,
+        stdout: &mut Option<Receiver>,
+        stdin: &mut Option<StdinPipe>,
+    ) {
         let Some(console) = self.console.as_mut() else {
             return;
         };
-        match console.poll_master(self.poll.registry()) {
+        match console.poll_master(registry) {
             Ok(None) => {}
             Ok(Some(master)) => {
-                if let Some(console) = self.console.take() {
-                    console.close(self.poll.registry());
-                }
-                if let Err(e) = self.take_master(master) {
+                self.close_console(registry);
+                if let Err(e) = self.take_master(master, registry, open_stdin, stdout, stdin) {
                     tracing::error!(error = format!("{e:#}"), "set up terminal");
                 }
             }
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "console socket");
-                if let Some(console) = self.console.take() {
-                    console.close(self.poll.registry());
-                }
+                self.close_console(registry);
             }
         }
     }
 
-    fn take_master(&mut self, master: OwnedFd) -> anyhow::Result<()> {
+    fn take_master(
+        &mut self,
+        master: OwnedFd,
+        registry: &Registry,
+        open_stdin: bool,
+        stdout: &mut Option<Receiver>,
+        stdin: &mut Option<StdinPipe>,
+    ) -> anyhow::Result<()> {
         let input = master.try_clone().context("dup terminal")?;
         let mut output = Receiver::from(master);
         output.set_nonblocking(true).context("set terminal nonblocking")?;
-        self.poll
-            .registry()
+        registry
             .register(&mut output, STDOUT, Interest::READABLE)
             .context("register terminal")?;
-        self.stdout = Some(output);
-        if self.cfg.open_stdin {
+        *stdout = Some(output);
+        if open_stdin {
             let fd = input.try_clone().context("dup terminal")?;
-            self.stdin =
-                Some(super::stdin::StdinPipe::new(fd, self.poll.registry(), STDIN).context("register terminal input")?);
+            *stdin = Some(StdinPipe::new(fd, registry, STDIN).context("register terminal input")?);
         }
-        self.terminal = Some(input);
+        self.master = Some(input);
         tracing::info!("terminal received");
         Ok(())
     }
 
     /// Drop the console socket (on exit, or when no terminal came).
-    pub(super) fn close_console(&mut self) {
+    pub(super) fn close_console(&mut self, registry: &Registry) {
         if let Some(console) = self.console.take() {
-            console.close(self.poll.registry());
+            console.close(registry);
         }
+    }
+
+    pub(super) fn resize(&self, height: u16, width: u16) -> Response {
+        resize(self.master.as_ref(), height, width)
+    }
+}
+
+/// Size a terminal, if there is one.
+pub(super) fn resize(terminal: Option<&OwnedFd>, height: u16, width: u16) -> Response {
+    let Some(terminal) = terminal else {
+        return Response::Error {
+            message: "no terminal to resize".to_owned(),
+            code: ErrorCode::Invalid,
+        };
+    };
+    match pier_sys::term::set_window_size(terminal.as_fd(), height, width) {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::Error {
+            message: format!("resize terminal: {e}"),
+            code: ErrorCode::Internal,
+        },
+    }
+}
+
+impl Shim {
+    pub(super) fn on_console(&mut self) {
+        let registry = self.poll.registry();
+        self.terminal
+            .on_console(registry, self.cfg.open_stdin, &mut self.output.stdout, &mut self.stdin);
+    }
+
+    pub(super) fn close_console(&mut self) {
+        self.terminal.close_console(self.poll.registry());
     }
 }
 

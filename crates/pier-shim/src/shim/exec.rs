@@ -10,20 +10,23 @@
 //! it open (moby#33039). A terminal's last bytes may reach the master a
 //! moment after the exit, so a terminal gets [`TTY_GRACE`] to say EOF.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mio::unix::pipe::Receiver;
-use mio::{Interest, Token};
-use pier_runtime::{ChildStdio, ExecOptions, RuntimeError};
-use pier_shim_proto::{ErrorCode, ExecRequest, Response, StreamEnd};
+use mio::{Interest, Registry, Token};
+use pier_runtime::{ChildStdio, ExecOptions, Runtime, RuntimeError};
+use pier_shim_proto::{ErrorCode, ExecRequest, Response, ShimConfig, StreamEnd};
 use pier_sys::reap::ExitStatus;
 
-use super::{console::is_terminal_eof, Invocation, Shim, EXEC_BASE};
+use super::console::{self, is_terminal_eof};
+use super::stdin::StdinPipe;
+use super::{Invocation, Shim, EXEC_BASE};
 use crate::failure;
 use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
 use crate::sink::Stream;
@@ -40,20 +43,20 @@ const FINAL_DRAIN: usize = 4 * 1024 * 1024;
 const ORPHAN_MEMORY: usize = 64;
 
 pub(super) struct Exec {
-    pub(super) id: String,
+    id: String,
     req: ExecRequest,
     /// 0 until the runtime has started it.
-    pub(super) pid: i32,
-    pub(super) exit_code: Option<i32>,
+    pid: i32,
+    exit_code: Option<i32>,
     conn: usize,
     /// stdout, stderr (a terminal is stdout).
     out: [Option<Receiver>; 2],
-    pub(super) stdin: Option<super::stdin::StdinPipe>,
+    stdin: Option<StdinPipe>,
     terminal: Option<OwnedFd>,
     child: Option<ChildStdio>,
     console: Option<(PathBuf, UnixListener)>,
     /// The process exited; a terminal gets until then to reach EOF.
-    pub(super) drain_until: Option<Instant>,
+    drain_until: Option<Instant>,
 }
 
 fn token(seq: usize, pipe: usize) -> Token {
@@ -66,40 +69,14 @@ pub(super) fn of_token(t: usize) -> (usize, usize) {
     ((t - EXEC_BASE) / 4, (t - EXEC_BASE) % 4)
 }
 
-impl Shim {
-    /// Set up an exec's stdio and queue `runtime exec`.
-    pub(super) fn start_exec(&mut self, conn: usize, req: ExecRequest) {
-        if self.execs.values().any(|e| e.id == req.exec_id) {
-            self.answer(
-                conn,
-                &Response::Error {
-                    message: format!("exec {} already exists", req.exec_id),
-                    code: ErrorCode::Invalid,
-                },
-            );
-            return;
-        }
-        let seq = self.next_exec;
-        self.next_exec += 1;
-        match self.exec_stdio(seq, &req) {
-            Ok(exec) => {
-                self.execs.insert(seq, exec);
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.busy = true;
-                }
-                self.queue.push_back(Invocation::Exec { conn, seq });
-            }
-            Err(e) => self.answer(
-                conn,
-                &Response::Error {
-                    message: format!("set up exec stdio: {e:#}"),
-                    code: ErrorCode::Internal,
-                },
-            ),
-        }
-    }
+fn pid_file(bundle: &Path, exec_id: &str) -> PathBuf {
+    bundle.join(format!("exec-{exec_id}.pid"))
+}
 
-    fn exec_stdio(&mut self, seq: usize, req: &ExecRequest) -> anyhow::Result<Exec> {
+impl Exec {
+    /// The exec's stdio before `runtime exec`: pipes, or a console socket
+    /// for its terminal.
+    fn open(seq: usize, req: &ExecRequest, bundle: &Path, registry: &Registry) -> anyhow::Result<Exec> {
         use anyhow::Context;
         let mut exec = Exec {
             id: req.exec_id.clone(),
@@ -115,7 +92,7 @@ impl Shim {
             drain_until: None,
         };
         if req.tty {
-            let path = self.cfg.bundle.join(format!("x{seq}.sock"));
+            let path = bundle.join(format!("x{seq}.sock"));
             let _ = std::fs::remove_file(&path);
             let listener = UnixListener::bind(&path).with_context(|| format!("bind {}", path.display()))?;
             listener
@@ -127,7 +104,6 @@ impl Shim {
         if req.detach {
             return Ok(exec);
         }
-        let registry = self.poll.registry();
         let mut child = ChildStdio::null();
         for (i, wanted) in [req.stdout, req.stderr].into_iter().enumerate() {
             if !wanted {
@@ -148,33 +124,221 @@ impl Shim {
         }
         if req.stdin {
             let p = pier_sys::fd::pipe().context("create exec stdin pipe")?;
-            exec.stdin =
-                Some(super::stdin::StdinPipe::new(p.write, registry, token(seq, 2)).context("register exec stdin")?);
+            exec.stdin = Some(StdinPipe::new(p.write, registry, token(seq, 2)).context("register exec stdin")?);
             child.stdin = Stdio::from(p.read);
         }
         exec.child = Some(child);
         Ok(exec)
     }
 
+    /// With a terminal: take the master the runtime sent, size it, and use
+    /// it for output (and input with `stdin`).
+    fn take_terminal(&mut self, seq: usize, registry: &Registry) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let Some((path, listener)) = self.console.take() else {
+            return Ok(());
+        };
+        let _ = std::fs::remove_file(&path);
+        // The runtime has exited, so its connection and the fd are queued.
+        let (conn, _) = listener.accept().context("accept exec console connection")?;
+        let mut name = [0u8; 256];
+        let (_, mut fds) = pier_sys::scm::recv_fds(conn.as_fd(), &mut name).context("receive exec terminal")?;
+        anyhow::ensure!(!fds.is_empty(), "the runtime sent no terminal");
+        let master = fds.swap_remove(0);
+        if let Some((h, w)) = self.req.console_size {
+            pier_sys::term::set_window_size(master.as_fd(), h, w).context("size exec terminal")?;
+        }
+        self.terminal = Some(master.try_clone().context("dup exec terminal")?);
+        if self.req.stdin && !self.req.detach {
+            let input = master.try_clone().context("dup exec terminal")?;
+            self.stdin = Some(StdinPipe::new(input, registry, token(seq, 2)).context("register exec terminal input")?);
+        }
+        let mut rx = Receiver::from(master);
+        rx.set_nonblocking(true).context("set exec terminal nonblocking")?;
+        registry
+            .register(&mut rx, token(seq, 0), Interest::READABLE)
+            .context("register exec terminal")?;
+        self.out[0] = Some(rx);
+        Ok(())
+    }
+
+    fn close_io(&mut self, registry: &Registry) {
+        for rx in self.out.iter_mut() {
+            if let Some(mut rx) = rx.take() {
+                let _ = registry.deregister(&mut rx);
+            }
+        }
+        if let Some(stdin) = self.stdin.as_mut() {
+            stdin.shut(registry);
+        }
+        self.stdin = None;
+        self.terminal = None;
+        self.child = None;
+        if let Some((path, _)) = self.console.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Every exec of the container by sequence number, kept until the shim
+/// exits (for their exit codes), and exits not matched to one yet.
+pub(super) struct Execs {
+    by_seq: BTreeMap<usize, Exec>,
+    next_seq: usize,
+    /// Exits reaped while an exec invocation ran, matched once its pid is
+    /// known.
+    orphans: VecDeque<(i32, ExitStatus)>,
+}
+
+impl Execs {
+    pub(super) fn new() -> Execs {
+        Execs {
+            by_seq: BTreeMap::new(),
+            next_seq: 0,
+            orphans: VecDeque::new(),
+        }
+    }
+
+    fn get(&self, seq: usize) -> Option<&Exec> {
+        self.by_seq.get(&seq)
+    }
+
+    fn get_mut(&mut self, seq: usize) -> Option<&mut Exec> {
+        self.by_seq.get_mut(&seq)
+    }
+
+    /// The stdin an exec's stream writes to.
+    pub(super) fn stdin_mut(&mut self, seq: usize) -> Option<&mut StdinPipe> {
+        self.get_mut(seq).and_then(|e| e.stdin.as_mut())
+    }
+
+    /// When terminals of exited execs must have said EOF.
+    pub(super) fn drain_deadlines(&self) -> impl Iterator<Item = Option<Instant>> + '_ {
+        self.by_seq.values().map(|e| e.drain_until)
+    }
+
+    /// Exited execs whose terminal reached EOF or whose grace ran out.
+    fn drained(&self, now: Instant) -> Vec<usize> {
+        self.by_seq
+            .iter()
+            .filter(|(_, e)| e.drain_until.is_some_and(|d| now >= d || e.out[0].is_none()))
+            .map(|(&s, _)| s)
+            .collect()
+    }
+
+    fn contains(&self, exec_id: &str) -> bool {
+        self.by_seq.values().any(|e| e.id == exec_id)
+    }
+
+    /// The sequence number of a new exec.
+    fn next_seq(&mut self) -> usize {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
     /// The argv and stdio of a queued exec.
-    pub(super) fn exec_invocation(&mut self, seq: usize) -> Option<(Vec<std::ffi::OsString>, ChildStdio)> {
-        let exec = self.execs.get_mut(&seq)?;
+    pub(super) fn invocation(
+        &mut self,
+        seq: usize,
+        cfg: &ShimConfig,
+        runtime: &Runtime,
+    ) -> Option<(Vec<std::ffi::OsString>, ChildStdio)> {
+        let exec = self.by_seq.get_mut(&seq)?;
         self.orphans.clear();
         let opts = ExecOptions {
             process: exec.req.process.clone(),
-            pid_file: self.cfg.bundle.join(format!("exec-{}.pid", exec.id)),
+            pid_file: pid_file(&cfg.bundle, &exec.id),
             console_socket: exec.console.as_ref().map(|(p, _)| p.clone()),
         };
         let stdio = exec.child.take().unwrap_or_else(ChildStdio::null);
-        Some((self.runtime.exec_args(&self.cfg.id, &opts), stdio))
+        Some((runtime.exec_args(&cfg.id, &opts), stdio))
+    }
+
+    /// The exec still running as `pid`.
+    fn running(&self, pid: i32) -> Option<usize> {
+        self.by_seq
+            .iter()
+            .find(|(_, e)| e.pid == pid && e.exit_code.is_none())
+            .map(|(&s, _)| s)
+    }
+
+    /// An exit nobody claimed: maybe an exec whose runtime has not
+    /// returned yet.
+    pub(super) fn remember_orphan(&mut self, pid: i32, status: ExitStatus) {
+        if self.orphans.len() == ORPHAN_MEMORY {
+            self.orphans.pop_front();
+        }
+        self.orphans.push_back((pid, status));
+    }
+
+    /// The exit of `pid` if it came before its exec was known to run.
+    fn take_orphan(&mut self, pid: i32) -> Option<ExitStatus> {
+        let i = self.orphans.iter().position(|&(p, _)| p == pid)?;
+        self.orphans.remove(i).map(|(_, status)| status)
+    }
+
+    pub(super) fn state(&self, exec_id: &str) -> Response {
+        match self.by_seq.values().find(|e| e.id == exec_id) {
+            Some(e) => Response::ExecState(crate::decide::exec_info(e.pid, e.exit_code)),
+            None => Response::Error {
+                message: format!("no such exec: {exec_id}"),
+                code: ErrorCode::NotFound,
+            },
+        }
+    }
+
+    /// Size an exec's terminal (or remember the size until it has one).
+    pub(super) fn resize(&mut self, exec_id: &str, height: u16, width: u16) -> Response {
+        match self.by_seq.values_mut().find(|e| e.id == exec_id) {
+            None => Response::Error {
+                message: format!("no such exec: {exec_id}"),
+                code: ErrorCode::NotFound,
+            },
+            Some(e) if e.pid == 0 && e.req.tty => {
+                e.req.console_size = Some((height, width));
+                Response::Ok
+            }
+            Some(e) => console::resize(e.terminal.as_ref(), height, width),
+        }
+    }
+}
+
+impl Shim {
+    /// Set up an exec's stdio and queue `runtime exec`.
+    pub(super) fn start_exec(&mut self, conn: usize, req: ExecRequest) {
+        if self.execs.contains(&req.exec_id) {
+            self.answer(
+                conn,
+                &Response::Error {
+                    message: format!("exec {} already exists", req.exec_id),
+                    code: ErrorCode::Invalid,
+                },
+            );
+            return;
+        }
+        let seq = self.execs.next_seq();
+        match Exec::open(seq, &req, &self.cfg.bundle, self.poll.registry()) {
+            Ok(exec) => {
+                self.execs.by_seq.insert(seq, exec);
+                if let Some(c) = self.clients.conns.get_mut(&conn) {
+                    c.busy = true;
+                }
+                self.invocations.push(Invocation::Exec { conn, seq });
+            }
+            Err(e) => self.answer(
+                conn,
+                &Response::Error {
+                    message: format!("set up exec stdio: {e:#}"),
+                    code: ErrorCode::Internal,
+                },
+            ),
+        }
     }
 
     /// `runtime exec` ended.
     pub(super) fn exec_done(&mut self, conn: usize, seq: usize, result: Result<(), RuntimeError>) {
-        let pid_file = self
-            .execs
-            .get(&seq)
-            .map(|e| self.cfg.bundle.join(format!("exec-{}.pid", e.id)));
+        let pid_file = self.execs.get(seq).map(|e| pid_file(&self.cfg.bundle, &e.id));
         let started = result.map_err(|e| (failure::code_of(&e), failure::message_of(&e)));
         let internal = |m: String| (ErrorCode::Internal, m);
         let pid = started.and_then(|()| {
@@ -189,19 +353,19 @@ impl Shim {
             Ok(pid) => pid,
             Err((code, message)) => {
                 tracing::warn!(reason = %message, %code, "exec failed");
-                if let Some(mut exec) = self.execs.remove(&seq) {
-                    self.close_exec_io(&mut exec);
+                if let Some(mut exec) = self.execs.by_seq.remove(&seq) {
+                    exec.close_io(self.poll.registry());
                 }
                 self.answer(conn, &Response::Error { message, code });
                 return;
             }
         };
-        if let Err(e) = self.take_exec_terminal(seq) {
-            tracing::error!(error = format!("{e:#}"), "set up exec terminal");
-        }
-        let Some(exec) = self.execs.get_mut(&seq) else {
+        let Some(exec) = self.execs.get_mut(seq) else {
             return;
         };
+        if let Err(e) = exec.take_terminal(seq, self.poll.registry()) {
+            tracing::error!(error = format!("{e:#}"), "set up exec terminal");
+        }
         exec.pid = pid;
         exec.conn = conn;
         tracing::info!(pid, exec = %exec.id, "exec started");
@@ -213,7 +377,7 @@ impl Shim {
                 exec.req.stdin,
             )
         });
-        let early = self.orphans.iter().position(|&(p, _)| p == pid);
+        let early = self.execs.take_orphan(pid);
         let reply = Response::ExecStarted { pid };
         match st {
             Some(st) => self.start_stream(conn, st, &reply),
@@ -222,64 +386,25 @@ impl Shim {
         // Drain what the process wrote before the stream existed.
         self.on_exec_output(seq, 0, false);
         self.on_exec_output(seq, 1, false);
-        if let Some(i) = early {
-            if let Some((_, status)) = self.orphans.remove(i) {
-                self.exec_exited(seq, status);
-            }
+        if let Some(status) = early {
+            self.exec_exited(seq, status);
         }
-    }
-
-    /// With a terminal: take the master the runtime sent, size it, and use
-    /// it for output (and input with `stdin`).
-    fn take_exec_terminal(&mut self, seq: usize) -> anyhow::Result<()> {
-        use anyhow::Context;
-        let registry = self.poll.registry();
-        let Some(exec) = self.execs.get_mut(&seq) else {
-            return Ok(());
-        };
-        let Some((path, listener)) = exec.console.take() else {
-            return Ok(());
-        };
-        let _ = std::fs::remove_file(&path);
-        // The runtime has exited, so its connection and the fd are queued.
-        let (conn, _) = listener.accept().context("accept exec console connection")?;
-        let mut name = [0u8; 256];
-        let (_, mut fds) = pier_sys::scm::recv_fds(conn.as_fd(), &mut name).context("receive exec terminal")?;
-        anyhow::ensure!(!fds.is_empty(), "the runtime sent no terminal");
-        let master = fds.swap_remove(0);
-        if let Some((h, w)) = exec.req.console_size {
-            pier_sys::term::set_window_size(master.as_fd(), h, w).context("size exec terminal")?;
-        }
-        exec.terminal = Some(master.try_clone().context("dup exec terminal")?);
-        if exec.req.stdin && !exec.req.detach {
-            let input = master.try_clone().context("dup exec terminal")?;
-            exec.stdin = Some(
-                super::stdin::StdinPipe::new(input, registry, token(seq, 2)).context("register exec terminal input")?,
-            );
-        }
-        let mut rx = Receiver::from(master);
-        rx.set_nonblocking(true).context("set exec terminal nonblocking")?;
-        registry
-            .register(&mut rx, token(seq, 0), Interest::READABLE)
-            .context("register exec terminal")?;
-        exec.out[0] = Some(rx);
-        Ok(())
     }
 
     /// An exec's output pipe is readable (or its stream has room again).
     /// `last`: the process has exited; read what is there regardless of
     /// the stream's backlog.
     pub(super) fn on_exec_output(&mut self, seq: usize, pipe: usize, last: bool) -> bool {
-        let mut buf = std::mem::take(&mut self.buf);
+        let mut buf = self.buf.take();
         let mut eof = false;
         let mut read = 0;
         let stream = if pipe == 0 { Stream::Stdout } else { Stream::Stderr };
-        while let Some(exec) = self.execs.get_mut(&seq) {
+        while let Some(exec) = self.execs.get_mut(seq) {
             if exec.pid == 0 {
                 // Not started: keep what comes for the stream to be.
                 break;
             }
-            let conn = self.conns.get_mut(&exec.conn).filter(|c| c.stdio.is_some());
+            let conn = self.clients.conns.get_mut(&exec.conn).filter(|c| c.stdio.is_some());
             let Some(rx) = exec.out.get_mut(pipe).and_then(Option::as_mut) else {
                 eof = true;
                 break;
@@ -316,10 +441,10 @@ impl Shim {
                 }
             }
         }
-        self.buf = buf;
-        self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
+        self.buf.restore(buf);
+        self.buf.schedule_trim();
         if eof {
-            if let Some(exec) = self.execs.get_mut(&seq) {
+            if let Some(exec) = self.execs.get_mut(seq) {
                 if let Some(mut rx) = exec.out.get_mut(pipe).and_then(Option::take) {
                     let _ = self.poll.registry().deregister(&mut rx);
                 }
@@ -330,7 +455,7 @@ impl Shim {
 
     /// The reaper collected an exec's process.
     pub(super) fn exec_exited(&mut self, seq: usize, status: ExitStatus) {
-        let Some(exec) = self.execs.get_mut(&seq) else {
+        let Some(exec) = self.execs.get_mut(seq) else {
             return;
         };
         exec.exit_code = Some(status.code());
@@ -339,7 +464,7 @@ impl Shim {
         let out_eof = self.on_exec_output(seq, 0, true);
         self.on_exec_output(seq, 1, true);
         if tty && !out_eof {
-            if let Some(exec) = self.execs.get_mut(&seq) {
+            if let Some(exec) = self.execs.get_mut(seq) {
                 exec.drain_until = Some(Instant::now() + TTY_GRACE);
             }
             return;
@@ -349,14 +474,7 @@ impl Shim {
 
     /// Terminals whose grace ran out, or that reached EOF, end.
     pub(super) fn check_exec_drains(&mut self) {
-        let now = Instant::now();
-        let due: Vec<usize> = self
-            .execs
-            .iter()
-            .filter(|(_, e)| e.drain_until.is_some_and(|d| now >= d || e.out[0].is_none()))
-            .map(|(&s, _)| s)
-            .collect();
-        for seq in due {
+        for seq in self.execs.drained(Instant::now()) {
             self.on_exec_output(seq, 0, true);
             self.end_exec(seq);
         }
@@ -364,48 +482,24 @@ impl Shim {
 
     /// Close the exec's stdio and end its stream with the exit code.
     fn end_exec(&mut self, seq: usize) {
-        let Some(mut exec) = self.execs.remove(&seq) else {
+        let Some(exec) = self.execs.get_mut(seq) else {
             return;
         };
         exec.drain_until = None;
-        self.close_exec_io(&mut exec);
+        exec.close_io(self.poll.registry());
         let (conn, exit_code) = (exec.conn, exec.exit_code);
-        self.execs.insert(seq, exec);
-        if let Some(st) = self.conns.get_mut(&conn).and_then(|c| c.stdio.as_mut()) {
+        if let Some(st) = self.clients.conns.get_mut(&conn).and_then(|c| c.stdio.as_mut()) {
             if st.source == Source::Exec(seq) {
                 st.end = Some(StreamEnd { exit_code });
             }
         }
-        self.progress_stream(conn);
+        self.clients.progress(conn, &self.output);
         self.reap_conn(conn);
-    }
-
-    fn close_exec_io(&mut self, exec: &mut Exec) {
-        let registry = self.poll.registry();
-        for rx in exec.out.iter_mut() {
-            if let Some(mut rx) = rx.take() {
-                let _ = registry.deregister(&mut rx);
-            }
-        }
-        if let Some(stdin) = exec.stdin.as_mut() {
-            stdin.shut(registry);
-        }
-        exec.stdin = None;
-        exec.terminal = None;
-        exec.child = None;
-        if let Some((path, _)) = exec.console.take() {
-            let _ = std::fs::remove_file(path);
-        }
     }
 
     /// Route a reaped pid to its exec; false if it is none of theirs.
     pub(super) fn reaped_exec(&mut self, pid: i32, status: ExitStatus) -> bool {
-        let seq = self
-            .execs
-            .iter()
-            .find(|(_, e)| e.pid == pid && e.exit_code.is_none())
-            .map(|(&s, _)| s);
-        match seq {
+        match self.execs.running(pid) {
             Some(seq) => {
                 self.exec_exited(seq, status);
                 true
@@ -414,60 +508,9 @@ impl Shim {
         }
     }
 
-    /// An exit nobody claimed: maybe an exec whose runtime has not
-    /// returned yet.
-    pub(super) fn remember_orphan(&mut self, pid: i32, status: ExitStatus) {
-        if self.orphans.len() == ORPHAN_MEMORY {
-            self.orphans.pop_front();
-        }
-        self.orphans.push_back((pid, status));
-    }
-
-    pub(super) fn exec_state(&self, exec_id: &str) -> Response {
-        match self.execs.values().find(|e| e.id == exec_id) {
-            Some(e) => Response::ExecState(crate::decide::exec_info(e.pid, e.exit_code)),
-            None => Response::Error {
-                message: format!("no such exec: {exec_id}"),
-                code: ErrorCode::NotFound,
-            },
-        }
-    }
-
-    pub(super) fn resize(&mut self, exec_id: Option<&str>, height: u16, width: u16) -> Response {
-        let terminal = match exec_id {
-            None => self.terminal.as_ref(),
-            Some(id) => match self.execs.values_mut().find(|e| e.id == id) {
-                None => {
-                    return Response::Error {
-                        message: format!("no such exec: {id}"),
-                        code: ErrorCode::NotFound,
-                    }
-                }
-                Some(e) if e.pid == 0 && e.req.tty => {
-                    e.req.console_size = Some((height, width));
-                    return Response::Ok;
-                }
-                Some(e) => e.terminal.as_ref(),
-            },
-        };
-        let Some(terminal) = terminal else {
-            return Response::Error {
-                message: "no terminal to resize".to_owned(),
-                code: ErrorCode::Invalid,
-            };
-        };
-        match pier_sys::term::set_window_size(terminal.as_fd(), height, width) {
-            Ok(()) => Response::Ok,
-            Err(e) => Response::Error {
-                message: format!("resize terminal: {e}"),
-                code: ErrorCode::Internal,
-            },
-        }
-    }
-
     /// A stream conn has room again: resume its exec's output.
     pub(super) fn exec_stream_writable(&mut self, seq: usize) {
-        if self.execs.get(&seq).is_some_and(|e| e.exit_code.is_none()) {
+        if self.execs.get(seq).is_some_and(|e| e.exit_code.is_none()) {
             self.on_exec_output(seq, 0, false);
             self.on_exec_output(seq, 1, false);
         }

@@ -1,79 +1,117 @@
 //! Runtime invocations: a queue run one at a time, each collected by the
 //! reaper and routed back here by pid.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
 
-use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, RuntimeError};
+use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, Runtime, RuntimeError};
 use pier_shim_proto::{ErrorCode, Ready, Response};
 use pier_sys::reap::ExitStatus;
 use pier_sys::Signal;
 use pier_time::now_nanos;
 
-use super::{send_ready, InFlight, Invocation, Shim, INVOCATION_TIMEOUT};
-use crate::decide::{ClientOp, Phase};
+use super::Shim;
+use crate::decide::ClientOp;
 use crate::failure;
 use crate::sink::Stream;
 
-impl Shim {
-    pub(super) fn pump_invocations(&mut self) {
-        while self.in_flight.is_none() {
-            let Some(inv) = self.queue.pop_front() else {
-                return;
-            };
-            let id = self.cfg.id.clone();
-            let (args, stdio) = match inv {
-                Invocation::Create => {
-                    let opts = CreateOptions {
-                        bundle: self.cfg.bundle.clone(),
-                        pid_file: self.pid_file.clone(),
-                        console_socket: self.console.as_ref().map(|c| c.path().to_owned()),
-                    };
-                    let stdio = self.child_stdio.take().unwrap_or_else(ChildStdio::null);
-                    (self.runtime.create_args(&id, &opts), stdio)
-                }
-                Invocation::Client {
-                    op: ClientOp::Start, ..
-                } => {
-                    self.started_at = Some(now_nanos());
-                    (self.runtime.start_args(&id), ChildStdio::null())
-                }
-                Invocation::Client {
-                    op: ClientOp::Kill { signal, all },
-                    ..
-                } => (self.runtime.kill_args(&id, signal, all), ChildStdio::null()),
-                Invocation::Delete => (self.runtime.delete_args(&id, true), ChildStdio::null()),
-                Invocation::Exec { conn, seq } => match self.exec_invocation(seq) {
-                    Some(x) => x,
-                    None => {
-                        self.answer(
-                            conn,
-                            &Response::Error {
-                                message: "exec record lost".to_owned(),
-                                code: ErrorCode::Internal,
-                            },
-                        );
-                        continue;
-                    }
-                },
-            };
-            let spawned = self.runtime.reset_log().and_then(|()| self.runtime.spawn(&args, stdio));
-            match spawned {
-                Ok(pid) => {
-                    tracing::debug!(pid, ?inv, "runtime invocation started");
-                    self.in_flight = Some(InFlight {
-                        pid: pid as i32,
-                        inv,
-                        deadline: Instant::now() + INVOCATION_TIMEOUT,
-                        timed_out: false,
-                    });
-                }
-                Err(e) => self.invocation_done(inv, Err(e)),
-            }
+/// A runtime invocation still running after this long is killed.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A runtime invocation, queued or in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Invocation {
+    Create,
+    Client { conn: usize, op: ClientOp },
+    Exec { conn: usize, seq: usize },
+    Delete,
+}
+
+/// The runtime invocation running now.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    pid: i32,
+    inv: Invocation,
+    deadline: Instant,
+    timed_out: bool,
+}
+
+/// The runtime and what it is asked to do: one invocation at a time.
+pub(super) struct Invocations {
+    pub(super) runtime: Runtime,
+    queue: VecDeque<Invocation>,
+    in_flight: Option<InFlight>,
+    /// The container's ends of its stdio, until `create` is spawned.
+    child_stdio: Option<ChildStdio>,
+}
+
+impl Invocations {
+    /// `create` comes first.
+    pub(super) fn new(runtime: Runtime, child_stdio: Option<ChildStdio>) -> Invocations {
+        Invocations {
+            runtime,
+            queue: VecDeque::from([Invocation::Create]),
+            in_flight: None,
+            child_stdio,
         }
     }
 
+    pub(super) fn push(&mut self, inv: Invocation) {
+        self.queue.push_back(inv);
+    }
+
+    /// The next invocation to run, if none is running.
+    fn next(&mut self) -> Option<Invocation> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.queue.pop_front()
+    }
+
+    /// Start `inv`; it is in flight until its pid is reaped.
+    fn spawn(&mut self, inv: Invocation, args: &[OsString], stdio: ChildStdio) -> Result<(), RuntimeError> {
+        self.runtime.reset_log()?;
+        let pid = self.runtime.spawn(args, stdio)?;
+        tracing::debug!(pid, ?inv, "runtime invocation started");
+        self.in_flight = Some(InFlight {
+            pid: pid as i32,
+            inv,
+            deadline: Instant::now() + INVOCATION_TIMEOUT,
+            timed_out: false,
+        });
+        Ok(())
+    }
+
+    /// The invocation in flight and its result, if `pid` was it.
+    pub(super) fn reaped(
+        &mut self,
+        pid: i32,
+        status: ExitStatus,
+        id: &str,
+    ) -> Option<(Invocation, Result<(), RuntimeError>)> {
+        let f = self.in_flight.filter(|f| f.pid == pid)?;
+        self.in_flight = None;
+        let result = if f.timed_out {
+            Err(RuntimeError::TimedOut {
+                op: op_of(f.inv),
+                id: id.to_owned(),
+                after: INVOCATION_TIMEOUT,
+            })
+        } else {
+            self.runtime
+                .check(op_of(f.inv), id, status.success(), &status_text(status))
+        };
+        Some((f.inv, result))
+    }
+
+    /// When the invocation in flight overruns.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.in_flight.map(|f| f.deadline)
+    }
+
     /// Kill a runtime invocation that overran; its reaping reports it.
-    pub(super) fn check_in_flight(&mut self) {
+    pub(super) fn kill_overdue(&mut self) {
         let Some(f) = self.in_flight.as_mut() else {
             return;
         };
@@ -88,6 +126,71 @@ impl Shim {
         }
     }
 
+    /// A `start` is running or queued.
+    pub(super) fn starting(&self) -> bool {
+        self.in_flight
+            .iter()
+            .map(|f| &f.inv)
+            .chain(self.queue.iter())
+            .any(|inv| {
+                matches!(
+                    inv,
+                    Invocation::Client {
+                        op: ClientOp::Start,
+                        ..
+                    }
+                )
+            })
+    }
+}
+
+impl Shim {
+    pub(super) fn pump_invocations(&mut self) {
+        while let Some(inv) = self.invocations.next() {
+            let id = self.cfg.id.clone();
+            let runtime = &self.invocations.runtime;
+            let (args, stdio) = match inv {
+                Invocation::Create => {
+                    let opts = CreateOptions {
+                        bundle: self.cfg.bundle.clone(),
+                        pid_file: self.lifecycle.pid_file.clone(),
+                        console_socket: self.terminal.console_path(),
+                    };
+                    let args = runtime.create_args(&id, &opts);
+                    let stdio = self.invocations.child_stdio.take().unwrap_or_else(ChildStdio::null);
+                    (args, stdio)
+                }
+                Invocation::Client {
+                    op: ClientOp::Start, ..
+                } => {
+                    self.lifecycle.started_at = Some(now_nanos());
+                    (runtime.start_args(&id), ChildStdio::null())
+                }
+                Invocation::Client {
+                    op: ClientOp::Kill { signal, all },
+                    ..
+                } => (runtime.kill_args(&id, signal, all), ChildStdio::null()),
+                Invocation::Delete => (runtime.delete_args(&id, true), ChildStdio::null()),
+                Invocation::Exec { conn, seq } => match self.execs.invocation(seq, &self.cfg, runtime) {
+                    Some(x) => x,
+                    None => {
+                        self.answer(
+                            conn,
+                            &Response::Error {
+                                message: "exec record lost".to_owned(),
+                                code: ErrorCode::Internal,
+                            },
+                        );
+                        continue;
+                    }
+                },
+            };
+            if let Err(e) = self.invocations.spawn(inv, &args, stdio) {
+                self.invocation_done(inv, Err(e));
+            }
+        }
+    }
+
     pub(super) fn invocation_done(&mut self, inv: Invocation, result: Result<(), RuntimeError>) {
         match inv {
             Invocation::Create => self.created(result),
@@ -95,15 +198,15 @@ impl Shim {
             Invocation::Client { conn, op } => {
                 let resp = match result {
                     Ok(()) => {
-                        if op == ClientOp::Start && self.phase == Phase::Created {
-                            self.phase = Phase::Running;
+                        if op == ClientOp::Start {
+                            self.lifecycle.start_ended(true);
                         }
                         Response::Ok
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "runtime invocation failed");
-                        if op == ClientOp::Start && self.phase == Phase::Created {
-                            self.started_at = None;
+                        if op == ClientOp::Start {
+                            self.lifecycle.start_ended(false);
                         }
                         Response::Error {
                             message: failure::message_of(&e),
@@ -117,13 +220,8 @@ impl Shim {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "delete container");
                 }
-                if let Phase::Exited { record, .. } = &self.phase {
-                    let record = record.clone();
-                    self.phase = Phase::Exited {
-                        record: record.clone(),
-                        deleted: true,
-                    };
-                    for conn in std::mem::take(&mut self.waiters) {
+                if let Some(record) = self.lifecycle.deleted() {
+                    for conn in std::mem::take(&mut self.clients.waiters) {
                         self.answer(conn, &Response::Exited(record.clone()));
                     }
                 }
@@ -137,12 +235,12 @@ impl Shim {
         self.on_output(Stream::Stdout);
         self.on_output(Stream::Stderr);
         let runtime_created = result.is_ok();
-        if runtime_created && self.cfg.tty && self.terminal.is_none() {
+        if runtime_created && self.cfg.tty && !self.terminal.has_master() {
             // The runtime has exited, so the master is in the socket by now.
             self.on_console();
         }
         let result = match result {
-            Ok(()) if self.cfg.tty && self.terminal.is_none() => {
+            Ok(()) if self.cfg.tty && !self.terminal.has_master() => {
                 Err((ErrorCode::RuntimeFailed, "the runtime sent no terminal".to_owned()))
             }
             Ok(()) => Ok(()),
@@ -157,21 +255,10 @@ impl Shim {
             )),
         };
         self.close_console();
-        let pid = result.and_then(|()| {
-            std::fs::read_to_string(&self.pid_file)
-                .map_err(|e| (ErrorCode::Internal, format!("read {}: {e}", self.pid_file.display())))
-                .and_then(|s| {
-                    s.trim()
-                        .parse::<i32>()
-                        .map_err(|e| (ErrorCode::Internal, format!("parse {}: {e}", self.pid_file.display())))
-                })
-        });
+        let pid = result.and_then(|()| self.lifecycle.read_init_pid());
         let ready = match pid {
             Ok(pid) => {
-                self.pid = pid;
-                self.phase = Phase::Created;
-                self.oom = crate::oom::watch(pid);
-                tracing::info!(pid, "container created");
+                self.lifecycle.created(pid);
                 Ready::Created {
                     pid,
                     shim_pid: pier_sys::process::pid().as_raw(),
@@ -179,28 +266,27 @@ impl Shim {
             }
             Err((code, message)) => {
                 tracing::error!(reason = %message, %code, "create container");
-                self.quit = true;
+                self.lifecycle.quit = true;
                 if runtime_created {
                     // The runtime holds a container nobody can drive; remove
                     // it (blocking is fine, the shim is leaving).
-                    let args = self.runtime.delete_args(&self.cfg.id, true);
-                    if let Err(e) = self.runtime.run(Op::Delete, &self.cfg.id, &args) {
+                    let runtime = &self.invocations.runtime;
+                    let args = runtime.delete_args(&self.cfg.id, true);
+                    if let Err(e) = runtime.run(Op::Delete, &self.cfg.id, &args) {
                         tracing::warn!(error = %e, "delete half-created container");
                     }
                 }
                 Ready::Failed { message, code }
             }
         };
-        if let Some(fd) = self.ready.take() {
-            send_ready(fd, &ready);
-        }
-        for (r, at) in std::mem::take(&mut self.early_exits) {
+        self.lifecycle.report(&ready);
+        for (r, at) in self.lifecycle.take_early_exits() {
             self.on_reaped(r, at);
         }
     }
 }
 
-pub(super) fn op_of(inv: Invocation) -> Op {
+fn op_of(inv: Invocation) -> Op {
     match inv {
         Invocation::Create => Op::Create,
         Invocation::Client {
@@ -215,7 +301,7 @@ pub(super) fn op_of(inv: Invocation) -> Op {
     }
 }
 
-pub(super) fn status_text(s: ExitStatus) -> String {
+fn status_text(s: ExitStatus) -> String {
     match s {
         ExitStatus::Exited(code) => format!("exited with status {code}"),
         ExitStatus::Signaled { signal, .. } => format!("killed by signal {signal}"),

@@ -7,6 +7,8 @@ use std::os::fd::AsFd;
 use pier_log::Stream;
 use pier_shim_proto::{AttachRequest, Response, StreamEnd, StreamKind};
 
+use super::clients::Clients;
+use super::output::Output;
 use super::Shim;
 use crate::conn::{Conn, Input};
 use crate::feed::{self, Feed, Replay, Source, StdioStream, OUT_LIMIT, REFILL_BELOW};
@@ -15,54 +17,10 @@ use crate::sink::LogSink;
 /// Socket send buffer of a stream: room for bursts before its queue grows.
 const SEND_BUFFER: usize = 4 * 1024 * 1024;
 
-impl Shim {
-    /// Answer an attach and turn its connection into a stream.
-    pub(super) fn start_attach(&mut self, id: usize, req: &AttachRequest) {
-        let stdin = req.stdin && self.cfg.open_stdin;
-        let mut st = StdioStream::new(Source::Container, req.stdout, req.stderr, stdin);
-        if req.logs {
-            st.feed = match self.sink.follow(None) {
-                Some(Ok(follower)) => Feed::Replay(Box::new(Replay {
-                    follower,
-                    skip: [0, 0],
-                    want: [0, 0],
-                })),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "read log for attach");
-                    Feed::Live
-                }
-                None => Feed::Live,
-            };
-        }
-        self.start_stream(id, st, &Response::Ok);
-    }
-
-    /// Send `reply`, then carry `st` on the connection; bytes that came
-    /// behind the request are its first input.
-    pub(super) fn start_stream(&mut self, id: usize, st: StdioStream, reply: &Response) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        conn.busy = false;
-        conn.send(reply);
-        if let Err(e) = pier_sys::fd::set_send_buffer(conn.stream.as_fd(), SEND_BUFFER) {
-            tracing::debug!(error = %e, "grow stream send buffer");
-        }
-        let early = conn.take_buffered();
-        let (source, stdin) = (st.source, st.stdin);
-        conn.stdio = Some(st);
-        if stdin && !early.is_empty() {
-            self.route_input(id, source, &early);
-        }
-        self.progress_stream(id);
-        self.read_input(id);
-        self.reap_conn(id);
-    }
-
+impl Clients {
     /// Before `n` bytes of `stream` are logged: live container streams
     /// that cannot queue them switch to the log (or to skipping).
-    pub(super) fn fall_behind(&mut self, stream: Stream, n: usize) {
-        let totals = self.totals;
+    pub(super) fn fall_behind(&mut self, output: &Output, stream: Stream, n: usize) {
         for conn in self.conns.values_mut() {
             let queued = conn.queued();
             let Some(st) = conn.stdio.as_mut() else { continue };
@@ -72,7 +30,7 @@ impl Shim {
             if !feed::overflows(queued, n, OUT_LIMIT) {
                 continue;
             }
-            st.feed = behind(self.sink.as_ref(), totals);
+            st.feed = behind(output.sink.as_ref(), output.totals);
             tracing::debug!(queued, "attach stream fell behind");
         }
     }
@@ -91,34 +49,28 @@ impl Shim {
         }
     }
 
-    /// Refill every stream that is replaying or skipping (new output may
-    /// have reached the log).
-    pub(super) fn progress_streams(&mut self) {
-        let ids: Vec<usize> = self
-            .conns
+    /// Streams that are replaying, skipping or have an end to send.
+    fn unsettled(&self) -> Vec<usize> {
+        self.conns
             .iter()
             .filter(|(_, c)| c.stdio.as_ref().is_some_and(|st| !st.is_live() || st.end.is_some()))
             .map(|(&id, _)| id)
-            .collect();
-        for id in ids {
-            self.progress_stream(id);
-            self.reap_conn(id);
-        }
+            .collect()
     }
 
     /// Move one stream along: refill from the log, rejoin live output,
     /// send its end.
-    pub(super) fn progress_stream(&mut self, id: usize) {
+    pub(super) fn progress(&mut self, id: usize, output: &Output) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.flush();
-        progress(conn, self.sink.as_ref(), self.totals);
+        progress(conn, output.sink.as_ref(), output.totals);
     }
 
-    /// The container's init is gone and its output drained: end every
-    /// attach stream after what it still has to read.
-    pub(super) fn end_attach_streams(&mut self, exit_code: i32) {
+    /// Every container stream ends with `exit_code`, after what it still
+    /// has to read.
+    fn end_container_streams(&mut self, exit_code: i32) {
         for conn in self.conns.values_mut() {
             if let Some(st) = conn.stdio.as_mut().filter(|st| st.source == Source::Container) {
                 st.end = Some(StreamEnd {
@@ -126,13 +78,87 @@ impl Shim {
                 });
             }
         }
+    }
+
+    /// Streams of `source` paused on a full stdin, resumed.
+    fn unpause(&mut self, source: Source) -> Vec<usize> {
+        self.conns
+            .iter_mut()
+            .filter_map(|(&id, c)| {
+                let st = c.stdio.as_mut()?;
+                (st.source == source && st.input_paused).then(|| {
+                    st.input_paused = false;
+                    id
+                })
+            })
+            .collect()
+    }
+}
+
+impl Shim {
+    /// Answer an attach and turn its connection into a stream.
+    pub(super) fn start_attach(&mut self, id: usize, req: &AttachRequest) {
+        let stdin = req.stdin && self.cfg.open_stdin;
+        let mut st = StdioStream::new(Source::Container, req.stdout, req.stderr, stdin);
+        if req.logs {
+            st.feed = match self.output.sink.follow(None) {
+                Some(Ok(follower)) => Feed::Replay(Box::new(Replay {
+                    follower,
+                    skip: [0, 0],
+                    want: [0, 0],
+                })),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "read log for attach");
+                    Feed::Live
+                }
+                None => Feed::Live,
+            };
+        }
+        self.start_stream(id, st, &Response::Ok);
+    }
+
+    /// Send `reply`, then carry `st` on the connection; bytes that came
+    /// behind the request are its first input.
+    pub(super) fn start_stream(&mut self, id: usize, st: StdioStream, reply: &Response) {
+        let Some(conn) = self.clients.conns.get_mut(&id) else {
+            return;
+        };
+        conn.busy = false;
+        conn.send(reply);
+        if let Err(e) = pier_sys::fd::set_send_buffer(conn.stream.as_fd(), SEND_BUFFER) {
+            tracing::debug!(error = %e, "grow stream send buffer");
+        }
+        let early = conn.take_buffered();
+        let (source, stdin) = (st.source, st.stdin);
+        conn.stdio = Some(st);
+        if stdin && !early.is_empty() {
+            self.route_input(id, source, &early);
+        }
+        self.clients.progress(id, &self.output);
+        self.read_input(id);
+        self.reap_conn(id);
+    }
+
+    /// Refill every stream that is replaying or skipping (new output may
+    /// have reached the log).
+    pub(super) fn progress_streams(&mut self) {
+        for id in self.clients.unsettled() {
+            self.clients.progress(id, &self.output);
+            self.reap_conn(id);
+        }
+    }
+
+    /// The container's init is gone and its output drained: end every
+    /// attach stream after what it still has to read.
+    pub(super) fn end_attach_streams(&mut self, exit_code: i32) {
+        self.clients.end_container_streams(exit_code);
         self.progress_streams();
     }
 
     /// Read a stream's input while its stdin takes it.
     pub(super) fn read_input(&mut self, id: usize) {
-        let mut buf = std::mem::take(&mut self.buf);
-        while let Some(conn) = self.conns.get_mut(&id) {
+        let mut buf = self.buf.take();
+        while let Some(conn) = self.clients.conns.get_mut(&id) {
             let Some(st) = conn.stdio.as_ref() else { break };
             if st.input_eof || st.input_paused {
                 break;
@@ -156,7 +182,7 @@ impl Shim {
                 Input::WouldBlock => break,
             }
         }
-        self.buf = buf;
+        self.buf.restore(buf);
     }
 
     /// Write a client's input to its stdin; pause the client if it is full.
@@ -164,12 +190,12 @@ impl Shim {
         let registry = self.poll.registry();
         let target = match source {
             Source::Container => self.stdin.as_mut(),
-            Source::Exec(seq) => self.execs.get_mut(&seq).and_then(|e| e.stdin.as_mut()),
+            Source::Exec(seq) => self.execs.stdin_mut(seq),
         };
         let Some(target) = target else { return };
         target.push(bytes, registry);
         if target.is_full() {
-            if let Some(st) = self.conns.get_mut(&id).and_then(|c| c.stdio.as_mut()) {
+            if let Some(st) = self.clients.conns.get_mut(&id).and_then(|c| c.stdio.as_mut()) {
                 st.input_paused = true;
             }
         }
@@ -187,7 +213,7 @@ impl Shim {
             }
             Source::Container => {}
             Source::Exec(seq) => {
-                if let Some(stdin) = self.execs.get_mut(&seq).and_then(|e| e.stdin.as_mut()) {
+                if let Some(stdin) = self.execs.stdin_mut(seq) {
                     stdin.close(registry);
                 }
             }
@@ -199,7 +225,7 @@ impl Shim {
         let registry = self.poll.registry();
         let full = match source {
             Source::Container => self.stdin.as_mut(),
-            Source::Exec(seq) => self.execs.get_mut(&seq).and_then(|e| e.stdin.as_mut()),
+            Source::Exec(seq) => self.execs.stdin_mut(seq),
         }
         .map(|s| {
             s.flush(registry);
@@ -209,18 +235,7 @@ impl Shim {
         if full {
             return;
         }
-        let paused: Vec<usize> = self
-            .conns
-            .iter_mut()
-            .filter_map(|(&id, c)| {
-                let st = c.stdio.as_mut()?;
-                (st.source == source && st.input_paused).then(|| {
-                    st.input_paused = false;
-                    id
-                })
-            })
-            .collect();
-        for id in paused {
+        for id in self.clients.unpause(source) {
             self.read_input(id);
             self.reap_conn(id);
         }
