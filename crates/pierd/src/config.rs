@@ -36,6 +36,8 @@ pub struct DaemonConfig {
     /// A pure cgroup v2 host (docker's default cgroupns mode is then
     /// `private`); read from /sys/fs/cgroup at construction.
     pub cgroup_v2: bool,
+    /// CPUs available to the daemon (docker's NanoCpus range), read once.
+    pub ncpu: usize,
 }
 
 impl DaemonConfig {
@@ -52,6 +54,7 @@ impl DaemonConfig {
             detach_keys: None,
             insecure_registries: Vec::new(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 

@@ -99,7 +99,7 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
     let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64;
     let images = d.list_images().await.map_or(0, |l| l.len()) as i64;
-    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cgroup_v2 = d.cfg.cgroup_v2;
     let runtime = d.cfg.runtime.display().to_string();
     let runtime_name = d
         .cfg
@@ -124,7 +124,7 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
         operating_system: os_pretty_name(),
         os_type: "linux".to_string(),
         architecture: std::env::consts::ARCH.to_string(),
-        ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+        ncpu: i64::try_from(d.cfg.ncpu).unwrap_or(i64::MAX),
         mem_total: mem_total(),
         docker_root_dir: d.cfg.data_root.display().to_string(),
         name: nix::unistd::gethostname()

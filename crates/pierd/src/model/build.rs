@@ -300,7 +300,7 @@ pub fn build(
         restart,
         network,
         runtime: defaults.runtime.to_string(),
-        echo: super::render::echo_of(req, image, defaults),
+        echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
     Ok(Built { spec, warnings })
 }

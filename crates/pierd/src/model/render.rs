@@ -3,9 +3,7 @@
 //! create-time defaults applied, so that inspect prints what dockerd prints
 //! for the same request.
 
-use pier_api::container::{
-    ContainerConfig, ContainerCreateRequest, HostConfig, LogConfig, RestartPolicy as WireRestart,
-};
+use pier_api::container::{ContainerConfig, HostConfig, LogConfig, RestartPolicy as WireRestart};
 use pier_image::ImageConfig;
 use serde_json::Value;
 
@@ -60,8 +58,15 @@ const TYPED_HOST_CONFIG: &[&str] = &[
 
 /// The request fields kept verbatim, with dockerd's create-time defaults
 /// (IPC and cgroupns modes, OomKillDisable, swappiness, pids limit, swap).
-pub fn echo_of(req: &ContainerCreateRequest, image: &ImageConfig, defaults: &Defaults<'_>) -> Echo {
-    let mut config = to_map(&req.config);
+/// `config` and `host` are the request's `Config` and `HostConfig` as JSON
+/// maps (`build` has them already), `hc` the same `HostConfig` typed.
+pub fn echo_of(
+    mut config: serde_json::Map<String, Value>,
+    mut host: serde_json::Map<String, Value>,
+    hc: &HostConfig,
+    image: &ImageConfig,
+    defaults: &Defaults<'_>,
+) -> Echo {
     config.retain(|k, _| !TYPED_CONFIG.contains(&k.as_str()));
     if !image.exposed_ports.is_empty() {
         let ports = config
@@ -81,8 +86,6 @@ pub fn echo_of(req: &ContainerCreateRequest, image: &ImageConfig, defaults: &Def
             );
         }
     }
-    let hc = req.host_config.clone().unwrap_or_default();
-    let mut host = to_map(&hc);
     host.retain(|k, _| !TYPED_HOST_CONFIG.contains(&k.as_str()));
     let set = |host: &mut serde_json::Map<String, Value>, k: &str, v: Value| {
         host.insert(k.to_string(), v);

@@ -36,7 +36,7 @@ impl Daemon {
             log_driver: &self.cfg.log_driver,
             log_opts: &self.cfg.log_opts,
             runtime: self.cfg.runtime_name(),
-            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ncpu: self.cfg.ncpu,
             cgroup_v2: self.cfg.cgroup_v2,
         }
     }
