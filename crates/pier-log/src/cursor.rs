@@ -219,6 +219,21 @@ impl Cursor {
         Ok(out)
     }
 
+    /// Shrink the buffers to the unconsumed bytes (see `Follower::trim`).
+    pub(crate) fn trim(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        self.buf.truncate(self.end);
+        self.buf.shrink_to_fit();
+        self.scratch = Vec::new();
+        self.attrs_scratch = Vec::new();
+        self.cur_attrs = Loc::Scratch;
+        self.cur.3 = Loc::Scratch;
+    }
+
     /// Decodes and filters the line `buf[s..e]`; true if it is the next entry.
     fn accept(&mut self, s: usize, e: usize) -> bool {
         let Some(rec) = record::decode(&self.buf[s..e]) else {
@@ -282,6 +297,10 @@ impl Cursor {
     /// file's end keeps an unterminated line buffered; another source's end
     /// drops it as torn and moves on).
     fn fill(&mut self) -> Result<bool, LogError> {
+        if self.buf.len() < READ_SIZE {
+            // Trimmed while idle.
+            self.buf.resize(READ_SIZE, 0);
+        }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

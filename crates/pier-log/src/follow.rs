@@ -74,6 +74,13 @@ impl Follower {
         self.cursor.live_offset()
     }
 
+    /// Release the read buffers while idle (only bytes of an unfinished
+    /// line are kept); the next poll allocates them again. A daemon with
+    /// thousands of idle followers then holds kilobytes, not 256 KiB, each.
+    pub fn trim(&mut self) {
+        self.cursor.trim();
+    }
+
     /// Whether `until` has passed: following can stop.
     pub fn is_done(&self) -> bool {
         self.cursor.is_done()

@@ -342,6 +342,40 @@ fn follower_sees_each_line_once_while_writing() {
     assert_eq!(lines(&got), exp);
 }
 
+#[test]
+fn trimmed_follower_keeps_unfinished_lines_and_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = WriterConfig {
+        path: dir.path().join("c-json.log"),
+        max_size: Some(4096),
+        max_file: 3,
+        compress: false,
+    };
+    let mut w = JsonFileWriter::open(c.clone()).unwrap();
+    let mut f = Follower::from_offset(&c.path, 0, &ReadOptions::default()).unwrap();
+    let mut got = Vec::new();
+    for i in 0..600 {
+        w.write(Stream::Stdout, format!("line {i:04}\n").as_bytes(), T0 + i)
+            .unwrap();
+        if i % 5 == 0 {
+            got.extend(f.poll().unwrap());
+            f.trim();
+        }
+    }
+    got.extend(f.poll().unwrap());
+    let exp: Vec<String> = (0..600).map(|i| format!("line {i:04}\n")).collect();
+    assert_eq!(lines(&got), exp);
+
+    // Half a record on disk when trimmed: completed by the next write.
+    let mut file = fs::OpenOptions::new().append(true).open(&c.path).unwrap();
+    file.write_all(br#"{"log":"torn-"#).unwrap();
+    assert!(f.poll().unwrap().is_empty());
+    f.trim();
+    file.write_all(b"free\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-29T13:54:32Z\"}\n")
+        .unwrap();
+    assert_eq!(lines(&f.poll().unwrap()), ["torn-free\n"]);
+}
+
 fn rotation(compress: bool, max_file: u32) {
     let dir = tempfile::tempdir().unwrap();
     let c = WriterConfig {

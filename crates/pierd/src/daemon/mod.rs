@@ -148,6 +148,7 @@ pub struct Daemon {
     shutdown: watch::Receiver<bool>,
     attaches: streams::attach::AttachHub,
     execs: streams::exec::ExecTable,
+    log_readers: Arc<streams::logs::LogReaders>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -178,6 +179,7 @@ impl Daemon {
             shutdown,
             attaches: streams::attach::AttachHub::default(),
             execs: streams::exec::ExecTable::default(),
+            log_readers: Arc::default(),
         }))
     }
 

@@ -1,27 +1,34 @@
 //! Container logs: the shim's log settings from the container's log policy
 //! (`model::log_policy` resolves it at create), and reading for
-//! `GET /containers/{id}/logs` — a
-//! blocking reader thread that encodes entries straight into the client's
-//! wire form (stdcopy frames, or raw bytes with a TTY) and sends them in
-//! batches of about 256 KiB, following until the container stops.
+//! `GET /containers/{id}/logs` — a task per
+//! stream that encodes entries straight into the client's wire form
+//! (stdcopy frames, or raw bytes with a TTY) and sends them in batches of
+//! about 256 KiB, following until the container stops.
+//!
+//! Bounded: each batch is read on a blocking thread, at most
+//! [`MAX_READS`] at once, and no thread is held while the client reads or
+//! while a follower waits. A follower waits for inotify events on its
+//! log's directory (`log_watch`), so thousands of idle followers cost
+//! parked tasks and one watch per container, nothing else.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use pier_api::stdcopy::{self, StreamType};
 use pier_log::{EntryRef, ReadOptions, Stream};
 use pier_shim_proto::LogSettings;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
+use super::log_watch::LogWatch;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::log_policy;
 use crate::record::ContainerRecord;
 
-/// How often a follower looks for new lines.
-const FOLLOW_POLL: Duration = Duration::from_millis(50);
-
 /// Bytes of encoded output per channel message.
 const BATCH: usize = 256 << 10;
+
+/// Log reads running at once (each one batch on a blocking thread).
+const MAX_READS: usize = 16;
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -124,6 +131,211 @@ impl Framing {
     }
 }
 
+/// What every log reader shares: the change notifications followers wait
+/// on, and a bound on the reads running at once (each on a blocking
+/// thread, for one batch at most), so readers never occupy more than
+/// [`MAX_READS`] of the blocking pool, whatever their number.
+#[derive(Debug)]
+pub(crate) struct LogReaders {
+    watch: LogWatch,
+    reads: Arc<Semaphore>,
+}
+
+impl Default for LogReaders {
+    fn default() -> Self {
+        LogReaders {
+            watch: LogWatch::default(),
+            reads: Arc::new(Semaphore::new(MAX_READS)),
+        }
+    }
+}
+
+/// A reader between batches: where it is, and the framing state.
+struct Pump {
+    source: Source,
+    framing: Framing,
+}
+
+enum Source {
+    /// Reading what the log holds (tail, since, until).
+    Reader(pier_log::LogReader),
+    /// Following what is appended.
+    Follower(pier_log::Follower),
+}
+
+/// How a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batch {
+    /// About [`BATCH`] bytes are ready: read again at once.
+    Full,
+    /// Everything there is has been read.
+    Drained,
+}
+
+impl Pump {
+    /// Encode entries into `out` until a batch is full or nothing is left.
+    fn fill(&mut self, out: &mut Vec<u8>) -> std::result::Result<Batch, pier_log::LogError> {
+        loop {
+            let next = match &mut self.source {
+                Source::Reader(r) => r.next_ref(),
+                Source::Follower(f) => f.next_ref(),
+            };
+            match next? {
+                Some(e) => self.framing.push(out, &e),
+                None => break,
+            }
+            if out.len() >= BATCH {
+                return Ok(Batch::Full);
+            }
+        }
+        if let Source::Follower(f) = &mut self.source {
+            // Idle followers keep no read buffer.
+            f.trim();
+        }
+        Ok(Batch::Drained)
+    }
+
+    fn is_done(&self) -> bool {
+        match &self.source {
+            Source::Reader(r) => r.is_done(),
+            Source::Follower(f) => f.is_done(),
+        }
+    }
+}
+
+type Sender = mpsc::Sender<std::result::Result<LogChunk, String>>;
+
+impl LogReaders {
+    /// One batch on a blocking thread (at most [`MAX_READS`] at once);
+    /// `None` when the client is gone. A read error is sent to the client
+    /// and ends the stream (`None` too).
+    async fn batch(&self, pump: Pump, tx: &Sender) -> Option<(Pump, Batch)> {
+        let permit = self.reads.clone().acquire_owned().await.ok()?;
+        let read = Daemon::blocking("read logs", move || {
+            let _permit = permit;
+            let mut pump = pump;
+            let mut out = Vec::new();
+            let r = pump.fill(&mut out);
+            Ok((pump, out, r))
+        })
+        .await;
+        let (pump, out, r) = match read {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string())).await;
+                return None;
+            }
+        };
+        if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
+            return None;
+        }
+        match r {
+            Ok(b) => Some((pump, b)),
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string())).await;
+                None
+            }
+        }
+    }
+
+    /// Read until drained; `None` when the stream ended.
+    async fn drain(&self, mut pump: Pump, tx: &Sender) -> Option<Pump> {
+        loop {
+            let (p, b) = self.batch(pump, tx).await?;
+            pump = p;
+            if b == Batch::Drained {
+                return Some(pump);
+            }
+        }
+    }
+}
+
+/// Why a follower woke.
+enum Woke {
+    /// The log may have grown, the container's state or the daemon's
+    /// changed: drain and look again.
+    Look,
+    /// The client is gone, or what it waited on vanished.
+    End,
+}
+
+/// Everything a `logs` stream needs, moved into its task.
+struct LogTask {
+    readers: Arc<LogReaders>,
+    path: std::path::PathBuf,
+    read_opts: ReadOptions,
+    follow: bool,
+    framing: Framing,
+    live: tokio::sync::watch::Receiver<crate::daemon::Live>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    tx: Sender,
+}
+
+impl LogTask {
+    /// The task: read what is there, then (following) wait for changes
+    /// and drain after each, until the container stops, the daemon shuts
+    /// down, `until` passes or the client leaves. Waiting holds no thread.
+    async fn run(mut self) {
+        let readers = self.readers.clone();
+        // Subscribe before the first read: nothing written after it is missed.
+        let mut changes = self.follow.then(|| readers.watch.subscribe(&self.path));
+        let (path, read_opts) = (self.path.clone(), self.read_opts.clone());
+        let opened = Daemon::blocking("open logs", move || Ok(pier_log::read(&path, &read_opts))).await;
+        let reader = match opened {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let _ = self.tx.send(Err(e.to_string())).await;
+                return;
+            }
+            Err(e) => {
+                let _ = self.tx.send(Err(e.to_string())).await;
+                return;
+            }
+        };
+        let pump = Pump {
+            source: Source::Reader(reader),
+            framing: self.framing,
+        };
+        let Some(mut pump) = readers.drain(pump, &self.tx).await else {
+            return;
+        };
+        let Some(changes) = changes.as_mut() else {
+            return;
+        };
+        if pump.is_done() {
+            return;
+        }
+        if let Source::Reader(r) = pump.source {
+            pump.source = Source::Follower(r.into_follower());
+        }
+        loop {
+            // Read the state before draining: the shim flushes the log
+            // before the exit is published, so one drain after seeing
+            // "not running" gets everything.
+            let stopped = {
+                let l = self.live.borrow();
+                l.removed || !l.record.state.is_running()
+            } || *self.shutdown.borrow();
+            pump = match readers.drain(pump, &self.tx).await {
+                Some(p) => p,
+                None => return,
+            };
+            if pump.is_done() || stopped {
+                return;
+            }
+            let woke = tokio::select! {
+                () = changes.changed() => Woke::Look,
+                r = self.live.changed() => if r.is_ok() { Woke::Look } else { Woke::End },
+                r = self.shutdown.changed() => if r.is_ok() { Woke::Look } else { Woke::End },
+                () = self.tx.closed() => Woke::End,
+            };
+            if let Woke::End = woke {
+                return;
+            }
+        }
+    }
+}
+
 impl Daemon {
     /// The shim's log settings for a container.
     pub(in crate::daemon) fn log_settings(&self, c: &Container, rec: &ContainerRecord) -> LogSettings {
@@ -144,84 +356,25 @@ impl Daemon {
                 "configured logging driver does not support reading".to_string(),
             ));
         }
-        let path = c.log_path();
-        let live = c.subscribe();
-        let shutdown = self.shutdown_signal();
         let (tx, rx) = mpsc::channel(8);
-        let read_opts = ReadOptions {
-            stdout: opts.stdout,
-            stderr: opts.stderr,
-            since: opts.since,
-            until: opts.until,
-            tail: opts.tail,
-        };
-        let follow = opts.follow;
         let tty = rec.spec.process.stdio.tty;
-        let mut framing = Framing::new(tty, opts.timestamps, opts.details);
-        drop(Daemon::blocking_task("read logs", move || {
-            let send = |r: std::result::Result<LogChunk, String>| tx.blocking_send(r).is_ok();
-            let mut buf = Vec::with_capacity(BATCH + (64 << 10));
-            let mut reader = match pier_log::read(&path, &read_opts) {
-                Ok(r) => r,
-                Err(e) => {
-                    send(Err(e.to_string()));
-                    return Ok(());
-                }
-            };
-            loop {
-                match reader.next_ref() {
-                    Ok(Some(e)) => framing.push(&mut buf, &e),
-                    Ok(None) => break,
-                    Err(e) => {
-                        if !buf.is_empty() {
-                            send(Ok(std::mem::take(&mut buf)));
-                        }
-                        send(Err(e.to_string()));
-                        return Ok(());
-                    }
-                }
-                if buf.len() >= BATCH && !send(Ok(std::mem::replace(&mut buf, Vec::with_capacity(BATCH + (64 << 10)))))
-                {
-                    return Ok(());
-                }
-            }
-            if !buf.is_empty() && !send(Ok(std::mem::take(&mut buf))) {
-                return Ok(());
-            }
-            if !follow || reader.is_done() {
-                return Ok(());
-            }
-            let mut follower = reader.into_follower();
-            loop {
-                // Read the state before draining: the shim flushes the log
-                // before the exit is published, so one drain after seeing
-                // "not running" gets everything.
-                let stopped = {
-                    let l = live.borrow();
-                    l.removed || !l.record.state.is_running()
-                } || *shutdown.borrow();
-                loop {
-                    match follower.next_ref() {
-                        Ok(Some(e)) => framing.push(&mut buf, &e),
-                        Ok(None) => break,
-                        Err(e) => {
-                            send(Err(e.to_string()));
-                            return Ok(());
-                        }
-                    }
-                    if buf.len() >= BATCH && !send(Ok(std::mem::take(&mut buf))) {
-                        return Ok(());
-                    }
-                }
-                if !buf.is_empty() && !send(Ok(std::mem::take(&mut buf))) {
-                    return Ok(());
-                }
-                if follower.is_done() || tx.is_closed() || stopped {
-                    return Ok(());
-                }
-                std::thread::sleep(FOLLOW_POLL);
-            }
-        }));
+        let task = LogTask {
+            readers: self.log_readers.clone(),
+            path: c.log_path(),
+            read_opts: ReadOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                since: opts.since,
+                until: opts.until,
+                tail: opts.tail,
+            },
+            follow: opts.follow,
+            framing: Framing::new(tty, opts.timestamps, opts.details),
+            live: c.subscribe(),
+            shutdown: self.shutdown_signal(),
+            tx,
+        };
+        tokio::spawn(task.run());
         Ok(LogStream { tty, rx })
     }
 }
