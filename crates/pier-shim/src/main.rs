@@ -14,6 +14,7 @@ mod exit_record;
 mod failure;
 mod feed;
 mod oom;
+mod peer;
 mod shim;
 mod sink;
 

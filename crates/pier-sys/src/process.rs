@@ -1,5 +1,5 @@
 //! Process hygiene: forking while single-threaded, daemonizing, the child
-//! subreaper attribute.
+//! subreaper attribute, the umask, who we are.
 
 use nix::unistd::{self, ForkResult, Pid};
 
@@ -81,4 +81,20 @@ mod tests {
         assert_eq!(parse_threads("Name:\tx\nThreads:\t3\nFoo: 1\n"), Some(3));
         assert_eq!(parse_threads("Name:\tx\n"), None);
     }
+}
+
+/// The effective uid of this process.
+pub fn euid() -> u32 {
+    unistd::geteuid().as_raw()
+}
+
+/// Run `f` with the umask set to `mask`, then restore it. The umask is
+/// per process: call it only while single-threaded (the shim) or where no
+/// other thread creates files.
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
+    use nix::sys::stat::{umask, Mode};
+    let old = umask(Mode::from_bits_truncate(mask));
+    let out = f();
+    umask(old);
+    out
 }

@@ -1,5 +1,6 @@
-//! Passing fds over unix sockets (SCM_RIGHTS). Received fds are always
-//! close-on-exec (`MSG_CMSG_CLOEXEC`).
+//! Passing fds over unix sockets (SCM_RIGHTS), and who is at the other end
+//! (SO_PEERCRED). Received fds are always close-on-exec
+//! (`MSG_CMSG_CLOEXEC`).
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -10,6 +11,12 @@ use crate::{Ctx, Result, SysError};
 
 /// The most fds one message may carry.
 pub const MAX_FDS: usize = 16;
+
+/// The uid of the process that connected `sock` (as of `connect`).
+pub fn peer_uid(sock: BorrowedFd<'_>) -> Result<u32> {
+    let cred = nix::sys::socket::getsockopt(&sock, nix::sys::socket::sockopt::PeerCredentials).ctx("SO_PEERCRED")?;
+    Ok(cred.uid())
+}
 
 /// Send `bytes` (at least one byte) with `fds` attached; returns the bytes
 /// sent.

@@ -38,6 +38,43 @@ pub struct DaemonConfig {
     pub cgroup_v2: bool,
     /// CPUs available to the daemon (docker's NanoCpus range), read once.
     pub ncpu: usize,
+    /// Bounds on the API socket.
+    pub api: ApiLimits,
+}
+
+/// Bounds on the API socket, so no client (or crowd of idle ones) can take
+/// the daemon's file descriptors or stall others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// HTTP connections served at once; `None`: [`connection_cap`] of the
+    /// soft `RLIMIT_NOFILE` when serving starts. Over the cap the daemon
+    /// stops accepting until a connection ends: new clients wait in the
+    /// socket's backlog (connect blocks), they are not refused. Connections
+    /// hijacked for attach and exec leave the count once upgraded (they are
+    /// bounded by their containers' streams); streamed responses (`logs
+    /// -f`, `wait`, pulls) count for as long as they stream.
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers, also between
+    /// requests on a kept-alive connection (hyper's header read timeout);
+    /// then the connection is closed.
+    pub header_read_timeout: std::time::Duration,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_connections: None,
+            header_read_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Connections served at once for a soft `RLIMIT_NOFILE` of `nofile`: a
+/// quarter of the descriptors (a connection may hold its socket, a log
+/// file and a shim stream), leaving the rest to containers' shims, logs
+/// and mounts; never below 64 nor above 16384.
+pub fn connection_cap(nofile: u64) -> usize {
+    usize::try_from(nofile / 4).unwrap_or(usize::MAX).clamp(64, 16384)
 }
 
 impl DaemonConfig {
@@ -55,6 +92,7 @@ impl DaemonConfig {
             insecure_registries: Vec::new(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            api: ApiLimits::default(),
         }
     }
 
@@ -168,6 +206,15 @@ mod tests {
         assert_eq!(f.insecure_registries, Some(vec!["reg.lan:5000".to_string()]));
         assert_eq!(parse_file(Path::new("/x"), "").expect("empty"), FileConfig::default());
         assert!(parse_file(Path::new("/x"), "{").is_err());
+    }
+
+    #[test]
+    fn connection_cap_follows_nofile() {
+        assert_eq!(connection_cap(20_000), 5_000);
+        assert_eq!(connection_cap(1_024), 256);
+        assert_eq!(connection_cap(100), 64);
+        assert_eq!(connection_cap(1 << 20), 16_384);
+        assert_eq!(connection_cap(u64::MAX), 16_384);
     }
 
     #[test]

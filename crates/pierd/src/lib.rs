@@ -21,6 +21,7 @@ mod http;
 pub mod lock;
 pub mod model;
 pub mod names;
+pub mod private;
 pub mod record;
 pub mod rootfs;
 pub mod shim;
@@ -42,6 +43,7 @@ pub async fn run(
     listener: tokio::net::UnixListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    private::prepare_process();
     let lock = DataRootLock::acquire(&config.data_root)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let daemon = daemon::Daemon::new(config, stop_rx).context("start daemon")?;

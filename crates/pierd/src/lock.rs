@@ -33,7 +33,7 @@ impl DataRootLock {
             let path = path.clone();
             move |source| LockError::Io { op, path, source }
         };
-        std::fs::create_dir_all(data_root).map_err(io("create"))?;
+        crate::private::dir(data_root, crate::private::DIR).map_err(io("create"))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)

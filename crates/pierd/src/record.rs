@@ -7,6 +7,7 @@
 //! knows is refused with an error naming both versions, never guessed at.
 
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -155,8 +156,8 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename,
-/// fsync of the directory.
+/// Write `bytes` to `path` atomically: a temp file beside it (mode 0600),
+/// fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
@@ -164,7 +165,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::private::RECORD)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    f.set_permissions(std::fs::Permissions::from_mode(crate::private::RECORD))
+        .map_err(io_err("chmod", &tmp))?;
     f.write_all(bytes).map_err(io_err("write", &tmp))?;
     f.sync_all().map_err(io_err("fsync", &tmp))?;
     drop(f);
@@ -180,15 +189,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
 /// rename) but without fsync: for files derived from `container.json` and
 /// rewritten on every start (the OCI spec, shim.json, /etc files). A crash
 /// may lose them, never tear them, and the next start writes them again;
-/// their 2 fsyncs each cost ~25 ms of a start on a virtio disk.
-pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+/// their 2 fsyncs each cost ~25 ms of a start on a virtio disk. The file
+/// gets `mode` (`private::RECORD` or, for files containers read,
+/// `private::SHARED_FILE`).
+pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> Result<(), RecordError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io_err("write", &tmp))?;
+    crate::private::write(&tmp, bytes, mode).map_err(io_err("write", &tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err("rename", path))
 }
 
@@ -358,8 +369,8 @@ mod tests {
     fn replace_leaves_no_temp_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.json");
-        write_replace(&path, b"one").expect("write");
-        write_replace(&path, b"two").expect("rewrite");
+        write_replace(&path, b"one", crate::private::RECORD).expect("write");
+        write_replace(&path, b"two", crate::private::RECORD).expect("rewrite");
         assert_eq!(std::fs::read(&path).expect("read"), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
     }

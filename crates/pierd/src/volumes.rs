@@ -147,7 +147,7 @@ pub struct VolumeStore {
 
 impl VolumeStore {
     pub fn open(root: &Path) -> Result<Self, VolumeError> {
-        std::fs::create_dir_all(root).map_err(io("create", root))?;
+        crate::private::dir(root, crate::private::DIR).map_err(io("create", root))?;
         Ok(VolumeStore {
             root: root.to_path_buf(),
             lock: Mutex::new(()),
@@ -186,6 +186,9 @@ impl VolumeStore {
         }
         let dir = self.dir(&name);
         let data = dir.join(DATA);
+        // The volume's directory is private; `_data` is what containers
+        // see as the mount's root.
+        crate::private::dir(&dir, crate::private::DIR).map_err(io("create", &dir))?;
         std::fs::create_dir_all(&data).map_err(io("create", &data))?;
         let meta = Meta {
             driver: "local".to_string(),

@@ -2,6 +2,7 @@
 //! writes, JSON records, removal.
 
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -133,7 +134,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> 
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}", unique_name("tmp")));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // Records are private (0600), as everything under the data root.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -39,7 +39,8 @@ impl Clients {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove {}", path.display())),
         }
-        let listener = UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+        let listener =
+            crate::peer::bind(path, |p| UnixListener::bind(p)).with_context(|| format!("bind {}", path.display()))?;
         Ok(Clients {
             listener,
             socket_id: file_id(path),
@@ -60,6 +61,9 @@ impl Clients {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
+                    if !crate::peer::admit(&stream, "rpc") {
+                        continue;
+                    }
                     let id = self.next_conn;
                     self.next_conn += 1;
                     if let Err(e) = registry.register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE) {

@@ -31,7 +31,8 @@ impl Console {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove {}", path.display())),
         }
-        let mut listener = UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+        let mut listener =
+            crate::peer::bind(path, |p| UnixListener::bind(p)).with_context(|| format!("bind {}", path.display()))?;
         registry
             .register(&mut listener, CONSOLE, Interest::READABLE)
             .context("register console socket")?;
@@ -49,8 +50,9 @@ impl Console {
     /// Accept the runtime's connection and read the master, if it is there
     /// yet.
     fn poll_master(&mut self, registry: &Registry) -> anyhow::Result<Option<OwnedFd>> {
-        if self.conn.is_none() {
+        while self.conn.is_none() {
             match self.listener.accept() {
+                Ok((conn, _)) if !crate::peer::admit(&conn, "console") => {}
                 Ok((mut conn, _)) => {
                     registry
                         .register(&mut conn, Token(CONSOLE.0 + 1), Interest::READABLE)

@@ -94,7 +94,8 @@ impl Exec {
         if req.tty {
             let path = bundle.join(format!("x{seq}.sock"));
             let _ = std::fs::remove_file(&path);
-            let listener = UnixListener::bind(&path).with_context(|| format!("bind {}", path.display()))?;
+            let listener = crate::peer::bind(&path, |p| UnixListener::bind(p))
+                .with_context(|| format!("bind {}", path.display()))?;
             listener
                 .set_nonblocking(true)
                 .context("set console socket nonblocking")?;
@@ -140,7 +141,12 @@ impl Exec {
         };
         let _ = std::fs::remove_file(&path);
         // The runtime has exited, so its connection and the fd are queued.
-        let (conn, _) = listener.accept().context("accept exec console connection")?;
+        let conn = loop {
+            let (conn, _) = listener.accept().context("accept exec console connection")?;
+            if crate::peer::admit(&conn, "exec console") {
+                break conn;
+            }
+        };
         let mut name = [0u8; 256];
         let (_, mut fds) = pier_sys::scm::recv_fds(conn.as_fd(), &mut name).context("receive exec terminal")?;
         anyhow::ensure!(!fds.is_empty(), "the runtime sent no terminal");

@@ -162,9 +162,7 @@ impl Daemon {
     /// loaded by `restore`.
     pub fn new(cfg: DaemonConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
         use anyhow::Context;
-        for dir in [cfg.containers_dir(), cfg.exec_root.clone(), cfg.runtime_root()] {
-            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        }
+        crate::private::prepare(&cfg).context("prepare the data and exec roots")?;
         let images = ImageStore::open(&cfg.image_root())
             .with_context(|| format!("open image store {}", cfg.image_root().display()))?;
         let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))

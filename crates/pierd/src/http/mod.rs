@@ -13,6 +13,7 @@ mod exec;
 mod hijack;
 mod images;
 mod logs;
+mod server;
 #[cfg(test)]
 mod surface_tests;
 mod system;
@@ -134,18 +135,28 @@ fn api_version_str() -> &'static str {
     "1.50"
 }
 
-/// Serve the API on `listener` until `shutdown` resolves, then drain.
+/// Serve the API on `listener` until `shutdown` resolves, then drain;
+/// bounded by the daemon's `ApiLimits` (connection cap from the soft
+/// `RLIMIT_NOFILE` unless configured).
 pub async fn serve(
     listener: tokio::net::UnixListener,
     daemon: Arc<Daemon>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::ServiceExt;
     use tower_layer::Layer;
+    let api = daemon.cfg.api;
+    let max_connections = api.max_connections.unwrap_or_else(|| {
+        let (soft, _) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+        crate::config::connection_cap(soft)
+    });
+    tracing::debug!(max_connections, header_read_timeout = ?api.header_read_timeout, "API limits");
     let app = axum::middleware::from_fn(version_prefix).layer(router(daemon));
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = server::Limits {
+        max_connections,
+        header_read_timeout: api.header_read_timeout,
+    };
+    server::serve(listener, app, limits, shutdown).await
 }
 
 #[cfg(test)]

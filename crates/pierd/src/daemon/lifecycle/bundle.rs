@@ -9,6 +9,7 @@ use pier_shim_proto::ShimConfig;
 
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
+use crate::private;
 use crate::record::{self, ContainerRecord};
 use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, SpecInput};
 
@@ -23,9 +24,10 @@ fn io(op: &str, path: &Path, e: impl Into<crate::error::BoxError>) -> Error {
 }
 
 /// Files of the bundle are derived from container.json and rewritten on
-/// every start: replaced atomically, not fsynced (see `record::write_replace`).
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    record::write_replace(path, bytes).map_err(Error::from)
+/// every start: replaced atomically, not fsynced (see `record::write_replace`),
+/// with `mode` (`private::RECORD` unless the container reads the file).
+fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    record::write_replace(path, bytes, mode).map_err(Error::from)
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
@@ -64,7 +66,7 @@ impl Daemon {
         rec: &ContainerRecord,
         image: &pier_image::Image,
     ) -> Result<Prepared> {
-        std::fs::create_dir_all(&c.bundle).map_err(|e| io("create", &c.bundle, e))?;
+        private::dir(&c.bundle, private::DIR).map_err(|e| io("create", &c.bundle, e))?;
         remove_if_present(&c.exit_path())?;
         remove_if_present(&c.socket())?;
 
@@ -90,15 +92,23 @@ impl Daemon {
                 ip: h.address.clone(),
             })
             .collect();
-        write(&etc.hostname, spec::hostname_file(&hostname).as_bytes())?;
-        write(&etc.hosts, spec::hosts_file(&hostname, None, &extra).as_bytes())?;
+        write(
+            &etc.hostname,
+            spec::hostname_file(&hostname).as_bytes(),
+            private::SHARED_FILE,
+        )?;
+        write(
+            &etc.hosts,
+            spec::hosts_file(&hostname, None, &extra).as_bytes(),
+            private::SHARED_FILE,
+        )?;
         let resolv = spec::resolv_conf_with(
             &host_resolv_conf(),
             spec_.etc.dns.as_deref(),
             spec_.etc.dns_search.as_deref(),
             spec_.etc.dns_options.as_deref(),
         );
-        write(&etc.resolv_conf, resolv.as_bytes())?;
+        write(&etc.resolv_conf, resolv.as_bytes(), private::SHARED_FILE)?;
 
         let passwd = read_optional(&rootfs.merged.join("etc/passwd"))?;
         let group = read_optional(&rootfs.merged.join("etc/group"))?;
@@ -136,7 +146,7 @@ impl Daemon {
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
-        write(&c.bundle.join("config.json"), &spec_json)?;
+        write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
 
         let shim = ShimConfig {
             id: rec.id.clone(),
@@ -154,7 +164,7 @@ impl Daemon {
         };
         let shim_json = c.bundle.join("shim.json");
         let bytes = serde_json::to_vec_pretty(&shim).map_err(|e| Error::system("encode shim config", e))?;
-        write(&shim_json, &bytes)?;
+        write(&shim_json, &bytes, private::RECORD)?;
         Ok(Prepared { shim_json })
     }
 }

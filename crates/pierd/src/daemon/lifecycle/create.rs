@@ -92,7 +92,8 @@ impl Daemon {
         let container = Arc::new(Container::new(rec.clone(), &self.cfg));
         let dir = container.dir.clone();
         let written = Daemon::blocking("create container", move || {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
+            crate::private::dir(&dir, crate::private::DIR)
+                .map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
             // No mounts, no file (`mounts::load` reads a missing one as
             // none): saves two fsyncs on every plain create.
             if !mounts.is_empty() {

@@ -359,7 +359,8 @@ fn write_process(
     let bytes = serde_json::to_vec(&process).map_err(|e| Error::system("encode exec process", e))?;
     let path = c.bundle.join(format!("exec-{exec_id}.json"));
     // Transient and read once by the runtime: no fsync.
-    std::fs::write(&path, &bytes).map_err(|e| Error::system(format!("write {}", path.display()), e))?;
+    crate::private::write(&path, &bytes, crate::private::RECORD)
+        .map_err(|e| Error::system(format!("write {}", path.display()), e))?;
     Ok(path)
 }
 
