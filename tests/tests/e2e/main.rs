@@ -14,6 +14,8 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod security_bounds;
+mod security_private;
 mod storage;
 mod tmux;
 

@@ -38,6 +38,10 @@ pub(super) async fn spawn(shim: &Path, shim_json: &Path) -> Result<Ready, ShimEr
         Ok::<_, std::io::Error>(())
     };
     let res = tokio::time::timeout(READY_TIMEOUT, read).await;
+    if res.is_err() {
+        // A shim that never got ready: do not wait for it unbounded.
+        let _ = child.start_kill();
+    }
     // The first process exits at once; reap it whatever happened.
     let status = child.wait().await;
     match res {
