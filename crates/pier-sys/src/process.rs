@@ -72,17 +72,6 @@ pub fn kill(pid: Pid, signal: nix::sys::signal::Signal) -> Result<()> {
     nix::sys::signal::kill(pid, signal).ctx("kill")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_thread_count() {
-        assert_eq!(parse_threads("Name:\tx\nThreads:\t3\nFoo: 1\n"), Some(3));
-        assert_eq!(parse_threads("Name:\tx\n"), None);
-    }
-}
-
 /// The effective uid of this process.
 pub fn euid() -> u32 {
     unistd::geteuid().as_raw()
@@ -97,4 +86,15 @@ pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     let out = f();
     umask(old);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_thread_count() {
+        assert_eq!(parse_threads("Name:\tx\nThreads:\t3\nFoo: 1\n"), Some(3));
+        assert_eq!(parse_threads("Name:\tx\n"), None);
+    }
 }
