@@ -14,8 +14,8 @@ use crate::LogError;
 /// Bytes of entries one [`Follower::poll`] returns at most.
 const POLL_BUDGET: usize = 1024 * 1024;
 
-/// Reads what is appended to a log after a point, polled by the caller (for
-/// example every 50-100 ms from `spawn_blocking`). An unterminated last line
+/// Reads what is appended to a log after a point, polled by the caller
+/// (when the file changes, or every 50-100 ms, from a blocking thread). An unterminated last line
 /// (a write in progress) is left for a later poll. When the writer rotates
 /// the log, the follower finishes the old file, reads any file rotated in
 /// between, and continues with the new live file, without loss or

@@ -39,8 +39,10 @@
 //!
 //! The daemon: [`read`] with [`ReadOptions`], iterate the [`LogReader`]
 //! (or [`LogReader::next_ref`] to avoid an allocation per entry), then for
-//! `follow` turn it into a [`Follower`] and [`Follower::poll`] it every
-//! 50-100 ms until the container has stopped and a poll came back empty.
+//! `follow` turn it into a [`Follower`] and [`Follower::poll`] it whenever
+//! the log's directory changes (pierd waits on inotify; a timer of 50-100 ms
+//! does too) until the container has stopped and a poll came back empty;
+//! [`Follower::trim`] between polls releases its buffers while idle.
 //! Timestamps for output: `pier_time::format_fixed`.
 //!
 //! This crate must not depend on any other pier crate, spawn threads or
