@@ -172,12 +172,19 @@ fn input(script: &str) -> SpecInput {
         HostLimits {
             nofile: Rlimit { soft, hard },
             cap_bounding: own_cap_bounding(),
+            kernel: host_kernel(),
+            arch: seccomp::native_arch(),
         },
     );
     input.user = resolve_user("", PASSWD, GROUP).unwrap_or_else(|e| panic!("{e}"));
     input.hostname = "spectest".to_string();
     input.env = process_env(&[], &input.hostname, false);
     input
+}
+
+fn host_kernel() -> seccomp::KernelVersion {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    seccomp::KernelVersion::from_release(&release).unwrap_or_else(|| panic!("kernel release {release:?}"))
 }
 
 fn own_cap_bounding() -> u64 {

@@ -9,8 +9,10 @@ use pier_shim_proto::ShimConfig;
 
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
+use crate::model::{CgroupnsMode, SeccompPolicy};
 use crate::record::{self, ContainerRecord};
-use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, SpecInput};
+use crate::spec::seccomp::{self, KernelVersion};
+use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, Seccomp, SpecInput};
 
 /// What the start needs next.
 #[derive(Debug)]
@@ -107,9 +109,15 @@ impl Daemon {
 
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| Error::system("read RLIMIT_NOFILE", e))?;
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| io("read", Path::new("/proc/sys/kernel/osrelease"), e))?;
+        let kernel = KernelVersion::from_release(&release)
+            .ok_or_else(|| Error::system("parse the kernel release", format!("unexpected release {release:?}")))?;
         let host = HostLimits {
             nofile: Rlimit { soft, hard },
             cap_bounding: spec::parse_cap_mask(&status, "CapBnd").unwrap_or(u64::MAX),
+            kernel,
+            arch: seccomp::native_arch(),
         };
         let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), process.argv(), host);
         input.env = spec::process_env(&process.env, &hostname, process.stdio.tty);
@@ -130,6 +138,19 @@ impl Daemon {
         input.shm_size = spec_.shm_size;
         input.masked_paths = spec_.security.masked_paths.clone();
         input.readonly_paths = spec_.security.readonly_paths.clone();
+        input.seccomp = match &spec_.security.seccomp {
+            None => Seccomp::Default,
+            Some(SeccompPolicy::Builtin) => Seccomp::Builtin,
+            Some(SeccompPolicy::Unconfined) => Seccomp::Unconfined,
+            // Checked at create; decoded again for this start.
+            Some(SeccompPolicy::Custom { profile }) => {
+                Seccomp::Custom(seccomp::Profile::parse(profile).map_err(|e| Error::InvalidParameter(e.to_string()))?)
+            }
+        };
+        input.no_new_privileges = spec_.security.no_new_privileges;
+        input.apparmor_profile = spec_.security.apparmor_profile.clone();
+        input.writable_cgroups = spec_.security.writable_cgroups;
+        input.cgroupns_private = spec_.cgroupns == CgroupnsMode::Private;
         input.oom_score_adj = spec_.oom_score_adj;
         input.labels = spec_.labels.clone();
         input.labels.extend(spec_.annotations.clone());
