@@ -413,9 +413,15 @@ mod tests {
         assert!(!opts(&m, "/dev/mqueue").contains(&"ro".to_string()));
         p.readonly_rootfs = false;
         p.privileged = true;
+        p.writable_cgroups = true;
         let m = assemble(&p).map(|a| a.mounts).unwrap_or_default();
         assert_eq!(opts(&m, "/sys"), ["nosuid", "noexec", "nodev"]);
         assert_eq!(opts(&m, "/sys/fs/cgroup"), ["nosuid", "noexec", "nodev"]);
+        // `writable-cgroups=false` keeps the cgroup mount read-only.
+        p.writable_cgroups = false;
+        let m = assemble(&p).map(|a| a.mounts).unwrap_or_default();
+        assert_eq!(opts(&m, "/sys"), ["nosuid", "noexec", "nodev"]);
+        assert_eq!(opts(&m, "/sys/fs/cgroup"), ["ro", "nosuid", "noexec", "nodev"]);
         assert_eq!(opts(&m, "/dev/shm").last().map(String::as_str), Some("size=67108864"));
     }
 }

@@ -564,7 +564,7 @@ mod tests {
 
     #[test]
     fn refusals_carry_dockers_messages() {
-        let err = |json: &str| Profile::parse(json).map(|_| ()).unwrap_err().to_string();
+        let err = |json: &str| Profile::parse(json).map(|_| ()).expect_err("refused").to_string();
         assert!(err("not json").starts_with("Decoding seccomp profile failed: "));
         assert_eq!(
             err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
