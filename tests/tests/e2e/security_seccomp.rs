@@ -112,6 +112,7 @@ fn a_custom_profile_file_is_sent_and_applied() {
     let file = dir.path().join("deny-mkdir.json");
     std::fs::write(&file, DENY_MKDIR).expect("write profile");
     let opt = format!("seccomp={}", file.display());
+    let mut sent_by = Vec::new();
     for cli in ["docker", "pier"] {
         let o = probe(&d, cli, &["--security-opt", &opt]);
         assert_eq!(field(&o, "Seccomp"), Some("2"), "{cli}: {o}");
@@ -131,7 +132,9 @@ fn a_custom_profile_file_is_sent_and_applied() {
         let got: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{cli}: {e}: {body}"));
         assert_eq!(got, expected, "{cli}");
         assert!(!body.contains('\n'), "{cli}: sent compacted: {body}");
+        sent_by.push(sent);
     }
+    assert_eq!(sent_by[0], sent_by[1], "pier sends the bytes docker sends");
 }
 
 #[test]
