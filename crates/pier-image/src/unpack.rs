@@ -367,7 +367,11 @@ impl Unpacker {
                 ImageError::io("remove directory", path, e)
             })?;
         } else {
-            rfs::unlinkat(parent, base, AtFlags::empty()).map_err(|e| self.fs_error("remove", name, e))?;
+            match rfs::unlinkat(parent, base, AtFlags::empty()) {
+                // Gone already (the tree is being changed under us).
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(self.fs_error("remove", name, e)),
+            }
         }
         Ok(false)
     }

@@ -138,7 +138,11 @@ impl Dir {
     /// (`/proc/*/fd/*`, `/proc/*/root`) are refused. `O_CLOEXEC` is added.
     pub fn open_in_root(&self, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
         let rel = path.strip_prefix("/").unwrap_or(path);
-        let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
         Ok(rfs::openat2(
             &self.fd,
             rel,
@@ -283,11 +287,7 @@ impl Dir {
 
 /// `fchown` then `fchmod` on an open file or directory.
 pub fn set_owner_mode(fd: impl AsFd, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
-    rfs::fchown(
-        &fd,
-        Some(rfs::Uid::from_raw(uid)),
-        Some(rfs::Gid::from_raw(gid)),
-    )?;
+    rfs::fchown(&fd, Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid)))?;
     Ok(rfs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777))?)
 }
 

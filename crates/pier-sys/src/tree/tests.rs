@@ -23,11 +23,7 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(host.join("dir")).expect("host");
     std::fs::write(host.join("secret"), SECRET).expect("secret");
     std::fs::write(host.join("dir/keep"), SECRET).expect("keep");
-    Fixture {
-        _tmp: tmp,
-        root,
-        host,
-    }
+    Fixture { _tmp: tmp, root, host }
 }
 
 fn mkfifo(p: &Path) {
@@ -128,7 +124,8 @@ fn create_never_through_symlinks() {
     let e = root.create_file(OsStr::new("planted"), 0o644).expect_err("exists");
     assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
     assert!(root.create_dir(OsStr::new("planted-dir"), 0o755).is_err());
-    root.chown_at(OsStr::new("planted"), 1234, 1234).expect("chown the link");
+    root.chown_at(OsStr::new("planted"), 1234, 1234)
+        .expect("chown the link");
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(f.host.join("secret")).expect("md").uid(), 0);
     assert_eq!(std::fs::read(f.host.join("secret")).expect("kept"), SECRET);

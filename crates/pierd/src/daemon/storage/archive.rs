@@ -24,8 +24,8 @@ use pier_sys::tree::{self, Dir};
 use rustix::fs::OFlags;
 
 use crate::daemon::storage::confined::Root;
-use crate::daemon::storage::tree_tar::{TarOptions, TreeTar};
 use crate::daemon::storage::mounts::{self, Kind};
+use crate::daemon::storage::tree_tar::{TarOptions, TreeTar};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 
@@ -203,7 +203,7 @@ impl Daemon {
     /// `GET /containers/{id}/archive?path=`: `on_stat` gets the stat before
     /// any byte of the tar is written to `out`. Blocking.
     pub fn archive_read(&self, key: &str, path: &str, on_stat: impl FnOnce(PathStat), out: impl Write) -> Result<()> {
-        self.with_fs(key, true, |c, fs| {
+        let out = self.with_fs(key, true, |c, fs| {
             let (st, (root, rel)) = stat(c, fs, path)?;
             let name = if st.name.is_empty() {
                 ".".to_string()
@@ -223,11 +223,16 @@ impl Daemon {
             } else {
                 t.append_entry(&pdir, OsStr::new(&base), Path::new(&name), &clean(path))
             };
-            written
+            let mut w = written
                 .and_then(|()| t.finish())
-                .and_then(|mut w| w.flush())
-                .map_err(|e| Error::system(format!("archive {path}"), e))
-        })
+                .map_err(|e| Error::system(format!("archive {path}"), e))?;
+            w.flush().map_err(|e| Error::system(format!("archive {path}"), e))?;
+            Ok(w)
+        })?;
+        // The stream ends only now, after a stopped container's overlay is
+        // unmounted: a client that sees the end sees no mount left.
+        drop(out);
+        Ok(())
     }
 
     /// `PUT /containers/{id}/archive?path=`: extract `body` beneath the
@@ -264,13 +269,17 @@ impl Daemon {
     /// `GET /containers/{id}/export`: the root filesystem without its
     /// mounts. Blocking.
     pub fn export(&self, key: &str, out: impl Write) -> Result<()> {
-        self.with_fs(key, false, |c, fs| {
+        let out = self.with_fs(key, false, |c, fs| {
             let mut t = TreeTar::new(out, TarOptions::default());
-            t.append_dir(fs.root.dir(), Path::new(""), "/")
+            let mut w = t
+                .append_dir(fs.root.dir(), Path::new(""), "/")
                 .and_then(|()| t.finish())
-                .and_then(|mut w| w.flush())
-                .map_err(|e| Error::system(format!("export {}", c.id), e))
-        })
+                .map_err(|e| Error::system(format!("export {}", c.id), e))?;
+            w.flush().map_err(|e| Error::system(format!("export {}", c.id), e))?;
+            Ok(w)
+        })?;
+        drop(out);
+        Ok(())
     }
 }
 

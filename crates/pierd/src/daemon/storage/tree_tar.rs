@@ -29,7 +29,7 @@ pub struct TarOptions {
 }
 
 /// Deeper than this, a tree is refused (each level holds one fd).
-const MAX_DEPTH: usize = 1024;
+const MAX_DEPTH: usize = 512;
 
 fn depth_error() -> io::Error {
     io::Error::other(format!("directory tree deeper than {MAX_DEPTH} levels"))
