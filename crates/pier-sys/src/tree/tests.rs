@@ -165,7 +165,7 @@ fn read_small_is_confined_capped_and_never_blocks() {
     // A device: never read.
     rfs::mknodat(
         rfs::CWD,
-        &etc.join("zero"),
+        etc.join("zero"),
         FileType::CharacterDevice,
         Mode::from_raw_mode(0o666),
         rfs::makedev(1, 5),
