@@ -616,6 +616,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copy_up_never_follows_symlinks_planted_in_the_volume() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (image, volume, host) = (
+            tmp.path().join("image"),
+            tmp.path().join("vol"),
+            tmp.path().join("host"),
+        );
+        std::fs::create_dir_all(image.join("d")).expect("image");
+        std::fs::write(image.join("f"), b"image").expect("f");
+        std::fs::write(image.join("d/x"), b"image").expect("x");
+        std::os::unix::fs::symlink("f", image.join("rel")).expect("link");
+        std::fs::create_dir_all(&volume).expect("volume");
+        std::fs::create_dir_all(host.join("dir")).expect("host");
+        std::fs::write(host.join("secret"), b"host").expect("secret");
+        let (from, to) = (Dir::open(&image).expect("image"), Dir::open(&volume).expect("volume"));
+        copy_tree(&from, &to).expect("copy");
+        assert_eq!(std::fs::read(volume.join("d/x")).expect("x"), b"image");
+        assert_eq!(std::fs::read_link(volume.join("rel")).expect("rel"), Path::new("f"));
+        // Another container planted symlinks where the copy writes.
+        let planted = tmp.path().join("vol2");
+        std::fs::create_dir_all(&planted).expect("vol2");
+        std::os::unix::fs::symlink(host.join("secret"), planted.join("f")).expect("plant");
+        std::os::unix::fs::symlink(host.join("dir"), planted.join("d")).expect("plant");
+        let to = Dir::open(&planted).expect("vol2");
+        assert!(copy_tree(&from, &to).is_err());
+        assert_eq!(std::fs::read(host.join("secret")).expect("secret"), b"host");
+        assert_eq!(std::fs::read_dir(host.join("dir")).expect("dir").count(), 0);
+    }
+
+    #[test]
     fn binds_parse_like_docker() {
         let m = parse_bind("/h:/c:ro,Z,rslave").expect("bind");
         assert_eq!((m.kind, m.rw, m.propagation.as_str()), (Kind::Bind, false, "rslave"));
