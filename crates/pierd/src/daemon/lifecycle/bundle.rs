@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
+use crate::daemon::storage::confined::{read_user_db, Root};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::{CgroupnsMode, SeccompPolicy};
@@ -35,15 +36,6 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io("remove", path, e)),
-    }
-}
-
-/// A file of the image that may be missing (`/etc/passwd`).
-fn read_optional(path: &Path) -> Result<String> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io("read", path, e)),
     }
 }
 
@@ -102,8 +94,9 @@ impl Daemon {
         );
         write(&etc.resolv_conf, resolv.as_bytes())?;
 
-        let passwd = read_optional(&rootfs.merged.join("etc/passwd"))?;
-        let group = read_optional(&rootfs.merged.join("etc/group"))?;
+        let root = Root::open(&rootfs.merged).map_err(|e| io("open", &rootfs.merged, e))?;
+        let passwd = read_user_db(&root, "/etc/passwd")?;
+        let group = read_user_db(&root, "/etc/group")?;
         let user =
             spec::resolve_user(&process.user, &passwd, &group).map_err(|e| Error::InvalidParameter(e.to_string()))?;
 
