@@ -15,7 +15,9 @@ mod images;
 mod logs;
 mod model;
 mod security_bounds;
+mod security_confine;
 mod security_private;
+mod security_seccomp;
 mod storage;
 mod tmux;
 
