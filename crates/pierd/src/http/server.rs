@@ -145,7 +145,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("api.sock");
         let listener = UnixListener::bind(&path).expect("bind");
-        let app = Router::new().route("/_ping", get(|| async { "OK" }));
+        let app = Router::new().route("/_ping", get(|| async { "OK" })).route(
+            "/slow",
+            get(|| async {
+                // A long stream with nothing to send for a while (`logs -f`).
+                let body = futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(1_500)).await;
+                    Ok::<_, Infallible>("done")
+                });
+                Body::from_stream(body)
+            }),
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, limits, async move {
             let _ = stopped.await;
@@ -155,12 +165,15 @@ mod tests {
 
     /// `GET /_ping` on a fresh connection, from a blocking thread.
     async fn ping(path: &std::path::Path) -> String {
+        get_path(path, "/_ping").await
+    }
+
+    async fn get_path(path: &std::path::Path, target: &'static str) -> String {
         let path = path.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let mut s = std::os::unix::net::UnixStream::connect(&path).expect("connect");
             s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-            s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .expect("write");
+            write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
             let mut out = String::new();
             let _ = s.read_to_string(&mut out);
             out
@@ -190,6 +203,16 @@ mod tests {
         .expect("join");
         assert!(closed_after < Duration::from_secs(5), "closed after {closed_after:?}");
         assert!(ping(&path).await.contains("200 OK"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_response_is_not_cut_by_the_header_timeout() {
+        let (_dir, path, _stop) = start(Limits {
+            max_connections: 8,
+            header_read_timeout: Duration::from_millis(300),
+        });
+        let reply = get_path(&path, "/slow").await;
+        assert!(reply.contains("200 OK") && reply.contains("done"), "{reply}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
