@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pier_shim_proto::{ErrorCode, ExitRecord, Ready, Request, Response, StateInfo, Status, StreamEnd, StreamKind};
+use pier_shim_proto::{ErrorCode, ExitRecord, Ready, RecoverOp, RecoverReply, Request, Response, StateInfo, Status, StreamEnd, StreamKind};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::watch;
@@ -119,6 +119,15 @@ impl FakeShims {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A recovery call: the fake runtime knows no container (a fake shim's
+    /// container ends with its shim).
+    pub(super) fn recover(&self, _socket: &Path, op: RecoverOp) -> RecoverReply {
+        match op {
+            RecoverOp::State | RecoverOp::Kill { .. } => RecoverReply::NotFound,
+            RecoverOp::Delete { .. } => RecoverReply::Ok,
         }
     }
 
