@@ -14,6 +14,7 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod security_faults;
 mod storage;
 mod tmux;
 

@@ -430,6 +430,16 @@ impl ShimHandle {
         .await
     }
 
+    /// Whether the runtime may still hold state for the container: runc
+    /// and crun keep it in `<root>/<id>`, so without that directory there
+    /// is nothing to ask (the common case, answered without a process).
+    pub fn runtime_may_know(&self) -> bool {
+        match &self.backend {
+            Backend::Process { .. } => self.runtime.root.join(&self.id).exists(),
+            Backend::Fake(_) => false,
+        }
+    }
+
     /// The runtime's view of the container (`runtime state`).
     pub async fn runtime_state(&self) -> Result<RuntimeView, ShimError> {
         match self.recover(RecoverOp::State).await? {

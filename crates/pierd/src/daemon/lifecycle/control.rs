@@ -276,9 +276,16 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
     let _ = rx.wait_for(|l| !l.record.state.is_running()).await;
 }
 
+/// Signal the container's init through its shim, or through the runtime
+/// when the shim is lost (its processes may run on without it).
 async fn signal_container(c: &Container, signal: i32) -> Result<()> {
     match c.shim.kill(signal, KillScope::Init).await {
         Ok(()) => Ok(()),
+        Err(e) if e.is_gone() => match c.shim.runtime_kill(signal, KillScope::Init).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::NotRunning(c.id.clone())),
+            Err(e) => Err(Error::shim(format!("kill container {} through the runtime", c.id), e)),
+        },
         Err(e) if e.is_not_running() => Err(Error::NotRunning(c.id.clone())),
         Err(e) => Err(Error::shim(format!("kill container {}", c.id), e)),
     }
