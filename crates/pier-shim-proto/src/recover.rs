@@ -114,7 +114,13 @@ mod tests {
             }
         );
         let odd: RecoverReply = serde_json::from_str(r#"{"result":"state","status":"new","pid":7}"#).expect("decode");
-        assert!(matches!(odd, RecoverReply::State { status: RuntimeStatus::Unknown, .. }));
+        assert!(matches!(
+            odd,
+            RecoverReply::State {
+                status: RuntimeStatus::Unknown,
+                ..
+            }
+        ));
         assert!(!RuntimeStatus::Stopped.has_processes());
         assert!(RuntimeStatus::Unknown.has_processes());
     }

@@ -102,7 +102,11 @@ fn a_killed_shim_leaves_the_container_to_the_runtime_and_nothing_behind() {
         error_of(&d, &a).contains("shim lost")
     });
     let st = state(&d, &a);
-    assert_eq!((st["Status"].as_str(), st["Running"].as_bool()), (Some("running"), Some(true)), "{st}");
+    assert_eq!(
+        (st["Status"].as_str(), st["Running"].as_bool()),
+        (Some("running"), Some(true)),
+        "{st}"
+    );
     assert_eq!(st["Pid"], pa, "{st}");
     assert!(alive(pa));
 
@@ -113,7 +117,11 @@ fn a_killed_shim_leaves_the_container_to_the_runtime_and_nothing_behind() {
         error_of(&d, &b).contains("shim lost")
     });
     let st = state(&d, &b);
-    assert_eq!((st["Running"].as_bool(), &st["Pid"]), (Some(true), &serde_json::json!(pb)), "{st}");
+    assert_eq!(
+        (st["Running"].as_bool(), &st["Pid"]),
+        (Some(true), &serde_json::json!(pb)),
+        "{st}"
+    );
     let list = d.request("GET", "/containers/json", None).json();
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
 
@@ -166,8 +174,14 @@ fn a_stopped_shim_does_not_stall_a_restart() {
     let list = d.request("GET", "/containers/json?all=1", None).json();
     assert!(list.to_string().contains(&stuck), "{list}");
     assert_eq!(state(&d, &stuck)["Running"], true);
-    assert!(t.elapsed() < Duration::from_secs(1), "list/inspect took {:?}", t.elapsed());
-    let silent = wait_until(Duration::from_secs(10), || error_of(&d, &stuck).contains("does not answer"));
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "list/inspect took {:?}",
+        t.elapsed()
+    );
+    let silent = wait_until(Duration::from_secs(10), || {
+        error_of(&d, &stuck).contains("does not answer")
+    });
     assert!(silent, "no State.Error for the silent shim; log:\n{}", d.daemon_log());
 
     // Other containers work meanwhile.
@@ -177,7 +191,11 @@ fn a_stopped_shim_does_not_stall_a_restart() {
     assert_eq!(st["State"]["ExitCode"], 0);
     let r = d.request("DELETE", &format!("/containers/{other}"), None);
     assert_eq!(r.status, 204, "rm: {}", r.text());
-    assert!(t.elapsed() < Duration::from_secs(5), "other container took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "other container took {:?}",
+        t.elapsed()
+    );
 
     // Resumed, the shim is heard again and the container removed cleanly.
     let pid = state(&d, &stuck)["Pid"].as_i64().expect("Pid") as i32;
@@ -191,7 +209,11 @@ fn a_stopped_shim_does_not_stall_a_restart() {
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -232,7 +254,11 @@ fn a_full_data_root_fails_creates_cleanly() {
     assert!(st.success(), "mount a tmpfs data root");
     d.start_again();
     d.import_busybox("busybox");
-    let keep = d.run("keep", "busybox", &["sh", "-c", "while true; do echo tick; sleep 0.1; done"]);
+    let keep = d.run(
+        "keep",
+        "busybox",
+        &["sh", "-c", "while true; do echo tick; sleep 0.1; done"],
+    );
     let keep_pid = state(&d, &keep)["Pid"].as_i64().expect("Pid") as i32;
     let containers = d.data_root.join("containers");
     let volumes = d.data_root.join("volumes");

@@ -93,8 +93,9 @@ pub(super) async fn recover(shim: &Path, req: &RecoverRequest) -> Result<Recover
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().map(str::trim).find(|l| !l.is_empty());
     match line {
-        Some(line) if out.status.success() => serde_json::from_str(line)
-            .map_err(|e| ShimError::BadRecover(format!("malformed reply {line:?}: {e}"))),
+        Some(line) if out.status.success() => {
+            serde_json::from_str(line).map_err(|e| ShimError::BadRecover(format!("malformed reply {line:?}: {e}")))
+        }
         _ => Err(ShimError::BadRecover(format!(
             "{}: {}",
             out.status,

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pier_shim_proto::{ErrorCode, ExitRecord, Ready, RecoverOp, RecoverReply, Request, Response, StateInfo, Status, StreamEnd, StreamKind};
+use pier_shim_proto::{
+    ErrorCode, ExitRecord, Ready, RecoverOp, RecoverReply, Request, Response, StateInfo, Status, StreamEnd, StreamKind,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::watch;

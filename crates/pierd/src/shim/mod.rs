@@ -143,7 +143,10 @@ pub struct RuntimeRef {
 pub enum RuntimeView {
     /// Not known to the runtime: nothing of it runs.
     Missing,
-    Present { status: RuntimeStatus, pid: i32 },
+    Present {
+        status: RuntimeStatus,
+        pid: i32,
+    },
 }
 
 /// Which processes a kill reaches.

@@ -162,7 +162,11 @@ impl Daemon {
 /// The container's directory with its mount points and record (blocking).
 /// Errors name the file and the cause (a full data root is `No space left
 /// on device`).
-fn write_container_dir(dir: &std::path::Path, mounts: &[crate::daemon::storage::mounts::MountPoint], rec: &ContainerRecord) -> Result<()> {
+fn write_container_dir(
+    dir: &std::path::Path,
+    mounts: &[crate::daemon::storage::mounts::MountPoint],
+    rec: &ContainerRecord,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
     // No mounts, no file (`mounts::load` reads a missing one as none):
     // saves two fsyncs on every plain create.

@@ -48,7 +48,9 @@ pub(in crate::daemon) async fn settle(c: &Container) -> Settled {
             ..
         }) => {
             delete_from_runtime(c).await;
-            Settled::Exited(lost_exit("the container stopped without it; its exit status is unknown"))
+            Settled::Exited(lost_exit(
+                "the container stopped without it; its exit status is unknown",
+            ))
         }
         Ok(RuntimeView::Present { status, pid }) => Settled::Lost {
             pid: if pid > 0 { pid } else { recorded_pid },
