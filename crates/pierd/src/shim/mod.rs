@@ -246,6 +246,23 @@ fn unexpected<T>(r: Response) -> Result<T, ShimError> {
     Err(ShimError::Unexpected(Box::new(r)))
 }
 
+/// The start time (clock ticks after boot) of a live, non-zombie `pid`, so
+/// a reused pid is not taken for the container's init.
+fn process_start(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // After the state: ppid … starttime is the 20th field from here.
+    fields.nth(18)?.parse().ok()
+}
+
 fn recover_failed<T>(r: RecoverReply) -> Result<T, ShimError> {
     match r {
         RecoverReply::Failed { code, message } => Err(ShimError::Refused { code, message }),
@@ -439,7 +456,17 @@ impl ShimHandle {
     pub fn runtime_may_know(&self) -> bool {
         match &self.backend {
             Backend::Process { .. } => self.runtime.root.join(&self.id).exists(),
-            Backend::Fake(_) => false,
+            Backend::Fake(f) => f.runtime_knows(&self.socket),
+        }
+    }
+
+    /// The start time of a container process `pid` while it lives (not a
+    /// zombie), so a reused pid is not taken for it: watched by pid (from
+    /// `/proc`, no process spawned) while its shim is lost.
+    pub fn process_start(&self, pid: i32) -> Option<u64> {
+        match &self.backend {
+            Backend::Process { .. } => process_start(pid),
+            Backend::Fake(f) => f.process_start(&self.socket, pid),
         }
     }
 
@@ -474,5 +501,20 @@ impl ShimHandle {
             RecoverReply::Ok | RecoverReply::NotFound => Ok(()),
             other => recover_failed(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time() {
+        let me = std::process::id() as i32;
+        let a = process_start(me);
+        assert!(a.is_some());
+        assert_eq!(process_start(me), a);
+        assert_eq!(process_start(0), None);
+        assert_eq!(process_start(-1), None);
     }
 }

@@ -259,8 +259,12 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
 /// SIGKILL and wait for the exit to be recorded.
 pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
     let mut rx = c.subscribe();
-    if let Err(e) = signal_container(c, 9).await {
-        tracing::debug!(id = %c.id, error = %e, "kill");
+    match signal_container(c, 9).await {
+        Ok(()) => {}
+        // Exited meanwhile: its exit is being recorded.
+        Err(Error::NotRunning(_)) => tracing::debug!(id = %c.id, "kill: not running"),
+        // Nothing will end it: say so now rather than after the grace.
+        Err(e) => return Err(e),
     }
     tokio::time::timeout(KILL_GRACE, wait_not_running(&mut rx))
         .await

@@ -70,11 +70,11 @@ pub(in crate::daemon) async fn settle(c: &Container) -> Settled {
 /// Wait until a lost container's processes have ended: its init pid gone
 /// (cheap), then confirmed by the runtime, which deletes it.
 pub(in crate::daemon) async fn watch(c: &Container, mut pid: i32) -> Exit {
-    let mut start = process_start(pid);
+    let mut start = c.shim.process_start(pid);
     let mut asked = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(PID_POLL).await;
-        let gone = pid <= 0 || start.is_none() || process_start(pid) != start;
+        let gone = pid <= 0 || start.is_none() || c.shim.process_start(pid) != start;
         if !gone && asked.elapsed() < RUNTIME_POLL {
             continue;
         }
@@ -91,7 +91,7 @@ pub(in crate::daemon) async fn watch(c: &Container, mut pid: i32) -> Exit {
             Ok(RuntimeView::Present { pid: now, .. }) => {
                 if now > 0 && now != pid {
                     pid = now;
-                    start = process_start(pid);
+                    start = c.shim.process_start(pid);
                 }
             }
             Err(e) => tracing::warn!(id = %c.id, error = %e, "ask the runtime about a lost container"),
@@ -154,23 +154,6 @@ fn lost_exit(why: &str) -> Exit {
     }
 }
 
-/// The start time (clock ticks after boot) of a live, non-zombie `pid`, so
-/// a reused pid is not taken for the container's init.
-fn process_start(pid: i32) -> Option<u64> {
-    if pid <= 0 {
-        return None;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // After the state: ppid … starttime is the 20th field from here.
-    fields.nth(18)?.parse().ok()
-}
-
 impl Daemon {
     /// Record that `c`'s shim is lost while its processes run, and watch
     /// them through the runtime until they end.
@@ -187,20 +170,5 @@ impl Daemon {
         {
             tracing::error!(id = %c.id, error = %e, "record lost shim");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_start_time() {
-        let me = std::process::id() as i32;
-        let a = process_start(me);
-        assert!(a.is_some());
-        assert_eq!(process_start(me), a);
-        assert_eq!(process_start(0), None);
-        assert_eq!(process_start(-1), None);
     }
 }
