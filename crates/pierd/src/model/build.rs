@@ -204,12 +204,14 @@ pub fn build(
     }
     let mut tmpfs = BTreeMap::new();
     for (dest, opts) in hc.tmpfs.iter().flatten() {
+        // dockerd's ValidateTmpfsMountDestination: root first, then absolute.
+        if clean_path(dest) == "/" {
+            return Err(invalid("HostConfig.Tmpfs", TARGET_IS_ROOT));
+        }
         if !dest.starts_with('/') {
             return Err(invalid(
                 "HostConfig.Tmpfs",
-                format!(
-                    "invalid mount config for type \"tmpfs\": invalid mount path: '{dest}' mount path must be absolute"
-                ),
+                format!("invalid mount path: '{dest}' mount path must be absolute"),
             ));
         }
         tmpfs.insert(clean_path(dest), opts.clone());
@@ -329,7 +331,11 @@ fn is_set(name: &str, v: &Value) -> bool {
     }
 }
 
-fn clean_path(p: &str) -> String {
+/// dockerd's `ErrVolumeTargetIsRoot`: nothing may be mounted over the root.
+pub const TARGET_IS_ROOT: &str = "invalid specification: destination can't be '/'";
+
+/// Go's `path.Clean` of a destination, made absolute (`..` stops at the root).
+pub fn clean_path(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in p.split('/') {
         match part {

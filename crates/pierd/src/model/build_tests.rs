@@ -206,8 +206,11 @@ fn refusals_use_dockers_messages() {
         ),
         (
             json!({"Tmpfs": {"run": ""}}),
-            "invalid mount config for type \"tmpfs\": invalid mount path: 'run' mount path must be absolute",
+            "invalid mount path: 'run' mount path must be absolute",
         ),
+        (json!({"Tmpfs": {"/": ""}}), "invalid specification: destination can't be '/'"),
+        (json!({"Tmpfs": {"//": ""}}), "invalid specification: destination can't be '/'"),
+        (json!({"Tmpfs": {"/..": ""}}), "invalid specification: destination can't be '/'"),
         (json!({"Memory": 1024}), "Minimum memory limit allowed is 6MB"),
         (
             json!({"Memory": 10485760, "MemorySwap": 8388608}),

@@ -100,7 +100,12 @@ pub const FIELDS: &[Field] = &[
     f(C, "NetworkDisabled", Applied, "every Pier container has loopback only"),
     f(C, "MacAddress", Warned, NETWORKING),
     f(C, "OnBuild", Applied, "metadata, as docker"),
-    f(C, "Labels", Applied, "merged over the image's; OCI annotations"),
+    f(
+        C,
+        "Labels",
+        Applied,
+        "merged over the image's; never passed to the runtime",
+    ),
     f(C, "StopSignal", Applied, "validated at create; used by stop"),
     f(C, "StopTimeout", Applied, "used by stop"),
     f(C, "Shell", Applied, "metadata, as docker"),
@@ -157,7 +162,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "VolumesFrom", Applied, "mounts of another container"),
     f(H, "Mounts", Applied, "bind, volume, tmpfs"),
     f(H, "ConsoleSize", Applied, "initial pty size"),
-    f(H, "Annotations", Applied, "OCI annotations"),
+    f(H, "Annotations", Applied, "the OCI annotations (their only source)"),
     f(H, "CapAdd", Applied, "unknown names refused"),
     f(H, "CapDrop", Applied, "unknown names refused"),
     f(

@@ -86,8 +86,10 @@ pub struct SpecInput {
     pub etc_files: Option<EtcFiles>,
     /// Bytes; docker's default is [`DEFAULT_SHM_SIZE`].
     pub shm_size: u64,
-    /// Container labels; they become the spec's annotations.
-    pub labels: BTreeMap<String, String>,
+    /// `HostConfig.Annotations`, the only source of the spec's annotations:
+    /// labels (the image's or the container's) never reach the runtime, so an
+    /// image cannot set runtime switches such as crun's `run.oci.*`.
+    pub annotations: BTreeMap<String, String>,
     /// Limits of the engine process the runtime inherits.
     pub host: HostLimits,
     /// cgroupfs path (e.g. `/pier/<id>`); `None` lets the runtime choose.
@@ -134,7 +136,7 @@ impl SpecInput {
             cap_drop: Vec::new(),
             etc_files: None,
             shm_size: DEFAULT_SHM_SIZE,
-            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             host,
             cgroups_path: None,
             oom_score_adj: 0,
@@ -383,9 +385,9 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     spec.set_hostname(Some(input.hostname.clone()));
     spec.set_domainname((!input.domainname.is_empty()).then(|| input.domainname.clone()));
     spec.set_hooks(None);
-    spec.set_annotations((!input.labels.is_empty()).then(|| {
+    spec.set_annotations((!input.annotations.is_empty()).then(|| {
         input
-            .labels
+            .annotations
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<HashMap<_, _>>()

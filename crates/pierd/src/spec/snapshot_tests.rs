@@ -33,7 +33,9 @@ fn input() -> SpecInput {
         resolv_conf: dir.join("resolv.conf"),
     });
     input.cgroups_path = Some(format!("/pier/{ID}"));
-    input.labels.insert("com.example.team".to_string(), "infra".to_string());
+    input
+        .annotations
+        .insert("com.example.team".to_string(), "infra".to_string());
     input
 }
 

@@ -131,8 +131,7 @@ impl Daemon {
         input.masked_paths = spec_.security.masked_paths.clone();
         input.readonly_paths = spec_.security.readonly_paths.clone();
         input.oom_score_adj = spec_.oom_score_adj;
-        input.labels = spec_.labels.clone();
-        input.labels.extend(spec_.annotations.clone());
+        input.annotations = spec_.annotations.clone();
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;

@@ -268,6 +268,11 @@ impl Daemon {
     }
 }
 
+/// Unix nanoseconds of a (container-controlled, so any) mtime, saturated.
+fn mtime_nanos(secs: i64, nsecs: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsecs)
+}
+
 /// Stat `path` (the last element not followed unless the path ends in `/`).
 fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, String))> {
     let (root, rel) = fs.locate(path)?;
@@ -291,7 +296,7 @@ fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, Stri
     } else {
         base.clone()
     };
-    let nanos = st.st_mtime.saturating_mul(1_000_000_000) + st.st_mtime_nsec as i64;
+    let nanos = mtime_nanos(st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0));
     Ok((
         PathStat {
             name,
@@ -346,6 +351,13 @@ fn append_tree<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_mtime_converts_without_overflow() {
+        assert_eq!(mtime_nanos(i64::MAX, 999_999_999), i64::MAX);
+        assert_eq!(mtime_nanos(i64::MIN, 0), i64::MIN);
+        assert_eq!(mtime_nanos(1, 5), 1_000_000_005);
+    }
 
     #[test]
     fn modes_and_split() {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::daemon::storage::confined::Root;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
+use crate::model::build::{clean_path, TARGET_IS_ROOT};
 use crate::spec::{BindMount, ExtraMount, Propagation, TmpfsMount};
 use crate::volumes::{NewVolume, VolumeError, ANONYMOUS_LABEL};
 
@@ -73,7 +74,7 @@ impl MountPoint {
             kind,
             name: String::new(),
             source: PathBuf::new(),
-            destination: clean_dest(destination),
+            destination: clean_path(destination),
             rw: true,
             mode: String::new(),
             propagation: String::new(),
@@ -102,11 +103,6 @@ impl MountPoint {
             propagation: self.propagation.clone(),
         }
     }
-}
-
-fn clean_dest(d: &str) -> String {
-    let parts: Vec<&str> = d.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    format!("/{}", parts.join("/"))
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -140,8 +136,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
     if dst.is_empty() || !dst.starts_with('/') {
         return Err(bad());
     }
-    if clean_dest(dst) == "/" {
-        return Err(invalid("invalid specification: destination can't be '/'"));
+    let kind = if src.starts_with('/') { Kind::Bind } else { Kind::Volume };
+    if clean_path(dst) == "/" {
+        return Err(invalid(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"{}\": {TARGET_IS_ROOT}",
+            kind.as_str()
+        )));
     }
     let mut mp = if src.is_empty() {
         let mut m = MountPoint::new(Kind::Volume, dst);
@@ -189,6 +189,9 @@ pub fn parse_api_mount(m: &ApiMount) -> Result<MountPoint> {
     let bad = |msg: &str| invalid(format!("invalid mount config for type \"{}\": {msg}", m.kind));
     if m.target.is_empty() {
         return Err(bad("field Target must not be empty"));
+    }
+    if clean_path(&m.target) == "/" {
+        return Err(bad(TARGET_IS_ROOT));
     }
     if !m.target.starts_with('/') {
         return Err(bad(&format!(
@@ -280,7 +283,7 @@ pub fn tmpfs_mounts(tmpfs: &BTreeMap<String, String>) -> Result<Vec<ExtraMount>>
                 )));
             }
             Ok(ExtraMount::Tmpfs(TmpfsMount {
-                destination: clean_dest(dest),
+                destination: clean_path(dest),
                 options: opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect(),
             }))
         })
@@ -324,9 +327,9 @@ pub fn plan(
         out.retain(|o| o.destination != m.destination);
         out.push(m);
     }
-    let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_dest(d)).collect();
+    let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_path(d)).collect();
     for d in declared_volumes {
-        let d = clean_dest(d);
+        let d = clean_path(d);
         if d == "/" || out.iter().any(|o| o.destination == d) || tmpfs.contains(&d) {
             continue;
         }
@@ -609,7 +612,15 @@ mod tests {
         let m = parse_bind("data:/d:nocopy").expect("nocopy");
         assert!(!m.copy_data);
         assert!(parse_bind("/h:rel").is_err());
-        assert!(parse_bind("/h:/").is_err());
+        let root = |r: Result<MountPoint>| r.err().map(|e| e.to_string());
+        assert_eq!(
+            root(parse_bind("/h:/")).as_deref(),
+            Some("invalid volume specification: '/h:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'")
+        );
+        assert_eq!(
+            root(parse_bind("name:/..")).as_deref(),
+            Some("invalid volume specification: 'name:/..': invalid mount config for type \"volume\": invalid specification: destination can't be '/'")
+        );
         assert!(parse_bind("/h:/c:bogus").is_err());
         assert!(parse_bind("a/b:/c").is_err());
     }
@@ -634,6 +645,20 @@ mod tests {
             ..Default::default()
         });
         assert!(e.is_err());
+        for kind in ["bind", "volume", "tmpfs"] {
+            let e = parse_api_mount(&ApiMount {
+                kind: kind.into(),
+                source: if kind == "bind" { "/h".into() } else { String::new() },
+                target: "//".into(),
+                ..Default::default()
+            });
+            assert_eq!(
+                e.err().map(|e| e.to_string()),
+                Some(format!(
+                    "invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'"
+                ))
+            );
+        }
     }
 
     #[test]
