@@ -115,13 +115,19 @@ impl Daemon {
             let rec = c.record();
             // pierd may have died between spawning a shim and recording the
             // start: a live shim means the container runs (or was created).
-            let orphan_shim = matches!(rec.state.status, Status::Created | Status::Exited)
-                && c.socket().exists()
-                && c.shim.is_alive().await;
+            let not_running = matches!(rec.state.status, Status::Created | Status::Exited);
+            let orphan_shim = not_running && c.socket().exists() && c.shim.is_alive().await;
+            // Or the shim died too: the runtime may still hold the
+            // container, which is then settled like a lost shim's.
+            let orphan_runtime = not_running && !orphan_shim && c.shim.runtime_may_know();
             match rec.state.status {
                 Status::Running => {}
-                _ if orphan_shim => {
-                    tracing::info!(id = %c.id, "found a shim for a container recorded as not running");
+                _ if orphan_shim || orphan_runtime => {
+                    tracing::info!(
+                        id = %c.id,
+                        shim = orphan_shim,
+                        "found a container recorded as not running but known to its shim or the runtime"
+                    );
                     let _ = c.commit(|r| r.state.status = Status::Running).await;
                 }
                 Status::Removing => {
@@ -157,8 +163,18 @@ impl Daemon {
                     ShimState::Running { pid } => pid,
                     ShimState::Exited(_) => 0,
                 };
-                if pid > 0 && pid != rec.state.pid {
-                    let _ = c.commit(|r| r.state.pid = pid).await;
+                let silent = rec.state.error == monitor::SHIM_SILENT;
+                if (pid > 0 && pid != rec.state.pid) || silent {
+                    let _ = c
+                        .commit(|r| {
+                            if pid > 0 {
+                                r.state.pid = pid;
+                            }
+                            if silent {
+                                r.state.error.clear();
+                            }
+                        })
+                        .await;
                 }
                 let watch = c.shim.arm_wait().await.ok();
                 self.spawn_monitor(c.clone(), watch);
