@@ -14,7 +14,9 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod security_confine;
 mod security_faults;
+mod security_seccomp;
 mod storage;
 mod tmux;
 

@@ -168,8 +168,8 @@ pub const FIELDS: &[Field] = &[
     f(
         H,
         "CgroupnsMode",
-        Partly,
-        "host (the default here): applied; private warned; invalid refused",
+        Applied,
+        "host or private (default: private on cgroup v2 hosts, host otherwise); invalid refused",
     ),
     f(H, "Dns", Applied, "/etc/resolv.conf nameservers"),
     f(H, "DnsOptions", Applied, "/etc/resolv.conf options"),
@@ -197,8 +197,8 @@ pub const FIELDS: &[Field] = &[
     f(
         H,
         "SecurityOpt",
-        Warned,
-        "seccomp, AppArmor and no-new-privileges are not applied yet",
+        Applied,
+        "seccomp (docker's default profile, unconfined, custom), no-new-privileges, writable-cgroups; label ignored (no SELinux); apparmor refused without AppArmor; others refused",
     ),
     f(
         H,
