@@ -158,7 +158,7 @@ impl Runtime {
             if stderr.is_empty() {
                 format!("{} {status}", self.binary.display())
             } else {
-                stderr.to_owned()
+                text_log_message(stderr).unwrap_or_else(|| stderr.to_owned())
             }
         });
         RuntimeError::Failed {
@@ -198,10 +198,37 @@ impl Runtime {
         })
     }
 
+    /// `kill [--all] ID SIGNAL`, blocking.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
+        self.run(Op::Kill, id, &self.kill_args(id, signal, all)).map(drop)
+    }
+
+    /// `delete [--force] ID`, blocking.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        self.run(Op::Delete, id, &self.delete_args(id, force)).map(drop)
+    }
+
     /// The path of the runtime's log, if one is set.
     pub fn log_path(&self) -> Option<&Path> {
         self.log.as_deref()
     }
+}
+
+/// The last `msg="…"` of a runtime's text log on stderr (runc without
+/// `--log-format json` writes logfmt: `time="…" level=error msg="…"`).
+fn text_log_message(stderr: &str) -> Option<String> {
+    let line = stderr.lines().rev().find(|l| l.contains("msg=\""))?;
+    let start = line.find("msg=\"")? + "msg=\"".len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -266,5 +293,17 @@ mod tests {
             .run(Op::State, "x", &["-c".into(), "echo boom >&2; exit 3".into()])
             .expect_err("fails");
         assert!(err.to_string().contains("boom"), "{err}");
+        let err = rt
+            .run(
+                Op::State,
+                "x",
+                &[
+                    "-c".into(),
+                    "echo 'time=\"2026-12-03T01:47:45Z\" level=error msg=\"container \\\"x\\\" does not exist\"' >&2; exit 1".into(),
+                ],
+            )
+            .expect_err("fails");
+        assert_eq!(err.runtime_message(), Some("container \"x\" does not exist"));
+        assert_eq!(err.kind(), Failure::NotFound);
     }
 }

@@ -139,14 +139,23 @@
 //! (SIGTERM and SIGINT mean the same). It removes its socket on the way out.
 //! The record on disk is the truth for a daemon that was not there to hear
 //! it.
+//!
+//! # A lost shim
+//!
+//! A shim that dies without writing the exit record (SIGKILL, a crash) leaves
+//! its container to the runtime. `pierd` then asks the runtime through a
+//! one-shot `pier-shim --recover` ([`recover`]): the container's real state,
+//! and `kill`/`delete --force` to end it.
 
 pub mod frame;
+pub mod recover;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME};
+pub use recover::{RecoverOp, RecoverReply, RecoverRequest, RuntimeStatus};
 
 /// What `pierd` hands the shim at start, as `<bundle>/shim.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

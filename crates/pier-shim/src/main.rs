@@ -2,7 +2,8 @@
 //! the OCI runtime, owns the container's stdio and log, reaps its init,
 //! records the exit and serves pierd's RPC, including attach streams and
 //! execs (their stdio, their exit codes). The start handshake and exit
-//! protocol are documented in `pier-shim-proto`.
+//! protocol are documented in `pier-shim-proto`. `pier-shim --recover` is
+//! the one-shot form pierd runs for a container whose shim is lost.
 //!
 //! It must not use threads, an async runtime or HTTP, and never dials the
 //! daemon.
@@ -15,6 +16,7 @@ mod failure;
 mod feed;
 mod oom;
 mod peer;
+mod recover;
 mod shim;
 mod sink;
 
@@ -32,9 +34,10 @@ use crate::sink::{Discard, LogSink};
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let config = match args.as_slice() {
+        [a] if a == "--recover" => return recover::main(),
         [a] if a != "-h" && a != "--help" => PathBuf::from(a),
         _ => {
-            eprintln!("usage: pier-shim <path-to-shim.json>");
+            eprintln!("usage: pier-shim <path-to-shim.json> | pier-shim --recover < request.json");
             return ExitCode::from(2);
         }
     };

@@ -201,10 +201,14 @@ impl VolumeStore {
             path: dir.join(META),
             source: e.into(),
         })?;
-        crate::record::write_atomic(&dir.join(META), &bytes).map_err(|e| VolumeError::Io {
-            op: "write",
-            path: dir.join(META),
-            source: std::io::Error::other(e.to_string()),
+        crate::record::write_atomic(&dir.join(META), &bytes).map_err(|e| {
+            // No half-made volume (a full data root): its directory goes.
+            let _ = std::fs::remove_dir_all(&dir);
+            VolumeError::Io {
+                op: "write",
+                path: dir.join(META),
+                source: std::io::Error::other(e.to_string()),
+            }
         })?;
         tracing::info!(volume = %name, "volume created");
         Ok((self.info(&name, meta), true))

@@ -16,6 +16,7 @@ mod logs;
 mod model;
 mod security_bounds;
 mod security_confine;
+mod security_faults;
 mod security_private;
 mod security_seccomp;
 mod storage;

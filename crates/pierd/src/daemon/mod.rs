@@ -77,7 +77,14 @@ impl Container {
         let bundle = cfg.exec_root.join(&id);
         Container {
             dir: cfg.containers_dir().join(&id),
-            shim: cfg.shims.handle(bundle.join("shim.sock")),
+            shim: cfg.shims.handle(
+                &id,
+                bundle.join("shim.sock"),
+                crate::shim::RuntimeRef {
+                    binary: cfg.runtime.clone(),
+                    root: cfg.runtime_root(),
+                },
+            ),
             bundle,
             id,
             op: Mutex::new(()),

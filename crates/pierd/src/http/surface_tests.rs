@@ -379,3 +379,48 @@ async fn a_wedged_shim_blocks_nobody_else() {
         .expect("live");
     assert_eq!(c.record().state.exit_code, 3);
 }
+
+/// A lost shim (SIGKILL) leaves its container to the runtime: it is shown
+/// running with a `State.Error`; `rm -f` fails while the runtime cannot end
+/// it and keeps the record; once the runtime can, the container goes. (The
+/// same with runc: e2e `security_faults`.)
+#[tokio::test]
+async fn a_lost_shim_is_ended_through_the_runtime_and_its_record_kept_until_then() {
+    let timeouts = ShimTimeouts {
+        answer: Duration::from_millis(300),
+        runtime: Duration::from_millis(500),
+    };
+    let s = Surface::with_timeouts(timeouts).await;
+    s.import("img", "1").await;
+    let id = s.create("lost").await;
+    assert_eq!(
+        s.post(&format!("/containers/{id}/start"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(s.fakes.lose(&id, true));
+    let t = Instant::now();
+    let error = loop {
+        let st = s.get(&format!("/containers/{id}/json")).await.json()["State"].clone();
+        let error = st["Error"].as_str().unwrap_or_default().to_string();
+        if error.contains("shim lost") {
+            assert_eq!(st["Running"], true, "{st}");
+            break error;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "no lost-shim error: {st}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(error.contains("running"), "{error}");
+
+    let rm = s.call(Method::DELETE, &format!("/containers/{id}?force=1"), None).await;
+    assert_eq!(rm.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", rm.text());
+    assert!(rm.message().contains("through the runtime"), "{}", rm.message());
+    assert!(s.running(&id).await, "the record is kept, still running");
+
+    s.fakes.unjam(&id);
+    let rm = s.call(Method::DELETE, &format!("/containers/{id}?force=1"), None).await;
+    assert_eq!(rm.status, StatusCode::NO_CONTENT, "{}", rm.text());
+    assert_eq!(
+        s.get(&format!("/containers/{id}/json")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

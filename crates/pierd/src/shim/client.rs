@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use pier_shim_proto::{FrameError, Ready, Request, Response, MAX_FRAME};
+use pier_shim_proto::{FrameError, Ready, RecoverReply, RecoverRequest, Request, Response, MAX_FRAME};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -16,6 +16,9 @@ use super::ShimError;
 
 /// How long a shim may take to create the container.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the shim's first process may take to exit once the ready pipe
+/// is closed (it forks and leaves).
+const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Spawn `shim shim_json`, read its ready line to EOF and reap the
 /// intermediate process (the shim daemonizes).
@@ -38,12 +41,15 @@ pub(super) async fn spawn(shim: &Path, shim_json: &Path) -> Result<Ready, ShimEr
         Ok::<_, std::io::Error>(())
     };
     let res = tokio::time::timeout(READY_TIMEOUT, read).await;
-    if res.is_err() {
-        // A shim that never got ready: do not wait for it unbounded.
-        let _ = child.start_kill();
-    }
-    // The first process exits at once; reap it whatever happened.
-    let status = child.wait().await;
+    // The first process exits at once (it forks and leaves); reap it
+    // whatever happened, but never wait on a stopped one without end.
+    let status = match tokio::time::timeout(REAP_TIMEOUT, child.wait()).await {
+        Ok(st) => st,
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
     match res {
         Err(_) => return Err(ShimError::ReadyTimeout(READY_TIMEOUT)),
         Ok(Err(e)) => return Err(ShimError::ReadyIo(e)),
@@ -56,6 +62,46 @@ pub(super) async fn spawn(shim: &Path, shim_json: &Path) -> Result<Ready, ShimEr
         }),
         other => other,
     })
+}
+
+/// Run `shim --recover` with `req` on its stdin and read its one reply
+/// line. Unbounded: the caller bounds it, and dropping this future kills
+/// the process (`kill_on_drop`).
+pub(super) async fn recover(shim: &Path, req: &RecoverRequest) -> Result<RecoverReply, ShimError> {
+    let body = serde_json::to_vec(req).map_err(|e| ShimError::BadRecover(format!("encode request: {e}")))?;
+    let mut child = tokio::process::Command::new(shim)
+        .arg("--recover")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ShimError::Spawn {
+            path: shim.to_path_buf(),
+            source,
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(&body)
+            .await
+            .map_err(|e| ShimError::BadRecover(format!("write request: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| ShimError::BadRecover(format!("wait: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    match line {
+        Some(line) if out.status.success() => {
+            serde_json::from_str(line).map_err(|e| ShimError::BadRecover(format!("malformed reply {line:?}: {e}")))
+        }
+        _ => Err(ShimError::BadRecover(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
 }
 
 /// The first non-empty line of the ready pipe.

@@ -57,12 +57,23 @@ pub enum ShimError {
     Refused { code: ErrorCode, message: String },
     #[error("unexpected shim reply {0:?}")]
     Unexpected(Box<Response>),
+    /// A one-shot recovery shim failed to answer (spawn, exit, reply).
+    #[error("ask the runtime through pier-shim --recover: {0}")]
+    BadRecover(String),
 }
 
 impl ShimError {
-    /// The shim is not there (no listener on its socket).
+    /// The shim is not there: no socket, or nobody listens on it. A
+    /// listener whose queue is full (a stopped shim asked many times) is
+    /// there, just not answering.
     pub fn is_gone(&self) -> bool {
-        matches!(self, ShimError::Connect { .. })
+        match self {
+            ShimError::Connect { source, .. } => !matches!(
+                source.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
     }
 
     /// A refusal because the container is not running (or not yet).

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pier_shim_proto::{ErrorCode, ExitRecord, Ready, Request, Response, StateInfo, Status, StreamEnd, StreamKind};
+use pier_shim_proto::{
+    ErrorCode, ExitRecord, Ready, RecoverOp, RecoverReply, Request, Response, RuntimeStatus, StateInfo, Status,
+    StreamEnd, StreamKind,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::watch;
@@ -35,7 +38,18 @@ pub(super) struct FakeShim {
 #[derive(Debug, Default)]
 pub struct FakeShims {
     shims: Mutex<HashMap<PathBuf, Arc<FakeShim>>>,
+    /// Containers whose shim was lost (`lose`), as the runtime holds them.
+    runtime: Mutex<HashMap<PathBuf, Orphan>>,
     next_pid: AtomicI32,
+}
+
+/// A container left to the fake runtime by a lost shim.
+#[derive(Debug, Clone, Copy)]
+struct Orphan {
+    pid: i32,
+    stopped: bool,
+    /// The runtime fails to kill or delete it.
+    jammed: bool,
 }
 
 /// A pending wait on a fake shim.
@@ -73,6 +87,7 @@ impl FakeShims {
     pub fn new() -> Arc<Self> {
         Arc::new(FakeShims {
             shims: Mutex::new(HashMap::new()),
+            runtime: Mutex::new(HashMap::new()),
             next_pid: AtomicI32::new(10_000),
         })
     }
@@ -119,6 +134,95 @@ impl FakeShims {
                 true
             }
             None => false,
+        }
+    }
+
+    fn orphans(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Orphan>> {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kill container `id`'s shim (SIGKILL): its socket stops answering,
+    /// pending waits break, and a container that was running is left to
+    /// the runtime. `jammed`: the runtime then fails to kill or delete it.
+    pub fn lose(&self, id: &str, jammed: bool) -> bool {
+        let Some((socket, shim)) = self
+            .map()
+            .iter()
+            .find(|(socket, _)| socket.parent().and_then(Path::file_name).is_some_and(|n| n == id))
+            .map(|(k, v)| (k.clone(), v.clone()))
+        else {
+            return false;
+        };
+        self.map().remove(&socket);
+        if matches!(*shim.phase.borrow(), Phase::Running { .. } | Phase::Created) {
+            let orphan = Orphan {
+                pid: shim.pid,
+                stopped: false,
+                jammed,
+            };
+            self.orphans().insert(socket, orphan);
+        }
+        true
+    }
+
+    /// Let the fake runtime work again on container `id` (see `lose`).
+    pub fn unjam(&self, id: &str) {
+        for (socket, o) in self.orphans().iter_mut() {
+            if socket.parent().and_then(Path::file_name).is_some_and(|n| n == id) {
+                o.jammed = false;
+            }
+        }
+    }
+
+    pub(super) fn runtime_knows(&self, socket: &Path) -> bool {
+        self.orphans().contains_key(socket)
+    }
+
+    /// A lost container's init lives until the runtime killed it.
+    pub(super) fn process_start(&self, socket: &Path, pid: i32) -> Option<u64> {
+        self.orphans()
+            .get(socket)
+            .filter(|o| o.pid == pid && !o.stopped)
+            .map(|_| 1)
+    }
+
+    /// A recovery call against the fake runtime: it knows only containers
+    /// whose shim was lost.
+    pub(super) fn recover(&self, socket: &Path, op: RecoverOp) -> RecoverReply {
+        let mut orphans = self.orphans();
+        let Some(o) = orphans.get_mut(socket) else {
+            return match op {
+                RecoverOp::State | RecoverOp::Kill { .. } => RecoverReply::NotFound,
+                RecoverOp::Delete { .. } => RecoverReply::Ok,
+            };
+        };
+        let jammed = || RecoverReply::Failed {
+            code: ErrorCode::RuntimeFailed,
+            message: "fake runtime: operation not permitted".to_string(),
+        };
+        match op {
+            RecoverOp::State => RecoverReply::State {
+                status: if o.stopped {
+                    RuntimeStatus::Stopped
+                } else {
+                    RuntimeStatus::Running
+                },
+                pid: o.pid,
+            },
+            RecoverOp::Kill { .. } if o.jammed => jammed(),
+            RecoverOp::Kill { .. } => {
+                o.stopped = true;
+                RecoverReply::Ok
+            }
+            RecoverOp::Delete { .. } if o.jammed => jammed(),
+            RecoverOp::Delete { force } if force || o.stopped => {
+                orphans.remove(socket);
+                RecoverReply::Ok
+            }
+            RecoverOp::Delete { .. } => RecoverReply::Failed {
+                code: ErrorCode::RuntimeFailed,
+                message: "fake runtime: cannot delete a running container".to_string(),
+            },
         }
     }
 

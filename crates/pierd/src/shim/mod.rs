@@ -10,6 +10,11 @@
 //! (attach, exec) are bounded only until the stream is open; a wait is
 //! bounded only until it is armed.
 //!
+//! A lost shim (killed, crashed) leaves its container to the runtime: the
+//! `runtime_*` calls ask the runtime about it through a one-shot `pier-shim
+//! --recover` (the daemon never runs the runtime itself), bounded by
+//! [`ShimTimeouts::runtime`], the process killed when it overruns.
+//!
 //! The seam: [`Shims`] is either the real `pier-shim` binary or an
 //! in-process [`fake::FakeShims`] (no processes, no root), so the daemon
 //! and its HTTP surface can be tested without runc, mounts or root. Nothing
@@ -23,12 +28,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pier_shim_proto::{AttachRequest, ExecRequest, Ready, Request, Response, Status};
+use pier_shim_proto::{
+    AttachRequest, ExecRequest, Ready, RecoverOp, RecoverReply, RecoverRequest, Request, Response, Status,
+};
 use tokio::net::UnixStream;
 
 pub use client::{parse_ready, read_frame, write_frame};
 pub use error::{ProcessFailure, ShimError};
-pub use pier_shim_proto::{ExecInfo, ExitRecord};
+pub use pier_shim_proto::{ExecInfo, ExitRecord, RuntimeStatus};
 
 use client::bounded;
 
@@ -110,14 +117,36 @@ impl Shims {
         }
     }
 
-    /// The handle of the shim listening (or not) on `socket`.
-    pub fn handle(&self, socket: PathBuf) -> ShimHandle {
+    /// The handle of container `id`'s shim, listening (or not) on
+    /// `socket`; `runtime` is what a lost shim's container is recovered
+    /// with.
+    pub fn handle(&self, id: &str, socket: PathBuf, runtime: RuntimeRef) -> ShimHandle {
         ShimHandle {
+            id: id.to_string(),
             socket,
+            runtime,
             backend: self.backend.clone(),
             timeouts: self.timeouts,
         }
     }
+}
+
+/// The OCI runtime and its `--root`, as handed to the shims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRef {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+}
+
+/// What the runtime knows of a container (asked when its shim is lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeView {
+    /// Not known to the runtime: nothing of it runs.
+    Missing,
+    Present {
+        status: RuntimeStatus,
+        pid: i32,
+    },
 }
 
 /// Which processes a kill reaches.
@@ -206,13 +235,39 @@ impl ExitWatch {
 /// One container's shim.
 #[derive(Debug, Clone)]
 pub struct ShimHandle {
+    id: String,
     socket: PathBuf,
+    runtime: RuntimeRef,
     backend: Backend,
     timeouts: ShimTimeouts,
 }
 
 fn unexpected<T>(r: Response) -> Result<T, ShimError> {
     Err(ShimError::Unexpected(Box::new(r)))
+}
+
+/// The start time (clock ticks after boot) of a live, non-zombie `pid`, so
+/// a reused pid is not taken for the container's init.
+fn process_start(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // After the state: ppid … starttime is the 20th field from here.
+    fields.nth(18)?.parse().ok()
+}
+
+fn recover_failed<T>(r: RecoverReply) -> Result<T, ShimError> {
+    match r {
+        RecoverReply::Failed { code, message } => Err(ShimError::Refused { code, message }),
+        other => Err(ShimError::BadRecover(format!("unexpected reply {other:?}"))),
+    }
 }
 
 fn expect_ok(r: Response) -> Result<(), ShimError> {
@@ -375,5 +430,91 @@ impl ShimHandle {
             self.call("close stdin", self.timeouts.answer, Request::CloseStdin)
                 .await?,
         )
+    }
+
+    /// One recovery call (`pier-shim --recover`), bounded by the runtime
+    /// timeout.
+    async fn recover(&self, op: RecoverOp) -> Result<RecoverReply, ShimError> {
+        let req = RecoverRequest {
+            id: self.id.clone(),
+            runtime: self.runtime.binary.clone(),
+            runtime_root: self.runtime.root.clone(),
+            op,
+        };
+        bounded("recover", self.timeouts.runtime, async {
+            match &self.backend {
+                Backend::Process { binary } => client::recover(binary, &req).await,
+                Backend::Fake(f) => Ok(f.recover(&self.socket, op)),
+            }
+        })
+        .await
+    }
+
+    /// Whether the runtime may still hold state for the container: runc
+    /// and crun keep it in `<root>/<id>`, so without that directory there
+    /// is nothing to ask (the common case, answered without a process).
+    pub fn runtime_may_know(&self) -> bool {
+        match &self.backend {
+            Backend::Process { .. } => self.runtime.root.join(&self.id).exists(),
+            Backend::Fake(f) => f.runtime_knows(&self.socket),
+        }
+    }
+
+    /// The start time of a container process `pid` while it lives (not a
+    /// zombie), so a reused pid is not taken for it: watched by pid (from
+    /// `/proc`, no process spawned) while its shim is lost.
+    pub fn process_start(&self, pid: i32) -> Option<u64> {
+        match &self.backend {
+            Backend::Process { .. } => process_start(pid),
+            Backend::Fake(f) => f.process_start(&self.socket, pid),
+        }
+    }
+
+    /// The runtime's view of the container (`runtime state`).
+    pub async fn runtime_state(&self) -> Result<RuntimeView, ShimError> {
+        match self.recover(RecoverOp::State).await? {
+            RecoverReply::State { status, pid } => Ok(RuntimeView::Present { status, pid }),
+            RecoverReply::NotFound => Ok(RuntimeView::Missing),
+            other => recover_failed(other),
+        }
+    }
+
+    /// Signal the container through the runtime (`runtime kill`); `false`
+    /// when the runtime does not know it.
+    pub async fn runtime_kill(&self, signal: i32, scope: KillScope) -> Result<bool, ShimError> {
+        let op = RecoverOp::Kill {
+            signal,
+            all: scope == KillScope::All,
+        };
+        match self.recover(op).await? {
+            RecoverReply::Ok => Ok(true),
+            RecoverReply::NotFound => Ok(false),
+            other => recover_failed(other),
+        }
+    }
+
+    /// `runtime delete [--force]`: with `force` it kills what still runs;
+    /// either way it removes the container's cgroup and runtime state.
+    /// `Ok` also when the runtime does not know the container.
+    pub async fn runtime_delete(&self, force: bool) -> Result<(), ShimError> {
+        match self.recover(RecoverOp::Delete { force }).await? {
+            RecoverReply::Ok | RecoverReply::NotFound => Ok(()),
+            other => recover_failed(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time() {
+        let me = std::process::id() as i32;
+        let a = process_start(me);
+        assert!(a.is_some());
+        assert_eq!(process_start(me), a);
+        assert_eq!(process_start(0), None);
+        assert_eq!(process_start(-1), None);
     }
 }

@@ -259,8 +259,12 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
 /// SIGKILL and wait for the exit to be recorded.
 pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
     let mut rx = c.subscribe();
-    if let Err(e) = signal_container(c, 9).await {
-        tracing::debug!(id = %c.id, error = %e, "kill");
+    match signal_container(c, 9).await {
+        Ok(()) => {}
+        // Exited meanwhile: its exit is being recorded.
+        Err(Error::NotRunning(_)) => tracing::debug!(id = %c.id, "kill: not running"),
+        // Nothing will end it: say so now rather than after the grace.
+        Err(e) => return Err(e),
     }
     tokio::time::timeout(KILL_GRACE, wait_not_running(&mut rx))
         .await
@@ -276,9 +280,16 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
     let _ = rx.wait_for(|l| !l.record.state.is_running()).await;
 }
 
+/// Signal the container's init through its shim, or through the runtime
+/// when the shim is lost (its processes may run on without it).
 async fn signal_container(c: &Container, signal: i32) -> Result<()> {
     match c.shim.kill(signal, KillScope::Init).await {
         Ok(()) => Ok(()),
+        Err(e) if e.is_gone() => match c.shim.runtime_kill(signal, KillScope::Init).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::NotRunning(c.id.clone())),
+            Err(e) => Err(Error::shim(format!("kill container {} through the runtime", c.id), e)),
+        },
         Err(e) if e.is_not_running() => Err(Error::NotRunning(c.id.clone())),
         Err(e) => Err(Error::shim(format!("kill container {}", c.id), e)),
     }

@@ -92,22 +92,28 @@ impl Daemon {
         };
         let container = Arc::new(Container::new(rec.clone(), &self.cfg));
         let dir = container.dir.clone();
+        let volume_mounts = mounts.clone();
         let written = Daemon::blocking("create container", move || {
-            crate::private::dir(&dir, crate::private::DIR)
-                .map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
-            // No mounts, no file (`mounts::load` reads a missing one as
-            // none): saves two fsyncs on every plain create.
-            if !mounts.is_empty() {
-                crate::daemon::storage::mounts::save(&dir, &mounts)?;
+            let res = write_container_dir(&dir, &mounts, &rec);
+            if res.is_err() {
+                // Half a container is none: no directory is left behind.
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(dir = %dir.display(), error = %e, "remove half-created container");
+                    }
+                }
             }
-            record::save(&dir, &rec).map_err(|e| {
-                let _ = std::fs::remove_dir_all(&dir);
-                Error::system("save container record", e)
-            })
+            res
         })
         .await;
         if let Err(e) = written {
             self.names.release(&name, &id);
+            let d = self.clone();
+            let _ = Daemon::blocking("release volumes", move || {
+                d.release_volumes(&volume_mounts, true);
+                Ok(())
+            })
+            .await;
             return Err(e);
         }
         self.insert(container);
@@ -152,4 +158,21 @@ impl Daemon {
         })
         .await
     }
+}
+
+/// The container's directory with its mount points and record (blocking).
+/// Errors name the file and the cause (a full data root is `No space left
+/// on device`).
+fn write_container_dir(
+    dir: &std::path::Path,
+    mounts: &[crate::daemon::storage::mounts::MountPoint],
+    rec: &ContainerRecord,
+) -> Result<()> {
+    crate::private::dir(dir, crate::private::DIR).map_err(|e| Error::system(format!("create {}", dir.display()), e))?;
+    // No mounts, no file (`mounts::load` reads a missing one as none):
+    // saves two fsyncs on every plain create.
+    if !mounts.is_empty() {
+        crate::daemon::storage::mounts::save(dir, mounts)?;
+    }
+    record::save(dir, rec).map_err(|e| Error::system("save container record", e))
 }

@@ -6,6 +6,7 @@ pub(crate) mod bundle;
 pub(crate) mod control;
 pub(crate) mod create;
 pub(crate) mod list;
+pub(crate) mod lost;
 pub(crate) mod monitor;
 pub(crate) mod remove;
 pub(crate) mod restore;

@@ -1,10 +1,13 @@
 //! The exit monitor: one task per running container holding a pending
 //! `Wait` on the shim. On exit it unmounts the rootfs, records the exit,
-//! wakes waiters and honours AutoRemove.
+//! wakes waiters and honours AutoRemove. When the shim is gone without an
+//! exit record, the runtime is asked (`lost`): a container whose processes
+//! still run is watched through the runtime instead.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::daemon::lifecycle::lost::{self, Settled};
 use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::Status;
@@ -25,7 +28,31 @@ impl Daemon {
         let daemon = self.clone();
         let id = c.id.clone();
         let task = tokio::spawn(async move {
-            let exit = watch_exit(&c, watch).await;
+            let exit = match watch_exit(&c, watch).await {
+                Some(exit) => exit,
+                None => match lost::settle(&c).await {
+                    Settled::Exited(exit) => exit,
+                    Settled::Lost { pid, error } => {
+                        daemon.adopt_lost(&c, pid, error).await;
+                        lost::watch(&c, pid).await
+                    }
+                },
+            };
+            daemon.handle_exit(&c, exit).await;
+        });
+        let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = m.insert(id, task.abort_handle()) {
+            old.abort();
+        }
+    }
+
+    /// Watch a container whose shim is lost but whose processes run (found
+    /// so at restore).
+    pub(in crate::daemon) fn spawn_lost_monitor(self: &Arc<Self>, c: Arc<Container>, pid: i32) {
+        let daemon = self.clone();
+        let id = c.id.clone();
+        let task = tokio::spawn(async move {
+            let exit = lost::watch(&c, pid).await;
             daemon.handle_exit(&c, exit).await;
         });
         let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
@@ -102,43 +129,81 @@ impl Daemon {
     }
 }
 
-/// Wait for the exit on the shim connection; fall back to `exit.json`.
-/// A shim that does not answer (stopped, wedged) is asked again until it
-/// does or is gone: its container is not exited just because it is slow.
-async fn watch_exit(c: &Container, watch: Option<ExitWatch>) -> Exit {
+/// Set while a shim accepts connections but does not answer.
+pub(in crate::daemon) const SHIM_SILENT: &str = "shim does not answer; the container's state is as last recorded";
+
+/// Wait for the exit on the shim connection; `None` when the shim went away
+/// without telling (the caller settles that with `exit.json` or the
+/// runtime). A shim that does not answer (stopped, wedged) is asked again,
+/// less and less often, until it does or is gone: its container is not
+/// exited just because it is slow.
+async fn watch_exit(c: &Arc<Container>, watch: Option<ExitWatch>) -> Option<Exit> {
     let watch = match watch {
         Some(w) => Ok(w),
-        None => loop {
-            match c.shim.arm_wait().await {
-                Err(ShimError::Timeout { .. }) => {
-                    tracing::warn!(id = %c.id, "shim does not answer; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        None => {
+            let mut pause = std::time::Duration::from_secs(1);
+            loop {
+                match c.shim.arm_wait().await {
+                    Err(ShimError::Timeout { .. }) => {
+                        tracing::warn!(id = %c.id, "shim does not answer; retrying");
+                        mark_silent(c);
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(SILENT_POLL_MAX);
+                    }
+                    other => break other,
                 }
-                other => break other,
             }
-        },
+        }
     };
     match watch {
         Ok(w) => match w.exited().await {
-            Ok(record) => return Exit { record, error: None },
+            Ok(record) => return Some(Exit { record, error: None }),
             Err(e) => tracing::warn!(id = %c.id, error = %e, "wait on shim"),
         },
         Err(e) if e.is_gone() => {}
         Err(e) => tracing::warn!(id = %c.id, error = %e, "arm wait on shim"),
     }
-    exit_from_disk(&c.exit_path()).await
+    None
+}
+
+/// The longest pause between two questions to a silent shim.
+const SILENT_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(16);
+
+/// Show that `c`'s shim does not answer (inspect's `State.Error`, not
+/// persisted) until it answers again. A wait can be armed on a stopped
+/// shim (the kernel queues the request), so the answer to a `state` call
+/// is what clears it.
+pub(in crate::daemon) fn mark_silent(c: &Arc<Container>) {
+    if !c.record().state.error.is_empty() {
+        return;
+    }
+    c.publish(|l| l.record.state.error = SHIM_SILENT.to_string());
+    let c = c.clone();
+    tokio::spawn(async move {
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(pause).await;
+            match c.shim.state().await {
+                Err(ShimError::Timeout { .. }) => pause = (pause * 2).min(SILENT_POLL_MAX),
+                _ => break,
+            }
+        }
+        if c.record().state.error == SHIM_SILENT {
+            c.publish(|l| l.record.state.error.clear());
+        }
+    });
 }
 
 /// `exit.json`, retried briefly (the shim writes it before it answers but a
-/// reader may race the rename), else "shim disappeared" with code 255.
-pub(in crate::daemon) async fn exit_from_disk(path: &Path) -> Exit {
+/// reader may race the rename).
+pub(in crate::daemon) async fn exit_on_disk(path: &Path) -> Option<Exit> {
     for _ in 0..10 {
         if let Some(record) = read_exit_record(path) {
-            return Exit { record, error: None };
+            return Some(Exit { record, error: None });
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    shim_disappeared()
+    None
 }
 
 pub(in crate::daemon) fn shim_disappeared() -> Exit {

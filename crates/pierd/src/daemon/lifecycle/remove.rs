@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::daemon::lifecycle::control::kill_and_wait;
+use crate::daemon::lifecycle::lost;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::Status;
@@ -38,8 +39,10 @@ impl Daemon {
         self.remove_locked(c, true).await
     }
 
-    /// Remove with the op lock held and the container not running.
+    /// Remove with the op lock held and the container not running (as
+    /// recorded: the runtime is made sure of first, see `lost`).
     async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>, volumes: bool) -> Result<()> {
+        lost::ensure_ended(c).await?;
         let rec = c.record();
         let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
         c.publish(|l| l.record.state.status = Status::Removing);

@@ -3,11 +3,17 @@
 
 use std::sync::Arc;
 
+use crate::daemon::lifecycle::lost::{self, Settled};
 use crate::daemon::lifecycle::monitor::{self, Exit};
 use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::{self, Status};
 use crate::shim::{KillScope, ShimError, ShimState};
+
+/// How many containers are reconciled against their shims at once.
+const RESTORE_CONCURRENCY: usize = 16;
+/// How long start-up waits for reconciliation before it serves.
+const RESTORE_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Daemon {
     /// Load every container; reconnect to running ones, record exits that
@@ -60,51 +66,89 @@ impl Daemon {
             restored.push(c);
         }
         let n = restored.len();
+        // Reconcile in parallel, a bounded number at a time, and serve once
+        // all are done or the start-up budget is spent: a stopped shim
+        // costs its own container an answer timeout in the background, not
+        // the daemon its start-up. Until its line is done a container shows
+        // its recorded state; its operations wait for the op lock.
+        let permits = Arc::new(tokio::sync::Semaphore::new(RESTORE_CONCURRENCY));
         let tasks: Vec<_> = restored
             .into_iter()
             .map(|c| {
                 let d = self.clone();
-                tokio::spawn(async move { d.reconcile(c).await })
+                let permits = permits.clone();
+                tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    d.reconcile(c).await
+                })
             })
             .collect();
-        for t in tasks {
-            t.await?;
+        let all = futures_util::future::join_all(tasks);
+        match tokio::time::timeout(RESTORE_BUDGET, all).await {
+            Ok(done) => {
+                for r in done {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "reconcile container");
+                    }
+                }
+                tracing::info!(containers = n, "containers restored");
+            }
+            Err(_) => tracing::warn!(
+                containers = n,
+                budget = ?RESTORE_BUDGET,
+                "some containers are still being reconciled (shims slow to answer); serving meanwhile"
+            ),
         }
-        tracing::info!(containers = n, "containers restored");
         Ok(())
     }
 
     /// Settle one container against its shim. Every shim call is bounded:
     /// a stopped or wedged shim delays only its own container's line here
     /// (by one answer timeout), and its container stays running with a
-    /// monitor that waits for the shim to answer.
+    /// monitor that waits for the shim to answer. A shim that is gone
+    /// leaves the truth to `exit.json` or the runtime (`lost`).
     async fn reconcile(self: &Arc<Self>, c: Arc<Container>) {
-        let rec = c.record();
-        // pierd may have died between spawning a shim and recording the
-        // start: a live shim means the container runs (or was created).
-        let orphan_shim = matches!(rec.state.status, Status::Created | Status::Exited)
-            && c.socket().exists()
-            && c.shim.is_alive().await;
-        match rec.state.status {
-            Status::Running => {}
-            _ if orphan_shim => {
-                tracing::info!(id = %c.id, "found a shim for a container recorded as not running");
-                let _ = c.commit(|r| r.state.status = Status::Running).await;
-            }
-            Status::Removing => {
-                c.publish(|l| l.record.state.status = Status::Dead);
-                self.unmount_stale(&c).await;
-                return;
-            }
-            _ => {
-                self.unmount_stale(&c).await;
-                return;
+        {
+            // Held while a not-running container is settled, so a start
+            // that comes in meanwhile cannot have its fresh mount undone.
+            let _op = c.op.lock().await;
+            let rec = c.record();
+            // pierd may have died between spawning a shim and recording the
+            // start: a live shim means the container runs (or was created).
+            let not_running = matches!(rec.state.status, Status::Created | Status::Exited);
+            let orphan_shim = not_running && c.socket().exists() && c.shim.is_alive().await;
+            // Or the shim died too: the runtime may still hold the
+            // container, which is then settled like a lost shim's.
+            let orphan_runtime = not_running && !orphan_shim && c.shim.runtime_may_know();
+            match rec.state.status {
+                Status::Running => {}
+                _ if orphan_shim || orphan_runtime => {
+                    tracing::info!(
+                        id = %c.id,
+                        shim = orphan_shim,
+                        "found a container recorded as not running but known to its shim or the runtime"
+                    );
+                    let _ = c.commit(|r| r.state.status = Status::Running).await;
+                }
+                Status::Removing => {
+                    c.publish(|l| l.record.state.status = Status::Dead);
+                    self.unmount_stale(&c).await;
+                    return;
+                }
+                _ => {
+                    self.unmount_stale(&c).await;
+                    return;
+                }
             }
         }
+        let rec = c.record();
         match c.shim.state().await {
             Ok(ShimState::Exited(Some(record))) => self.handle_exit(&c, Exit { record, error: None }).await,
             Ok(ShimState::Exited(None)) => {
-                let exit = monitor::exit_from_disk(&c.exit_path()).await;
+                let exit = match monitor::exit_on_disk(&c.exit_path()).await {
+                    Some(exit) => exit,
+                    None => monitor::shim_disappeared(),
+                };
                 self.handle_exit(&c, exit).await;
             }
             Ok(state @ (ShimState::Created { .. } | ShimState::Running { .. })) => {
@@ -119,8 +163,18 @@ impl Daemon {
                     ShimState::Running { pid } => pid,
                     ShimState::Exited(_) => 0,
                 };
-                if pid > 0 && pid != rec.state.pid {
-                    let _ = c.commit(|r| r.state.pid = pid).await;
+                let silent = rec.state.error == monitor::SHIM_SILENT;
+                if (pid > 0 && pid != rec.state.pid) || silent {
+                    let _ = c
+                        .commit(|r| {
+                            if pid > 0 {
+                                r.state.pid = pid;
+                            }
+                            if silent {
+                                r.state.error.clear();
+                            }
+                        })
+                        .await;
                 }
                 let watch = c.shim.arm_wait().await.ok();
                 self.spawn_monitor(c.clone(), watch);
@@ -130,19 +184,20 @@ impl Daemon {
                 // Alive but not answering: it keeps its recorded state; the
                 // monitor learns the exit once the shim answers again.
                 tracing::warn!(id = %c.id, "shim does not answer; keeping the container running");
+                monitor::mark_silent(&c);
                 self.spawn_monitor(c.clone(), None);
             }
-            Err(e) if e.is_gone() => {
-                let exit = match monitor::read_exit_record(&c.exit_path()) {
-                    Some(record) => Exit { record, error: None },
-                    None => monitor::shim_disappeared(),
-                };
-                self.handle_exit(&c, exit).await;
-            }
             Err(e) => {
-                tracing::warn!(id = %c.id, error = %e, "shim state");
-                let exit = monitor::exit_from_disk(&c.exit_path()).await;
-                self.handle_exit(&c, exit).await;
+                if !e.is_gone() {
+                    tracing::warn!(id = %c.id, error = %e, "shim state");
+                }
+                match lost::settle(&c).await {
+                    Settled::Exited(exit) => self.handle_exit(&c, exit).await,
+                    Settled::Lost { pid, error } => {
+                        self.adopt_lost(&c, pid, error).await;
+                        self.spawn_lost_monitor(c.clone(), pid);
+                    }
+                }
             }
         }
     }

@@ -397,7 +397,23 @@ impl Daemon {
             from.push((load(&c.dir)?, rw));
         }
         let mut mounts = plan(hc, declared_volumes, &from)?;
-        for m in &mut mounts {
+        let mut created = Vec::new();
+        let made = self.make_sources(&mut mounts, &mut created);
+        if made.is_err() {
+            // A create that fails half-way leaves no volume it made.
+            for name in created {
+                if let Err(e) = self.volumes.remove(&name) {
+                    tracing::warn!(volume = %name, error = %e, "remove volume of a failed create");
+                }
+            }
+        }
+        made.map(|()| mounts)
+    }
+
+    /// Check bind sources and create the volumes `mounts` name, pushing the
+    /// names of those created now onto `created`.
+    fn make_sources(&self, mounts: &mut [MountPoint], created: &mut Vec<String>) -> Result<()> {
+        for m in mounts.iter_mut() {
             match m.kind {
                 Kind::Bind if !m.create_source && !m.source.exists() => {
                     return Err(invalid(format!(
@@ -410,7 +426,7 @@ impl Daemon {
                     if m.anonymous && m.name.is_empty() {
                         labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
                     }
-                    let (v, _) = self
+                    let (v, new) = self
                         .volumes
                         .create(NewVolume {
                             name: m.name.clone(),
@@ -418,13 +434,16 @@ impl Daemon {
                             ..Default::default()
                         })
                         .map_err(volume_error)?;
+                    if new {
+                        created.push(v.name.clone());
+                    }
                     m.name = v.name;
                     m.source = v.mountpoint;
                 }
                 _ => {}
             }
         }
-        Ok(mounts)
+        Ok(())
     }
 
     /// Start-time work: the mounts to hand to the spec, targets created
