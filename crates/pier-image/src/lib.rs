@@ -54,4 +54,4 @@ pub use load::Loaded;
 pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;
 pub use store::ImageStore;
-pub use unpack::extract_archive;
+pub use unpack::{extract_archive, extract_archive_at};

@@ -26,7 +26,7 @@
 
 mod disk;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,10 @@ pub struct ImageStore {
     index: Mutex<Index>,
     /// One lock per layer being fetched, so two pulls of a layer fetch it once.
     inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// References to images whose records could not be read at open: kept
+    /// in `repositories.json` (unless retagged) so a damaged record loses
+    /// nothing that a repair could bring back.
+    kept_refs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -76,7 +80,7 @@ pub(crate) struct ImageRecord {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Repositories {
-    refs: std::collections::BTreeMap<String, String>,
+    refs: BTreeMap<String, String>,
 }
 
 const REPOSITORIES: &str = "repositories.json";
@@ -99,20 +103,28 @@ impl ImageStore {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| ImageError::io("chmod", &path, e))?;
         }
-        let store = ImageStore {
+        let mut store = ImageStore {
             root: root.to_path_buf(),
             index: Mutex::new(Index::default()),
             inflight: Mutex::new(HashMap::new()),
+            kept_refs: Default::default(),
         };
         for leftover in read_dir_names(&store.tmp_dir())? {
             remove_path(&store.tmp_dir().join(leftover))?;
         }
-        let index = store.load()?;
-        for hex in read_dir_names(&store.root.join("layers"))? {
-            let diff_id = format!("sha256:{hex}");
-            if !index.layer_in_use(&diff_id) {
-                tracing::info!(layer = %diff_id, "removing unused layer");
-                remove_path(&store.root.join("layers").join(&hex))?;
+        let (index, unreadable, kept_refs) = store.load()?;
+        store.kept_refs = kept_refs;
+        // A damaged image record may reference any layer, and containers may
+        // run on those layers: collect nothing until every record reads.
+        if unreadable > 0 {
+            tracing::warn!(unreadable, "image records unreadable: keeping every layer");
+        } else {
+            for hex in read_dir_names(&store.root.join("layers"))? {
+                let diff_id = format!("sha256:{hex}");
+                if !index.layer_in_use(&diff_id) {
+                    tracing::info!(layer = %diff_id, "removing unused layer");
+                    remove_path(&store.root.join("layers").join(&hex))?;
+                }
             }
         }
         *store.lock() = index;
@@ -402,13 +414,22 @@ impl ImageStore {
         write_json(
             &self.root.join(REPOSITORIES),
             &Repositories {
-                refs: index.refs_by_canonical(),
+                refs: {
+                    let mut refs = index.refs_by_canonical();
+                    for (name, id) in &self.kept_refs {
+                        refs.entry(name.clone()).or_insert_with(|| id.clone());
+                    }
+                    refs
+                },
             },
         )
     }
 
-    fn load(&self) -> Result<Index, ImageError> {
+    /// The index from disk, how many image records could not be read (those
+    /// are skipped, never deleted) and the references to them.
+    fn load(&self) -> Result<(Index, usize, BTreeMap<String, String>), ImageError> {
         let mut index = Index::default();
+        let mut unreadable = HashSet::new();
         for name in read_dir_names(&self.root.join("images"))? {
             let Some(hex) = name.strip_suffix(".json") else {
                 continue;
@@ -418,7 +439,10 @@ impl ImageStore {
             }
             match self.load_image(hex) {
                 Ok(image) => index.insert_image(image),
-                Err(e) => tracing::warn!(image = hex, error = %e, "skipping unreadable image"),
+                Err(e) => {
+                    unreadable.insert(hex.to_string());
+                    tracing::warn!(image = hex, error = %e, "skipping unreadable image");
+                }
             }
         }
         let path = self.root.join(REPOSITORIES);
@@ -430,13 +454,18 @@ impl ImageStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Repositories::default(),
             Err(e) => return Err(ImageError::io("read", path, e)),
         };
+        let mut kept = BTreeMap::new();
         for (canonical, id) in repos.refs {
             match Reference::parse(&canonical) {
                 Ok(r) if index.contains(&id) => index.set_ref(r, &id),
+                _ if unreadable.contains(id_hex(&id)) => {
+                    tracing::warn!(reference = canonical, "keeping the reference to an unreadable image");
+                    kept.insert(canonical, id);
+                }
                 _ => tracing::warn!(reference = canonical, "dropping dangling reference"),
             }
         }
-        Ok(index)
+        Ok((index, unreadable.len(), kept))
     }
 
     fn load_image(&self, hex: &str) -> Result<Image, ImageError> {

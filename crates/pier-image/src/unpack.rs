@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -64,10 +64,33 @@ pub(crate) fn unpack_layer<R: Read>(body: R, dest: &Path) -> Result<UnpackedLaye
 
 /// Extracts a tar (plain, gzip or zstd) into the existing directory `dest`
 /// with the confinement of layer unpacking (no `..`, no symlink followed,
-/// nothing written outside `dest`): `docker cp` into a container. Returns
-/// the bytes of file content written.
+/// nothing written outside `dest`): `docker cp` into a container. Names
+/// that look like whiteouts (`.wh.*`) are written as the files they name,
+/// never read as deletions. Returns the bytes of file content written.
 pub fn extract_archive<R: Read>(body: R, dest: &Path) -> Result<u64, ImageError> {
-    unpack_layer(body, dest).map(|u| u.size)
+    let root =
+        rfs::open(dest, DIR_FLAGS, Mode::empty()).map_err(|e| ImageError::io("open directory", dest, e.into()))?;
+    extract_archive_at(body, root.as_fd(), dest)
+}
+
+/// [`extract_archive`] into the directory `dest` is open on (a directory
+/// resolved inside a container's root); `label` names it in errors.
+pub fn extract_archive_at<R: Read>(body: R, dest: BorrowedFd<'_>, label: &Path) -> Result<u64, ImageError> {
+    let stream = compression::decompressed(body)?;
+    let mut archive = tar::Archive::new(stream);
+    let root = dest
+        .try_clone_to_owned()
+        .map_err(|e| ImageError::io("duplicate directory fd", label, e))?;
+    let mut unpacker = Unpacker::with_root(root, label, Whiteouts::Literal);
+    let entries = archive.entries().map_err(read_error)?;
+    for entry in entries {
+        let mut entry = entry.map_err(read_error)?;
+        unpacker.entry(&mut entry)?;
+    }
+    let size = unpacker.finish()?;
+    // Read what follows the end-of-archive marker, as a layer unpack does.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(read_error)?;
+    Ok(size)
 }
 
 fn read_error(e: io::Error) -> ImageError {
@@ -98,9 +121,19 @@ struct Meta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
+/// What `.wh.` names mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whiteouts {
+    /// A layer: overlay deletions and opaque directories.
+    Layer,
+    /// An upload into a container: plain names.
+    Literal,
+}
+
 struct Unpacker {
     dest: PathBuf,
     root: OwnedFd,
+    whiteouts: Whiteouts,
     is_root: bool,
     size: u64,
     /// Directories whose mtime is set last (creating children changes it).
@@ -120,13 +153,18 @@ impl Unpacker {
     fn new(dest: &Path) -> Result<Self, ImageError> {
         let root =
             rfs::open(dest, DIR_FLAGS, Mode::empty()).map_err(|e| ImageError::io("open layer dir", dest, e.into()))?;
-        Ok(Unpacker {
+        Ok(Unpacker::with_root(root, dest, Whiteouts::Layer))
+    }
+
+    fn with_root(root: OwnedFd, dest: &Path, whiteouts: Whiteouts) -> Self {
+        Unpacker {
             dest: dest.to_path_buf(),
             root,
+            whiteouts,
             is_root: rustix::process::geteuid().is_root(),
             size: 0,
             dir_times: Vec::new(),
-        })
+        }
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
@@ -152,7 +190,11 @@ impl Unpacker {
             return Ok(());
         };
         let parent = self.open_dir(parents, true, &name, DIR_FLAGS)?;
-        match entry_path::whiteout(base) {
+        let whiteout = match self.whiteouts {
+            Whiteouts::Layer => entry_path::whiteout(base),
+            Whiteouts::Literal => Whiteout::None,
+        };
+        match whiteout {
             Whiteout::None => {}
             Whiteout::Meta => return Ok(()),
             Whiteout::Opaque => return self.opaque(parents, &name),
@@ -318,12 +360,18 @@ impl Unpacker {
             if keep_dir {
                 return Ok(true);
             }
-            // The parents were just resolved without symlinks and only this
-            // unpacker writes here; remove_dir_all does not follow symlinks.
-            let path = self.dest.join(OsStr::from_bytes(&entry_path::join(parts)));
-            std::fs::remove_dir_all(&path).map_err(|e| ImageError::io("remove directory", path, e))?;
+            // From the parent's fd, one name at a time: a symlink swapped in
+            // anywhere below is removed, never followed.
+            remove_tree_at(parent, base).map_err(|e| {
+                let path = self.dest.join(OsStr::from_bytes(&entry_path::join(parts)));
+                ImageError::io("remove directory", path, e)
+            })?;
         } else {
-            rfs::unlinkat(parent, base, AtFlags::empty()).map_err(|e| self.fs_error("remove", name, e))?;
+            match rfs::unlinkat(parent, base, AtFlags::empty()) {
+                // Gone already (the tree is being changed under us).
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(self.fs_error("remove", name, e)),
+            }
         }
         Ok(false)
     }
@@ -545,6 +593,43 @@ impl Unpacker {
     }
 }
 
+/// Remove `name` of `parent` and everything beneath it with `unlinkat` on
+/// directory fds (pier-sys's `tree` does the same for pierd; this crate
+/// depends on no pier crate).
+fn remove_tree_at(parent: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    fn walk(parent: &OwnedFd, name: &OsStr, depth: u32) -> io::Result<()> {
+        if depth > 512 {
+            return Err(Errno::LOOP.into());
+        }
+        match rfs::unlinkat(parent, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => return Ok(()),
+            Err(Errno::ISDIR | Errno::PERM) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let dir = match rfs::openat(parent, name, DIR_READ_FLAGS | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut names = Vec::new();
+        for e in rfs::Dir::read_from(&dir)? {
+            let e = e?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                names.push(OsStr::from_bytes(n).to_os_string());
+            }
+        }
+        for n in names {
+            walk(&dir, &n, depth + 1)?;
+        }
+        match rfs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+    walk(parent, name, 0)
+}
+
 fn times(mtime: i64) -> Timestamps {
     let t = Timespec {
         tv_sec: mtime,
@@ -553,5 +638,59 @@ fn times(mtime: i64) -> Timestamps {
     Timestamps {
         last_access: t,
         last_modification: t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, body) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(if *kind == EntryType::Directory { 0o755 } else { 0o644 });
+            h.set_size(body.len() as u64);
+            b.append_data(&mut h, name, *body).expect("append");
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn archives_write_whiteout_names_literally() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path();
+        std::fs::write(dest.join("foo"), b"keep").expect("foo");
+        std::fs::create_dir(dest.join("d")).expect("d");
+        std::fs::write(dest.join("d/x"), b"keep").expect("x");
+        let body = tar_of(&[
+            (".wh.foo", EntryType::Regular, b"literal"),
+            ("d/.wh..wh..opq", EntryType::Regular, b""),
+            (".wh..wh.plnk", EntryType::Regular, b"meta"),
+        ]);
+        extract_archive(&body[..], dest).expect("extract");
+        assert_eq!(std::fs::read(dest.join("foo")).expect("foo kept"), b"keep");
+        assert_eq!(std::fs::read(dest.join(".wh.foo")).expect("literal"), b"literal");
+        assert!(dest.join("d/.wh..wh..opq").is_file());
+        assert_eq!(std::fs::read(dest.join("d/x")).expect("x kept"), b"keep");
+        assert_eq!(std::fs::read(dest.join(".wh..wh.plnk")).expect("meta"), b"meta");
+    }
+
+    #[test]
+    fn replacing_a_directory_never_follows_symlinks_inside_it() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path().join("dest");
+        let host = tmp.path().join("host");
+        std::fs::create_dir_all(dest.join("d/sub")).expect("dest");
+        std::fs::create_dir_all(host.join("dir")).expect("host");
+        std::fs::write(host.join("dir/keep"), b"host").expect("keep");
+        std::os::unix::fs::symlink(host.join("dir"), dest.join("d/sub/link")).expect("symlink");
+        std::os::unix::fs::symlink(&host, dest.join("d/top")).expect("symlink");
+        // A file where a directory was: the directory tree goes.
+        let body = tar_of(&[("d", EntryType::Regular, b"now a file")]);
+        extract_archive(&body[..], &dest).expect("extract");
+        assert_eq!(std::fs::read(dest.join("d")).expect("d"), b"now a file");
+        assert_eq!(std::fs::read(host.join("dir/keep")).expect("host kept"), b"host");
     }
 }

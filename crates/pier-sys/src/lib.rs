@@ -1,7 +1,8 @@
 //! The only crate with `unsafe`: thin, typed wrappers over the Linux process
 //! and file-descriptor primitives Pier's shim needs (fork/daemonize, child
 //! subreaper, closing inherited fds, cloexec pipes, SCM_RIGHTS, signalfd,
-//! reaping, terminal window size).
+//! reaping, terminal window size) and the descriptor-only walk of trees
+//! someone else controls ([`tree`]).
 //!
 //! It must not hold policy: no knowledge of containers, runtimes, paths of
 //! Pier's layout or protocols. Every `unsafe` block carries a `// SAFETY:`
@@ -15,6 +16,7 @@ pub mod reap;
 pub mod scm;
 pub mod signal;
 pub mod term;
+pub mod tree;
 
 pub use nix::errno::Errno;
 pub use nix::sys::signal::Signal;

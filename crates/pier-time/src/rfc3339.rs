@@ -166,6 +166,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn extreme_times_format_without_overflow() {
+        // A file's mtime is container-controlled: any i64 must format.
+        for n in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+            let s = format_nano(n);
+            assert!(s.ends_with('Z') && s.len() >= 20, "{n}: {s}");
+        }
+        assert_eq!(format_nano(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    #[test]
     fn fixed_width() {
         assert_eq!(format_fixed(0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(

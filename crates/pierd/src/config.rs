@@ -38,6 +38,9 @@ pub struct DaemonConfig {
     pub cgroup_v2: bool,
     /// CPUs available to the daemon (docker's NanoCpus range), read once.
     pub ncpu: usize,
+    /// The kernel enforces AppArmor (as containerd's `apparmor.HostSupports`
+    /// reads it), read at construction.
+    pub apparmor: bool,
 }
 
 impl DaemonConfig {
@@ -55,6 +58,8 @@ impl DaemonConfig {
             insecure_registries: Vec::new(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            apparmor: Path::new("/sys/kernel/security/apparmor").exists()
+                && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y')),
         }
     }
 

@@ -267,6 +267,7 @@ pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> Container
         runtime: "runc",
         ncpu: 2,
         cgroup_v2: false,
+        apparmor: false,
     };
     let req = pier_api::container::ContainerCreateRequest {
         config: pier_api::container::ContainerConfig {
@@ -310,6 +311,7 @@ mod tests {
             runtime,
             ncpu: 2,
             cgroup_v2: false,
+            apparmor: false,
         }
     }
 

@@ -316,23 +316,30 @@ impl VolumeStore {
     }
 }
 
-/// Size in bytes of the regular files under `dir` (not following symlinks,
-/// not crossing into other mounts is not attempted).
+/// Size in bytes of the regular files under `dir`, walked by directory fd
+/// (a container may swap a directory for a symlink while this runs: it is
+/// counted as a symlink, never entered).
 pub fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let Ok(md) = e.path().symlink_metadata() else { continue };
-            if md.is_dir() {
-                stack.push(e.path());
-            } else if md.is_file() {
-                total += md.len();
+    use pier_sys::tree::{Dir, Kind};
+    // Depth first, one fd held per level.
+    fn walk(d: &Dir, depth: usize) -> u64 {
+        let Ok(names) = d.names() else { return 0 };
+        let mut total = 0;
+        for name in names {
+            let Ok(st) = d.stat_at(&name) else { continue };
+            match Kind::of(&st) {
+                Kind::Dir if depth < 1024 => {
+                    if let Ok(child) = d.child_dir(&name) {
+                        total += walk(&child, depth + 1);
+                    }
+                }
+                Kind::File => total += u64::try_from(st.st_size).unwrap_or(0),
+                _ => {}
             }
         }
+        total
     }
-    total
+    Dir::open(dir).map(|d| walk(&d, 0)).unwrap_or(0)
 }
 
 #[cfg(test)]

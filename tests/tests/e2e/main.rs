@@ -14,6 +14,8 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod security_confine;
+mod security_seccomp;
 mod storage;
 mod tmux;
 

@@ -186,7 +186,7 @@ fn create_warns_about_what_it_does_not_apply_and_refuses_what_docker_refuses() {
         ),
         (
             json!({"Tmpfs": {"rel": ""}}),
-            "invalid mount config for type \"tmpfs\": invalid mount path: 'rel' mount path must be absolute",
+            "invalid mount path: 'rel' mount path must be absolute",
         ),
         (
             json!({"LogConfig": {"Type": "syslog"}}),
@@ -221,4 +221,51 @@ fn create_warns_about_what_it_does_not_apply_and_refuses_what_docker_refuses() {
     assert!(out.contains("nameserver 192.0.2.53"), "{out}");
     assert!(out.contains("search corp.example"), "{out}");
     assert!(out.contains("192.0.2.7\tdb"), "{out}");
+}
+
+#[test]
+fn only_host_config_annotations_reach_the_runtime_and_root_is_never_a_mount_target() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // An image label that names a runtime switch stays a label.
+    d.docker_ok(&[
+        "commit",
+        "--change",
+        "LABEL run.oci.hooks=evil",
+        &d.create("src", "busybox", &["true"]),
+        "labelled",
+    ]);
+    let body = json!({
+        "Image": "labelled", "Cmd": ["sleep", "30"], "Labels": {"run.oci.keep_original_groups": "1"},
+        "HostConfig": {"Annotations": {"org.example.ok": "yes"}}
+    });
+    let (st, v) = d.http_json("POST", "/containers/create?name=ann", Some(body.to_string().as_bytes()));
+    assert_eq!(st, 201, "{v}");
+    d.pier_ok(&["start", "ann"]);
+    let id = d.inspect("ann")["Id"].as_str().expect("id").to_string();
+    let config = std::fs::read_to_string(d.exec_root.join(&id).join("config.json")).expect("config.json");
+    let oci: Value = serde_json::from_str(&config).expect("json");
+    assert_eq!(oci["annotations"], json!({"org.example.ok": "yes"}), "{config}");
+    d.pier_ok(&["rm", "-f", "ann", "src"]);
+
+    // Nothing is mounted over the container's root: docker's message, 400.
+    for (host, message) in [
+        (json!({"Tmpfs": {"/": ""}}), "invalid specification: destination can't be '/'".to_string()),
+        (
+            json!({"Mounts": [{"Type": "tmpfs", "Target": "/"}]}),
+            "invalid mount config for type \"tmpfs\": invalid specification: destination can't be '/'".to_string(),
+        ),
+        (
+            json!({"Binds": ["/tmp:/"]}),
+            "invalid volume specification: '/tmp:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'".to_string(),
+        ),
+    ] {
+        let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": host});
+        let (st, v) = d.http_json("POST", "/containers/create", Some(body.to_string().as_bytes()));
+        assert_eq!((st, v["message"].as_str()), (400, Some(message.as_str())), "{body}");
+    }
+    let out = d.docker(&["run", "--rm", "--tmpfs", "/", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("destination can't be '/'"));
+    assert_eq!(d.pier_ok(&["ps", "-aq"]).trim(), "");
 }

@@ -276,3 +276,28 @@ fn concurrent_imports_of_one_layer_share_it() {
     }
     t.assert_empty();
 }
+
+#[test]
+fn a_damaged_image_record_keeps_its_layers_and_its_tag() {
+    let t = TestStore::new();
+    let tar = Archive::new().file("f", b"x").finish();
+    let img = t.store.import(&tar[..], Some(&r("keep:me")), &[]).expect("import");
+    let other = Archive::new().file("g", b"y").finish();
+    t.store.import(&other[..], Some(&r("other:one")), &[]).expect("import");
+    let layer = img.diff_ids[0][7..].to_string();
+    std::fs::write(t.root().join("images").join(format!("{}.json", &img.id[7..])), b"{tor").expect("damage");
+
+    // The damaged image is skipped, not collected: its layer stays, the
+    // other image still serves, and its tag survives a later save.
+    let again = TestStore::reopen(&t);
+    assert!(
+        t.names("layers").contains(&layer),
+        "layer kept: {:?}",
+        t.names("layers")
+    );
+    assert!(again.resolve("keep:me").is_err());
+    again.tag("other:one", &r("other:two")).expect("tag");
+    let repos = std::fs::read_to_string(t.root().join("repositories.json")).expect("repositories");
+    assert!(repos.contains("keep:me") && repos.contains(&img.id), "{repos}");
+    assert!(repos.contains("other:two"), "{repos}");
+}

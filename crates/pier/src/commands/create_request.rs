@@ -276,9 +276,9 @@ fn security_opts(raw: &[String], read_file: &dyn Fn(&str) -> Result<String, Stri
         }
         if k == "seccomp" && v != "builtin" && v != "unconfined" {
             let content = read_file(v).map_err(|e| Invalid(format!("opening seccomp profile ({v}) failed: {e}")))?;
-            let json: serde_json::Value = serde_json::from_str(&content)
+            serde_json::from_str::<serde::de::IgnoredAny>(&content)
                 .map_err(|e| Invalid(format!("compacting json for seccomp profile ({v}) failed: {e}")))?;
-            out.push(format!("seccomp={json}"));
+            out.push(format!("seccomp={}", compact_json(&content)));
             continue;
         }
         out.push(opt.clone());
@@ -286,6 +286,28 @@ fn security_opts(raw: &[String], read_file: &dyn Fn(&str) -> Result<String, Stri
     let paths = unconfined.then(Vec::new);
     let opts = if raw.is_empty() { None } else { Some(out) };
     Ok((opts, paths.clone(), paths))
+}
+
+/// Go's `json.Compact` of valid JSON: the insignificant whitespace
+/// removed, keys and numbers kept as written.
+fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn storage_opts(raw: &[String]) -> Result<BTreeMap<String, String>, Invalid> {
@@ -926,5 +948,36 @@ mod tests {
         );
         let detached = build(&flags(&["-a", "stdin", "busybox"]), Mode::Run { detach: true }, &src);
         assert!(detached.is_err());
+    }
+
+    #[test]
+    fn seccomp_profile_files_are_sent_compacted_as_docker_does() {
+        let profile = "{\n  \"syscalls\": [ {\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_ERRNO\"} ],\n\t\"defaultAction\" : \"SCMP_ACT_ALLOW\", \"comment\": \"a \\\" b \"\n}\n";
+        let read = |path: &str| match path {
+            "/p.json" => Ok(profile.to_string()),
+            "/bad.json" => Ok("{nope".to_string()),
+            _ => Err("open /missing.json: no such file or directory".to_string()),
+        };
+        let opts = |raw: &[&str]| {
+            let raw: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
+            security_opts(&raw, &read).map(|(o, _, _)| o)
+        };
+        // Keys keep their order and strings their spaces, as Go's json.Compact.
+        assert_eq!(
+            opts(&["seccomp=/p.json", "seccomp:/p.json", "seccomp=unconfined", "no-new-privileges"]).ok(),
+            Some(Some(vec![
+                "seccomp={\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\"}],\"defaultAction\":\"SCMP_ACT_ALLOW\",\"comment\":\"a \\\" b \"}".to_string();
+                2
+            ]
+            .into_iter()
+            .chain(["seccomp=unconfined".to_string(), "no-new-privileges".to_string()])
+            .collect()))
+        );
+        let err = |raw: &[&str]| opts(raw).map(|_| ()).expect_err("refused").0;
+        assert!(err(&["seccomp=/bad.json"]).starts_with("compacting json for seccomp profile (/bad.json) failed: "));
+        assert_eq!(
+            err(&["seccomp=/missing.json"]),
+            "opening seccomp profile (/missing.json) failed: open /missing.json: no such file or directory"
+        );
     }
 }

@@ -106,9 +106,22 @@ pub fn info_text(i: &SystemInfo) -> String {
     }
     kv(&mut out, "Default Runtime", &i.default_runtime);
     if !i.security_options.is_empty() {
+        // docker's DecodeSecurityOptions: `name=seccomp,profile=builtin`.
         out.push_str(" Security Options:\n");
         for s in &i.security_options {
-            out.push_str(&format!("  {s}\n"));
+            let mut name = "";
+            let mut profile = None;
+            for kv in s.split(',') {
+                match kv.split_once('=') {
+                    Some(("name", v)) => name = v,
+                    Some(("profile", v)) => profile = Some(v),
+                    _ => {}
+                }
+            }
+            out.push_str(&format!("  {name}\n"));
+            if let Some(p) = profile {
+                out.push_str(&format!("   Profile: {p}\n"));
+            }
         }
     }
     kv(&mut out, "Kernel Version", &i.kernel_version);

@@ -95,6 +95,21 @@ fn mem_total() -> i64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// dockerd's `fillSecurityOptions` for what Pier enforces: AppArmor when the
+/// host has it, the default seccomp profile, and cgroup namespaces when
+/// they are the default (cgroup v2).
+fn security_options(apparmor: bool, cgroup_v2: bool) -> Vec<String> {
+    let mut opts = Vec::new();
+    if apparmor {
+        opts.push("name=apparmor".to_string());
+    }
+    opts.push("name=seccomp,profile=builtin".to_string());
+    if cgroup_v2 {
+        opts.push("name=cgroupns".to_string());
+    }
+    opts
+}
+
 pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
     let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64;
@@ -133,7 +148,7 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
         server_version: env!("CARGO_PKG_VERSION").to_string(),
         default_runtime: runtime_name.clone(),
         runtimes: serde_json::json!({ runtime_name: { "path": runtime } }),
-        security_options: Vec::new(),
+        security_options: security_options(d.cfg.apparmor, cgroup_v2),
         warnings: Vec::new(),
     })
 }

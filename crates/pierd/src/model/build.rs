@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::fields::{self, Class, Section, FIELDS};
 use super::log_policy;
 use super::spec::{
-    ConsoleSize, ContainerSpec, EtcSpec, ExtraHost, NetworkMode, ProcessSpec, RestartPolicy, SecuritySpec, Stdio,
-    StopPolicy, StopSignal, StorageSpec,
+    CgroupnsMode, ConsoleSize, ContainerSpec, EtcSpec, ExtraHost, NetworkMode, ProcessSpec, RestartPolicy,
+    SeccompPolicy, SecuritySpec, Stdio, StopPolicy, StopSignal, StorageSpec,
 };
 use super::CreateError;
 use crate::spec;
@@ -34,6 +34,9 @@ pub struct Defaults<'a> {
     pub ncpu: usize,
     /// Pure cgroup v2 host: docker's default cgroupns mode is then `private`.
     pub cgroup_v2: bool,
+    /// The host enforces AppArmor (`--security-opt apparmor=` is refused
+    /// otherwise).
+    pub apparmor: bool,
 }
 
 /// A built spec and the warnings for the create response.
@@ -204,18 +207,21 @@ pub fn build(
     }
     let mut tmpfs = BTreeMap::new();
     for (dest, opts) in hc.tmpfs.iter().flatten() {
+        // dockerd's ValidateTmpfsMountDestination: root first, then absolute.
+        if clean_path(dest) == "/" {
+            return Err(invalid("HostConfig.Tmpfs", TARGET_IS_ROOT));
+        }
         if !dest.starts_with('/') {
             return Err(invalid(
                 "HostConfig.Tmpfs",
-                format!(
-                    "invalid mount config for type \"tmpfs\": invalid mount path: '{dest}' mount path must be absolute"
-                ),
+                format!("invalid mount path: '{dest}' mount path must be absolute"),
             ));
         }
         tmpfs.insert(clean_path(dest), opts.clone());
     }
     let network = network_mode(&hc.network_mode, &mut warnings);
-    namespace_modes(&hc, defaults, &mut warnings)?;
+    let cgroupns = namespace_modes(&hc, defaults, &mut warnings)?;
+    let security_opts = security_opts(hc.security_opt.as_deref().unwrap_or_default(), defaults)?;
     check_ports(&hc)?;
 
     // Fields recorded but not applied: one warning each when set.
@@ -282,6 +288,10 @@ pub fn build(
             cap_drop: hc.cap_drop.clone(),
             masked_paths: hc.masked_paths.clone(),
             readonly_paths: hc.readonly_paths.clone(),
+            seccomp: security_opts.seccomp,
+            no_new_privileges: security_opts.no_new_privileges,
+            apparmor_profile: security_opts.apparmor_profile,
+            writable_cgroups: security_opts.writable_cgroups,
         },
         etc: EtcSpec {
             extra_hosts,
@@ -299,6 +309,7 @@ pub fn build(
         annotations: hc.annotations.clone().unwrap_or_default(),
         restart,
         network,
+        cgroupns,
         runtime: defaults.runtime.to_string(),
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
@@ -329,7 +340,11 @@ fn is_set(name: &str, v: &Value) -> bool {
     }
 }
 
-fn clean_path(p: &str) -> String {
+/// dockerd's `ErrVolumeTargetIsRoot`: nothing may be mounted over the root.
+pub const TARGET_IS_ROOT: &str = "invalid specification: destination can't be '/'";
+
+/// Go's `path.Clean` of a destination, made absolute (`..` stops at the root).
+pub fn clean_path(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in p.split('/') {
         match part {
@@ -431,7 +446,13 @@ fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
     m
 }
 
-fn namespace_modes(hc: &HostConfig, defaults: &Defaults<'_>, warnings: &mut Vec<String>) -> Result<(), CreateError> {
+/// Checks the namespace modes (warning about those not applied) and
+/// resolves the cgroup namespace.
+fn namespace_modes(
+    hc: &HostConfig,
+    defaults: &Defaults<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<CgroupnsMode, CreateError> {
     let mut warn = |field: &str, value: &str, what: &str| {
         warnings.push(format!(
             "HostConfig.{field} \"{value}\" is recorded but not applied by Pier: {what}"
@@ -459,20 +480,96 @@ fn namespace_modes(hc: &HostConfig, defaults: &Defaults<'_>, warnings: &mut Vec<
         "" | "host" => {}
         v => warn("UsernsMode", v, "Pier does not use user namespaces"),
     }
-    let private_default = defaults.cgroup_v2;
     match hc.cgroupns_mode.as_str() {
-        "" => {}
-        "host" if !private_default => {}
-        "private" if private_default => {}
-        v @ ("host" | "private") => warn("CgroupnsMode", v, "the runtime's default cgroup namespace is used"),
-        v => {
-            return Err(invalid(
-                "HostConfig.CgroupnsMode",
-                format!("invalid cgroup namespace mode: {v}"),
-            ))
+        "" if defaults.cgroup_v2 => Ok(CgroupnsMode::Private),
+        "" | "host" => Ok(CgroupnsMode::Host),
+        "private" => Ok(CgroupnsMode::Private),
+        v => Err(invalid(
+            "HostConfig.CgroupnsMode",
+            format!("invalid cgroup namespace mode: {v}"),
+        )),
+    }
+}
+
+/// `HostConfig.SecurityOpt`, typed.
+#[derive(Debug, Default)]
+struct SecurityOpts {
+    seccomp: Option<SeccompPolicy>,
+    no_new_privileges: bool,
+    apparmor_profile: Option<String>,
+    writable_cgroups: Option<bool>,
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// dockerd's `parseSecurityOpt`: `key=value` (or the deprecated
+/// `key:value`), the bare `no-new-privileges`, `writable-cgroups` and
+/// `disable`; anything else is refused with dockerd's message. SELinux
+/// label options have no effect (Pier does not label, as dockerd on a host
+/// without SELinux). A seccomp profile is decoded and checked here, so a bad
+/// one is a 400 at create rather than a failed start.
+fn security_opts(list: &[String], defaults: &Defaults<'_>) -> Result<SecurityOpts, CreateError> {
+    let field = "HostConfig.SecurityOpt";
+    let mut out = SecurityOpts::default();
+    for opt in list {
+        match opt.as_str() {
+            "no-new-privileges" => {
+                out.no_new_privileges = true;
+                continue;
+            }
+            "writable-cgroups" => {
+                out.writable_cgroups = Some(true);
+                continue;
+            }
+            "disable" => continue,
+            _ => {}
+        }
+        let Some((key, value)) = opt.split_once('=').or_else(|| opt.split_once(':')) else {
+            return Err(invalid(field, format!("invalid --security-opt 1: {opt:?}")));
+        };
+        let bad_value = || invalid(field, format!("invalid --security-opt 2: {opt:?}"));
+        match key {
+            "label" => {}
+            "apparmor" => {
+                out.apparmor_profile = match value {
+                    "" => None,
+                    _ if defaults.apparmor => Some(value.to_string()),
+                    // Nothing confines a process on this host: unconfined is what it gets.
+                    "unconfined" => None,
+                    _ => {
+                        return Err(invalid(
+                            field,
+                            format!("AppArmor is not enabled on this host: cannot apply --security-opt {opt:?}"),
+                        ))
+                    }
+                }
+            }
+            "seccomp" => {
+                out.seccomp = match value {
+                    "" => None,
+                    "builtin" => Some(SeccompPolicy::Builtin),
+                    "unconfined" => Some(SeccompPolicy::Unconfined),
+                    profile => {
+                        spec::seccomp::Profile::parse(profile).map_err(|e| invalid(field, e.to_string()))?;
+                        Some(SeccompPolicy::Custom {
+                            profile: profile.to_string(),
+                        })
+                    }
+                }
+            }
+            "no-new-privileges" => out.no_new_privileges = go_bool(value).ok_or_else(bad_value)?,
+            "writable-cgroups" => out.writable_cgroups = Some(go_bool(value).ok_or_else(bad_value)?),
+            _ => return Err(bad_value()),
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {

@@ -18,6 +18,7 @@ fn defaults(opts: &BTreeMap<String, String>) -> Defaults<'_> {
         runtime: "runc",
         ncpu: 2,
         cgroup_v2: false,
+        apparmor: false,
     }
 }
 
@@ -164,7 +165,7 @@ fn inspect_snapshots_of_typical_requests() {
 fn unapplied_fields_warn_and_are_recorded() {
     let built = build_json(&with(
         cli_request(),
-        json!({"Memory": 33554432, "SecurityOpt": ["no-new-privileges"], "NetworkMode": "bridge",
+        json!({"Memory": 33554432, "NetworkMode": "bridge",
                "RestartPolicy": {"Name": "always"}, "CpuPercent": 5}),
     ))
     .expect("build");
@@ -173,7 +174,6 @@ fn unapplied_fields_warn_and_are_recorded() {
         w.contains("HostConfig.Memory is recorded but not applied by Pier: cgroup limits are not set yet"),
         "{w}"
     );
-    assert!(w.contains("HostConfig.SecurityOpt is recorded but not applied"), "{w}");
     assert!(w.contains("HostConfig.NetworkMode \"bridge\""), "{w}");
     assert!(w.contains("HostConfig.RestartPolicy"), "{w}");
     assert!(
@@ -206,8 +206,11 @@ fn refusals_use_dockers_messages() {
         ),
         (
             json!({"Tmpfs": {"run": ""}}),
-            "invalid mount config for type \"tmpfs\": invalid mount path: 'run' mount path must be absolute",
+            "invalid mount path: 'run' mount path must be absolute",
         ),
+        (json!({"Tmpfs": {"/": ""}}), "invalid specification: destination can't be '/'"),
+        (json!({"Tmpfs": {"//": ""}}), "invalid specification: destination can't be '/'"),
+        (json!({"Tmpfs": {"/..": ""}}), "invalid specification: destination can't be '/'"),
         (json!({"Memory": 1024}), "Minimum memory limit allowed is 6MB"),
         (
             json!({"Memory": 10485760, "MemorySwap": 8388608}),
@@ -300,4 +303,138 @@ fn version_one_records_upgrade() {
     assert_eq!(spec.labels.get("app").map(String::as_str), Some("web"));
     let hc = render::host_config(&spec);
     assert_eq!(hc.binds, Some(vec!["data:/data".to_string()]));
+}
+
+fn security(opts: &[&str]) -> Result<Built, CreateError> {
+    build_json(&with(cli_request(), json!({ "SecurityOpt": opts })))
+}
+
+#[test]
+fn security_opts_become_typed_fields() {
+    let sec = |opts: &[&str]| security(opts).map(|b| b.spec.security).expect("accepted");
+    let s = sec(&[]);
+    assert_eq!(
+        (s.seccomp.clone(), s.no_new_privileges, s.writable_cgroups),
+        (None, false, None)
+    );
+    assert!(sec(&["no-new-privileges"]).no_new_privileges);
+    assert!(sec(&["no-new-privileges=true"]).no_new_privileges);
+    assert!(
+        sec(&["no-new-privileges:1"]).no_new_privileges,
+        "the deprecated colon form"
+    );
+    assert!(!sec(&["no-new-privileges", "no-new-privileges=false"]).no_new_privileges);
+    assert_eq!(sec(&["seccomp=unconfined"]).seccomp, Some(SeccompPolicy::Unconfined));
+    assert_eq!(sec(&["seccomp:unconfined"]).seccomp, Some(SeccompPolicy::Unconfined));
+    assert_eq!(sec(&["seccomp=builtin"]).seccomp, Some(SeccompPolicy::Builtin));
+    assert_eq!(sec(&["seccomp="]).seccomp, None);
+    let profile = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#;
+    assert_eq!(
+        sec(&[&format!("seccomp={profile}")]).seccomp,
+        Some(SeccompPolicy::Custom {
+            profile: profile.to_string()
+        })
+    );
+    assert_eq!(sec(&["writable-cgroups"]).writable_cgroups, Some(true));
+    assert_eq!(sec(&["writable-cgroups=false"]).writable_cgroups, Some(false));
+    // SELinux label options are parsed and have no effect, as dockerd's
+    // without SELinux; apparmor=unconfined is what every process gets here.
+    let s = sec(&[
+        "label=disable",
+        "label:user:USER",
+        "label=level:s0:c100,c200",
+        "disable",
+        "apparmor=unconfined",
+    ]);
+    assert_eq!(s, SecuritySpec::default());
+    // Nothing is warned about any more.
+    let built = security(&["no-new-privileges", "seccomp=unconfined"]).expect("accepted");
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+}
+
+#[test]
+fn bad_security_opts_are_refused_with_dockerds_messages() {
+    let refused = |opts: &[&str]| security(opts).map(|_| ()).expect_err("refused").to_string();
+    assert_eq!(refused(&["label"]), "invalid --security-opt 1: \"label\"");
+    assert_eq!(refused(&["unknown"]), "invalid --security-opt 1: \"unknown\"");
+    assert_eq!(
+        refused(&["unknown=something"]),
+        "invalid --security-opt 2: \"unknown=something\""
+    );
+    assert_eq!(
+        refused(&["writable-cgroups=dang"]),
+        "invalid --security-opt 2: \"writable-cgroups=dang\""
+    );
+    assert_eq!(
+        refused(&["no-new-privileges=maybe"]),
+        "invalid --security-opt 2: \"no-new-privileges=maybe\""
+    );
+    assert_eq!(
+        refused(&["no-new-privileges="]),
+        "invalid --security-opt 2: \"no-new-privileges=\""
+    );
+    assert!(refused(&["seccomp={not json"]).starts_with("Decoding seccomp profile failed: "));
+    assert!(refused(&["seccomp=/etc/profile.json"]).starts_with("Decoding seccomp profile failed: "));
+    assert_eq!(
+        refused(&["apparmor=docker-default"]),
+        "AppArmor is not enabled on this host: cannot apply --security-opt \"apparmor=docker-default\""
+    );
+}
+
+#[test]
+fn apparmor_profiles_are_kept_on_apparmor_hosts() {
+    let opts = BTreeMap::new();
+    let mut d = defaults(&opts);
+    d.apparmor = true;
+    let req = with(cli_request(), json!({"SecurityOpt": ["apparmor=docker-default"]}));
+    let built = build(ID, &req, &image(), &d).expect("accepted");
+    assert_eq!(built.spec.security.apparmor_profile.as_deref(), Some("docker-default"));
+}
+
+#[test]
+fn inspect_echoes_security_opts_and_adds_label_disable_as_dockerd() {
+    let opts_of = |host: Value| {
+        let built = build_json(&with(cli_request(), host)).expect("build");
+        serde_json::to_value(render::host_config(&built.spec)).expect("hc")["SecurityOpt"].clone()
+    };
+    let profile = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
+    let sent = json!(["no-new-privileges", format!("seccomp={profile}")]);
+    assert_eq!(opts_of(json!({ "SecurityOpt": sent.clone() })), sent);
+    assert_eq!(opts_of(json!({})), Value::Null);
+    assert_eq!(opts_of(json!({"Privileged": true})), json!(["label=disable"]));
+    assert_eq!(opts_of(json!({"PidMode": "host"})), json!(["label=disable"]));
+    assert_eq!(
+        opts_of(json!({"IpcMode": "host", "SecurityOpt": ["no-new-privileges"]})),
+        json!(["no-new-privileges", "label=disable"])
+    );
+    assert_eq!(
+        opts_of(json!({"Privileged": true, "SecurityOpt": ["label=disable"]})),
+        json!(["label=disable"])
+    );
+}
+
+#[test]
+fn cgroupns_follows_dockers_default_for_the_host() {
+    let opts = BTreeMap::new();
+    let mode = |v2: bool, requested: &str| {
+        let mut d = defaults(&opts);
+        d.cgroup_v2 = v2;
+        let built = build(
+            ID,
+            &with(cli_request(), json!({"CgroupnsMode": requested})),
+            &image(),
+            &d,
+        )
+        .expect("build");
+        let hc = serde_json::to_value(render::host_config(&built.spec)).expect("hc");
+        assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+        (
+            built.spec.cgroupns,
+            hc["CgroupnsMode"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(mode(false, ""), (CgroupnsMode::Host, "host".to_string()));
+    assert_eq!(mode(true, ""), (CgroupnsMode::Private, "private".to_string()));
+    assert_eq!(mode(false, "private"), (CgroupnsMode::Private, "private".to_string()));
+    assert_eq!(mode(true, "host"), (CgroupnsMode::Host, "host".to_string()));
 }

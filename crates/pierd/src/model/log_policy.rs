@@ -17,6 +17,9 @@ pub const DEFAULT_MAX_FILE: &str = "5";
 /// create rather than wedging the shim at its first rotation.
 pub const MAX_FILES: u32 = 1000;
 
+/// The smallest rotating file: below it every line would rotate the set.
+pub const MIN_MAX_SIZE: u64 = 1024;
+
 /// Options cri accepts (it stores no attributes).
 const CRI_OPTS: &[&str] = &["max-size", "max-file", "compress"];
 
@@ -88,6 +91,11 @@ pub fn resolve(
         .or_insert_with(|| DEFAULT_MAX_FILE.to_string());
     let size = &opts["max-size"];
     let max_size = parse_max_size(size).ok_or_else(|| invalid(format!("invalid size: '{size}'")))?;
+    if max_size.is_some_and(|n| n < MIN_MAX_SIZE) {
+        return Err(invalid(format!(
+            "max-size cannot be less than {MIN_MAX_SIZE} bytes: '{size}'"
+        )));
+    }
     let files = &opts["max-file"];
     let max_file = match files.parse::<i64>() {
         Ok(n) if n < 1 => return Err(invalid("max-file cannot be less than 1".to_string())),
@@ -258,6 +266,11 @@ mod tests {
             err(lc("json-file", &[("max-file", "4000000000")])),
             "max-file cannot be more than 1000"
         );
+        assert_eq!(
+            err(lc("json-file", &[("max-size", "1")])),
+            "max-size cannot be less than 1024 bytes: '1'"
+        );
+        assert!(resolve(&lc("json-file", &[("max-size", "1k")]), "json-file", &none).is_ok());
         assert!(err(lc("json-file", &[("compress", "yes")])).contains("ParseBool"));
     }
 }

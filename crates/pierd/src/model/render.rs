@@ -57,7 +57,8 @@ const TYPED_HOST_CONFIG: &[&str] = &[
 ];
 
 /// The request fields kept verbatim, with dockerd's create-time defaults
-/// (IPC and cgroupns modes, OomKillDisable, swappiness, pids limit, swap).
+/// (IPC and cgroupns modes, OomKillDisable, swappiness, pids limit, swap,
+/// `label=disable` for privileged or host-IPC/PID containers).
 /// `config` and `host` are the request's `Config` and `HostConfig` as JSON
 /// maps (`build` has them already), `hc` the same `HostConfig` typed.
 pub fn echo_of(
@@ -108,6 +109,16 @@ pub fn echo_of(
     }
     if hc.memory > 0 && hc.memory_swap == 0 {
         set(&mut host, "MemorySwap", (hc.memory * 2).into());
+    }
+    // dockerd's generateSecurityOpt: SELinux labeling off for containers
+    // sharing the host's IPC or PID namespace or privileged, unless a label
+    // option was given (it appends this also on hosts without SELinux).
+    let opts = hc.security_opt.as_deref().unwrap_or_default();
+    let labelled = opts.iter().any(|o| o.split('=').next() == Some("label"));
+    if !labelled && (hc.privileged || hc.ipc_mode == "host" || hc.pid_mode == "host") {
+        let mut with_label: Vec<Value> = opts.iter().map(|o| Value::String(o.clone())).collect();
+        with_label.push("label=disable".into());
+        set(&mut host, "SecurityOpt", Value::Array(with_label));
     }
     host.remove("KernelMemory");
     Echo {

@@ -29,6 +29,9 @@ pub struct ContainerSpec {
     pub annotations: BTreeMap<String, String>,
     pub restart: RestartPolicy,
     pub network: NetworkMode,
+    /// The container's cgroup namespace (records before issue 12: host).
+    #[serde(default)]
+    pub cgroupns: CgroupnsMode,
     /// The runtime name as inspect shows it (`runc`).
     pub runtime: String,
     /// Metadata docker records with no effect of its own (ExposedPorts,
@@ -172,6 +175,44 @@ pub struct SecuritySpec {
     /// `None`: docker's defaults (none when privileged).
     pub masked_paths: Option<Vec<String>>,
     pub readonly_paths: Option<Vec<String>>,
+    /// `--security-opt seccomp=…`; `None` when not given: docker's default
+    /// profile, no filter when privileged.
+    #[serde(default)]
+    pub seccomp: Option<SeccompPolicy>,
+    /// `--security-opt no-new-privileges[=bool]`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// `--security-opt apparmor=…` (accepted only on hosts with AppArmor,
+    /// `unconfined` everywhere); `None`: unconfined.
+    #[serde(default)]
+    pub apparmor_profile: Option<String>,
+    /// `--security-opt writable-cgroups[=bool]`; `None`: writable when
+    /// privileged.
+    #[serde(default)]
+    pub writable_cgroups: Option<bool>,
+}
+
+/// A seccomp profile named by `--security-opt seccomp=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SeccompPolicy {
+    /// `builtin`: docker's default profile, also when privileged.
+    Builtin,
+    /// `unconfined`: no filter.
+    Unconfined,
+    /// A profile in docker's format, as the client sent it (checked at
+    /// create, resolved at each start for the host's kernel).
+    Custom { profile: String },
+}
+
+/// docker's `CgroupnsMode`, resolved at create (the default depends on the
+/// host: `private` on cgroup v2, `host` otherwise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupnsMode {
+    #[default]
+    Host,
+    Private,
 }
 
 /// What goes into /etc/hosts and /etc/resolv.conf.

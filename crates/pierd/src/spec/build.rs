@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{
     Box as ConsoleBox, BoxBuilder, Linux, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace,
-    LinuxNamespaceType, LinuxResources, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Root, Spec, User,
+    LinuxNamespaceType, LinuxResources, LinuxSeccomp, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Root,
+    Spec, User,
 };
 
 use super::caps::{process_capabilities, tweak_capabilities};
 use super::mounts::{assemble, BindMount, ExtraMount, MountPlan, Propagation, DEFAULT_SHM_SIZE};
+use super::seccomp::{self, KernelVersion, Profile, Target};
 use super::user::ResolvedUser;
 use super::{env, etc_files, SpecError};
 
@@ -28,9 +30,10 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
-/// Facts about the engine process the caller reads once (getrlimit,
-/// /proc/self/status) and passes in, so that the spec never asks for more
-/// than the runtime, started by the engine, may grant.
+/// Facts about the host and the engine process the caller reads (getrlimit,
+/// /proc/self/status, the kernel release) and passes in, so that the spec
+/// never asks for more than the runtime, started by the engine, may grant,
+/// and the seccomp filter fits this kernel and architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostLimits {
     /// RLIMIT_NOFILE: the container gets min([`NOFILE_TARGET`], hard) as
@@ -39,6 +42,23 @@ pub struct HostLimits {
     /// The engine's capability bounding set (`CapBnd`, see
     /// [`super::parse_cap_mask`]): the most a container can get.
     pub cap_bounding: u64,
+    /// The running kernel (for seccomp rules' `minKernel`).
+    pub kernel: KernelVersion,
+    /// docker's native architecture name ([`seccomp::native_arch`]).
+    pub arch: &'static str,
+}
+
+/// Which seccomp profile a container asked for (`--security-opt seccomp=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seccomp {
+    /// Nothing asked: docker's default profile, none when privileged.
+    Default,
+    /// `seccomp=builtin`: docker's default profile, privileged or not.
+    Builtin,
+    /// `seccomp=unconfined`: no filter.
+    Unconfined,
+    /// A profile in docker's format (`seccomp=<json>`), privileged or not.
+    Custom(Profile),
 }
 
 /// Terminal size in characters.
@@ -86,8 +106,10 @@ pub struct SpecInput {
     pub etc_files: Option<EtcFiles>,
     /// Bytes; docker's default is [`DEFAULT_SHM_SIZE`].
     pub shm_size: u64,
-    /// Container labels; they become the spec's annotations.
-    pub labels: BTreeMap<String, String>,
+    /// `HostConfig.Annotations`, the only source of the spec's annotations:
+    /// labels (the image's or the container's) never reach the runtime, so an
+    /// image cannot set runtime switches such as crun's `run.oci.*`.
+    pub annotations: BTreeMap<String, String>,
     /// Limits of the engine process the runtime inherits.
     pub host: HostLimits,
     /// cgroupfs path (e.g. `/pier/<id>`); `None` lets the runtime choose.
@@ -109,6 +131,17 @@ pub struct SpecInput {
     pub masked_paths: Option<Vec<String>>,
     /// `HostConfig.ReadonlyPaths`: replaces docker's list when given.
     pub readonly_paths: Option<Vec<String>>,
+    pub seccomp: Seccomp,
+    /// `no-new-privileges`: docker's default is false.
+    pub no_new_privileges: bool,
+    /// `apparmor=<profile>`: set only on hosts with AppArmor (the caller
+    /// checks); `None` leaves the process unconfined.
+    pub apparmor_profile: Option<String>,
+    /// `writable-cgroups`: `None` makes /sys/fs/cgroup writable only when
+    /// privileged.
+    pub writable_cgroups: Option<bool>,
+    /// A private cgroup namespace (`--cgroupns private`).
+    pub cgroupns_private: bool,
 }
 
 impl SpecInput {
@@ -134,7 +167,7 @@ impl SpecInput {
             cap_drop: Vec::new(),
             etc_files: None,
             shm_size: DEFAULT_SHM_SIZE,
-            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             host,
             cgroups_path: None,
             oom_score_adj: 0,
@@ -143,6 +176,11 @@ impl SpecInput {
             extra_masked_paths: Vec::new(),
             masked_paths: None,
             readonly_paths: None,
+            seccomp: Seccomp::Default,
+            no_new_privileges: false,
+            apparmor_profile: None,
+            writable_cgroups: None,
+            cgroupns_private: false,
         }
     }
 }
@@ -196,22 +234,26 @@ pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-fn namespaces() -> Vec<LinuxNamespace> {
-    [
+fn namespaces(cgroupns_private: bool) -> Vec<LinuxNamespace> {
+    let mut types = vec![
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Network,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
-    ]
-    .into_iter()
-    .map(|typ| {
-        let mut ns = LinuxNamespace::default();
-        ns.set_typ(typ);
-        ns.set_path(None);
-        ns
-    })
-    .collect()
+    ];
+    if cgroupns_private {
+        types.push(LinuxNamespaceType::Cgroup);
+    }
+    types
+        .into_iter()
+        .map(|typ| {
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(typ);
+            ns.set_path(None);
+            ns
+        })
+        .collect()
 }
 
 /// The process part of a spec, shared by the container's init and execs.
@@ -296,9 +338,9 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     )?;
     process.set_capabilities(Some(process_capabilities(&caps, input.user.uid)));
     process.set_rlimits(Some(vec![nofile_rlimit(input.host.nofile)?]));
-    process.set_no_new_privileges(Some(false));
+    process.set_no_new_privileges(Some(input.no_new_privileges));
     process.set_oom_score_adj(Some(input.oom_score_adj));
-    process.set_apparmor_profile(None);
+    process.set_apparmor_profile(input.apparmor_profile.clone());
     process.set_selinux_label(None);
     process.set_scheduler(None);
     process.set_io_priority(None);
@@ -331,6 +373,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         shm_size: input.shm_size,
         readonly_rootfs: input.readonly_rootfs,
         privileged: input.privileged,
+        writable_cgroups: input.writable_cgroups.unwrap_or(input.privileged),
     })?;
 
     let mut resources = LinuxResources::default();
@@ -351,7 +394,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     ));
     linux.set_resources(Some(resources));
     linux.set_cgroups_path(input.cgroups_path.as_ref().map(PathBuf::from));
-    linux.set_namespaces(Some(namespaces()));
+    linux.set_namespaces(Some(namespaces(input.cgroupns_private)));
     linux.set_devices((!input.devices.is_empty()).then(|| input.devices.clone()));
     linux.set_rootfs_propagation(assembled.rootfs_propagation.map(str::to_string));
     if input.privileged {
@@ -374,6 +417,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         linux.set_readonly_paths(Some(readonly));
     }
     linux.set_mount_label(None);
+    linux.set_seccomp(seccomp_section(input, &caps));
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.to_string());
@@ -383,15 +427,36 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     spec.set_hostname(Some(input.hostname.clone()));
     spec.set_domainname((!input.domainname.is_empty()).then(|| input.domainname.clone()));
     spec.set_hooks(None);
-    spec.set_annotations((!input.labels.is_empty()).then(|| {
+    spec.set_annotations((!input.annotations.is_empty()).then(|| {
         input
-            .labels
+            .annotations
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<HashMap<_, _>>()
     }));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// docker's choice (`WithSeccomp`): unconfined on request; privileged
+/// containers run without a filter unless a profile was named; otherwise
+/// the profile resolved for the container's capabilities on this host.
+fn seccomp_section(input: &SpecInput, caps: &[oci_spec::runtime::Capability]) -> Option<LinuxSeccomp> {
+    let profile = match &input.seccomp {
+        Seccomp::Unconfined => return None,
+        Seccomp::Default if input.privileged => return None,
+        Seccomp::Default | Seccomp::Builtin => seccomp::default_profile(),
+        Seccomp::Custom(p) => p,
+    };
+    let names = seccomp::cap_names(caps);
+    seccomp::to_oci(
+        profile,
+        &Target {
+            arch: input.host.arch,
+            kernel: input.host.kernel,
+            caps: &names,
+        },
+    )
 }
 
 /// What an exec changes relative to the container's init process.

@@ -2,8 +2,9 @@
 //!
 //! Turns an already-resolved description of a container ([`SpecInput`]) into
 //! the `config.json` runc reads, with docker's defaults: its mounts,
-//! capability set, masked and read-only paths, namespaces, device rules and
-//! sysctls. Around it sit the small docker rules pierd needs to fill the
+//! capability set, masked and read-only paths, namespaces, device rules,
+//! sysctls and seccomp filter ([`seccomp`]: docker's profiles, resolved for
+//! the container's capabilities, architecture and kernel). Around it sit the small docker rules pierd needs to fill the
 //! input: command merging, environment order, `-u` resolution, the
 //! /etc/hosts, /etc/hostname and /etc/resolv.conf contents, container names
 //! and signal names.
@@ -21,6 +22,7 @@ mod error;
 mod etc_files;
 mod mounts;
 mod name;
+pub mod seccomp;
 mod signal;
 mod user;
 
@@ -30,8 +32,8 @@ mod runc_tests;
 mod snapshot_tests;
 
 pub use build::{
-    build, default_device_rules, exec_process, ConsoleSize, EtcFiles, ExecInput, HostLimits, Rlimit, SpecInput,
-    MASKED_PATHS, NETNS_SYSCTLS, NOFILE_TARGET, OCI_VERSION, READONLY_PATHS,
+    build, default_device_rules, exec_process, ConsoleSize, EtcFiles, ExecInput, HostLimits, Rlimit, Seccomp,
+    SpecInput, MASKED_PATHS, NETNS_SYSCTLS, NOFILE_TARGET, OCI_VERSION, READONLY_PATHS,
 };
 pub use caps::{
     parse_cap_mask, process_capabilities, tweak_capabilities, ALL_CAPABILITIES, ALL_CAPS_MASK, DEFAULT_CAPABILITIES,

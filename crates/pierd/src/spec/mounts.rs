@@ -210,6 +210,8 @@ pub struct MountPlan<'a> {
     pub shm_size: u64,
     pub readonly_rootfs: bool,
     pub privileged: bool,
+    /// /sys/fs/cgroup read-write (docker: privileged, or `writable-cgroups`).
+    pub writable_cgroups: bool,
 }
 
 /// The full list plus the rootfs propagation the bind mounts require
@@ -222,8 +224,8 @@ pub struct Assembled {
 /// Docker's `WithMounts`: defaults not overridden by a user mount (and none
 /// under /dev when /dev itself is user-mounted), /dev/shm sized, then the
 /// user mounts sorted by depth; on a read-only root every default but
-/// /proc and /dev* becomes `ro`; privileged clears `ro` on /sys and the
-/// cgroup mount.
+/// /proc and /dev* becomes `ro`; privileged clears `ro` on /sys, and
+/// `writable_cgroups` on the cgroup mount.
 pub fn assemble(plan: &MountPlan<'_>) -> Result<Assembled, SpecError> {
     for m in plan.user_mounts {
         if !m.destination().starts_with('/') {
@@ -258,7 +260,7 @@ pub fn assemble(plan: &MountPlan<'_>) -> Result<Assembled, SpecError> {
                 }
             }
         }
-        if plan.privileged && (dest == "/sys" || m.typ().as_deref() == Some("cgroup")) {
+        if (plan.privileged && dest == "/sys") || (plan.writable_cgroups && m.typ().as_deref() == Some("cgroup")) {
             clear_readonly(&mut m);
         }
         mounts.push(m);
@@ -320,6 +322,7 @@ mod tests {
             shm_size: DEFAULT_SHM_SIZE,
             readonly_rootfs: false,
             privileged: false,
+            writable_cgroups: false,
         }
     }
 
@@ -410,9 +413,15 @@ mod tests {
         assert!(!opts(&m, "/dev/mqueue").contains(&"ro".to_string()));
         p.readonly_rootfs = false;
         p.privileged = true;
+        p.writable_cgroups = true;
         let m = assemble(&p).map(|a| a.mounts).unwrap_or_default();
         assert_eq!(opts(&m, "/sys"), ["nosuid", "noexec", "nodev"]);
         assert_eq!(opts(&m, "/sys/fs/cgroup"), ["nosuid", "noexec", "nodev"]);
+        // `writable-cgroups=false` keeps the cgroup mount read-only.
+        p.writable_cgroups = false;
+        let m = assemble(&p).map(|a| a.mounts).unwrap_or_default();
+        assert_eq!(opts(&m, "/sys"), ["nosuid", "noexec", "nodev"]);
+        assert_eq!(opts(&m, "/sys/fs/cgroup"), ["ro", "nosuid", "noexec", "nodev"]);
         assert_eq!(opts(&m, "/dev/shm").last().map(String::as_str), Some("size=67108864"));
     }
 }

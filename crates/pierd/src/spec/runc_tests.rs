@@ -17,7 +17,7 @@ use super::*;
 
 const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &[
-    "sh", "id", "cat", "grep", "hostname", "env", "sort", "echo", "touch", "wc",
+    "sh", "id", "cat", "grep", "hostname", "env", "sort", "echo", "touch", "wc", "unshare", "mkdir",
 ];
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
 const GROUP: &str = "root:x:0:\nwheel:x:10:root\naudio:x:29:app\napp:x:1000:\n";
@@ -172,12 +172,19 @@ fn input(script: &str) -> SpecInput {
         HostLimits {
             nofile: Rlimit { soft, hard },
             cap_bounding: own_cap_bounding(),
+            kernel: host_kernel(),
+            arch: seccomp::native_arch(),
         },
     );
     input.user = resolve_user("", PASSWD, GROUP).unwrap_or_else(|e| panic!("{e}"));
     input.hostname = "spectest".to_string();
     input.env = process_env(&[], &input.hostname, false);
     input
+}
+
+fn host_kernel() -> seccomp::KernelVersion {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    seccomp::KernelVersion::from_release(&release).unwrap_or_else(|| panic!("kernel release {release:?}"))
 }
 
 fn own_cap_bounding() -> u64 {
@@ -268,5 +275,74 @@ fn privileged_spec_runs_with_every_capability_and_writable_sys() {
     assert!(
         o.lines().any(|l| l.starts_with("sysfs /sys sysfs rw,")),
         "/sys must be writable when privileged: {o}"
+    );
+}
+
+#[test]
+fn default_seccomp_profile_filters_and_blocks_user_namespaces() {
+    let script = "grep -E 'Seccomp|NoNewPrivs' /proc/self/status; \
+                  unshare -U -r true 2>&1; echo unshare=$?; \
+                  mkdir /tmp/d && echo mkdir=ok";
+    let out = run("seccomp", input(script));
+    assert!(out.success, "runc failed: {}\n{}", out.stderr, out.stdout);
+    let o = &out.stdout;
+    assert_eq!(status_field(o, "Seccomp"), Some("2"), "{o}");
+    assert_eq!(status_field(o, "NoNewPrivs"), Some("0"), "{o}");
+    assert!(
+        o.contains("Operation not permitted"),
+        "unshare must fail with EPERM: {o}"
+    );
+    assert!(o.lines().any(|l| l == "unshare=1"), "{o}");
+    assert!(o.lines().any(|l| l == "mkdir=ok"), "{o}");
+}
+
+#[test]
+fn custom_profile_unconfined_and_no_new_privileges() {
+    let script = "grep -E 'Seccomp|NoNewPrivs' /proc/self/status; \
+                  mkdir /tmp/d 2>&1 || echo mkdir=denied; \
+                  unshare -U -r true && echo unshare=ok";
+    let mut custom = input(script);
+    custom.seccomp = Seccomp::Custom(
+        seccomp::Profile::parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    custom.no_new_privileges = true;
+    let out = run("seccomp-custom", custom);
+    assert!(out.success, "runc failed: {}\n{}", out.stderr, out.stdout);
+    let o = &out.stdout;
+    assert_eq!(status_field(o, "Seccomp"), Some("2"), "{o}");
+    assert_eq!(status_field(o, "NoNewPrivs"), Some("1"), "{o}");
+    assert!(o.lines().any(|l| l == "mkdir=denied"), "{o}");
+
+    let mut unconfined = input(script);
+    unconfined.seccomp = Seccomp::Unconfined;
+    let out = run("seccomp-unconfined", unconfined);
+    assert!(out.success, "runc failed: {}\n{}", out.stderr, out.stdout);
+    let o = &out.stdout;
+    assert_eq!(status_field(o, "Seccomp"), Some("0"), "{o}");
+    assert!(!o.lines().any(|l| l == "mkdir=denied"), "{o}");
+}
+
+#[test]
+fn private_cgroup_namespace_roots_the_containers_cgroups() {
+    let script = "grep -E '^[0-9]+:(pids|memory):' /proc/self/cgroup";
+    let out = run("cgroupns-host", input(script));
+    assert!(out.success, "runc failed: {}\n{}", out.stderr, out.stdout);
+    assert!(
+        out.stdout.lines().all(|l| l.contains("/pier-spec-")),
+        "host cgroupns shows the host path: {}",
+        out.stdout
+    );
+    let mut private = input(script);
+    private.cgroupns_private = true;
+    let out = run("cgroupns-private", private);
+    assert!(out.success, "runc failed: {}\n{}", out.stderr, out.stdout);
+    assert!(
+        !out.stdout.is_empty() && out.stdout.lines().all(|l| l.ends_with(":/")),
+        "private cgroupns shows its own root: {}",
+        out.stdout
     );
 }

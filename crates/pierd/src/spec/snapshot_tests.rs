@@ -25,6 +25,8 @@ fn input() -> SpecInput {
             },
             // This machine's root: every capability but CAP_SYS_RESOURCE.
             cap_bounding: 0x1fffeffffff,
+            kernel: seccomp::KernelVersion { kernel: 6, major: 1 },
+            arch: "amd64",
         },
     );
     input.etc_files = Some(EtcFiles {
@@ -33,19 +35,29 @@ fn input() -> SpecInput {
         resolv_conf: dir.join("resolv.conf"),
     });
     input.cgroups_path = Some(format!("/pier/{ID}"));
-    input.labels.insert("com.example.team".to_string(), "infra".to_string());
+    input
+        .annotations
+        .insert("com.example.team".to_string(), "infra".to_string());
     input
 }
 
 /// The spec as JSON with sorted capability lists: capability sets are
 /// hash sets, so their order changes between runs. (Hash maps are sorted by
-/// insta's `sort_maps`.)
+/// insta's `sort_maps`.) The seccomp section has its own snapshot
+/// (`default_seccomp`); whole specs show its default action and rule count.
 fn canonical(spec: &Spec) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
     if let Some(sets) = v.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) {
         for list in sets.values_mut().filter_map(Value::as_array_mut) {
             list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         }
+    }
+    if let Some(seccomp) = v.pointer_mut("/linux/seccomp") {
+        let rules = seccomp["syscalls"].as_array().map_or(0, Vec::len);
+        *seccomp = serde_json::json!({
+            "defaultAction": seccomp["defaultAction"].clone(),
+            "syscalls": format!("{rules} rules"),
+        });
     }
     v
 }
@@ -99,6 +111,106 @@ fn tty_container() {
 
 fn spec_of(input: &SpecInput) -> Spec {
     build(input).unwrap_or_else(|e| panic!("build failed: {e}"))
+}
+
+fn seccomp_of(input: &SpecInput) -> Option<oci_spec::runtime::LinuxSeccomp> {
+    spec_of(input).linux().as_ref().and_then(|l| l.seccomp().clone())
+}
+
+#[test]
+fn default_seccomp() {
+    // docker's default profile for docker's 14 capabilities on amd64.
+    let section = seccomp_of(&input()).unwrap_or_else(|| panic!("no seccomp section"));
+    assert_spec_snapshot!("default_seccomp", section);
+}
+
+#[test]
+fn seccomp_follows_privileged_and_the_requested_profile() {
+    let rules = |input: &SpecInput| seccomp_of(input).map(|s| s.syscalls().as_ref().map_or(0, Vec::len));
+    let mut i = input();
+    assert_eq!(rules(&i), Some(13));
+    i.cap_add = vec!["SYS_ADMIN".to_string()];
+    assert_eq!(rules(&i), Some(12), "CAP_SYS_ADMIN: its rule in, the clone guards out");
+    i.cap_add.clear();
+    i.seccomp = Seccomp::Unconfined;
+    assert_eq!(rules(&i), None);
+    i.privileged = true;
+    i.seccomp = Seccomp::Default;
+    assert_eq!(rules(&i), None, "privileged runs unconfined by default");
+    i.seccomp = Seccomp::Builtin;
+    // Every capability: every cap rule of the amd64 profile, no clone guards.
+    assert!(rules(&i).is_some_and(|n| n > 13), "{:?}", rules(&i));
+    let custom = seccomp::Profile::parse(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    i.seccomp = Seccomp::Custom(custom);
+    let s = seccomp_of(&i).unwrap_or_else(|| panic!("custom profile applies when privileged"));
+    assert_eq!(s.default_action(), oci_spec::runtime::LinuxSeccompAction::ScmpActAllow);
+    assert_eq!(s.architectures(), &None);
+}
+
+#[test]
+fn no_new_privileges_apparmor_cgroupns_and_writable_cgroups() {
+    let mut i = input();
+    let spec = spec_of(&i);
+    let p = spec.process().clone().unwrap_or_default();
+    assert_eq!(p.no_new_privileges(), Some(false));
+    assert_eq!(p.apparmor_profile(), &None);
+    let ns = |spec: &Spec| -> Vec<String> {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ().to_string())
+            .collect()
+    };
+    assert!(!ns(&spec).iter().any(|n| n == "cgroup"), "{:?}", ns(&spec));
+    let cgroup_opts = |spec: &Spec| {
+        spec.mounts()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.destination() == &PathBuf::from("/sys/fs/cgroup"))
+            .and_then(|m| m.options().clone())
+            .unwrap_or_default()
+    };
+    assert!(cgroup_opts(&spec).contains(&"ro".to_string()));
+
+    i.no_new_privileges = true;
+    i.apparmor_profile = Some("docker-default".to_string());
+    i.cgroupns_private = true;
+    i.writable_cgroups = Some(true);
+    let spec = spec_of(&i);
+    let p = spec.process().clone().unwrap_or_default();
+    assert_eq!(p.no_new_privileges(), Some(true));
+    assert_eq!(p.apparmor_profile().as_deref(), Some("docker-default"));
+    assert!(ns(&spec).iter().any(|n| n == "cgroup"), "{:?}", ns(&spec));
+    assert!(!cgroup_opts(&spec).contains(&"ro".to_string()));
+
+    // An exec inherits no-new-privileges and the AppArmor profile (runc
+    // applies the container's seccomp filter to every exec by itself).
+    let exec = ExecInput {
+        args: vec!["id".to_string()],
+        env: Vec::new(),
+        cwd: None,
+        user: None,
+        tty: false,
+        console_size: None,
+        privileged: true,
+        cap_bounding: ALL_CAPS_MASK,
+    };
+    let p = exec_process(&spec, &exec).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.no_new_privileges(), Some(true));
+    assert_eq!(p.apparmor_profile().as_deref(), Some("docker-default"));
+
+    // Privileged: writable unless writable-cgroups=false.
+    let mut i = input();
+    i.privileged = true;
+    assert!(!cgroup_opts(&spec_of(&i)).contains(&"ro".to_string()));
+    i.writable_cgroups = Some(false);
+    assert!(cgroup_opts(&spec_of(&i)).contains(&"ro".to_string()));
 }
 
 #[test]

@@ -2,16 +2,21 @@
 //! (added/changed/deleted paths) and `commit` (the upper directory as a
 //! layer, overlay whiteouts turned back into `.wh.` entries, on top of the
 //! container's image).
+//!
+//! The upper directory is written by the container, so both walk it by
+//! directory fd only (`pier_sys::tree`, `storage::tree_tar`): a symlink is
+//! recorded, never followed, and the image's layers are looked at the same
+//! way, one name at a time from a directory fd.
 
-use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::model::ContainerSpec;
 use pier_api::volume::ContainerChange;
 use pier_image::{CommitRequest, ImageConfig};
+use pier_sys::tree::{Dir, Kind};
 
+use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 
@@ -20,58 +25,73 @@ pub const MODIFIED: u8 = 0;
 pub const ADDED: u8 = 1;
 pub const DELETED: u8 = 2;
 
-/// An overlay whiteout: a character device 0/0.
-fn is_whiteout(md: &std::fs::Metadata) -> bool {
-    md.file_type().is_char_device() && md.rdev() == 0
+fn gone(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ELOOP | libc::ENOTDIR))
 }
 
-fn is_opaque(path: &Path) -> bool {
-    for attr in ["trusted.overlay.opaque", "user.overlay.opaque"] {
-        let mut buf = [0u8; 4];
-        if let Ok(n) = rustix::fs::lgetxattr(path, attr, &mut buf) {
-            if buf[..n] == *b"y" {
-                return true;
-            }
-        }
+/// Open a trusted directory, `None` when it is missing.
+fn open_optional(path: &Path) -> std::io::Result<Option<Dir>> {
+    match Dir::open(path) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
     }
-    false
-}
-
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<OsString>> {
-    let mut names: Vec<OsString> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()?;
-    names.sort();
-    Ok(names)
 }
 
 /// The changes an upper directory records against `lowers` (top-most
 /// first), in path order.
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<ContainerChange>> {
     let mut out = Vec::new();
-    if upper.is_dir() {
-        walk_changes(upper, Path::new(""), lowers, &mut out)?;
+    let Some(upper) = open_optional(upper)? else {
+        return Ok(out);
+    };
+    let mut lower_dirs = Vec::new();
+    for l in lowers {
+        lower_dirs.push(open_optional(l)?);
     }
+    walk_changes(&upper, "", &lower_dirs, &mut out, 0)?;
     Ok(out)
 }
 
-fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<ContainerChange>) -> std::io::Result<()> {
-    for name in sorted_entries(&upper.join(rel))? {
-        let r = rel.join(&name);
-        let host = upper.join(&r);
-        let md = std::fs::symlink_metadata(&host)?;
-        let path = format!("/{}", r.display());
-        if is_whiteout(&md) {
+fn walk_changes(
+    upper: &Dir,
+    rel: &str,
+    lowers: &[Option<Dir>],
+    out: &mut Vec<ContainerChange>,
+    depth: usize,
+) -> std::io::Result<()> {
+    if depth > 1024 {
+        return Err(std::io::Error::other("directory tree too deep"));
+    }
+    for name in upper.names()? {
+        let path = format!("{rel}/{}", name.to_string_lossy());
+        let st = match upper.stat_at(&name) {
+            Ok(st) => st,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if is_whiteout(&st) {
             out.push(ContainerChange { path, kind: DELETED });
             continue;
         }
-        let in_lower = lowers.iter().any(|l| std::fs::symlink_metadata(l.join(&r)).is_ok());
+        let in_lower = lowers.iter().flatten().any(|l| l.stat_at(&name).is_ok());
         out.push(ContainerChange {
             path,
             kind: if in_lower { MODIFIED } else { ADDED },
         });
-        if md.is_dir() {
-            walk_changes(upper, &r, lowers, out)?;
+        if Kind::of(&st) == Kind::Dir {
+            let dir = match upper.child_dir(&name) {
+                Ok(d) => d,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            // The same name in each lower, when it is a directory there.
+            let below: Vec<Option<Dir>> = lowers
+                .iter()
+                .map(|l| l.as_ref().and_then(|l| l.child_dir(&name).ok()))
+                .collect();
+            let rel = format!("{rel}/{}", name.to_string_lossy());
+            walk_changes(&dir, &rel, &below, out, depth + 1)?;
         }
     }
     Ok(())
@@ -80,50 +100,15 @@ fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Cont
 /// Write the upper directory as a layer tar: whiteouts become `.wh.<name>`,
 /// opaque directories get a `.wh..wh..opq` entry.
 pub fn write_layer<W: Write>(upper: &Path, out: W) -> std::io::Result<W> {
-    let mut b = tar::Builder::new(out);
-    b.follow_symlinks(false);
-    if upper.is_dir() {
-        walk_layer(&mut b, upper, Path::new(""))?;
+    let opts = TarOptions {
+        live_root: false,
+        overlay: true,
+    };
+    let mut t = TreeTar::new(out, opts);
+    if let Some(dir) = open_optional(upper)? {
+        t.append_dir(&dir, Path::new(""), "/")?;
     }
-    b.into_inner()
-}
-
-fn empty_file(name: &Path) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(0);
-    h.set_mode(0o644);
-    h.set_mtime(0);
-    let _ = h.set_path(name);
-    h.set_cksum();
-    h
-}
-
-fn walk_layer<W: Write>(b: &mut tar::Builder<W>, upper: &Path, rel: &Path) -> std::io::Result<()> {
-    for name in sorted_entries(&upper.join(rel))? {
-        let r = rel.join(&name);
-        let host = upper.join(&r);
-        let md = std::fs::symlink_metadata(&host)?;
-        if is_whiteout(&md) {
-            let mut wh = OsString::from(".wh.");
-            wh.push(&name);
-            let h = empty_file(&rel.join(wh));
-            b.append(&h, std::io::empty())?;
-            continue;
-        }
-        if md.file_type().is_socket() {
-            continue;
-        }
-        b.append_path_with_name(&host, &r)?;
-        if md.is_dir() {
-            if is_opaque(&host) {
-                let h = empty_file(&r.join(".wh..wh..opq"));
-                b.append(&h, std::io::empty())?;
-            }
-            walk_layer(b, upper, &r)?;
-        }
-    }
-    Ok(())
+    t.finish()
 }
 
 /// The image config a commit records: the container's effective config.

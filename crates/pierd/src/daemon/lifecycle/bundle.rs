@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
+use crate::daemon::storage::confined::{read_user_db, Root};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
+use crate::model::{CgroupnsMode, SeccompPolicy};
 use crate::record::{self, ContainerRecord};
-use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, SpecInput};
+use crate::spec::seccomp::{self, KernelVersion};
+use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, Seccomp, SpecInput};
 
 /// What the start needs next.
 #[derive(Debug)]
@@ -33,15 +36,6 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io("remove", path, e)),
-    }
-}
-
-/// A file of the image that may be missing (`/etc/passwd`).
-fn read_optional(path: &Path) -> Result<String> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io("read", path, e)),
     }
 }
 
@@ -100,16 +94,23 @@ impl Daemon {
         );
         write(&etc.resolv_conf, resolv.as_bytes())?;
 
-        let passwd = read_optional(&rootfs.merged.join("etc/passwd"))?;
-        let group = read_optional(&rootfs.merged.join("etc/group"))?;
+        let root = Root::open(&rootfs.merged).map_err(|e| io("open", &rootfs.merged, e))?;
+        let passwd = read_user_db(&root, "/etc/passwd")?;
+        let group = read_user_db(&root, "/etc/group")?;
         let user =
             spec::resolve_user(&process.user, &passwd, &group).map_err(|e| Error::InvalidParameter(e.to_string()))?;
 
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| Error::system("read RLIMIT_NOFILE", e))?;
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| io("read", Path::new("/proc/sys/kernel/osrelease"), e))?;
+        let kernel = KernelVersion::from_release(&release)
+            .ok_or_else(|| Error::system("parse the kernel release", format!("unexpected release {release:?}")))?;
         let host = HostLimits {
             nofile: Rlimit { soft, hard },
             cap_bounding: spec::parse_cap_mask(&status, "CapBnd").unwrap_or(u64::MAX),
+            kernel,
+            arch: seccomp::native_arch(),
         };
         let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), process.argv(), host);
         input.env = spec::process_env(&process.env, &hostname, process.stdio.tty);
@@ -130,9 +131,21 @@ impl Daemon {
         input.shm_size = spec_.shm_size;
         input.masked_paths = spec_.security.masked_paths.clone();
         input.readonly_paths = spec_.security.readonly_paths.clone();
+        input.seccomp = match &spec_.security.seccomp {
+            None => Seccomp::Default,
+            Some(SeccompPolicy::Builtin) => Seccomp::Builtin,
+            Some(SeccompPolicy::Unconfined) => Seccomp::Unconfined,
+            // Checked at create; decoded again for this start.
+            Some(SeccompPolicy::Custom { profile }) => {
+                Seccomp::Custom(seccomp::Profile::parse(profile).map_err(|e| Error::InvalidParameter(e.to_string()))?)
+            }
+        };
+        input.no_new_privileges = spec_.security.no_new_privileges;
+        input.apparmor_profile = spec_.security.apparmor_profile.clone();
+        input.writable_cgroups = spec_.security.writable_cgroups;
+        input.cgroupns_private = spec_.cgroupns == CgroupnsMode::Private;
         input.oom_score_adj = spec_.oom_score_adj;
-        input.labels = spec_.labels.clone();
-        input.labels.extend(spec_.annotations.clone());
+        input.annotations = spec_.annotations.clone();
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;

@@ -38,6 +38,7 @@ impl Daemon {
             runtime: self.cfg.runtime_name(),
             ncpu: self.cfg.ncpu,
             cgroup_v2: self.cfg.cgroup_v2,
+            apparmor: self.cfg.apparmor,
         }
     }
 

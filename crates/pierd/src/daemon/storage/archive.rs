@@ -1,22 +1,31 @@
 //! Files in and out of a container: stat, tar of a path, extracting a tar
 //! (docker cp), and the whole filesystem (export).
 //!
-//! A running container is reached through `/proc/<pid>/root`, so its
-//! mounts (volumes, binds, tmpfs) are seen as the container sees them. A
-//! stopped one has its overlay mounted for the operation (its op lock held,
-//! so no start races with it) and unmounted after; a path under a bind or a
-//! volume goes to the mount's source. Every lookup is confined with
-//! `RESOLVE_IN_ROOT`, extraction with pier-image's unpacker.
+//! A running container is reached through `/proc/<pid>/root` (checked to
+//! be the container's overlay, so a recycled pid never yields another
+//! process's root), so its mounts (volumes, binds, tmpfs) are seen as the
+//! container sees them. A stopped one has its overlay mounted for the
+//! operation (its op lock held, so no start races with it) and unmounted
+//! after; a path under a bind or a volume goes to the mount's source.
+//!
+//! The root is opened once; the path asked for is resolved in it with
+//! `RESOLVE_IN_ROOT`, and everything below goes by directory fd
+//! (`tree_tar` for archives out, pier-image's unpacker into a directory fd
+//! for archives in), so a container that swaps files for symlinks while an
+//! archive is taken never makes pierd read or write a host file.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::os::unix::fs::FileTypeExt;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use pier_api::volume::{file_mode, PathStat};
-use rustix::fs::{AtFlags, OFlags};
+use pier_sys::tree::{self, Dir};
+use rustix::fs::OFlags;
 
-use crate::daemon::storage::confined::{fd_path, Root};
+use crate::daemon::storage::confined::Root;
 use crate::daemon::storage::mounts::{self, Kind};
+use crate::daemon::storage::tree_tar::{TarOptions, TreeTar};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 
@@ -116,7 +125,10 @@ impl FsView {
                 Ok((root, p[d.len()..].to_string()))
             }
             None => {
-                let root = Root::open(self.root.path()).map_err(|e| Error::system("open container root", e))?;
+                let root = self
+                    .root
+                    .try_clone()
+                    .map_err(|e| Error::system("open container root", e))?;
                 Ok((root, p))
             }
         }
@@ -128,9 +140,9 @@ impl Daemon {
     /// overlay mounted for the duration (the caller holds the op lock).
     pub(in crate::daemon) fn open_fs(&self, c: &Container, live_ok: bool) -> Result<FsView> {
         let rec = c.record();
+        let rootfs = c.rootfs();
         if live_ok && rec.state.is_running() && rec.state.pid > 0 {
-            let p = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
-            if let Ok(root) = Root::open(&p) {
+            if let Some(root) = live_root(rec.state.pid, &rootfs.merged) {
                 return Ok(FsView {
                     root,
                     mounts: Vec::new(),
@@ -139,7 +151,6 @@ impl Daemon {
                 });
             }
         }
-        let rootfs = c.rootfs();
         let guard = if rec.state.is_running() {
             None
         } else {
@@ -192,7 +203,7 @@ impl Daemon {
     /// `GET /containers/{id}/archive?path=`: `on_stat` gets the stat before
     /// any byte of the tar is written to `out`. Blocking.
     pub fn archive_read(&self, key: &str, path: &str, on_stat: impl FnOnce(PathStat), out: impl Write) -> Result<()> {
-        self.with_fs(key, true, |c, fs| {
+        let out = self.with_fs(key, true, |c, fs| {
             let (st, (root, rel)) = stat(c, fs, path)?;
             let name = if st.name.is_empty() {
                 ".".to_string()
@@ -201,22 +212,27 @@ impl Daemon {
             };
             on_stat(st);
             let (parent, base) = split(&rel);
-            let pfd = root
-                .open_at(&parent, OFlags::RDONLY | OFlags::DIRECTORY)
-                .map_err(|e| os_err("open", path, c, e))?;
-            let host = if base.is_empty() {
-                fd_path(&pfd).join(".")
-            } else {
-                fd_path(&pfd).join(&base)
+            let pdir = root.dir_at(&parent).map_err(|e| os_err("open", path, c, e))?;
+            let opts = TarOptions {
+                live_root: fs.live,
+                overlay: false,
             };
-            let mut b = tar::Builder::new(out);
-            b.follow_symlinks(false);
-            append_tree(&mut b, &host, Path::new(&name), fs.live, &clean(path))
+            let mut t = TreeTar::new(out, opts);
+            let written = if base.is_empty() {
+                t.append_dir(&pdir, Path::new(&name), &clean(path))
+            } else {
+                t.append_entry(&pdir, OsStr::new(&base), Path::new(&name), &clean(path))
+            };
+            let mut w = written
+                .and_then(|()| t.finish())
                 .map_err(|e| Error::system(format!("archive {path}"), e))?;
-            b.into_inner()
-                .and_then(|mut w| w.flush())
-                .map_err(|e| Error::system(format!("archive {path}"), e))
-        })
+            w.flush().map_err(|e| Error::system(format!("archive {path}"), e))?;
+            Ok(w)
+        })?;
+        // The stream ends only now, after a stopped container's overlay is
+        // unmounted: a client that sees the end sees no mount left.
+        drop(out);
+        Ok(())
     }
 
     /// `PUT /containers/{id}/archive?path=`: extract `body` beneath the
@@ -239,7 +255,8 @@ impl Daemon {
                     "container rootfs is marked read-only".to_string(),
                 ));
             }
-            pier_image::extract_archive(body, &fd_path(&fd)).map_err(|e| match e {
+            let label = PathBuf::from(&target);
+            pier_image::extract_archive_at(body, fd.as_fd(), &label).map_err(|e| match e {
                 pier_image::ImageError::UnsafeEntry { .. } | pier_image::ImageError::InvalidArchive { .. } => {
                     Error::InvalidParameter(e.to_string())
                 }
@@ -252,36 +269,54 @@ impl Daemon {
     /// `GET /containers/{id}/export`: the root filesystem without its
     /// mounts. Blocking.
     pub fn export(&self, key: &str, out: impl Write) -> Result<()> {
-        self.with_fs(key, false, |c, fs| {
-            let fd = fs
-                .root
-                .open_at("/", OFlags::RDONLY | OFlags::DIRECTORY)
-                .map_err(|e| Error::system(format!("open rootfs of {}", c.id), e))?;
-            let mut b = tar::Builder::new(out);
-            b.follow_symlinks(false);
-            append_tree(&mut b, &fd_path(&fd).join("."), Path::new(""), false, "/")
+        let out = self.with_fs(key, false, |c, fs| {
+            let mut t = TreeTar::new(out, TarOptions::default());
+            let mut w = t
+                .append_dir(fs.root.dir(), Path::new(""), "/")
+                .and_then(|()| t.finish())
                 .map_err(|e| Error::system(format!("export {}", c.id), e))?;
-            b.into_inner()
-                .and_then(|mut w| w.flush())
-                .map_err(|e| Error::system(format!("export {}", c.id), e))
-        })
+            w.flush().map_err(|e| Error::system(format!("export {}", c.id), e))?;
+            Ok(w)
+        })?;
+        drop(out);
+        Ok(())
     }
+}
+
+/// `/proc/<pid>/root` of a running container, only when it is the
+/// container's overlay root (the pid may have been recycled).
+fn live_root(pid: i32, merged: &Path) -> Option<Root> {
+    let p = PathBuf::from(format!("/proc/{pid}/root"));
+    let dir = Dir::open(&p).ok()?;
+    let want = rustix::fs::stat(merged).ok()?;
+    let got = dir.stat().ok()?;
+    if !tree::same_inode(&want, &got) {
+        tracing::warn!(pid, "process root is not the container's rootfs; using the rootfs");
+        return None;
+    }
+    Some(Root::from_dir(dir, &p))
+}
+
+/// Unix nanoseconds of a (container-controlled, so any) mtime, saturated.
+fn mtime_nanos(secs: i64, nsecs: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsecs)
 }
 
 /// Stat `path` (the last element not followed unless the path ends in `/`).
 fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, String))> {
     let (root, rel) = fs.locate(path)?;
     let (parent, base) = split(&rel);
-    let pfd = root
-        .open_at(&parent, OFlags::PATH | OFlags::DIRECTORY)
-        .map_err(|e| os_err("stat", path, c, e))?;
-    let target = if base.is_empty() { "." } else { base.as_str() };
-    let st =
-        rustix::fs::statat(&pfd, target, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| os_err("stat", path, c, e.into()))?;
+    let pdir = root.dir_at(&parent).map_err(|e| os_err("stat", path, c, e))?;
+    let st = if base.is_empty() {
+        pdir.stat()
+    } else {
+        pdir.stat_at(OsStr::new(&base))
+    }
+    .map_err(|e| os_err("stat", path, c, e))?;
     let mode = st.st_mode;
-    let link_target = if mode & libc::S_IFMT == libc::S_IFLNK {
-        std::fs::read_link(fd_path(&pfd).join(target))
-            .map(|p| p.display().to_string())
+    let link_target = if tree::Kind::of(&st) == tree::Kind::Symlink {
+        pdir.read_link(OsStr::new(&base))
+            .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default()
     } else {
         String::new()
@@ -291,7 +326,7 @@ fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, Stri
     } else {
         base.clone()
     };
-    let nanos = st.st_mtime.saturating_mul(1_000_000_000) + st.st_mtime_nsec as i64;
+    let nanos = mtime_nanos(st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0));
     Ok((
         PathStat {
             name,
@@ -304,48 +339,16 @@ fn stat(c: &Container, fs: &FsView, path: &str) -> Result<(PathStat, (Root, Stri
     ))
 }
 
-/// Append `host` as `name` and, for a directory, everything beneath it in
-/// name order, never following a symlink. Sockets are skipped; a live
-/// container's /proc and /sys are entered as empty directories.
-fn append_tree<W: Write>(
-    b: &mut tar::Builder<W>,
-    host: &Path,
-    name: &Path,
-    live: bool,
-    container_path: &str,
-) -> std::io::Result<()> {
-    let md = std::fs::symlink_metadata(host)?;
-    if md.file_type().is_socket() {
-        return Ok(());
-    }
-    if !name.as_os_str().is_empty() {
-        b.append_path_with_name(host, name)?;
-    }
-    if !md.is_dir() || (live && matches!(container_path, "/proc" | "/sys")) {
-        return Ok(());
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(host)?.collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let child_path = if container_path == "/" {
-            format!("/{}", e.file_name().to_string_lossy())
-        } else {
-            format!("{container_path}/{}", e.file_name().to_string_lossy())
-        };
-        append_tree(
-            b,
-            &host.join(e.file_name()),
-            &name.join(e.file_name()),
-            live,
-            &child_path,
-        )?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_mtime_converts_without_overflow() {
+        assert_eq!(mtime_nanos(i64::MAX, 999_999_999), i64::MAX);
+        assert_eq!(mtime_nanos(i64::MIN, 0), i64::MIN);
+        assert_eq!(mtime_nanos(1, 5), 1_000_000_005);
+    }
 
     #[test]
     fn modes_and_split() {

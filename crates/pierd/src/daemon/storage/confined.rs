@@ -1,6 +1,8 @@
 //! Paths resolved inside a container's root: every lookup goes through
-//! `openat2(RESOLVE_IN_ROOT)`, so `..` and symlinks (absolute ones included)
-//! are read as if the root were `/` and can never reach the host.
+//! `openat2(RESOLVE_IN_ROOT)` (`pier_sys::tree`), so `..` and symlinks
+//! (absolute ones included) are read as if the root were `/` and can never
+//! reach the host. Walks below a resolved directory go by fd
+//! (`pier_sys::tree::Dir`), never by a path string.
 
 use std::ffi::OsStr;
 use std::io;
@@ -8,16 +10,16 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
+use pier_sys::tree::Dir;
+use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
 
-const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 const DIR_PATH: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
 /// A container root opened once; lookups are confined beneath it.
 #[derive(Debug)]
 pub struct Root {
-    fd: OwnedFd,
+    dir: Dir,
     path: PathBuf,
 }
 
@@ -27,40 +29,54 @@ pub fn components(path: &str) -> Vec<&str> {
     path.split('/').filter(|p| !p.is_empty() && *p != ".").collect()
 }
 
-/// `/proc/self/fd/N`: a path naming exactly what `fd` refers to.
-pub fn fd_path(fd: &impl AsFd) -> PathBuf {
+/// `/proc/self/fd/N`: read (never walked) to learn where an fd resolved.
+fn fd_link(fd: &impl AsFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
 
 impl Root {
+    /// Open a root the caller names by a trusted host path.
     pub fn open(path: &Path) -> io::Result<Root> {
-        let fd = rfs::open(path, DIR_PATH, Mode::empty())?;
         Ok(Root {
-            fd,
+            dir: Dir::open(path)?,
             path: path.to_path_buf(),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A root already open (`path` names it in messages).
+    pub fn from_dir(dir: Dir, path: &Path) -> Root {
+        Root {
+            dir,
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn try_clone(&self) -> io::Result<Root> {
+        Ok(Root {
+            dir: self.dir.try_clone()?,
+            path: self.path.clone(),
+        })
+    }
+
+    /// The root directory's fd, for walks beneath it.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
     }
 
     /// Open `rel` (a container path) confined in the root.
     pub fn open_at(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
-        let rel = rel.trim_start_matches('/');
-        let rel = if rel.is_empty() { "." } else { rel };
-        Ok(rfs::openat2(
-            &self.fd,
-            rel,
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )?)
+        self.dir.open_in_root(Path::new(rel), flags)
     }
 
-    /// The container path `fd` (opened from this root) resolved to.
+    /// The directory at container path `rel`, confined in the root.
+    pub fn dir_at(&self, rel: &str) -> io::Result<Dir> {
+        self.dir.dir_in_root(Path::new(rel))
+    }
+
+    /// The container path `fd` (opened from this root) resolved to (mount
+    /// targets are handed to the runtime as paths).
     pub fn container_path(&self, fd: &impl AsFd) -> io::Result<String> {
-        let host = std::fs::read_link(fd_path(fd))?;
+        let host = std::fs::read_link(fd_link(fd))?;
         let rel = host
             .strip_prefix(&self.path)
             .map_err(|_| io::Error::other(format!("{} resolved outside the root", host.display())))?;
@@ -145,6 +161,34 @@ impl Root {
         }
         let fd = self.open_at(&format!("{resolved}/{base}"), OFlags::PATH)?;
         self.container_path(&fd)
+    }
+}
+
+/// The most of `/etc/passwd` or `/etc/group` pierd reads (a container can
+/// make either as large as it likes).
+pub const USER_DB_CAP: u64 = 4 << 20;
+
+/// A user database of the container (`/etc/passwd`, `/etc/group`), resolved
+/// in its root: a symlink to the host's file is followed inside the root
+/// only. As runc's `GetExecUserPath`, a file that cannot be opened counts as
+/// missing (empty); a FIFO, a device or a loop is that too (warned), never
+/// waited on or read without end. Larger than [`USER_DB_CAP`]: an error.
+pub fn read_user_db(root: &Root, path: &str) -> crate::error::Result<String> {
+    use pier_sys::tree::{read_small, ReadSmallError};
+    match read_small(root.dir(), Path::new(path), USER_DB_CAP) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(ReadSmallError::NotFound) => Ok(String::new()),
+        Err(ReadSmallError::NotRegular) => {
+            tracing::warn!(path, "container's user database is not a regular file; ignored");
+            Ok(String::new())
+        }
+        Err(e @ ReadSmallError::TooLarge { .. }) => Err(crate::error::Error::InvalidParameter(format!(
+            "read {path} of the container: {e}"
+        ))),
+        Err(ReadSmallError::Io(e)) => {
+            tracing::warn!(path, error = %e, "cannot read the container's user database; ignored");
+            Ok(String::new())
+        }
     }
 }
 

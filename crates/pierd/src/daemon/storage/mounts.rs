@@ -11,9 +11,12 @@ use pier_api::container::HostConfig;
 use pier_api::volume::Mount as ApiMount;
 use serde::{Deserialize, Serialize};
 
+use pier_sys::tree::{self, Dir};
+
 use crate::daemon::storage::confined::Root;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
+use crate::model::build::{clean_path, TARGET_IS_ROOT};
 use crate::spec::{BindMount, ExtraMount, Propagation, TmpfsMount};
 use crate::volumes::{NewVolume, VolumeError, ANONYMOUS_LABEL};
 
@@ -73,7 +76,7 @@ impl MountPoint {
             kind,
             name: String::new(),
             source: PathBuf::new(),
-            destination: clean_dest(destination),
+            destination: clean_path(destination),
             rw: true,
             mode: String::new(),
             propagation: String::new(),
@@ -102,11 +105,6 @@ impl MountPoint {
             propagation: self.propagation.clone(),
         }
     }
-}
-
-fn clean_dest(d: &str) -> String {
-    let parts: Vec<&str> = d.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    format!("/{}", parts.join("/"))
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -140,8 +138,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
     if dst.is_empty() || !dst.starts_with('/') {
         return Err(bad());
     }
-    if clean_dest(dst) == "/" {
-        return Err(invalid("invalid specification: destination can't be '/'"));
+    let kind = if src.starts_with('/') { Kind::Bind } else { Kind::Volume };
+    if clean_path(dst) == "/" {
+        return Err(invalid(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"{}\": {TARGET_IS_ROOT}",
+            kind.as_str()
+        )));
     }
     let mut mp = if src.is_empty() {
         let mut m = MountPoint::new(Kind::Volume, dst);
@@ -189,6 +191,9 @@ pub fn parse_api_mount(m: &ApiMount) -> Result<MountPoint> {
     let bad = |msg: &str| invalid(format!("invalid mount config for type \"{}\": {msg}", m.kind));
     if m.target.is_empty() {
         return Err(bad("field Target must not be empty"));
+    }
+    if clean_path(&m.target) == "/" {
+        return Err(bad(TARGET_IS_ROOT));
     }
     if !m.target.starts_with('/') {
         return Err(bad(&format!(
@@ -280,7 +285,7 @@ pub fn tmpfs_mounts(tmpfs: &BTreeMap<String, String>) -> Result<Vec<ExtraMount>>
                 )));
             }
             Ok(ExtraMount::Tmpfs(TmpfsMount {
-                destination: clean_dest(dest),
+                destination: clean_path(dest),
                 options: opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect(),
             }))
         })
@@ -324,9 +329,9 @@ pub fn plan(
         out.retain(|o| o.destination != m.destination);
         out.push(m);
     }
-    let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_dest(d)).collect();
+    let tmpfs: Vec<String> = hc.tmpfs.iter().flatten().map(|(d, _)| clean_path(d)).collect();
     for d in declared_volumes {
-        let d = clean_dest(d);
+        let d = clean_path(d);
         if d == "/" || out.iter().any(|o| o.destination == d) || tmpfs.contains(&d) {
             continue;
         }
@@ -531,44 +536,79 @@ impl Daemon {
 
 /// Copy what the image has at `dest` into an empty volume (docker copies
 /// only into an empty volume, so later starts leave its data alone).
+///
+/// Both sides may hold what a container wrote (the rootfs's upper
+/// directory; a volume another running container shares), so the copy goes
+/// by directory fd on both: the source resolved in the root, entries read
+/// with `O_NOFOLLOW`, entries created with `mkdirat`/`O_EXCL`/`symlinkat`,
+/// owners and modes set on fds. A symlink planted in the volume is never
+/// followed.
 fn copy_image_content(root: &Root, dest: &str, volume: &Path) -> Result<()> {
-    let empty = std::fs::read_dir(volume)
-        .map(|mut d| d.next().is_none())
+    let to = Dir::open(volume).map_err(|e| Error::system(format!("open volume {}", volume.display()), e))?;
+    let empty = to
+        .names()
+        .map(|n| n.is_empty())
         .map_err(|e| Error::system(format!("read volume {}", volume.display()), e))?;
     if !empty {
         return Ok(());
     }
-    let fd = match root.open_at(dest, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY) {
-        Ok(fd) => fd,
+    let from = match root.dir_at(dest) {
+        Ok(d) => d,
         Err(_) => return Ok(()),
     };
-    let src = crate::daemon::storage::confined::fd_path(&fd);
-    copy_tree(&src, volume).map_err(|e| Error::system(format!("copy image content of {dest} into volume"), e))
+    copy_tree(&from, &to).map_err(|e| Error::system(format!("copy image content of {dest} into volume"), e))
 }
 
-/// Copy a tree keeping modes, owners, times and symlinks (never following
-/// one). The top directory's attributes go to `to` itself.
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let md = std::fs::symlink_metadata(from)?;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-    std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()))?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let md = std::fs::symlink_metadata(&src)?;
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-            std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-            std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+/// Copy a tree keeping modes, owners and symlinks (never following one).
+/// The top directory's owner and mode go to `to` itself. Devices, FIFOs
+/// and sockets are left out.
+pub fn copy_tree(from: &Dir, to: &Dir) -> std::io::Result<()> {
+    let st = from.stat()?;
+    to.set_owner_mode(st.st_uid, st.st_gid, st.st_mode)?;
+    copy_children(from, to, 0)
+}
+
+fn copy_children(from: &Dir, to: &Dir, depth: usize) -> std::io::Result<()> {
+    if depth > 1024 {
+        return Err(std::io::Error::other("directory tree too deep"));
+    }
+    let gone = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ELOOP | libc::ENOTDIR));
+    for name in from.names()? {
+        let st = match from.stat_at(&name) {
+            Ok(st) => st,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        match tree::Kind::of(&st) {
+            tree::Kind::Dir => {
+                let src = match from.child_dir(&name) {
+                    Ok(d) => d,
+                    Err(e) if gone(&e) => continue,
+                    Err(e) => return Err(e),
+                };
+                let dst = to.create_dir(&name, 0o700)?;
+                copy_children(&src, &dst, depth + 1)?;
+                let st = src.stat()?;
+                dst.set_owner_mode(st.st_uid, st.st_gid, st.st_mode)?;
+            }
+            tree::Kind::File => {
+                let Some((mut src, st)) = from.open_file(&name, Some(&st))? else {
+                    continue;
+                };
+                let mut dst = to.create_file(&name, 0o600)?;
+                std::io::copy(&mut src, &mut dst)?;
+                tree::set_owner_mode(&dst, st.st_uid, st.st_gid, st.st_mode)?;
+            }
+            tree::Kind::Symlink => {
+                let target = match from.read_link(&name) {
+                    Ok(t) => t,
+                    Err(e) if gone(&e) => continue,
+                    Err(e) => return Err(e),
+                };
+                to.symlink(&target, &name)?;
+                to.chown_at(&name, st.st_uid, st.st_gid)?;
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -577,6 +617,36 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_up_never_follows_symlinks_planted_in_the_volume() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (image, volume, host) = (
+            tmp.path().join("image"),
+            tmp.path().join("vol"),
+            tmp.path().join("host"),
+        );
+        std::fs::create_dir_all(image.join("d")).expect("image");
+        std::fs::write(image.join("f"), b"image").expect("f");
+        std::fs::write(image.join("d/x"), b"image").expect("x");
+        std::os::unix::fs::symlink("f", image.join("rel")).expect("link");
+        std::fs::create_dir_all(&volume).expect("volume");
+        std::fs::create_dir_all(host.join("dir")).expect("host");
+        std::fs::write(host.join("secret"), b"host").expect("secret");
+        let (from, to) = (Dir::open(&image).expect("image"), Dir::open(&volume).expect("volume"));
+        copy_tree(&from, &to).expect("copy");
+        assert_eq!(std::fs::read(volume.join("d/x")).expect("x"), b"image");
+        assert_eq!(std::fs::read_link(volume.join("rel")).expect("rel"), Path::new("f"));
+        // Another container planted symlinks where the copy writes.
+        let planted = tmp.path().join("vol2");
+        std::fs::create_dir_all(&planted).expect("vol2");
+        std::os::unix::fs::symlink(host.join("secret"), planted.join("f")).expect("plant");
+        std::os::unix::fs::symlink(host.join("dir"), planted.join("d")).expect("plant");
+        let to = Dir::open(&planted).expect("vol2");
+        assert!(copy_tree(&from, &to).is_err());
+        assert_eq!(std::fs::read(host.join("secret")).expect("secret"), b"host");
+        assert_eq!(std::fs::read_dir(host.join("dir")).expect("dir").count(), 0);
+    }
 
     #[test]
     fn binds_parse_like_docker() {
@@ -590,7 +660,15 @@ mod tests {
         let m = parse_bind("data:/d:nocopy").expect("nocopy");
         assert!(!m.copy_data);
         assert!(parse_bind("/h:rel").is_err());
-        assert!(parse_bind("/h:/").is_err());
+        let root = |r: Result<MountPoint>| r.err().map(|e| e.to_string());
+        assert_eq!(
+            root(parse_bind("/h:/")).as_deref(),
+            Some("invalid volume specification: '/h:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'")
+        );
+        assert_eq!(
+            root(parse_bind("name:/..")).as_deref(),
+            Some("invalid volume specification: 'name:/..': invalid mount config for type \"volume\": invalid specification: destination can't be '/'")
+        );
         assert!(parse_bind("/h:/c:bogus").is_err());
         assert!(parse_bind("a/b:/c").is_err());
     }
@@ -615,6 +693,20 @@ mod tests {
             ..Default::default()
         });
         assert!(e.is_err());
+        for kind in ["bind", "volume", "tmpfs"] {
+            let e = parse_api_mount(&ApiMount {
+                kind: kind.into(),
+                source: if kind == "bind" { "/h".into() } else { String::new() },
+                target: "//".into(),
+                ..Default::default()
+            });
+            assert_eq!(
+                e.err().map(|e| e.to_string()),
+                Some(format!(
+                    "invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'"
+                ))
+            );
+        }
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! the docker CLI's inspect right after sees it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
 
+use crate::daemon::storage::confined::{read_user_db, Root};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
@@ -307,13 +308,6 @@ impl Daemon {
     }
 }
 
-/// A file of the container's rootfs that may be missing.
-fn read_optional(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
-}
-
 /// Build the exec's OCI process from the container's spec and write it to
 /// the bundle. Blocking.
 fn write_process(
@@ -329,8 +323,9 @@ fn write_process(
     let merged = c.rootfs().merged;
     let user = match cfg.user.as_deref().filter(|u| !u.is_empty()) {
         Some(u) => {
-            let passwd = read_optional(&merged.join("etc/passwd"));
-            let group = read_optional(&merged.join("etc/group"));
+            let root = Root::open(&merged).map_err(|e| Error::system(format!("open {}", merged.display()), e))?;
+            let passwd = read_user_db(&root, "/etc/passwd")?;
+            let group = read_user_db(&root, "/etc/group")?;
             Some(spec::resolve_user(u, &passwd, &group).map_err(|e| Error::InvalidParameter(e.to_string()))?)
         }
         None => None,
