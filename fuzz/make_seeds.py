@@ -188,6 +188,16 @@ def tar_bytes(files):
 
 
 def layer_unpack():
+    _layer_unpack()
+    # The same archives unpacked as layers (mode bit 1).
+    d = os.path.join(CORPUS, "layer_unpack")
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        write("layer_unpack", "layer-" + name, bytes([data[0] | 2]) + data[1:])
+
+
+def _layer_unpack():
     layer = tar_bytes([("etc/", "dir", None), ("etc/passwd", "file", b"root:x:0:0::/root:/bin/sh\n"),
                        ("bin/", "dir", None), ("bin/sh", "sym", "busybox")])
     write("layer_unpack", "raw.tar", b"\x00" + layer)
@@ -243,13 +253,9 @@ def image_load():
     write(t, "escapes", b"\x01" + member("0", "manifest.json", content=json.dumps(
         [{"Config": "../outside/sentinel", "RepoTags": None, "Layers": ["/etc/passwd"]}]))
         + member("2", "x.json", link="@OUT@/sentinel") + member("1", "y", link="../../z"))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in [("manifest.json", manifest), (config_hex + ".json", config), ("layer/layer.tar", layer)]:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    write(t, "docker-save.tar.gz", b"\x00" + buf.getvalue())
+    save = tar_bytes([("manifest.json", "file", manifest), (config_hex + ".json", "file", config),
+                      ("layer/layer.tar", "file", layer)])
+    write(t, "docker-save.tar.gz", b"\x00" + gzip.compress(save, mtime=0))
 
 
 def image_reference():

@@ -28,13 +28,14 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     };
     let opts = BTreeMap::new();
-    for cgroup_v2 in [false, true] {
+    for (cgroup_v2, apparmor) in [(false, false), (true, true)] {
         let defaults = Defaults {
             log_driver: "json-file",
             log_opts: &opts,
             runtime: "runc",
             ncpu: 2,
             cgroup_v2,
+            apparmor,
         };
         let Ok(built) = model::build(ID, &req, &image, &defaults) else {
             continue;

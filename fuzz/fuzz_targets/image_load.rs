@@ -3,7 +3,8 @@
 //! layers, loaded into a store in a scratch tree. Nothing is written outside
 //! the tree, and what loaded reads back from disk the same.
 //!
-//! Input: as `layer_unpack` (first byte 0: a raw archive; else members).
+//! Input: first byte 0: the rest is a raw archive; else a list of members
+//! (`pier_fuzz::members`), as `layer_unpack`.
 #![no_main]
 
 use std::sync::OnceLock;
