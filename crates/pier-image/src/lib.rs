@@ -55,3 +55,11 @@ pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;
 pub use store::ImageStore;
 pub use unpack::{extract_archive, extract_archive_at};
+
+/// Unpacks a layer (whiteouts read as overlayfs deletions) into the empty
+/// directory `dest`: the fuzz targets' entry point (`fuzz/`); stores unpack
+/// through [`ImageStore`].
+#[doc(hidden)]
+pub fn fuzz_unpack_layer(body: impl std::io::Read, dest: &std::path::Path) -> Result<(), ImageError> {
+    unpack::unpack_layer(body, dest).map(|_| ())
+}

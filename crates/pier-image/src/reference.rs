@@ -217,6 +217,16 @@ fn split_domain(whole: &str, name: &str) -> Result<(String, String), ImageError>
     if !remainder.split('/').all(is_path_component) {
         return Err(invalid(whole, None));
     }
+    // docker checks the length of the normalised name (`docker.io/library/…`):
+    // a name that fits only in its short form would not parse back.
+    if domain.len() + 1 + remainder.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(invalid(
+            whole,
+            Some(format!(
+                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+            )),
+        ));
+    }
     Ok((domain, remainder))
 }
 
@@ -302,6 +312,18 @@ pub(crate) fn is_full_hex_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `image_reference` fuzz target: a 250-character name
+    /// passed the length check in its short form, but its canonical form
+    /// (`docker.io/library/…`, the store's key) was refused on re-parse.
+    #[test]
+    fn length_limit_applies_to_the_normalised_name() {
+        let short = "a".repeat(237);
+        assert_eq!(Reference::parse(&short).expect("fits").name().len(), 255);
+        let long = "a".repeat(238);
+        let e = Reference::parse(&long).expect_err("too long once normalised");
+        assert!(e.to_string().contains("must not be more than 255 characters"), "{e}");
+    }
 
     fn canon(s: &str) -> String {
         Reference::parse(s).expect(s).canonical()

@@ -67,6 +67,23 @@ pub use reader::{read, EntryRef, LogEntry, LogReader, ReadOptions};
 pub use record::{details_into, LogFormat};
 pub use writer::{JsonFileWriter, WriterConfig, MAX_RECORD_LEN};
 
+/// Decodes one line (without its newline) as the readers do: `None` for a
+/// line they skip (torn, garbage, unknown stream). The fuzz targets' entry
+/// point (`fuzz/`); readers go through [`read`].
+#[doc(hidden)]
+pub fn fuzz_decode_line(line: &[u8]) -> Option<LogEntry> {
+    let rec = record::decode(line)?;
+    let mut scratch = Vec::new();
+    let text = rec.log.decode(&mut scratch)?.to_vec();
+    Some(LogEntry {
+        stream: rec.stream,
+        time: rec.time,
+        line: text,
+        partial: !rec.log.ends_with_newline(),
+        attrs: rec.attrs.into_owned(),
+    })
+}
+
 /// Which of the container's output streams a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {

@@ -298,14 +298,19 @@ fn query_escape(out: &mut Vec<u8>, s: &[u8]) {
 /// index of its `\n`), read backwards from the end of the line: only the
 /// timestamp is looked at. Used by the binary search.
 pub(crate) fn time_at_line_end(buf: &[u8], line_end: usize) -> Option<i64> {
-    let Some(line) = buf.get(..line_end)?.strip_suffix(b"\"}") else {
-        // A CRI line: its time is at its start (None when that is not in
-        // `buf`; a block that starts mid-line fails to parse there).
-        let start = memchr::memrchr(b'\n', &buf[..line_end]).map_or(0, |p| p + 1);
-        let line = &buf[start..line_end];
-        let sp = memchr::memchr(b' ', line)?;
-        return pier_time::parse_rfc3339_bytes(&line[..sp]);
-    };
+    let head = buf.get(..line_end)?;
+    let start = memchr::memrchr(b'\n', head).map_or(0, |p| p + 1);
+    // As `decode`: a line that starts with a digit is a CRI line, its time
+    // at its start, whatever its text ends with (`"}` too). None when its
+    // start is not in `buf`: a block that starts mid-line fails to parse.
+    if head[start..].first().is_some_and(u8::is_ascii_digit) {
+        let line = &head[start..];
+        let sp = memchr::memchr(b' ', line);
+        if let Some(t) = sp.and_then(|sp| pier_time::parse_rfc3339_bytes(&line[..sp])) {
+            return Some(t);
+        }
+    }
+    let line = head.strip_suffix(b"\"}")?;
     // Fast path: our fixed-width timestamps.
     if line.len() >= pier_time::FIXED_LEN + TIME_KEY.len() {
         let start = line.len() - pier_time::FIXED_LEN;
@@ -433,6 +438,15 @@ mod tests {
         assert_eq!(empty.log.decode(&mut Vec::new()).unwrap(), b"\n");
         assert!(decode(b"2026-11-29T13:54:32Z stdout X y").is_none());
         assert!(decode(b"2026-11-29T13:54:32Z other F y").is_none());
+    }
+
+    /// Found by the `log_reader` fuzz target: a CRI line whose text ends in
+    /// `"}` (a container printing JSON) was read as a json-file line by the
+    /// `since` search, found no time and was skipped.
+    #[test]
+    fn cri_line_ending_like_json_has_its_time() {
+        let buf = b"2026-11-29T13:54:32.123456789Z stdout F {\"a\":\"b\"}\n";
+        assert_eq!(time_at_line_end(buf, buf.len() - 1), Some(T));
     }
 
     #[test]

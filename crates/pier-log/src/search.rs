@@ -241,6 +241,9 @@ fn visit(
     if !select(rec.stream) {
         return None;
     }
+    // A record whose text does not decode (a broken escape) is skipped by
+    // the reader, so it is no line here either.
+    rec.log.decode(&mut Vec::new())?;
     let partial = !rec.log.ends_with_newline();
     let start = data_start + s as u64;
     if let Some((stream, first)) = chain {

@@ -765,3 +765,25 @@ fn cri_format_is_written_and_read_like_json_file() {
         .unwrap()
         .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".gz")));
 }
+
+/// Found by the `log_reader` fuzz target: `tail` counted a record whose
+/// `log` has a broken escape, which the reader then skips, so `tail 1`
+/// printed nothing instead of the last good line.
+#[test]
+fn tail_does_not_count_records_the_reader_skips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c-json.log");
+    let data = concat!(
+        r#"{"log":"hello\n","stream":"stdout","time":"2022-11-29T13:54:32.123456789Z"}"#,
+        "\n",
+        r#"{"log":"bad \ud$83d escape\n","stream":"stderr","time":"2022-11-29T13:54:33Z"}"#,
+        "\n",
+    );
+    fs::write(&path, data).expect("write");
+    let opts = ReadOptions {
+        tail: Some(1),
+        ..ReadOptions::default()
+    };
+    assert_eq!(lines(&all(&path, &opts)), ["hello\n"]);
+    assert_eq!(lines(&all(&path, &ReadOptions::default())), ["hello\n"]);
+}
