@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::daemon::lifecycle::monitor::{self, Exit};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
-use crate::shim::{ExitRecord, RuntimeStatus, RuntimeView};
+use crate::shim::{RuntimeStatus, RuntimeView};
 
 /// How often a lost container's init pid is looked at (`/proc`, no process
 /// spawned).
@@ -142,16 +142,7 @@ pub(in crate::daemon) async fn ensure_ended(c: &Container) -> Result<()> {
 }
 
 fn lost_exit(why: &str) -> Exit {
-    Exit {
-        record: ExitRecord {
-            exit_code: 255,
-            signal: None,
-            started_at: None,
-            finished_at: pier_time::now_nanos(),
-            oom_killed: false,
-        },
-        error: Some(format!("shim lost: {why}")),
-    }
+    Exit::unknown(format!("shim lost: {why}"))
 }
 
 impl Daemon {

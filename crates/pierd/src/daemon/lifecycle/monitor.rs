@@ -207,15 +207,22 @@ pub(in crate::daemon) async fn exit_on_disk(path: &Path) -> Option<Exit> {
 }
 
 pub(in crate::daemon) fn shim_disappeared() -> Exit {
-    Exit {
-        record: ExitRecord {
-            exit_code: 255,
-            signal: None,
-            started_at: None,
-            finished_at: pier_time::now_nanos(),
-            oom_killed: false,
-        },
-        error: Some("shim disappeared".to_string()),
+    Exit::unknown("shim disappeared".to_string())
+}
+
+impl Exit {
+    /// An exit whose status nobody recorded: 255 now, with why as the error.
+    pub(in crate::daemon) fn unknown(error: String) -> Exit {
+        Exit {
+            record: ExitRecord {
+                exit_code: 255,
+                signal: None,
+                started_at: None,
+                finished_at: pier_time::now_nanos(),
+                oom_killed: false,
+            },
+            error: Some(error),
+        }
     }
 }
 
