@@ -56,6 +56,9 @@ pub struct State {
     /// Pid of the shim serving the current run, for diagnostics.
     #[serde(default)]
     pub shim_pid: i32,
+    /// Frozen by `pause` (meaningful while running; docker's `Paused`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl State {
@@ -69,11 +72,26 @@ impl State {
             started_at: None,
             finished_at: None,
             shim_pid: 0,
+            paused: false,
         }
     }
 
     pub fn is_running(&self) -> bool {
         self.status == Status::Running
+    }
+
+    /// Running and frozen.
+    pub fn is_paused(&self) -> bool {
+        self.is_running() && self.paused
+    }
+
+    /// Docker's state name: `paused` for a frozen running container.
+    pub fn status_name(&self) -> &'static str {
+        if self.is_paused() {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
     }
 }
 
