@@ -138,6 +138,7 @@ fn main() -> anyhow::Result<()> {
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
     cfg.insecure_registries = file.insecure_registries.clone().unwrap_or_default();
+    cfg.cgroup_parent = file.cgroup_parent.clone().filter(|p| !p.is_empty());
 
     // Refuse early, before touching the socket of a running pierd.
     drop(pierd::DataRootLock::acquire(&cfg.data_root)?);
