@@ -297,6 +297,7 @@ pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> Container
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        host: model::HostSupport::unchecked(),
     };
     let req = pier_api::container::ContainerCreateRequest {
         config: pier_api::container::ContainerConfig {
@@ -341,6 +342,7 @@ mod tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            host: model::HostSupport::unchecked(),
         }
     }
 
