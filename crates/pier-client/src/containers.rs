@@ -148,6 +148,17 @@ impl Client {
             .json("top response")
     }
 
+    /// `POST /containers/{id}/update`: `body` holds the `Resources` fields
+    /// and `RestartPolicy` to change.
+    pub fn container_update(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<pier_api::container::UpdateResponse, Error> {
+        self.request_json("POST", &id_path(id, "/update"), &Query::new(), body)?
+            .json("update response")
+    }
+
     /// `DELETE /containers/{id}?force=&v=`.
     pub fn container_remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), Error> {
         let mut q = Query::new();

@@ -83,6 +83,9 @@ pub enum Command {
     /// Display the running processes of a container
     #[command(override_usage = "pier top CONTAINER [ps OPTIONS]")]
     Top(crate::commands::live::TopArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "pier update [OPTIONS] CONTAINER [CONTAINER...]")]
+    Update(crate::commands::live::UpdateArgs),
     /// List images
     #[command(override_usage = "pier images [OPTIONS] [REPOSITORY[:TAG]]")]
     Images(ImagesArgs),

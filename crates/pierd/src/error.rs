@@ -36,6 +36,9 @@ pub enum Error {
     /// Unpause of a container that is not paused (dockerd: a 500).
     #[error("Container {0} is not paused")]
     NotPaused(String),
+    /// The runtime refused an update (dockerd: a 500).
+    #[error("Cannot update container {id}: {message}")]
+    UpdateFailed { id: String, message: String },
     /// `top`'s arguments or `ps`'s output refused (dockerd: a 500).
     #[error("{0}")]
     PsArgs(String),

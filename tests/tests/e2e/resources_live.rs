@@ -24,6 +24,11 @@ fn ticker(d: &Daemon, name: &str) -> String {
 /// The container's freezer cgroup directory, from its init's
 /// `/proc/<pid>/cgroup`.
 fn freezer_dir(d: &Daemon, id: &str) -> PathBuf {
+    cgroup_dir(d, id, "freezer")
+}
+
+/// The container's cgroup directory in the v1 hierarchy of `ctrl`.
+fn cgroup_dir(d: &Daemon, id: &str, ctrl: &str) -> PathBuf {
     let pid = d.inspect(id)["State"]["Pid"].as_i64().expect("pid");
     let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup table");
     let path = table
@@ -32,10 +37,10 @@ fn freezer_dir(d: &Daemon, id: &str) -> PathBuf {
             let mut parts = l.splitn(3, ':');
             parts.next()?;
             let ctrls = parts.next()?;
-            ctrls.split(',').any(|c| c == "freezer").then(|| parts.next())?
+            ctrls.split(',').any(|c| c == ctrl).then(|| parts.next())?
         })
-        .expect("freezer line");
-    PathBuf::from("/sys/fs/cgroup/freezer").join(path.trim_start_matches('/'))
+        .expect("controller line");
+    PathBuf::from("/sys/fs/cgroup").join(ctrl).join(path.trim_start_matches('/'))
 }
 
 fn freezer_state(dir: &std::path::Path) -> String {
@@ -223,4 +228,114 @@ fn commit_pauses_a_running_container_and_thaws_it() {
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(d.inspect(&id)["State"]["Status"], "running");
     d.pier_ok(&["rm", "-f", "cm"]);
+}
+
+fn cg(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("read {}/{file}: {e}", dir.display()))
+        .trim()
+        .to_string()
+}
+
+const MIB: i64 = 1024 * 1024;
+
+#[test]
+fn update_changes_a_running_containers_limits() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d
+        .pier_ok(&["run", "-d", "--name", "up", "-m", "64m", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let mem = cgroup_dir(&d, &id, "memory");
+    assert_eq!(cg(&mem, "memory.limit_in_bytes"), (64 * MIB).to_string());
+    assert_eq!(
+        d.pier_ok(&["update", "-m", "128m", "--memory-swap", "256m", "--cpus", "0.5", "--pids-limit", "20", "up"])
+            .trim(),
+        "up"
+    );
+    assert_eq!(cg(&mem, "memory.limit_in_bytes"), (128 * MIB).to_string());
+    assert_eq!(cg(&mem, "memory.memsw.limit_in_bytes"), (256 * MIB).to_string());
+    let cpu = cgroup_dir(&d, &id, "cpu");
+    assert_eq!((cg(&cpu, "cpu.cfs_period_us"), cg(&cpu, "cpu.cfs_quota_us")), ("100000".into(), "50000".into()));
+    let pids = cgroup_dir(&d, &id, "pids");
+    assert_eq!(cg(&pids, "pids.max"), "20");
+    let hc = &d.inspect(&id)["HostConfig"];
+    assert_eq!((hc["Memory"].as_i64(), hc["MemorySwap"].as_i64()), (Some(128 * MIB), Some(256 * MIB)));
+    assert_eq!((hc["NanoCpus"].as_i64(), hc["PidsLimit"].as_i64()), (Some(500_000_000), Some(20)));
+
+    // Refused before anything is written, with docker's words.
+    let refuse = |body: serde_json::Value, status: u16, message: &str| {
+        let r = d.request_json("POST", "/containers/up/update", &body);
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        assert_eq!(r.json()["message"], message, "{body}");
+    };
+    refuse(serde_json::json!({"Memory": MIB}), 400, "Minimum memory limit allowed is 6MB");
+    refuse(
+        serde_json::json!({"MemorySwap": 32 * MIB}),
+        400,
+        "Minimum memoryswap limit should be larger than memory limit, see usage",
+    );
+    refuse(
+        serde_json::json!({"Memory": 512 * MIB}),
+        409,
+        &format!("Cannot update container {id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"),
+    );
+    refuse(
+        serde_json::json!({"CpuQuota": 20000}),
+        409,
+        &format!("Cannot update container {id}: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"),
+    );
+    refuse(
+        serde_json::json!({"RestartPolicy": {"Name": "sometimes"}}),
+        400,
+        "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+    );
+    assert_eq!(cg(&mem, "memory.limit_in_bytes"), (128 * MIB).to_string());
+    assert_eq!(cg(&mem, "memory.memsw.limit_in_bytes"), (256 * MIB).to_string());
+    let o = d.pier(&["update", "up"]);
+    assert!(err(&o).contains("you must provide one or more flags"), "{}", err(&o));
+
+    // A paused container is updated and stays paused.
+    d.pier_ok(&["pause", "up"]);
+    d.pier_ok(&["update", "--pids-limit", "30", "--restart", "on-failure:2", "up"]);
+    assert_eq!(cg(&pids, "pids.max"), "30");
+    assert_eq!(freezer_state(&freezer_dir(&d, &id)), "FROZEN");
+    d.pier_ok(&["unpause", "up"]);
+    let hc = &d.inspect(&id)["HostConfig"];
+    assert_eq!(hc["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}));
+
+    // Stored: the next start applies the updated limits; a stopped
+    // container's update waits for it.
+    d.pier_ok(&["stop", "-t", "0", "up"]);
+    d.pier_ok(&["update", "--pids-limit", "-1", "--cpu-shares", "512", "up"]);
+    d.pier_ok(&["start", "up"]);
+    let mem = cgroup_dir(&d, &id, "memory");
+    assert_eq!(cg(&mem, "memory.limit_in_bytes"), (128 * MIB).to_string());
+    assert_eq!(cg(&cgroup_dir(&d, &id, "pids"), "pids.max"), "max");
+    assert_eq!(cg(&cgroup_dir(&d, &id, "cpu"), "cpu.shares"), "512");
+    assert!(d.inspect(&id)["HostConfig"]["PidsLimit"].is_null());
+    d.pier_ok(&["rm", "-f", "up"]);
+}
+
+#[test]
+fn docker_cli_updates() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d
+        .docker_ok(&["run", "-d", "--name", "dku", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let out = d.docker_ok(&["update", "--memory", "200m", "--memory-swap", "400m", "--cpu-shares", "256", "dku"]);
+    assert_eq!(out.trim(), "dku");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}}", "dku"])
+            .trim(),
+        format!("{} {} 256", 200 * MIB, 400 * MIB)
+    );
+    assert_eq!(cg(&cgroup_dir(&d, &id, "memory"), "memory.limit_in_bytes"), (200 * MIB).to_string());
+    let o = d.docker(&["update", "--memory", "1m", "dku"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("Minimum memory limit allowed is 6MB"), "{}", err(&o));
+    d.docker_ok(&["rm", "-f", "dku"]);
 }

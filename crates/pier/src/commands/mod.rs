@@ -46,6 +46,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Pause(a) => live::pause(client, &a),
         Command::Unpause(a) => live::unpause(client, &a),
         Command::Top(a) => live::top(client, &a),
+        Command::Update(a) => live::update(client, &a),
         Command::Images(a) => images::images(client, &a),
         Command::Import(a) => images::import(client, &a),
         Command::Rmi(a) => images::rmi(client, &a),

@@ -8,7 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pier_api::container::{
-    ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, TopResponse, WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerInspect, ContainerSummary, HostConfig, IdResponse, TopResponse, UpdateResponse,
+    WaitError, WaitResponse,
 };
 
 use super::convert;
@@ -98,6 +99,15 @@ pub async fn top(State(d): State<AppState>, Path(id): Path<String>, params: Para
         titles: top.titles,
         processes: top.processes,
     }))
+}
+
+pub async fn update(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    DockerJson(req): DockerJson<HostConfig>,
+) -> ApiResult<Json<UpdateResponse>> {
+    let warnings = d.update(&id, &req).await?;
+    Ok(Json(UpdateResponse { warnings }))
 }
 
 pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {

@@ -52,6 +52,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/pause", post(containers::pause))
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))

@@ -395,7 +395,7 @@ fn check_healthcheck(h: &pier_api::container::HealthConfig) -> Result<(), Create
     Ok(())
 }
 
-fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, CreateError> {
+pub(super) fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, CreateError> {
     let p = &hc.restart_policy;
     let bad = |m: &str| Err(invalid("HostConfig.RestartPolicy", m));
     match p.name.as_str() {

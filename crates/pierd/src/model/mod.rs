@@ -13,6 +13,7 @@ pub mod log_policy;
 pub mod render;
 pub mod resources;
 pub mod spec;
+pub mod update;
 pub mod upgrade;
 
 #[cfg(test)]

@@ -12,3 +12,4 @@ pub(crate) mod pause;
 pub(crate) mod remove;
 pub(crate) mod restore;
 pub(crate) mod top;
+pub(crate) mod update;
