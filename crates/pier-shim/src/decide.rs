@@ -253,7 +253,10 @@ mod tests {
 
     #[test]
     fn pause_resume_and_update_need_a_live_container() {
-        assert_eq!(decide(&view(Phase::Running), &Request::Pause), Decision::Run(ClientOp::Pause));
+        assert_eq!(
+            decide(&view(Phase::Running), &Request::Pause),
+            Decision::Run(ClientOp::Pause)
+        );
         assert_eq!(
             decide(&view(Phase::Running), &Request::Resume),
             Decision::Run(ClientOp::Resume)

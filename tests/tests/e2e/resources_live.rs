@@ -40,7 +40,9 @@ fn cgroup_dir(d: &Daemon, id: &str, ctrl: &str) -> PathBuf {
             ctrls.split(',').any(|c| c == ctrl).then(|| parts.next())?
         })
         .expect("controller line");
-    PathBuf::from("/sys/fs/cgroup").join(ctrl).join(path.trim_start_matches('/'))
+    PathBuf::from("/sys/fs/cgroup")
+        .join(ctrl)
+        .join(path.trim_start_matches('/'))
 }
 
 fn freezer_state(dir: &std::path::Path) -> String {
@@ -61,7 +63,10 @@ fn pause_freezes_and_unpause_resumes() {
     assert_eq!(freezer_state(&freezer), "FROZEN");
     let st = &d.inspect(&id)["State"];
     assert_eq!(st["Status"], "paused", "{st}");
-    assert_eq!((st["Paused"].as_bool(), st["Running"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (st["Paused"].as_bool(), st["Running"].as_bool()),
+        (Some(true), Some(true))
+    );
     // Frozen: no line is written over half a second (an observation
     // window, not a wait for a state).
     let before = d.log_lines(&id);
@@ -73,21 +78,35 @@ fn pause_freezes_and_unpause_resumes() {
     assert_eq!(filtered.trim(), &id[..12]);
     assert!(d.pier_ok(&["ps", "-q", "--filter", "status=running"]).trim().is_empty());
     let info = d.request("GET", "/info", None).json();
-    assert_eq!((info["ContainersPaused"].as_i64(), info["ContainersRunning"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (info["ContainersPaused"].as_i64(), info["ContainersRunning"].as_i64()),
+        (Some(1), Some(0))
+    );
 
     // What docker refuses on a paused container, in its words.
     let r = d.request_json("POST", "/containers/tk/exec", &serde_json::json!({"Cmd": ["true"]}));
     assert_eq!(r.status, 409, "{}", r.text());
-    assert_eq!(r.json()["message"], "Container tk is paused, unpause the container before exec");
+    assert_eq!(
+        r.json()["message"],
+        "Container tk is paused, unpause the container before exec"
+    );
     let o = d.pier(&["exec", "tk", "true"]);
     assert!(!o.status.success());
-    assert!(err(&o).contains("is paused, unpause the container before exec"), "{}", err(&o));
+    assert!(
+        err(&o).contains("is paused, unpause the container before exec"),
+        "{}",
+        err(&o)
+    );
     let r = d.request("POST", "/containers/tk/pause", None);
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["message"], format!("container {id} is already paused"));
     let r = d.request("DELETE", "/containers/tk", None);
     assert_eq!(r.status, 409);
-    assert!(r.text().contains("container is paused and must be unpaused first"), "{}", r.text());
+    assert!(
+        r.text().contains("container is paused and must be unpaused first"),
+        "{}",
+        r.text()
+    );
 
     // The paused state survives a daemon restart.
     let mut d = d;
@@ -99,7 +118,10 @@ fn pause_freezes_and_unpause_resumes() {
     assert_eq!(freezer_state(&freezer), "THAWED");
     assert!(wait_until(Duration::from_secs(10), || d.log_lines(&id) > before + 2));
     let st = &d.inspect(&id)["State"];
-    assert_eq!((st["Status"].as_str(), st["Paused"].as_bool()), (Some("running"), Some(false)));
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("running"), Some(false))
+    );
     let r = d.request("POST", "/containers/tk/unpause", None);
     assert_eq!(r.status, 500);
     assert_eq!(r.json()["message"], format!("Container {id} is not paused"));
@@ -109,7 +131,11 @@ fn pause_freezes_and_unpause_resumes() {
     d.pier_ok(&["pause", "tk"]);
     d.pier_ok(&["stop", "-t", "30", "tk"]);
     let st = &d.inspect(&id)["State"];
-    assert_eq!((st["ExitCode"].as_i64(), st["Paused"].as_bool()), (Some(0), Some(false)), "{st}");
+    assert_eq!(
+        (st["ExitCode"].as_i64(), st["Paused"].as_bool()),
+        (Some(0), Some(false)),
+        "{st}"
+    );
     assert_eq!(st["Status"], "exited");
     let r = d.request("POST", "/containers/tk/pause", None);
     assert_eq!(r.status, 409);
@@ -143,7 +169,8 @@ fn docker_cli_pauses_and_tops() {
     let ps = d.docker_ok(&["ps", "--format", "{{.Status}}"]);
     assert!(ps.trim().ends_with("(Paused)"), "{ps}");
     assert_eq!(
-        d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "dk"]).trim(),
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "dk"])
+            .trim(),
         "paused true"
     );
     let o = d.docker(&["exec", "dk", "true"]);
@@ -172,7 +199,16 @@ fn top_lists_only_the_containers_processes() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     let id = d
-        .pier_ok(&["run", "-d", "--name", "tp", "busybox", "sh", "-c", "sleep 1001 & sleep 1002"])
+        .pier_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "tp",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1001 & sleep 1002",
+        ])
         .trim()
         .to_string();
     let mut top = String::new();
@@ -216,7 +252,10 @@ fn commit_pauses_a_running_container_and_thaws_it() {
     assert!(img.starts_with("sha256:"), "{img}");
     assert!(d.daemon_log().contains("container paused"), "commit did not pause");
     let st = &d.inspect(&id)["State"];
-    assert_eq!((st["Status"].as_str(), st["Paused"].as_bool()), (Some("running"), Some(false)));
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("running"), Some(false))
+    );
     let lines = d.log_lines(&id);
     assert!(wait_until(Duration::from_secs(10), || d.log_lines(&id) > lines + 2));
     // A paused container stays paused; --pause=false commits without one.
@@ -224,7 +263,11 @@ fn commit_pauses_a_running_container_and_thaws_it() {
     d.pier_ok(&["commit", "cm", "snap:2"]);
     assert_eq!(d.inspect(&id)["State"]["Status"], "paused");
     d.pier_ok(&["unpause", "cm"]);
-    let r = d.request_json("POST", "/commit?container=cm&repo=snap&tag=3&pause=0", &serde_json::json!({}));
+    let r = d.request_json(
+        "POST",
+        "/commit?container=cm&repo=snap&tag=3&pause=0",
+        &serde_json::json!({}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(d.inspect(&id)["State"]["Status"], "running");
     d.pier_ok(&["rm", "-f", "cm"]);
@@ -250,19 +293,39 @@ fn update_changes_a_running_containers_limits() {
     let mem = cgroup_dir(&d, &id, "memory");
     assert_eq!(cg(&mem, "memory.limit_in_bytes"), (64 * MIB).to_string());
     assert_eq!(
-        d.pier_ok(&["update", "-m", "128m", "--memory-swap", "256m", "--cpus", "0.5", "--pids-limit", "20", "up"])
-            .trim(),
+        d.pier_ok(&[
+            "update",
+            "-m",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "20",
+            "up"
+        ])
+        .trim(),
         "up"
     );
     assert_eq!(cg(&mem, "memory.limit_in_bytes"), (128 * MIB).to_string());
     assert_eq!(cg(&mem, "memory.memsw.limit_in_bytes"), (256 * MIB).to_string());
     let cpu = cgroup_dir(&d, &id, "cpu");
-    assert_eq!((cg(&cpu, "cpu.cfs_period_us"), cg(&cpu, "cpu.cfs_quota_us")), ("100000".into(), "50000".into()));
+    assert_eq!(
+        (cg(&cpu, "cpu.cfs_period_us"), cg(&cpu, "cpu.cfs_quota_us")),
+        ("100000".into(), "50000".into())
+    );
     let pids = cgroup_dir(&d, &id, "pids");
     assert_eq!(cg(&pids, "pids.max"), "20");
     let hc = &d.inspect(&id)["HostConfig"];
-    assert_eq!((hc["Memory"].as_i64(), hc["MemorySwap"].as_i64()), (Some(128 * MIB), Some(256 * MIB)));
-    assert_eq!((hc["NanoCpus"].as_i64(), hc["PidsLimit"].as_i64()), (Some(500_000_000), Some(20)));
+    assert_eq!(
+        (hc["Memory"].as_i64(), hc["MemorySwap"].as_i64()),
+        (Some(128 * MIB), Some(256 * MIB))
+    );
+    assert_eq!(
+        (hc["NanoCpus"].as_i64(), hc["PidsLimit"].as_i64()),
+        (Some(500_000_000), Some(20))
+    );
 
     // Refused before anything is written, with docker's words.
     let refuse = |body: serde_json::Value, status: u16, message: &str| {
@@ -270,7 +333,11 @@ fn update_changes_a_running_containers_limits() {
         assert_eq!(r.status, status, "{body}: {}", r.text());
         assert_eq!(r.json()["message"], message, "{body}");
     };
-    refuse(serde_json::json!({"Memory": MIB}), 400, "Minimum memory limit allowed is 6MB");
+    refuse(
+        serde_json::json!({"Memory": MIB}),
+        400,
+        "Minimum memory limit allowed is 6MB",
+    );
     refuse(
         serde_json::json!({"MemorySwap": 32 * MIB}),
         400,
@@ -303,7 +370,10 @@ fn update_changes_a_running_containers_limits() {
     assert_eq!(freezer_state(&freezer_dir(&d, &id)), "FROZEN");
     d.pier_ok(&["unpause", "up"]);
     let hc = &d.inspect(&id)["HostConfig"];
-    assert_eq!(hc["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}));
+    assert_eq!(
+        hc["RestartPolicy"],
+        serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2})
+    );
 
     // Stored: the next start applies the updated limits; a stopped
     // container's update waits for it.
@@ -326,14 +396,31 @@ fn docker_cli_updates() {
         .docker_ok(&["run", "-d", "--name", "dku", "busybox", "sleep", "1000"])
         .trim()
         .to_string();
-    let out = d.docker_ok(&["update", "--memory", "200m", "--memory-swap", "400m", "--cpu-shares", "256", "dku"]);
+    let out = d.docker_ok(&[
+        "update",
+        "--memory",
+        "200m",
+        "--memory-swap",
+        "400m",
+        "--cpu-shares",
+        "256",
+        "dku",
+    ]);
     assert_eq!(out.trim(), "dku");
     assert_eq!(
-        d.docker_ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}}", "dku"])
-            .trim(),
+        d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}}",
+            "dku"
+        ])
+        .trim(),
         format!("{} {} 256", 200 * MIB, 400 * MIB)
     );
-    assert_eq!(cg(&cgroup_dir(&d, &id, "memory"), "memory.limit_in_bytes"), (200 * MIB).to_string());
+    assert_eq!(
+        cg(&cgroup_dir(&d, &id, "memory"), "memory.limit_in_bytes"),
+        (200 * MIB).to_string()
+    );
     let o = d.docker(&["update", "--memory", "1m", "dku"]);
     assert!(!o.status.success());
     assert!(err(&o).contains("Minimum memory limit allowed is 6MB"), "{}", err(&o));

@@ -173,8 +173,18 @@ mod tests {
 
     #[test]
     fn update_body_as_docker_sends_it() {
-        let b = body(&["-m", "64m", "--memory-swap", "-1", "--cpus", "0.5", "--restart", "on-failure:3", "c"])
-            .expect("body");
+        let b = body(&[
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "0.5",
+            "--restart",
+            "on-failure:3",
+            "c",
+        ])
+        .expect("body");
         assert_eq!(b["Memory"], 64 * 1024 * 1024);
         assert_eq!(b["MemorySwap"], -1);
         assert_eq!(b["NanoCpus"], 500_000_000);
@@ -183,6 +193,9 @@ mod tests {
         assert!(b.get("PidsLimit").is_none());
         assert_eq!(body(&["--pids-limit", "-1", "c"]).expect("pids")["PidsLimit"], -1);
         let e = body(&["c"]).expect_err("no flags");
-        assert_eq!(e.to_string(), "you must provide one or more flags when using this command");
+        assert_eq!(
+            e.to_string(),
+            "you must provide one or more flags when using this command"
+        );
     }
 }

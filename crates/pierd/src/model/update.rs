@@ -57,7 +57,8 @@ pub fn update(spec: &ContainerSpec, req: &HostConfig, host: &HostSupport, ncpu: 
         Some(super::build::restart_policy(req).map_err(|e| UpdateError::Invalid(e.to_string()))?)
     };
     let mut live = requested(req);
-    let mut warnings = resources::check(&mut live, host, ncpu, true).map_err(|e| UpdateError::Invalid(e.to_string()))?;
+    let mut warnings =
+        resources::check(&mut live, host, ncpu, true).map_err(|e| UpdateError::Invalid(e.to_string()))?;
     let conflict = |m: &str| Err(UpdateError::Conflict(m.to_string()));
     let cur = &spec.resources;
     if live.nano_cpus > 0 && cur.cpu_period > 0 {
@@ -201,11 +202,17 @@ mod tests {
         })
         .expect("update");
         let r = &u.spec.resources;
-        assert_eq!((r.memory, r.memory_swap, r.cpu_shares, r.cpu_quota), (150 * MIB, 200 * MIB, 512, 50_000));
+        assert_eq!(
+            (r.memory, r.memory_swap, r.cpu_shares, r.cpu_quota),
+            (150 * MIB, 200 * MIB, 512, 50_000)
+        );
         assert_eq!(r.pids_limit, None);
         assert!(u.unset_pids);
         // The runtime gets the request only.
-        assert_eq!((u.live.memory, u.live.memory_swap, u.live.cpu_shares), (150 * MIB, 0, 0));
+        assert_eq!(
+            (u.live.memory, u.live.memory_swap, u.live.cpu_shares),
+            (150 * MIB, 0, 0)
+        );
         assert_eq!(u.spec.restart, RestartPolicy::No);
     }
 
@@ -214,7 +221,10 @@ mod tests {
         let none = base();
         // No limit yet: memory alone exceeds the (unset) swap limit.
         let e = run(&none, |hc| hc.memory = 64 * MIB).expect_err("memory without swap");
-        assert!(matches!(&e, UpdateError::Conflict(m) if m.starts_with("Memory limit should be smaller")), "{e}");
+        assert!(
+            matches!(&e, UpdateError::Conflict(m) if m.starts_with("Memory limit should be smaller")),
+            "{e}"
+        );
         let u = run(&none, |hc| {
             hc.memory = 64 * MIB;
             hc.memory_swap = 128 * MIB;
@@ -231,7 +241,10 @@ mod tests {
         let e = run(&none, |hc| hc.memory = MIB).expect_err("tiny");
         assert_eq!(e, UpdateError::Invalid("Minimum memory limit allowed is 6MB".into()));
         let e = run(&none, |hc| hc.blkio_weight = 5).expect_err("weight");
-        assert_eq!(e, UpdateError::Invalid("Range of blkio weight is from 10 to 1000".into()));
+        assert_eq!(
+            e,
+            UpdateError::Invalid("Range of blkio weight is from 10 to 1000".into())
+        );
         // Swap below the memory already set: refused before any write.
         let mem = spec_with(|r| {
             r.memory = 100 * MIB;

@@ -162,9 +162,7 @@ pub enum KillScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShimState {
     /// Created in the runtime, never started.
-    Created {
-        pid: i32,
-    },
+    Created { pid: i32 },
     Running {
         pid: i32,
         /// Frozen (`pause`).

@@ -17,8 +17,8 @@ use pier_api::volume::ContainerChange;
 use pier_image::{CommitRequest, ImageConfig};
 use pier_sys::tree::{Dir, Kind};
 
-use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::lifecycle::pause::{freeze, thaw};
+use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 

@@ -146,10 +146,7 @@ fn collect_procs(dir: &Path, out: &mut Vec<u32>, depth: usize) -> std::io::Resul
 fn run_ps(ps_args: &str, pids: &[u32]) -> Result<Vec<u8>> {
     // dockerd splits on single spaces.
     let args: Vec<&str> = ps_args.split(' ').collect();
-    let q = format!(
-        "-q{}",
-        pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-    );
+    let q = format!("-q{}", pids.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
     let run = |extra: Option<&str>| {
         std::process::Command::new("ps")
             .args(&args)
@@ -250,7 +247,10 @@ root        4243    4242  0 05:01 ?        00:00:00 sh\n";
         assert_eq!(top.processes[1][1], "4243");
         let threads = b"USER PID TID CMD\nroot 7 - x\nroot - 7 -\nroot 8 - y\nroot - 8 -\n";
         let top = parse_ps_output(threads, &[8]).expect("threads");
-        assert_eq!(top.processes, [vec!["root", "8", "-", "y"], vec!["root", "-", "8", "-"]]);
+        assert_eq!(
+            top.processes,
+            [vec!["root", "8", "-", "y"], vec!["root", "-", "8", "-"]]
+        );
         let e = parse_ps_output(b"USER COMMAND\nroot x\n", &[1]).expect_err("no PID column");
         assert_eq!(e.to_string(), "Couldn't find PID field in ps output");
     }

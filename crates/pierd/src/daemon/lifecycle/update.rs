@@ -27,11 +27,10 @@ impl Daemon {
                 "container is marked for removal and cannot be \"update\"".to_string(),
             ));
         }
-        let updated =
-            update::update(&rec.spec, req, &self.cfg.host_support, self.cfg.ncpu).map_err(|e| match e {
-                UpdateError::Invalid(m) => Error::InvalidParameter(m),
-                UpdateError::Conflict(m) => Error::Conflict(format!("Cannot update container {}: {m}", c.id)),
-            })?;
+        let updated = update::update(&rec.spec, req, &self.cfg.host_support, self.cfg.ncpu).map_err(|e| match e {
+            UpdateError::Invalid(m) => Error::InvalidParameter(m),
+            UpdateError::Conflict(m) => Error::Conflict(format!("Cannot update container {}: {m}", c.id)),
+        })?;
         if rec.state.is_running() {
             let live = updated.live.clone();
             let unset_pids = updated.unset_pids;
