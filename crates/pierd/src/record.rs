@@ -248,7 +248,8 @@ pub fn parse(path: &Path, bytes: &[u8], defaults: &model::Defaults<'_>) -> Resul
     let common: Common = serde_json::from_slice(bytes).map_err(parse_err)?;
     match common.version {
         VERSION => {
-            let record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            let mut record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            model::upgrade::lift_resources(&mut record.spec);
             Ok(Loaded {
                 record,
                 upgraded_from: None,
