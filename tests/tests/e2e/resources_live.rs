@@ -421,6 +421,16 @@ fn docker_cli_updates() {
         cg(&cgroup_dir(&d, &id, "memory"), "memory.limit_in_bytes"),
         (200 * MIB).to_string()
     );
+    // This host has no blkio.weight: docker's warning, the weight discarded.
+    let o = d.docker(&["update", "--blkio-weight", "300", "dku"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let both = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
+    assert!(both.contains("Weight discarded"), "{both}");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.HostConfig.BlkioWeight}}", "dku"])
+            .trim(),
+        "0"
+    );
     let o = d.docker(&["update", "--memory", "1m", "dku"]);
     assert!(!o.status.success());
     assert!(err(&o).contains("Minimum memory limit allowed is 6MB"), "{}", err(&o));
