@@ -176,8 +176,7 @@ mod tests {
         let b = body(&[
             "-m",
             "64m",
-            "--memory-swap",
-            "-1",
+            "--memory-swap=-1",
             "--cpus",
             "0.5",
             "--restart",
@@ -191,7 +190,7 @@ mod tests {
         assert_eq!(b["RestartPolicy"]["Name"], "on-failure");
         assert_eq!(b["RestartPolicy"]["MaximumRetryCount"], 3);
         assert!(b.get("PidsLimit").is_none());
-        assert_eq!(body(&["--pids-limit", "-1", "c"]).expect("pids")["PidsLimit"], -1);
+        assert_eq!(body(&["--pids-limit=-1", "c"]).expect("pids")["PidsLimit"], -1);
         let e = body(&["c"]).expect_err("no flags");
         assert_eq!(
             e.to_string(),
