@@ -141,6 +141,18 @@ fn pause_freezes_and_unpause_resumes() {
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["message"], format!("container {id} is not running"));
 
+    // restart of a paused container: stopped (thawed), started, not paused.
+    d.pier_ok(&["start", "tk"]);
+    d.pier_ok(&["pause", "tk"]);
+    d.pier_ok(&["restart", "-t", "30", "tk"]);
+    let st = &d.inspect(&id)["State"];
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("running"), Some(false)),
+        "{st}"
+    );
+    d.pier_ok(&["stop", "-t", "30", "tk"]);
+
     // kill and rm -f of a paused container.
     let k = ticker(&d, "kk");
     d.pier_ok(&["pause", "kk"]);
