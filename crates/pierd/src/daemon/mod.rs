@@ -81,7 +81,7 @@ impl Container {
                 &id,
                 bundle.join("shim.sock"),
                 crate::shim::RuntimeRef {
-                    binary: cfg.runtime.clone(),
+                    binary: cfg.runtime_path(&record.spec.runtime),
                     root: cfg.runtime_root(),
                 },
             ),

@@ -34,6 +34,10 @@ pub struct ContainerSpec {
     pub cgroupns: CgroupnsMode,
     /// The runtime name as inspect shows it (`runc`).
     pub runtime: String,
+    /// Namespaces, devices, extra groups, init (records before issue 13:
+    /// private namespaces, nothing added).
+    #[serde(default)]
+    pub isolation: super::isolation::IsolationSpec,
     /// Metadata docker records with no effect of its own (ExposedPorts,
     /// OnBuild, Shell, ContainerIDFile, …), and fields accepted but not yet
     /// applied (each one announced by a create warning): echoed by inspect.

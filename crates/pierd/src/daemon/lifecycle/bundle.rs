@@ -157,6 +157,7 @@ impl Daemon {
         input.oom_score_adj = spec_.oom_score_adj;
         input.annotations = spec_.annotations.clone();
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
+        self.apply_isolation(&mut input, spec_, &group)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
@@ -164,7 +165,7 @@ impl Daemon {
         let shim = ShimConfig {
             id: rec.id.clone(),
             bundle: c.bundle.clone(),
-            runtime: self.cfg.runtime.clone(),
+            runtime: self.cfg.runtime_path(&spec_.runtime),
             runtime_root: self.cfg.runtime_root(),
             socket: c.socket(),
             exit_path: c.exit_path(),

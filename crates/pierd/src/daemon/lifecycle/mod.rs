@@ -5,6 +5,8 @@
 pub(crate) mod bundle;
 pub(crate) mod control;
 pub(crate) mod create;
+pub(crate) mod devices;
+pub(crate) mod isolation;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;
