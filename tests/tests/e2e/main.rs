@@ -14,6 +14,7 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod resources_isolation;
 mod security_bounds;
 mod security_confine;
 mod security_faults;
