@@ -65,6 +65,9 @@ pub enum Decision {
     },
     /// Close the container's stdin once what is queued for it is written.
     CloseStdin,
+    /// Answer once more than this many OOM events were seen (the loop
+    /// holds the count), or the container is gone.
+    OomWait(u64),
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -140,6 +143,7 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             width: *width,
         },
         Request::CloseStdin => Decision::CloseStdin,
+        Request::OomWait { seen } => Decision::OomWait(*seen),
     }
 }
 

@@ -56,6 +56,10 @@ pub struct State {
     /// Pid of the shim serving the current run, for diagnostics.
     #[serde(default)]
     pub shim_pid: i32,
+    /// OOM events of the current run the daemon has recorded (the shim
+    /// counts them; a restored daemon resumes from here).
+    #[serde(default)]
+    pub oom_events: u64,
 }
 
 impl State {
@@ -69,6 +73,7 @@ impl State {
             started_at: None,
             finished_at: None,
             shim_pid: 0,
+            oom_events: 0,
         }
     }
 

@@ -145,6 +145,7 @@ impl Daemon {
             r.state.exit_code = 0;
             r.state.error.clear();
             r.state.oom_killed = false;
+            r.state.oom_events = 0;
             r.state.started_at = Some(now);
         })
         .await?;

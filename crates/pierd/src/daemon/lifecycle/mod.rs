@@ -10,5 +10,6 @@ pub(crate) mod isolation;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;
+pub(crate) mod oom;
 pub(crate) mod remove;
 pub(crate) mod restore;
