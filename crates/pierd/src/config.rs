@@ -54,6 +54,12 @@ pub struct DaemonConfig {
     /// The init binary (daemon.json `init-path`, `--init-path`); `None`:
     /// `docker-init`, then `tini-static`, searched in PATH.
     pub init_path: Option<PathBuf>,
+    /// `cgroup-parent`: the parent cgroup of containers without
+    /// `--cgroup-parent`; `None`: `/pier`.
+    pub cgroup_parent: Option<String>,
+    /// What the host's cgroups support and the daemon's rlimits allow
+    /// (dockerd's sysinfo), probed at construction.
+    pub host_support: crate::model::HostSupport,
 }
 
 /// Bounds on the API socket, so no client (or crowd of idle ones) can take
@@ -112,6 +118,8 @@ impl DaemonConfig {
             runtimes: BTreeMap::new(),
             init: false,
             init_path: None,
+            cgroup_parent: None,
+            host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
         }
     }
 
@@ -179,6 +187,7 @@ pub struct FileConfig {
     pub runtimes: Option<BTreeMap<String, RuntimeEntry>>,
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
+    pub cgroup_parent: Option<String>,
 }
 
 /// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`
@@ -200,6 +209,76 @@ pub enum ConfigError {
     Runtime(String),
     #[error("exec: \"{0}\": executable file not found in $PATH")]
     Init(String),
+}
+
+/// dockerd's sysinfo for the cgroup hierarchy mounted at `root` (v1: one
+/// directory per controller; v2: one unified tree), and the daemon's hard
+/// rlimits when it cannot raise them (no `CAP_SYS_RESOURCE`).
+pub fn probe_host_support(root: &Path) -> crate::model::HostSupport {
+    let exists = |p: &str| root.join(p).exists();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).ok().map(|s| s.trim().to_string());
+    let v2 = exists("cgroup.controllers");
+    let (swap_limit, blkio_weight, blkio_weight_device, cpus, mems) = if v2 {
+        let controllers = read("cgroup.controllers").unwrap_or_default();
+        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+        (
+            has("memory"),
+            has("io"),
+            has("io"),
+            read("cpuset.cpus.effective"),
+            read("cpuset.mems.effective"),
+        )
+    } else {
+        (
+            exists("memory/memory.memsw.limit_in_bytes"),
+            exists("blkio/blkio.weight"),
+            exists("blkio/blkio.weight_device"),
+            read("cpuset/cpuset.cpus"),
+            read("cpuset/cpuset.mems"),
+        )
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let can_raise = crate::spec::parse_cap_mask(&status, "CapEff").is_some_and(|m| m & (1 << CAP_SYS_RESOURCE) != 0);
+    let rlimit_hard = if can_raise {
+        Default::default()
+    } else {
+        daemon_hard_rlimits()
+    };
+    crate::model::HostSupport {
+        swap_limit,
+        blkio_weight,
+        blkio_weight_device,
+        cpus,
+        mems,
+        rlimit_hard,
+    }
+}
+
+/// The daemon's hard rlimits by docker's ulimit names.
+fn daemon_hard_rlimits() -> BTreeMap<String, u64> {
+    use nix::sys::resource::{getrlimit, Resource};
+    [
+        ("as", Resource::RLIMIT_AS),
+        ("core", Resource::RLIMIT_CORE),
+        ("cpu", Resource::RLIMIT_CPU),
+        ("data", Resource::RLIMIT_DATA),
+        ("fsize", Resource::RLIMIT_FSIZE),
+        ("locks", Resource::RLIMIT_LOCKS),
+        ("memlock", Resource::RLIMIT_MEMLOCK),
+        ("msgqueue", Resource::RLIMIT_MSGQUEUE),
+        ("nice", Resource::RLIMIT_NICE),
+        ("nofile", Resource::RLIMIT_NOFILE),
+        ("nproc", Resource::RLIMIT_NPROC),
+        ("rss", Resource::RLIMIT_RSS),
+        ("rtprio", Resource::RLIMIT_RTPRIO),
+        ("rttime", Resource::RLIMIT_RTTIME),
+        ("sigpending", Resource::RLIMIT_SIGPENDING),
+        ("stack", Resource::RLIMIT_STACK),
+    ]
+    .into_iter()
+    .filter_map(|(name, r)| getrlimit(r).ok().map(|(_, hard)| (name.to_string(), hard)))
+    .collect()
 }
 
 /// Parse the text of a `daemon.json`.

@@ -38,6 +38,9 @@ struct Flags {
     /// Register an additional OCI compatible runtime (NAME=PATH).
     #[arg(long = "add-runtime", value_name = "NAME=PATH")]
     add_runtime: Vec<String>,
+    /// Parent cgroup of containers without --cgroup-parent (default /pier).
+    #[arg(long)]
+    cgroup_parent: Option<String>,
     /// The pier-shim binary (default: next to pierd).
     #[arg(long, env = "PIER_SHIM")]
     shim: Option<PathBuf>,
@@ -167,6 +170,11 @@ fn main() -> anyhow::Result<()> {
         let resolved = config::resolve_runtime(&path, path_var.as_deref())?;
         cfg.runtimes.insert(name, resolved);
     }
+    cfg.cgroup_parent = flags
+        .cgroup_parent
+        .clone()
+        .or(file.cgroup_parent.clone())
+        .filter(|p| !p.is_empty());
 
     // Refuse early, before touching the socket of a running pierd.
     drop(pierd::DataRootLock::acquire(&cfg.data_root)?);

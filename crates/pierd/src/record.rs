@@ -235,7 +235,8 @@ pub fn parse(path: &Path, bytes: &[u8], defaults: &model::Defaults<'_>) -> Resul
     let common: Common = serde_json::from_slice(bytes).map_err(parse_err)?;
     match common.version {
         VERSION => {
-            let record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            let mut record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            model::upgrade::lift_resources(&mut record.spec);
             Ok(Loaded {
                 record,
                 upgraded_from: None,
@@ -284,6 +285,7 @@ pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> Container
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        host: model::HostSupport::unchecked(),
     };
     let req = pier_api::container::ContainerCreateRequest {
         config: pier_api::container::ContainerConfig {
@@ -328,6 +330,7 @@ mod tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            host: model::HostSupport::unchecked(),
         }
     }
 

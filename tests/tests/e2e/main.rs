@@ -15,6 +15,7 @@ mod images;
 mod logs;
 mod model;
 mod resources_isolation;
+mod resources_limits;
 mod security_bounds;
 mod security_confine;
 mod security_faults;

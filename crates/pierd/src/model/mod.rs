@@ -12,6 +12,7 @@ pub mod fields;
 pub mod isolation;
 pub mod log_policy;
 pub mod render;
+pub mod resources;
 pub mod spec;
 pub mod upgrade;
 
@@ -22,6 +23,7 @@ mod schema_tests;
 
 pub use build::{build, Built, Defaults};
 pub use isolation::{DeviceMapping, DeviceRule, IpcMode, IsolationSpec, PidMode, UtsMode};
+pub use resources::HostSupport;
 pub use spec::*;
 
 /// Why a create request was refused (HTTP 400, docker's message).
