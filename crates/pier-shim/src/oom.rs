@@ -45,19 +45,13 @@ fn field(text: &str, name: &str) -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// How many new OOM events one notification means: the growth of the
-/// kill counter, or (v1, OOM killer disabled) one event while the cgroup
-/// sits `under_oom` with no kill. A notification with neither (v1 fires
-/// when the cgroup is removed) is none.
-pub fn new_events(last_kills: u64, text: &str) -> (u64, u64) {
-    let kills = parse_kills(text).unwrap_or(last_kills);
-    let grown = kills.saturating_sub(last_kills);
-    let events = if grown > 0 {
-        grown
-    } else {
-        u64::from(field(text, "under_oom") == Some(1))
-    };
-    (events, kills.max(last_kills))
+/// How many new OOM events one v2 notification (`memory.events` changed)
+/// means: the growth of the `oom_kill` counter (the file also changes on
+/// `max` and `high` events, which are not OOM kills). Returns the events
+/// and the counter.
+pub fn new_kills(last_kills: u64, text: &str) -> (u64, u64) {
+    let kills = parse_kills(text).unwrap_or(last_kills).max(last_kills);
+    (kills - last_kills, kills)
 }
 
 /// The counter for the cgroup of `pid`, if it can be read, with a live
@@ -99,11 +93,13 @@ fn notifier(path: &Path) -> anyhow::Result<Notifier> {
         Ok(Notifier {
             fd: efd,
             _control: Some(control),
+            v1: true,
         })
     } else {
         Ok(Notifier {
             fd: pier_sys::notify::watch_modify(path)?,
             _control: None,
+            v1: false,
         })
     }
 }
@@ -114,6 +110,8 @@ struct Notifier {
     fd: OwnedFd,
     /// v1: `memory.oom_control`, open for as long as the registration.
     _control: Option<File>,
+    /// v1 eventfd (each signal is an OOM) rather than v2 inotify.
+    v1: bool,
 }
 
 /// The OOM-kill counter at create, to compare at exit, and the live
@@ -137,17 +135,35 @@ impl OomWatch {
 
     /// The notifier is readable: drain it, re-read the counter, and return
     /// the number of new events.
+    ///
+    /// v1 signals the eventfd as the cgroup goes under OOM, before the
+    /// killer has picked (and counted) a victim: each signal is an event,
+    /// as containerd counts them, unless the cgroup is gone (the eventfd
+    /// also fires when it is removed). v2 counts `oom_kill`.
     pub fn on_notify(&mut self) -> u64 {
-        if let Some(n) = &self.notifier {
-            if let Err(e) = pier_sys::notify::drain(n.fd.as_fd()) {
-                tracing::warn!(error = %e, "drain OOM notifier");
+        let signals = match &self.notifier {
+            Some(n) if n.v1 => pier_sys::notify::read_count(n.fd.as_fd()).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "read OOM eventfd");
+                0
+            }),
+            Some(n) => {
+                if let Err(e) = pier_sys::notify::drain(n.fd.as_fd()) {
+                    tracing::warn!(error = %e, "drain OOM notifier");
+                }
+                0
             }
-        }
+            None => 0,
+        };
         let Ok(text) = std::fs::read_to_string(&self.path) else {
             return 0;
         };
-        let (events, kills) = new_events(self.last, &text);
+        let (kills_seen, kills) = new_kills(self.last, &text);
         self.last = kills;
+        let events = if self.notifier.as_ref().is_some_and(|n| n.v1) {
+            signals
+        } else {
+            kills_seen
+        };
         self.events += events;
         events
     }
@@ -204,16 +220,12 @@ mod tests {
     }
 
     #[test]
-    fn events_from_a_notification() {
-        let v1 = |under: u8, kills: u64| format!("oom_kill_disable 0\nunder_oom {under}\noom_kill {kills}\n");
-        assert_eq!(new_events(0, &v1(0, 1)), (1, 1));
-        assert_eq!(new_events(1, &v1(0, 3)), (2, 3));
-        // The cgroup went away (or a spurious wake-up): nothing new.
-        assert_eq!(new_events(3, &v1(0, 3)), (0, 3));
-        // OOM killer disabled: the cgroup hangs under OOM, nobody killed.
-        assert_eq!(new_events(0, &v1(1, 0)), (1, 0));
+    fn v2_events_are_kills() {
         let v2 = "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n";
-        assert_eq!(new_events(0, v2), (1, 1));
-        assert_eq!(new_events(1, v2), (0, 1));
+        assert_eq!(new_kills(0, v2), (1, 1));
+        // `max` grew, nobody was killed.
+        assert_eq!(new_kills(1, "max 9\noom 1\noom_kill 1\n"), (0, 1));
+        assert_eq!(new_kills(1, "max 9\noom 3\noom_kill 3\n"), (2, 3));
+        assert_eq!(new_kills(3, "garbled"), (0, 3));
     }
 }

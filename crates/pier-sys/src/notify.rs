@@ -32,6 +32,21 @@ pub fn watch_modify(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The count an eventfd has gathered since the last read (0 when none),
+/// resetting it.
+pub fn read_count(fd: BorrowedFd<'_>) -> Result<u64> {
+    let mut buf = [0u8; 8];
+    loop {
+        match rustix::io::read(fd.as_fd(), &mut buf) {
+            Ok(8) => return Ok(u64::from_ne_bytes(buf)),
+            Ok(_) => return Ok(0),
+            Err(rustix::io::Errno::AGAIN) => return Ok(0),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(std::io::Error::from(e)).ctx("read eventfd"),
+        }
+    }
+}
+
 /// Read what is pending on a non-blocking eventfd or inotify descriptor;
 /// true if anything was.
 pub fn drain(fd: BorrowedFd<'_>) -> Result<bool> {
@@ -59,6 +74,10 @@ mod tests {
         rustix::io::write(&fd, &1u64.to_ne_bytes()).expect("write");
         assert!(drain(fd.as_fd()).expect("drain"));
         assert!(!drain(fd.as_fd()).expect("drain"));
+        rustix::io::write(&fd, &1u64.to_ne_bytes()).expect("write");
+        rustix::io::write(&fd, &2u64.to_ne_bytes()).expect("write");
+        assert_eq!(read_count(fd.as_fd()).expect("count"), 3);
+        assert_eq!(read_count(fd.as_fd()).expect("count"), 0);
     }
 
     #[test]

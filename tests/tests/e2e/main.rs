@@ -16,6 +16,7 @@ mod logs;
 mod model;
 mod resources_isolation;
 mod resources_limits;
+mod resources_oom;
 mod security_bounds;
 mod security_confine;
 mod security_faults;
