@@ -374,6 +374,30 @@ fn namespaces_host_and_container_modes() {
         );
         assert!(ps.contains("sleep 300"), "{cli}: {ps}");
     }
+    // The donor's /dev/shm is shared too (a host-side tmpfs, as dockerd's).
+    d.pier_ok(&["exec", "donor", "sh", "-c", "echo hi > /dev/shm/note"]);
+    for cli in ["pier", "docker"] {
+        let got = out(
+            &d,
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--ipc",
+                "container:donor",
+                "busybox",
+                "cat",
+                "/dev/shm/note",
+            ],
+        );
+        assert_eq!(got, "hi", "{cli}");
+    }
+    let shm = d.data_root.join("containers").join(&donor).join("shm");
+    assert_eq!(
+        pier_testkit::process::mounts_under(&shm).len(),
+        1,
+        "the donor's shm is mounted"
+    );
     let id = out(
         &d,
         "pier",
@@ -407,6 +431,10 @@ fn namespaces_host_and_container_modes() {
         String::from_utf8_lossy(&o.stderr)
     );
     d.pier_ok(&["rm", "-f", "donor", &private]);
+    assert!(
+        pier_testkit::process::mounts_under(&shm).is_empty(),
+        "the donor's shm is unmounted with it"
+    );
     let o = d.pier(&["start", &id]);
     assert!(!o.status.success());
     assert!(

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::daemon::Daemon;
+use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::{ContainerSpec, IpcMode, PidMode, UtsMode};
 use crate::spec::{self, Namespace, SpecInput};
@@ -14,11 +14,39 @@ impl Daemon {
     /// is the container's /etc/group.
     pub(in crate::daemon) fn apply_isolation(
         &self,
+        c: &Container,
         input: &mut SpecInput,
         spec_: &ContainerSpec,
         group: &str,
     ) -> Result<()> {
         let iso = &spec_.isolation;
+        // A shareable IPC namespace keeps its /dev/shm on the host side;
+        // joiners bind the donor's.
+        let shm = match &iso.ipc {
+            IpcMode::Shareable => {
+                let rootfs = c.rootfs();
+                rootfs
+                    .mount_shm(spec_.shm_size)
+                    .map_err(|e| Error::system("mount the shareable /dev/shm", e))?;
+                Some(rootfs.shm)
+            }
+            IpcMode::Container(id) => {
+                let donor = self.lookup(id).map(|d| d.rootfs().shm);
+                donor.ok().filter(|p| crate::rootfs::is_mounted(p))
+            }
+            _ => None,
+        };
+        if let Some(source) = shm {
+            if !input.mounts.iter().any(|m| m.destination() == "/dev/shm") {
+                input.mounts.push(spec::ExtraMount::Bind(spec::BindMount {
+                    source,
+                    destination: "/dev/shm".to_string(),
+                    readonly: false,
+                    propagation: spec::Propagation::RPrivate,
+                    non_recursive: false,
+                }));
+            }
+        }
         input.namespaces.pid = match &iso.pid {
             PidMode::Private => Namespace::Private,
             PidMode::Host => Namespace::Host,
