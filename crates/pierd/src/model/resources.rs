@@ -524,14 +524,14 @@ mod tests {
     #[test]
     fn lists_parse_as_dockerd() {
         assert_eq!(
-            parse_list("0-2,4", 0).unwrap().into_iter().collect::<Vec<_>>(),
+            parse_list("0-2,4", 0).expect("ok").into_iter().collect::<Vec<_>>(),
             [0, 1, 2, 4]
         );
-        assert_eq!(parse_list("03,1-3", 0).unwrap().len(), 3);
-        assert_eq!(parse_list("2-1", 0).unwrap_err(), "invalid format: 2-1");
-        assert_eq!(parse_list("a", 0).unwrap_err(), "invalid format: a");
+        assert_eq!(parse_list("03,1-3", 0).expect("ok").len(), 3);
+        assert_eq!(parse_list("2-1", 0).expect_err("refused"), "invalid format: 2-1");
+        assert_eq!(parse_list("a", 0).expect_err("refused"), "invalid format: a");
         assert_eq!(
-            parse_list("9000", 8192).unwrap_err(),
+            parse_list("9000", 8192).expect_err("refused"),
             "value of out range, maximum is 8192"
         );
     }
@@ -550,18 +550,18 @@ mod tests {
         assert!(check(&mut r, &host, 2, false).is_ok());
         r.cpuset_cpus = "0-3".into();
         assert_eq!(
-            check(&mut r, &host, 2, false).unwrap_err().to_string(),
+            check(&mut r, &host, 2, false).expect_err("refused").to_string(),
             "Requested CPUs are not available - requested 0-3, available: 0-1"
         );
         r.cpuset_cpus = "x".into();
         assert_eq!(
-            check(&mut r, &host, 2, false).unwrap_err().to_string(),
+            check(&mut r, &host, 2, false).expect_err("refused").to_string(),
             "Invalid value x for cpuset cpus: invalid format: x"
         );
         r.cpuset_cpus = String::new();
         r.cpuset_mems = "1".into();
         assert_eq!(
-            check(&mut r, &host, 2, false).unwrap_err().to_string(),
+            check(&mut r, &host, 2, false).expect_err("refused").to_string(),
             "Requested memory nodes are not available - requested 1, available: 0"
         );
     }
@@ -592,7 +592,7 @@ mod tests {
         };
         assert_eq!(
             check(&mut r, &HostSupport::UNCHECKED, 2, false)
-                .unwrap_err()
+                .expect_err("refused")
                 .to_string(),
             "Range of blkio weight is from 10 to 1000"
         );
@@ -622,7 +622,7 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let err = |r: ResourcesSpec| check_process_limits(&r, &host, ns()).unwrap_err().to_string();
+        let err = |r: ResourcesSpec| check_process_limits(&r, &host, ns()).expect_err("refused").to_string();
         assert!(check_process_limits(&with("nofile", 1000, 20000), &host, ns()).is_ok());
         assert!(check_process_limits(&with("nproc", -1, -1), &host, ns()).is_ok());
         assert_eq!(err(with("bogus", 1, 1)), "invalid ulimit type: bogus");
@@ -642,11 +642,11 @@ mod tests {
         assert!(ok("fs.mqueue.msg_max", ns()).is_ok());
         assert!(ok("kernel.domainname", ns()).is_ok());
         assert_eq!(
-            ok("vm.swappiness", ns()).unwrap_err(),
+            ok("vm.swappiness", ns()).expect_err("refused"),
             "sysctl \"vm.swappiness\" is not in a separate kernel namespace"
         );
         assert!(ok("kernel.hostname", ns())
-            .unwrap_err()
+            .expect_err("refused")
             .contains("conflicts with the OCI"));
         let host = Namespaces {
             host_ipc: true,
@@ -654,10 +654,14 @@ mod tests {
             host_net: true,
         };
         assert_eq!(
-            ok("net.ipv4.ip_forward", host).unwrap_err(),
+            ok("net.ipv4.ip_forward", host).expect_err("refused"),
             "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace"
         );
-        assert!(ok("kernel.sem", host).unwrap_err().contains("hosts ipc namespace"));
-        assert!(ok("kernel.domainname", host).unwrap_err().contains("not in a separate"));
+        assert!(ok("kernel.sem", host)
+            .expect_err("refused")
+            .contains("hosts ipc namespace"));
+        assert!(ok("kernel.domainname", host)
+            .expect_err("refused")
+            .contains("not in a separate"));
     }
 }
