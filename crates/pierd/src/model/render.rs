@@ -209,7 +209,6 @@ pub fn host_config(spec: &ContainerSpec) -> HostConfig {
         ..Default::default()
     };
     resources::render_into(&spec.resources, &mut typed);
-    let mut typed = typed;
     super::isolation::render(&spec.isolation, &mut typed);
     overlay(typed, &spec.echo.host_config)
 }

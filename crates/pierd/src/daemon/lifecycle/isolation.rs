@@ -82,7 +82,7 @@ impl Daemon {
                 .cfg
                 .find_init(std::env::var("PATH").ok().as_deref())
                 .map_err(|e| Error::system("find the init binary", e))?;
-            input.init = Some(PathBuf::from(path));
+            input.init = Some(path);
         }
         Ok(())
     }
