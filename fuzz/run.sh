@@ -6,7 +6,9 @@
 #
 #   fuzz/run.sh [seconds] [target...]
 #
-# Environment: FUZZ_JOBS (targets run at once, default 2), FUZZ_SANITIZER
+# Environment: FUZZ_JOBS (targets run at once, default 2), FUZZ_PROFILE
+# (release (default) or dev: an unoptimized build, a third of the build's
+# CPU time and slower runs; what CI uses for its short smoke), FUZZ_SANITIZER
 # (cargo fuzz's -s: address (default) or none), FUZZ_TARGET_DIR (default
 # fuzz/target; a directory kept between runs makes the build incremental).
 # The build: release with debug assertions and overflow checks (-O -a),
@@ -44,11 +46,16 @@ fi
 
 tdir="${FUZZ_TARGET_DIR:-target}"
 start=$(date +%s)
-cargo "${toolchain[@]}" fuzz build -O -a --codegen-units 16 -s "$sanitizer" --target-dir "$tdir"
+if [ "${FUZZ_PROFILE:-release}" = dev ]; then
+  cargo "${toolchain[@]}" fuzz build --dev -a -s "$sanitizer" --target-dir "$tdir"
+  bin="$tdir/x86_64-unknown-linux-gnu/debug"
+else
+  cargo "${toolchain[@]}" fuzz build -O -a --codegen-units 16 -s "$sanitizer" --target-dir "$tdir"
+  bin="$tdir/x86_64-unknown-linux-gnu/release"
+fi
 built=$(date +%s)
 echo "fuzz: built ${#targets[@]} targets in $((built - start)) s"
 
-bin="$tdir/x86_64-unknown-linux-gnu/release"
 out="$tdir/fuzz-run"
 rm -rf "$out"
 mkdir -p "$out" artifacts

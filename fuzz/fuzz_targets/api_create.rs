@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use libfuzzer_sys::fuzz_target;
 use pier_api::container::ContainerCreateRequest;
 use pier_image::ImageConfig;
-use pierd::model::{self, ContainerSpec, Defaults};
+use pierd::model::{self, ContainerSpec, Defaults, HostSupport};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -28,7 +28,17 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     };
     let opts = BTreeMap::new();
-    for (cgroup_v2, apparmor) in [(false, false), (true, true)] {
+    // One host that checks nothing, one like this machine (two CPUs, no
+    // blkio weight, a nofile hard limit the daemon cannot raise).
+    let this_host = HostSupport {
+        swap_limit: true,
+        blkio_weight: false,
+        blkio_weight_device: false,
+        cpus: Some("0-1".into()),
+        mems: Some("0".into()),
+        rlimit_hard: [("nofile".to_string(), 20_000)].into(),
+    };
+    for (cgroup_v2, apparmor, host) in [(false, false, HostSupport::unchecked()), (true, true, &this_host)] {
         let defaults = Defaults {
             log_driver: "json-file",
             log_opts: &opts,
@@ -36,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             ncpu: 2,
             cgroup_v2,
             apparmor,
+            host,
         };
         let Ok(built) = model::build(ID, &req, &image, &defaults) else {
             continue;
