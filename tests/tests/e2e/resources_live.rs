@@ -285,6 +285,60 @@ fn commit_pauses_a_running_container_and_thaws_it() {
     d.pier_ok(&["rm", "-f", "cm"]);
 }
 
+#[test]
+fn cp_pauses_a_running_container_and_thaws_it() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = ticker(&d, "cpp");
+    assert!(wait_until(Duration::from_secs(10), || d.log_lines(&id) > 2));
+    let count = |what: &str| d.daemon_log().matches(what).count();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hostname");
+    d.pier_ok(&["cp", "cpp:/etc/hostname", out.to_str().expect("utf-8 path")]);
+    assert!(
+        std::fs::read(&out).is_ok_and(|b| !b.is_empty()),
+        "cp out copied nothing"
+    );
+    // The client may finish at the tar's end, just before the thaw.
+    let pairs = |n| {
+        wait_until(Duration::from_secs(5), || {
+            (count("container paused"), count("container unpaused")) == (n, n)
+        })
+    };
+    assert!(
+        pairs(1),
+        "cp out: {} pauses, {} unpauses",
+        count("container paused"),
+        count("container unpaused")
+    );
+    d.pier_ok(&["cp", out.to_str().expect("utf-8 path"), "cpp:/tmp/back"]);
+    assert!(
+        pairs(2),
+        "cp in: {} pauses, {} unpauses",
+        count("container paused"),
+        count("container unpaused")
+    );
+    assert_eq!(
+        d.pier_ok(&["exec", "cpp", "cat", "/tmp/back"]),
+        std::fs::read_to_string(&out).expect("read")
+    );
+    // Thawed: still running, still ticking.
+    let st = &d.inspect(&id)["State"];
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("running"), Some(false))
+    );
+    assert_eq!(freezer_state(&freezer_dir(&d, &id)), "THAWED");
+    let lines = d.log_lines(&id);
+    assert!(wait_until(Duration::from_secs(10), || d.log_lines(&id) > lines + 2));
+    // A paused container stays paused through a copy.
+    d.pier_ok(&["pause", "cpp"]);
+    d.pier_ok(&["cp", "cpp:/etc/hostname", out.to_str().expect("utf-8 path")]);
+    assert_eq!(d.inspect(&id)["State"]["Status"], "paused");
+    assert_eq!(freezer_state(&freezer_dir(&d, &id)), "FROZEN");
+    d.pier_ok(&["rm", "-f", "cpp"]);
+}
+
 fn cg(dir: &std::path::Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file))
         .unwrap_or_else(|e| panic!("read {}/{file}: {e}", dir.display()))

@@ -47,9 +47,13 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, params: Para
     let path = path_param(&params)?;
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel::<PathStat>();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let frozen = d.freeze_for_copy(&id).await?;
+    let rt = tokio::runtime::Handle::current();
     let done = Daemon::blocking_task("archive path", move || {
         let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
         let r = d.archive_read(&id, &path, |st| drop(stat_tx.send(st)), out);
+        // Thawed before the stream's end reaches the client.
+        rt.block_on(frozen.thaw());
         if let Err(e) = &r {
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
@@ -80,7 +84,10 @@ pub async fn put(
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    Daemon::blocking("extract archive", move || d.archive_write(&id, &path, reader)).await?;
+    let frozen = d.freeze_for_copy(&id).await?;
+    let r = Daemon::blocking("extract archive", move || d.archive_write(&id, &path, reader)).await;
+    frozen.thaw().await;
+    r?;
     Ok(StatusCode::OK)
 }
 

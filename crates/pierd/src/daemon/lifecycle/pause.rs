@@ -24,6 +24,42 @@ impl Daemon {
     }
 }
 
+/// A running container frozen while `cp` copies out of or into it, so that
+/// the copy sees one instant of its files (as podman; docker's own `cp`
+/// does not pause). Thawed by dropping the guard's [`CopyFreeze::thaw`].
+pub struct CopyFreeze(Option<Arc<Container>>);
+
+impl Daemon {
+    /// Freeze container `key` for a copy when it is running and not paused
+    /// already. A failed pause is logged and the copy goes on unfrozen: the
+    /// fd walk is safe without it. Only a lookup failure is an error.
+    pub async fn freeze_for_copy(&self, key: &str) -> Result<CopyFreeze> {
+        let c = self.lookup(key)?;
+        let st = c.record().state;
+        if !st.is_running() || st.paused {
+            return Ok(CopyFreeze(None));
+        }
+        match freeze(&c).await {
+            Ok(()) => Ok(CopyFreeze(Some(c))),
+            Err(e) => {
+                tracing::debug!(id = %c.id, error = %e, "pause for copy");
+                Ok(CopyFreeze(None))
+            }
+        }
+    }
+}
+
+impl CopyFreeze {
+    /// Thaw what [`Daemon::freeze_for_copy`] froze.
+    pub async fn thaw(self) {
+        if let Some(c) = self.0 {
+            if let Err(e) = thaw(&c).await {
+                tracing::warn!(id = %c.id, error = %e, "unpause after copy");
+            }
+        }
+    }
+}
+
 /// Freeze `c` (the caller holds its op lock, or does not need it).
 pub(in crate::daemon) async fn freeze(c: &Arc<Container>) -> Result<()> {
     let rec = c.record();
