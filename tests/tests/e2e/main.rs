@@ -14,6 +14,7 @@ mod exec;
 mod images;
 mod logs;
 mod model;
+mod resources_stats;
 mod security_bounds;
 mod security_confine;
 mod security_faults;
