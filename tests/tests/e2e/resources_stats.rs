@@ -116,9 +116,20 @@ fn a_stats_stream_ends_when_its_container_is_removed() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     let id = d.run("gone", "busybox", &["sleep", "1000"]);
+    let pid = d.inspect(&id)["State"]["Pid"].as_i64().expect("pid");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let memory = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .map(|p| std::path::PathBuf::from(format!("/sys/fs/cgroup/memory{p}")));
     let mut samples = d.client().container_stats("gone", true).expect("stats stream");
     assert!(samples.next().is_some_and(|s| s.is_ok()));
+    assert!(samples.next().is_some_and(|s| s.is_ok()), "files kept open for the second sample");
     d.pier_ok(&["rm", "-f", &id]);
+    // The files the stream holds open do not keep the cgroup alive.
+    if let Some(dir) = memory {
+        assert!(!dir.exists(), "{} removed while a stream is open", dir.display());
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rest = samples.by_ref().count();

@@ -2,6 +2,10 @@
 //! online CPUs (`/proc/stat`), a network namespace's interface counters
 //! (`/proc/<pid>/net/dev`) and the machine's memory (`/proc/meminfo`).
 
+use std::path::Path;
+
+use super::OpenFiles;
+
 /// `USER_HZ` (see `v1::CLOCK_TICKS`).
 const CLOCK_TICKS: u64 = 100;
 
@@ -34,8 +38,8 @@ pub fn parse_proc_stat(text: &str) -> Option<(u64, u32)> {
 }
 
 /// Read `/proc/stat`.
-pub fn system_cpu() -> Option<(u64, u32)> {
-    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+pub fn system_cpu(files: &mut OpenFiles) -> Option<(u64, u32)> {
+    parse_proc_stat(&files.text(Path::new("/proc/stat"))?)
 }
 
 /// One interface's counters.
@@ -87,10 +91,8 @@ pub fn parse_net_dev(text: &str) -> Vec<(String, NetDev)> {
 }
 
 /// The interfaces of the network namespace process `pid` is in.
-pub fn net_dev(pid: i32) -> Option<Vec<(String, NetDev)>> {
-    Some(parse_net_dev(
-        &std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?,
-    ))
+pub fn net_dev(pid: i32, files: &mut OpenFiles) -> Option<Vec<(String, NetDev)>> {
+    Some(parse_net_dev(&files.text(Path::new(&format!("/proc/{pid}/net/dev")))?))
 }
 
 /// `MemTotal` in bytes.
@@ -154,10 +156,11 @@ eth0:    1296      16    1    2    0     0          0         0     1042      11
 
     #[test]
     fn this_host() {
-        let (ns, cpus) = system_cpu().expect("/proc/stat");
+        let mut files = OpenFiles::new();
+        let (ns, cpus) = system_cpu(&mut files).expect("/proc/stat");
         assert!(ns > 0 && cpus > 0);
         assert!(mem_total().expect("meminfo") > 0);
         let pid = i32::try_from(std::process::id()).expect("pid");
-        assert!(net_dev(pid).is_some());
+        assert!(net_dev(pid, &mut files).is_some());
     }
 }

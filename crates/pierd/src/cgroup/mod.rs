@@ -10,12 +10,15 @@
 //! `/proc/<pid>/cgroup` and the mount table, so it does not matter where
 //! the runtime put it (runc's default relative path, or `/pier/<id>`).
 
+pub mod files;
 pub mod host;
 pub mod v1;
 pub mod v2;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use files::OpenFiles;
 
 /// One cgroup's usage, in the units docker reports (nanoseconds, bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,12 +137,13 @@ impl Cgroup {
         Some(Cgroup::V2(join_cgroup(&m.mount_point, &m.root, path)))
     }
 
-    /// Read one sample (files that cannot be read count as zero: a
-    /// controller may be missing, or the cgroup may be going away).
-    pub fn read(&self) -> Usage {
+    /// Read one sample through `files` (kept open between samples);
+    /// files that cannot be read count as zero: a controller may be
+    /// missing, or the cgroup may be going away.
+    pub fn read(&self, files: &mut OpenFiles) -> Usage {
         match self {
-            Cgroup::V1(d) => d.read(),
-            Cgroup::V2(dir) => v2::read(dir),
+            Cgroup::V1(d) => d.read(files),
+            Cgroup::V2(dir) => v2::read(dir, files),
         }
     }
 }
@@ -223,8 +227,8 @@ fn join_cgroup(mount_point: &Path, root: &str, path: &str) -> PathBuf {
 }
 
 /// Read `dir/name` as text; `None` when it cannot be read.
-pub(crate) fn read_text(dir: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(name)).ok()
+pub(crate) fn read_text(files: &mut OpenFiles, dir: &Path, name: &str) -> Option<String> {
+    files.text(&dir.join(name))
 }
 
 /// A file holding one number.

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{parse_flat_keyed, parse_u64, pick, read_text, Blkio, BlkioEntry, Cpu, Memory, Pids, Throttling, Usage};
+use super::{
+    parse_flat_keyed, parse_u64, pick, read_text, Blkio, BlkioEntry, Cpu, Memory, OpenFiles, Pids, Throttling, Usage,
+};
 
 /// `USER_HZ`: the unit of `cpuacct.stat` (a constant 100 on Linux, as
 /// containerd and dockerd assume).
@@ -56,20 +58,20 @@ pub struct Dirs {
     pub blkio: Option<PathBuf>,
 }
 
-fn num(dir: &Path, name: &str) -> u64 {
-    read_text(dir, name).and_then(|t| parse_u64(&t)).unwrap_or(0)
+fn num(files: &mut OpenFiles, dir: &Path, name: &str) -> u64 {
+    read_text(files, dir, name).and_then(|t| parse_u64(&t)).unwrap_or(0)
 }
 
 impl Dirs {
-    pub fn read(&self) -> Usage {
+    pub fn read(&self, files: &mut OpenFiles) -> Usage {
         let mut u = Usage::default();
         if let Some(d) = &self.cpuacct {
-            let stat = read_text(d, "cpuacct.stat")
+            let stat = read_text(files, d, "cpuacct.stat")
                 .map(|t| parse_cpuacct_stat(&t))
                 .unwrap_or_default();
             u.cpu = Cpu {
-                total_ns: num(d, "cpuacct.usage"),
-                percpu_ns: read_text(d, "cpuacct.usage_percpu")
+                total_ns: num(files, d, "cpuacct.usage"),
+                percpu_ns: read_text(files, d, "cpuacct.usage_percpu")
                     .map(|t| parse_percpu(&t))
                     .unwrap_or_default(),
                 user_ns: stat.0,
@@ -78,28 +80,30 @@ impl Dirs {
             };
         }
         if let Some(d) = &self.cpu {
-            u.cpu.throttling = read_text(d, "cpu.stat").map(|t| parse_cpu_stat(&t)).unwrap_or_default();
+            u.cpu.throttling = read_text(files, d, "cpu.stat")
+                .map(|t| parse_cpu_stat(&t))
+                .unwrap_or_default();
         }
         if let Some(d) = &self.memory {
-            let stat = read_text(d, "memory.stat")
+            let stat = read_text(files, d, "memory.stat")
                 .map(|t| parse_flat_keyed(&t))
                 .unwrap_or_default();
             u.memory = Memory {
-                usage: num(d, "memory.usage_in_bytes"),
-                max_usage: num(d, "memory.max_usage_in_bytes"),
-                limit: num(d, "memory.limit_in_bytes"),
-                failcnt: num(d, "memory.failcnt"),
+                usage: num(files, d, "memory.usage_in_bytes"),
+                max_usage: num(files, d, "memory.max_usage_in_bytes"),
+                limit: num(files, d, "memory.limit_in_bytes"),
+                failcnt: num(files, d, "memory.failcnt"),
                 stats: pick(&stat, MEMORY_STAT_KEYS),
             };
         }
         if let Some(d) = &self.pids {
             u.pids = Pids {
-                current: num(d, "pids.current"),
-                limit: read_text(d, "pids.max").map(|t| parse_pids_max(&t)).unwrap_or(0),
+                current: num(files, d, "pids.current"),
+                limit: read_text(files, d, "pids.max").map(|t| parse_pids_max(&t)).unwrap_or(0),
             };
         }
         if let Some(d) = &self.blkio {
-            u.blkio = read_blkio(d);
+            u.blkio = read_blkio(d, files);
         }
         u
     }
@@ -108,9 +112,9 @@ impl Dirs {
 /// containerd's choice: the CFQ files when the kernel has them, and the
 /// throttle files (which count every device) for bytes and ios otherwise.
 /// Every v1 list is present (docker's `[]`, not `null`).
-fn read_blkio(d: &Path) -> Blkio {
-    let list = |name: &str| read_text(d, name).map(|t| parse_blkio(&t)).unwrap_or_default();
-    let cfq = d.join("blkio.io_serviced_recursive").exists();
+fn read_blkio(d: &Path, files: &mut OpenFiles) -> Blkio {
+    let cfq = files.exists(&d.join("blkio.io_serviced_recursive"));
+    let mut list = |name: &str| read_text(files, d, name).map(|t| parse_blkio(&t)).unwrap_or_default();
     let mut b = Blkio {
         service_bytes: Some(Vec::new()),
         serviced: Some(Vec::new()),
@@ -240,7 +244,7 @@ mod tests {
         let cg = super::super::Cgroup::of_pid(pid).expect("own cgroup is mounted");
         let v2_host = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         assert_eq!(matches!(cg, super::super::Cgroup::V2(_)), v2_host, "{cg:?}");
-        let u = cg.read();
+        let u = cg.read(&mut OpenFiles::new());
         assert!(u.cpu.total_ns > 0, "{u:?}");
         assert!(u.memory.usage > 0, "{u:?}");
         assert!(u.blkio.service_bytes.is_some());

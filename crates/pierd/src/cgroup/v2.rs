@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::{
-    parse_flat_keyed, parse_limit, parse_u64, pick, read_text, Blkio, BlkioEntry, Cpu, Memory, Pids, Throttling, Usage,
+    parse_flat_keyed, parse_limit, parse_u64, pick, read_text, Blkio, BlkioEntry, Cpu, Memory, OpenFiles, Pids,
+    Throttling, Usage,
 };
 
 /// The keys docker reports from a v2 `memory.stat`, in its order.
@@ -57,8 +58,8 @@ pub struct Files {
 }
 
 impl Files {
-    pub fn read(dir: &Path) -> Files {
-        let r = |n: &str| read_text(dir, n);
+    pub fn read(dir: &Path, files: &mut OpenFiles) -> Files {
+        let mut r = |n: &str| read_text(files, dir, n);
         Files {
             cpu_stat: r("cpu.stat"),
             memory_current: r("memory.current"),
@@ -73,8 +74,8 @@ impl Files {
 }
 
 /// Read a v2 cgroup directory.
-pub fn read(dir: &Path) -> Usage {
-    usage(&Files::read(dir))
+pub fn read(dir: &Path, files: &mut OpenFiles) -> Usage {
+    usage(&Files::read(dir, files))
 }
 
 /// A sample from the files' text (pure).
@@ -168,7 +169,7 @@ mod tests {
 
     #[test]
     fn reads_a_v2_cgroup_directory() {
-        let u = read(&fixtures().join("busy"));
+        let u = read(&fixtures().join("busy"), &mut OpenFiles::new());
         assert_eq!(u.cpu.total_ns, 2_841_627_000);
         assert_eq!(u.cpu.user_ns, 2_791_108_000);
         assert_eq!(u.cpu.kernel_ns, 50_519_000);
@@ -212,7 +213,7 @@ mod tests {
 
     #[test]
     fn unlimited_and_idle_cgroup() {
-        let u = read(&fixtures().join("idle"));
+        let u = read(&fixtures().join("idle"), &mut OpenFiles::new());
         assert_eq!(u.memory.limit, u64::MAX, "memory.max `max`");
         assert_eq!(u.pids.limit, 0, "pids.max `max` is docker's 0");
         assert_eq!(u.memory.failcnt, 0);
@@ -225,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_reads_as_zero() {
-        let u = read(&fixtures().join("absent"));
+        let u = read(&fixtures().join("absent"), &mut OpenFiles::new());
         assert_eq!(u.cpu.total_ns, 0);
         assert_eq!(u.memory.limit, u64::MAX);
         assert_eq!(u.memory.stats.values().sum::<u64>(), 0);

@@ -3,7 +3,8 @@
 //! A stream is a value the HTTP body pulls from: no task runs for it and
 //! nothing is left behind when the client goes. Each sample reads the
 //! cgroup files directly on a blocking thread (a few small reads, never a
-//! runtime invocation); the cgroup is found once per init pid. As dockerd:
+//! runtime invocation); the cgroup is found once per init pid and its
+//! files stay open between samples (`cgroup::OpenFiles`). As dockerd:
 //! a container that is not running gives docker's empty sample (id and
 //! name only), a stream keeps sampling until the container is removed, and
 //! a single non-one-shot sample waits for a second one so that its
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::cgroup::host::{self, NetDev};
-use crate::cgroup::{Cgroup, Cpu, Usage};
+use crate::cgroup::{Cgroup, Cpu, OpenFiles, Usage};
 use crate::daemon::{Container, Daemon, Live};
 use crate::error::Result;
 use crate::model::spec::NetworkMode;
@@ -70,7 +71,8 @@ pub struct StatsFrame {
 pub struct StatsStream {
     c: Arc<Container>,
     opts: StatsOptions,
-    cgroup: Option<(i32, Cgroup)>,
+    /// The cgroup of the init pid and the files read, kept open.
+    reader: Option<Reader>,
     previous: Option<CpuSample>,
     next_at: Option<Instant>,
     live: watch::Receiver<Live>,
@@ -86,7 +88,7 @@ impl Daemon {
             live: c.subscribe(),
             c,
             opts,
-            cgroup: None,
+            reader: None,
             previous: None,
             next_at: None,
             shutdown: self.shutdown_signal(),
@@ -166,17 +168,20 @@ impl StatsStream {
         let rec = self.c.record();
         let pid = rec.state.pid;
         if pid <= 0 {
+            // Let go of the files (a held /proc/<pid>/net/dev pins the
+            // netns of a container that has ended).
+            self.reader = None;
             return None;
         }
         let host_network = rec.spec.network == NetworkMode::Host;
-        let cached = self.cgroup.take().filter(|(p, _)| *p == pid);
+        let cached = self.reader.take().filter(|r| r.pid == pid);
         let read = Daemon::blocking("read container stats", move || {
             Ok(read_sample(pid, cached, host_network))
         })
         .await;
         match read {
-            Ok(Some((cgroup, sample))) => {
-                self.cgroup = Some((pid, cgroup));
+            Ok(Some((reader, sample))) => {
+                self.reader = Some(reader);
                 Some(sample)
             }
             Ok(None) => None,
@@ -188,16 +193,32 @@ impl StatsStream {
     }
 }
 
+/// What one stream reads: a container init's cgroup and the files of
+/// its samples, held open between samples.
+struct Reader {
+    pid: i32,
+    cgroup: Cgroup,
+    files: OpenFiles,
+}
+
 /// One sample of process `pid`'s cgroup (found anew unless `cached`).
-fn read_sample(pid: i32, cached: Option<(i32, Cgroup)>, host_network: bool) -> Option<(Cgroup, Sample)> {
-    let cgroup = match cached {
-        Some((_, cg)) => cg,
-        None => Cgroup::of_pid(pid)?,
+fn read_sample(pid: i32, cached: Option<Reader>, host_network: bool) -> Option<(Reader, Sample)> {
+    let mut r = match cached {
+        Some(r) => r,
+        None => Reader {
+            pid,
+            cgroup: Cgroup::of_pid(pid)?,
+            files: OpenFiles::new(),
+        },
     };
-    let usage = cgroup.read();
+    let usage = r.cgroup.read(&mut r.files);
     let read = pier_time::now_nanos();
-    let (system_cpu_ns, online_cpus) = host::system_cpu().unwrap_or_default();
-    let networks = if host_network { None } else { host::net_dev(pid) };
+    let (system_cpu_ns, online_cpus) = host::system_cpu(&mut r.files).unwrap_or_default();
+    let networks = if host_network {
+        None
+    } else {
+        host::net_dev(pid, &mut r.files)
+    };
     let sample = Sample {
         cpu: CpuSample {
             read,
@@ -209,7 +230,7 @@ fn read_sample(pid: i32, cached: Option<(i32, Cgroup)>, host_network: bool) -> O
         networks,
         machine_memory: machine_memory(),
     };
-    Some((cgroup, sample))
+    Some((r, sample))
 }
 
 /// `/proc/meminfo`'s total, read once.
