@@ -136,7 +136,7 @@ impl Daemon {
                 })
                 .collect();
             // Newest first, as `GET /containers/json` lists them.
-            list.sort_by(|a, b| b.record.created.cmp(&a.record.created));
+            list.sort_by_key(|c| std::cmp::Reverse(c.record.created));
             du.containers = Some(list);
         }
         if opts.volumes {
