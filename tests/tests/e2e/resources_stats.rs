@@ -124,7 +124,10 @@ fn a_stats_stream_ends_when_its_container_is_removed() {
         .map(|p| std::path::PathBuf::from(format!("/sys/fs/cgroup/memory{p}")));
     let mut samples = d.client().container_stats("gone", true).expect("stats stream");
     assert!(samples.next().is_some_and(|s| s.is_ok()));
-    assert!(samples.next().is_some_and(|s| s.is_ok()), "files kept open for the second sample");
+    assert!(
+        samples.next().is_some_and(|s| s.is_ok()),
+        "files kept open for the second sample"
+    );
     d.pier_ok(&["rm", "-f", &id]);
     // The files the stream holds open do not keep the cgroup alive.
     if let Some(dir) = memory {
