@@ -265,6 +265,64 @@ pub fn start(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     vec![run_d, run_rm]
 }
 
+/// The limits of the "start with limits" row.
+pub const LIMITS: &[&str] = &[
+    "-m",
+    "64m",
+    "--cpus",
+    "0.5",
+    "--pids-limit",
+    "100",
+    "--ulimit",
+    "nproc=500:500",
+];
+
+/// `run -d` with cgroup limits against the same start without them, in
+/// the same rounds (the order alternates), for the engines with a CLI.
+pub fn start_with_limits(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
+    eprintln!("pier-bench: start with limits");
+    let mut c = interleave(slots, 2, plan.rounds, true, engines_only, |e, round| {
+        let Engine::Cli(c) = e else {
+            bail!("no limits for the raw runtime");
+        };
+        let mut one = |limited: bool| -> Result<f64> {
+            let name = format!("pb-l{}-{round}", u8::from(limited));
+            let opts: &[&str] = if limited { LIMITS } else { &[] };
+            let t = c.run_detached_with(&name, opts, &["sleep", "1000"])?.elapsed;
+            c.remove(&[name])?;
+            Ok(ms(t))
+        };
+        let (with, without) = if round % 2 == 0 {
+            let w = one(true)?;
+            (w, one(false)?)
+        } else {
+            let wo = one(false)?;
+            (one(true)?, wo)
+        };
+        Ok((vec![Ok(with), Ok(without)], String::new()))
+    });
+    for i in 0..slots.len() {
+        if let (Some(with), Some(without)) = (Summary::of(&c.samples[0][i]), Summary::of(&c.samples[1][i])) {
+            c.detail[i] = format!(
+                "without limits {:.1} ms; with/without {:.3}×",
+                without.median,
+                with.median / without.median
+            );
+        }
+    }
+    vec![Table {
+        title: format!("Start with limits: `run -d {} IMAGE sleep 1000`", LIMITS.join(" ")),
+        how: format!(
+            "As the `run -d` row, each round also starting the same container without the limits (order alternating); detail: the median without them and the ratio (target: within 5 %). {} rounds.",
+            plan.rounds
+        ),
+        unit: "ms".into(),
+        better: Better::Lower,
+        target: None,
+        rows: rows(slots, &c, 0, engines_only),
+    }]
+}
+
 /// `exec C true` in a running container.
 pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     eprintln!("pier-bench: exec");

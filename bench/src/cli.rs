@@ -164,6 +164,15 @@ impl CliEngine {
         self.verb(&a, Stdout::Null, STEP)
     }
 
+    /// [`Self::run_detached`] with more `run` options (`-m 64m`, …).
+    pub fn run_detached_with(&mut self, name: &str, opts: &[&str], args: &[&str]) -> Result<Outcome> {
+        self.live.push(name.to_string());
+        let mut mode = vec!["-d"];
+        mode.extend_from_slice(opts);
+        let a = self.run_args(&mode, name, args);
+        self.verb(&a, Stdout::Null, STEP)
+    }
+
     /// [`Self::run_detached`] with the log-write options.
     pub fn run_detached_logging(&mut self, name: &str, args: &[&str]) -> Result<Outcome> {
         self.live.push(name.to_string());

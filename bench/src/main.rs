@@ -240,6 +240,9 @@ fn main() -> Result<()> {
     tables.extend(bench::start(&mut slots, &plan));
     tables.extend(bench::exec(&mut slots, &plan));
     if !proc::interrupted() {
+        tables.extend(bench::start_with_limits(&mut slots, &plan));
+    }
+    if !proc::interrupted() {
         tables.extend(bench::memory(&mut slots, &plan));
     }
     if !proc::interrupted() {

@@ -126,6 +126,39 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /containers/{id}/pause`.
+    pub fn container_pause(&self, id: &str) -> Result<(), Error> {
+        self.request("POST", &id_path(id, "/pause"), &Query::new(), RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub fn container_unpause(&self, id: &str) -> Result<(), Error> {
+        self.request("POST", &id_path(id, "/unpause"), &Query::new(), RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/top?ps_args=`.
+    pub fn container_top(&self, id: &str, ps_args: &str) -> Result<pier_api::container::TopResponse, Error> {
+        let mut q = Query::new();
+        if !ps_args.is_empty() {
+            q.push("ps_args", ps_args);
+        }
+        self.request("GET", &id_path(id, "/top"), &q, RequestBody::Empty)?
+            .json("top response")
+    }
+
+    /// `POST /containers/{id}/update`: `body` holds the `Resources` fields
+    /// and `RestartPolicy` to change.
+    pub fn container_update(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<pier_api::container::UpdateResponse, Error> {
+        self.request_json("POST", &id_path(id, "/update"), &Query::new(), body)?
+            .json("update response")
+    }
+
     /// `DELETE /containers/{id}?force=&v=`.
     pub fn container_remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), Error> {
         let mut q = Query::new();

@@ -172,7 +172,10 @@ impl Client {
         for c in &opts.changes {
             q.push("changes", c.as_str());
         }
-        q.flag("pause", opts.pause);
+        // The daemon pauses unless told not to (docker's client sends 0).
+        if !opts.pause {
+            q.push("pause", "0");
+        }
         self.request_json("POST", "/commit", &q, &serde_json::json!({}))?
             .json("commit response")
     }

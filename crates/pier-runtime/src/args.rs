@@ -33,6 +33,9 @@ pub enum Op {
     Delete,
     State,
     Exec,
+    Pause,
+    Resume,
+    Update,
 }
 
 impl fmt::Display for Op {
@@ -44,6 +47,9 @@ impl fmt::Display for Op {
             Op::Delete => "delete",
             Op::State => "state",
             Op::Exec => "exec",
+            Op::Pause => "pause",
+            Op::Resume => "resume",
+            Op::Update => "update",
         })
     }
 }
@@ -121,6 +127,19 @@ pub(crate) fn state(id: &str) -> Vec<OsString> {
     vec![os("state"), os(id)]
 }
 
+pub(crate) fn pause(id: &str) -> Vec<OsString> {
+    vec![os("pause"), os(id)]
+}
+
+pub(crate) fn resume(id: &str) -> Vec<OsString> {
+    vec![os("resume"), os(id)]
+}
+
+/// `update --resources FILE ID`: FILE holds an OCI `linux.resources` object.
+pub(crate) fn update(id: &str, resources: &Path) -> Vec<OsString> {
+    vec![os("update"), os("--resources"), path(resources), os(id)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +173,12 @@ mod tests {
         assert_eq!(s(delete("id", true)), ["delete", "--force", "id"]);
         assert_eq!(s(delete("id", false)), ["delete", "id"]);
         assert_eq!(s(state("id")), ["state", "id"]);
+        assert_eq!(s(pause("id")), ["pause", "id"]);
+        assert_eq!(s(resume("id")), ["resume", "id"]);
+        assert_eq!(
+            s(update("id", Path::new("/b/resources.json"))),
+            ["update", "--resources", "/b/resources.json", "id"]
+        );
         let e = ExecOptions {
             process: "/b/exec-1.json".into(),
             pid_file: "/b/exec-1.pid".into(),

@@ -94,6 +94,18 @@ impl Runtime {
         self.with_global(args::state(id))
     }
 
+    pub fn pause_args(&self, id: &str) -> Vec<OsString> {
+        self.with_global(args::pause(id))
+    }
+
+    pub fn resume_args(&self, id: &str) -> Vec<OsString> {
+        self.with_global(args::resume(id))
+    }
+
+    pub fn update_args(&self, id: &str, resources: &Path) -> Vec<OsString> {
+        self.with_global(args::update(id, resources))
+    }
+
     fn with_global(&self, sub: Vec<OsString>) -> Vec<OsString> {
         let mut all = self.global_args();
         all.extend(sub);

@@ -44,7 +44,8 @@
 //! [`Response::Exited`]), or at once if it already has. A connection's next
 //! request is read only after the previous one is answered, so a `Wait`
 //! holds its connection: use a connection of its own for it.
-//! [`Request::Start`] and [`Request::Kill`] are answered when the runtime
+//! [`Request::Start`], [`Request::Kill`], [`Request::Pause`],
+//! [`Request::Resume`] and [`Request::Update`] are answered when the runtime
 //! invocation ends (`Ok`, or `Error` with the runtime's message); the shim
 //! runs one invocation at a time, in arrival order, and kills one that takes
 //! longer than two minutes.
@@ -249,6 +250,14 @@ pub enum Request {
     },
     /// Close the container's stdin (EOF).
     CloseStdin,
+    /// Freeze every process of the container (`runtime pause`).
+    Pause,
+    /// Thaw a paused container (`runtime resume`).
+    Resume,
+    /// Change the running container's resource limits (`runtime update
+    /// --resources FILE`): `resources` is an OCI `linux.resources` JSON
+    /// file written by pierd.
+    Update { resources: PathBuf },
 }
 
 /// Which of the container's streams an attach wants.
@@ -409,6 +418,9 @@ pub struct StateInfo {
     /// Unix nanoseconds of `start`, if it ran.
     pub started_at: Option<i64>,
     pub exit: Option<ExitRecord>,
+    /// Frozen by a `Pause` (absent from shims before pause existed).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// How the container's init ended. Written to `exit.json` before any client

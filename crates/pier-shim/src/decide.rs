@@ -31,13 +31,18 @@ pub struct View {
     pub starting: bool,
     /// The container has a terminal.
     pub tty: bool,
+    /// Frozen by a `Pause` that no `Resume` (or SIGKILL) undid.
+    pub paused: bool,
 }
 
 /// A runtime invocation a client asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientOp {
     Start,
     Kill { signal: i32, all: bool },
+    Pause,
+    Resume,
+    Update { resources: std::path::PathBuf },
 }
 
 /// What to do with one request.
@@ -86,6 +91,7 @@ pub fn state_info(v: &View) -> StateInfo {
         pid: v.pid,
         started_at: v.started_at,
         exit,
+        paused: v.paused && v.phase == Phase::Running,
     }
 }
 
@@ -140,6 +146,17 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             width: *width,
         },
         Request::CloseStdin => Decision::CloseStdin,
+        Request::Pause | Request::Resume => match v.phase {
+            Phase::Running if matches!(req, Request::Pause) => Decision::Run(ClientOp::Pause),
+            Phase::Running => Decision::Run(ClientOp::Resume),
+            _ => error(ErrorCode::NotRunning, "container is not running"),
+        },
+        Request::Update { resources } => match v.phase {
+            Phase::Created | Phase::Running => Decision::Run(ClientOp::Update {
+                resources: resources.clone(),
+            }),
+            _ => error(ErrorCode::NotRunning, "container is not running"),
+        },
     }
 }
 
@@ -184,6 +201,7 @@ mod tests {
             started_at: None,
             starting: false,
             tty: false,
+            paused: false,
         }
     }
 
@@ -231,6 +249,43 @@ mod tests {
             decide(&view(Phase::Running), &Request::Kill { signal: 0, all: false }),
             Decision::Reply(Response::Error { .. })
         ));
+    }
+
+    #[test]
+    fn pause_resume_and_update_need_a_live_container() {
+        assert_eq!(
+            decide(&view(Phase::Running), &Request::Pause),
+            Decision::Run(ClientOp::Pause)
+        );
+        assert_eq!(
+            decide(&view(Phase::Running), &Request::Resume),
+            Decision::Run(ClientOp::Resume)
+        );
+        assert!(matches!(
+            decide(&view(Phase::Created), &Request::Pause),
+            Decision::Reply(Response::Error {
+                code: ErrorCode::NotRunning,
+                ..
+            })
+        ));
+        let u = Request::Update {
+            resources: "/b/resources.json".into(),
+        };
+        assert_eq!(
+            decide(&view(Phase::Running), &u),
+            Decision::Run(ClientOp::Update {
+                resources: "/b/resources.json".into()
+            })
+        );
+        assert!(matches!(
+            decide(&view(Phase::Draining(record())), &u),
+            Decision::Reply(Response::Error { .. })
+        ));
+        let mut paused = view(Phase::Running);
+        paused.paused = true;
+        assert!(state_info(&paused).paused);
+        paused.phase = Phase::Draining(record());
+        assert!(!state_info(&paused).paused);
     }
 
     #[test]

@@ -282,6 +282,7 @@ impl Daemon {
         cfg.log_opts = file.log_opts.unwrap_or_default();
         cfg.detach_keys = file.detach_keys;
         cfg.insecure_registries = file.insecure_registries.unwrap_or_default();
+        cfg.cgroup_parent = file.cgroup_parent.filter(|p| !p.is_empty());
 
         let socket = self.sock.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -74,6 +74,18 @@ pub enum Command {
     /// Rename a container
     #[command(override_usage = "pier rename CONTAINER NEW_NAME")]
     Rename(RenameArgs),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "pier pause CONTAINER [CONTAINER...]")]
+    Pause(IdsArgs),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "pier unpause CONTAINER [CONTAINER...]")]
+    Unpause(IdsArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "pier top CONTAINER [ps OPTIONS]")]
+    Top(crate::commands::live::TopArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "pier update [OPTIONS] CONTAINER [CONTAINER...]")]
+    Update(crate::commands::live::UpdateArgs),
     /// List images
     #[command(override_usage = "pier images [OPTIONS] [REPOSITORY[:TAG]]")]
     Images(ImagesArgs),

@@ -43,6 +43,12 @@ pub struct DaemonConfig {
     pub apparmor: bool,
     /// Bounds on the API socket.
     pub api: ApiLimits,
+    /// `cgroup-parent`: the parent cgroup of containers without
+    /// `--cgroup-parent`; `None`: `/pier`.
+    pub cgroup_parent: Option<String>,
+    /// What the host's cgroups support and the daemon's rlimits allow
+    /// (dockerd's sysinfo), probed at construction.
+    pub host_support: crate::model::HostSupport,
 }
 
 /// Bounds on the API socket, so no client (or crowd of idle ones) can take
@@ -98,6 +104,8 @@ impl DaemonConfig {
             apparmor: Path::new("/sys/kernel/security/apparmor").exists()
                 && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y')),
             api: ApiLimits::default(),
+            cgroup_parent: None,
+            host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
         }
     }
 
@@ -136,6 +144,7 @@ pub struct FileConfig {
     pub log_opts: Option<BTreeMap<String, String>>,
     pub detach_keys: Option<String>,
     pub insecure_registries: Option<Vec<String>>,
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +157,76 @@ pub enum ConfigError {
     LogDriver(String),
     #[error("runtime {0:?} not found in PATH")]
     Runtime(String),
+}
+
+/// dockerd's sysinfo for the cgroup hierarchy mounted at `root` (v1: one
+/// directory per controller; v2: one unified tree), and the daemon's hard
+/// rlimits when it cannot raise them (no `CAP_SYS_RESOURCE`).
+pub fn probe_host_support(root: &Path) -> crate::model::HostSupport {
+    let exists = |p: &str| root.join(p).exists();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).ok().map(|s| s.trim().to_string());
+    let v2 = exists("cgroup.controllers");
+    let (swap_limit, blkio_weight, blkio_weight_device, cpus, mems) = if v2 {
+        let controllers = read("cgroup.controllers").unwrap_or_default();
+        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+        (
+            has("memory"),
+            has("io"),
+            has("io"),
+            read("cpuset.cpus.effective"),
+            read("cpuset.mems.effective"),
+        )
+    } else {
+        (
+            exists("memory/memory.memsw.limit_in_bytes"),
+            exists("blkio/blkio.weight"),
+            exists("blkio/blkio.weight_device"),
+            read("cpuset/cpuset.cpus"),
+            read("cpuset/cpuset.mems"),
+        )
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let can_raise = crate::spec::parse_cap_mask(&status, "CapEff").is_some_and(|m| m & (1 << CAP_SYS_RESOURCE) != 0);
+    let rlimit_hard = if can_raise {
+        Default::default()
+    } else {
+        daemon_hard_rlimits()
+    };
+    crate::model::HostSupport {
+        swap_limit,
+        blkio_weight,
+        blkio_weight_device,
+        cpus,
+        mems,
+        rlimit_hard,
+    }
+}
+
+/// The daemon's hard rlimits by docker's ulimit names.
+fn daemon_hard_rlimits() -> BTreeMap<String, u64> {
+    use nix::sys::resource::{getrlimit, Resource};
+    [
+        ("as", Resource::RLIMIT_AS),
+        ("core", Resource::RLIMIT_CORE),
+        ("cpu", Resource::RLIMIT_CPU),
+        ("data", Resource::RLIMIT_DATA),
+        ("fsize", Resource::RLIMIT_FSIZE),
+        ("locks", Resource::RLIMIT_LOCKS),
+        ("memlock", Resource::RLIMIT_MEMLOCK),
+        ("msgqueue", Resource::RLIMIT_MSGQUEUE),
+        ("nice", Resource::RLIMIT_NICE),
+        ("nofile", Resource::RLIMIT_NOFILE),
+        ("nproc", Resource::RLIMIT_NPROC),
+        ("rss", Resource::RLIMIT_RSS),
+        ("rtprio", Resource::RLIMIT_RTPRIO),
+        ("rttime", Resource::RLIMIT_RTTIME),
+        ("sigpending", Resource::RLIMIT_SIGPENDING),
+        ("stack", Resource::RLIMIT_STACK),
+    ]
+    .into_iter()
+    .filter_map(|(name, r)| getrlimit(r).ok().map(|(_, hard)| (name.to_string(), hard)))
+    .collect()
 }
 
 /// Parse the text of a `daemon.json`.

@@ -33,6 +33,15 @@ pub enum Error {
     InvalidParameter(String),
     #[error("Container {0} is not running")]
     NotRunning(String),
+    /// Unpause of a container that is not paused (dockerd: a 500).
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    /// The runtime refused an update (dockerd: a 500).
+    #[error("Cannot update container {id}: {message}")]
+    UpdateFailed { id: String, message: String },
+    /// `top`'s arguments or `ps`'s output refused (dockerd: a 500).
+    #[error("{0}")]
+    PsArgs(String),
     #[error(
         "cannot remove container \"/{0}\": container is running: stop the container before removing or force remove"
     )]

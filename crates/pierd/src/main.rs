@@ -29,6 +29,9 @@ struct Flags {
     /// Log level: error, warn, info, debug, trace.
     #[arg(short = 'l', long)]
     log_level: Option<String>,
+    /// Parent cgroup of containers without --cgroup-parent (default /pier).
+    #[arg(long)]
+    cgroup_parent: Option<String>,
     /// The pier-shim binary (default: next to pierd).
     #[arg(long, env = "PIER_SHIM")]
     shim: Option<PathBuf>,
@@ -138,6 +141,11 @@ fn main() -> anyhow::Result<()> {
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
     cfg.insecure_registries = file.insecure_registries.clone().unwrap_or_default();
+    cfg.cgroup_parent = flags
+        .cgroup_parent
+        .clone()
+        .or(file.cgroup_parent.clone())
+        .filter(|p| !p.is_empty());
 
     // Refuse early, before touching the socket of a running pierd.
     drop(pierd::DataRootLock::acquire(&cfg.data_root)?);

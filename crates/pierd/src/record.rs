@@ -56,6 +56,9 @@ pub struct State {
     /// Pid of the shim serving the current run, for diagnostics.
     #[serde(default)]
     pub shim_pid: i32,
+    /// Frozen by `pause` (meaningful while running; docker's `Paused`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl State {
@@ -69,11 +72,26 @@ impl State {
             started_at: None,
             finished_at: None,
             shim_pid: 0,
+            paused: false,
         }
     }
 
     pub fn is_running(&self) -> bool {
         self.status == Status::Running
+    }
+
+    /// Running and frozen.
+    pub fn is_paused(&self) -> bool {
+        self.is_running() && self.paused
+    }
+
+    /// Docker's state name: `paused` for a frozen running container.
+    pub fn status_name(&self) -> &'static str {
+        if self.is_paused() {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
     }
 }
 
@@ -230,7 +248,8 @@ pub fn parse(path: &Path, bytes: &[u8], defaults: &model::Defaults<'_>) -> Resul
     let common: Common = serde_json::from_slice(bytes).map_err(parse_err)?;
     match common.version {
         VERSION => {
-            let record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            let mut record: ContainerRecord = serde_json::from_slice(bytes).map_err(parse_err)?;
+            model::upgrade::lift_resources(&mut record.spec);
             Ok(Loaded {
                 record,
                 upgraded_from: None,
@@ -279,6 +298,7 @@ pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> Container
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        host: model::HostSupport::unchecked(),
     };
     let req = pier_api::container::ContainerCreateRequest {
         config: pier_api::container::ContainerConfig {
@@ -323,6 +343,7 @@ mod tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            host: model::HostSupport::unchecked(),
         }
     }
 

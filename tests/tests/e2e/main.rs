@@ -15,6 +15,8 @@ mod images;
 mod logs;
 mod model;
 mod resources_stats;
+mod resources_limits;
+mod resources_live;
 mod security_bounds;
 mod security_confine;
 mod security_faults;

@@ -20,7 +20,7 @@ use crate::sink::Stream;
 const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A runtime invocation, queued or in flight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Invocation {
     Create,
     Client { conn: usize, op: ClientOp },
@@ -29,7 +29,7 @@ pub(super) enum Invocation {
 }
 
 /// The runtime invocation running now.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct InFlight {
     pid: i32,
     inv: Invocation,
@@ -90,24 +90,26 @@ impl Invocations {
         status: ExitStatus,
         id: &str,
     ) -> Option<(Invocation, Result<(), RuntimeError>)> {
-        let f = self.in_flight.filter(|f| f.pid == pid)?;
-        self.in_flight = None;
+        if self.in_flight.as_ref()?.pid != pid {
+            return None;
+        }
+        let f = self.in_flight.take()?;
         let result = if f.timed_out {
             Err(RuntimeError::TimedOut {
-                op: op_of(f.inv),
+                op: op_of(&f.inv),
                 id: id.to_owned(),
                 after: INVOCATION_TIMEOUT,
             })
         } else {
             self.runtime
-                .check(op_of(f.inv), id, status.success(), &status_text(status))
+                .check(op_of(&f.inv), id, status.success(), &status_text(status))
         };
         Some((f.inv, result))
     }
 
     /// When the invocation in flight overruns.
     pub(super) fn deadline(&self) -> Option<Instant> {
-        self.in_flight.map(|f| f.deadline)
+        self.in_flight.as_ref().map(|f| f.deadline)
     }
 
     /// Kill a runtime invocation that overran; its reaping reports it.
@@ -170,6 +172,16 @@ impl Shim {
                     op: ClientOp::Kill { signal, all },
                     ..
                 } => (runtime.kill_args(&id, signal, all), ChildStdio::null()),
+                Invocation::Client {
+                    op: ClientOp::Pause, ..
+                } => (runtime.pause_args(&id), ChildStdio::null()),
+                Invocation::Client {
+                    op: ClientOp::Resume, ..
+                } => (runtime.resume_args(&id), ChildStdio::null()),
+                Invocation::Client {
+                    op: ClientOp::Update { ref resources },
+                    ..
+                } => (runtime.update_args(&id, resources), ChildStdio::null()),
                 Invocation::Delete => (runtime.delete_args(&id, true), ChildStdio::null()),
                 Invocation::Exec { conn, seq } => match self.execs.invocation(seq, &self.cfg, runtime) {
                     Some(x) => x,
@@ -185,7 +197,7 @@ impl Shim {
                     }
                 },
             };
-            if let Err(e) = self.invocations.spawn(inv, &args, stdio) {
+            if let Err(e) = self.invocations.spawn(inv.clone(), &args, stdio) {
                 self.invocation_done(inv, Err(e));
             }
         }
@@ -198,8 +210,12 @@ impl Shim {
             Invocation::Client { conn, op } => {
                 let resp = match result {
                     Ok(()) => {
-                        if op == ClientOp::Start {
-                            self.lifecycle.start_ended(true);
+                        match op {
+                            ClientOp::Start => self.lifecycle.start_ended(true),
+                            ClientOp::Pause => self.lifecycle.paused = true,
+                            // The runtime thaws a frozen container for SIGKILL.
+                            ClientOp::Resume | ClientOp::Kill { signal: 9, .. } => self.lifecycle.paused = false,
+                            ClientOp::Kill { .. } | ClientOp::Update { .. } => {}
                         }
                         Response::Ok
                     }
@@ -286,7 +302,7 @@ impl Shim {
     }
 }
 
-fn op_of(inv: Invocation) -> Op {
+fn op_of(inv: &Invocation) -> Op {
     match inv {
         Invocation::Create => Op::Create,
         Invocation::Client {
@@ -296,6 +312,16 @@ fn op_of(inv: Invocation) -> Op {
             op: ClientOp::Kill { .. },
             ..
         } => Op::Kill,
+        Invocation::Client {
+            op: ClientOp::Pause, ..
+        } => Op::Pause,
+        Invocation::Client {
+            op: ClientOp::Resume, ..
+        } => Op::Resume,
+        Invocation::Client {
+            op: ClientOp::Update { .. },
+            ..
+        } => Op::Update,
         Invocation::Delete => Op::Delete,
         Invocation::Exec { .. } => Op::Exec,
     }

@@ -36,6 +36,8 @@ pub(super) struct Lifecycle {
     pub(super) shutdown: bool,
     /// Leave now (`create` failed).
     pub(super) quit: bool,
+    /// Frozen by `runtime pause`.
+    pub(super) paused: bool,
     oom: Option<OomWatch>,
 }
 
@@ -51,6 +53,7 @@ impl Lifecycle {
             drain_deadline: None,
             shutdown: false,
             quit: false,
+            paused: false,
             oom: None,
         }
     }
@@ -80,6 +83,7 @@ impl Lifecycle {
             started_at: self.started_at,
             starting,
             tty,
+            paused: self.paused,
         }
     }
 

@@ -225,7 +225,7 @@ fn is_cdi_name(device: &str) -> bool {
 }
 
 /// docker's `opts.ParseRestartPolicy`.
-fn restart_policy(policy: &str) -> Result<RestartPolicy, Invalid> {
+pub(crate) fn restart_policy(policy: &str) -> Result<RestartPolicy, Invalid> {
     if policy.is_empty() {
         return Ok(RestartPolicy::default());
     }

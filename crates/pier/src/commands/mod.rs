@@ -12,6 +12,7 @@ pub mod image_transfer;
 pub mod images;
 pub mod inspect;
 pub mod lifecycle;
+pub mod live;
 pub mod logs;
 pub mod mount_flags;
 pub mod ps;
@@ -44,6 +45,10 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Inspect(a) => inspect::inspect(client, &a),
         Command::Restart(a) => lifecycle::restart(client, &a),
         Command::Rename(a) => lifecycle::rename(client, &a),
+        Command::Pause(a) => live::pause(client, &a),
+        Command::Unpause(a) => live::unpause(client, &a),
+        Command::Top(a) => live::top(client, &a),
+        Command::Update(a) => live::update(client, &a),
         Command::Images(a) => images::images(client, &a),
         Command::Import(a) => images::import(client, &a),
         Command::Rmi(a) => images::rmi(client, &a),

@@ -13,8 +13,13 @@ const PADDING: usize = 3;
 /// Render `header` and `rows` as aligned columns, one line each, each line
 /// ending in a newline. Cells must not contain tabs or newlines.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    render_min(header, rows, GO_MINWIDTH)
+}
+
+/// [`render`] with Go's `minwidth` `go_minwidth` (`docker top` uses 20).
+pub fn render_min(header: &[&str], rows: &[Vec<String>], go_minwidth: usize) -> String {
     let mut tw = TabWriter::new(Vec::new())
-        .minwidth(GO_MINWIDTH - PADDING)
+        .minwidth(go_minwidth.saturating_sub(PADDING))
         .padding(PADDING);
     let mut text = String::new();
     text.push_str(&header.join("\t"));

@@ -115,7 +115,9 @@ pub async fn commit(State(d): State<AppState>, params: Params) -> ApiResult<(Sta
         comment: params.get("comment").unwrap_or("").to_string(),
         author: params.get("author").unwrap_or("").to_string(),
         changes: params.all("changes"),
+        // dockerd: absent means true (API >= 1.13).
+        pause: params.get("pause").is_none_or(|_| params.flag("pause")),
     };
-    let id = Daemon::blocking("commit container", move || d.commit_container(&container, &opts)).await?;
+    let id = d.commit(&container, opts).await?;
     Ok((StatusCode::CREATED, Json(CommitResponse { id })))
 }

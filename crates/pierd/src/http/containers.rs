@@ -8,7 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pier_api::container::{
-    ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerInspect, ContainerSummary, HostConfig, IdResponse, TopResponse, UpdateResponse,
+    WaitError, WaitResponse,
 };
 
 use super::convert;
@@ -80,6 +81,33 @@ pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, params: 
     let t = params.int("t")?.or(params.int("timeout")?);
     d.restart(&id, t).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn top(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<Json<TopResponse>> {
+    let top = d.top(&id, params.get("ps_args").unwrap_or("")).await?;
+    Ok(Json(TopResponse {
+        titles: top.titles,
+        processes: top.processes,
+    }))
+}
+
+pub async fn update(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    DockerJson(req): DockerJson<HostConfig>,
+) -> ApiResult<Json<UpdateResponse>> {
+    let warnings = d.update(&id, &req).await?;
+    Ok(Json(UpdateResponse { warnings }))
 }
 
 pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {

@@ -19,9 +19,9 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
         path: r.spec.process.path.clone(),
         args: r.spec.process.args.clone(),
         state: ContainerState {
-            status: s.status.as_str().to_string(),
+            status: s.status_name().to_string(),
             running: s.status == Status::Running,
-            paused: false,
+            paused: s.is_paused(),
             restarting: false,
             oom_killed: s.oom_killed,
             dead: s.status == Status::Dead,
@@ -68,7 +68,14 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
 pub fn status_text(r: &ContainerRecord, now: i64) -> String {
     let s = &r.state;
     match s.status {
-        Status::Running => format!("Up {}", pier_time::human_duration(now - s.started_at.unwrap_or(now))),
+        Status::Running => {
+            let up = format!("Up {}", pier_time::human_duration(now - s.started_at.unwrap_or(now)));
+            if s.paused {
+                format!("{up} (Paused)")
+            } else {
+                up
+            }
+        }
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
@@ -107,7 +114,7 @@ pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
         size_rw: 0,
         size_root_fs: 0,
         labels: r.spec.labels.clone(),
-        state: r.state.status.as_str().to_string(),
+        state: r.state.status_name().to_string(),
         status: status_text(r, now),
         host_config: serde_json::json!({ "NetworkMode": r.spec.network.as_wire() }),
         network_settings: serde_json::json!({ "Networks": {} }),

@@ -59,9 +59,13 @@ pub fn status_of(e: &Error) -> StatusCode {
         },
         Error::ExecFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         Error::Image { source, .. } => image_status(source),
-        Error::Shim { .. } | Error::Record(_) | Error::Volume(_) | Error::System { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        Error::Shim { .. }
+        | Error::Record(_)
+        | Error::Volume(_)
+        | Error::System { .. }
+        | Error::NotPaused(_)
+        | Error::PsArgs(_)
+        | Error::UpdateFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

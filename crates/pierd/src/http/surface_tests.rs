@@ -463,4 +463,77 @@ async fn stats_and_disk_usage_without_runtime() {
     assert_eq!(v["Volumes"], serde_json::Value::Null);
     assert_eq!(v["BuildCache"], serde_json::Value::Null);
     assert_eq!(v["Images"].as_array().map(Vec::len), Some(1));
+
+async fn pause_state_and_update_without_root() {
+    let s = Surface::new().await;
+    s.import("img", "1").await;
+    let id = s.create("pz").await;
+    let r = s.post("/containers/pz/pause", None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.message(), format!("container {id} is not running"));
+    assert_eq!(
+        s.post("/containers/pz/start", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        s.post("/containers/pz/pause", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let st = s.get("/containers/pz/json").await.json()["State"].clone();
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("paused"), Some(true))
+    );
+    let list = s
+        .get("/containers/json?filters=%7B%22status%22%3A%5B%22paused%22%5D%7D")
+        .await
+        .json();
+    assert_eq!(list[0]["State"], "paused");
+    assert!(list[0]["Status"].as_str().is_some_and(|t| t.ends_with("(Paused)")));
+    let r = s
+        .post("/containers/pz/exec", Some(serde_json::json!({"Cmd": ["true"]})))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.message(), "Container pz is paused, unpause the container before exec");
+    // An update reaches a paused container and is stored.
+    let r = s
+        .post(
+            "/containers/pz/update",
+            Some(serde_json::json!({"CpuShares": 512, "PidsLimit": 9})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["Warnings"], serde_json::json!([]));
+    let hc = s.get("/containers/pz/json").await.json()["HostConfig"].clone();
+    assert_eq!(
+        (hc["CpuShares"].as_i64(), hc["PidsLimit"].as_i64()),
+        (Some(512), Some(9))
+    );
+    let r = s
+        .post("/containers/pz/update", Some(serde_json::json!({"CpuPeriod": 10})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.message(),
+        "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+    );
+    // A kill thaws and ends it: the paused state goes with the exit.
+    assert_eq!(s.post("/containers/pz/kill", None).await.status, StatusCode::NO_CONTENT);
+    s.wait_until_exited(&id).await;
+    let st = s.get("/containers/pz/json").await.json()["State"].clone();
+    assert_eq!(
+        (st["Status"].as_str(), st["Paused"].as_bool()),
+        (Some("exited"), Some(false))
+    );
+    let r = s.post("/containers/pz/unpause", None).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.message(), format!("Container {id} is not paused"));
+    let r = s.get("/containers/pz/top").await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        s.post("/containers/nope/update", Some(serde_json::json!({})))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

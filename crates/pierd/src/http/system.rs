@@ -112,7 +112,8 @@ fn security_options(apparmor: bool, cgroup_v2: bool) -> Vec<String> {
 
 pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
-    let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64;
+    let paused = recs.iter().filter(|r| r.state.is_paused()).count() as i64;
+    let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64 - paused;
     let images = d.list_images().await.map_or(0, |l| l.len()) as i64;
     let cgroup_v2 = d.cfg.cgroup_v2;
     let runtime = d.cfg.runtime.display().to_string();
@@ -128,8 +129,8 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
             .unwrap_or_default(),
         containers: recs.len() as i64,
         containers_running: running,
-        containers_paused: 0,
-        containers_stopped: recs.len() as i64 - running,
+        containers_paused: paused,
+        containers_stopped: recs.len() as i64 - running - paused,
         images,
         driver: "overlay2".to_string(),
         logging_driver: d.cfg.log_driver.clone(),

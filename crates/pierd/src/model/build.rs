@@ -10,15 +10,13 @@ use serde_json::Value;
 
 use super::fields::{self, Class, Section, FIELDS};
 use super::log_policy;
+use super::resources::{self, HostSupport};
 use super::spec::{
     CgroupnsMode, ConsoleSize, ContainerSpec, EtcSpec, ExtraHost, NetworkMode, ProcessSpec, RestartPolicy,
     SeccompPolicy, SecuritySpec, Stdio, StopPolicy, StopSignal, StorageSpec,
 };
 use super::CreateError;
 use crate::spec;
-
-/// docker's minimum for memory limits and reservations.
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// docker's default /dev/shm size.
 pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
@@ -37,6 +35,8 @@ pub struct Defaults<'a> {
     /// The host enforces AppArmor (`--security-opt apparmor=` is refused
     /// otherwise).
     pub apparmor: bool,
+    /// What the host's cgroups support and the daemon's rlimits allow.
+    pub host: &'a HostSupport,
 }
 
 /// A built spec and the warnings for the create response.
@@ -117,7 +117,19 @@ pub fn build(
     };
 
     // HostConfig.
-    check_resources(&hc, defaults, &mut warnings)?;
+    let mut resources = resources::from_wire(&hc);
+    warnings.extend(resources::check(&mut resources, defaults.host, defaults.ncpu, false)?);
+    check_io_maximum(&hc)?;
+    let host_ns = |mode: &str| mode == "host";
+    resources::check_process_limits(
+        &resources,
+        defaults.host,
+        resources::Namespaces {
+            host_ipc: host_ns(&hc.ipc_mode),
+            host_uts: host_ns(&hc.uts_mode),
+            host_net: host_ns(&hc.network_mode),
+        },
+    )?;
     let log = log_policy::resolve(&hc.log_config, defaults.log_driver, defaults.log_opts)?;
     let restart = restart_policy(&hc)?;
     if hc.auto_remove && restart != RestartPolicy::No {
@@ -311,6 +323,7 @@ pub fn build(
         network,
         cgroupns,
         runtime: defaults.runtime.to_string(),
+        resources,
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
     Ok(Built { spec, warnings })
@@ -382,7 +395,7 @@ fn check_healthcheck(h: &pier_api::container::HealthConfig) -> Result<(), Create
     Ok(())
 }
 
-fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, CreateError> {
+pub(super) fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, CreateError> {
     let p = &hc.restart_policy;
     let bad = |m: &str| Err(invalid("HostConfig.RestartPolicy", m));
     match p.name.as_str() {
@@ -598,93 +611,13 @@ fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
     Ok(())
 }
 
-/// docker's resource validation (`verifyPlatformContainerResources`):
-/// the same refusals and messages, at create.
-fn check_resources(hc: &HostConfig, d: &Defaults<'_>, warnings: &mut Vec<String>) -> Result<(), CreateError> {
-    let bad = |field: &'static str, m: String| Err(invalid(field, m));
-    if hc.memory != 0 && hc.memory < MIN_MEMORY {
-        return bad("HostConfig.Memory", "Minimum memory limit allowed is 6MB".into());
-    }
-    if hc.memory > 0 && hc.memory_swap > 0 && hc.memory_swap < hc.memory {
-        return bad(
-            "HostConfig.MemorySwap",
-            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-        );
-    }
-    if hc.memory == 0 && hc.memory_swap > 0 {
-        return bad(
-            "HostConfig.MemorySwap",
-            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
-        );
-    }
-    if let Some(s) = hc.memory_swappiness.filter(|s| *s != -1) {
-        if !(0..=100).contains(&s) {
-            return bad(
-                "HostConfig.MemorySwappiness",
-                format!("Invalid value: {s}, valid memory swappiness range is 0-100"),
-            );
-        }
-    }
-    if hc.memory_reservation > 0 && hc.memory_reservation < MIN_MEMORY {
-        return bad(
-            "HostConfig.MemoryReservation",
-            "Minimum memory reservation allowed is 6MB".into(),
-        );
-    }
-    if hc.memory > 0 && hc.memory_reservation > 0 && hc.memory < hc.memory_reservation {
-        return bad(
-            "HostConfig.MemoryReservation",
-            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
-        );
-    }
-    if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
-        warnings.push(
-            "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources."
-                .into(),
-        );
-    }
-    if hc.nano_cpus > 0 && hc.cpu_period > 0 {
-        return bad(
-            "HostConfig.NanoCpus",
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
-        );
-    }
-    if hc.nano_cpus > 0 && hc.cpu_quota > 0 {
-        return bad(
-            "HostConfig.NanoCpus",
-            "Conflicting options: Nano CPUs and CPU Quota cannot both be set".into(),
-        );
-    }
-    let ncpu = i64::try_from(d.ncpu).unwrap_or(i64::MAX);
-    if hc.nano_cpus != 0 && (hc.nano_cpus < 0 || hc.nano_cpus > ncpu.saturating_mul(1_000_000_000)) {
-        return bad(
-            "HostConfig.NanoCpus",
-            format!("range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"),
-        );
-    }
-    if hc.cpu_period != 0 && !(1000..=1_000_000).contains(&hc.cpu_period) {
-        return bad(
-            "HostConfig.CpuPeriod",
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into(),
-        );
-    }
-    if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
-        return bad(
-            "HostConfig.CpuQuota",
-            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
-        );
-    }
-    if hc.blkio_weight > 0 && !(10..=1000).contains(&hc.blkio_weight) {
-        return bad(
-            "HostConfig.BlkioWeight",
-            "Range of blkio weight is from 10 to 1000".into(),
-        );
-    }
+/// dockerd refuses the Windows-only IO limits on Linux.
+fn check_io_maximum(hc: &HostConfig) -> Result<(), CreateError> {
     if hc.io_maximum_bandwidth != 0 || hc.io_maximum_iops != 0 {
-        return bad(
+        return Err(invalid(
             "HostConfig.IOMaximumIOps",
-            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps".into(),
-        );
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ pub mod build;
 pub mod fields;
 pub mod log_policy;
 pub mod render;
+pub mod resources;
 pub mod spec;
+pub mod update;
 pub mod upgrade;
 
 #[cfg(test)]
@@ -20,6 +22,7 @@ mod build_tests;
 mod schema_tests;
 
 pub use build::{build, Built, Defaults};
+pub use resources::HostSupport;
 pub use spec::*;
 
 /// Why a create request was refused (HTTP 400, docker's message).

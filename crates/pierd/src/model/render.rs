@@ -8,6 +8,7 @@ use pier_image::ImageConfig;
 use serde_json::Value;
 
 use super::build::{to_map, Defaults};
+use super::resources;
 use super::spec::{ContainerSpec, Echo, RestartPolicy};
 
 /// `Config` fields rendered from typed spec fields (everything else is echoed).
@@ -57,8 +58,7 @@ const TYPED_HOST_CONFIG: &[&str] = &[
 ];
 
 /// The request fields kept verbatim, with dockerd's create-time defaults
-/// (IPC and cgroupns modes, OomKillDisable, swappiness, pids limit, swap,
-/// `label=disable` for privileged or host-IPC/PID containers).
+/// (IPC and cgroupns modes, `label=disable` for privileged or host-IPC/PID containers).
 /// `config` and `host` are the request's `Config` and `HostConfig` as JSON
 /// maps (`build` has them already), `hc` the same `HostConfig` typed.
 pub fn echo_of(
@@ -87,7 +87,7 @@ pub fn echo_of(
             );
         }
     }
-    host.retain(|k, _| !TYPED_HOST_CONFIG.contains(&k.as_str()));
+    host.retain(|k, _| !TYPED_HOST_CONFIG.contains(&k.as_str()) && !resources::WIRE_NAMES.contains(&k.as_str()));
     let set = |host: &mut serde_json::Map<String, Value>, k: &str, v: Value| {
         host.insert(k.to_string(), v);
     };
@@ -97,18 +97,6 @@ pub fn echo_of(
     if hc.cgroupns_mode.is_empty() {
         let mode = if defaults.cgroup_v2 { "private" } else { "host" };
         set(&mut host, "CgroupnsMode", mode.into());
-    }
-    if hc.oom_kill_disable.is_none() {
-        set(&mut host, "OomKillDisable", false.into());
-    }
-    if hc.memory_swappiness == Some(-1) {
-        set(&mut host, "MemorySwappiness", Value::Null);
-    }
-    if hc.pids_limit.is_some_and(|p| p <= 0) {
-        set(&mut host, "PidsLimit", Value::Null);
-    }
-    if hc.memory > 0 && hc.memory_swap == 0 {
-        set(&mut host, "MemorySwap", (hc.memory * 2).into());
     }
     // dockerd's generateSecurityOpt: SELinux labeling off for containers
     // sharing the host's IPC or PID namespace or privileged, unless a label
@@ -179,7 +167,7 @@ pub fn host_config(spec: &ContainerSpec) -> HostConfig {
         RestartPolicy::OnFailure { max_retries } => ("on-failure", i64::from(max_retries)),
         other => (other.name(), 0),
     };
-    let typed = HostConfig {
+    let mut typed = HostConfig {
         log_config: LogConfig {
             kind: spec.log.driver.as_str().to_string(),
             config: Some(spec.log.options.clone()),
@@ -219,5 +207,6 @@ pub fn host_config(spec: &ContainerSpec) -> HostConfig {
         }),
         ..Default::default()
     };
+    resources::render_into(&spec.resources, &mut typed);
     overlay(typed, &spec.echo.host_config)
 }

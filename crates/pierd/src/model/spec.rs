@@ -34,6 +34,9 @@ pub struct ContainerSpec {
     pub cgroupns: CgroupnsMode,
     /// The runtime name as inspect shows it (`runc`).
     pub runtime: String,
+    /// cgroup limits, rlimits and sysctls (records before issue 13: none).
+    #[serde(default)]
+    pub resources: ResourcesSpec,
     /// Metadata docker records with no effect of its own (ExposedPorts,
     /// OnBuild, Shell, ContainerIDFile, …), and fields accepted but not yet
     /// applied (each one announced by a create warning): echoed by inspect.
@@ -285,4 +288,74 @@ impl NetworkMode {
 pub struct Echo {
     pub config: BTreeMap<String, serde_json::Value>,
     pub host_config: BTreeMap<String, serde_json::Value>,
+}
+
+/// The container's cgroup limits, rlimits and sysctls, as dockerd keeps
+/// them after create (`adaptContainerSettings` and
+/// `verifyPlatformContainerResources` applied: swap defaulted to twice the
+/// memory, swappiness -1 and pids limits <= 0 unset, unsupported settings
+/// discarded). Zero and `None` mean "not set". Lists keep the request's
+/// null-or-empty distinction, as inspect prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResourcesSpec {
+    /// Bytes; 0: unlimited.
+    pub memory: i64,
+    /// Memory plus swap, bytes; 0: not set, -1: unlimited swap.
+    pub memory_swap: i64,
+    /// Soft limit, bytes.
+    pub memory_reservation: i64,
+    /// 0..=100; `None`: the kernel's.
+    pub memory_swappiness: Option<i64>,
+    pub oom_kill_disable: bool,
+    /// CPUs in billionths (`--cpus`); exclusive with period and quota.
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    /// CFS period and quota, microseconds.
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    /// cpuset lists (`0-1,3`); empty: all.
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// `None`: unlimited.
+    pub pids_limit: Option<i64>,
+    /// 10..=1000; 0: not set.
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+    /// rlimits (`--ulimit`), by docker's names (`nofile`, `nproc`, …).
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// Namespaced sysctls (`--sysctl`), over docker's network defaults.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--cgroup-parent`; empty: the daemon's (`cgroup-parent`, else `/pier`).
+    pub cgroup_parent: String,
+}
+
+/// A per-device blkio weight (`--blkio-weight-device PATH:WEIGHT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightDevice {
+    /// Host path of a block device, resolved to its numbers at start.
+    pub path: String,
+    pub weight: u16,
+}
+
+/// A per-device throttle (`--device-read-bps PATH:RATE`, …): bytes or
+/// operations per second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
+}
+
+/// One `--ulimit name=soft[:hard]`; -1 is unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }

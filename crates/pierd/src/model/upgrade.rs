@@ -93,3 +93,75 @@ pub fn spec_from_v1(
         message: "no command specified".to_string(),
     }))
 }
+
+/// Records written before resources were typed (issue 13) keep the
+/// request's resource fields in the echo: lift them into
+/// [`ContainerSpec::resources`] (with dockerd's create-time adaptations)
+/// so they are applied at the next start and `update` can change them.
+/// Returns whether anything moved. Idempotent.
+pub fn lift_resources(spec: &mut ContainerSpec) -> bool {
+    let names = super::resources::WIRE_NAMES;
+    let echoed: serde_json::Map<String, serde_json::Value> = spec
+        .echo
+        .host_config
+        .iter()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if echoed.is_empty() {
+        return false;
+    }
+    // The echo came from HostConfig's own serialization: it reads back.
+    let Ok(hc) = serde_json::from_value::<HostConfig>(serde_json::Value::Object(echoed)) else {
+        return false;
+    };
+    spec.resources = super::resources::from_wire(&hc);
+    spec.echo.host_config.retain(|k, _| !names.contains(&k.as_str()));
+    true
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+
+    #[test]
+    fn echoed_resources_become_typed() {
+        let req = ContainerCreateRequest {
+            config: ContainerConfig {
+                cmd: Some(vec!["sh".into()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let opts = std::collections::BTreeMap::new();
+        let d = Defaults {
+            log_driver: "json-file",
+            log_opts: &opts,
+            runtime: "runc",
+            ncpu: 2,
+            cgroup_v2: false,
+            apparmor: false,
+            host: super::super::HostSupport::unchecked(),
+        };
+        let mut spec = build("0".repeat(64).as_str(), &req, &Default::default(), &d)
+            .expect("build")
+            .spec;
+        // As the previous release recorded `-m 32m --pids-limit 9`.
+        for (k, v) in [
+            ("Memory", serde_json::json!(33554432)),
+            ("MemorySwap", serde_json::json!(67108864)),
+            ("PidsLimit", serde_json::json!(9)),
+            ("OomKillDisable", serde_json::json!(false)),
+        ] {
+            spec.echo.host_config.insert(k.to_string(), v);
+        }
+        let before = super::super::render::host_config(&spec);
+        assert!(lift_resources(&mut spec));
+        assert_eq!(spec.resources.memory, 33554432);
+        assert_eq!(spec.resources.memory_swap, 67108864);
+        assert_eq!(spec.resources.pids_limit, Some(9));
+        assert!(!spec.echo.host_config.contains_key("Memory"));
+        assert_eq!(super::super::render::host_config(&spec), before, "inspect unchanged");
+        assert!(!lift_resources(&mut spec));
+    }
+}

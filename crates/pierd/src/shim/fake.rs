@@ -31,6 +31,9 @@ pub(super) struct FakeShim {
     pid: i32,
     phase: watch::Sender<Phase>,
     wedged: AtomicBool,
+    paused: AtomicBool,
+    /// The last resources file an `Update` named.
+    updated: Mutex<Option<PathBuf>>,
 }
 
 /// Every fake shim of a daemon, by socket path. Survives a daemon restart
@@ -110,6 +113,8 @@ impl FakeShims {
             pid,
             phase: watch::Sender::new(Phase::Created),
             wedged: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            updated: Mutex::new(None),
         });
         self.map().insert(socket.to_path_buf(), shim);
         Ready::Created { pid, shim_pid: pid + 1 }
@@ -258,6 +263,7 @@ impl FakeShims {
                     Phase::Exited(rec) => (Status::Stopped, rec.started_at, Some(rec)),
                 };
                 Ok(Response::State(StateInfo {
+                    paused: status == Status::Running && shim.paused.load(Ordering::SeqCst),
                     status,
                     pid: shim.pid,
                     started_at,
@@ -273,8 +279,24 @@ impl FakeShims {
             (Request::Start, Phase::Running { .. }) => Err(refused(ErrorCode::Invalid, "container is already running")),
             (Request::Start, Phase::Exited(_)) => Err(refused(ErrorCode::NotRunning, "container has exited")),
             (Request::Kill { signal, .. }, Phase::Created | Phase::Running { .. }) => {
+                shim.paused.store(false, Ordering::SeqCst);
                 shim.finish(128 + signal, Some(signal));
                 Ok(Response::Ok)
+            }
+            (Request::Pause, Phase::Running { .. }) => {
+                shim.paused.store(true, Ordering::SeqCst);
+                Ok(Response::Ok)
+            }
+            (Request::Resume, Phase::Running { .. }) => {
+                shim.paused.store(false, Ordering::SeqCst);
+                Ok(Response::Ok)
+            }
+            (Request::Update { resources }, Phase::Created | Phase::Running { .. }) => {
+                *shim.updated.lock().unwrap_or_else(|p| p.into_inner()) = Some(resources);
+                Ok(Response::Ok)
+            }
+            (Request::Pause | Request::Resume | Request::Update { .. }, _) => {
+                Err(refused(ErrorCode::NotRunning, "container is not running"))
             }
             (Request::Kill { .. } | Request::Exec(_), Phase::Exited(_)) => {
                 Err(refused(ErrorCode::NotRunning, "container is not running"))

@@ -162,11 +162,11 @@ pub enum KillScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShimState {
     /// Created in the runtime, never started.
-    Created {
-        pid: i32,
-    },
+    Created { pid: i32 },
     Running {
         pid: i32,
+        /// Frozen (`pause`).
+        paused: bool,
     },
     /// Init has exited; the record once it is written.
     Exited(Option<ExitRecord>),
@@ -309,7 +309,10 @@ impl ShimHandle {
         match self.call("state", self.timeouts.answer, Request::State).await? {
             Response::State(st) => Ok(match st.status {
                 Status::Created => ShimState::Created { pid: st.pid },
-                Status::Running => ShimState::Running { pid: st.pid },
+                Status::Running => ShimState::Running {
+                    pid: st.pid,
+                    paused: st.paused,
+                },
                 Status::Stopped => ShimState::Exited(st.exit),
             }),
             other => unexpected(other),
@@ -328,6 +331,25 @@ impl ShimHandle {
             all: scope == KillScope::All,
         };
         expect_ok(self.call("kill", self.timeouts.runtime, req).await?)
+    }
+
+    /// Freeze every process of the container (`runtime pause`).
+    pub async fn pause(&self) -> Result<(), ShimError> {
+        expect_ok(self.call("pause", self.timeouts.runtime, Request::Pause).await?)
+    }
+
+    /// Thaw the container (`runtime resume`).
+    pub async fn resume(&self) -> Result<(), ShimError> {
+        expect_ok(self.call("resume", self.timeouts.runtime, Request::Resume).await?)
+    }
+
+    /// Apply the OCI `linux.resources` JSON file `resources` to the
+    /// running container (`runtime update`).
+    pub async fn update(&self, resources: PathBuf) -> Result<(), ShimError> {
+        expect_ok(
+            self.call("update", self.timeouts.runtime, Request::Update { resources })
+                .await?,
+        )
     }
 
     /// Arm a wait: a connection of its own with `Wait` sent. Arm it before

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{
     Box as ConsoleBox, BoxBuilder, Linux, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace,
-    LinuxNamespaceType, LinuxResources, LinuxSeccomp, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Root,
-    Spec, User,
+    LinuxNamespaceType, LinuxSeccomp, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Root, Spec, User,
 };
 
 use super::caps::{process_capabilities, tweak_capabilities};
@@ -142,6 +141,13 @@ pub struct SpecInput {
     pub writable_cgroups: Option<bool>,
     /// A private cgroup namespace (`--cgroupns private`).
     pub cgroupns_private: bool,
+    /// cgroup limits and `--ulimit`s (validated at create).
+    pub resources: crate::model::ResourcesSpec,
+    /// Numbers of the block devices `resources` names
+    /// ([`super::resources::device_paths`]).
+    pub block_devices: super::resources::DeviceNumbers,
+    /// `--sysctl`s, over docker's network defaults.
+    pub sysctls: BTreeMap<String, String>,
 }
 
 impl SpecInput {
@@ -181,6 +187,9 @@ impl SpecInput {
             apparmor_profile: None,
             writable_cgroups: None,
             cgroupns_private: false,
+            resources: Default::default(),
+            block_devices: Default::default(),
+            sysctls: BTreeMap::new(),
         }
     }
 }
@@ -337,7 +346,11 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         },
     )?;
     process.set_capabilities(Some(process_capabilities(&caps, input.user.uid)));
-    process.set_rlimits(Some(vec![nofile_rlimit(input.host.nofile)?]));
+    let mut rlimits = super::resources::ulimits(&input.resources)?;
+    if !rlimits.iter().any(|l| l.typ() == PosixRlimitType::RlimitNofile) {
+        rlimits.insert(0, nofile_rlimit(input.host.nofile)?);
+    }
+    process.set_rlimits(Some(rlimits));
     process.set_no_new_privileges(Some(input.no_new_privileges));
     process.set_oom_score_adj(Some(input.oom_score_adj));
     process.set_apparmor_profile(input.apparmor_profile.clone());
@@ -376,7 +389,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         writable_cgroups: input.writable_cgroups.unwrap_or(input.privileged),
     })?;
 
-    let mut resources = LinuxResources::default();
+    let mut resources = super::resources::linux_resources(&input.resources, &input.block_devices)?;
     resources.set_devices(Some(if input.privileged {
         vec![device_rule(true, None, None, None)]
     } else {
@@ -386,12 +399,12 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     let mut linux = Linux::default();
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
-    linux.set_sysctl(Some(
-        NETNS_SYSCTLS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    ));
+    let mut sysctls: HashMap<String, String> = NETNS_SYSCTLS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    sysctls.extend(input.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));
+    linux.set_sysctl(Some(sysctls));
     linux.set_resources(Some(resources));
     linux.set_cgroups_path(input.cgroups_path.as_ref().map(PathBuf::from));
     linux.set_namespaces(Some(namespaces(input.cgroupns_private)));

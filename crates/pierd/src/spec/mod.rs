@@ -22,6 +22,7 @@ mod error;
 mod etc_files;
 mod mounts;
 mod name;
+pub mod resources;
 pub mod seccomp;
 mod signal;
 mod user;

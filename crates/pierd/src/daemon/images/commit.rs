@@ -10,12 +10,14 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::model::ContainerSpec;
 use pier_api::volume::ContainerChange;
 use pier_image::{CommitRequest, ImageConfig};
 use pier_sys::tree::{Dir, Kind};
 
+use crate::daemon::lifecycle::pause::{freeze, thaw};
 use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
@@ -140,6 +142,9 @@ pub struct CommitOptions {
     pub comment: String,
     pub author: String,
     pub changes: Vec<String>,
+    /// Freeze a running container while its layer is taken (docker's
+    /// `pause`, true unless the client says otherwise).
+    pub pause: bool,
 }
 
 impl Daemon {
@@ -155,7 +160,35 @@ impl Daemon {
         changes(&c.rootfs().upper, &lowers).map_err(|e| Error::system(format!("read changes of {}", c.id), e))
     }
 
-    /// `POST /commit?container=`: returns the new image id. Blocking.
+    /// `POST /commit?container=`: the running container frozen while its
+    /// layer is taken when `opts.pause` (as dockerd: a failed pause is
+    /// ignored, the thaw comes whatever the outcome); returns the new
+    /// image id.
+    pub async fn commit(self: &Arc<Self>, key: &str, opts: CommitOptions) -> Result<String> {
+        let c = self.lookup(key)?;
+        let st = c.record().state;
+        let frozen = opts.pause
+            && st.is_running()
+            && !st.paused
+            && match freeze(&c).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(id = %c.id, error = %e, "pause for commit");
+                    false
+                }
+            };
+        let d = self.clone();
+        let id = c.id.clone();
+        let res = Daemon::blocking("commit container", move || d.commit_container(&id, &opts)).await;
+        if frozen {
+            if let Err(e) = thaw(&c).await {
+                tracing::debug!(id = %c.id, error = %e, "unpause after commit");
+            }
+        }
+        res
+    }
+
+    /// The commit itself. Blocking.
     pub fn commit_container(&self, key: &str, opts: &CommitOptions) -> Result<String> {
         let c = self.lookup(key)?;
         let rec = c.record();

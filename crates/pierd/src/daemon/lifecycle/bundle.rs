@@ -53,7 +53,35 @@ fn host_resolv_conf() -> String {
     main
 }
 
+/// The numbers of the block devices a container's limits name (dockerd
+/// stats each path when it builds the spec).
+pub(in crate::daemon) fn block_device_numbers(
+    r: &crate::model::ResourcesSpec,
+) -> Result<spec::resources::DeviceNumbers> {
+    spec::resources::device_paths(r)
+        .into_iter()
+        .map(|path| {
+            let st = nix::sys::stat::stat(path).map_err(|e| Error::InvalidParameter(format!("stat {path}: {e}")))?;
+            let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
+            let number = |n: u64| i64::try_from(n).map_err(|e| Error::system(format!("device number of {path}"), e));
+            Ok((path.to_string(), (number(major)?, number(minor)?)))
+        })
+        .collect()
+}
+
 impl Daemon {
+    /// `linux.cgroupsPath` of container `id`: under its `--cgroup-parent`,
+    /// else the daemon's `cgroup-parent`, else `/pier` (as dockerd's
+    /// cgroupfs driver, with `/docker`).
+    pub(in crate::daemon) fn cgroups_path(&self, id: &str, parent: &str) -> String {
+        let parent = match (parent, self.cfg.cgroup_parent.as_deref()) {
+            ("", Some(daemon)) => daemon,
+            ("", None) => crate::model::resources::DEFAULT_CGROUP_PARENT,
+            (p, _) => p,
+        };
+        spec::resources::cgroups_path(parent, id)
+    }
+
     pub(in crate::daemon) fn prepare_bundle(
         &self,
         c: &Container,
@@ -157,6 +185,10 @@ impl Daemon {
         input.oom_score_adj = spec_.oom_score_adj;
         input.annotations = spec_.annotations.clone();
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
+        input.resources = spec_.resources.clone();
+        input.block_devices = block_device_numbers(&spec_.resources)?;
+        input.sysctls = spec_.resources.sysctls.clone();
+        input.cgroups_path = Some(self.cgroups_path(&rec.id, &spec_.resources.cgroup_parent));
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;

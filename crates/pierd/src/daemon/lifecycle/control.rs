@@ -145,6 +145,7 @@ impl Daemon {
             r.state.exit_code = 0;
             r.state.error.clear();
             r.state.oom_killed = false;
+            r.state.paused = false;
             r.state.started_at = Some(now);
         })
         .await?;
@@ -282,9 +283,12 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
 
 /// Signal the container's init through its shim, or through the runtime
 /// when the shim is lost (its processes may run on without it).
-async fn signal_container(c: &Container, signal: i32) -> Result<()> {
+async fn signal_container(c: &Arc<Container>, signal: i32) -> Result<()> {
     match c.shim.kill(signal, KillScope::Init).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            super::pause::thaw_after_signal(c, signal).await;
+            Ok(())
+        }
         Err(e) if e.is_gone() => match c.shim.runtime_kill(signal, KillScope::Init).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Error::NotRunning(c.id.clone())),

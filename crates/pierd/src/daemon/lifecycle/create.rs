@@ -39,6 +39,7 @@ impl Daemon {
             ncpu: self.cfg.ncpu,
             cgroup_v2: self.cfg.cgroup_v2,
             apparmor: self.cfg.apparmor,
+            host: &self.cfg.host_support,
         }
     }
 

@@ -60,7 +60,7 @@ impl ListFilters {
             values.peek().is_none() || values.any(pred)
         };
         let labels = r.spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        f.exact_match("status", r.state.status.as_str())
+        f.exact_match("status", r.state.status_name())
             && f.fuzzy_match("id", &r.id)
             && any("name", &|v| name_matches(&r.name, v))
             && f.match_kv_list("label", labels)

@@ -8,5 +8,8 @@ pub(crate) mod create;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;
+pub(crate) mod pause;
 pub(crate) mod remove;
 pub(crate) mod restore;
+pub(crate) mod top;
+pub(crate) mod update;

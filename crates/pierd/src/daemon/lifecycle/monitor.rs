@@ -80,6 +80,7 @@ impl Daemon {
                     r.state.status = Status::Exited;
                 }
                 r.state.pid = 0;
+                r.state.paused = false;
                 r.state.exit_code = rec.exit_code;
                 r.state.oom_killed = rec.oom_killed;
                 r.state.finished_at = Some(rec.finished_at);

@@ -20,6 +20,12 @@ impl Daemon {
         }
         let rec = c.record();
         if rec.state.is_running() {
+            if !force && rec.state.paused {
+                return Err(Error::Conflict(format!(
+                    "cannot remove container \"/{}\": container is paused and must be unpaused first",
+                    rec.name
+                )));
+            }
             if !force {
                 return Err(Error::RemoveRunning(rec.name));
             }

@@ -152,19 +152,19 @@ impl Daemon {
                 self.handle_exit(&c, exit).await;
             }
             Ok(state @ (ShimState::Created { .. } | ShimState::Running { .. })) => {
-                let pid = match state {
+                let (pid, paused) = match state {
                     ShimState::Created { pid } => {
                         // Created but never started: nobody will start it.
                         if let Err(e) = c.shim.kill(9, KillScope::All).await {
                             tracing::warn!(id = %c.id, error = %e, "kill never-started container");
                         }
-                        pid
+                        (pid, false)
                     }
-                    ShimState::Running { pid } => pid,
-                    ShimState::Exited(_) => 0,
+                    ShimState::Running { pid, paused } => (pid, paused),
+                    ShimState::Exited(_) => (0, false),
                 };
                 let silent = rec.state.error == monitor::SHIM_SILENT;
-                if (pid > 0 && pid != rec.state.pid) || silent {
+                if (pid > 0 && pid != rec.state.pid) || silent || paused != rec.state.paused {
                     let _ = c
                         .commit(|r| {
                             if pid > 0 {
@@ -173,6 +173,8 @@ impl Daemon {
                             if silent {
                                 r.state.error.clear();
                             }
+                            // The shim knows whether the freezer holds it.
+                            r.state.paused = paused;
                         })
                         .await;
                 }

@@ -151,6 +151,12 @@ fn not_running(id: &str) -> Error {
     Error::Conflict(format!("container {id} is not running"))
 }
 
+/// dockerd names the container as the client did at exec create, by id at
+/// exec start.
+fn paused(name: &str) -> Error {
+    Error::Conflict(format!("Container {name} is paused, unpause the container before exec"))
+}
+
 impl Daemon {
     /// `POST /containers/{id}/exec`: register an exec; nothing runs yet.
     pub fn exec_create(&self, key: &str, config: ExecConfig) -> Result<String> {
@@ -160,6 +166,9 @@ impl Daemon {
         }
         if !c.record().state.is_running() {
             return Err(not_running(&c.id));
+        }
+        if c.record().state.paused {
+            return Err(paused(key));
         }
         self.execs.retain(|e| self.lookup(&e.container_id).is_ok());
         let id = hex::encode(rand::random::<[u8; 32]>());
@@ -190,6 +199,9 @@ impl Daemon {
         if !c.record().state.is_running() {
             return Err(not_running(&c.id));
         }
+        if c.record().state.paused {
+            return Err(paused(&c.id));
+        }
         let mut s = e.status.lock().unwrap_or_else(|p| p.into_inner());
         if s.running {
             return Err(Error::Conflict(format!(
@@ -218,6 +230,10 @@ impl Daemon {
         if !rec.state.is_running() {
             e.finish(None);
             return Err(not_running(&c.id));
+        }
+        if rec.state.paused {
+            e.finish(None);
+            return Err(paused(&c.id));
         }
         let console_size = console_size.or(e.config.console_size).filter(|(h, w)| *h > 0 && *w > 0);
         let process = {
