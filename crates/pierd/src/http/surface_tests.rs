@@ -463,7 +463,9 @@ async fn stats_and_disk_usage_without_runtime() {
     assert_eq!(v["Volumes"], serde_json::Value::Null);
     assert_eq!(v["BuildCache"], serde_json::Value::Null);
     assert_eq!(v["Images"].as_array().map(Vec::len), Some(1));
+}
 
+#[tokio::test]
 async fn pause_state_and_update_without_root() {
     let s = Surface::new().await;
     s.import("img", "1").await;
