@@ -100,6 +100,15 @@ fn stats_once_one_shot_stopped_and_bad_requests() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["message"], "No such container: nope");
 
+    // A paused container is still sampled (its cgroup is frozen, not gone).
+    d.pier_ok(&["pause", "sleeper"]);
+    let v = json_of(
+        &d.request("GET", "/containers/sleeper/stats?stream=0&one-shot=1", None)
+            .text(),
+    );
+    assert_eq!(v["pids_stats"]["current"], 1, "{v}");
+    d.pier_ok(&["unpause", "sleeper"]);
+
     // A stopped container: docker's empty sample, id and name only.
     d.pier_ok(&["stop", "-t", "0", &id]);
     let v = json_of(&d.request("GET", "/containers/sleeper/stats?stream=0", None).text());
@@ -231,6 +240,16 @@ fn system_df_sizes() {
     assert_eq!(vol["UsageData"]["RefCount"], 1);
     assert!(vol["UsageData"]["Size"].as_i64().unwrap_or(0) >= 50_000, "{vol}");
     assert_eq!(v["BuildCache"], serde_json::json!([]));
+
+    // `ps -s`: the same sizes through the container list.
+    let (st, list) = d.http_json("GET", "/containers/json?all=1&size=1", None);
+    assert_eq!(st, 200);
+    assert_eq!(list[0]["SizeRw"].as_i64(), Some(rw), "{list}");
+    assert_eq!(list[0]["SizeRootFs"].as_i64(), Some(rw + layers), "{list}");
+    let (_, list) = d.http_json("GET", "/containers/json?all=1", None);
+    assert!(list[0].get("SizeRw").is_none(), "no sizes unless asked: {list}");
+    let out = d.docker_ok(&["ps", "-a", "-s", "--format", "{{.Size}}"]);
+    assert!(out.trim().ends_with(')') && out.contains("(virtual "), "{out}");
 
     let (st, v) = d.http_json("GET", "/system/df?type=volume", None);
     assert_eq!(st, 200);

@@ -88,6 +88,26 @@ impl Daemon {
         Daemon::blocking("compute disk usage", move || d.disk_usage_blocking(opts)).await
     }
 
+    /// `size=true` of the container list: (`SizeRw`, `SizeRootFs`) of each
+    /// container in `ids` (zeros for one that is gone).
+    pub async fn container_sizes(self: &Arc<Self>, ids: Vec<String>) -> Result<Vec<(u64, u64)>> {
+        let d = self.clone();
+        Daemon::blocking("compute container sizes", move || {
+            let images = d.images.list().map_err(|e| Error::system("list images", e))?;
+            Ok(ids
+                .iter()
+                .map(|id| {
+                    let Ok(c) = d.lookup(id) else { return (0, 0) };
+                    let image_id = c.record().image_id;
+                    let rw = dir_size(&c.rootfs().upper);
+                    let image = images.iter().find(|i| i.id == image_id).map_or(0, |i| i.size);
+                    (rw, rw + image)
+                })
+                .collect())
+        })
+        .await
+    }
+
     fn disk_usage_blocking(&self, opts: DiskUsageOptions) -> Result<DiskUsage> {
         let mut du = DiskUsage {
             build_cache: opts.build_cache,
