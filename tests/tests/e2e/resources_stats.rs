@@ -312,3 +312,55 @@ fn docker_cli_stats_no_stream() {
     assert_eq!(out.trim(), "busy 1");
     d.pier_ok(&["rm", "-f", &id]);
 }
+
+/// On a terminal the table is redrawn in place: one header on the screen
+/// however many refreshes went by, with live numbers (pier and docker).
+#[test]
+fn stats_redraw_in_place_on_a_terminal() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d.run("busy", "busybox", BUSY);
+    let lines = [
+        format!("{} -H {} stats busy", pier_testkit::bins().pier.display(), d.host()),
+        format!(
+            "env DOCKER_HOST={} DOCKER_CONFIG={} docker stats busy",
+            d.host(),
+            d.root.join("docker-config").display()
+        ),
+    ];
+    for line in lines {
+        let t = crate::tmux::Tmux::start(&line);
+        let busy_row = |screen: &str| {
+            screen
+                .lines()
+                .find(|l| l.starts_with(&id[..12]))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|cpu| cpu.trim_end_matches('%').parse::<f64>().ok())
+                .is_some_and(|cpu| cpu > 10.0)
+        };
+        assert!(
+            wait_until(Duration::from_secs(15), || busy_row(&t.screen())),
+            "{line}: no live row: {}",
+            t.screen()
+        );
+        // Wait for further refreshes: the row changes with each sample.
+        let row = |screen: &str| screen.lines().find(|l| l.starts_with(&id[..12])).map(str::to_string);
+        for _ in 0..2 {
+            let before = row(&t.screen());
+            assert!(
+                wait_until(Duration::from_secs(10), || row(&t.screen()) != before),
+                "{line}: no refresh: {}",
+                t.screen()
+            );
+        }
+        let screen = t.screen();
+        assert_eq!(
+            screen.matches("CONTAINER ID").count(),
+            1,
+            "{line}: redrawn in place:\n{screen}"
+        );
+        assert_eq!(screen.lines().filter(|l| l.contains(" busy ")).count(), 1, "{screen}");
+        t.keys(&["C-c"]);
+    }
+    d.pier_ok(&["rm", "-f", &id]);
+}
