@@ -12,6 +12,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v docker >/dev/null || need+=(docker.io)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
+# --init: docker-init is tini-static (Debian ships the binary docker.io uses).
+[ -x /usr/bin/tini-static ] || need+=(tini)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -55,6 +55,13 @@
 //! own check), so `pierd` never reads meaning out of the message. The field
 //! is optional: shims older than it send none and it reads as `Unknown`.
 //!
+//! [`Request::OomWait`] is parked the same way: the shim learns of OOM
+//! kills as they happen (cgroup v1: an eventfd registered through
+//! `cgroup.event_control` on `memory.oom_control`; v2: inotify on
+//! `memory.events`) and answers every parked `OomWait` whose `seen` is
+//! below its count; at the container's deletion it answers the rest with
+//! `exited: true`.
+//!
 //! # Stdio streams: attach and exec
 //!
 //! [`Request::Attach`] and an attached [`Request::Exec`] turn their
@@ -258,6 +265,11 @@ pub enum Request {
     /// --resources FILE`): `resources` is an OCI `linux.resources` JSON
     /// file written by pierd.
     Update { resources: PathBuf },
+    /// Answer with [`Response::Oom`] once the kernel's OOM killer has
+    /// struck the container's cgroup more than `seen` times since it was
+    /// created, or once the container is gone. Holds its connection like
+    /// `Wait`.
+    OomWait { seen: u64 },
 }
 
 /// Which of the container's streams an attach wants.
@@ -345,6 +357,13 @@ pub enum Response {
         pid: i32,
     },
     ExecState(ExecInfo),
+    /// OOM events of the container's cgroup since create (v1: the
+    /// `memory.oom_control` eventfd, v2: `memory.events`); `exited`: the
+    /// container is gone and no more will come.
+    Oom {
+        count: u64,
+        exited: bool,
+    },
 }
 
 /// The kind of an [`Response::Error`] or [`Ready::Failed`], so `pierd`

@@ -70,6 +70,9 @@ pub enum Decision {
     },
     /// Close the container's stdin once what is queued for it is written.
     CloseStdin,
+    /// Answer once more than this many OOM events were seen (the loop
+    /// holds the count), or the container is gone.
+    OomWait(u64),
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -157,6 +160,7 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             }),
             _ => error(ErrorCode::NotRunning, "container is not running"),
         },
+        Request::OomWait { seen } => Decision::OomWait(*seen),
     }
 }
 

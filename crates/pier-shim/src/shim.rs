@@ -58,6 +58,8 @@ const LISTENER: Token = Token(3);
 const CONSOLE: Token = Token(4);
 /// The container's stdin (a pipe, or the terminal with `tty`), writable.
 const STDIN: Token = Token(6);
+/// The OOM notifier of the container's cgroup (`crate::oom`).
+const OOM: Token = Token(7);
 const FIRST_CLIENT: usize = 16;
 /// Tokens of exec pipes: `EXEC_BASE + 4 * seq + pipe`.
 const EXEC_BASE: usize = 1 << 40;
@@ -76,6 +78,8 @@ enum Event {
     },
     /// The container's stdin can take more.
     Stdin,
+    /// The kernel's OOM killer struck the container's cgroup.
+    Oom,
     /// An exec's pipe: 0 stdout, 1 stderr, 2 stdin.
     ExecPipe {
         seq: usize,
@@ -195,6 +199,7 @@ impl Shim {
                 LISTENER => Event::Accept,
                 Token(4) | Token(5) => Event::Console,
                 STDIN => Event::Stdin,
+                OOM => Event::Oom,
                 Token(t) if t >= EXEC_BASE => {
                     let (seq, pipe) = exec::of_token(t);
                     Event::ExecPipe { seq, pipe }
@@ -236,6 +241,7 @@ impl Shim {
             Event::Console => self.on_console(),
             Event::Client { id, hup } => self.on_client(id, hup),
             Event::Stdin => self.stdin_writable(crate::feed::Source::Container),
+            Event::Oom => self.on_oom(),
             Event::ExecPipe { seq, pipe: 2 } => self.stdin_writable(crate::feed::Source::Exec(seq)),
             Event::ExecPipe { seq, pipe } => {
                 self.on_exec_output(seq, pipe, false);
@@ -282,6 +288,54 @@ impl Shim {
         if !self.lifecycle.reaped(r, now) && !self.reaped_exec(pid, r.status) {
             tracing::debug!(pid, status = ?r.status, "reaped orphan");
             self.execs.remember_orphan(pid, r.status);
+        }
+    }
+
+    // --- OOM -------------------------------------------------------------
+
+    /// Poll the cgroup's OOM notifier (once the container is created).
+    fn watch_oom(&mut self) {
+        if let Some(fd) = self.lifecycle.oom_notifier() {
+            let raw = fd.as_raw_fd();
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut SourceFd(&raw), OOM, Interest::READABLE)
+            {
+                tracing::warn!(error = %e, "register OOM notifier");
+            }
+        }
+    }
+
+    fn unwatch_oom(&mut self) {
+        if let Some(fd) = self.lifecycle.stop_oom() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd()));
+        }
+    }
+
+    /// New OOM events: tell every `OomWait` that has not seen them.
+    fn on_oom(&mut self) {
+        let new = self.lifecycle.on_oom();
+        if new > 0 {
+            tracing::info!(
+                events = new,
+                total = self.lifecycle.oom_events(),
+                "OOM killer struck the container"
+            );
+            self.answer_oom_waiters(false);
+        }
+    }
+
+    /// Answer the parked `OomWait`s that see something new (all of them
+    /// when the container is gone).
+    fn answer_oom_waiters(&mut self, exited: bool) {
+        let count = self.lifecycle.oom_events();
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.clients.oom_waiters)
+            .into_iter()
+            .partition(|&(_, seen)| exited || count > seen);
+        self.clients.oom_waiters = keep;
+        for (conn, _) in due {
+            self.answer(conn, &pier_shim_proto::Response::Oom { count, exited });
         }
     }
 

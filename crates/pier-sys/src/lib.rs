@@ -11,6 +11,7 @@
 
 pub mod fd;
 pub mod mem;
+pub mod notify;
 pub mod process;
 pub mod reap;
 pub mod scm;

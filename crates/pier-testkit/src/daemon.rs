@@ -283,6 +283,11 @@ impl Daemon {
         cfg.detach_keys = file.detach_keys;
         cfg.insecure_registries = file.insecure_registries.unwrap_or_default();
         cfg.cgroup_parent = file.cgroup_parent.filter(|p| !p.is_empty());
+        cfg.init = file.init.unwrap_or(false);
+        cfg.init_path = file.init_path;
+        for (name, r) in file.runtimes.unwrap_or_default() {
+            cfg.runtimes.insert(name, PathBuf::from(r.path));
+        }
 
         let socket = self.sock.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -12,6 +12,8 @@ pub const DEFAULT_EXEC_ROOT: &str = "/run/pier";
 pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
 pub const DEFAULT_RUNTIME: &str = "runc";
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/pier/daemon.json";
+/// docker's init binary name (Debian's is tini-static).
+pub const DEFAULT_INIT: &str = "docker-init";
 
 /// What a running daemon needs to know.
 #[derive(Debug, Clone)]
@@ -43,6 +45,15 @@ pub struct DaemonConfig {
     pub apparmor: bool,
     /// Bounds on the API socket.
     pub api: ApiLimits,
+    /// Runtimes a container may name (`--runtime`) besides the default:
+    /// daemon.json `runtimes`, name -> binary.
+    pub runtimes: BTreeMap<String, PathBuf>,
+    /// Run an init in every container (`--init` of dockerd, daemon.json
+    /// `init`); a container's own `--init` wins.
+    pub init: bool,
+    /// The init binary (daemon.json `init-path`, `--init-path`); `None`:
+    /// `docker-init`, then `tini-static`, searched in PATH.
+    pub init_path: Option<PathBuf>,
     /// `cgroup-parent`: the parent cgroup of containers without
     /// `--cgroup-parent`; `None`: `/pier`.
     pub cgroup_parent: Option<String>,
@@ -104,9 +115,38 @@ impl DaemonConfig {
             apparmor: Path::new("/sys/kernel/security/apparmor").exists()
                 && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y')),
             api: ApiLimits::default(),
+            runtimes: BTreeMap::new(),
+            init: false,
+            init_path: None,
             cgroup_parent: None,
             host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
         }
+    }
+
+    /// The binary of the runtime named `name` (a container's
+    /// `HostConfig.Runtime`); the default one for its own name or an
+    /// unknown one (refused at create).
+    pub fn runtime_path(&self, name: &str) -> PathBuf {
+        match self.runtimes.get(name) {
+            Some(p) if name != self.runtime_name() => p.clone(),
+            _ => self.runtime.clone(),
+        }
+    }
+
+    /// Whether a container may name this runtime.
+    pub fn knows_runtime(&self, name: &str) -> bool {
+        name == self.runtime_name() || self.runtimes.contains_key(name)
+    }
+
+    /// The init binary for `--init`: the configured path, else
+    /// `docker-init` or `tini-static` in `path_var`.
+    pub fn find_init(&self, path_var: Option<&str>) -> Result<PathBuf, ConfigError> {
+        if let Some(p) = &self.init_path {
+            return Ok(p.clone());
+        }
+        resolve_runtime(DEFAULT_INIT, path_var)
+            .or_else(|_| resolve_runtime("tini-static", path_var))
+            .map_err(|_| ConfigError::Init(DEFAULT_INIT.to_string()))
     }
 
     /// The runtime's name as inspect shows it (`runc`, `crun`): the
@@ -144,7 +184,17 @@ pub struct FileConfig {
     pub log_opts: Option<BTreeMap<String, String>>,
     pub detach_keys: Option<String>,
     pub insecure_registries: Option<Vec<String>>,
+    pub runtimes: Option<BTreeMap<String, RuntimeEntry>>,
+    pub init: Option<bool>,
+    pub init_path: Option<PathBuf>,
     pub cgroup_parent: Option<String>,
+}
+
+/// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`
+/// are not supported).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RuntimeEntry {
+    pub path: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +207,8 @@ pub enum ConfigError {
     LogDriver(String),
     #[error("runtime {0:?} not found in PATH")]
     Runtime(String),
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
+    Init(String),
 }
 
 /// dockerd's sysinfo for the cgroup hierarchy mounted at `root` (v1: one
@@ -288,6 +340,14 @@ mod tests {
         assert_eq!(f.default_runtime.as_deref(), Some("crun"));
         assert_eq!(f.log_opts.expect("opts")["max-size"], "10m");
         assert_eq!(f.insecure_registries, Some(vec!["reg.lan:5000".to_string()]));
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"init":true,"init-path":"/usr/bin/tini-static","runtimes":{"r2":{"path":"/usr/sbin/runc"}}}"#,
+        )
+        .expect("parse");
+        assert_eq!(f.init, Some(true));
+        assert_eq!(f.init_path, Some(PathBuf::from("/usr/bin/tini-static")));
+        assert_eq!(f.runtimes.expect("runtimes")["r2"].path, "/usr/sbin/runc");
         assert_eq!(parse_file(Path::new("/x"), "").expect("empty"), FileConfig::default());
         assert!(parse_file(Path::new("/x"), "{").is_err());
     }

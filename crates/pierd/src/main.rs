@@ -29,6 +29,15 @@ struct Flags {
     /// Log level: error, warn, info, debug, trace.
     #[arg(short = 'l', long)]
     log_level: Option<String>,
+    /// Run an init inside containers to forward signals and reap processes.
+    #[arg(long)]
+    init: bool,
+    /// Path to the docker-init binary.
+    #[arg(long)]
+    init_path: Option<PathBuf>,
+    /// Register an additional OCI compatible runtime (NAME=PATH).
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    add_runtime: Vec<String>,
     /// Parent cgroup of containers without --cgroup-parent (default /pier).
     #[arg(long)]
     cgroup_parent: Option<String>,
@@ -141,6 +150,26 @@ fn main() -> anyhow::Result<()> {
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
     cfg.insecure_registries = file.insecure_registries.clone().unwrap_or_default();
+    cfg.init = flags.init || file.init.unwrap_or(false);
+    cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
+    let path_var = std::env::var("PATH").ok();
+    let mut runtimes: Vec<(String, String)> = file
+        .runtimes
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, r)| (name, r.path))
+        .collect();
+    for r in &flags.add_runtime {
+        let Some((name, path)) = r.split_once('=') else {
+            bail!("invalid --add-runtime {r:?}: NAME=PATH");
+        };
+        runtimes.push((name.to_string(), path.to_string()));
+    }
+    for (name, path) in runtimes {
+        let resolved = config::resolve_runtime(&path, path_var.as_deref())?;
+        cfg.runtimes.insert(name, resolved);
+    }
     cfg.cgroup_parent = flags
         .cgroup_parent
         .clone()

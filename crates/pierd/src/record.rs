@@ -59,6 +59,10 @@ pub struct State {
     /// Frozen by `pause` (meaningful while running; docker's `Paused`).
     #[serde(default)]
     pub paused: bool,
+    /// OOM events of the current run the daemon has recorded (the shim
+    /// counts them; a restored daemon resumes from here).
+    #[serde(default)]
+    pub oom_events: u64,
 }
 
 impl State {
@@ -73,6 +77,7 @@ impl State {
             finished_at: None,
             shim_pid: 0,
             paused: false,
+            oom_events: 0,
         }
     }
 

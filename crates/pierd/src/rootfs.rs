@@ -23,6 +23,10 @@ pub struct Rootfs {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub merged: PathBuf,
+    /// The /dev/shm of an `--ipc shareable` container: a tmpfs on the host
+    /// side, so containers joining its IPC namespace bind the same one
+    /// (dockerd's `containers/<id>/mounts/shm`).
+    pub shm: PathBuf,
 }
 
 impl Rootfs {
@@ -32,6 +36,7 @@ impl Rootfs {
             upper: fs.join("upper"),
             work: fs.join("work"),
             merged: fs.join("merged"),
+            shm: container_dir.join("shm"),
         }
     }
 
@@ -101,9 +106,43 @@ impl Rootfs {
         })
     }
 
-    /// Unmount every mount stacked on `merged`; not mounted is fine.
+    /// Unmount every mount stacked on `merged` (and the shareable
+    /// /dev/shm); not mounted is fine.
     pub fn unmount(&self) -> Result<(), RootfsError> {
-        unmount_all(&self.merged)
+        unmount_all(&self.merged)?;
+        unmount_all(&self.shm)
+    }
+
+    /// Mount the shareable /dev/shm (`size` bytes) unless it is mounted:
+    /// docker's `mode=1777`, `nosuid,nodev,noexec` tmpfs.
+    pub fn mount_shm(&self, size: u64) -> Result<(), RootfsError> {
+        use std::os::unix::fs::DirBuilderExt;
+        if is_mounted(&self.shm) {
+            return Ok(());
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(&self.shm) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(RootfsError::Io {
+                    op: "create",
+                    path: self.shm.clone(),
+                    source,
+                })
+            }
+        }
+        mount(
+            Some("shm"),
+            &self.shm,
+            Some("tmpfs"),
+            MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(format!("mode=1777,size={size}").as_str()),
+        )
+        .map_err(|e| RootfsError::Io {
+            op: "mount shm on",
+            path: self.shm.clone(),
+            source: e.into(),
+        })
     }
 }
 

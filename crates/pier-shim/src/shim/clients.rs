@@ -24,6 +24,8 @@ pub(super) struct Clients {
     next_conn: usize,
     /// Connections parked on `Wait` until the container is deleted.
     pub(super) waiters: Vec<usize>,
+    /// Connections parked on `OomWait`, with the count they have seen.
+    pub(super) oom_waiters: Vec<(usize, u64)>,
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
@@ -47,6 +49,7 @@ impl Clients {
             conns: BTreeMap::new(),
             next_conn: FIRST_CLIENT,
             waiters: Vec::new(),
+            oom_waiters: Vec::new(),
         })
     }
 
@@ -101,6 +104,7 @@ impl Clients {
                 let _ = registry.deregister(&mut conn.stream);
             }
             self.waiters.retain(|&w| w != id);
+            self.oom_waiters.retain(|&(w, _)| w != id);
         }
     }
 
@@ -203,6 +207,16 @@ impl Shim {
                     return;
                 }
                 Decision::ExecState(exec_id) => conn.send(&self.execs.state(&exec_id)),
+                Decision::OomWait(seen) => {
+                    let count = self.lifecycle.oom_events();
+                    let exited = decide::finished(&self.lifecycle.phase).is_some();
+                    if count > seen || exited {
+                        conn.send(&Response::Oom { count, exited });
+                    } else {
+                        conn.busy = true;
+                        self.clients.oom_waiters.push((id, seen));
+                    }
+                }
                 Decision::Resize { exec_id, height, width } => {
                     let resp = match exec_id {
                         None => self.terminal.resize(height, width),

@@ -240,6 +240,7 @@ impl Shim {
                     for conn in std::mem::take(&mut self.clients.waiters) {
                         self.answer(conn, &Response::Exited(record.clone()));
                     }
+                    self.answer_oom_waiters(true);
                 }
             }
         }
@@ -275,6 +276,7 @@ impl Shim {
         let ready = match pid {
             Ok(pid) => {
                 self.lifecycle.created(pid);
+                self.watch_oom();
                 Ready::Created {
                     pid,
                     shim_pid: pier_sys::process::pid().as_raw(),

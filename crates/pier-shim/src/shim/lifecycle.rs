@@ -156,6 +156,26 @@ impl Lifecycle {
         self.oom.as_ref().is_some_and(|o| o.killed())
     }
 
+    /// What to poll for live OOM events.
+    pub(super) fn oom_notifier(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.oom.as_ref().and_then(|o| o.notifier())
+    }
+
+    /// The OOM notifier fired (or the exit wants a last look): new events.
+    pub(super) fn on_oom(&mut self) -> u64 {
+        self.oom.as_mut().map_or(0, |o| o.on_notify())
+    }
+
+    /// OOM events seen live since create.
+    pub(super) fn oom_events(&self) -> u64 {
+        self.oom.as_ref().map_or(0, |o| o.events())
+    }
+
+    /// Stop listening for OOM events; the descriptor to deregister.
+    pub(super) fn stop_oom(&mut self) -> Option<OwnedFd> {
+        self.oom.as_mut().and_then(|o| o.stop())
+    }
+
     /// `runtime delete` ended: the record waiters are answered with.
     pub(super) fn deleted(&mut self) -> Option<ExitRecord> {
         let Phase::Exited { record, .. } = &self.phase else {
@@ -181,6 +201,9 @@ impl Shim {
             tracing::warn!("output pipes still open after init exited; closing them");
             self.output.close_pipes(self.poll.registry());
         }
+        // A kill noticed only now (its notification still queued) counts too.
+        self.on_oom();
+        self.unwatch_oom();
         record.oom_killed = self.lifecycle.oom_killed();
         self.lifecycle.drain_deadline = None;
         self.output.finish(now_nanos());

@@ -12,6 +12,7 @@
 //! logs), `storage/` (mount points, volumes, archives, confined lookups),
 //! `images/` (the image store as containers use it, commit, filters).
 
+pub(crate) mod events;
 pub(crate) mod images;
 pub(crate) mod lifecycle;
 pub(crate) mod storage;
@@ -84,7 +85,7 @@ impl Container {
                 &id,
                 bundle.join("shim.sock"),
                 crate::shim::RuntimeRef {
-                    binary: cfg.runtime.clone(),
+                    binary: cfg.runtime_path(&record.spec.runtime),
                     root: cfg.runtime_root(),
                 },
             ),
@@ -159,6 +160,8 @@ pub struct Daemon {
     attaches: streams::attach::AttachHub,
     execs: streams::exec::ExecTable,
     log_readers: Arc<streams::logs::LogReaders>,
+    /// What happened, for the events stream (`events.jsonl`).
+    pub events: events::Journal,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -177,6 +180,7 @@ impl Daemon {
             .with_context(|| format!("open image store {}", cfg.image_root().display()))?;
         let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))
             .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
+        let cfg_events_path = cfg.data_root.join("events.jsonl");
         Ok(Arc::new(Daemon {
             volumes,
             cfg,
@@ -188,6 +192,7 @@ impl Daemon {
             attaches: streams::attach::AttachHub::default(),
             execs: streams::exec::ExecTable::default(),
             log_readers: Arc::default(),
+            events: events::Journal::new(cfg_events_path),
         }))
     }
 

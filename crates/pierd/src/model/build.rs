@@ -199,12 +199,7 @@ pub fn build(
             ),
         ));
     }
-    if !hc.runtime.is_empty() && hc.runtime != defaults.runtime {
-        return Err(invalid(
-            "HostConfig.Runtime",
-            format!("unknown or invalid runtime name: {}", hc.runtime),
-        ));
-    }
+    // The runtime's name is checked by the daemon, which knows its runtimes.
     if hc.oom_score_adj < -1000 || hc.oom_score_adj > 1000 {
         return Err(invalid(
             "HostConfig.OomScoreAdj",
@@ -233,6 +228,8 @@ pub fn build(
     }
     let network = network_mode(&hc.network_mode, &mut warnings);
     let cgroupns = namespace_modes(&hc, defaults, &mut warnings)?;
+    let isolation = super::isolation::build(&hc)?;
+    super::isolation::check_hostname(&c.hostname, &isolation)?;
     let security_opts = security_opts(hc.security_opt.as_deref().unwrap_or_default(), defaults)?;
     check_ports(&hc)?;
 
@@ -322,7 +319,12 @@ pub fn build(
         restart,
         network,
         cgroupns,
-        runtime: defaults.runtime.to_string(),
+        runtime: if hc.runtime.is_empty() {
+            defaults.runtime.to_string()
+        } else {
+            hc.runtime.clone()
+        },
+        isolation,
         resources,
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
@@ -459,8 +461,8 @@ fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
     m
 }
 
-/// Checks the namespace modes (warning about those not applied) and
-/// resolves the cgroup namespace.
+/// Checks the user namespace mode (warning: not applied) and resolves the
+/// cgroup namespace (the PID, IPC and UTS modes are [`super::isolation`]'s).
 fn namespace_modes(
     hc: &HostConfig,
     defaults: &Defaults<'_>,
@@ -471,24 +473,6 @@ fn namespace_modes(
             "HostConfig.{field} \"{value}\" is recorded but not applied by Pier: {what}"
         ));
     };
-    let shared = |v: &str, prefix: &str| v.strip_prefix(prefix).is_some_and(|c| !c.is_empty());
-    match hc.ipc_mode.as_str() {
-        "" | "private" | "shareable" => {}
-        v @ ("host" | "none") => warn("IpcMode", v, "the container gets a private IPC namespace"),
-        v if shared(v, "container:") => warn("IpcMode", v, "the container gets a private IPC namespace"),
-        v => return Err(invalid("HostConfig.IpcMode", format!("invalid IPC mode: {v}"))),
-    }
-    match hc.pid_mode.as_str() {
-        "" | "private" => {}
-        "host" => warn("PidMode", "host", "the container gets a private PID namespace"),
-        v if shared(v, "container:") => warn("PidMode", v, "the container gets a private PID namespace"),
-        v => return Err(invalid("HostConfig.PidMode", format!("invalid PID mode: {v}"))),
-    }
-    match hc.uts_mode.as_str() {
-        "" => {}
-        "host" => warn("UTSMode", "host", "the container gets a private UTS namespace"),
-        v => return Err(invalid("HostConfig.UTSMode", format!("invalid UTS mode: {v}"))),
-    }
     match hc.userns_mode.as_str() {
         "" | "host" => {}
         v => warn("UsernsMode", v, "Pier does not use user namespaces"),

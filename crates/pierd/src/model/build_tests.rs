@@ -239,7 +239,25 @@ fn refusals_use_dockers_messages() {
         (json!({"PidMode": "bogus"}), "invalid PID mode: bogus"),
         (json!({"UTSMode": "bogus"}), "invalid UTS mode: bogus"),
         (json!({"CgroupnsMode": "bogus"}), "invalid cgroup namespace mode: bogus"),
-        (json!({"Runtime": "kata"}), "unknown or invalid runtime name: kata"),
+        (json!({"PidMode": "private"}), "invalid PID mode: private"),
+        (json!({"PidMode": "container:"}), "invalid PID mode: container:"),
+        (
+            json!({"DeviceCgroupRules": ["c 1:3  rwm"]}),
+            "invalid device cgroup rule format: 'c 1:3  rwm'",
+        ),
+        (
+            json!({"DeviceCgroupRules": ["c 99999999999999999999:1 r"]}),
+            "invalid major value in device cgroup rule format: 'c 99999999999999999999:1 r'",
+        ),
+        (
+            json!({"Devices": [{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/z", "CgroupPermissions": "rwx"}]}),
+            "invalid device mode: rwx",
+        ),
+        (
+            json!({"Devices": [{"PathOnHost": "/dev/zero", "PathInContainer": "z", "CgroupPermissions": "r"}]}),
+            "z is not an absolute path",
+        ),
+        (json!({"GroupAdd": ["99999999999"]}), "uids and gids must be in range 0-2147483647"),
         (json!({"CapAdd": ["CAP_BOGUS"]}), "invalid CapAdd: unknown capability: \"CAP_BOGUS\""),
         (
             json!({"RestartPolicy": {"Name": "sometimes"}}),
@@ -438,4 +456,83 @@ fn cgroupns_follows_dockers_default_for_the_host() {
     assert_eq!(mode(true, ""), (CgroupnsMode::Private, "private".to_string()));
     assert_eq!(mode(false, "private"), (CgroupnsMode::Private, "private".to_string()));
     assert_eq!(mode(true, "host"), (CgroupnsMode::Host, "host".to_string()));
+}
+
+#[test]
+fn isolation_is_typed_and_rendered_as_dockerd_prints_it() {
+    let built = build_json(&with(cli_request(), json!({}))).expect("build");
+    let hc = serde_json::to_value(render::host_config(&built.spec)).expect("hc");
+    assert_eq!(
+        (&hc["PidMode"], &hc["IpcMode"], &hc["UTSMode"]),
+        (&json!(""), &json!("private"), &json!(""))
+    );
+    assert_eq!(hc["Devices"], json!([]));
+    assert_eq!(hc["DeviceCgroupRules"], Value::Null);
+    assert_eq!(hc["GroupAdd"], Value::Null);
+    assert!(hc.get("Init").is_none() || hc["Init"] == Value::Null);
+
+    let mut req = with(
+        cli_request(),
+        json!({
+            "PidMode": "host", "IpcMode": "shareable", "UTSMode": "host", "Init": true,
+            "Devices": [{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/myzero", "CgroupPermissions": "r"}],
+            "DeviceCgroupRules": ["c 1:3 rw", "a *:* m"], "GroupAdd": ["audio", "1234"], "Runtime": "other"
+        }),
+    );
+    req.config.hostname = "named".into();
+    assert_eq!(
+        build_json(&req).expect_err("hostname").to_string(),
+        "conflicting options: hostname and the UTS mode"
+    );
+    req.config.hostname = String::new();
+    let built = build_json(&req).expect("build");
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+    let iso = &built.spec.isolation;
+    assert_eq!(iso.pid, PidMode::Host);
+    assert_eq!(iso.ipc, IpcMode::Shareable);
+    assert_eq!(iso.uts, UtsMode::Host);
+    assert_eq!(iso.init, Some(true));
+    assert_eq!(built.spec.runtime, "other");
+    let hc = serde_json::to_value(render::host_config(&built.spec)).expect("hc");
+    assert_eq!(hc["PidMode"], "host");
+    assert_eq!(hc["IpcMode"], "shareable");
+    assert_eq!(hc["UTSMode"], "host");
+    assert_eq!(hc["Init"], true);
+    assert_eq!(hc["Runtime"], "other");
+    assert_eq!(
+        hc["Devices"],
+        json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/myzero", "CgroupPermissions": "r"}])
+    );
+    assert_eq!(hc["DeviceCgroupRules"], json!(["c 1:3 rw", "a *:* m"]));
+    assert_eq!(hc["GroupAdd"], json!(["audio", "1234"]));
+
+    let built = build_json(&with(
+        cli_request(),
+        json!({"PidMode": "container:web", "IpcMode": "container:db"}),
+    ))
+    .expect("build");
+    assert_eq!(built.spec.isolation.pid, PidMode::Container("web".into()));
+    assert_eq!(built.spec.isolation.ipc, IpcMode::Container("db".into()));
+}
+
+#[test]
+fn device_rules_parse_as_dockerd() {
+    let r = DeviceRule::parse("c 1:* rw").expect("rule");
+    assert_eq!(
+        (r.kind, r.major, r.minor, r.access()),
+        ('c', Some(1), None, "rw".to_string())
+    );
+    assert_eq!(DeviceRule::parse("a *:* mrw").expect("rule").access(), "rwm");
+    for bad in [
+        "",
+        "c 1:1",
+        "z 1:1 r",
+        "c 11 rwm",
+        "c a:a rwm",
+        "c -1:1 rwm",
+        "c 1:1 rwmx",
+        " c 1:1 r",
+    ] {
+        assert!(DeviceRule::parse(bad).is_err(), "{bad:?}");
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod fields;
+pub mod isolation;
 pub mod log_policy;
 pub mod render;
 pub mod resources;
@@ -22,6 +23,7 @@ mod build_tests;
 mod schema_tests;
 
 pub use build::{build, Built, Defaults};
+pub use isolation::{DeviceMapping, DeviceRule, IpcMode, IsolationSpec, PidMode, UtsMode};
 pub use resources::HostSupport;
 pub use spec::*;
 

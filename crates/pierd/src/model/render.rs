@@ -87,13 +87,14 @@ pub fn echo_of(
             );
         }
     }
-    host.retain(|k, _| !TYPED_HOST_CONFIG.contains(&k.as_str()) && !resources::WIRE_NAMES.contains(&k.as_str()));
+    host.retain(|k, _| {
+        !TYPED_HOST_CONFIG.contains(&k.as_str())
+            && !resources::WIRE_NAMES.contains(&k.as_str())
+            && !super::isolation::TYPED.contains(&k.as_str())
+    });
     let set = |host: &mut serde_json::Map<String, Value>, k: &str, v: Value| {
         host.insert(k.to_string(), v);
     };
-    if hc.ipc_mode.is_empty() {
-        set(&mut host, "IpcMode", "private".into());
-    }
     if hc.cgroupns_mode.is_empty() {
         let mode = if defaults.cgroup_v2 { "private" } else { "host" };
         set(&mut host, "CgroupnsMode", mode.into());
@@ -208,5 +209,6 @@ pub fn host_config(spec: &ContainerSpec) -> HostConfig {
         ..Default::default()
     };
     resources::render_into(&spec.resources, &mut typed);
+    super::isolation::render(&spec.isolation, &mut typed);
     overlay(typed, &spec.echo.host_config)
 }

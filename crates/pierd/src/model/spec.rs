@@ -34,6 +34,10 @@ pub struct ContainerSpec {
     pub cgroupns: CgroupnsMode,
     /// The runtime name as inspect shows it (`runc`).
     pub runtime: String,
+    /// Namespaces, devices, extra groups, init (records before issue 13:
+    /// private namespaces, nothing added).
+    #[serde(default)]
+    pub isolation: super::isolation::IsolationSpec,
     /// cgroup limits, rlimits and sysctls (records before issue 13: none).
     #[serde(default)]
     pub resources: ResourcesSpec,

@@ -352,6 +352,27 @@ impl ShimHandle {
         )
     }
 
+    /// Wait for the container's OOM events beyond `seen`, on a connection
+    /// of its own: `(count, exited)` once the count passes `seen` or the
+    /// container is gone. Not bounded once sent (OOM kills come when they
+    /// come).
+    pub async fn oom_wait(&self, seen: u64) -> Result<(u64, bool), ShimError> {
+        let req = Request::OomWait { seen };
+        let resp = match &self.backend {
+            Backend::Process { .. } => {
+                let mut conn = bounded("oom wait", self.timeouts.answer, client::Conn::connect(&self.socket)).await?;
+                conn.send(&req).await?;
+                conn.recv().await?
+            }
+            Backend::Fake(f) => f.call(&self.socket, req).await?,
+        };
+        match resp {
+            Response::Oom { count, exited } => Ok((count, exited)),
+            Response::Error { message, code } => Err(ShimError::Refused { code, message }),
+            other => unexpected(other),
+        }
+    }
+
     /// Arm a wait: a connection of its own with `Wait` sent. Arm it before
     /// `start`: the shim leaves once the container has exited and no
     /// client is connected.

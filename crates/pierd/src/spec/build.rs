@@ -2,7 +2,7 @@
 //! (`runc exec --process`), with docker's defaults.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
     Box as ConsoleBox, BoxBuilder, Linux, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace,
@@ -148,6 +148,37 @@ pub struct SpecInput {
     pub block_devices: super::resources::DeviceNumbers,
     /// `--sysctl`s, over docker's network defaults.
     pub sysctls: BTreeMap<String, String>,
+    /// PID, IPC and UTS namespaces (`--pid`, `--ipc`, `--uts`).
+    pub namespaces: NamespaceModes,
+    /// Host path of the init binary (`--init`): bound read-only at
+    /// [`INIT_PATH`] and run before the command.
+    pub init: Option<PathBuf>,
+    /// Device cgroup allow rules after docker's defaults (`--device`,
+    /// `--device-cgroup-rule`); ignored when privileged (all allowed).
+    pub device_rules: Vec<LinuxDeviceCgroup>,
+}
+
+/// Where the container's init runs `--init` from (docker's path).
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// One namespace: a new one, the host's, or another process's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Namespace {
+    #[default]
+    Private,
+    Host,
+    /// `/proc/<pid>/ns/<kind>` of another container's init.
+    Join(PathBuf),
+}
+
+/// The PID, IPC and UTS namespaces, and what /dev/shm is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceModes {
+    pub pid: Namespace,
+    pub ipc: Namespace,
+    pub uts: Namespace,
+    /// `--ipc none`: no /dev/shm at all.
+    pub no_shm: bool,
 }
 
 impl SpecInput {
@@ -187,6 +218,9 @@ impl SpecInput {
             apparmor_profile: None,
             writable_cgroups: None,
             cgroupns_private: false,
+            namespaces: NamespaceModes::default(),
+            init: None,
+            device_rules: Vec::new(),
             resources: Default::default(),
             block_devices: Default::default(),
             sysctls: BTreeMap::new(),
@@ -243,24 +277,31 @@ pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-fn namespaces(cgroupns_private: bool) -> Vec<LinuxNamespace> {
+/// docker's order (mount, network, uts, pid, ipc, cgroup): a host
+/// namespace is left out, a joined one carries its path.
+fn namespaces(cgroupns_private: bool, modes: &NamespaceModes) -> Vec<LinuxNamespace> {
+    let private = Namespace::Private;
     let mut types = vec![
-        LinuxNamespaceType::Mount,
-        LinuxNamespaceType::Network,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
+        (LinuxNamespaceType::Mount, &private),
+        (LinuxNamespaceType::Network, &private),
+        (LinuxNamespaceType::Uts, &modes.uts),
+        (LinuxNamespaceType::Pid, &modes.pid),
+        (LinuxNamespaceType::Ipc, &modes.ipc),
     ];
     if cgroupns_private {
-        types.push(LinuxNamespaceType::Cgroup);
+        types.push((LinuxNamespaceType::Cgroup, &private));
     }
     types
         .into_iter()
-        .map(|typ| {
+        .filter_map(|(typ, mode)| {
             let mut ns = LinuxNamespace::default();
             ns.set_typ(typ);
-            ns.set_path(None);
-            ns
+            ns.set_path(match mode {
+                Namespace::Private => None,
+                Namespace::Host => return None,
+                Namespace::Join(path) => Some(path.clone()),
+            });
+            Some(ns)
         })
         .collect()
 }
@@ -334,10 +375,18 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     )?;
 
     let mut process = Process::default();
+    let args: Vec<String> = match &input.init {
+        // docker's withCommonOptions: `docker-init -- cmd args…`.
+        Some(_) => [INIT_PATH.to_string(), "--".to_string()]
+            .into_iter()
+            .chain(input.args.iter().cloned())
+            .collect(),
+        None => input.args.clone(),
+    };
     apply_parts(
         &mut process,
         &ProcessParts {
-            args: &input.args,
+            args: &args,
             env: &input.env,
             cwd: &input.cwd,
             user: &input.user,
@@ -381,7 +430,26 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
             }
         }
     }
-    let assembled = assemble(&MountPlan {
+    if let Some(init) = &input.init {
+        user_mounts.push(ExtraMount::Bind(BindMount {
+            source: init.clone(),
+            destination: INIT_PATH.to_string(),
+            readonly: true,
+            propagation: Propagation::RPrivate,
+            non_recursive: false,
+        }));
+    }
+    if input.namespaces.ipc == Namespace::Host && !user_mounts.iter().any(|m| m.destination() == "/dev/shm") {
+        // docker's setupIPCDirs: the host's /dev/shm.
+        user_mounts.push(ExtraMount::Bind(BindMount {
+            source: PathBuf::from("/dev/shm"),
+            destination: "/dev/shm".to_string(),
+            readonly: false,
+            propagation: Propagation::RPrivate,
+            non_recursive: false,
+        }));
+    }
+    let mut assembled = assemble(&MountPlan {
         user_mounts: &user_mounts,
         shm_size: input.shm_size,
         readonly_rootfs: input.readonly_rootfs,
@@ -389,11 +457,20 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         writable_cgroups: input.writable_cgroups.unwrap_or(input.privileged),
     })?;
 
+    if input.namespaces.no_shm {
+        // `--ipc none`: docker drops its default /dev/shm (a user's stays).
+        assembled
+            .mounts
+            .retain(|m| !(m.destination() == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs")));
+    }
+
     let mut resources = super::resources::linux_resources(&input.resources, &input.block_devices)?;
     resources.set_devices(Some(if input.privileged {
         vec![device_rule(true, None, None, None)]
     } else {
-        default_device_rules()
+        let mut rules = default_device_rules();
+        rules.extend(input.device_rules.iter().cloned());
+        rules
     }));
 
     let mut linux = Linux::default();
@@ -407,7 +484,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     linux.set_sysctl(Some(sysctls));
     linux.set_resources(Some(resources));
     linux.set_cgroups_path(input.cgroups_path.as_ref().map(PathBuf::from));
-    linux.set_namespaces(Some(namespaces(input.cgroupns_private)));
+    linux.set_namespaces(Some(namespaces(input.cgroupns_private, &input.namespaces)));
     linux.set_devices((!input.devices.is_empty()).then(|| input.devices.clone()));
     linux.set_rootfs_propagation(assembled.rootfs_propagation.map(str::to_string));
     if input.privileged {
@@ -437,8 +514,11 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     spec.set_root(Some(root));
     spec.set_mounts(Some(assembled.mounts));
     spec.set_process(Some(process));
-    spec.set_hostname(Some(input.hostname.clone()));
-    spec.set_domainname((!input.domainname.is_empty()).then(|| input.domainname.clone()));
+    // The host's UTS namespace keeps the host's name (docker clears it).
+    spec.set_hostname((input.namespaces.uts == Namespace::Private).then(|| input.hostname.clone()));
+    spec.set_domainname(
+        (!input.domainname.is_empty() && input.namespaces.uts == Namespace::Private).then(|| input.domainname.clone()),
+    );
     spec.set_hooks(None);
     spec.set_annotations((!input.annotations.is_empty()).then(|| {
         input

@@ -17,6 +17,7 @@
 mod build;
 mod caps;
 mod command;
+mod devices;
 mod env;
 mod error;
 mod etc_files;
@@ -33,17 +34,18 @@ mod runc_tests;
 mod snapshot_tests;
 
 pub use build::{
-    build, default_device_rules, exec_process, ConsoleSize, EtcFiles, ExecInput, HostLimits, Rlimit, Seccomp,
-    SpecInput, MASKED_PATHS, NETNS_SYSCTLS, NOFILE_TARGET, OCI_VERSION, READONLY_PATHS,
+    build, default_device_rules, exec_process, ConsoleSize, EtcFiles, ExecInput, HostLimits, Namespace, NamespaceModes,
+    Rlimit, Seccomp, SpecInput, INIT_PATH, MASKED_PATHS, NETNS_SYSCTLS, NOFILE_TARGET, OCI_VERSION, READONLY_PATHS,
 };
 pub use caps::{
     parse_cap_mask, process_capabilities, tweak_capabilities, ALL_CAPABILITIES, ALL_CAPS_MASK, DEFAULT_CAPABILITIES,
 };
 pub use command::{merge_command, resolve_command, Command};
+pub use devices::{allow_rule, device_node, node_rule, HostNode};
 pub use env::{merge_env, process_env, replace_or_append_env, DEFAULT_PATH};
 pub use error::SpecError;
 pub use etc_files::{default_hostname, hostname_file, hosts_file, resolv_conf, resolv_conf_with, HostEntry};
 pub use mounts::{default_mounts, BindMount, ExtraMount, Propagation, TmpfsMount, DEFAULT_SHM_SIZE};
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use signal::{parse_signal, signal_name};
-pub use user::{resolve_user, ResolvedUser};
+pub use user::{resolve_additional_groups, resolve_user, ResolvedUser};

@@ -166,6 +166,34 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ResolvedUse
     })
 }
 
+/// `--group-add` (runc's `GetAdditionalGroups`, which docker uses): each
+/// entry a group name or number looked up in the container's /etc/group;
+/// a name must be found, a number not found is used as it is. Duplicates
+/// are dropped, request order kept.
+pub fn resolve_additional_groups(groups: &[String], group: &str) -> Result<Vec<u32>, SpecError> {
+    let mut out: Vec<u32> = Vec::new();
+    for g in groups {
+        let numeric: Option<u64> = if !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()) {
+            Some(g.parse().map_err(|_| SpecError::IdOutOfRange { id: g.clone() })?)
+        } else {
+            None
+        };
+        if let Some(n) = numeric {
+            checked_id(n, g)?;
+        }
+        let found = group_entries(group).find(|e| e.name == g.as_str() || numeric == Some(e.gid));
+        let gid = match (found, numeric) {
+            (Some(e), _) => checked_id(e.gid, e.name)?,
+            (None, Some(n)) => checked_id(n, g)?,
+            (None, None) => return Err(SpecError::UnknownGroup { group: g.clone() }),
+        };
+        if !out.contains(&gid) {
+            out.push(gid);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +288,18 @@ mod tests {
             resolve_user("0:99999999999", "", ""),
             Err(SpecError::IdOutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn additional_groups_by_name_or_number() {
+        let groups =
+            |g: &[&str]| resolve_additional_groups(&g.iter().map(|s| s.to_string()).collect::<Vec<_>>(), GROUP);
+        assert_eq!(groups(&["audio", "10", "4242", "audio"]), Ok(vec![29, 10, 4242]));
+        assert_eq!(
+            groups(&["nogroup"]).expect_err("unknown").to_string(),
+            "unable to find group nogroup: no matching entries in group file"
+        );
+        assert!(matches!(groups(&["99999999999"]), Err(SpecError::IdOutOfRange { .. })));
+        assert_eq!(resolve_additional_groups(&["7".to_string()], ""), Ok(vec![7]));
     }
 }

@@ -189,6 +189,7 @@ impl Daemon {
         input.block_devices = block_device_numbers(&spec_.resources)?;
         input.sysctls = spec_.resources.sysctls.clone();
         input.cgroups_path = Some(self.cgroups_path(&rec.id, &spec_.resources.cgroup_parent));
+        self.apply_isolation(c, &mut input, spec_, &group)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
@@ -196,7 +197,7 @@ impl Daemon {
         let shim = ShimConfig {
             id: rec.id.clone(),
             bundle: c.bundle.clone(),
-            runtime: self.cfg.runtime.clone(),
+            runtime: self.cfg.runtime_path(&spec_.runtime),
             runtime_root: self.cfg.runtime_root(),
             socket: c.socket(),
             exit_path: c.exit_path(),

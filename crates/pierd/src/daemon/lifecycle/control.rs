@@ -146,6 +146,7 @@ impl Daemon {
             r.state.error.clear();
             r.state.oom_killed = false;
             r.state.paused = false;
+            r.state.oom_events = 0;
             r.state.started_at = Some(now);
         })
         .await?;

@@ -59,8 +59,9 @@ impl Daemon {
         }
         let image = self.resolve_image(&image_name).await?;
         let id = hex::encode(rand::random::<[u8; 32]>());
-        let built = model::build(&id, &request, &image.config, &self.model_defaults())
+        let mut built = model::build(&id, &request, &image.config, &self.model_defaults())
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        self.check_isolation(&mut built.spec)?;
         let mounts = {
             let d = self.clone();
             let hc = request.host_config.clone().unwrap_or_default();
@@ -126,6 +127,30 @@ impl Daemon {
             id,
             warnings: built.warnings,
         })
+    }
+
+    /// What the pure build cannot check: the runtime's name, the containers
+    /// whose namespaces are shared (named by id from here on, as dockerd's
+    /// `adaptSharedNamespaceContainer`), and that mapped devices exist
+    /// (dockerd finds out at start; a 400 at create is kinder).
+    fn check_isolation(&self, spec: &mut model::ContainerSpec) -> Result<()> {
+        if !self.cfg.knows_runtime(&spec.runtime) {
+            return Err(Error::InvalidParameter(format!(
+                "unknown or invalid runtime name: {}",
+                spec.runtime
+            )));
+        }
+        let iso = &mut spec.isolation;
+        if let model::PidMode::Container(name) = &iso.pid {
+            iso.pid = model::PidMode::Container(self.lookup(name)?.id.clone());
+        }
+        if let model::IpcMode::Container(name) = &iso.ipc {
+            iso.ipc = model::IpcMode::Container(self.lookup(name)?.id.clone());
+        }
+        for d in &iso.devices {
+            super::devices::from_mapping(d).map_err(Error::InvalidParameter)?;
+        }
+        Ok(())
     }
 
     /// Reserve the requested name, or a free random one.

@@ -5,9 +5,12 @@
 pub(crate) mod bundle;
 pub(crate) mod control;
 pub(crate) mod create;
+pub(crate) mod devices;
+pub(crate) mod isolation;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;
+pub(crate) mod oom;
 pub(crate) mod pause;
 pub(crate) mod remove;
 pub(crate) mod restore;

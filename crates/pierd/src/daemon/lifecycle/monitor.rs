@@ -25,6 +25,7 @@ impl Daemon {
     /// Run the monitor for `c`; `watch` is a wait already armed, or `None`
     /// to arm one now.
     pub(in crate::daemon) fn spawn_monitor(self: &Arc<Self>, c: Arc<Container>, watch: Option<ExitWatch>) {
+        let c_for_oom = c.clone();
         let daemon = self.clone();
         let id = c.id.clone();
         let task = tokio::spawn(async move {
@@ -44,6 +45,8 @@ impl Daemon {
         if let Some(old) = m.insert(id, task.abort_handle()) {
             old.abort();
         }
+        drop(m);
+        self.spawn_oom_watch(c_for_oom);
     }
 
     /// Watch a container whose shim is lost but whose processes run (found
@@ -82,7 +85,8 @@ impl Daemon {
                 r.state.pid = 0;
                 r.state.paused = false;
                 r.state.exit_code = rec.exit_code;
-                r.state.oom_killed = rec.oom_killed;
+                // Set by a live OOM event or by the exit (reset only by a start).
+                r.state.oom_killed |= rec.oom_killed;
                 r.state.finished_at = Some(rec.finished_at);
                 if let Some(s) = rec.started_at {
                     r.state.started_at = Some(s);
