@@ -34,6 +34,8 @@ pub struct Plan {
     pub log_bytes: u64,
     pub attach_bytes: u64,
     pub mem_counts: Vec<usize>,
+    /// Seconds the `stats` cost is measured over.
+    pub stats_secs: u64,
 }
 
 /// The pause between the log burst and the final marker line, so that
@@ -385,8 +387,10 @@ fn shim_mems(c: &CliEngine, names: &[String]) -> Result<(Vec<Mem>, String)> {
 /// the largest. Engine by engine (memory does not drift like time does).
 pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     let counts = &plan.mem_counts;
-    // series: per count RSS, PSS; then daemon RSS.
-    let series = counts.len() * 2 + 1;
+    // series: per count RSS, PSS; then daemon RSS, then the daemon's CPU
+    // for a stats stream over the largest count.
+    let series = counts.len() * 2 + 2;
+    let rss_series = series - 2;
     let n = slots.len();
     let mut samples: Vec<Vec<Result<(Summary, String), String>>> =
         vec![(0..n).map(|_| Err("n/a".to_string())).collect(); series];
@@ -434,11 +438,16 @@ pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
                         total += mib;
                         parts.push(format!("{dname} {mib:.1}"));
                     }
-                    samples[series - 1][i] = if parts.is_empty() {
+                    samples[rss_series][i] = if parts.is_empty() {
                         Err("n/a (no daemon)".into())
                     } else {
                         Ok((Summary::single(total), parts.join(" + ")))
                     };
+                    let window = plan.stats_secs;
+                    samples[series - 1][i] =
+                        crate::usage::stats_cost(c, names.len(), Duration::from_secs(3), Duration::from_secs(window))
+                            .map(|(pct, what)| (Summary::single(pct), what))
+                            .map_err(|e| short(&e));
                 }
             }
             Ok(())
@@ -494,9 +503,17 @@ pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
         ));
     }
     let last = counts.last().copied().unwrap_or(0);
-    let mut d = mk(series - 1, format!("Daemon RSS with {last} containers"), None);
+    let mut d = mk(rss_series, format!("Daemon RSS with {last} containers"), None);
     d.how = "RSS of the engine's daemons (docker: dockerd + containerd) with the containers above running.".into();
     tables.push(d);
+    let mut st = mk(
+        series - 1,
+        format!("Daemon CPU for one `stats` stream over {last} containers"),
+        Some(Target::AtMost(5.0)),
+    );
+    st.how = "The engine's `stats` command (one stream per container, a sample per second) runs against the containers above; the daemons' CPU time (utime + stime from /proc) over the window, in percent of one core.".into();
+    st.unit = "% of a core".into();
+    tables.push(st);
     tables
 }
 

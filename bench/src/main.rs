@@ -18,6 +18,7 @@ mod report;
 mod rootfs;
 mod setup;
 mod stats;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -86,6 +87,7 @@ fn plan(a: &Args) -> Plan {
         log_bytes: a.log_mib.unwrap_or(log_mib).max(1) << 20,
         attach_bytes: a.attach_mib.unwrap_or(attach_mib).max(1) << 20,
         mem_counts: counts,
+        stats_secs: if a.quick { 5 } else { 20 },
     }
 }
 

@@ -440,6 +440,10 @@ pub struct GraphDriver {
     pub data: BTreeMap<String, String>,
 }
 
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
 /// One entry of `GET /containers/json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -453,6 +457,12 @@ pub struct ContainerSummary {
     /// Unix seconds.
     pub created: i64,
     pub ports: Vec<serde_json::Value>,
+    /// Bytes written by the container (`size=true`, `/system/df`).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub size_rw: i64,
+    /// The image's size plus `SizeRw` (`size=true`).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub size_root_fs: i64,
     pub labels: BTreeMap<String, String>,
     pub state: String,
     /// Human text: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod progress;
+pub mod stats;
 pub mod stdcopy;
 pub mod system;
 pub mod version;

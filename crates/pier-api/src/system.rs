@@ -65,3 +65,19 @@ pub struct SystemInfo {
     pub security_options: Vec<String>,
     pub warnings: Vec<String>,
 }
+
+/// `GET /system/df` (API 1.42+ shape; `BuildCache` is always empty here).
+/// A kind left out by `type=` is `null`, as dockerd writes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskUsage {
+    /// Bytes of every stored layer, each counted once.
+    pub layers_size: i64,
+    /// With `SharedSize` and `Containers` filled in.
+    pub images: Option<Vec<crate::image::ImageSummary>>,
+    /// With `SizeRw` and `SizeRootFs` filled in.
+    pub containers: Option<Vec<crate::container::ContainerSummary>>,
+    /// With `UsageData` filled in.
+    pub volumes: Option<Vec<crate::volume::Volume>>,
+    pub build_cache: Option<Vec<serde_json::Value>>,
+}

@@ -25,6 +25,7 @@ mod logs;
 mod query;
 mod storage;
 mod system;
+mod usage;
 
 pub use client::{error_message, parse_host, Client, RequestBody, Response, DEFAULT_HOST, FALLBACK_API_VERSION};
 pub use containers::{Filters, ListOptions, PendingWait, WaitCondition};
@@ -37,3 +38,4 @@ pub use pier_api::version::{is_multiplexed, MULTIPLEXED_STREAM, RAW_STREAM};
 pub use query::{encode_component, Query};
 pub use storage::{decode_path_stat, CommitOptions};
 pub use system::Ping;
+pub use usage::StatsStream;

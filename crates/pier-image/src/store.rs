@@ -246,6 +246,13 @@ impl ImageStore {
             .collect()
     }
 
+    /// The unpacked size in bytes of the layer `diff_id` (`sha256:<hex>`),
+    /// as recorded when it was unpacked; `None` when it is not stored.
+    pub fn layer_size(&self, diff_id: &str) -> Option<u64> {
+        let record: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD)).ok()?;
+        Some(record.size)
+    }
+
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root

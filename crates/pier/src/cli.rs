@@ -133,6 +133,13 @@ pub enum Command {
     /// Display system-wide information
     #[command(override_usage = "pier info [OPTIONS]")]
     Info,
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "pier stats [OPTIONS] [CONTAINER...]")]
+    Stats(crate::commands::stats::StatsArgs),
+    /// Manage Pier
+    #[command(subcommand)]
+    #[command(override_usage = "pier system COMMAND")]
+    System(crate::commands::system_df::SystemCommand),
 }
 
 #[derive(Debug, Args)]

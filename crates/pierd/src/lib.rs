@@ -14,6 +14,7 @@
 //! `.await`, or kill containers when it stops: shims outlive the daemon and a
 //! restarted daemon rebuilds its state from disk and shim sockets.
 
+pub mod cgroup;
 pub mod config;
 pub mod daemon;
 pub mod error;

@@ -18,6 +18,7 @@ mod resources_isolation;
 mod resources_limits;
 mod resources_live;
 mod resources_oom;
+mod resources_stats;
 mod security_bounds;
 mod security_confine;
 mod security_faults;

@@ -18,7 +18,9 @@ pub mod mount_flags;
 pub mod ps;
 pub mod registry_auth;
 pub mod run;
+pub mod stats;
 pub mod system;
+pub mod system_df;
 pub mod template;
 pub mod volume;
 
@@ -62,6 +64,8 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Commit(a) => commit::commit(client, &a),
         Command::Version => system::version(client),
         Command::Info => system::info(client),
+        Command::Stats(a) => stats::stats(client, &a),
+        Command::System(c) => system_df::system(client, c),
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod images;
 pub(crate) mod lifecycle;
 pub(crate) mod storage;
 pub(crate) mod streams;
+pub(crate) mod usage;
 
 pub use streams::{detach_keys, session};
 
@@ -46,6 +47,8 @@ pub use storage::volumes::parse_filters as volume_filters;
 pub use streams::attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use streams::exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
 pub use streams::logs::{LogChunk, LogStream, LogsOptions};
+pub use usage::disk::{DiskUsage, DiskUsageOptions};
+pub use usage::stats::{StatsFrame, StatsOptions, StatsStream};
 
 /// A container's latest state as readers see it.
 #[derive(Debug, Clone)]

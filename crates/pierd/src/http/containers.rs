@@ -46,7 +46,16 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         filters,
     };
     let now = pier_time::now_nanos();
-    Ok(Json(d.list(&opts).iter().map(|r| convert::summary(r, now)).collect()))
+    let mut list: Vec<ContainerSummary> = d.list(&opts).iter().map(|r| convert::summary(r, now)).collect();
+    if params.flag("size") {
+        let ids = list.iter().map(|c| c.id.clone()).collect();
+        let sizes = d.container_sizes(ids).await?;
+        for (c, (rw, root_fs)) in list.iter_mut().zip(sizes) {
+            c.size_rw = i64::try_from(rw).unwrap_or(i64::MAX);
+            c.size_root_fs = i64::try_from(root_fs).unwrap_or(i64::MAX);
+        }
+    }
+    Ok(Json(list))
 }
 
 pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {

@@ -111,6 +111,8 @@ pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
         command,
         created: r.created / 1_000_000_000,
         ports: Vec::new(),
+        size_rw: 0,
+        size_root_fs: 0,
         labels: r.spec.labels.clone(),
         state: r.state.status_name().to_string(),
         status: status_text(r, now),

@@ -8,12 +8,14 @@ mod attach_ws;
 mod channel_body;
 mod containers;
 mod convert;
+mod disk_usage;
 pub mod error;
 mod exec;
 mod hijack;
 mod images;
 mod logs;
 mod server;
+mod stats;
 #[cfg(test)]
 mod surface_tests;
 mod system;
@@ -58,6 +60,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/attach/ws", get(attach_ws::attach_ws))
         .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/system/df", get(disk_usage::df))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))

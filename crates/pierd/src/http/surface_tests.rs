@@ -426,6 +426,46 @@ async fn a_lost_shim_is_ended_through_the_runtime_and_its_record_kept_until_then
 }
 
 #[tokio::test]
+async fn stats_and_disk_usage_without_runtime() {
+    let s = Surface::new().await;
+    let du = s.get("/system/df").await;
+    assert_eq!(du.status, StatusCode::OK);
+    assert_eq!(
+        du.json(),
+        serde_json::json!({"LayersSize": 0, "Images": [], "Containers": [], "Volumes": [], "BuildCache": []})
+    );
+    s.import("img", "1").await;
+    let id = s.create("idle").await;
+    // Not running: docker's empty sample, at once.
+    let r = s.get("/containers/idle/stats?stream=false").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["name"], "/idle");
+    assert_eq!(v["read"], "0001-01-01T00:00:00Z");
+    assert_eq!(v["pids_stats"], serde_json::json!({}));
+    assert!(v.get("networks").is_none());
+    let r = s.get("/containers/idle/stats?stream=1&one-shot=1").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.message(), "cannot have stream=true and one-shot=true");
+    assert_eq!(
+        s.get("/containers/nope/stats?stream=0").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let v = s.get("/system/df").await.json();
+    assert_eq!(v["Images"][0]["Containers"], 1);
+    assert_eq!(v["Images"][0]["SharedSize"], 0);
+    assert_eq!(v["Images"][0]["Size"], v["LayersSize"]);
+    assert_eq!(v["Containers"][0]["Id"], id.as_str());
+    assert_eq!(v["Containers"][0]["State"], "created");
+    let v = s.get("/v1.50/system/df?type=image&type=container").await.json();
+    assert_eq!(v["Volumes"], serde_json::Value::Null);
+    assert_eq!(v["BuildCache"], serde_json::Value::Null);
+    assert_eq!(v["Images"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
 async fn pause_state_and_update_without_root() {
     let s = Surface::new().await;
     s.import("img", "1").await;
