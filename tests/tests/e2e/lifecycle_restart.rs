@@ -130,12 +130,28 @@ fn policies_restart_as_docker_does() {
             )),
             "{cli}: {err}"
         );
+        // `wait` treats a restarting container as running (dockerd).
+        let mut waiter = d
+            .cli_cmd(cli, &["wait", &id])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("wait");
+        assert!(
+            !wait_until(Duration::from_millis(500), || waiter
+                .try_wait()
+                .ok()
+                .flatten()
+                .is_some()),
+            "{cli}: wait returned while the container restarts"
+        );
         // A manual stop ends the restarts (the pending one too).
         let o = d.cli_cmd(cli, &["stop", &id]).output().expect("stop");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v = d.inspect(&id);
         assert_eq!(v["State"]["Status"], "exited", "{v}");
         assert_eq!(v["State"]["Restarting"], false);
+        let waited = waiter.wait_with_output().expect("wait output");
+        assert!(waited.status.success(), "{cli}: wait after stop");
         let count = restart_count(&d, &id);
         assert!(
             !wait_until(Duration::from_secs(4), || d.inspect(&id)["State"]["Status"] != "exited"),

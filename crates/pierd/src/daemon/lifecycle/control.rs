@@ -252,7 +252,11 @@ impl Daemon {
         let exits_then = rx.borrow().exits;
         Ok(async move {
             let pred = move |l: &Live| match cond {
-                WaitCondition::NotRunning => l.removed || !l.record.state.is_running(),
+                // As dockerd: a container waiting for its policy restart
+                // still counts as running.
+                WaitCondition::NotRunning => {
+                    l.removed || !(l.record.state.is_running() || l.record.state.is_restarting())
+                }
                 WaitCondition::NextExit => l.removed || l.exits > exits_then,
                 WaitCondition::Removed => l.removed,
             };

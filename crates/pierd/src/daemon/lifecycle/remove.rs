@@ -38,6 +38,7 @@ impl Daemon {
             if !force {
                 return Err(Error::RemoveRunning(rec.name));
             }
+            c.cancel_restarts();
             kill_and_wait(&c).await?;
         }
         self.remove_locked(&c, volumes).await
