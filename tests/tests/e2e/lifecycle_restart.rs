@@ -74,7 +74,8 @@ fn policies_restart_as_docker_does() {
         assert_eq!(v["State"]["Status"], "exited");
 
         // always restarts a clean exit; the back-off grows until the
-        // container is seen restarting, as inspect and ps show it.
+        // container is seen restarting, as inspect and ps show it (the
+        // sixth back-off is 3.2 s: room for the checks below).
         let id = run_d(
             &d,
             cli,
@@ -90,7 +91,7 @@ fn policies_restart_as_docker_does() {
         assert!(
             wait_until(LONG, || {
                 let v = d.inspect(&id);
-                v["State"]["Restarting"] == true && v["RestartCount"].as_i64().unwrap_or(0) >= 4
+                v["State"]["Restarting"] == true && v["RestartCount"].as_i64().unwrap_or(0) >= 6
             }),
             "{cli}: always keeps restarting: {}",
             d.inspect(&id)
@@ -129,6 +130,12 @@ fn policies_restart_as_docker_does() {
                 "cannot remove container \"/always-{cli}\": container is restarting: stop the container before removing or force remove"
             )),
             "{cli}: {err}"
+        );
+        let o = d.cli_cmd(cli, &["exec", &id, "true"]).output().expect("exec");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is restarting, wait until the container is running"),
+            "{cli}: {}",
+            String::from_utf8_lossy(&o.stderr)
         );
         // `wait` treats a restarting container as running (dockerd).
         let mut waiter = d
