@@ -359,3 +359,27 @@ fn live_restore_is_accepted() {
     let d = Daemon::builder().config("{\"live-restore\": true}\n").start();
     assert_eq!(d.request("GET", "/_ping", None).status, 200);
 }
+
+#[test]
+fn pierd_stopped_during_a_backoff_restarts_at_its_start() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = run_d(&d, "pier", &["--restart", "always", "busybox", "true"]);
+    // The sixth back-off is 3.2 s: pierd stops inside it.
+    assert!(
+        wait_until(LONG, || {
+            let v = d.inspect(&id);
+            v["State"]["Restarting"] == true && v["RestartCount"] == 6
+        }),
+        "restarting: {}",
+        d.inspect(&id)
+    );
+    d.stop();
+    d.start_again();
+    assert!(
+        wait_until(LONG, || restart_count(&d, &id) >= 7),
+        "the pending restart ran at pierd's start: {}",
+        d.inspect(&id)
+    );
+    d.pier_ok(&["rm", "-f", &id]);
+}
