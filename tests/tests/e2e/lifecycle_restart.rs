@@ -230,6 +230,7 @@ fn backoff_doubles_from_100_ms() {
         let died = dies[i]["timeNano"].as_i64().expect("die time");
         let started = starts[i + 1]["timeNano"].as_i64().expect("start time");
         let gap = u64::try_from(started - died).expect("start after die") / 1_000_000;
+        eprintln!("restart {i}: started {gap} ms after the exit (back-off {want} ms)");
         assert!(
             gap >= want * 9 / 10 && gap < want + 1500,
             "restart {i}: waited {gap} ms, want about {want} ms"
