@@ -20,9 +20,9 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
         args: r.spec.process.args.clone(),
         state: ContainerState {
             status: s.status_name().to_string(),
-            running: s.status == Status::Running,
+            running: s.status == Status::Running || s.is_restarting(),
             paused: s.is_paused(),
-            restarting: false,
+            restarting: s.is_restarting(),
             oom_killed: s.oom_killed,
             dead: s.status == Status::Dead,
             pid: i64::from(s.pid),
@@ -76,6 +76,11 @@ pub fn status_text(r: &ContainerRecord, now: i64) -> String {
                 up
             }
         }
+        Status::Exited if s.restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            pier_time::human_duration(now - s.finished_at.unwrap_or(now))
+        ),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,

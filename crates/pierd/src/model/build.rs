@@ -138,12 +138,6 @@ pub fn build(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    if restart != RestartPolicy::No {
-        warnings.push(format!(
-            "HostConfig.RestartPolicy \"{}\" is recorded but not applied by Pier: containers are not restarted yet",
-            restart.name()
-        ));
-    }
     let extra_hosts = hc
         .extra_hosts
         .iter()

@@ -173,8 +173,8 @@ pub const FIELDS: &[Field] = &[
     f(
         H,
         "RestartPolicy",
-        Partly,
-        "no: applied; others warned (not restarted yet); invalid refused",
+        Applied,
+        "no, always, unless-stopped, on-failure[:N] (create and update); invalid refused",
     ),
     f(H, "AutoRemove", Applied, "removed when it exits"),
     f(H, "VolumeDriver", Partly, "local only; others refused"),

@@ -48,7 +48,11 @@ impl Daemon {
         let c = self.lookup(key)?;
         let res = {
             let _op = c.op.lock().await;
-            self.start_locked(&c).await
+            // A container waiting for its policy restart counts as running.
+            if c.record().state.is_restarting() {
+                return Err(Error::NotModified);
+            }
+            self.start_locked(&c, true).await
         };
         // As dockerd: a failed start of an AutoRemove container removes it
         // (clients blocked in `wait?condition=removed` then return).
@@ -62,7 +66,9 @@ impl Daemon {
         res
     }
 
-    async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+    /// Start with the op lock held; `manual` (an API start, not the
+    /// restart policy) resets the restart count and the back-off.
+    pub(in crate::daemon) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>, manual: bool) -> Result<()> {
         let live = c.live.borrow().clone();
         if live.removed {
             return Err(Error::NoSuchContainer(c.id.clone()));
@@ -77,7 +83,10 @@ impl Daemon {
             }
             Status::Created | Status::Exited => {}
         }
-        match self.launch(c, &live.record).await {
+        if manual {
+            c.reset_restarts();
+        }
+        match self.launch(c, &live.record, manual).await {
             Ok(()) => Ok(()),
             Err(err) => {
                 let code = start_exit_code(&err);
@@ -100,7 +109,7 @@ impl Daemon {
     }
 
     /// Prepare the bundle, spawn the shim, arm the exit monitor, start.
-    async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord) -> Result<()> {
+    async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord, manual: bool) -> Result<()> {
         let image = self.resolve_image(&rec.image_id).await?;
         let shim_json = if self.cfg.shims.needs_bundle() {
             let daemon = self.clone();
@@ -148,8 +157,14 @@ impl Daemon {
             r.state.paused = false;
             r.state.oom_events = 0;
             r.state.started_at = Some(now);
+            r.state.restarting = false;
+            if manual {
+                r.restart_count = 0;
+                r.state.manually_stopped = false;
+            }
         })
         .await?;
+        self.container_event(c, "start", &[], now);
         self.spawn_monitor(c.clone(), monitor);
         tracing::info!(id = %c.id, pid, shim_pid, "container started");
         Ok(())
@@ -162,9 +177,23 @@ impl Daemon {
             Some(s) => spec::parse_signal(s).map_err(|e| Error::InvalidParameter(e.to_string()))?,
             None => 9,
         };
-        if !c.record().state.is_running() {
+        let rec = c.record();
+        // dockerd: the stop signal or SIGKILL cancels restarts; any kill
+        // marks the container stopped by hand (`unless-stopped` holds off).
+        let stops = sig == 9 || sig == rec.spec.stop.signal.as_ref().map_or(15, |s| s.number);
+        if rec.state.is_restarting() {
+            if stops {
+                return self.stop_restarting(&c).await;
+            }
+            return c.commit(|r| r.state.manually_stopped = true).await;
+        }
+        if !rec.state.is_running() {
             return Err(Error::NotRunning(c.id.clone()));
         }
+        if stops {
+            c.cancel_restarts();
+        }
+        c.commit(|r| r.state.manually_stopped = true).await?;
         signal_container(&c, sig).await
     }
 
@@ -177,9 +206,14 @@ impl Daemon {
             .transpose()
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let _op = c.op.lock().await;
+        if c.record().state.is_restarting() {
+            return self.stop_restarting(&c).await;
+        }
         if !c.record().state.is_running() {
             return Err(Error::NotModified);
         }
+        c.cancel_restarts();
+        c.commit(|r| r.state.manually_stopped = true).await?;
         stop_locked(&c, t, sig).await
     }
 
@@ -187,13 +221,22 @@ impl Daemon {
     pub async fn restart(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.lookup(key)?;
         let _op = c.op.lock().await;
+        if c.record().state.is_restarting() {
+            self.stop_restarting(&c).await?;
+        }
         if c.record().state.is_running() {
+            c.cancel_restarts();
+            c.commit(|r| r.state.manually_stopped = true).await?;
             stop_locked(&c, t, None).await?;
         }
-        match self.start_locked(&c).await {
+        let res = match self.start_locked(&c, true).await {
             Err(Error::NotModified) => Ok(()),
             other => other,
+        };
+        if res.is_ok() {
+            self.container_event(&c, "restart", &[], pier_time::now_nanos());
         }
+        res
     }
 
     /// Subscribe now (so no exit between this call and the await is
@@ -209,7 +252,11 @@ impl Daemon {
         let exits_then = rx.borrow().exits;
         Ok(async move {
             let pred = move |l: &Live| match cond {
-                WaitCondition::NotRunning => l.removed || !l.record.state.is_running(),
+                // As dockerd: a container waiting for its policy restart
+                // still counts as running.
+                WaitCondition::NotRunning => {
+                    l.removed || !(l.record.state.is_running() || l.record.state.is_restarting())
+                }
                 WaitCondition::NextExit => l.removed || l.exits > exits_then,
                 WaitCondition::Removed => l.removed,
             };

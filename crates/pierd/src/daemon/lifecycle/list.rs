@@ -124,7 +124,7 @@ impl Daemon {
             .map(|c| c.live.borrow().clone())
             .filter(|l| !l.removed)
             .map(|l| l.record)
-            .filter(|r| all || r.state.is_running())
+            .filter(|r| all || r.state.is_running() || r.state.is_restarting())
             .filter(|r| opts.filters.matches(r))
             .collect();
         recs.sort_by_key(|r| std::cmp::Reverse(r.created));

@@ -13,6 +13,7 @@ pub(crate) mod monitor;
 pub(crate) mod oom;
 pub(crate) mod pause;
 pub(crate) mod remove;
+pub(crate) mod restart;
 pub(crate) mod restore;
 pub(crate) mod top;
 pub(crate) mod update;

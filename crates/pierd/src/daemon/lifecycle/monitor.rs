@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::daemon::lifecycle::lost::{self, Settled};
+use crate::daemon::lifecycle::restart::ExitFacts;
 use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::Status;
@@ -77,10 +78,27 @@ impl Daemon {
     pub(in crate::daemon) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
         let rec = exit.record;
         let error = exit.error.unwrap_or_default();
+        let before = c.record();
+        let started = rec.started_at.or(before.state.started_at).unwrap_or(rec.finished_at);
+        let ran = std::time::Duration::from_nanos(u64::try_from(rec.finished_at - started).unwrap_or(0));
+        let restart = if before.state.status == Status::Running {
+            c.restart_after(&ExitFacts {
+                exit_code: rec.exit_code,
+                manually_stopped: before.state.manually_stopped,
+                restart_count: before.restart_count,
+                ran,
+            })
+        } else {
+            None
+        };
         if let Err(e) = c
             .commit(|r| {
                 if r.state.status == Status::Running {
                     r.state.status = Status::Exited;
+                }
+                if restart.is_some() {
+                    r.state.restarting = true;
+                    r.restart_count += 1;
                 }
                 r.state.pid = 0;
                 r.state.paused = false;
@@ -103,6 +121,19 @@ impl Daemon {
             m.remove(&c.id);
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
+        self.container_event(
+            c,
+            "die",
+            &[
+                ("exitCode", rec.exit_code.to_string()),
+                ("execDuration", ran.as_secs().to_string()),
+            ],
+            rec.finished_at,
+        );
+        if let Some(delay) = restart {
+            tracing::info!(id = %c.id, ?delay, "container restarts by its policy");
+            self.schedule_restart(c, delay);
+        }
         self.unmount_exited(c).await;
         if c.record().spec.auto_remove {
             if let Err(e) = self.auto_remove(c).await {

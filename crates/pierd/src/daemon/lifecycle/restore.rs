@@ -137,6 +137,10 @@ impl Daemon {
                 }
                 _ => {
                     self.unmount_stale(&c).await;
+                    // pierd stopped while it waited out a restart's back-off.
+                    if rec.state.is_restarting() {
+                        self.schedule_restart(&c, std::time::Duration::ZERO);
+                    }
                     return;
                 }
             }

@@ -164,6 +164,12 @@ impl Daemon {
         if config.cmd.is_empty() {
             return Err(Error::InvalidParameter("No exec command specified".to_string()));
         }
+        if c.record().state.is_restarting() {
+            return Err(Error::Conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                c.id
+            )));
+        }
         if !c.record().state.is_running() {
             return Err(not_running(&c.id));
         }
