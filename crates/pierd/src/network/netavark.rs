@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(parsed["navt"].dns_server_ips, ["10.213.77.1"]);
         let err = br#"{"error":"IO error: aardvark-dns failed to start"}"#;
         assert_eq!(
-            parse_setup_output(err).unwrap_err(),
+            parse_setup_output(err).expect_err("refused"),
             "IO error: aardvark-dns failed to start"
         );
         assert_eq!(error_of(b"plain words\n"), "plain words");

@@ -301,7 +301,7 @@ mod tests {
             container_port: 80,
             proto: Proto::Tcp,
         }];
-        let err = allocate(&reqs, &taken, (40000, 40010), &mut first, &mut |_| true).unwrap_err();
+        let err = allocate(&reqs, &taken, (40000, 40010), &mut first, &mut |_| true).expect_err("refused");
         assert_eq!(
             err.to_string(),
             "Bind for 0.0.0.0:8080 failed: port is already allocated"
@@ -314,7 +314,7 @@ mod tests {
         .expect("parse");
         assert!(allocate(&reqs2, &taken, (40000, 40010), &mut first, &mut |_| true).is_ok());
         // The host's own listener.
-        let err = allocate(&reqs, &[], (40000, 40010), &mut first, &mut |_| false).unwrap_err();
+        let err = allocate(&reqs, &[], (40000, 40010), &mut first, &mut |_| false).expect_err("refused");
         assert!(matches!(err, PortError::HostInUse { port: 8080, .. }));
     }
 
@@ -334,7 +334,8 @@ mod tests {
         .expect("alloc");
         assert_eq!(got[0].host_port, 40002);
         // The second request finds nothing left.
-        let err = allocate(&reqs, &taken, (40000, 40002), &mut first, &mut |m| m.host_port != 40001).unwrap_err();
+        let err =
+            allocate(&reqs, &taken, (40000, 40002), &mut first, &mut |m| m.host_port != 40001).expect_err("refused");
         assert!(matches!(err, PortError::NoFreePort { .. }));
         // A start in the middle wraps around.
         let one = &reqs[..1];

@@ -181,7 +181,7 @@ mod tests {
     fn parse_and_show() {
         assert_eq!(net("172.17.0.0/16").to_string(), "172.17.0.0/16");
         assert_eq!(
-            "172.20.0.1/16".parse::<Ipv4Net>().unwrap_err().to_string(),
+            "172.20.0.1/16".parse::<Ipv4Net>().expect_err("refused").to_string(),
             "invalid subnet 172.20.0.1/16: it should be 172.20.0.0/16"
         );
         assert!("172.20.0.0".parse::<Ipv4Net>().is_err());
