@@ -76,6 +76,9 @@ pub enum Error {
         #[source]
         source: ImageError,
     },
+    /// A network operation failed (docker's words; status by kind).
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     /// Writing or reading a record file failed.
     #[error(transparent)]
     Record(#[from] RecordError),

@@ -15,6 +15,7 @@ mod images;
 mod lifecycle_restart;
 mod logs;
 mod model;
+mod network_basic;
 mod resources_isolation;
 mod resources_limits;
 mod resources_live;

@@ -165,6 +165,8 @@ pub struct Daemon {
     log_readers: Arc<streams::logs::LogReaders>,
     /// What happened, for the events stream (`events.jsonl`).
     pub events: events::Journal,
+    /// Networks, address and port allocations, attachments.
+    pub networks: Arc<crate::network::Networks>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -184,6 +186,7 @@ impl Daemon {
         let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))
             .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
         let cfg_events_path = cfg.data_root.join("events.jsonl");
+        let networks = Arc::new(lifecycle::networking::open_networks(&cfg)?);
         Ok(Arc::new(Daemon {
             volumes,
             cfg,
@@ -196,6 +199,7 @@ impl Daemon {
             execs: streams::exec::ExecTable::default(),
             log_readers: Arc::default(),
             events: events::Journal::new(cfg_events_path),
+            networks,
         }))
     }
 

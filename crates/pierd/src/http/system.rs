@@ -110,6 +110,16 @@ fn security_options(apparmor: bool, cgroup_v2: bool) -> Vec<String> {
     opts
 }
 
+/// Why containers get no network, in docker's `WARNING:` style.
+fn network_warnings(d: &crate::daemon::Daemon) -> Vec<String> {
+    match d.networks.unavailable() {
+        Some(why) => vec![format!(
+            "WARNING: container networking is unavailable: {why}; containers get a loopback interface only"
+        )],
+        None => Vec::new(),
+    }
+}
+
 pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
     let paused = recs.iter().filter(|r| r.state.is_paused()).count() as i64;
@@ -150,6 +160,6 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
         default_runtime: runtime_name.clone(),
         runtimes: serde_json::json!({ runtime_name: { "path": runtime } }),
         security_options: security_options(d.cfg.apparmor, cgroup_v2),
-        warnings: Vec::new(),
+        warnings: network_warnings(&d),
     })
 }

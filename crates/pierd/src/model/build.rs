@@ -37,6 +37,9 @@ pub struct Defaults<'a> {
     pub apparmor: bool,
     /// What the host's cgroups support and the daemon's rlimits allow.
     pub host: &'a HostSupport,
+    /// A container without a network mode joins the default bridge (else
+    /// it gets loopback only: networking unavailable or disabled).
+    pub bridge_default: bool,
 }
 
 /// A built spec and the warnings for the create response.
@@ -220,7 +223,7 @@ pub fn build(
         }
         tmpfs.insert(clean_path(dest), opts.clone());
     }
-    let network = network_mode(&hc.network_mode, &mut warnings);
+    let network = network_mode(&hc.network_mode, defaults.bridge_default, &mut warnings);
     let cgroupns = namespace_modes(&hc, defaults, &mut warnings)?;
     let isolation = super::isolation::build(&hc)?;
     super::isolation::check_hostname(&c.hostname, &isolation)?;
@@ -320,6 +323,7 @@ pub fn build(
         },
         isolation,
         resources,
+        ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
     Ok(Built { spec, warnings })
@@ -437,8 +441,9 @@ pub fn parse_extra_host(e: &str) -> Result<ExtraHost, CreateError> {
     }
 }
 
-fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
+fn network_mode(mode: &str, bridge_default: bool, warnings: &mut Vec<String>) -> NetworkMode {
     let m = match mode {
+        "" | "default" if bridge_default => NetworkMode::Bridge,
         "" | "default" | "none" => NetworkMode::None,
         "bridge" => NetworkMode::Bridge,
         "host" => NetworkMode::Host,
@@ -447,9 +452,9 @@ fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
             None => NetworkMode::Named(other.to_string()),
         },
     };
-    if m != NetworkMode::None {
+    if let NetworkMode::Container(_) = m {
         warnings.push(format!(
-            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: container networking is not implemented yet; the container has only a loopback interface"
+            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: joining another container's network is not implemented yet; the container has only a loopback interface"
         ));
     }
     m
@@ -587,6 +592,41 @@ fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
         }
     }
     Ok(())
+}
+
+/// `PortBindings` typed, and `-P`: every exposed port (the request's and
+/// the image's) without a binding gets one to a random host port.
+fn ports_spec(
+    hc: &HostConfig,
+    exposed: Option<&pier_api::container::StringSet>,
+    image_exposed: &[String],
+) -> super::spec::PortsSpec {
+    let mut bindings: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let key = |k: &str| {
+        if k.contains('/') {
+            k.to_string()
+        } else {
+            format!("{k}/tcp")
+        }
+    };
+    for (port, list) in hc.port_bindings.iter().flatten() {
+        let targets = list
+            .iter()
+            .flatten()
+            .map(|b| (b.host_ip.clone(), b.host_port.clone()))
+            .collect();
+        bindings.insert(key(port), targets);
+    }
+    if hc.publish_all_ports {
+        let all = exposed.into_iter().flat_map(|m| m.keys()).chain(image_exposed.iter());
+        for p in all {
+            bindings.entry(key(p)).or_default();
+        }
+    }
+    super::spec::PortsSpec {
+        bindings,
+        publish_all: hc.publish_all_ports,
+    }
 }
 
 /// dockerd refuses the Windows-only IO limits on Linux.

@@ -19,6 +19,7 @@ fn defaults(opts: &BTreeMap<String, String>) -> Defaults<'_> {
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        bridge_default: false,
         host: HostSupport::unchecked(),
     }
 }
@@ -166,16 +167,16 @@ fn inspect_snapshots_of_typical_requests() {
 fn unapplied_fields_warn_and_are_recorded() {
     let built = build_json(&with(
         cli_request(),
-        json!({"Memory": 33554432, "PublishAllPorts": true, "NetworkMode": "bridge",
+        json!({"Memory": 33554432, "Links": ["db:db"], "NetworkMode": "bridge",
                "RestartPolicy": {"Name": "always"}, "CpuPercent": 5}),
     ))
     .expect("build");
     let w = built.warnings.join("\n");
     assert!(
-        w.contains("HostConfig.PublishAllPorts is recorded but not applied by Pier: container networking is not implemented yet"),
+        w.contains("HostConfig.Links is recorded but not applied by Pier: container networking is not implemented yet"),
         "{w}"
     );
-    assert!(w.contains("HostConfig.NetworkMode \"bridge\""), "{w}");
+    assert!(!w.contains("HostConfig.NetworkMode"), "network modes are applied: {w}");
     assert!(
         !w.contains("HostConfig.RestartPolicy"),
         "restart policies are applied: {w}"

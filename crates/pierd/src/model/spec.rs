@@ -41,6 +41,9 @@ pub struct ContainerSpec {
     /// cgroup limits, rlimits and sysctls (records before issue 13: none).
     #[serde(default)]
     pub resources: ResourcesSpec,
+    /// Published ports (records before issue 15: none).
+    #[serde(default)]
+    pub ports: PortsSpec,
     /// Metadata docker records with no effect of its own (ExposedPorts,
     /// OnBuild, Shell, ContainerIDFile, …), and fields accepted but not yet
     /// applied (each one announced by a create warning): echoed by inspect.
@@ -284,6 +287,16 @@ impl NetworkMode {
             NetworkMode::Named(n) => n.clone(),
         }
     }
+}
+
+/// Published ports: `HostConfig.PortBindings` as (host ip, host port)
+/// per `port/proto`, with `-P` (`PublishAllPorts`) already expanded over
+/// the exposed ports into bindings to random host ports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortsSpec {
+    pub bindings: BTreeMap<String, Vec<(String, String)>>,
+    #[serde(default)]
+    pub publish_all: bool,
 }
 
 /// Request fields kept verbatim for inspect, by their wire names: the

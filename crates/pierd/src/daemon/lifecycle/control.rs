@@ -90,6 +90,7 @@ impl Daemon {
             Ok(()) => Ok(()),
             Err(err) => {
                 let code = start_exit_code(&err);
+                self.release_network(c).await;
                 let c2 = c.clone();
                 let unmounted = Daemon::blocking("unmount rootfs", move || {
                     c2.rootfs().unmount().map_err(|e| Error::system("unmount rootfs", e))

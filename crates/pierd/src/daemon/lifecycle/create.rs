@@ -39,6 +39,7 @@ impl Daemon {
             ncpu: self.cfg.ncpu,
             cgroup_v2: self.cfg.cgroup_v2,
             apparmor: self.cfg.apparmor,
+            bridge_default: self.networks.bridge_by_default(),
             host: &self.cfg.host_support,
         }
     }

@@ -10,6 +10,7 @@ pub(crate) mod isolation;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;
+pub(crate) mod networking;
 pub(crate) mod oom;
 pub(crate) mod pause;
 pub(crate) mod remove;

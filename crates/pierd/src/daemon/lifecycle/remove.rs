@@ -70,6 +70,7 @@ impl Daemon {
         if let Some(h) = handle {
             h.abort();
         }
+        self.release_network(c).await;
         // No record write may race with the directory's removal.
         let _no_writes = c.persist.lock().await;
         let c2 = c.clone();
