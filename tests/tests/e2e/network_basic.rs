@@ -58,7 +58,7 @@ fn free_slash24(avoid: &[String]) -> (String, String) {
 impl NetDaemon {
     pub fn start() -> NetDaemon {
         let (pfx, subnet) = free_slash24(&[]);
-        let (_, pool) = free_slash24(&[pfx.clone()]);
+        let (_, pool) = free_slash24(std::slice::from_ref(&pfx));
         let (x, y) = random_octets();
         let bridge = format!("pt{x:02x}{y:02x}{:04x}", std::process::id() & 0xffff);
         let config = json!({
