@@ -118,6 +118,10 @@ pub enum Command {
     #[command(subcommand)]
     #[command(override_usage = "pier volume COMMAND")]
     Volume(crate::commands::volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    #[command(override_usage = "pier network COMMAND")]
+    Network(crate::commands::network::NetworkCommand),
     /// Copy files/folders between a container and the local filesystem
     #[command(override_usage = "pier cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-")]
     Cp(crate::commands::cp::CpArgs),

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod live;
 pub mod logs;
 pub mod mount_flags;
+pub mod network;
 pub mod ps;
 pub mod registry_auth;
 pub mod run;
@@ -58,6 +59,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Tag(a) => image_transfer::tag(client, &a),
         Command::Image(c) => image_transfer::image(client, c),
         Command::Volume(c) => volume::volume(client, c),
+        Command::Network(c) => network::network(client, c),
         Command::Cp(a) => cp::cp(client, &a),
         Command::Export(a) => export::export(client, &a),
         Command::Diff(a) => diff::diff(client, &a),

@@ -46,7 +46,15 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         filters,
     };
     let now = pier_time::now_nanos();
-    let mut list: Vec<ContainerSummary> = d.list(&opts).iter().map(|r| convert::summary(r, now)).collect();
+    let mut list: Vec<ContainerSummary> = d
+        .list(&opts)
+        .iter()
+        .map(|r| {
+            let mut s = convert::summary(r, now);
+            s.ports = super::networks::summary_ports(&d, r);
+            s
+        })
+        .collect();
     if params.flag("size") {
         let ids = list.iter().map(|c| c.id.clone()).collect();
         let sizes = d.container_sizes(ids).await?;
@@ -63,6 +71,7 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     let r = c.record();
     let mut info = convert::inspect(&c, &r);
     info.mounts = d.mount_points(&c);
+    info.network_settings = super::networks::settings(&d, &r);
     let execs = d.exec_ids(&c.id);
     if !execs.is_empty() {
         info.exec_ids = Some(execs);

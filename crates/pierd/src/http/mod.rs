@@ -14,6 +14,7 @@ mod exec;
 mod hijack;
 mod images;
 mod logs;
+mod networks;
 mod server;
 mod stats;
 #[cfg(test)]
@@ -83,6 +84,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/changes", get(archive::changes))
         .route("/commit", post(archive::commit))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))

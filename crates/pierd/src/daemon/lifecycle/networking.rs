@@ -96,7 +96,12 @@ pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let backend = find_backend(cfg).map(|b| Arc::new(b) as Arc<dyn crate::network::backend::NetworkBackend>);
+    let backend = find_backend(cfg).and_then(|b| {
+        // netavark keeps aardvark-dns's files here and does not create it.
+        crate::private::dir(&b.config_dir, crate::private::DIR)
+            .map_err(|e| format!("create {}: {e}", b.config_dir.display()))?;
+        Ok(Arc::new(b) as Arc<dyn crate::network::backend::NetworkBackend>)
+    });
     if let Err(why) = &backend {
         tracing::warn!(
             "container networking is unavailable: {why}; containers get a loopback interface only (--network none)"
