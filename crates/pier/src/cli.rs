@@ -83,6 +83,9 @@ pub enum Command {
     /// Display the running processes of a container
     #[command(override_usage = "pier top CONTAINER [ps OPTIONS]")]
     Top(crate::commands::live::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "pier port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+    Port(crate::commands::port::PortArgs),
     /// Update configuration of one or more containers
     #[command(override_usage = "pier update [OPTIONS] CONTAINER [CONTAINER...]")]
     Update(crate::commands::live::UpdateArgs),

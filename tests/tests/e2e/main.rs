@@ -16,6 +16,7 @@ mod lifecycle_restart;
 mod logs;
 mod model;
 mod network_basic;
+mod network_restore;
 mod network_user;
 mod resources_isolation;
 mod resources_limits;

@@ -16,6 +16,7 @@ pub mod live;
 pub mod logs;
 pub mod mount_flags;
 pub mod network;
+pub mod port;
 pub mod ps;
 pub mod registry_auth;
 pub mod run;
@@ -60,6 +61,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Image(c) => image_transfer::image(client, c),
         Command::Volume(c) => volume::volume(client, c),
         Command::Network(c) => network::network(client, c),
+        Command::Port(a) => port::port(client, &a),
         Command::Cp(a) => cp::cp(client, &a),
         Command::Export(a) => export::export(client, &a),
         Command::Diff(a) => diff::diff(client, &a),
