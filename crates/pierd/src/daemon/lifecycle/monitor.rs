@@ -98,6 +98,7 @@ impl Daemon {
             tracing::error!(id = %c.id, error = %e, "record container exit");
         }
         c.publish(|l| l.exits += 1);
+        self.record_die(c, rec.exit_code, rec.finished_at);
         {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
             m.remove(&c.id);
@@ -113,6 +114,22 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// The `die` event (at the time the container exited, which may be
+    /// before this pierd started) and its volumes' `unmount` events.
+    fn record_die(&self, c: &Arc<Container>, exit_code: i32, finished_at: i64) {
+        let r = c.record();
+        let ran = r
+            .state
+            .started_at
+            .map_or(0, |s| finished_at.saturating_sub(s) / 1_000_000_000);
+        let attrs = [("exitCode", exit_code.to_string()), ("execDuration", ran.to_string())];
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.events
+            .record(crate::daemon::events::container_event(&r, "die", &attrs, finished_at));
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        self.volume_events(&c.id, &mounts, false);
+    }
+
     /// Unmount the rootfs of an exited container, unless it was started
     /// again (or removed) before the op lock came free.
     async fn unmount_exited(&self, c: &Arc<Container>) {
