@@ -2,15 +2,14 @@
 //! `events.Message` with the legacy `status`, `id` and `from` fields that
 //! dockerd still fills for container and image events.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use pier_api::events::{Actor, Message};
 use pier_api::filters::Filters;
-use serde::Serialize;
 
 use super::error::{ApiResult, Params};
 use super::logs::time_param;
@@ -18,53 +17,24 @@ use super::AppState;
 use crate::daemon::events::{Event, EventsOptions};
 use crate::daemon::lifecycle::list::invalid_filter;
 
-/// moby's `events.Message`, in its field order.
-#[derive(Serialize)]
-struct Message<'a> {
-    #[serde(skip_serializing_if = "str::is_empty")]
-    status: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    id: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    from: &'a str,
-    #[serde(rename = "Type")]
-    kind: &'a str,
-    #[serde(rename = "Action")]
-    action: &'a str,
-    #[serde(rename = "Actor")]
-    actor: Actor<'a>,
-    scope: &'a str,
-    time: i64,
-    #[serde(rename = "timeNano")]
-    time_nano: i64,
-}
-
-#[derive(Serialize)]
-struct Actor<'a> {
-    #[serde(rename = "ID")]
-    id: &'a str,
-    #[serde(rename = "Attributes")]
-    attributes: &'a BTreeMap<String, String>,
-}
-
 /// One event as a JSON line.
 pub fn line(e: &Event) -> Vec<u8> {
     let legacy = matches!(e.kind.as_str(), "container" | "image");
     let m = Message {
-        status: if legacy { &e.action } else { "" },
-        id: if legacy { &e.actor.id } else { "" },
+        status: if legacy { e.action.clone() } else { String::new() },
+        id: if legacy { e.actor.id.clone() } else { String::new() },
         from: if e.kind == "container" {
-            e.actor.attributes.get("image").map(String::as_str).unwrap_or("")
+            e.actor.attributes.get("image").cloned().unwrap_or_default()
         } else {
-            ""
+            String::new()
         },
-        kind: &e.kind,
-        action: &e.action,
+        kind: e.kind.clone(),
+        action: e.action.clone(),
         actor: Actor {
-            id: &e.actor.id,
-            attributes: &e.actor.attributes,
+            id: e.actor.id.clone(),
+            attributes: e.actor.attributes.clone(),
         },
-        scope: &e.scope,
+        scope: e.scope.clone(),
         time: e.time,
         time_nano: e.time_nano,
     };
@@ -101,7 +71,7 @@ mod tests {
                 "Action": "start", "Actor": {"ID": "abc", "Attributes": {"image": "busybox", "name": "web"}},
                 "scope": "local", "time": 1_700_000_000i64, "timeNano": 1_700_000_000_000_000_001i64})
         );
-        let v = Event::new("volume", "create", "data", BTreeMap::new(), 5);
+        let v = Event::new("volume", "create", "data", Default::default(), 5);
         let text = String::from_utf8(line(&v)).expect("utf8");
         assert!(text.starts_with(r#"{"Type":"volume","Action":"create""#), "{text}");
     }
