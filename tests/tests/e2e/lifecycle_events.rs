@@ -234,7 +234,23 @@ fn since_after_a_restart_with_exits_while_down() {
         "busybox",
         &["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 7"],
     );
+    // A follower does not hold pierd's shutdown up: its stream ends.
+    let mut follower = d
+        .pier_cmd(&["events"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pier events");
+    assert!(wait_until(Duration::from_secs(10), || {
+        d.request("GET", "/info", None).json()["NEventsListener"] == 1
+    }));
     d.stop();
+    let ended = wait_until(Duration::from_secs(10), || follower.try_wait().ok().flatten().is_some());
+    if !ended {
+        let _ = follower.kill();
+    }
+    let _ = follower.wait();
+    assert!(ended, "pier events still runs after pierd stopped");
     let merged = d.data_root.join("containers").join(&late).join("fs/merged/tmp/go");
     std::fs::write(&merged, "").expect("write go file");
     assert!(
@@ -312,6 +328,17 @@ fn filters_and_live_streams() {
     );
     // Only start events reached the filtered pier stream.
     assert!(pier.lines().iter().all(|l| l.ends_with(" start")), "{:?}", pier.lines());
+    let listeners = || d.request("GET", "/info", None).json()["NEventsListener"].as_i64();
+    assert_eq!(listeners(), Some(2));
+    // A client that leaves is no listener any more, even with no event to
+    // write to it.
+    drop(pier);
+    drop(docker);
+    assert!(
+        wait_until(Duration::from_secs(10), || listeners() == Some(0)),
+        "listeners left: {:?}",
+        listeners()
+    );
     // A past --until ends the stream (docker CLI too).
     let until = now_arg();
     let out = d.docker_ok(&["events", "--since", "0", "--until", &until, "--filter", "event=kill"]);
