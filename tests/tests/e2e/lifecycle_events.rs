@@ -144,7 +144,17 @@ fn an_event_for_each_action() {
     d.wait_exited(&id, Duration::from_secs(10));
     d.pier_ok(&["rm", "ev2"]);
     d.pier_ok(&["volume", "rm", "evvol"]);
-    // A detached exec's exec_die comes when pierd learns of its end.
+    // A detached exec's exec_die comes when pierd learns of its end (it
+    // asks the shim, less and less often).
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            history(&d, &since, &["event=exec_die"])
+                .iter()
+                .any(|e| e["Actor"]["Attributes"]["exitCode"] == "3")
+        }),
+        "no exec_die with exit code 3: {:?}",
+        actions(&history(&d, &since, &[]))
+    );
     let evs = history(&d, &since, &[]);
     let got = actions(&evs);
     let want = [
