@@ -12,6 +12,7 @@ mod attach;
 mod engine;
 mod exec;
 mod images;
+mod lifecycle_events;
 mod lifecycle_restart;
 mod logs;
 mod model;
