@@ -44,6 +44,31 @@ pub(crate) fn to_oci(c: &ImageConfig) -> Config {
     oci
 }
 
+/// Docker's fields of an image config that the OCI schema lacks.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerExtras {
+    healthcheck: Option<crate::image::Healthcheck>,
+    shell: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    config: Option<DockerExtras>,
+}
+
+/// `from_oci` plus docker's `Healthcheck` and `Shell` from the config
+/// blob itself (a field that does not parse is ignored, as before).
+pub(crate) fn from_blob(oci: &ImageConfiguration, blob: &[u8]) -> ImageConfig {
+    let mut c = from_oci(oci);
+    if let Ok(RawConfig { config: Some(extras) }) = serde_json::from_slice::<RawConfig>(blob) {
+        c.healthcheck = extras.healthcheck;
+        c.shell = extras.shell;
+    }
+    c
+}
+
 /// The plain execution defaults of an OCI config.
 pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
     let Some(c) = oci.config() else {
@@ -63,6 +88,8 @@ pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
         stop_signal: c.stop_signal().clone(),
         exposed_ports,
         volumes,
+        healthcheck: None,
+        shell: None,
     }
 }
 

@@ -63,6 +63,10 @@ pub struct State {
     /// counts them; a restored daemon resumes from here).
     #[serde(default)]
     pub oom_events: u64,
+    /// The last health change (the shim's sequence number) journaled as
+    /// an event; the shim numbers on across runs.
+    #[serde(default)]
+    pub health_events: u64,
 }
 
 impl State {
@@ -78,6 +82,7 @@ impl State {
             shim_pid: 0,
             paused: false,
             oom_events: 0,
+            health_events: 0,
         }
     }
 
