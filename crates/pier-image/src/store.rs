@@ -495,7 +495,13 @@ impl ImageStore {
             let layer: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD))?;
             size += layer.size;
         }
-        Ok(to_image(&format!("sha256:{hex}"), &oci, &bytes, size, record.repo_digests))
+        Ok(to_image(
+            &format!("sha256:{hex}"),
+            &oci,
+            &bytes,
+            size,
+            record.repo_digests,
+        ))
     }
 }
 

@@ -13,9 +13,7 @@
 
 use std::time::Duration;
 
-use pier_shim_proto::health::{
-    HealthRecord, HealthSettings, HealthStatus, ProbeResult, MAX_LOG_ENTRIES, MAX_OUTPUT,
-};
+use pier_shim_proto::health::{HealthRecord, HealthSettings, HealthStatus, ProbeResult, MAX_LOG_ENTRIES, MAX_OUTPUT};
 
 /// The health of one run of the container.
 #[derive(Debug)]

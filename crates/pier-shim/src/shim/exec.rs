@@ -25,12 +25,12 @@ use pier_shim_proto::{ErrorCode, ExecRequest, Response, ShimConfig, StreamEnd};
 use pier_sys::reap::ExitStatus;
 
 use super::console::{self, is_terminal_eof};
-use super::stdin::StdinPipe;
 use super::probe::PROBE_CONN;
+use super::stdin::StdinPipe;
 use super::{Invocation, Shim, EXEC_BASE};
-use crate::health::ProbeOutput;
 use crate::failure;
 use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
+use crate::health::ProbeOutput;
 use crate::sink::Stream;
 
 /// How long a terminal may take to deliver its last output after the

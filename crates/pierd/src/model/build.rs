@@ -329,7 +329,11 @@ pub fn build(
         healthcheck: super::health::merge(
             c.healthcheck.as_ref(),
             image.healthcheck.as_ref(),
-            c.shell.clone().filter(|s| !s.is_empty()).or_else(|| image.shell.clone()).unwrap_or_default(),
+            c.shell
+                .clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| image.shell.clone())
+                .unwrap_or_default(),
         ),
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };

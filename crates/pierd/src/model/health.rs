@@ -137,7 +137,10 @@ impl HealthcheckSpec {
             timeout: or(self.timeout, DEFAULT_TIMEOUT),
             start_period: self.start_period.max(0),
             start_interval: or(self.start_interval, DEFAULT_START_INTERVAL),
-            retries: u32::try_from(self.retries).ok().filter(|&r| r > 0).unwrap_or(DEFAULT_RETRIES),
+            retries: u32::try_from(self.retries)
+                .ok()
+                .filter(|&r| r > 0)
+                .unwrap_or(DEFAULT_RETRIES),
         })
     }
 }
@@ -222,7 +225,10 @@ mod tests {
         };
         let p = h.probe().expect("probe");
         assert_eq!(p.argv, vec!["/bin/sh", "-c", "exit 0"]);
-        assert_eq!((p.interval, p.timeout, p.start_interval, p.retries), (30 * S, 30 * S, 5 * S, 3));
+        assert_eq!(
+            (p.interval, p.timeout, p.start_interval, p.retries),
+            (30 * S, 30 * S, 5 * S, 3)
+        );
         let h = HealthcheckSpec {
             test: vec!["CMD-SHELL".into(), "a".into(), "b".into()],
             shell: vec!["/bin/bash".into(), "-ec".into()],
@@ -234,7 +240,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(h.probe().expect("probe").argv, vec!["ls", "/"]);
-        for test in [vec![], vec!["NONE".to_string()], vec!["WHAT".into(), "x".into()], vec!["CMD".into()]] {
+        for test in [
+            vec![],
+            vec!["NONE".to_string()],
+            vec!["WHAT".into(), "x".into()],
+            vec!["CMD".into()],
+        ] {
             let h = HealthcheckSpec {
                 test,
                 ..Default::default()

@@ -191,7 +191,9 @@ mod tests {
         assert!(f(r#"{"health":["healthy","starting"]}"#));
         assert!(!f(r#"{"health":["none"]}"#));
         assert_eq!(
-            ListFilters::parse(r#"{"health":["sick"]}"#).expect_err("health").to_string(),
+            ListFilters::parse(r#"{"health":["sick"]}"#)
+                .expect_err("health")
+                .to_string(),
             "invalid filter 'health=sick': Unrecognised filter value for health: sick"
         );
         assert!(f(r#"{"name":["we"]}"#));

@@ -1,0 +1,302 @@
+//! End-to-end: healthchecks (issue 14). Probes run inside the container
+//! through the shim: passing, failing, timing out (the probe is killed by
+//! its pid), within a start period; `State.Health`, `ps` "(healthy)",
+//! `health=` filters and `health_status` events, with the pier and docker
+//! CLIs; and health goes on being checked while pierd is down.
+
+use std::time::Duration;
+
+use pier_testkit::{wait_for, Daemon};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn health(d: &Daemon, name: &str) -> Value {
+    d.inspect(name)["State"]["Health"].clone()
+}
+
+fn status(d: &Daemon, name: &str) -> String {
+    health(d, name)["Status"].as_str().unwrap_or("").to_string()
+}
+
+fn health_events(d: &Daemon, id: &str) -> Vec<(String, i64)> {
+    let text = std::fs::read_to_string(d.data_root.join("events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["Actor"]["ID"] == id)
+        .filter_map(|e| {
+            let action = e["Action"].as_str()?.to_string();
+            action
+                .starts_with("health_status: ")
+                .then(|| (action, e["timeNano"].as_i64().unwrap_or(0)))
+        })
+        .collect()
+}
+
+fn ps(d: &Daemon, cli: &str, filter: &str) -> String {
+    let o = d
+        .cli_cmd(cli, &["ps", "--filter", filter, "--format", "{{.Names}} {{.Status}}"])
+        .output()
+        .expect("ps");
+    assert!(o.status.success(), "{cli} ps: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn passing_and_failing_probes_set_the_status() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "good",
+        "--health-cmd",
+        "echo fine",
+        "--health-interval",
+        "200ms",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bad",
+        "--health-cmd",
+        "echo nope; exit 1",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1h",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.pier_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "300"]);
+
+    // Before its first probe a container is starting.
+    assert_eq!(status(&d, "slow"), "starting");
+    assert_eq!(health(&d, "plain"), Value::Null);
+    wait_for("good to be healthy", WAIT, || status(&d, "good") == "healthy");
+    wait_for("bad to be unhealthy", WAIT, || status(&d, "bad") == "unhealthy");
+    let good = health(&d, "good");
+    assert_eq!(good["FailingStreak"], 0);
+    let log = good["Log"].as_array().expect("log");
+    assert!(!log.is_empty() && log.len() <= 5, "{good}");
+    assert_eq!(log[0]["ExitCode"], 0);
+    assert_eq!(log[0]["Output"], "fine\n");
+    assert!(log[0]["Start"].as_str().is_some_and(|s| s.ends_with('Z')), "{good}");
+    let bad = health(&d, "bad");
+    assert!(bad["FailingStreak"].as_i64().is_some_and(|n| n >= 2), "{bad}");
+    assert_eq!(bad["Log"][0]["ExitCode"], 1);
+    assert_eq!(bad["Log"][0]["Output"], "nope\n");
+    // The log keeps the last five results.
+    wait_for("five results", WAIT, || {
+        health(&d, "good")["Log"].as_array().is_some_and(|l| l.len() == 5)
+    });
+    assert_eq!(health(&d, "good")["Log"].as_array().map(Vec::len), Some(5));
+
+    for cli in ["pier", "docker"] {
+        let out = ps(&d, cli, "health=healthy");
+        assert!(
+            out.starts_with("good Up ") && out.trim_end().ends_with("(healthy)"),
+            "{cli}: {out}"
+        );
+        assert_eq!(out.lines().count(), 1, "{cli}: {out}");
+        let out = ps(&d, cli, "health=unhealthy");
+        assert!(
+            out.starts_with("bad Up ") && out.trim_end().ends_with("(unhealthy)"),
+            "{cli}: {out}"
+        );
+        let out = ps(&d, cli, "health=starting");
+        assert!(out.trim_end().ends_with("(health: starting)"), "{cli}: {out}");
+        assert!(out.starts_with("slow "), "{cli}: {out}");
+        let out = ps(&d, cli, "health=none");
+        assert!(out.starts_with("plain Up ") && out.lines().count() == 1, "{cli}: {out}");
+    }
+    let o = d.docker(&["ps", "--filter", "health=sick"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Unrecognised filter value for health: sick"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Events, with the times the shim saw the changes.
+    let id = d.inspect("good")["Id"].as_str().expect("id").to_string();
+    wait_for("a health_status event", WAIT, || !health_events(&d, &id).is_empty());
+    assert_eq!(health_events(&d, &id)[0].0, "health_status: healthy");
+    let bad_id = d.inspect("bad")["Id"].as_str().expect("id").to_string();
+    wait_for("an unhealthy event", WAIT, || {
+        health_events(&d, &bad_id)
+            .iter()
+            .any(|(a, _)| a == "health_status: unhealthy")
+    });
+
+    // A stopped container's health is unhealthy (the monitor stopped); a
+    // start makes it starting again, its log kept.
+    d.pier_ok(&["stop", "-t", "0", "good"]);
+    assert_eq!(status(&d, "good"), "unhealthy");
+    d.pier_ok(&["start", "good"]);
+    let h = health(&d, "good");
+    assert!(h["Status"] == "starting" || h["Status"] == "healthy", "{h}");
+    wait_for("good healthy again", WAIT, || status(&d, "good") == "healthy");
+    d.pier_ok(&["rm", "-f", "good", "bad", "slow", "plain"]);
+}
+
+#[test]
+fn a_probe_past_its_timeout_is_killed() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hang",
+        "--health-cmd",
+        "sleep 4242",
+        "--health-timeout",
+        "300ms",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    wait_for("hang to be unhealthy", WAIT, || status(&d, "hang") == "unhealthy");
+    let h = health(&d, "hang");
+    assert_eq!(h["Log"][0]["ExitCode"], -1, "{h}");
+    assert_eq!(h["Log"][0]["Output"], "Health check exceeded timeout (300ms)", "{h}");
+    // Each timed-out probe was killed by its pid: none piles up.
+    let probes = || {
+        d.pier_ok(&["top", "hang"])
+            .lines()
+            .filter(|l| l.contains("sleep 4242"))
+            .count()
+    };
+    wait_for("three timed-out probes", WAIT, || {
+        health(&d, "hang")["Log"].as_array().is_some_and(|l| l.len() >= 3)
+    });
+    assert!(probes() <= 1, "{}", d.pier_ok(&["top", "hang"]));
+    d.pier_ok(&["rm", "-f", "hang"]);
+}
+
+#[test]
+fn failures_within_the_start_period_do_not_count() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "boot",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-start-period",
+        "60s",
+        "--health-start-interval",
+        "200ms",
+        "--health-interval",
+        "1h",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    wait_for("three failed probes", WAIT, || {
+        health(&d, "boot")["Log"].as_array().is_some_and(|l| l.len() >= 3)
+    });
+    let h = health(&d, "boot");
+    assert_eq!(h["Status"], "starting", "{h}");
+    assert_eq!(h["FailingStreak"], 0, "{h}");
+    assert_eq!(h["Log"][0]["ExitCode"], 1, "{h}");
+    d.docker_ok(&["exec", "boot", "touch", "/tmp/ready"]);
+    wait_for("boot to be healthy", WAIT, || status(&d, "boot") == "healthy");
+    d.pier_ok(&["rm", "-f", "boot"]);
+}
+
+#[test]
+fn health_is_checked_while_pierd_is_down() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox");
+    // Healthy for four probes, then failing.
+    let id = d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "tired",
+        "--health-cmd",
+        "echo x >> /tmp/n; test $(wc -l < /tmp/n) -lt 5",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let id = id.trim().to_string();
+    wait_for("tired to be healthy", WAIT, || status(&d, "tired") == "healthy");
+    d.kill9();
+    // The shim goes on probing: its record turns unhealthy with pierd down.
+    let record = d.data_root.join("containers").join(&id).join("health.json");
+    wait_for("unhealthy in the shim's record", WAIT, || {
+        std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|r| r["status"] == "unhealthy")
+    });
+    let down_until = pier_time_now();
+    d.start_again();
+    let h = health(&d, "tired");
+    assert_eq!(h["Status"], "unhealthy", "{h}");
+    assert!(h["FailingStreak"].as_i64().is_some_and(|n| n >= 1), "{h}");
+    assert!(d.pier_ok(&["ps", "--filter", "name=tired"]).contains("(unhealthy)"));
+    // The change made while pierd was down is journaled with its own time.
+    wait_for("the unhealthy event", WAIT, || {
+        health_events(&d, &id)
+            .iter()
+            .any(|(a, _)| a == "health_status: unhealthy")
+    });
+    let events = health_events(&d, &id);
+    let (_, at) = events
+        .iter()
+        .find(|(a, _)| a == "health_status: unhealthy")
+        .expect("unhealthy event");
+    assert!(*at < down_until, "recorded at {at}, pierd back at {down_until}");
+    assert_eq!(
+        events.iter().filter(|(a, _)| a == "health_status: healthy").count(),
+        1,
+        "{events:?}"
+    );
+    // A second restart records nothing twice.
+    d.stop();
+    d.start_again();
+    let again = health_events(&d, &id);
+    assert_eq!(again.len(), events.len(), "{again:?}");
+    d.pier_ok(&["rm", "-f", "tired"]);
+}
+
+fn pier_time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
