@@ -98,6 +98,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn docker_healthcheck_and_shell_are_read_from_the_blob() {
+        let blob = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+            "config":{"Cmd":["sh"],"Shell":["/bin/ash","-c"],
+            "Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":1000000000,"Retries":2}}}"#;
+        let oci = ImageConfiguration::from_reader(&blob[..]).expect("parse");
+        let c = from_blob(&oci, blob);
+        let h = c.healthcheck.expect("healthcheck");
+        assert_eq!(h.test, Some(vec!["CMD-SHELL".to_string(), "true".to_string()]));
+        assert_eq!((h.interval, h.retries, h.timeout), (1_000_000_000, 2, 0));
+        assert_eq!(c.shell, Some(vec!["/bin/ash".to_string(), "-c".to_string()]));
+        assert_eq!(c.cmd, Some(vec!["sh".to_string()]));
+        // A blob without them (or a malformed one) has none.
+        let plain = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Healthcheck":7}}"#;
+        let oci = ImageConfiguration::from_reader(&plain[..]).expect("parse");
+        assert_eq!(from_blob(&oci, plain).healthcheck, None);
+    }
+
+    #[test]
     fn round_trips_through_json() {
         let mut c = ImageConfig {
             env: vec!["A=1".into()],

@@ -88,6 +88,9 @@ pub struct HealthRecord {
     /// then reports `unhealthy`).
     #[serde(default)]
     pub monitoring: bool,
+    /// Probes run since the shim started checking (this run).
+    #[serde(default)]
+    pub probes: u64,
 }
 
 impl HealthRecord {

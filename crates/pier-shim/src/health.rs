@@ -59,7 +59,9 @@ impl Health {
             log: Vec::new(),
             changes: Vec::new(),
             monitoring: true,
+            probes: 0,
         });
+        record.probes = 0;
         record.status = HealthStatus::Starting;
         record.failing_streak = 0;
         record.monitoring = true;
@@ -100,6 +102,7 @@ impl Health {
             log.drain(..=log.len() - MAX_LOG_ENTRIES);
         }
         log.push(result.clone());
+        self.record.probes += 1;
         if healthy {
             self.record.failing_streak = 0;
             self.record.status = HealthStatus::Healthy;

@@ -156,7 +156,29 @@ fn passing_and_failing_probes_set_the_status() {
     let h = health(&d, "good");
     assert!(h["Status"] == "starting" || h["Status"] == "healthy", "{h}");
     wait_for("good healthy again", WAIT, || status(&d, "good") == "healthy");
-    d.pier_ok(&["rm", "-f", "good", "bad", "slow", "plain"]);
+    // NONE (`--no-healthcheck`) disables checks; inspect shows it.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "off",
+        "--no-healthcheck",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let off = d.inspect("off");
+    assert_eq!(
+        off["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"]),
+        "{off}"
+    );
+    assert_eq!(off["State"]["Health"], Value::Null);
+    assert_eq!(
+        d.inspect("bad")["Config"]["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "echo nope; exit 1"], "Interval": 200_000_000, "Retries": 2})
+    );
+    d.pier_ok(&["rm", "-f", "good", "bad", "slow", "plain", "off"]);
 }
 
 #[test]
@@ -299,4 +321,60 @@ fn pier_time_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn shim_rss_kib(d: &Daemon, id: &str) -> i64 {
+    let rec: Value = serde_json::from_slice(
+        &std::fs::read(d.data_root.join("containers").join(id).join("container.json")).expect("record"),
+    )
+    .expect("parse record");
+    let pid = rec["state"]["shim_pid"].as_i64().expect("shim pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("shim status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Benchmark note of issue 14: probing (here every 100 ms) must not raise
+/// an idle shim's RSS by more than 256 KiB, and must not grow it over time.
+#[test]
+fn probes_do_not_grow_the_shims_memory() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let plain = d.pier_ok(&["run", "-d", "busybox", "sleep", "300"]).trim().to_string();
+    let probed = d
+        .pier_ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "echo ok",
+            "--health-interval",
+            "100ms",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    wait_for("ten probes", WAIT, || count_probes(&d, &probed) >= 10);
+    let (base, after_10) = (shim_rss_kib(&d, &plain), shim_rss_kib(&d, &probed));
+    wait_for("sixty probes", Duration::from_secs(60), || {
+        count_probes(&d, &probed) >= 60
+    });
+    let after_60 = shim_rss_kib(&d, &probed);
+    eprintln!("shim VmRSS: plain {base} KiB, healthchecked {after_10} KiB after 10 probes, {after_60} KiB after 60");
+    assert!(after_10 - base <= 256, "plain {base} KiB, healthchecked {after_10} KiB");
+    assert!(after_60 - after_10 <= 64, "grew from {after_10} to {after_60} KiB");
+    d.pier_ok(&["rm", "-f", &plain, &probed]);
+}
+
+/// Probes run so far in this run, as the shim's record counts them.
+fn count_probes(d: &Daemon, id: &str) -> u64 {
+    std::fs::read(d.data_root.join("containers").join(id).join("health.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|r| r["probes"].as_u64())
+        .unwrap_or(0)
 }
