@@ -378,3 +378,79 @@ fn count_probes(d: &Daemon, id: &str) -> u64 {
         .and_then(|r| r["probes"].as_u64())
         .unwrap_or(0)
 }
+
+/// CPU seconds (user + system) `pid` has used.
+fn cpu_ticks(pid: i64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 (1-based); `after` starts at field 3.
+    field(11) + field(12)
+}
+
+/// Benchmark note of issue 14: 1 s healthchecks cost pierd and the shims
+/// little CPU (probes themselves, `runtime exec` and the probe, excluded).
+/// Measured over 20 containers and scaled to 100. The issue's target is
+/// 10 % of a core for release builds; this debug-build test (on a shared
+/// machine) holds a looser 25 % so it catches regressions, not noise.
+#[test]
+fn one_second_healthchecks_cost_pierd_and_shims_little_cpu() {
+    const N: usize = 20;
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ids: Vec<String> = (0..N)
+        .map(|_| {
+            d.pier_ok(&[
+                "run",
+                "-d",
+                "--health-cmd",
+                "true",
+                "--health-interval",
+                "1s",
+                "busybox",
+                "sleep",
+                "300",
+            ])
+            .trim()
+            .to_string()
+        })
+        .collect();
+    wait_for("every container healthy", Duration::from_secs(60), || {
+        ids.iter().all(|id| count_probes(&d, id) >= 1)
+    });
+    let shim_pids: Vec<i64> = ids
+        .iter()
+        .map(|id| {
+            let rec: Value = serde_json::from_slice(
+                &std::fs::read(d.data_root.join("containers").join(id).join("container.json")).expect("record"),
+            )
+            .expect("parse record");
+            rec["state"]["shim_pid"].as_i64().expect("shim pid")
+        })
+        .collect();
+    let pierd = i64::from(d.pid());
+    let total = || cpu_ticks(pierd) + shim_pids.iter().map(|&p| cpu_ticks(p)).sum::<u64>();
+    let probes = || ids.iter().map(|id| count_probes(&d, id)).sum::<u64>();
+    let (t0, p0, start) = (total(), probes(), std::time::Instant::now());
+    let d0 = cpu_ticks(pierd);
+    wait_for("ten seconds of probes", Duration::from_secs(60), || {
+        ids.iter().all(|id| count_probes(&d, id) >= 11)
+    });
+    let (t1, p1, secs) = (total(), probes(), start.elapsed().as_secs_f64());
+    let pierd_ticks = cpu_ticks(pierd) - d0;
+    let hz = 100.0; // USER_HZ
+    let share = (t1 - t0) as f64 / hz / secs;
+    let scaled = share * 100.0 / N as f64;
+    eprintln!(
+        "{N} containers, {} probes in {secs:.1}s: pierd + shims used {:.3} of a core ({:.1} % scaled to 100 containers; pierd {pierd_ticks} ticks of {})",
+        p1 - p0,
+        share,
+        scaled * 100.0,
+        t1 - t0
+    );
+    assert!(scaled < 0.25, "{:.1} % of a core for 100 containers", scaled * 100.0);
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(ids.iter().map(String::as_str));
+    d.pier_ok(&rm);
+}
