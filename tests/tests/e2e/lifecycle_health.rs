@@ -259,14 +259,14 @@ fn failures_within_the_start_period_do_not_count() {
 fn health_is_checked_while_pierd_is_down() {
     let mut d = Daemon::start();
     d.import_busybox("busybox");
-    // Healthy for four probes, then failing.
+    // Healthy for seven probes, then failing.
     let id = d.pier_ok(&[
         "run",
         "-d",
         "--name",
         "tired",
         "--health-cmd",
-        "echo x >> /tmp/n; test $(wc -l < /tmp/n) -lt 5",
+        "echo x >> /tmp/n; test $(wc -l < /tmp/n) -lt 8",
         "--health-interval",
         "300ms",
         "--health-retries",
@@ -314,7 +314,62 @@ fn health_is_checked_while_pierd_is_down() {
     d.start_again();
     let again = health_events(&d, &id);
     assert_eq!(again.len(), events.len(), "{again:?}");
-    d.pier_ok(&["rm", "-f", "tired"]);
+
+    // A container that turns unhealthy and exits while pierd is down: the
+    // change is journaled at the next start, with its time.
+    let late = d
+        .pier_ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "test ! -e /tmp/bad",
+            "--health-interval",
+            "200ms",
+            "--health-retries",
+            "1",
+            "busybox",
+            "sh",
+            "-c",
+            "while test ! -e /tmp/done; do sleep 0.1; done",
+        ])
+        .trim()
+        .to_string();
+    wait_for("late to be healthy", WAIT, || status(&d, &late) == "healthy");
+    d.kill9();
+    let record = d.data_root.join("containers").join(&late).join("health.json");
+    let shim_status = || {
+        std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map_or(Value::Null, |r| r["status"].clone())
+    };
+    // Make it fail, then exit, through the runtime (pierd is down).
+    let runc = pier_testkit::require::runc();
+    let runtime_root = d.exec_root.join("runc");
+    let exec = |cmd: &str| {
+        std::process::Command::new(&runc)
+            .arg("--root")
+            .arg(&runtime_root)
+            .args(["exec", &late, "sh", "-c", cmd])
+            .status()
+            .expect("runc exec")
+    };
+    assert!(exec("touch /tmp/bad").success());
+    wait_for("late unhealthy in the shim's record", WAIT, || {
+        shim_status() == "unhealthy"
+    });
+    assert!(exec("touch /tmp/done").success());
+    wait_for("the shim to record the exit", WAIT, || {
+        d.data_root.join("containers").join(&late).join("exit.json").exists()
+    });
+    d.start_again();
+    wait_for("late's unhealthy event", WAIT, || {
+        health_events(&d, &late)
+            .iter()
+            .any(|(a, _)| a == "health_status: unhealthy")
+    });
+    assert_eq!(status(&d, &late), "unhealthy");
+    d.pier_ok(&["rm", "-f", "tired", &late]);
 }
 
 fn pier_time_now() -> i64 {
