@@ -199,7 +199,10 @@ impl Daemon {
                     tracing::warn!(id = %c.id, error = %e, "shim state");
                 }
                 match lost::settle(&c).await {
-                    Settled::Exited(exit) => self.handle_exit(&c, exit).await,
+                    Settled::Exited(exit) => {
+                        self.handle_exit(&c, exit).await;
+                        self.spawn_health_watch(c.clone());
+                    }
                     Settled::Lost { pid, error } => {
                         self.adopt_lost(&c, pid, error).await;
                         self.spawn_lost_monitor(c.clone(), pid);
