@@ -156,6 +156,7 @@
 //! and `kill`/`delete --force` to end it.
 
 pub mod frame;
+pub mod health;
 pub mod recover;
 
 use std::path::PathBuf;
@@ -190,6 +191,9 @@ pub struct ShimConfig {
     pub stdin_once: bool,
     /// Allocate a terminal (`docker run -t`).
     pub tty: bool,
+    /// The healthcheck the shim runs (absent: none).
+    #[serde(default)]
+    pub health: Option<health::HealthSettings>,
 }
 
 /// Where and how the shim writes the container's output.

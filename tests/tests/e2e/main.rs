@@ -13,6 +13,7 @@ mod engine;
 mod exec;
 mod images;
 mod lifecycle_events;
+mod lifecycle_health;
 mod lifecycle_restart;
 mod logs;
 mod model;

@@ -131,6 +131,8 @@ fn image_config(spec: &ContainerSpec) -> ImageConfig {
         stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()),
         exposed_ports: exposed,
         volumes: spec.storage.volumes.clone(),
+        healthcheck: None,
+        shell: None,
     }
 }
 

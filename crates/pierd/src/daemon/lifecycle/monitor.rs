@@ -47,6 +47,7 @@ impl Daemon {
             old.abort();
         }
         drop(m);
+        self.spawn_health_watch(c_for_oom.clone());
         self.spawn_oom_watch(c_for_oom);
     }
 
