@@ -274,6 +274,10 @@ pub enum Request {
     /// created, or once the container is gone. Holds its connection like
     /// `Wait`.
     OomWait { seen: u64 },
+    /// Answer with [`Response::Health`] once the health record holds a
+    /// status change numbered above `seen`, or once the container is gone
+    /// (or has no healthcheck). Holds its connection like `Wait`.
+    HealthWait { seen: u64 },
 }
 
 /// Which of the container's streams an attach wants.
@@ -366,6 +370,12 @@ pub enum Response {
     /// container is gone and no more will come.
     Oom {
         count: u64,
+        exited: bool,
+    },
+    /// The number of the last health change recorded in `health.json`;
+    /// `exited`: no more will come from this run.
+    Health {
+        seq: u64,
         exited: bool,
     },
 }

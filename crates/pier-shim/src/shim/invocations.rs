@@ -246,6 +246,7 @@ impl Shim {
                         self.answer(conn, &Response::Exited(record.clone()));
                     }
                     self.answer_oom_waiters(true);
+                    self.answer_health_waiters();
                 }
             }
         }

@@ -39,6 +39,16 @@ pub(super) struct Prober {
 pub(super) const PROBE_CONN: usize = usize::MAX;
 
 impl Prober {
+    /// The last change of the health record and whether checks have ended
+    /// (the container is gone, or it has no healthcheck).
+    pub(super) fn progress(&self, phase: &Phase, configured: bool) -> (u64, bool) {
+        let exited = crate::decide::finished(phase).is_some();
+        match &self.health {
+            Some(h) => (h.record.last_seq(), exited || !h.record.monitoring),
+            None => (0, exited || !configured),
+        }
+    }
+
     /// When the loop must wake for the healthcheck.
     pub(super) fn deadline(&self) -> Option<Instant> {
         match &self.running {
@@ -76,6 +86,19 @@ impl Shim {
         self.prober.health = Some(health);
     }
 
+    /// Answer the parked `HealthWait`s that see something new (all of
+    /// them once the checks have ended).
+    pub(super) fn answer_health_waiters(&mut self) {
+        let (seq, ended) = self.prober.progress(&self.lifecycle.phase, self.cfg.health.is_some());
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.clients.health_waiters)
+            .into_iter()
+            .partition(|&(_, seen)| ended || seq > seen);
+        self.clients.health_waiters = keep;
+        for (conn, _) in due {
+            self.answer(conn, &pier_shim_proto::Response::Health { seq, exited: ended });
+        }
+    }
+
     /// The container is gone: no more probes; `unhealthy`.
     pub(super) fn stop_health(&mut self) {
         self.prober.next = None;
@@ -90,6 +113,7 @@ impl Shim {
                 write_record(&h.settings.record, &h.record);
             }
         }
+        self.answer_health_waiters();
     }
 
     /// Run a due probe, or kill one past its timeout.
@@ -207,15 +231,20 @@ impl Shim {
             return;
         }
         let end = now_nanos();
-        if let Some(status) = h.result(ProbeResult {
+        let changed = h.result(ProbeResult {
             start,
             end,
             exit_code,
             output,
-        }) {
+        });
+        if let Some(status) = changed {
             tracing::info!(status = status.as_str(), "health status changed");
         }
+        let changed = changed.is_some();
         write_record(&h.settings.record, &h.record);
         self.prober.next = Some(Instant::now() + h.interval(end));
+        if changed {
+            self.answer_health_waiters();
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Health as pierd sees it: the shim keeps `health.json` (it schedules the
 //! probes, also while pierd is down); pierd reads it for inspect, `ps` and
 //! the `health=` filter, and one task per running container with a
-//! healthcheck turns the status changes it has not seen into
+//! healthcheck, parked on the shim's `HealthWait` (no polling), turns the
+//! status changes it has not seen into
 //! `health_status: …` events, with the times the shim recorded (changes
 //! made while pierd was down included). The last change journaled is kept
 //! in the record (`State.health_events`), so a restarted pierd records
@@ -9,7 +10,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pier_api::container::{Health, HealthcheckResult};
 use pier_shim_proto::health::{HealthRecord, HealthStatus};
@@ -20,9 +20,6 @@ use crate::record::ContainerRecord;
 
 /// The record's file in the container's directory.
 pub(crate) const FILE: &str = "health.json";
-
-/// How often the event task looks for new changes.
-const POLL: Duration = Duration::from_secs(1);
 
 /// The shim's record, if there is one (a torn or missing file: none).
 pub(crate) fn read(dir: &Path) -> Option<HealthRecord> {
@@ -90,13 +87,26 @@ impl Daemon {
         }
         let daemon = self.clone();
         tokio::spawn(async move {
+            // Changes made while pierd was down come first.
+            daemon.journal_health(&c).await;
             loop {
-                let running = c.record().state.is_running();
-                daemon.journal_health(&c).await;
-                if !running {
-                    break;
+                let seen = c.record().state.health_events;
+                match c.shim.health_wait(seen).await {
+                    Ok((seq, ended)) => {
+                        if seq > seen {
+                            daemon.journal_health(&c).await;
+                        }
+                        if ended {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // A lost shim: its last record is final.
+                        tracing::debug!(id = %c.id, error = %e, "health watch ends");
+                        daemon.journal_health(&c).await;
+                        break;
+                    }
                 }
-                tokio::time::sleep(POLL).await;
             }
         });
     }
