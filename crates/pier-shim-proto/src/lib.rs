@@ -278,6 +278,10 @@ pub enum Request {
     /// status change numbered above `seen`, or once the container is gone
     /// (or has no healthcheck). Holds its connection like `Wait`.
     HealthWait { seen: u64 },
+    /// Answer with [`Response::ExecState`] once the exec has exited (at
+    /// once if it has); an unknown id is an `Error`. Holds its connection
+    /// like `Wait`.
+    ExecWait { exec_id: String },
 }
 
 /// Which of the container's streams an attach wants.

@@ -371,3 +371,36 @@ fn docker_stats_follows_new_containers() {
     drop(stats);
     d.pier_ok(&["rm", "-f", "first", "second"]);
 }
+
+/// A detached exec's `exec_die` is recorded when it exits (the shim
+/// answers a parked `ExecWait`), not when pierd next asks: a 2 s exec dies
+/// well before 3.1 s, when asking at 0.1, 0.3, 0.7, 1.5 and 3.1 s would
+/// have seen it.
+#[test]
+fn a_detached_execs_die_comes_when_it_exits() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d.pier_ok(&["run", "-d", "busybox", "sleep", "300"]).trim().to_string();
+    let since = now_arg();
+    d.pier_ok(&["exec", "-d", &id, "sh", "-c", "sleep 2; exit 4"]);
+    assert!(
+        wait_until(Duration::from_secs(15), || !history(&d, &since, &["event=exec_die"])
+            .is_empty()),
+        "no exec_die"
+    );
+    let evs = history(&d, &since, &[]);
+    let at = |action: &str| {
+        evs.iter()
+            .find(|e| e["Action"].as_str().is_some_and(|a| a.starts_with(action)))
+            .and_then(|e| e["timeNano"].as_i64())
+            .unwrap_or_else(|| panic!("no {action} in {:?}", actions(&evs)))
+    };
+    let die = evs.iter().find(|e| e["Action"] == "exec_die").expect("exec_die");
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "4");
+    let took = Duration::from_nanos(u64::try_from(at("exec_die") - at("exec_start")).expect("die after start"));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2800),
+        "exec_die {took:?} after exec_start"
+    );
+    d.pier_ok(&["rm", "-f", &id]);
+}
