@@ -61,6 +61,11 @@
 //! `memory.events`) and answers every parked `OomWait` whose `seen` is
 //! below its count; at the container's deletion it answers the rest with
 //! `exited: true`.
+//! [`Request::HealthWait`] likewise waits for a health status change
+//! numbered above `seen` (answered at once when the checks have ended or
+//! there are none), and [`Request::ExecWait`] for an exec's exit (answered
+//! with its `ExecState`). Shims older than these answer `Error` `Invalid`
+//! ("bad request"), and pierd falls back to asking now and then.
 //!
 //! # Stdio streams: attach and exec
 //!
