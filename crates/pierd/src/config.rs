@@ -32,9 +32,6 @@ pub struct DaemonConfig {
     pub log_opts: BTreeMap<String, String>,
     /// `detach-keys`: the default for attach and exec sessions.
     pub detach_keys: Option<String>,
-    /// `insecure-registries`: registries (`host[:port]`, exactly as in references) pulled over
-    /// plain HTTP; loopback registries always are.
-    pub insecure_registries: Vec<String>,
     /// A pure cgroup v2 host (docker's default cgroupns mode is then
     /// `private`); read from /sys/fs/cgroup at construction.
     pub cgroup_v2: bool,
@@ -63,6 +60,11 @@ pub struct DaemonConfig {
     /// Container networking (daemon.json `bridge`, `bip`,
     /// `default-address-pools`, `netavark-path`).
     pub networking: NetworkingConfig,
+    /// The options a SIGHUP reload may change, as the daemon started
+    /// (`Daemon::live_config` has the current ones).
+    pub live: crate::daemon::reload::LiveConfig,
+    /// The daemon.json a SIGHUP reloads (`None`: reload does nothing).
+    pub config_file: Option<PathBuf>,
 }
 
 /// The default bridge's device when daemon.json names none (docker's is
@@ -143,7 +145,6 @@ impl DaemonConfig {
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
             detach_keys: None,
-            insecure_registries: Vec::new(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
             apparmor: Path::new("/sys/kernel/security/apparmor").exists()
@@ -155,6 +156,8 @@ impl DaemonConfig {
             cgroup_parent: None,
             host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
             networking: NetworkingConfig::default(),
+            live: Default::default(),
+            config_file: None,
         }
     }
 
@@ -231,6 +234,10 @@ pub struct FileConfig {
     pub bip: Option<String>,
     pub default_address_pools: Option<Vec<AddressPool>>,
     pub netavark_path: Option<PathBuf>,
+    /// dockerd's `debug`: the log level is `debug` (reloadable).
+    pub debug: Option<bool>,
+    /// dockerd's engine `labels` (`key=value`; reloadable).
+    pub labels: Option<Vec<String>>,
 }
 
 /// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`

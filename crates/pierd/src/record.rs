@@ -71,6 +71,10 @@ pub struct State {
     /// (docker's `HasBeenManuallyStopped`): `unless-stopped` holds off.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The last health change (the shim's sequence number) journaled as
+    /// an event; the shim numbers on across runs.
+    #[serde(default)]
+    pub health_events: u64,
 }
 
 impl State {
@@ -88,6 +92,7 @@ impl State {
             oom_events: 0,
             restarting: false,
             manually_stopped: false,
+            health_events: 0,
         }
     }
 

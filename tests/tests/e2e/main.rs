@@ -12,6 +12,8 @@ mod attach;
 mod engine;
 mod exec;
 mod images;
+mod lifecycle_events;
+mod lifecycle_health;
 mod lifecycle_restart;
 mod logs;
 mod model;

@@ -15,6 +15,7 @@
 pub(crate) mod events;
 pub(crate) mod images;
 pub(crate) mod lifecycle;
+pub mod reload;
 pub(crate) mod storage;
 pub(crate) mod streams;
 pub(crate) mod usage;
@@ -167,6 +168,8 @@ pub struct Daemon {
     pub events: events::Journal,
     /// Networks, address and port allocations, attachments.
     pub networks: Arc<crate::network::Networks>,
+    /// What a SIGHUP reload may change (`reload`).
+    live_cfg: std::sync::RwLock<reload::LiveConfig>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -187,6 +190,7 @@ impl Daemon {
             .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
         let cfg_events_path = cfg.data_root.join("events.jsonl");
         let networks = Arc::new(lifecycle::networking::open_networks(&cfg)?);
+        let live_cfg = cfg.live.clone();
         Ok(Arc::new(Daemon {
             volumes,
             cfg,
@@ -200,6 +204,7 @@ impl Daemon {
             log_readers: Arc::default(),
             events: events::Journal::new(cfg_events_path),
             networks,
+            live_cfg: std::sync::RwLock::new(live_cfg),
         }))
     }
 

@@ -50,7 +50,7 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         .list(&opts)
         .iter()
         .map(|r| {
-            let mut s = convert::summary(r, now);
+            let mut s = convert::summary(r, now, d.health_status(r));
             s.ports = super::networks::summary_ports(&d, r);
             s
         })
@@ -70,6 +70,7 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     let c = d.lookup(&id)?;
     let r = c.record();
     let mut info = convert::inspect(&c, &r);
+    info.state.health = d.health(&c, &r);
     info.mounts = d.mount_points(&c);
     info.network_settings = super::networks::settings(&d, &r);
     let execs = d.exec_ids(&c.id);

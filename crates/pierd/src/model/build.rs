@@ -324,6 +324,15 @@ pub fn build(
         isolation,
         resources,
         ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
+        healthcheck: super::health::merge(
+            c.healthcheck.as_ref(),
+            image.healthcheck.as_ref(),
+            c.shell
+                .clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| image.shell.clone())
+                .unwrap_or_default(),
+        ),
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
     Ok(Built { spec, warnings })

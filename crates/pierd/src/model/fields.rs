@@ -90,7 +90,7 @@ pub const FIELDS: &[Field] = &[
     f(C, "StdinOnce", Applied, "stdin closed when the first client detaches"),
     f(C, "Env", Applied, "merged over the image's; an empty name is refused"),
     f(C, "Cmd", Applied, "merged with the image's"),
-    f(C, "Healthcheck", Warned, "healthchecks are not run yet"),
+    f(C, "Healthcheck", Applied, "probes run by the shim, also while pierd is down"),
     f(C, "ArgsEscaped", Applied, "Windows only; no effect on Linux, as docker"),
     f(C, "Image", Applied, "resolved to an image id at create"),
     f(C, "Volumes", Applied, "anonymous volumes, with the image's"),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::daemon::events::{container_event, Journal};
 use crate::daemon::{Container, Daemon, Live};
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
@@ -165,7 +166,9 @@ impl Daemon {
             }
         })
         .await?;
-        self.container_event(c, "start", &[], now);
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        self.volume_events(&c.id, &mounts, true);
+        self.events.record(container_event(&c.record(), "start", &[], now));
         self.spawn_monitor(c.clone(), monitor);
         tracing::info!(id = %c.id, pid, shim_pid, "container started");
         Ok(())
@@ -195,7 +198,7 @@ impl Daemon {
             c.cancel_restarts();
         }
         c.commit(|r| r.state.manually_stopped = true).await?;
-        signal_container(&c, sig).await
+        signal_container(&c, sig, &self.events).await
     }
 
     /// Stop: the stop signal, then SIGKILL after `t` seconds.
@@ -215,7 +218,9 @@ impl Daemon {
         }
         c.cancel_restarts();
         c.commit(|r| r.state.manually_stopped = true).await?;
-        stop_locked(&c, t, sig).await
+        stop_locked(&c, t, sig, &self.events).await?;
+        self.container_event(&c.record(), "stop", &[]);
+        Ok(())
     }
 
     /// Stop if running, then start.
@@ -228,14 +233,15 @@ impl Daemon {
         if c.record().state.is_running() {
             c.cancel_restarts();
             c.commit(|r| r.state.manually_stopped = true).await?;
-            stop_locked(&c, t, None).await?;
+            stop_locked(&c, t, None, &self.events).await?;
+            self.container_event(&c.record(), "stop", &[]);
         }
         let res = match self.start_locked(&c, true).await {
             Err(Error::NotModified) => Ok(()),
             other => other,
         };
         if res.is_ok() {
-            self.container_event(&c, "restart", &[], pier_time::now_nanos());
+            self.container_event(&c.record(), "restart", &[]);
         }
         res
     }
@@ -280,7 +286,7 @@ impl Daemon {
 }
 
 /// The stop sequence, with the container's op lock held.
-async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Result<()> {
+async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>, events: &Journal) -> Result<()> {
     let rec = c.record();
     let sig = match sig {
         Some(s) => s,
@@ -288,7 +294,7 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
     };
     let timeout = t.or(rec.spec.stop.timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
     let mut rx = c.subscribe();
-    if let Err(e) = signal_container(c, sig).await {
+    if let Err(e) = signal_container(c, sig, events).await {
         tracing::debug!(id = %c.id, error = %e, "stop signal");
     }
     let stopped = if timeout < 0 {
@@ -303,13 +309,13 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
         return Ok(());
     }
     tracing::info!(id = %c.id, timeout, "container did not stop in time, killing it");
-    kill_and_wait(c).await
+    kill_and_wait(c, events).await
 }
 
 /// SIGKILL and wait for the exit to be recorded.
-pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
+pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>, events: &Journal) -> Result<()> {
     let mut rx = c.subscribe();
-    match signal_container(c, 9).await {
+    match signal_container(c, 9, events).await {
         Ok(()) => {}
         // Exited meanwhile: its exit is being recorded.
         Err(Error::NotRunning(_)) => tracing::debug!(id = %c.id, "kill: not running"),
@@ -331,15 +337,29 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
 }
 
 /// Signal the container's init through its shim, or through the runtime
-/// when the shim is lost (its processes may run on without it).
-async fn signal_container(c: &Arc<Container>, signal: i32) -> Result<()> {
+/// when the shim is lost (its processes may run on without it); a signal
+/// sent is a `kill` event.
+async fn signal_container(c: &Arc<Container>, signal: i32, events: &Journal) -> Result<()> {
+    let sent = || {
+        let e = container_event(
+            &c.record(),
+            "kill",
+            &[("signal", &signal.to_string())],
+            pier_time::now_nanos(),
+        );
+        events.record(e);
+    };
     match c.shim.kill(signal, KillScope::Init).await {
         Ok(()) => {
+            sent();
             super::pause::thaw_after_signal(c, signal).await;
             Ok(())
         }
         Err(e) if e.is_gone() => match c.shim.runtime_kill(signal, KillScope::Init).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                sent();
+                Ok(())
+            }
             Ok(false) => Err(Error::NotRunning(c.id.clone())),
             Err(e) => Err(Error::shim(format!("kill container {} through the runtime", c.id), e)),
         },

@@ -6,6 +6,7 @@ pub(crate) mod bundle;
 pub(crate) mod control;
 pub(crate) mod create;
 pub(crate) mod devices;
+pub(crate) mod health;
 pub(crate) mod isolation;
 pub(crate) mod list;
 pub(crate) mod lost;

@@ -47,6 +47,7 @@ impl Daemon {
             old.abort();
         }
         drop(m);
+        self.spawn_health_watch(c_for_oom.clone());
         self.spawn_oom_watch(c_for_oom);
     }
 
@@ -116,20 +117,12 @@ impl Daemon {
             tracing::error!(id = %c.id, error = %e, "record container exit");
         }
         c.publish(|l| l.exits += 1);
+        self.record_die(c, rec.exit_code, rec.finished_at);
         {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
             m.remove(&c.id);
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
-        self.container_event(
-            c,
-            "die",
-            &[
-                ("exitCode", rec.exit_code.to_string()),
-                ("execDuration", ran.as_secs().to_string()),
-            ],
-            rec.finished_at,
-        );
         if let Some(delay) = restart {
             tracing::info!(id = %c.id, ?delay, "container restarts by its policy");
             self.schedule_restart(c, delay);
@@ -144,6 +137,22 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// The `die` event (at the time the container exited, which may be
+    /// before this pierd started) and its volumes' `unmount` events.
+    fn record_die(&self, c: &Arc<Container>, exit_code: i32, finished_at: i64) {
+        let r = c.record();
+        let ran = r
+            .state
+            .started_at
+            .map_or(0, |s| finished_at.saturating_sub(s) / 1_000_000_000);
+        let attrs = [("exitCode", exit_code.to_string()), ("execDuration", ran.to_string())];
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.events
+            .record(crate::daemon::events::container_event(&r, "die", &attrs, finished_at));
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        self.volume_events(&c.id, &mounts, false);
+    }
+
     /// Unmount the rootfs of an exited container, unless it was started
     /// again (or removed) before the op lock came free.
     async fn unmount_exited(&self, c: &Arc<Container>) {

@@ -39,7 +39,7 @@ impl Daemon {
                 return Err(Error::RemoveRunning(rec.name));
             }
             c.cancel_restarts();
-            kill_and_wait(&c).await?;
+            kill_and_wait(&c, &self.events).await?;
         }
         self.remove_locked(&c, volumes).await
     }
@@ -106,6 +106,7 @@ impl Daemon {
             tracing::warn!(id = %c.id, error = %e, "release volumes");
         }
         c.publish(|l| l.removed = true);
+        self.container_event(&rec, "destroy", &[]);
         tracing::info!(id = %c.id, "container removed");
         Ok(())
     }
@@ -139,6 +140,7 @@ impl Daemon {
             return Err(e);
         }
         self.names.release(&old, &c.id);
+        self.container_event(&c.record(), "rename", &[("oldName", &format!("/{old}"))]);
         Ok(())
     }
 }

@@ -164,26 +164,6 @@ impl Daemon {
         }
     }
 
-    /// Record a container event in the journal at `time_nano` (an exit's
-    /// real time, also for exits that happened while pierd was down).
-    pub(in crate::daemon) fn container_event(
-        &self,
-        c: &Container,
-        action: &str,
-        attributes: &[(&str, String)],
-        time_nano: i64,
-    ) {
-        let rec = c.record();
-        let mut e = crate::daemon::events::Event::container(action, &c.id, &rec.image, &rec.name, time_nano);
-        for (k, v) in &rec.spec.labels {
-            e.actor.attributes.insert(k.clone(), v.clone());
-        }
-        for (k, v) in attributes {
-            e.actor.attributes.insert((*k).to_string(), v.clone());
-        }
-        self.events.record(e);
-    }
-
     /// A manual stop or kill of a container waiting for its restart: the
     /// restart is dropped and it stays exited.
     pub(in crate::daemon) async fn stop_restarting(&self, c: &Arc<Container>) -> crate::error::Result<()> {
