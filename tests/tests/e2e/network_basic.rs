@@ -220,8 +220,16 @@ pub fn http_get(addr: (Ipv4Addr, u16)) -> Option<String> {
 
 /// A port no one listens on now (the kernel's pick).
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct such ports (held together while picked, so the kernel
+/// cannot hand out one twice).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("addr").port())
 }
 
 fn run_ok(d: &Daemon, args: &[&str]) -> String {

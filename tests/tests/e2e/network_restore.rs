@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use pier_testkit::wait_until;
 
-use super::network_basic::{free_port, http_get, NetDaemon};
+use super::network_basic::{free_ports, http_get, NetDaemon};
 
 fn ok(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
     let o = n.d.cli_cmd(cli, args).output().expect("run cli");
@@ -34,7 +34,7 @@ fn serves(port: u16) -> bool {
 fn allocations_survive_a_kill_9_and_exits_meanwhile_are_torn_down() {
     let mut n = NetDaemon::start();
     n.d.import_busybox("busybox");
-    let port = free_port();
+    let [port, other_port] = free_ports::<2>();
     let publish = format!("127.0.0.1:{port}:80");
     let web = ok(
         &n,
@@ -43,7 +43,6 @@ fn allocations_survive_a_kill_9_and_exits_meanwhile_are_torn_down() {
             "run", "-d", "--name", "web", "-p", &publish, "busybox", "sh", "-c", HTTPD,
         ],
     );
-    let other_port = free_port();
     let other_publish = format!("127.0.0.1:{other_port}:80");
     let brief = ok(
         &n,
