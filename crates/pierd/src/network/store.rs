@@ -651,3 +651,104 @@ fn write_file(file: &Path, record: &AttachmentFile, durable: bool) -> Result<(),
     };
     written.map_err(|e| io_err("write", file, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend that is never run (these tests do not attach).
+    #[derive(Debug)]
+    struct Unused;
+
+    impl NetworkBackend for Unused {
+        fn name(&self) -> &'static str {
+            "unused"
+        }
+        fn render(&self, _: &Attachment, _: &[&NetworkRecord]) -> Result<serde_json::Value, BackendError> {
+            Ok(serde_json::Value::Null)
+        }
+        fn setup(&self, _: &Path, _: &serde_json::Value) -> Result<super::super::backend::SetupStatus, BackendError> {
+            Err(BackendError::Input("not here".into()))
+        }
+        fn teardown(&self, _: &Path, _: &serde_json::Value) -> Result<(), BackendError> {
+            Ok(())
+        }
+    }
+
+    fn open(dir: &Path, bridge: bool) -> Networks {
+        Networks::open(NetworksConfig {
+            dir: dir.join("networks"),
+            netns_dir: dir.join("netns"),
+            bridge: bridge.then(|| BridgeConfig {
+                interface: "ptest0".into(),
+                subnet: "10.77.0.0/16".parse().expect("subnet"),
+                gateway: "10.77.0.1".parse().expect("ip"),
+            }),
+            pools: vec![Pool {
+                base: "10.78.0.0/16".parse().expect("pool"),
+                size: 24,
+            }],
+            backend: Ok(Arc::new(Unused)),
+            ephemeral: (40000, 40100),
+        })
+        .expect("open")
+    }
+
+    fn create(n: &Networks, name: &str) -> Result<NetworkRecord, NetworkError> {
+        n.create(CreateNetwork {
+            name: name.into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn predefined_networks_persist_and_refuse() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let n = open(tmp.path(), true);
+        let names: Vec<String> = n.list().into_iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        let bridge = n.get("bridge").expect("bridge");
+        assert_eq!(bridge.interface, "ptest0");
+        assert!(!bridge.dns);
+        assert!(matches!(create(&n, "bridge"), Err(NetworkError::PredefinedCreate(_))));
+        assert!(matches!(n.remove("host"), Err(NetworkError::PredefinedRemove(_))));
+        // Ids are kept across restarts; without a default bridge there is none.
+        drop(n);
+        let again = open(tmp.path(), true);
+        assert_eq!(again.get("bridge").expect("bridge").id, bridge.id);
+        let without = open(tmp.path(), false);
+        assert!(matches!(without.get("bridge"), Err(NetworkError::NotFound(_))));
+        assert!(without.get("none").is_ok());
+    }
+
+    #[test]
+    fn user_networks_from_the_pool() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let n = open(tmp.path(), true);
+        let a = create(&n, "a").expect("a");
+        assert_eq!(a.subnets[0].subnet.to_string(), "10.78.0.0/24");
+        assert_eq!(a.interface, format!("br-{}", &a.id[..12]));
+        assert!(a.dns);
+        let b = create(&n, "b").expect("b");
+        assert_eq!(b.subnets[0].subnet.to_string(), "10.78.1.0/24");
+        assert!(matches!(create(&n, "a"), Err(NetworkError::Exists(_))));
+        let bad = n.create(CreateNetwork {
+            name: "c".into(),
+            driver: "overlay".into(),
+            ..Default::default()
+        });
+        assert_eq!(bad.expect_err("refused").to_string(), "plugin \"overlay\" not found");
+        // By id prefix, then removed; the record file goes with it.
+        assert_eq!(n.get(&a.id[..8]).expect("prefix").name, "a");
+        n.remove("a").expect("remove");
+        assert!(!tmp.path().join(format!("networks/{}.json", a.id)).exists());
+        // A restart sees b, and a's subnet is free again.
+        drop(n);
+        let n = open(tmp.path(), true);
+        assert!(n.get("b").is_ok());
+        assert_eq!(
+            create(&n, "c").expect("c").subnets[0].subnet.to_string(),
+            "10.78.0.0/24"
+        );
+    }
+}
