@@ -90,6 +90,48 @@ fn containers_on_a_user_network_resolve_each_other() {
         &["run", "--rm", "--network", "front", "busybox", "nslookup", "web"],
     );
     assert!(ns.contains(&format!("Address: {pool_prefix}2")), "{ns}");
+    // An alias and a static address; refused on the default bridge.
+    let static_ip = format!("{pool_prefix}50");
+    let api = ok(
+        &n,
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "api",
+            "--network",
+            "front",
+            "--network-alias",
+            "www",
+            "--ip",
+            &static_ip,
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let ns = ok(
+        &n,
+        "pier",
+        &["run", "--rm", "--network", "front", "busybox", "nslookup", "www"],
+    );
+    assert!(ns.contains(&format!("Address: {static_ip}")), "{ns}");
+    let ep = &d.inspect(&api)["NetworkSettings"]["Networks"]["front"];
+    assert_eq!(ep["Aliases"], json!(["www"]));
+    assert_eq!(ep["IPAddress"], static_ip);
+    let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "bridge"},
+        "NetworkingConfig": {"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}}});
+    let (st, v) = d.http_json("POST", "/containers/create", Some(body.to_string().as_bytes()));
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("network-scoped alias is supported only for containers in user defined networks"),
+        "{v}"
+    );
+    ok(&n, "pier", &["rm", "-f", "api"]);
     // resolv.conf names aardvark on the gateway.
     let resolv = ok(&n, "pier", &["exec", "web", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains(&format!("nameserver {pool_prefix}1")), "{resolv}");

@@ -206,6 +206,12 @@ pub fn settings(d: &Daemon, r: &ContainerRecord) -> Value {
             network_id: rec.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
             ..Default::default()
         };
+        if !r.spec.endpoint.aliases.is_empty() {
+            ep.aliases = Some(r.spec.endpoint.aliases.clone());
+        }
+        if let Some(ip) = r.spec.endpoint.ipv4 {
+            ep.ipam_config = Some(json!({"IPv4Address": ip.to_string()}));
+        }
         let endpoint = attached.as_ref().and_then(|a| a.endpoints.first());
         if let Some(e) = endpoint {
             ep.endpoint_id = e.endpoint_id.clone();

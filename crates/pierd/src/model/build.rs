@@ -249,6 +249,7 @@ pub fn build(
         }
     }
 
+    let endpoint = endpoint_spec(req.networking_config.as_ref(), &network)?;
     let spec = ContainerSpec {
         process: ProcessSpec {
             entrypoint: (!command.entrypoint.is_empty()).then(|| command.entrypoint.clone()),
@@ -324,6 +325,7 @@ pub fn build(
         isolation,
         resources,
         ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
+        endpoint,
         healthcheck: super::health::merge(
             c.healthcheck.as_ref(),
             image.healthcheck.as_ref(),
@@ -601,6 +603,61 @@ fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
         }
     }
     Ok(())
+}
+
+/// The endpoint settings for the container's network: the entry named
+/// after it (`default` or `bridge` for the default bridge), else the only
+/// one. dockerd refuses aliases and static addresses on the default bridge.
+fn endpoint_spec(
+    nc: Option<&pier_api::container::NetworkingConfig>,
+    network: &NetworkMode,
+) -> Result<super::spec::EndpointSpec, CreateError> {
+    let field = "NetworkingConfig.EndpointsConfig";
+    let Some(all) = nc.and_then(|n| n.endpoints_config.as_ref()) else {
+        return Ok(Default::default());
+    };
+    let names: &[&str] = match network {
+        NetworkMode::Bridge => &["bridge", "default"],
+        NetworkMode::Named(n) => &[n.as_str()],
+        _ => &[],
+    };
+    let entry = names
+        .iter()
+        .find_map(|n| all.get(*n))
+        .or_else(|| (all.len() == 1).then(|| all.values().next()).flatten())
+        .and_then(|v| v.as_ref());
+    let Some(e) = entry else {
+        return Ok(Default::default());
+    };
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let aliases = strings(&e["Aliases"]);
+    let ipv4 = match e["IPAMConfig"]["IPv4Address"].as_str().filter(|s| !s.is_empty()) {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv4Addr>()
+                .map_err(|_| invalid(field, format!("invalid IPv4 address: {ip}")))?,
+        ),
+        None => None,
+    };
+    let mac = e["MacAddress"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    if *network == NetworkMode::Bridge {
+        if !aliases.is_empty() {
+            return Err(invalid(
+                field,
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        if ipv4.is_some() {
+            return Err(invalid(
+                field,
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+    }
+    Ok(super::spec::EndpointSpec { aliases, ipv4, mac })
 }
 
 /// `PortBindings` typed, and `-P`: every exposed port (the request's and

@@ -540,3 +540,35 @@ fn device_rules_parse_as_dockerd() {
         assert!(DeviceRule::parse(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn endpoint_settings_and_ports() {
+    let mut base = cli_request();
+    base["NetworkingConfig"] = json!({"EndpointsConfig": {"front": {
+        "Aliases": ["www", "api"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": ""}}});
+    let built = build_json(&with(
+        base.clone(),
+        json!({"NetworkMode": "front", "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+               "PublishAllPorts": true}),
+    ))
+    .expect("build");
+    let s = &built.spec;
+    assert_eq!(s.network, NetworkMode::Named("front".into()));
+    assert_eq!(s.endpoint.aliases, ["www", "api"]);
+    assert_eq!(s.endpoint.ipv4, Some("10.9.0.5".parse().expect("ip")));
+    assert_eq!(s.endpoint.mac, None);
+    // -P adds the image's exposed 80/tcp only when not bound already.
+    assert_eq!(
+        s.ports.bindings["80/tcp"],
+        vec![("127.0.0.1".to_string(), "8080".to_string())]
+    );
+    assert!(!built.warnings.iter().any(|w| w.contains("PortBindings") || w.contains("PublishAllPorts")));
+    // The default bridge takes neither aliases nor addresses.
+    let mut bridge = base.clone();
+    bridge["NetworkingConfig"] = json!({"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}});
+    let err = build_json(&with(bridge, json!({"NetworkMode": "bridge"}))).expect_err("refused");
+    assert!(err.to_string().contains("network-scoped alias is supported only"), "{err}");
+    let mut bad = base;
+    bad["NetworkingConfig"] = json!({"EndpointsConfig": {"front": {"IPAMConfig": {"IPv4Address": "nope"}}}});
+    assert!(build_json(&with(bad, json!({"NetworkMode": "front"}))).is_err());
+}

@@ -44,6 +44,9 @@ pub struct ContainerSpec {
     /// Published ports (records before issue 15: none).
     #[serde(default)]
     pub ports: PortsSpec,
+    /// The container's endpoint on its network (`NetworkingConfig`).
+    #[serde(default)]
+    pub endpoint: EndpointSpec,
     /// The healthcheck, image's merged with the request's (records before
     /// issue 14: none).
     #[serde(default)]
@@ -301,6 +304,18 @@ pub struct PortsSpec {
     pub bindings: BTreeMap<String, Vec<(String, String)>>,
     #[serde(default)]
     pub publish_all: bool,
+}
+
+/// What `NetworkingConfig.EndpointsConfig` asks of the container's
+/// network: aliases (user networks only), a static IPv4 address, a MAC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Request fields kept verbatim for inspect, by their wire names: the

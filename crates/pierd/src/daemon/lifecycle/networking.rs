@@ -206,9 +206,9 @@ impl Daemon {
             container_id: c.id.clone(),
             container_name: rec.name.clone(),
             network,
-            aliases: Vec::new(),
-            ipv4: None,
-            mac: None,
+            aliases: s.endpoint.aliases.clone(),
+            ipv4: s.endpoint.ipv4,
+            mac: s.endpoint.mac.clone(),
             ports,
         };
         let a = self.networks.attach(&req, &file).map_err(Error::from)?;
