@@ -562,12 +562,18 @@ fn endpoint_settings_and_ports() {
         s.ports.bindings["80/tcp"],
         vec![("127.0.0.1".to_string(), "8080".to_string())]
     );
-    assert!(!built.warnings.iter().any(|w| w.contains("PortBindings") || w.contains("PublishAllPorts")));
+    assert!(!built
+        .warnings
+        .iter()
+        .any(|w| w.contains("PortBindings") || w.contains("PublishAllPorts")));
     // The default bridge takes neither aliases nor addresses.
     let mut bridge = base.clone();
     bridge["NetworkingConfig"] = json!({"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}});
     let err = build_json(&with(bridge, json!({"NetworkMode": "bridge"}))).expect_err("refused");
-    assert!(err.to_string().contains("network-scoped alias is supported only"), "{err}");
+    assert!(
+        err.to_string().contains("network-scoped alias is supported only"),
+        "{err}"
+    );
     let mut bad = base;
     bad["NetworkingConfig"] = json!({"EndpointsConfig": {"front": {"IPAMConfig": {"IPv4Address": "nope"}}}});
     assert!(build_json(&with(bad, json!({"NetworkMode": "front"}))).is_err());
