@@ -607,7 +607,11 @@ fn hostile_load_archives_are_refused() {
         "refusing archive entry",
     );
     // Not an image archive at all.
-    load_fails(&d, &tar_of(&[("x", Some(b"y"))]), "not an image archive");
+    load_fails(
+        &d,
+        &tar_of(&[("x", Some(b"y"))]),
+        "invalid archive: does not contain a manifest.json",
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@ fn map_image_error(name: &str, e: ImageError) -> Error {
         ImageError::InvalidReference { reason, .. } => Error::InvalidParameter(reason),
         ImageError::Conflict { message } => Error::Conflict(message),
         e @ (ImageError::InvalidArchive { .. }
+        | ImageError::NotAnImageArchive { .. }
         | ImageError::UnsafeEntry { .. }
         | ImageError::InvalidChange { .. }
         | ImageError::InvalidManifest { .. }
