@@ -44,6 +44,31 @@ pub(crate) fn to_oci(c: &ImageConfig) -> Config {
     oci
 }
 
+/// Docker's fields of an image config that the OCI schema lacks.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerExtras {
+    healthcheck: Option<crate::image::Healthcheck>,
+    shell: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    config: Option<DockerExtras>,
+}
+
+/// `from_oci` plus docker's `Healthcheck` and `Shell` from the config
+/// blob itself (a field that does not parse is ignored, as before).
+pub(crate) fn from_blob(oci: &ImageConfiguration, blob: &[u8]) -> ImageConfig {
+    let mut c = from_oci(oci);
+    if let Ok(RawConfig { config: Some(extras) }) = serde_json::from_slice::<RawConfig>(blob) {
+        c.healthcheck = extras.healthcheck;
+        c.shell = extras.shell;
+    }
+    c
+}
+
 /// The plain execution defaults of an OCI config.
 pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
     let Some(c) = oci.config() else {
@@ -63,12 +88,32 @@ pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
         stop_signal: c.stop_signal().clone(),
         exposed_ports,
         volumes,
+        healthcheck: None,
+        shell: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_healthcheck_and_shell_are_read_from_the_blob() {
+        let blob = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+            "config":{"Cmd":["sh"],"Shell":["/bin/ash","-c"],
+            "Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":1000000000,"Retries":2}}}"#;
+        let oci = ImageConfiguration::from_reader(&blob[..]).expect("parse");
+        let c = from_blob(&oci, blob);
+        let h = c.healthcheck.expect("healthcheck");
+        assert_eq!(h.test, Some(vec!["CMD-SHELL".to_string(), "true".to_string()]));
+        assert_eq!((h.interval, h.retries, h.timeout), (1_000_000_000, 2, 0));
+        assert_eq!(c.shell, Some(vec!["/bin/ash".to_string(), "-c".to_string()]));
+        assert_eq!(c.cmd, Some(vec!["sh".to_string()]));
+        // A blob without them (or a malformed one) has none.
+        let plain = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Healthcheck":7}}"#;
+        let oci = ImageConfiguration::from_reader(&plain[..]).expect("parse");
+        assert_eq!(from_blob(&oci, plain).healthcheck, None);
+    }
 
     #[test]
     fn round_trips_through_json() {

@@ -156,6 +156,7 @@
 //! and `kill`/`delete --force` to end it.
 
 pub mod frame;
+pub mod health;
 pub mod recover;
 
 use std::path::PathBuf;
@@ -190,6 +191,9 @@ pub struct ShimConfig {
     pub stdin_once: bool,
     /// Allocate a terminal (`docker run -t`).
     pub tty: bool,
+    /// The healthcheck the shim runs (absent: none).
+    #[serde(default)]
+    pub health: Option<health::HealthSettings>,
 }
 
 /// Where and how the shim writes the container's output.
@@ -270,6 +274,10 @@ pub enum Request {
     /// created, or once the container is gone. Holds its connection like
     /// `Wait`.
     OomWait { seen: u64 },
+    /// Answer with [`Response::Health`] once the health record holds a
+    /// status change numbered above `seen`, or once the container is gone
+    /// (or has no healthcheck). Holds its connection like `Wait`.
+    HealthWait { seen: u64 },
 }
 
 /// Which of the container's streams an attach wants.
@@ -362,6 +370,12 @@ pub enum Response {
     /// container is gone and no more will come.
     Oom {
         count: u64,
+        exited: bool,
+    },
+    /// The number of the last health change recorded in `health.json`;
+    /// `exited`: no more will come from this run.
+    Health {
+        seq: u64,
         exited: bool,
     },
 }

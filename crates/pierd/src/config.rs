@@ -188,6 +188,9 @@ pub struct FileConfig {
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
     pub cgroup_parent: Option<String>,
+    /// dockerd's `live-restore`: accepted and meaningless for Pier, whose
+    /// containers always outlive pierd (their shims hold them).
+    pub live_restore: Option<bool>,
 }
 
 /// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`

@@ -26,6 +26,8 @@ pub(super) struct Clients {
     pub(super) waiters: Vec<usize>,
     /// Connections parked on `OomWait`, with the count they have seen.
     pub(super) oom_waiters: Vec<(usize, u64)>,
+    /// Connections parked on `HealthWait`, with the change they have seen.
+    pub(super) health_waiters: Vec<(usize, u64)>,
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
@@ -50,6 +52,7 @@ impl Clients {
             next_conn: FIRST_CLIENT,
             waiters: Vec::new(),
             oom_waiters: Vec::new(),
+            health_waiters: Vec::new(),
         })
     }
 
@@ -105,6 +108,7 @@ impl Clients {
             }
             self.waiters.retain(|&w| w != id);
             self.oom_waiters.retain(|&(w, _)| w != id);
+            self.health_waiters.retain(|&(w, _)| w != id);
         }
     }
 
@@ -215,6 +219,15 @@ impl Shim {
                     } else {
                         conn.busy = true;
                         self.clients.oom_waiters.push((id, seen));
+                    }
+                }
+                Decision::HealthWait(seen) => {
+                    let (seq, ended) = self.prober.progress(&self.lifecycle.phase, self.cfg.health.is_some());
+                    if seq > seen || ended {
+                        conn.send(&Response::Health { seq, exited: ended });
+                    } else {
+                        conn.busy = true;
+                        self.clients.health_waiters.push((id, seen));
                     }
                 }
                 Decision::Resize { exec_id, height, width } => {

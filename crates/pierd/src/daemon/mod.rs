@@ -73,6 +73,8 @@ pub struct Container {
     op: Mutex<()>,
     persist: Mutex<()>,
     live: watch::Sender<Live>,
+    /// Its restart policy's back-off and pending restart.
+    restart: std::sync::Mutex<lifecycle::restart::RestartManager>,
 }
 
 impl Container {
@@ -98,6 +100,7 @@ impl Container {
                 exits: 0,
                 removed: false,
             }),
+            restart: Default::default(),
         }
     }
 

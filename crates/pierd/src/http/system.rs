@@ -237,7 +237,7 @@ pub async fn info(State(d): State<AppState>) -> ApiResult<Json<SystemInfo>> {
         logging_driver: d.cfg.log_driver.clone(),
         cgroup_driver: "cgroupfs".to_string(),
         cgroup_version: if cgroup_v2 { "2" } else { "1" }.to_string(),
-        n_events_listener: 0,
+        n_events_listener: i64::try_from(d.events.listeners()).unwrap_or(i64::MAX),
         kernel_version: kernel_version(),
         operating_system,
         os_version,
@@ -266,7 +266,10 @@ pub async fn info(State(d): State<AppState>) -> ApiResult<Json<SystemInfo>> {
             local_node_state: super::swarm::LOCAL_NODE_STATE.to_string(),
             ..Default::default()
         },
-        live_restore_enabled: false,
+        // Containers always outlive pierd (their shims hold them), which is
+        // what docker's live restore means; daemon.json `live-restore`
+        // changes nothing (README).
+        live_restore_enabled: true,
         isolation: String::new(),
         init_binary: facts.init_binary,
         containerd_commit: Commit { id: "N/A".to_string() },

@@ -131,6 +131,8 @@ fn image_config(spec: &ContainerSpec) -> ImageConfig {
         stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()),
         exposed_ports: exposed,
         volumes: spec.storage.volumes.clone(),
+        healthcheck: None,
+        shell: None,
     }
 }
 
@@ -179,7 +181,23 @@ impl Daemon {
             };
         let d = self.clone();
         let id = c.id.clone();
+        let (comment, reference) = (
+            opts.comment.clone(),
+            crate::daemon::import_reference(&opts.repo, &opts.tag),
+        );
         let res = Daemon::blocking("commit container", move || d.commit_container(&id, &opts)).await;
+        if let Ok(image_id) = &res {
+            let shown = reference.ok().flatten().map(|r| r.to_string()).unwrap_or_default();
+            if !shown.is_empty() {
+                self.image_event("tag", image_id, &shown);
+            }
+            let attrs = [
+                ("comment", comment.as_str()),
+                ("imageID", image_id.as_str()),
+                ("imageRef", shown.as_str()),
+            ];
+            self.container_event(&c.record(), "commit", &attrs);
+        }
         if frozen {
             if let Err(e) = thaw(&c).await {
                 tracing::debug!(id = %c.id, error = %e, "unpause after commit");

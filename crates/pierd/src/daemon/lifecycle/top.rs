@@ -28,13 +28,15 @@ impl Daemon {
             return Err(Error::Conflict(format!("container {} is not running", c.id)));
         }
         let init = st.pid;
-        Daemon::blocking("list container processes", move || {
+        let top = Daemon::blocking("list container processes", move || {
             let pids = container_pids(Path::new("/proc"), Path::new("/sys/fs/cgroup"), init)
                 .map_err(|e| Error::system("list container processes", e))?;
             let out = run_ps(&ps_args, &pids)?;
             parse_ps_output(&out, &pids)
         })
-        .await
+        .await?;
+        self.container_event(&c.record(), "top", &[]);
+        Ok(top)
     }
 }
 
