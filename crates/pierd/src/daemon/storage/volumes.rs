@@ -151,6 +151,8 @@ impl Daemon {
                     Err(e) => tracing::warn!(volume = %v.name, error = %e, "prune volume"),
                 }
             }
+            // dockerd logs one `prune` event with no actor id.
+            d.event("volume", "prune", "", &[("reclaimed", &reclaimed.to_string())]);
             Ok((deleted, reclaimed))
         })
         .await
