@@ -111,6 +111,11 @@ pub struct SystemInfo {
     #[serde(rename = "CDISpecDirs")]
     pub cdi_spec_dirs: Vec<String>,
     pub warnings: Vec<String>,
+    /// Below API 1.50 only (always false there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_iptables: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_ip6tables: Option<bool>,
 }
 
 /// `Info.Plugins`: the volume, network, authorization and log drivers.
@@ -143,6 +148,9 @@ pub struct SwarmInfo {
 pub struct Commit {
     #[serde(rename = "ID")]
     pub id: String,
+    /// Below API 1.49 only: the same as `ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// `GET /system/df` (API 1.42+ shape; `BuildCache` is always empty here).

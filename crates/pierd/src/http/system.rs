@@ -3,11 +3,12 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::Extension;
 use axum::Json;
 use std::path::Path;
 
 use pier_api::system::{Commit, Component, Platform, PluginsInfo, SwarmInfo, SystemInfo, SystemVersion};
-use pier_api::version::{API_VERSION, MIN_API_VERSION};
+use pier_api::version::{ApiVersion, API_VERSION, MIN_API_VERSION};
 
 use super::error::ApiResult;
 use super::AppState;
@@ -177,7 +178,49 @@ fn registry_config(insecure: &[String]) -> serde_json::Value {
     })
 }
 
-pub async fn info(State(d): State<AppState>) -> ApiResult<Json<SystemInfo>> {
+/// dockerd's `getInfo` conversions for older clients: fields a version
+/// did not have yet, or had and lost.
+fn for_version(info: &mut SystemInfo, version: ApiVersion) {
+    let below = |minor: u32| version < ApiVersion { major: 1, minor };
+    if below(25) {
+        // Names only (`DecodeSecurityOptions`).
+        for o in &mut info.security_options {
+            let name = o
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("name="))
+                .unwrap_or_default()
+                .to_string();
+            *o = name;
+        }
+    }
+    if below(47) {
+        if let Some(serde_json::Value::Object(r)) = &mut info.registry_config {
+            r.insert("AllowNondistributableArtifactsCIDRs".into(), serde_json::Value::Null);
+            r.insert(
+                "AllowNondistributableArtifactsHostnames".into(),
+                serde_json::Value::Null,
+            );
+        }
+    }
+    if below(49) {
+        for c in [
+            &mut info.containerd_commit,
+            &mut info.runc_commit,
+            &mut info.init_commit,
+        ] {
+            c.expected = Some(c.id.clone());
+        }
+    }
+    if !below(42) {
+        info.kernel_memory = false;
+    }
+    if below(50) {
+        info.bridge_nf_iptables = Some(false);
+        info.bridge_nf_ip6tables = Some(false);
+    }
+}
+
+pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVersion>) -> ApiResult<Json<SystemInfo>> {
     let recs: Vec<_> = d.containers().iter().map(|c| c.record()).collect();
     let paused = recs.iter().filter(|r| r.state.is_paused()).count() as i64;
     let running = recs.iter().filter(|r| r.state.status == Status::Running).count() as i64 - paused;
@@ -202,7 +245,7 @@ pub async fn info(State(d): State<AppState>) -> ApiResult<Json<SystemInfo>> {
     } else {
         os_name
     };
-    Ok(Json(SystemInfo {
+    let mut info = SystemInfo {
         id: std::fs::read_to_string("/etc/machine-id")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
@@ -272,12 +315,79 @@ pub async fn info(State(d): State<AppState>) -> ApiResult<Json<SystemInfo>> {
         live_restore_enabled: true,
         isolation: String::new(),
         init_binary: facts.init_binary,
-        containerd_commit: Commit { id: "N/A".to_string() },
-        runc_commit: Commit { id: facts.runc_commit },
-        init_commit: Commit { id: facts.init_commit },
+        containerd_commit: Commit {
+            id: "N/A".to_string(),
+            expected: None,
+        },
+        runc_commit: Commit {
+            id: facts.runc_commit,
+            expected: None,
+        },
+        init_commit: Commit {
+            id: facts.init_commit,
+            expected: None,
+        },
         security_options: security_options(d.cfg.apparmor, cgroup_v2),
         product_license: String::new(),
         cdi_spec_dirs: Vec::new(),
         warnings,
-    }))
+        bridge_nf_iptables: None,
+        bridge_nf_ip6tables: None,
+    };
+    for_version(&mut info, version);
+    Ok(Json(info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(minor: u32) -> ApiVersion {
+        ApiVersion { major: 1, minor }
+    }
+
+    fn sample() -> SystemInfo {
+        SystemInfo {
+            kernel_memory: true,
+            security_options: vec!["name=seccomp,profile=builtin".into(), "name=cgroupns".into()],
+            registry_config: Some(registry_config(&[])),
+            runc_commit: Commit {
+                id: "v1.1.12".into(),
+                expected: None,
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn current_clients_get_the_1_50_shape() {
+        let mut i = sample();
+        for_version(&mut i, API_VERSION);
+        let j = serde_json::to_value(&i).expect("json");
+        assert!(j.get("KernelMemory").is_none(), "gone since 1.42");
+        assert!(j.get("BridgeNfIptables").is_none());
+        assert!(j["RuncCommit"].get("Expected").is_none());
+        assert!(j["RegistryConfig"].get("AllowNondistributableArtifactsCIDRs").is_none());
+        assert_eq!(j["SecurityOptions"][0], "name=seccomp,profile=builtin");
+        assert_eq!(j["Swarm"]["LocalNodeState"], "");
+    }
+
+    #[test]
+    fn older_clients_get_what_dockerd_gave_them() {
+        let mut i = sample();
+        for_version(&mut i, v(41));
+        let j = serde_json::to_value(&i).expect("json");
+        assert_eq!(j["KernelMemory"], true);
+        assert_eq!(j["BridgeNfIptables"], false);
+        assert_eq!(j["BridgeNfIp6tables"], false);
+        assert_eq!(j["RuncCommit"]["Expected"], "v1.1.12");
+        assert!(j["RegistryConfig"]["AllowNondistributableArtifactsHostnames"].is_null());
+        assert!(j["RegistryConfig"]
+            .as_object()
+            .expect("object")
+            .contains_key("AllowNondistributableArtifactsCIDRs"));
+        let mut i = sample();
+        for_version(&mut i, v(24));
+        assert_eq!(i.security_options, ["seccomp", "cgroupns"]);
+    }
 }
