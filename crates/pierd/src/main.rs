@@ -44,6 +44,9 @@ struct Flags {
     /// The pier-shim binary (default: next to pierd).
     #[arg(long, env = "PIER_SHIM")]
     shim: Option<PathBuf>,
+    /// Set key=value labels to the daemon.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
 }
 
 fn read_config_file(flags: &Flags) -> anyhow::Result<FileConfig> {
@@ -170,6 +173,9 @@ fn main() -> anyhow::Result<()> {
         let resolved = config::resolve_runtime(&path, path_var.as_deref())?;
         cfg.runtimes.insert(name, resolved);
     }
+    let mut labels = file.labels.clone().unwrap_or_default();
+    labels.extend(flags.label.iter().cloned());
+    cfg.labels = config::daemon_labels(&labels)?;
     cfg.cgroup_parent = flags
         .cgroup_parent
         .clone()

@@ -355,7 +355,9 @@ const INFO_FIELDS: &[&str] = &[
 
 #[test]
 fn info_has_every_docker_28_field_with_true_values() {
-    let d = Daemon::start();
+    let d = Daemon::builder()
+        .config(r#"{"labels": ["env=test", "tier=db"]}"#)
+        .start();
     d.import_busybox("busybox");
     d.docker_ok(&["create", "busybox", "true"]);
     let (st, v) = d.http_json("GET", "/info", None);
@@ -369,6 +371,7 @@ fn info_has_every_docker_28_field_with_true_values() {
     assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");
     assert_eq!(v["Swarm"]["ControlAvailable"], false);
     assert_eq!(v["LiveRestoreEnabled"], true);
+    assert_eq!(v["Labels"], serde_json::json!(["env=test", "tier=db"]));
     assert_eq!(v["DockerRootDir"], d.data_root.display().to_string().as_str());
     assert_eq!(v["IndexServerAddress"], "https://index.docker.io/v1/");
     assert_eq!(v["OSType"], "linux");

@@ -300,7 +300,7 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
         name: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        labels: Vec::new(),
+        labels: d.cfg.labels.clone(),
         experimental_build: false,
         server_version: env!("CARGO_PKG_VERSION").to_string(),
         runtimes: serde_json::Value::Object(runtimes),
