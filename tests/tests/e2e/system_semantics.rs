@@ -55,6 +55,9 @@ fn rmi_force_untags_an_image_containers_use_and_never_deletes_it() {
     assert_eq!(st, 200, "the image record stays: {v}");
     assert_eq!(v["RepoTags"], serde_json::json!([]));
     assert_eq!(d.docker_ok(&["start", "-a", "user"]).trim(), "still here");
+    // ps shows the image id once the name is gone, as dockerd does.
+    let shown = d.docker_ok(&["ps", "-a", "--filter", "name=user", "--format", "{{.Image}}"]);
+    assert_eq!(shown.trim(), short(&image));
 
     // By id with -f while it is stopped: nothing left to untag, still kept.
     let (st, v) = d.http_json("DELETE", &format!("/images/{image}?force=1"), None);

@@ -96,6 +96,25 @@ impl Daemon {
             .collect()
     }
 
+    /// dockerd's `refreshImage` for container lists: each `(image, image
+    /// id)` pair shows the reference the container was created with while
+    /// it still names the container's image, else the image id (after an
+    /// `rmi -f` or a re-tag).
+    pub async fn shown_image_names(&self, pairs: Vec<(String, String)>) -> Result<Vec<String>> {
+        let store = self.images.clone();
+        Daemon::blocking("resolve images", move || {
+            Ok(pairs
+                .into_iter()
+                .map(|(name, id)| match store.resolve(&name) {
+                    Ok(image) if image.id == id => name,
+                    _ if name == id => name,
+                    _ => id,
+                })
+                .collect())
+        })
+        .await
+    }
+
     /// `DELETE /images/{name}`: dockerd's rules with the containers that
     /// use the image (`ImageStore::remove_used`): an image a container
     /// uses keeps its record and layers, whatever `force` says.
