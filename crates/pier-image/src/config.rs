@@ -69,6 +69,24 @@ pub(crate) fn from_blob(oci: &ImageConfiguration, blob: &[u8]) -> ImageConfig {
     c
 }
 
+/// `bytes` (a serialized OCI image config) with docker's `Healthcheck`
+/// and `Shell` of `c` added to its `config`, as dockerd writes them.
+pub(crate) fn with_docker_extras(bytes: &[u8], c: &ImageConfig) -> Result<Vec<u8>, serde_json::Error> {
+    if c.healthcheck.is_none() && c.shell.is_none() {
+        return Ok(bytes.to_vec());
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes)?;
+    if let Some(config) = v.get_mut("config").and_then(serde_json::Value::as_object_mut) {
+        if let Some(h) = &c.healthcheck {
+            config.insert("Healthcheck".into(), serde_json::to_value(h)?);
+        }
+        if let Some(sh) = &c.shell {
+            config.insert("Shell".into(), serde_json::to_value(sh)?);
+        }
+    }
+    serde_json::to_vec(&v)
+}
+
 /// The plain execution defaults of an OCI config.
 pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
     let Some(c) = oci.config() else {
@@ -96,6 +114,32 @@ pub(crate) fn from_oci(oci: &ImageConfiguration) -> ImageConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_extras_are_written_and_read_back() {
+        let c = ImageConfig {
+            cmd: Some(vec!["sh".into()]),
+            healthcheck: Some(crate::image::Healthcheck {
+                test: Some(vec!["CMD".into(), "true".into()]),
+                interval: 5,
+                ..Default::default()
+            }),
+            shell: Some(vec!["/bin/ash".into(), "-c".into()]),
+            ..Default::default()
+        };
+        let oci = import_configuration(&c, "sha256:00", "2026-01-01T00:00:00Z");
+        let bytes = oci.to_string().expect("serialize");
+        let with = with_docker_extras(bytes.as_bytes(), &c).expect("extras");
+        let back = from_blob(&oci, &with);
+        assert_eq!(back.healthcheck, c.healthcheck);
+        assert_eq!(back.shell, c.shell);
+        assert_eq!(back.cmd, c.cmd);
+        let plain = ImageConfig::default();
+        assert_eq!(
+            with_docker_extras(bytes.as_bytes(), &plain).expect("plain"),
+            bytes.as_bytes()
+        );
+    }
 
     #[test]
     fn docker_healthcheck_and_shell_are_read_from_the_blob() {

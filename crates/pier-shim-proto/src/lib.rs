@@ -61,6 +61,11 @@
 //! `memory.events`) and answers every parked `OomWait` whose `seen` is
 //! below its count; at the container's deletion it answers the rest with
 //! `exited: true`.
+//! [`Request::HealthWait`] likewise waits for a health status change
+//! numbered above `seen` (answered at once when the checks have ended or
+//! there are none), and [`Request::ExecWait`] for an exec's exit (answered
+//! with its `ExecState`). Shims older than these answer `Error` `Invalid`
+//! ("bad request"), and pierd falls back to asking now and then.
 //!
 //! # Stdio streams: attach and exec
 //!
@@ -278,6 +283,10 @@ pub enum Request {
     /// status change numbered above `seen`, or once the container is gone
     /// (or has no healthcheck). Holds its connection like `Wait`.
     HealthWait { seen: u64 },
+    /// Answer with [`Response::ExecState`] once the exec has exited (at
+    /// once if it has); an unknown id is an `Error`. Holds its connection
+    /// like `Wait`.
+    ExecWait { exec_id: String },
 }
 
 /// Which of the container's streams an attach wants.

@@ -76,6 +76,8 @@ pub enum Decision {
     /// Answer once the health record has a change numbered above this,
     /// or the checks have ended.
     HealthWait(u64),
+    /// Answer with the exec's state once it has exited.
+    ExecWait(String),
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -165,6 +167,7 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         },
         Request::OomWait { seen } => Decision::OomWait(*seen),
         Request::HealthWait { seen } => Decision::HealthWait(*seen),
+        Request::ExecWait { exec_id } => Decision::ExecWait(exec_id.clone()),
     }
 }
 

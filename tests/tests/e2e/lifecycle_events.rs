@@ -371,3 +371,99 @@ fn docker_stats_follows_new_containers() {
     drop(stats);
     d.pier_ok(&["rm", "-f", "first", "second"]);
 }
+
+/// A detached exec's `exec_die` is recorded when it exits (the shim
+/// answers a parked `ExecWait`), not when pierd next asks: a 2 s exec dies
+/// well before 3.1 s, when asking at 0.1, 0.3, 0.7, 1.5 and 3.1 s would
+/// have seen it.
+#[test]
+fn a_detached_execs_die_comes_when_it_exits() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d.pier_ok(&["run", "-d", "busybox", "sleep", "300"]).trim().to_string();
+    let since = now_arg();
+    d.pier_ok(&["exec", "-d", &id, "sh", "-c", "sleep 2; exit 4"]);
+    assert!(
+        wait_until(Duration::from_secs(15), || !history(&d, &since, &["event=exec_die"])
+            .is_empty()),
+        "no exec_die"
+    );
+    let evs = history(&d, &since, &[]);
+    let at = |action: &str| {
+        evs.iter()
+            .find(|e| e["Action"].as_str().is_some_and(|a| a.starts_with(action)))
+            .and_then(|e| e["timeNano"].as_i64())
+            .unwrap_or_else(|| panic!("no {action} in {:?}", actions(&evs)))
+    };
+    let die = evs.iter().find(|e| e["Action"] == "exec_die").expect("exec_die");
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "4");
+    let took = Duration::from_nanos(u64::try_from(at("exec_die") - at("exec_start")).expect("die after start"));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2800),
+        "exec_die {took:?} after exec_start"
+    );
+    d.pier_ok(&["rm", "-f", &id]);
+}
+
+/// SIGHUP reloads daemon.json as dockerd does: `labels`, `debug` and
+/// `insecure-registries` change at once and a `daemon reload` event is
+/// journaled with dockerd's attributes; a file that does not parse
+/// changes nothing and records no event.
+#[test]
+fn sighup_reloads_the_config_and_records_a_daemon_reload() {
+    let d = Daemon::builder().config(r#"{"labels": ["tier=a"]}"#).start();
+    let since = now_arg();
+    let config = d.root.join("daemon.json");
+    let reloads = || history(&d, &since, &["type=daemon", "event=reload"]);
+    let hup = || pier_testkit::process::signal(d.pid() as i32, nix::sys::signal::Signal::SIGHUP);
+
+    std::fs::write(
+        &config,
+        r#"{"labels": ["tier=b"], "debug": true, "insecure-registries": ["127.0.0.1:5999"]}"#,
+    )
+    .expect("write daemon.json");
+    hup();
+    assert!(
+        wait_until(Duration::from_secs(10), || reloads().len() == 1),
+        "no reload event"
+    );
+    let e = &reloads()[0];
+    assert_eq!(e["Type"], "daemon");
+    assert_eq!(e["scope"], "local");
+    let a = &e["Actor"]["Attributes"];
+    assert_eq!(a["labels"], r#"["tier=b"]"#, "{e}");
+    assert_eq!(a["debug"], "true", "{e}");
+    assert_eq!(a["insecure-registries"], r#"["127.0.0.1:5999"]"#, "{e}");
+    assert_eq!(a["live-restore"], "false", "{e}");
+    assert!(!e["Actor"]["ID"].as_str().unwrap_or("").is_empty(), "{e}");
+    // debug: the log level is debug from now on.
+    d.pier_ok(&["ps"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || d.daemon_log().contains("DEBUG")),
+        "no debug lines after the reload"
+    );
+
+    // A broken file: logged, nothing changes, no event.
+    std::fs::write(&config, "{ not json").expect("write daemon.json");
+    hup();
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .daemon_log()
+            .contains("Error reloading configuration")),
+        "the bad file was not reported"
+    );
+    assert_eq!(reloads().len(), 1);
+
+    // docker's CLI sees the events too.
+    let until = now_arg();
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=daemon",
+    ]);
+    assert!(out.contains("daemon reload"), "{out}");
+}

@@ -509,3 +509,109 @@ fn one_second_healthchecks_cost_pierd_and_shims_little_cpu() {
     rm.extend(ids.iter().map(String::as_str));
     d.pier_ok(&rm);
 }
+
+/// An image's HEALTHCHECK (here written by `commit`, which keeps the
+/// container's healthcheck as dockerd does) is probed in containers made
+/// from it; `--no-healthcheck` turns it off; a request's flags override it.
+#[test]
+fn the_images_healthcheck_applies_and_no_healthcheck_disables_it() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "src",
+        "--health-cmd",
+        "echo from-image",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.pier_ok(&["commit", "src", "checked:1"]);
+    let img: Value = serde_json::from_str(&d.pier_ok(&["image", "inspect", "checked:1"])).expect("image inspect");
+    let hc = &img[0]["Config"]["Healthcheck"];
+    assert_eq!(hc["Test"], serde_json::json!(["CMD-SHELL", "echo from-image"]), "{hc}");
+    assert_eq!(hc["Interval"], 200_000_000, "{hc}");
+    assert_eq!(hc["Retries"], 2, "{hc}");
+
+    d.pier_ok(&["run", "-d", "--name", "inherits", "checked:1", "sleep", "300"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "off",
+        "--no-healthcheck",
+        "checked:1",
+        "sleep",
+        "300",
+    ]);
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "overrides",
+        "--health-cmd",
+        "echo mine",
+        "checked:1",
+        "sleep",
+        "300",
+    ]);
+    wait_for("the image's check to pass", WAIT, || {
+        status(&d, "inherits") == "healthy"
+    });
+    assert_eq!(health(&d, "inherits")["Log"][0]["Output"], "from-image\n");
+    assert_eq!(health(&d, "off"), Value::Null);
+    assert_eq!(
+        d.inspect("off")["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"])
+    );
+    // The request's command, the image's interval (200 ms, not 30 s).
+    wait_for("the request's check to pass", WAIT, || {
+        status(&d, "overrides") == "healthy"
+    });
+    assert_eq!(health(&d, "overrides")["Log"][0]["Output"], "mine\n");
+    d.pier_ok(&["rm", "-f", "src", "inherits", "off", "overrides"]);
+}
+
+/// A paused container's probes fail as dockerd's do (its exec is refused),
+/// so it turns unhealthy; unpaused, it recovers.
+#[test]
+fn a_paused_container_turns_unhealthy_and_recovers() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.pier_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pz",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    wait_for("healthy", WAIT, || status(&d, "pz") == "healthy");
+    let id = d.inspect("pz")["Id"].as_str().expect("id").to_string();
+    d.pier_ok(&["pause", "pz"]);
+    wait_for("unhealthy while paused", WAIT, || status(&d, "pz") == "unhealthy");
+    let h = health(&d, "pz");
+    let last = h["Log"].as_array().and_then(|l| l.last()).cloned().unwrap_or_default();
+    assert_eq!(last["ExitCode"], -1, "{h}");
+    assert_eq!(
+        last["Output"],
+        format!("Container {id} is paused, unpause the container before exec"),
+        "{h}"
+    );
+    d.pier_ok(&["unpause", "pz"]);
+    wait_for("healthy again", WAIT, || status(&d, "pz") == "healthy");
+    d.pier_ok(&["rm", "-f", "pz"]);
+}

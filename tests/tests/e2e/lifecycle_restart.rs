@@ -384,3 +384,44 @@ fn pierd_stopped_during_a_backoff_restarts_at_its_start() {
     );
     d.pier_ok(&["rm", "-f", &id]);
 }
+
+/// `attach` to a restarting or paused container is refused with the
+/// docker CLI's words, by both CLIs.
+#[test]
+fn attach_to_a_restarting_or_paused_container_is_refused() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let flapping = run_d(&d, "pier", &["--restart", "always", "busybox", "sh", "-c", "exit 1"]);
+    // From the fifth exit on, the back-off (1.6 s and more) leaves time.
+    assert!(
+        wait_until(LONG, || restart_count(&d, &flapping) >= 4
+            && d.inspect(&flapping)["State"]["Restarting"] == true),
+        "never restarting: {}",
+        d.inspect(&flapping)["State"]
+    );
+    let paused = run_d(&d, "pier", &["busybox", "sleep", "300"]);
+    d.pier_ok(&["pause", &paused]);
+    for cli in ["pier", "docker"] {
+        let o = d.cli_cmd(cli, &["attach", &paused]).output().expect("attach");
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("You cannot attach to a paused container, unpause it first"),
+            "{cli}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Still restarting (the back-off is at least 1.6 s): refused likewise.
+    if d.inspect(&flapping)["State"]["Restarting"] == true {
+        for cli in ["pier", "docker"] {
+            let o = d.cli_cmd(cli, &["attach", &flapping]).output().expect("attach");
+            assert!(!o.status.success());
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains("You cannot attach to a restarting container, wait until it is running")
+                    || err.contains("You cannot attach to a stopped container"),
+                "{cli}: {err}"
+            );
+        }
+    }
+    d.pier_ok(&["rm", "-f", &flapping, &paused]);
+}

@@ -28,6 +28,8 @@ pub(super) struct Clients {
     pub(super) oom_waiters: Vec<(usize, u64)>,
     /// Connections parked on `HealthWait`, with the change they have seen.
     pub(super) health_waiters: Vec<(usize, u64)>,
+    /// Connections parked on `ExecWait`, with the exec they wait for.
+    pub(super) exec_waiters: Vec<(usize, String)>,
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
@@ -53,6 +55,7 @@ impl Clients {
             waiters: Vec::new(),
             oom_waiters: Vec::new(),
             health_waiters: Vec::new(),
+            exec_waiters: Vec::new(),
         })
     }
 
@@ -109,6 +112,7 @@ impl Clients {
             self.waiters.retain(|&w| w != id);
             self.oom_waiters.retain(|&(w, _)| w != id);
             self.health_waiters.retain(|&(w, _)| w != id);
+            self.exec_waiters.retain(|(w, _)| *w != id);
         }
     }
 
@@ -230,6 +234,13 @@ impl Shim {
                         self.clients.health_waiters.push((id, seen));
                     }
                 }
+                Decision::ExecWait(exec_id) => match self.execs.exit_of(&exec_id) {
+                    Some(None) => {
+                        conn.busy = true;
+                        self.clients.exec_waiters.push((id, exec_id));
+                    }
+                    Some(Some(_)) | None => conn.send(&self.execs.state(&exec_id)),
+                },
                 Decision::Resize { exec_id, height, width } => {
                     let resp = match exec_id {
                         None => self.terminal.resize(height, width),

@@ -294,6 +294,11 @@ impl Execs {
         self.orphans.remove(i).map(|(_, status)| status)
     }
 
+    /// `None`: no such exec; `Some(None)`: it has not exited.
+    pub(super) fn exit_of(&self, exec_id: &str) -> Option<Option<i32>> {
+        self.by_seq.values().find(|e| e.id == exec_id).map(|e| e.exit_code)
+    }
+
     pub(super) fn state(&self, exec_id: &str) -> Response {
         match self.by_seq.values().find(|e| e.id == exec_id) {
             Some(e) => Response::ExecState(crate::decide::exec_info(e.pid, e.exit_code)),
@@ -493,10 +498,21 @@ impl Shim {
             return;
         };
         exec.exit_code = Some(status.code());
+        let waited = exec.probe.is_none().then(|| exec.id.clone());
         if exec.probe.is_none() {
             tracing::info!(pid = exec.pid, exec = %exec.id, ?status, "exec exited");
         }
         let tty = exec.req.tty;
+        if let Some(id) = waited {
+            let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.clients.exec_waiters)
+                .into_iter()
+                .partition(|(_, e)| *e == id);
+            self.clients.exec_waiters = keep;
+            let state = self.execs.state(&id);
+            for (conn, _) in due {
+                self.answer(conn, &state);
+            }
+        }
         let out_eof = self.on_exec_output(seq, 0, true);
         self.on_exec_output(seq, 1, true);
         if tty && !out_eof {

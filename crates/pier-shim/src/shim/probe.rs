@@ -134,8 +134,11 @@ impl Shim {
             return;
         }
         if self.lifecycle.paused {
-            // A frozen container is not probed (the runtime refuses execs).
-            self.prober.next = self.prober.health.as_ref().map(|h| now + h.interval(now_nanos()));
+            // dockerd's probe of a frozen container fails at exec create
+            // (it counts, as in dockerd; the runtime would refuse the exec).
+            let start = now_nanos();
+            let why = format!("Container {} is paused, unpause the container before exec", self.cfg.id);
+            self.probe_result(start, -1, why);
             return;
         }
         let Some(h) = self.prober.health.as_ref() else {

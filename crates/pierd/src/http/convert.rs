@@ -168,6 +168,14 @@ pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
             stop_signal: c.stop_signal.clone().unwrap_or_default(),
             exposed_ports: set(&c.exposed_ports),
             volumes: set(&c.volumes),
+            healthcheck: c.healthcheck.as_ref().map(|h| pier_api::container::HealthConfig {
+                test: h.test.clone(),
+                interval: h.interval,
+                timeout: h.timeout,
+                start_period: h.start_period,
+                start_interval: h.start_interval,
+                retries: h.retries,
+            }),
             ..Default::default()
         },
         architecture: i.architecture.clone(),

@@ -239,6 +239,7 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
     runtimes.insert(runtime_name.clone(), serde_json::json!({ "path": runtime }));
     let sys = &facts.sys;
     let warnings = sysinfo::warnings(sys);
+    let live = d.live_config();
     let (os_name, os_version) = facts.os.clone();
     let operating_system = if facts.containerized {
         format!("{os_name} (containerized)")
@@ -272,7 +273,8 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
         cpu_set: sys.cpuset,
         pids_limit: sys.pids_limit,
         ipv4_forwarding: sys.ipv4_forwarding,
-        debug: tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::DEBUG,
+        debug: live.debug
+            || tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::DEBUG,
         n_fd: facts.fds,
         oom_kill_disable: sys.oom_kill_disable,
         n_goroutines: facts.threads,
@@ -287,7 +289,7 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
         os_type: "linux".to_string(),
         architecture: std::env::consts::ARCH.to_string(),
         index_server_address: "https://index.docker.io/v1/".to_string(),
-        registry_config: Some(registry_config(&d.cfg.insecure_registries)),
+        registry_config: Some(registry_config(&live.insecure_registries)),
         ncpu: i64::try_from(d.cfg.ncpu).unwrap_or(i64::MAX),
         mem_total: mem_total(),
         generic_resources: None,
@@ -300,7 +302,7 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
         name: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        labels: d.cfg.labels.clone(),
+        labels: live.labels,
         experimental_build: false,
         server_version: env!("CARGO_PKG_VERSION").to_string(),
         runtimes: serde_json::Value::Object(runtimes),

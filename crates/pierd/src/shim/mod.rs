@@ -472,6 +472,19 @@ impl ShimHandle {
         }
     }
 
+    /// Wait until the exec has exited, on a connection of its own (not
+    /// bounded once sent).
+    pub async fn exec_wait(&self, exec_id: &str) -> Result<ExecInfo, ShimError> {
+        let req = Request::ExecWait {
+            exec_id: exec_id.to_string(),
+        };
+        match self.parked("exec wait", req).await? {
+            Response::ExecState(info) => Ok(info),
+            Response::Error { message, code } => Err(ShimError::Refused { code, message }),
+            other => unexpected(other),
+        }
+    }
+
     /// Resize the container's terminal (`exec_id` `None`) or an exec's.
     pub async fn resize(&self, exec_id: Option<&str>, height: u16, width: u16) -> Result<(), ShimError> {
         let req = Request::Resize {

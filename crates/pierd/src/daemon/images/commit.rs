@@ -131,7 +131,14 @@ fn image_config(spec: &ContainerSpec) -> ImageConfig {
         stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()),
         exposed_ports: exposed,
         volumes: spec.storage.volumes.clone(),
-        healthcheck: None,
+        healthcheck: spec.healthcheck.as_ref().map(|h| pier_image::Healthcheck {
+            test: (!h.test.is_empty()).then(|| h.test.clone()),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
         shell: None,
     }
 }

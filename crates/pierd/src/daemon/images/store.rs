@@ -167,7 +167,7 @@ impl Daemon {
             platform,
             registry: RegistryOptions {
                 // Loopback registries are always plain HTTP.
-                insecure: self.cfg.insecure_registries.clone(),
+                insecure: self.live_config().insecure_registries,
                 credentials,
             },
         };

@@ -18,6 +18,10 @@ use crate::daemon::events::Event;
 use crate::daemon::{Container, Daemon};
 use crate::record::ContainerRecord;
 
+/// How often the health of a container whose shim predates `HealthWait`
+/// is looked at.
+const OLD_SHIM_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The record's file in the container's directory.
 pub(crate) const FILE: &str = "health.json";
 
@@ -99,6 +103,11 @@ impl Daemon {
                         if ended {
                             break;
                         }
+                    }
+                    Err(e) if e.refusal_message().is_some() && c.record().state.is_running() => {
+                        // A shim older than `HealthWait`: look once a second.
+                        tokio::time::sleep(OLD_SHIM_POLL).await;
+                        daemon.journal_health(&c).await;
                     }
                     Err(e) => {
                         // A lost shim: its last record is final.

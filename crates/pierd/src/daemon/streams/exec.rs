@@ -351,11 +351,32 @@ impl Daemon {
         self.container_event(&c.record(), "exec_die", &attrs);
     }
 
-    /// A detached exec's end is learned by asking its shim, less and less
-    /// often (nobody holds its stream), so that `exec_die` is recorded.
+    /// A detached exec's end is learned from its shim (nobody holds its
+    /// stream), so that `exec_die` is recorded when it happens: an
+    /// `ExecWait` parked on the shim, or (a shim older than that request)
+    /// asking less and less often.
     fn watch_detached_exec(self: &Arc<Self>, id: String) {
         let d = self.clone();
         tokio::spawn(async move {
+            let e = d.exec_get(&id);
+            if let Some((e, Ok(c))) = e.map(|e| {
+                let c = d.lookup(&e.container_id);
+                (e, c)
+            }) {
+                match c.shim.exec_wait(&id).await {
+                    Ok(info) if !info.running => {
+                        e.finish(info.exit_code);
+                        d.exec_died(&e);
+                        return;
+                    }
+                    Err(err) if err.is_gone() => {
+                        e.finish(None);
+                        d.exec_died(&e);
+                        return;
+                    }
+                    Ok(_) | Err(_) => {}
+                }
+            }
             let mut pause = std::time::Duration::from_millis(100);
             loop {
                 tokio::time::sleep(pause).await;
