@@ -150,14 +150,19 @@ mod tests {
 
     #[test]
     fn bad_labels_are_refused() {
-        for bad in ["novalue", "=x", " a=1"] {
+        // dockerd's rules: `=` required, docker's namespaces reserved, one
+        // value per key (its ValidateLabel accepts `=x` and ` a=1`).
+        for bad in [&["novalue"][..], &["com.docker.x=1"], &["a=1", "a=2"]] {
             let file = FileConfig {
-                labels: Some(vec![bad.into()]),
+                labels: Some(bad.iter().map(|l| l.to_string()).collect()),
                 ..Default::default()
             };
-            assert!(merge(&LiveConfig::default(), &file).is_err(), "{bad}");
+            assert!(merge(&LiveConfig::default(), &file).is_err(), "{bad:?}");
         }
-        assert!(check_labels(&["a=".into(), "a.b=c=d".into()]).is_ok());
+        assert_eq!(
+            check_labels(&["a.b=c=d".into(), "a=".into(), "a=".into()]).expect("good"),
+            ["a=", "a.b=c=d"]
+        );
     }
 
     #[test]
