@@ -187,6 +187,7 @@ mod tests {
             comment: String::new(),
             config: Default::default(),
             diff_ids: vec![format!("sha256:{}", "d".repeat(64))],
+            parent: String::new(),
         }
     }
 
