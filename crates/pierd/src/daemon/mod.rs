@@ -43,6 +43,7 @@ pub use lifecycle::control::WaitOutcome;
 pub use lifecycle::create::CreateOptions;
 pub use lifecycle::create::Created;
 pub use lifecycle::list::{ListFilters, ListOptions};
+pub use lifecycle::prune::PruneFilters;
 pub use storage::volumes::parse_filters as volume_filters;
 pub use streams::attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use streams::exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
@@ -162,6 +163,8 @@ pub struct Daemon {
     log_readers: Arc<streams::logs::LogReaders>,
     /// What happened, for the events stream (`events.jsonl`).
     pub events: events::Journal,
+    /// Set while a container prune runs (dockerd allows one at a time).
+    prune_running: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -193,6 +196,7 @@ impl Daemon {
             execs: streams::exec::ExecTable::default(),
             log_readers: Arc::default(),
             events: events::Journal::new(cfg_events_path),
+            prune_running: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod lost;
 pub(crate) mod monitor;
 pub(crate) mod oom;
 pub(crate) mod pause;
+pub(crate) mod prune;
 pub(crate) mod remove;
 pub(crate) mod restore;
 pub(crate) mod top;
