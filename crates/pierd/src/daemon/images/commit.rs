@@ -18,6 +18,7 @@ use pier_image::{CommitRequest, ImageConfig};
 use pier_sys::tree::{Dir, Kind};
 
 use crate::daemon::lifecycle::pause::{freeze, thaw};
+use crate::daemon::storage::made_for_mounts::MadeForMounts;
 use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
@@ -41,8 +42,8 @@ fn open_optional(path: &Path) -> std::io::Result<Option<Dir>> {
 }
 
 /// The changes an upper directory records against `lowers` (top-most
-/// first), in path order.
-pub fn changes(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<ContainerChange>> {
+/// first), in path order, without the mount points Pier made (`made`).
+pub fn changes(upper: &Path, lowers: &[PathBuf], made: &MadeForMounts) -> std::io::Result<Vec<ContainerChange>> {
     let mut out = Vec::new();
     let Some(upper) = open_optional(upper)? else {
         return Ok(out);
@@ -51,7 +52,7 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<Containe
     for l in lowers {
         lower_dirs.push(open_optional(l)?);
     }
-    walk_changes(&upper, "", &lower_dirs, &mut out, 0)?;
+    walk_changes(&upper, "", &lower_dirs, made, &mut out, 0)?;
     Ok(out)
 }
 
@@ -59,6 +60,7 @@ fn walk_changes(
     upper: &Dir,
     rel: &str,
     lowers: &[Option<Dir>],
+    made: &MadeForMounts,
     out: &mut Vec<ContainerChange>,
     depth: usize,
 ) -> std::io::Result<()> {
@@ -77,10 +79,13 @@ fn walk_changes(
             continue;
         }
         let in_lower = lowers.iter().flatten().any(|l| l.stat_at(&name).is_ok());
-        out.push(ContainerChange {
-            path,
-            kind: if in_lower { MODIFIED } else { ADDED },
-        });
+        // A mount point Pier made is no change; what is below it may be.
+        if !made.hides(&path, &st) {
+            out.push(ContainerChange {
+                path,
+                kind: if in_lower { MODIFIED } else { ADDED },
+            });
+        }
         if Kind::of(&st) == Kind::Dir {
             let dir = match upper.child_dir(&name) {
                 Ok(d) => d,
@@ -93,7 +98,7 @@ fn walk_changes(
                 .map(|l| l.as_ref().and_then(|l| l.child_dir(&name).ok()))
                 .collect();
             let rel = format!("{rel}/{}", name.to_string_lossy());
-            walk_changes(&dir, &rel, &below, out, depth + 1)?;
+            walk_changes(&dir, &rel, &below, made, out, depth + 1)?;
         }
     }
     Ok(())
@@ -157,7 +162,8 @@ impl Daemon {
             .resolve(&rec.image_id)
             .map_err(|e| Error::system("resolve image", e))?;
         let lowers = self.images.layer_dirs(&image);
-        changes(&c.rootfs().upper, &lowers).map_err(|e| Error::system(format!("read changes of {}", c.id), e))
+        let made = MadeForMounts::load(&c.dir);
+        changes(&c.rootfs().upper, &lowers, &made).map_err(|e| Error::system(format!("read changes of {}", c.id), e))
     }
 
     /// `POST /commit?container=`: the running container frozen while its
@@ -237,7 +243,7 @@ mod tests {
             0,
         )
         .expect("whiteout (needs root)");
-        let ch = changes(&upper, std::slice::from_ref(&lower)).expect("changes");
+        let ch = changes(&upper, std::slice::from_ref(&lower), &MadeForMounts::default()).expect("changes");
         let got: Vec<(String, u8)> = ch.into_iter().map(|c| (c.path, c.kind)).collect();
         assert_eq!(
             got,

@@ -8,6 +8,7 @@ use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
 use crate::daemon::storage::confined::{read_user_db, Root};
+use crate::daemon::storage::made_for_mounts;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::{CgroupnsMode, SeccompPolicy};
@@ -192,6 +193,11 @@ impl Daemon {
         self.apply_isolation(c, &mut input, spec_, &group)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
+        let targets = made_for_mounts::targets(oci.mounts().as_deref().unwrap_or_default());
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            // The runtime makes what is missing; `diff` then shows it.
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
 
         let shim = ShimConfig {
