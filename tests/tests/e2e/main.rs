@@ -12,6 +12,7 @@ mod attach;
 mod engine;
 mod exec;
 mod images;
+mod lifecycle_semantics;
 mod logs;
 mod model;
 mod resources_isolation;

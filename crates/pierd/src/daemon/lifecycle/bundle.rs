@@ -185,6 +185,10 @@ impl Daemon {
         input.cgroupns_private = spec_.cgroupns == CgroupnsMode::Private;
         input.oom_score_adj = spec_.oom_score_adj;
         input.annotations = spec_.annotations.clone();
+        let targets = made_for_mounts::user_targets(&c.dir, &spec_.storage.tmpfs);
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         input.resources = spec_.resources.clone();
         input.block_devices = block_device_numbers(&spec_.resources)?;

@@ -25,6 +25,7 @@ use std::path::Path;
 use pier_sys::tree::{Dir, Kind, Stat};
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::storage::mounts::Kind as MountKind;
 use crate::private;
 
 /// The record's file name in the container directory.
@@ -78,10 +79,11 @@ pub struct Target {
     pub file: bool,
 }
 
-/// The destinations of `mounts` to make in the rootfs: absolute, not `/`,
-/// and not below another destination.
+/// The destinations of `mounts` (the OCI spec's: /proc, /dev, /etc/hosts,
+/// …, which the runtime would make) to make in the rootfs: absolute, not
+/// `/`, and not below another destination.
 pub fn targets(mounts: &[oci_spec::runtime::Mount]) -> Vec<Target> {
-    let mut all: Vec<Target> = mounts
+    let all: Vec<Target> = mounts
         .iter()
         .filter_map(|m| {
             let path = normalize(&m.destination().to_string_lossy())?;
@@ -92,6 +94,33 @@ pub fn targets(mounts: &[oci_spec::runtime::Mount]) -> Vec<Target> {
             Some(Target { path, file })
         })
         .collect();
+    nest_free(all)
+}
+
+/// The destinations of a container's binds, volumes and tmpfs mounts
+/// (`mounts.json`, `--tmpfs`): Pier makes these itself at start
+/// (`start_mounts`), so they are made here first, to be recorded.
+pub fn user_targets(container_dir: &Path, tmpfs: &BTreeMap<String, String>) -> Vec<Target> {
+    let mut out: Vec<Target> = crate::daemon::storage::mounts::load(container_dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| {
+            let path = normalize(&m.destination)?;
+            let file = m.kind == MountKind::Bind && m.source.exists() && !m.source.is_dir();
+            Some(Target { path, file })
+        })
+        .collect();
+    out.extend(tmpfs.keys().filter_map(|dest| {
+        Some(Target {
+            path: normalize(dest)?,
+            file: false,
+        })
+    }));
+    nest_free(out)
+}
+
+/// Sorted, deduplicated, and without a destination below another.
+fn nest_free(mut all: Vec<Target>) -> Vec<Target> {
     all.sort_by(|a, b| a.path.cmp(&b.path));
     all.dedup_by(|a, b| a.path == b.path);
     let paths: Vec<String> = all.iter().map(|t| t.path.clone()).collect();
