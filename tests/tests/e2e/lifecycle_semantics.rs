@@ -298,7 +298,7 @@ fn log_options_in_inspect_are_what_was_asked() {
         inspect(&d, "rot")["HostConfig"]["LogConfig"]["Config"],
         json!({"max-size": "1k"})
     );
-    let log = d.log_file(&inspect(&d, "rot")["Id"].as_str().expect("id").to_string());
+    let log = d.log_file(inspect(&d, "rot")["Id"].as_str().expect("id"));
     let rotated = |n: u32| std::path::PathBuf::from(format!("{}.{n}", log.display()));
     assert!(rotated(4).exists(), "rotated up to max-file 5 (the default)");
     assert!(!rotated(5).exists(), "never more than 5 files");
