@@ -9,6 +9,7 @@
 
 mod bench;
 mod cli;
+mod health;
 mod machine;
 mod mem;
 mod mounts;
@@ -21,7 +22,7 @@ mod stats;
 mod usage;
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -244,6 +245,15 @@ fn main() -> Result<()> {
     }
     if !proc::interrupted() {
         tables.extend(bench::memory(&mut slots, &plan));
+    }
+    if !proc::interrupted() {
+        let (checked, window) = if args.quick { (5, 5) } else { (100, 20) };
+        let hp = health::HealthPlan {
+            checked,
+            plain: checked.min(10),
+            window: Duration::from_secs(window),
+        };
+        tables.extend(health::health(&mut slots, hp));
     }
     if !proc::interrupted() {
         tables.extend(bench::logs(&mut slots, &plan));

@@ -14,7 +14,7 @@ use crate::cli::CliEngine;
 use crate::proc;
 
 /// `USER_HZ`.
-const CLOCK_TICKS: f64 = 100.0;
+pub const CLOCK_TICKS: f64 = 100.0;
 
 /// utime + stime (fields 14 and 15) of /proc/PID/stat text, in ticks.
 pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
@@ -25,7 +25,7 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-fn cpu_ticks(pid: i32) -> Option<u64> {
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
     parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 

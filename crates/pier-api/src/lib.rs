@@ -10,6 +10,7 @@
 //! in `pierd` converts these types at its HTTP edge.
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod image;

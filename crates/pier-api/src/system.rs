@@ -64,6 +64,9 @@ pub struct SystemInfo {
     pub runtimes: serde_json::Value,
     pub security_options: Vec<String>,
     pub warnings: Vec<String>,
+    /// Clients following `GET /events` now.
+    #[serde(rename = "NEventsListener")]
+    pub n_events_listener: i64,
 }
 
 /// `GET /system/df` (API 1.42+ shape; `BuildCache` is always empty here).

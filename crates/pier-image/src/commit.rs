@@ -7,7 +7,7 @@ use std::io::Read;
 use oci_spec::image::{History, ImageConfiguration};
 
 use crate::changes::apply_changes;
-use crate::config::to_oci;
+use crate::config::{to_oci, with_docker_extras};
 use crate::error::ImageError;
 use crate::image::{Image, ImageConfig};
 use crate::reference::Reference;
@@ -57,12 +57,16 @@ impl ImageStore {
             path: self.root().to_path_buf(),
             reason: format!("serialize image config: {e}"),
         })?;
+        let bytes = with_docker_extras(bytes.as_bytes(), &config).map_err(|e| ImageError::Corrupt {
+            path: self.root().to_path_buf(),
+            reason: format!("serialize image config: {e}"),
+        })?;
         let references: Vec<Reference> = req.reference.iter().cloned().collect();
         let record = ImageRecord {
             parent: parent_id.to_string(),
             ..ImageRecord::default()
         };
-        let image = self.commit_image(vec![staged], bytes.as_bytes(), &references, record)?;
+        let image = self.commit_image(vec![staged], &bytes, &references, record)?;
         tracing::info!(image = %image.id, parent = %parent_id, "committed image");
         Ok(image)
     }

@@ -51,6 +51,34 @@ pub struct ImageConfig {
     pub exposed_ports: Vec<String>,
     /// Container paths; sorted.
     pub volumes: Vec<String>,
+    /// Docker's `Healthcheck` (not in the OCI schema; read from the raw
+    /// config).
+    pub healthcheck: Option<Healthcheck>,
+    /// Docker's `Shell` (`CMD-SHELL` probes and shell-form commands).
+    pub shell: Option<Vec<String>>,
+}
+
+/// An image's `HEALTHCHECK`: docker's `Config.Healthcheck`, durations in
+/// nanoseconds (0: inherit or default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Healthcheck {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One step of a remove, in the order docker reports them.

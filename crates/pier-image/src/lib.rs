@@ -49,7 +49,7 @@ mod unpack;
 pub use changes::apply_changes;
 pub use commit::CommitRequest;
 pub use error::ImageError;
-pub use image::{Image, ImageConfig, Removed};
+pub use image::{Healthcheck, Image, ImageConfig, Removed};
 pub use load::Loaded;
 pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::changes::apply_changes;
-use crate::config::{from_oci, import_configuration};
+use crate::config::{from_blob, import_configuration};
 use crate::error::ImageError;
 use crate::image::{Image, ImageConfig, Removed};
 use crate::index::{id_hex, Index};
@@ -327,7 +327,7 @@ impl ImageStore {
         }
         write_atomic(&self.blob_path(&hex), config)?;
         write_json(&self.image_record_path(&hex), &record)?;
-        let mut image = to_image(&id, &oci, size, record.repo_digests);
+        let mut image = to_image(&id, &oci, config, size, record.repo_digests);
         image.parent = record.parent;
         index.insert_image(image);
         if !references.is_empty() {
@@ -500,7 +500,7 @@ impl ImageStore {
             let layer: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD))?;
             size += layer.size;
         }
-        let mut image = to_image(&format!("sha256:{hex}"), &oci, size, record.repo_digests);
+        let mut image = to_image(&format!("sha256:{hex}"), &oci, &bytes, size, record.repo_digests);
         image.parent = record.parent;
         Ok(image)
     }
@@ -516,7 +516,7 @@ fn refuse_digest_tag(r: &Reference) -> Result<(), ImageError> {
     Ok(())
 }
 
-fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<String>) -> Image {
+fn to_image(id: &str, oci: &ImageConfiguration, blob: &[u8], size: u64, repo_digests: Vec<String>) -> Image {
     let created_rfc3339 = oci.created().clone().unwrap_or_default();
     Image {
         id: id.to_string(),
@@ -534,7 +534,7 @@ fn to_image(id: &str, oci: &ImageConfiguration, size: u64, repo_digests: Vec<Str
             .and_then(|h| h.last())
             .and_then(|h| h.comment().clone())
             .unwrap_or_default(),
-        config: from_oci(oci),
+        config: from_blob(oci, blob),
         diff_ids: oci.rootfs().diff_ids().clone(),
         parent: String::new(),
     }

@@ -61,6 +61,11 @@
 //! `memory.events`) and answers every parked `OomWait` whose `seen` is
 //! below its count; at the container's deletion it answers the rest with
 //! `exited: true`.
+//! [`Request::HealthWait`] likewise waits for a health status change
+//! numbered above `seen` (answered at once when the checks have ended or
+//! there are none), and [`Request::ExecWait`] for an exec's exit (answered
+//! with its `ExecState`). Shims older than these answer `Error` `Invalid`
+//! ("bad request"), and pierd falls back to asking now and then.
 //!
 //! # Stdio streams: attach and exec
 //!
@@ -156,6 +161,7 @@
 //! and `kill`/`delete --force` to end it.
 
 pub mod frame;
+pub mod health;
 pub mod recover;
 
 use std::path::PathBuf;
@@ -190,6 +196,9 @@ pub struct ShimConfig {
     pub stdin_once: bool,
     /// Allocate a terminal (`docker run -t`).
     pub tty: bool,
+    /// The healthcheck the shim runs (absent: none).
+    #[serde(default)]
+    pub health: Option<health::HealthSettings>,
 }
 
 /// Where and how the shim writes the container's output.
@@ -270,6 +279,14 @@ pub enum Request {
     /// created, or once the container is gone. Holds its connection like
     /// `Wait`.
     OomWait { seen: u64 },
+    /// Answer with [`Response::Health`] once the health record holds a
+    /// status change numbered above `seen`, or once the container is gone
+    /// (or has no healthcheck). Holds its connection like `Wait`.
+    HealthWait { seen: u64 },
+    /// Answer with [`Response::ExecState`] once the exec has exited (at
+    /// once if it has); an unknown id is an `Error`. Holds its connection
+    /// like `Wait`.
+    ExecWait { exec_id: String },
 }
 
 /// Which of the container's streams an attach wants.
@@ -362,6 +379,12 @@ pub enum Response {
     /// container is gone and no more will come.
     Oom {
         count: u64,
+        exited: bool,
+    },
+    /// The number of the last health change recorded in `health.json`;
+    /// `exited`: no more will come from this run.
+    Health {
+        seq: u64,
         exited: bool,
     },
 }

@@ -73,6 +73,11 @@ pub enum Decision {
     /// Answer once more than this many OOM events were seen (the loop
     /// holds the count), or the container is gone.
     OomWait(u64),
+    /// Answer once the health record has a change numbered above this,
+    /// or the checks have ended.
+    HealthWait(u64),
+    /// Answer with the exec's state once it has exited.
+    ExecWait(String),
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -161,6 +166,8 @@ pub fn decide(v: &View, req: &Request) -> Decision {
             _ => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::OomWait { seen } => Decision::OomWait(*seen),
+        Request::HealthWait { seen } => Decision::HealthWait(*seen),
+        Request::ExecWait { exec_id } => Decision::ExecWait(exec_id.clone()),
     }
 }
 

@@ -14,6 +14,7 @@ mod diag;
 mod exit_record;
 mod failure;
 mod feed;
+mod health;
 mod oom;
 mod peer;
 mod recover;

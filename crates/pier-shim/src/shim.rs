@@ -39,6 +39,7 @@ mod exec;
 mod invocations;
 mod lifecycle;
 mod output;
+mod probe;
 mod stdin;
 mod streams;
 
@@ -111,6 +112,8 @@ pub struct Shim {
     invocations: Invocations,
     /// Phase, init, the start handshake, the exit.
     lifecycle: Lifecycle,
+    /// The healthcheck's scheduler and its probe in flight.
+    prober: probe::Prober,
 }
 
 /// Write the one handshake line and close the ready pipe.
@@ -160,6 +163,7 @@ impl Shim {
             clients,
             execs: Execs::new(),
             invocations: Invocations::new(runtime, child),
+            prober: probe::Prober::default(),
         })
     }
 
@@ -175,6 +179,7 @@ impl Shim {
                 self.lifecycle.drain_deadline,
                 self.invocations.deadline(),
                 self.buf.trim_at(),
+                self.prober.deadline(),
             ]
             .into_iter()
             .chain(self.execs.drain_deadlines())
@@ -225,6 +230,7 @@ impl Shim {
             }
             self.invocations.kill_overdue();
             self.check_exec_drains();
+            self.check_health();
             self.buf.trim_if_due();
             self.advance();
             self.pump_invocations();

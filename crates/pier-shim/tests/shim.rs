@@ -91,6 +91,7 @@ impl Fixture {
             open_stdin: opts.open_stdin,
             stdin_once: opts.stdin_once,
             tty: opts.tty,
+            health: None,
         };
         std::fs::write(
             bundle.join("shim.json"),

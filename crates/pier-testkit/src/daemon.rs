@@ -281,7 +281,7 @@ impl Daemon {
         }
         cfg.log_opts = file.log_opts.unwrap_or_default();
         cfg.detach_keys = file.detach_keys;
-        cfg.insecure_registries = file.insecure_registries.unwrap_or_default();
+        cfg.live.insecure_registries = file.insecure_registries.unwrap_or_default();
         cfg.cgroup_parent = file.cgroup_parent.filter(|p| !p.is_empty());
         cfg.init = file.init.unwrap_or(false);
         cfg.init_path = file.init_path;

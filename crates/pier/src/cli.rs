@@ -140,6 +140,9 @@ pub enum Command {
     /// Display a live stream of container(s) resource usage statistics
     #[command(override_usage = "pier stats [OPTIONS] [CONTAINER...]")]
     Stats(crate::commands::stats::StatsArgs),
+    /// Get real time events from the server
+    #[command(override_usage = "pier events [OPTIONS]")]
+    Events(crate::commands::events::EventsArgs),
     /// Manage Pier
     #[command(subcommand)]
     #[command(override_usage = "pier system COMMAND")]

@@ -32,9 +32,6 @@ pub struct DaemonConfig {
     pub log_opts: BTreeMap<String, String>,
     /// `detach-keys`: the default for attach and exec sessions.
     pub detach_keys: Option<String>,
-    /// `insecure-registries`: registries (`host[:port]`, exactly as in references) pulled over
-    /// plain HTTP; loopback registries always are.
-    pub insecure_registries: Vec<String>,
     /// A pure cgroup v2 host (docker's default cgroupns mode is then
     /// `private`); read from /sys/fs/cgroup at construction.
     pub cgroup_v2: bool,
@@ -60,6 +57,11 @@ pub struct DaemonConfig {
     /// What the host's cgroups support and the daemon's rlimits allow
     /// (dockerd's sysinfo), probed at construction.
     pub host_support: crate::model::HostSupport,
+    /// The options a SIGHUP reload may change, as the daemon started
+    /// (`Daemon::live_config` has the current ones).
+    pub live: crate::daemon::reload::LiveConfig,
+    /// The daemon.json a SIGHUP reloads (`None`: reload does nothing).
+    pub config_file: Option<PathBuf>,
 }
 
 /// Bounds on the API socket, so no client (or crowd of idle ones) can take
@@ -109,7 +111,6 @@ impl DaemonConfig {
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
             detach_keys: None,
-            insecure_registries: Vec::new(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
             apparmor: Path::new("/sys/kernel/security/apparmor").exists()
@@ -120,6 +121,8 @@ impl DaemonConfig {
             init_path: None,
             cgroup_parent: None,
             host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
+            live: Default::default(),
+            config_file: None,
         }
     }
 
@@ -188,6 +191,13 @@ pub struct FileConfig {
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
     pub cgroup_parent: Option<String>,
+    /// dockerd's `live-restore`: accepted and meaningless for Pier, whose
+    /// containers always outlive pierd (their shims hold them).
+    pub live_restore: Option<bool>,
+    /// dockerd's `debug`: the log level is `debug` (reloadable).
+    pub debug: Option<bool>,
+    /// dockerd's engine `labels` (`key=value`; reloadable).
+    pub labels: Option<Vec<String>>,
 }
 
 /// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`

@@ -50,6 +50,9 @@ pub async fn run(
     let daemon = daemon::Daemon::new(config, stop_rx).context("start daemon")?;
     daemon.restore().await.context("restore containers")?;
     tracing::info!(data_root = %daemon.cfg.data_root.display(), "pierd ready");
+    if let Some(path) = daemon.cfg.config_file.clone() {
+        spawn_reloader(daemon.clone(), path);
+    }
     let graceful = async move {
         shutdown.await;
         tracing::info!("shutting down");
@@ -60,4 +63,22 @@ pub async fn run(
     daemon.stop_monitors();
     drop(lock);
     served.context("serve API")
+}
+
+/// Reload `path` on every SIGHUP (dockerd's live reload).
+fn spawn_reloader(daemon: std::sync::Arc<daemon::Daemon>, path: std::path::PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP reload");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let (d, p) = (daemon.clone(), path.clone());
+            let _ = tokio::task::spawn_blocking(move || d.reload_from(&p)).await;
+        }
+    });
 }

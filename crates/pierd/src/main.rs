@@ -100,13 +100,25 @@ fn main() -> anyhow::Result<()> {
         .log_level
         .clone()
         .or(file.log_level.clone())
-        .unwrap_or_else(|| "info".to_string());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&level).with_context(|| format!("parse log level {level:?}"))?,
-        )
-        .with_writer(std::io::stderr)
-        .init();
+        .unwrap_or_else(|| if file.debug == Some(true) { "debug" } else { "info" }.to_string());
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&level).with_context(|| format!("parse log level {level:?}"))?;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init();
+    }
+    // A reload's `debug` changes the level unless -l fixed it.
+    if flags.log_level.is_none() {
+        pierd::daemon::reload::install_log_level_setter(move |level| {
+            let f = tracing_subscriber::EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+            handle.reload(f).map_err(|e| e.to_string())
+        });
+    }
 
     let data_root = flags
         .data_root
@@ -149,7 +161,19 @@ fn main() -> anyhow::Result<()> {
     }
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
-    cfg.insecure_registries = file.insecure_registries.clone().unwrap_or_default();
+    cfg.live = pierd::daemon::reload::LiveConfig {
+        debug: file.debug.unwrap_or(false),
+        labels: file.labels.clone().unwrap_or_default(),
+        insecure_registries: file.insecure_registries.clone().unwrap_or_default(),
+        live_restore: file.live_restore.unwrap_or(false),
+    };
+    pierd::daemon::reload::check_labels(&cfg.live.labels).map_err(anyhow::Error::msg)?;
+    cfg.config_file = Some(
+        flags
+            .config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_FILE)),
+    );
     cfg.init = flags.init || file.init.unwrap_or(false);
     cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
     let path_var = std::env::var("PATH").ok();

@@ -63,6 +63,18 @@ pub struct State {
     /// counts them; a restored daemon resumes from here).
     #[serde(default)]
     pub oom_events: u64,
+    /// Exited and waiting out its restart policy's back-off (docker's
+    /// `Restarting`: shown as running and restarting).
+    #[serde(default)]
+    pub restarting: bool,
+    /// Stopped or killed through the API since its last manual start
+    /// (docker's `HasBeenManuallyStopped`): `unless-stopped` holds off.
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// The last health change (the shim's sequence number) journaled as
+    /// an event; the shim numbers on across runs.
+    #[serde(default)]
+    pub health_events: u64,
 }
 
 impl State {
@@ -78,6 +90,9 @@ impl State {
             shim_pid: 0,
             paused: false,
             oom_events: 0,
+            restarting: false,
+            manually_stopped: false,
+            health_events: 0,
         }
     }
 
@@ -90,10 +105,18 @@ impl State {
         self.is_running() && self.paused
     }
 
-    /// Docker's state name: `paused` for a frozen running container.
+    /// Exited, with a restart by its policy pending.
+    pub fn is_restarting(&self) -> bool {
+        self.status == Status::Exited && self.restarting
+    }
+
+    /// Docker's state name: `paused` for a frozen running container,
+    /// `restarting` while a policy restart is pending.
     pub fn status_name(&self) -> &'static str {
         if self.is_paused() {
             "paused"
+        } else if self.is_restarting() {
+            "restarting"
         } else {
             self.status.as_str()
         }

@@ -26,6 +26,10 @@ pub(super) struct Clients {
     pub(super) waiters: Vec<usize>,
     /// Connections parked on `OomWait`, with the count they have seen.
     pub(super) oom_waiters: Vec<(usize, u64)>,
+    /// Connections parked on `HealthWait`, with the change they have seen.
+    pub(super) health_waiters: Vec<(usize, u64)>,
+    /// Connections parked on `ExecWait`, with the exec they wait for.
+    pub(super) exec_waiters: Vec<(usize, String)>,
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
@@ -50,6 +54,8 @@ impl Clients {
             next_conn: FIRST_CLIENT,
             waiters: Vec::new(),
             oom_waiters: Vec::new(),
+            health_waiters: Vec::new(),
+            exec_waiters: Vec::new(),
         })
     }
 
@@ -105,6 +111,8 @@ impl Clients {
             }
             self.waiters.retain(|&w| w != id);
             self.oom_waiters.retain(|&(w, _)| w != id);
+            self.health_waiters.retain(|&(w, _)| w != id);
+            self.exec_waiters.retain(|(w, _)| *w != id);
         }
     }
 
@@ -217,6 +225,22 @@ impl Shim {
                         self.clients.oom_waiters.push((id, seen));
                     }
                 }
+                Decision::HealthWait(seen) => {
+                    let (seq, ended) = self.prober.progress(&self.lifecycle.phase, self.cfg.health.is_some());
+                    if seq > seen || ended {
+                        conn.send(&Response::Health { seq, exited: ended });
+                    } else {
+                        conn.busy = true;
+                        self.clients.health_waiters.push((id, seen));
+                    }
+                }
+                Decision::ExecWait(exec_id) => match self.execs.exit_of(&exec_id) {
+                    Some(None) => {
+                        conn.busy = true;
+                        self.clients.exec_waiters.push((id, exec_id));
+                    }
+                    Some(Some(_)) | None => conn.send(&self.execs.state(&exec_id)),
+                },
                 Decision::Resize { exec_id, height, width } => {
                     let resp = match exec_id {
                         None => self.terminal.resize(height, width),

@@ -25,10 +25,12 @@ use pier_shim_proto::{ErrorCode, ExecRequest, Response, ShimConfig, StreamEnd};
 use pier_sys::reap::ExitStatus;
 
 use super::console::{self, is_terminal_eof};
+use super::probe::PROBE_CONN;
 use super::stdin::StdinPipe;
 use super::{Invocation, Shim, EXEC_BASE};
 use crate::failure;
 use crate::feed::{self, Source, StdioStream, OUT_LIMIT};
+use crate::health::ProbeOutput;
 use crate::sink::Stream;
 
 /// How long a terminal may take to deliver its last output after the
@@ -57,6 +59,8 @@ pub(super) struct Exec {
     console: Option<(PathBuf, UnixListener)>,
     /// The process exited; a terminal gets until then to reach EOF.
     drain_until: Option<Instant>,
+    /// A health probe's output (a probe has no stream; see `super::probe`).
+    pub(super) probe: Option<ProbeOutput>,
 }
 
 fn token(seq: usize, pipe: usize) -> Token {
@@ -76,7 +80,7 @@ fn pid_file(bundle: &Path, exec_id: &str) -> PathBuf {
 impl Exec {
     /// The exec's stdio before `runtime exec`: pipes, or a console socket
     /// for its terminal.
-    fn open(seq: usize, req: &ExecRequest, bundle: &Path, registry: &Registry) -> anyhow::Result<Exec> {
+    pub(super) fn open(seq: usize, req: &ExecRequest, bundle: &Path, registry: &Registry) -> anyhow::Result<Exec> {
         use anyhow::Context;
         let mut exec = Exec {
             id: req.exec_id.clone(),
@@ -90,6 +94,7 @@ impl Exec {
             child: Some(ChildStdio::null()),
             console: None,
             drain_until: None,
+            probe: None,
         };
         if req.tty {
             let path = bundle.join(format!("x{seq}.sock"));
@@ -189,7 +194,7 @@ impl Exec {
 /// Every exec of the container by sequence number, kept until the shim
 /// exits (for their exit codes), and exits not matched to one yet.
 pub(super) struct Execs {
-    by_seq: BTreeMap<usize, Exec>,
+    pub(super) by_seq: BTreeMap<usize, Exec>,
     next_seq: usize,
     /// Exits reaped while an exec invocation ran, matched once its pid is
     /// known.
@@ -236,8 +241,13 @@ impl Execs {
         self.by_seq.values().any(|e| e.id == exec_id)
     }
 
+    /// The pid of exec `seq` (0: not started yet).
+    pub(super) fn pid_of(&self, seq: usize) -> i32 {
+        self.get(seq).map_or(0, |e| e.pid)
+    }
+
     /// The sequence number of a new exec.
-    fn next_seq(&mut self) -> usize {
+    pub(super) fn next_seq(&mut self) -> usize {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
@@ -282,6 +292,11 @@ impl Execs {
     fn take_orphan(&mut self, pid: i32) -> Option<ExitStatus> {
         let i = self.orphans.iter().position(|&(p, _)| p == pid)?;
         self.orphans.remove(i).map(|(_, status)| status)
+    }
+
+    /// `None`: no such exec; `Some(None)`: it has not exited.
+    pub(super) fn exit_of(&self, exec_id: &str) -> Option<Option<i32>> {
+        self.by_seq.values().find(|e| e.id == exec_id).map(|e| e.exit_code)
     }
 
     pub(super) fn state(&self, exec_id: &str) -> Response {
@@ -362,7 +377,11 @@ impl Shim {
                 if let Some(mut exec) = self.execs.by_seq.remove(&seq) {
                     exec.close_io(self.poll.registry());
                 }
-                self.answer(conn, &Response::Error { message, code });
+                if conn == PROBE_CONN {
+                    self.probe_ended(seq, None, message);
+                } else {
+                    self.answer(conn, &Response::Error { message, code });
+                }
                 return;
             }
         };
@@ -374,6 +393,17 @@ impl Shim {
         }
         exec.pid = pid;
         exec.conn = conn;
+        if conn == PROBE_CONN {
+            tracing::debug!(pid, exec = %exec.id, "health probe started");
+            let early = self.execs.take_orphan(pid);
+            self.on_exec_output(seq, 0, false);
+            self.on_exec_output(seq, 1, false);
+            self.probe_started(seq);
+            if let Some(status) = early {
+                self.exec_exited(seq, status);
+            }
+            return;
+        }
         tracing::info!(pid, exec = %exec.id, "exec started");
         let st = (!exec.req.detach).then(|| {
             StdioStream::new(
@@ -428,6 +458,9 @@ impl Shim {
                 }
                 Ok(n) => {
                     read += n;
+                    if let Some(p) = exec.probe.as_mut() {
+                        p.push(&buf[..n]);
+                    }
                     if let Some(c) = conn {
                         if c.stdio.as_ref().is_some_and(|st| st.wants(stream)) {
                             c.send_frame(feed::kind(stream), &buf[..n]);
@@ -465,8 +498,21 @@ impl Shim {
             return;
         };
         exec.exit_code = Some(status.code());
-        tracing::info!(pid = exec.pid, exec = %exec.id, ?status, "exec exited");
+        let waited = exec.probe.is_none().then(|| exec.id.clone());
+        if exec.probe.is_none() {
+            tracing::info!(pid = exec.pid, exec = %exec.id, ?status, "exec exited");
+        }
         let tty = exec.req.tty;
+        if let Some(id) = waited {
+            let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.clients.exec_waiters)
+                .into_iter()
+                .partition(|(_, e)| *e == id);
+            self.clients.exec_waiters = keep;
+            let state = self.execs.state(&id);
+            for (conn, _) in due {
+                self.answer(conn, &state);
+            }
+        }
         let out_eof = self.on_exec_output(seq, 0, true);
         self.on_exec_output(seq, 1, true);
         if tty && !out_eof {
@@ -493,6 +539,12 @@ impl Shim {
         };
         exec.drain_until = None;
         exec.close_io(self.poll.registry());
+        if let Some(out) = exec.probe.take() {
+            let exit_code = exec.exit_code;
+            self.execs.by_seq.remove(&seq);
+            self.probe_ended(seq, exit_code, out.text());
+            return;
+        }
         let (conn, exit_code) = (exec.conn, exec.exit_code);
         if let Some(st) = self.clients.conns.get_mut(&conn).and_then(|c| c.stdio.as_mut()) {
             if st.source == Source::Exec(seq) {

@@ -211,7 +211,12 @@ impl Shim {
                 let resp = match result {
                     Ok(()) => {
                         match op {
-                            ClientOp::Start => self.lifecycle.start_ended(true),
+                            ClientOp::Start => {
+                                self.lifecycle.start_ended(true);
+                                if self.lifecycle.phase == crate::decide::Phase::Running {
+                                    self.start_health();
+                                }
+                            }
                             ClientOp::Pause => self.lifecycle.paused = true,
                             // The runtime thaws a frozen container for SIGKILL.
                             ClientOp::Resume | ClientOp::Kill { signal: 9, .. } => self.lifecycle.paused = false,
@@ -241,6 +246,7 @@ impl Shim {
                         self.answer(conn, &Response::Exited(record.clone()));
                     }
                     self.answer_oom_waiters(true);
+                    self.answer_health_waiters();
                 }
             }
         }

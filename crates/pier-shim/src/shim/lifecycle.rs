@@ -206,6 +206,7 @@ impl Shim {
         self.unwatch_oom();
         record.oom_killed = self.lifecycle.oom_killed();
         self.lifecycle.drain_deadline = None;
+        self.stop_health();
         self.output.finish(now_nanos());
         if let Err(e) = exit_record::write(&self.cfg.exit_path, &record) {
             tracing::error!(error = format!("{e:#}"), "write exit record");

@@ -235,8 +235,15 @@ fn spawn_signal_thread(
 /// ends, 0 on detach.
 pub fn attach(client: &Client, a: &AttachArgs) -> anyhow::Result<i32> {
     let info = client.container_inspect(&a.container)?;
+    // docker's CLI checks, in its order and words.
     if !info.state.running {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
+    }
+    if info.state.paused {
+        anyhow::bail!("You cannot attach to a paused container, unpause it first");
+    }
+    if info.state.restarting {
+        anyhow::bail!("You cannot attach to a restarting container, wait until it is running");
     }
     let keys = detach_keys::parse(a.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?;
     let s = Session {

@@ -7,6 +7,7 @@ pub mod container;
 pub mod cp;
 pub mod create_request;
 pub mod diff;
+pub mod events;
 pub mod exec;
 pub mod export;
 pub mod image_transfer;
@@ -67,6 +68,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Version => system::version(client),
         Command::Info => system::info(client),
         Command::Stats(a) => stats::stats(client, &a),
+        Command::Events(a) => events::events(client, &a),
         Command::System(c) => system_df::system(client, c),
     }
 }

@@ -15,6 +15,7 @@
 pub(crate) mod events;
 pub(crate) mod images;
 pub(crate) mod lifecycle;
+pub mod reload;
 pub(crate) mod storage;
 pub(crate) mod streams;
 pub(crate) mod usage;
@@ -74,6 +75,8 @@ pub struct Container {
     op: Mutex<()>,
     persist: Mutex<()>,
     live: watch::Sender<Live>,
+    /// Its restart policy's back-off and pending restart.
+    restart: std::sync::Mutex<lifecycle::restart::RestartManager>,
 }
 
 impl Container {
@@ -99,6 +102,7 @@ impl Container {
                 exits: 0,
                 removed: false,
             }),
+            restart: Default::default(),
         }
     }
 
@@ -163,6 +167,8 @@ pub struct Daemon {
     log_readers: Arc<streams::logs::LogReaders>,
     /// What happened, for the events stream (`events.jsonl`).
     pub events: events::Journal,
+    /// What a SIGHUP reload may change (`reload`).
+    live_cfg: std::sync::RwLock<reload::LiveConfig>,
     /// Set while a container prune runs (dockerd allows one at a time).
     prune_running: std::sync::atomic::AtomicBool,
 }
@@ -184,6 +190,7 @@ impl Daemon {
         let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))
             .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
         let cfg_events_path = cfg.data_root.join("events.jsonl");
+        let live_cfg = cfg.live.clone();
         Ok(Arc::new(Daemon {
             volumes,
             cfg,
@@ -196,6 +203,7 @@ impl Daemon {
             execs: streams::exec::ExecTable::default(),
             log_readers: Arc::default(),
             events: events::Journal::new(cfg_events_path),
+            live_cfg: std::sync::RwLock::new(live_cfg),
             prune_running: std::sync::atomic::AtomicBool::new(false),
         }))
     }

@@ -38,6 +38,7 @@ pub async fn attach(
         detach_keys: target.detach_keys,
     };
     let source = target.source;
+    let d = d.clone();
     Ok(hijack::respond(
         &mut req,
         format.content_type,
@@ -47,6 +48,11 @@ pub async fn attach(
             };
             let end = session::pump(conn, shim, early, opts, |_| {}).await;
             tracing::debug!(?end, "attach session ended");
+            if end == session::SessionEnd::Detached {
+                if let Ok(c) = d.lookup(&id) {
+                    d.container_event(&c.record(), "detach", &[]);
+                }
+            }
         },
     ))
 }

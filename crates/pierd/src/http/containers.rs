@@ -46,7 +46,11 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         filters,
     };
     let now = pier_time::now_nanos();
-    let mut list: Vec<ContainerSummary> = d.list(&opts).iter().map(|r| convert::summary(r, now)).collect();
+    let mut list: Vec<ContainerSummary> = d
+        .list(&opts)
+        .iter()
+        .map(|r| convert::summary(r, now, d.health_status(r)))
+        .collect();
     if params.flag("size") {
         let ids = list.iter().map(|c| c.id.clone()).collect();
         let sizes = d.container_sizes(ids).await?;
@@ -62,6 +66,7 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     let c = d.lookup(&id)?;
     let r = c.record();
     let mut info = convert::inspect(&c, &r);
+    info.state.health = d.health(&c, &r);
     info.mounts = d.mount_points(&c);
     let execs = d.exec_ids(&c.id);
     if !execs.is_empty() {

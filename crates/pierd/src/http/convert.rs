@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use pier_api::container::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
 use pier_api::image::{ImageInspect, ImageSummary, RootFs};
 
+use pier_shim_proto::health::HealthStatus;
+
 use crate::daemon::Container;
 use crate::model::render;
 use crate::record::{ContainerRecord, Status};
@@ -20,9 +22,9 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
         args: r.spec.process.args.clone(),
         state: ContainerState {
             status: s.status_name().to_string(),
-            running: s.status == Status::Running,
+            running: s.status == Status::Running || s.is_restarting(),
             paused: s.is_paused(),
-            restarting: false,
+            restarting: s.is_restarting(),
             oom_killed: s.oom_killed,
             dead: s.status == Status::Dead,
             pid: i64::from(s.pid),
@@ -65,17 +67,24 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
 }
 
 /// `ps`'s STATUS column.
-pub fn status_text(r: &ContainerRecord, now: i64) -> String {
+/// `health`: the container's health status, if it has a healthcheck.
+pub fn status_text(r: &ContainerRecord, now: i64, health: Option<HealthStatus>) -> String {
     let s = &r.state;
     match s.status {
         Status::Running => {
             let up = format!("Up {}", pier_time::human_duration(now - s.started_at.unwrap_or(now)));
-            if s.paused {
-                format!("{up} (Paused)")
-            } else {
-                up
+            match health {
+                _ if s.paused => format!("{up} (Paused)"),
+                Some(HealthStatus::Starting) => format!("{up} (health: starting)"),
+                Some(h) => format!("{up} ({})", h.as_str()),
+                None => up,
             }
         }
+        Status::Exited if s.restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            pier_time::human_duration(now - s.finished_at.unwrap_or(now))
+        ),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
@@ -101,7 +110,7 @@ pub fn command_line(path: &str, args: &[String]) -> String {
     command
 }
 
-pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
+pub fn summary(r: &ContainerRecord, now: i64, health: Option<HealthStatus>) -> ContainerSummary {
     let command = command_line(&r.spec.process.path, &r.spec.process.args);
     ContainerSummary {
         id: r.id.clone(),
@@ -115,7 +124,7 @@ pub fn summary(r: &ContainerRecord, now: i64) -> ContainerSummary {
         size_root_fs: 0,
         labels: r.spec.labels.clone(),
         state: r.state.status_name().to_string(),
-        status: status_text(r, now),
+        status: status_text(r, now, health),
         host_config: serde_json::json!({ "NetworkMode": r.spec.network.as_wire() }),
         network_settings: serde_json::json!({ "Networks": {} }),
         mounts: Vec::new(),
@@ -159,6 +168,14 @@ pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
             stop_signal: c.stop_signal.clone().unwrap_or_default(),
             exposed_ports: set(&c.exposed_ports),
             volumes: set(&c.volumes),
+            healthcheck: c.healthcheck.as_ref().map(|h| pier_api::container::HealthConfig {
+                test: h.test.clone(),
+                interval: h.interval,
+                timeout: h.timeout,
+                start_period: h.start_period,
+                start_interval: h.start_interval,
+                retries: h.retries,
+            }),
             ..Default::default()
         },
         architecture: i.architecture.clone(),

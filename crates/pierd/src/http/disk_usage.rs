@@ -57,7 +57,7 @@ pub async fn df(
         containers: du.containers.map(|l| {
             l.iter()
                 .map(|c| {
-                    let mut s = convert::summary(&c.record, now);
+                    let mut s = convert::summary(&c.record, now, None);
                     s.size_rw = size(c.size_rw);
                     s.size_root_fs = size(c.size_root_fs);
                     s.mounts = c.mounts.iter().filter_map(|m| serde_json::to_value(m).ok()).collect();

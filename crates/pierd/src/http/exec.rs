@@ -109,6 +109,7 @@ async fn run_attached(d: AppState, e: Arc<Exec>, mut conn: ClientConn, opts: Ses
             if !matches!(end, SessionEnd::Ended(_)) {
                 d.exec_refresh(&e).await;
             }
+            d.exec_died(&e);
             tracing::debug!(exec = %e.id, ?end, "exec session ended");
             return;
         }

@@ -191,6 +191,7 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
         let result = d.pull_remote(remote, &|e| send(event_line(e)));
         match result {
             Ok(pulled) => {
+                d.image_event("pull", &shown, &shown);
                 send(progress_line(&ProgressMessage::status(format!(
                     "Digest: {}",
                     pulled.digest

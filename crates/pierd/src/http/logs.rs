@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
 use crate::daemon::LogsOptions;
 
-fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
+pub(super) fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
     let raw = params.get(key).unwrap_or("");
     if raw.is_empty() {
         return Ok(None);

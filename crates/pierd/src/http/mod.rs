@@ -10,6 +10,7 @@ mod containers;
 mod convert;
 mod disk_usage;
 pub mod error;
+mod events;
 mod exec;
 mod hijack;
 mod images;
@@ -63,6 +64,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}/stats", get(stats::stats))
         .route("/system/df", get(disk_usage::df))
+        .route("/events", get(events::events))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))

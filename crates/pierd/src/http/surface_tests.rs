@@ -539,3 +539,85 @@ async fn pause_state_and_update_without_root() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// `GET /events` over the journal: the history between `since` and
+/// `until` (a past `until` ends the stream), filters, docker's JSON.
+#[tokio::test]
+async fn events_history_and_filters() {
+    let s = Surface::new().await;
+    let t0 = pier_time::now_nanos();
+    s.import("img", "1").await;
+    let id = s.create("ev").await;
+    assert_eq!(
+        s.post(&format!("/containers/{id}/start"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        s.post(&format!("/containers/{id}/kill?signal=KILL"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    s.wait_until_exited(&id).await;
+    assert_eq!(
+        s.post(&format!("/containers/{id}/rename?name=ev2"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        s.call(Method::DELETE, &format!("/containers/{id}"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let seconds = |n: i64| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+    let (since, until) = (seconds(t0), seconds(pier_time::now_nanos() + 1));
+    let sref = &s;
+    let events = |filters: &str| {
+        let path = format!("/events?since={since}&until={until}&filters={}", urlencode(filters));
+        async move {
+            let r = sref.get(&path).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            r.text()
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("event json"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let actions = |evs: &[serde_json::Value]| {
+        evs.iter()
+            .map(|e| e["Action"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    let all = events("").await;
+    assert_eq!(
+        actions(&all),
+        ["tag", "import", "create", "start", "kill", "die", "rename", "destroy"].map(String::from),
+        "{all:?}"
+    );
+    let kill = &all[4];
+    assert_eq!(kill["Actor"]["Attributes"]["signal"], "9");
+    assert_eq!(kill["status"], "kill");
+    assert_eq!(kill["id"], id.as_str());
+    assert_eq!(kill["from"], "img:1");
+    assert_eq!(all[5]["Actor"]["Attributes"]["exitCode"], "137");
+    assert_eq!(all[6]["Actor"]["Attributes"]["oldName"], "/ev");
+    assert_eq!(all[6]["Actor"]["Attributes"]["name"], "ev2");
+    let containers = events(r#"{"type":["container"]}"#).await;
+    assert_eq!(containers.len(), 6);
+    let by_name = events(r#"{"container":["ev2"]}"#).await;
+    assert_eq!(actions(&by_name), ["rename", "destroy"].map(String::from));
+    let by_event = events(r#"{"event":["die","start"]}"#).await;
+    assert_eq!(actions(&by_event), ["start", "die"].map(String::from));
+    let by_image = events(r#"{"image":["img"]}"#).await;
+    // Not `import`: its name is the image id, as in dockerd.
+    assert_eq!(by_image.len(), 7, "{by_image:?}");
+    let bad = s.get("/events?since=x").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let reversed = s.get(&format!("/events?since={until}&until={since}")).await;
+    assert_eq!(reversed.status, StatusCode::BAD_REQUEST, "{}", reversed.text());
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -151,5 +151,6 @@ pub async fn info(State(d): State<AppState>) -> Json<SystemInfo> {
         runtimes: serde_json::json!({ runtime_name: { "path": runtime } }),
         security_options: security_options(d.cfg.apparmor, cgroup_v2),
         warnings: Vec::new(),
+        n_events_listener: i64::try_from(d.events.listeners()).unwrap_or(i64::MAX),
     })
 }

@@ -138,12 +138,6 @@ pub fn build(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    if restart != RestartPolicy::No {
-        warnings.push(format!(
-            "HostConfig.RestartPolicy \"{}\" is recorded but not applied by Pier: containers are not restarted yet",
-            restart.name()
-        ));
-    }
     let extra_hosts = hc
         .extra_hosts
         .iter()
@@ -326,6 +320,15 @@ pub fn build(
         },
         isolation,
         resources,
+        healthcheck: super::health::merge(
+            c.healthcheck.as_ref(),
+            image.healthcheck.as_ref(),
+            c.shell
+                .clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| image.shell.clone())
+                .unwrap_or_default(),
+        ),
         echo: super::render::echo_of(config_wire, host_wire, &hc, image, defaults),
     };
     Ok(Built { spec, warnings })

@@ -176,7 +176,10 @@ fn unapplied_fields_warn_and_are_recorded() {
         "{w}"
     );
     assert!(w.contains("HostConfig.NetworkMode \"bridge\""), "{w}");
-    assert!(w.contains("HostConfig.RestartPolicy"), "{w}");
+    assert!(
+        !w.contains("HostConfig.RestartPolicy"),
+        "restart policies are applied: {w}"
+    );
     assert!(
         w.contains("linux does not support CPU percent. Percent discarded."),
         "{w}"

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod fields;
+pub mod health;
 pub mod isolation;
 pub mod log_policy;
 pub mod render;

@@ -31,6 +31,7 @@ const TYPED_CONFIG: &[&str] = &[
     "Labels",
     "StopSignal",
     "StopTimeout",
+    "Healthcheck",
 ];
 
 /// `HostConfig` fields rendered from typed spec fields.
@@ -157,6 +158,7 @@ pub fn config(spec: &ContainerSpec, image: &str) -> ContainerConfig {
         labels: Some(spec.labels.clone()),
         stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
         stop_timeout: spec.stop.timeout,
+        healthcheck: spec.healthcheck.as_ref().map(|h| h.to_wire()),
         ..Default::default()
     };
     overlay(typed, &spec.echo.config)

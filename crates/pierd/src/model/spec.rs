@@ -41,6 +41,10 @@ pub struct ContainerSpec {
     /// cgroup limits, rlimits and sysctls (records before issue 13: none).
     #[serde(default)]
     pub resources: ResourcesSpec,
+    /// The healthcheck, image's merged with the request's (records before
+    /// issue 14: none).
+    #[serde(default)]
+    pub healthcheck: Option<super::health::HealthcheckSpec>,
     /// Metadata docker records with no effect of its own (ExposedPorts,
     /// OnBuild, Shell, ContainerIDFile, …), and fields accepted but not yet
     /// applied (each one announced by a create warning): echoed by inspect.

@@ -57,8 +57,7 @@ pub fn update(spec: &ContainerSpec, req: &HostConfig, host: &HostSupport, ncpu: 
         Some(super::build::restart_policy(req).map_err(|e| UpdateError::Invalid(e.to_string()))?)
     };
     let mut live = requested(req);
-    let mut warnings =
-        resources::check(&mut live, host, ncpu, true).map_err(|e| UpdateError::Invalid(e.to_string()))?;
+    let warnings = resources::check(&mut live, host, ncpu, true).map_err(|e| UpdateError::Invalid(e.to_string()))?;
     let conflict = |m: &str| Err(UpdateError::Conflict(m.to_string()));
     let cur = &spec.resources;
     if live.nano_cpus > 0 && cur.cpu_period > 0 {
@@ -129,12 +128,6 @@ pub fn update(spec: &ContainerSpec, req: &HostConfig, host: &HostSupport, ncpu: 
     if let Some(policy) = restart {
         if spec.auto_remove && policy != RestartPolicy::No {
             return conflict("Restart policy cannot be updated because AutoRemove is enabled for the container");
-        }
-        if policy != RestartPolicy::No {
-            warnings.push(format!(
-                "HostConfig.RestartPolicy \"{}\" is recorded but not applied by Pier: containers are not restarted yet",
-                policy.name()
-            ));
         }
         next.restart = policy;
     }
@@ -265,7 +258,7 @@ mod tests {
         })
         .expect("policy");
         assert_eq!(u.spec.restart, RestartPolicy::OnFailure { max_retries: 3 });
-        assert_eq!(u.warnings.len(), 1);
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
         let e = run(&none, |hc| hc.restart_policy.name = "sometimes".into()).expect_err("unknown");
         assert!(matches!(e, UpdateError::Invalid(m) if m.contains("unknown policy 'sometimes'")));
         let mut auto = base();

@@ -310,6 +310,10 @@ impl FakeShims {
                 _,
             ) => Err(refused(ErrorCode::NotFound, &format!("no such exec: {exec_id}"))),
             (Request::Resize { .. } | Request::CloseStdin, _) => Ok(Response::Ok),
+            (Request::ExecWait { exec_id }, _) => {
+                Err(refused(ErrorCode::NotFound, &format!("no such exec: {exec_id}")))
+            }
+            (Request::HealthWait { .. }, _) => Ok(Response::Health { seq: 0, exited: true }),
             (Request::OomWait { .. }, _) => Err(refused(ErrorCode::Invalid, "the fake shim has no cgroup")),
             (Request::Shutdown, _) => {
                 self.map().remove(socket);

@@ -357,19 +357,34 @@ impl ShimHandle {
     /// container is gone. Not bounded once sent (OOM kills come when they
     /// come).
     pub async fn oom_wait(&self, seen: u64) -> Result<(u64, bool), ShimError> {
-        let req = Request::OomWait { seen };
-        let resp = match &self.backend {
-            Backend::Process { .. } => {
-                let mut conn = bounded("oom wait", self.timeouts.answer, client::Conn::connect(&self.socket)).await?;
-                conn.send(&req).await?;
-                conn.recv().await?
-            }
-            Backend::Fake(f) => f.call(&self.socket, req).await?,
-        };
-        match resp {
+        match self.parked("oom wait", Request::OomWait { seen }).await? {
             Response::Oom { count, exited } => Ok((count, exited)),
             Response::Error { message, code } => Err(ShimError::Refused { code, message }),
             other => unexpected(other),
+        }
+    }
+
+    /// Wait for a health change numbered above `seen`, on a connection of
+    /// its own: `(seq, ended)` once there is one or the checks have ended.
+    /// Not bounded once sent (changes come when they come).
+    pub async fn health_wait(&self, seen: u64) -> Result<(u64, bool), ShimError> {
+        match self.parked("health wait", Request::HealthWait { seen }).await? {
+            Response::Health { seq, exited } => Ok((seq, exited)),
+            Response::Error { message, code } => Err(ShimError::Refused { code, message }),
+            other => unexpected(other),
+        }
+    }
+
+    /// Send `req` on a connection of its own and wait for its answer,
+    /// however long the shim parks it (only the connect is bounded).
+    async fn parked(&self, what: &'static str, req: Request) -> Result<Response, ShimError> {
+        match &self.backend {
+            Backend::Process { .. } => {
+                let mut conn = bounded(what, self.timeouts.answer, client::Conn::connect(&self.socket)).await?;
+                conn.send(&req).await?;
+                conn.recv().await
+            }
+            Backend::Fake(f) => f.call(&self.socket, req).await,
         }
     }
 
@@ -453,6 +468,19 @@ impl ShimHandle {
         };
         match self.call("exec state", self.timeouts.answer, req).await? {
             Response::ExecState(info) => Ok(info),
+            other => unexpected(other),
+        }
+    }
+
+    /// Wait until the exec has exited, on a connection of its own (not
+    /// bounded once sent).
+    pub async fn exec_wait(&self, exec_id: &str) -> Result<ExecInfo, ShimError> {
+        let req = Request::ExecWait {
+            exec_id: exec_id.to_string(),
+        };
+        match self.parked("exec wait", req).await? {
+            Response::ExecState(info) => Ok(info),
+            Response::Error { message, code } => Err(ShimError::Refused { code, message }),
             other => unexpected(other),
         }
     }

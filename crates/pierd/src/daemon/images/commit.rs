@@ -136,6 +136,15 @@ fn image_config(spec: &ContainerSpec) -> ImageConfig {
         stop_signal: spec.stop.signal.as_ref().map(|s| s.name.clone()),
         exposed_ports: exposed,
         volumes: spec.storage.volumes.clone(),
+        healthcheck: spec.healthcheck.as_ref().map(|h| pier_image::Healthcheck {
+            test: (!h.test.is_empty()).then(|| h.test.clone()),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
+        shell: None,
     }
 }
 
@@ -185,7 +194,23 @@ impl Daemon {
             };
         let d = self.clone();
         let id = c.id.clone();
+        let (comment, reference) = (
+            opts.comment.clone(),
+            crate::daemon::import_reference(&opts.repo, &opts.tag),
+        );
         let res = Daemon::blocking("commit container", move || d.commit_container(&id, &opts)).await;
+        if let Ok(image_id) = &res {
+            let shown = reference.ok().flatten().map(|r| r.to_string()).unwrap_or_default();
+            if !shown.is_empty() {
+                self.image_event("tag", image_id, &shown);
+            }
+            let attrs = [
+                ("comment", comment.as_str()),
+                ("imageID", image_id.as_str()),
+                ("imageRef", shown.as_str()),
+            ];
+            self.container_event(&c.record(), "commit", &attrs);
+        }
         if frozen {
             if let Err(e) = thaw(&c).await {
                 tracing::debug!(id = %c.id, error = %e, "unpause after commit");

@@ -47,9 +47,33 @@ impl Daemon {
     /// Import a rootfs tar read from `body` (blocking; call from
     /// `spawn_blocking`).
     pub fn import_image(&self, body: impl Read, reference: Option<&Reference>, changes: &[String]) -> Result<Image> {
-        self.images
+        let image = self
+            .images
             .import(body, reference, changes)
-            .map_err(|e| map_image_error("import", e))
+            .map_err(|e| map_image_error("import", e))?;
+        if let Some(r) = reference {
+            self.image_event("tag", &image.id, &r.to_string());
+        }
+        self.image_event("import", &image.id, &image.id);
+        Ok(image)
+    }
+
+    /// An image event as dockerd's `LogImageEvent`: the actor is `id`,
+    /// its `name` attribute `name`.
+    pub fn image_event(&self, action: &str, id: &str, name: &str) {
+        self.event("image", action, id, &[("name", name)]);
+    }
+
+    /// `untag` and `delete` events for what removing `image_id` removed
+    /// (layers deleted with it are no events).
+    fn removed_events(&self, image_id: &str, removed: &[Removed]) {
+        for r in removed {
+            match r {
+                Removed::Untagged(_) => self.image_event("untag", image_id, image_id),
+                Removed::Deleted(id) if id == image_id => self.image_event("delete", image_id, image_id),
+                Removed::Deleted(_) => {}
+            }
+        }
     }
 
     pub async fn list_images(&self) -> Result<Vec<Image>> {
@@ -96,10 +120,12 @@ impl Daemon {
         }
         let store = self.images.clone();
         let n = name.to_string();
-        Daemon::blocking("remove image", move || {
+        let removed = Daemon::blocking("remove image", move || {
             store.remove(&n, force).map_err(|e| map_image_error(&n, e))
         })
-        .await
+        .await?;
+        self.removed_events(&image.id, &removed);
+        Ok(removed)
     }
 }
 
@@ -131,7 +157,7 @@ impl Daemon {
             platform,
             registry: RegistryOptions {
                 // Loopback registries are always plain HTTP.
-                insecure: self.cfg.insecure_registries.clone(),
+                insecure: self.live_config().insecure_registries,
                 credentials,
             },
         };
@@ -153,22 +179,36 @@ impl Daemon {
 
     /// Load an image archive read from `body` (blocking).
     pub fn load_images(&self, body: impl Read) -> Result<Vec<Loaded>> {
-        self.images.load_archive(body).map_err(|e| map_image_error("load", e))
+        let loaded = self.images.load_archive(body).map_err(|e| map_image_error("load", e))?;
+        for l in &loaded {
+            self.image_event("load", &l.id, &l.id);
+        }
+        Ok(loaded)
     }
 
     /// Write the images `names` as one archive (blocking).
     pub fn save_images(&self, names: &[String], out: impl std::io::Write) -> Result<()> {
-        self.images.save(names, out).map_err(|e| map_image_error("save", e))
+        self.images.save(names, out).map_err(|e| map_image_error("save", e))?;
+        for n in names {
+            if let Ok(image) = self.images.resolve(n) {
+                self.image_event("save", &image.id, &image.id);
+            }
+        }
+        Ok(())
     }
 
     /// `POST /images/{name}/tag`.
     pub async fn tag_image(&self, name: &str, reference: Reference) -> Result<()> {
         let store = self.images.clone();
         let n = name.to_string();
-        Daemon::blocking("tag image", move || {
-            store.tag(&n, &reference).map_err(|e| map_image_error(&n, e))
+        let shown = reference.to_string();
+        let id = Daemon::blocking("tag image", move || {
+            store.tag(&n, &reference).map_err(|e| map_image_error(&n, e))?;
+            Ok(store.resolve(&n).map(|i| i.id).unwrap_or_default())
         })
-        .await
+        .await?;
+        self.image_event("tag", &id, &shown);
+        Ok(())
     }
 
     /// Remove images no container uses: untagged ones, or every one when
@@ -185,6 +225,7 @@ impl Daemon {
             let id = image.id.clone();
             match Daemon::blocking("prune images", move || Ok(store.remove(&id, true))).await? {
                 Ok(removed) => {
+                    self.removed_events(&image.id, &removed);
                     reclaimed += image.size;
                     removed_all.extend(removed);
                 }

@@ -71,6 +71,47 @@ pub(in crate::daemon) fn block_device_numbers(
 }
 
 impl Daemon {
+    /// The healthcheck's probe process (`<bundle>/probe.json`: the
+    /// container's process with the probe's argv, as dockerd's probe exec
+    /// with the container's env, user and working directory) and the
+    /// shim's settings; `None` without a probe.
+    fn prepare_probe(
+        &self,
+        c: &Container,
+        oci: &oci_spec::runtime::Spec,
+        input: &SpecInput,
+        cap_bounding: u64,
+        spec_: &crate::model::ContainerSpec,
+    ) -> Result<Option<pier_shim_proto::health::HealthSettings>> {
+        let Some(probe) = spec_.healthcheck.as_ref().and_then(|h| h.probe()) else {
+            return Ok(None);
+        };
+        let exec = spec::ExecInput {
+            args: probe.argv.clone(),
+            env: input.env.clone(),
+            cwd: None,
+            user: None,
+            tty: false,
+            console_size: None,
+            privileged: false,
+            cap_bounding,
+        };
+        let process = spec::exec_process(oci, &exec).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let bytes = serde_json::to_vec(&process).map_err(|e| Error::system("encode probe process", e))?;
+        let path = c.bundle.join("probe.json");
+        write(&path, &bytes, private::RECORD)?;
+        Ok(Some(pier_shim_proto::health::HealthSettings {
+            process: path,
+            record: c.dir.join(super::health::FILE),
+            interval_ns: probe.interval,
+            timeout_ns: probe.timeout,
+            start_period_ns: probe.start_period,
+            start_interval_ns: probe.start_interval,
+            retries: probe.retries,
+            timeout_text: crate::model::health::go_duration(probe.timeout),
+        }))
+    }
+
     /// `linux.cgroupsPath` of container `id`: under its `--cgroup-parent`,
     /// else the daemon's `cgroup-parent`, else `/pier` (as dockerd's
     /// cgroupfs driver, with `/docker`).
@@ -203,6 +244,7 @@ impl Daemon {
             tracing::warn!(id = %c.id, error = %e, "make mount points");
         }
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
+        let health = self.prepare_probe(c, &oci, &input, host.cap_bounding, spec_)?;
 
         let shim = ShimConfig {
             id: rec.id.clone(),
@@ -217,6 +259,7 @@ impl Daemon {
             // As dockerd: a terminal's input is never closed by a client leaving.
             stdin_once: process.stdio.stdin_once && !process.stdio.tty,
             tty: process.stdio.tty,
+            health,
         };
         let shim_json = c.bundle.join("shim.json");
         let bytes = serde_json::to_vec_pretty(&shim).map_err(|e| Error::system("encode shim config", e))?;

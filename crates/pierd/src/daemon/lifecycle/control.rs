@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::daemon::events::{container_event, Journal};
 use crate::daemon::{Container, Daemon, Live};
 use crate::error::{Error, Result};
 use crate::record::{ContainerRecord, Status};
@@ -52,7 +53,11 @@ impl Daemon {
         let c = self.lookup(key)?;
         let res = {
             let _op = c.op.lock().await;
-            self.start_locked(&c).await
+            // A container waiting for its policy restart counts as running.
+            if c.record().state.is_restarting() {
+                return Err(Error::NotModified);
+            }
+            self.start_locked(&c, true).await
         };
         // As dockerd: a failed start of an AutoRemove container removes it
         // (clients blocked in `wait?condition=removed` then return).
@@ -66,7 +71,9 @@ impl Daemon {
         res
     }
 
-    async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+    /// Start with the op lock held; `manual` (an API start, not the
+    /// restart policy) resets the restart count and the back-off.
+    pub(in crate::daemon) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>, manual: bool) -> Result<()> {
         let live = c.live.borrow().clone();
         if live.removed {
             return Err(Error::NoSuchContainer(c.id.clone()));
@@ -81,7 +88,10 @@ impl Daemon {
             }
             Status::Created | Status::Exited => {}
         }
-        match self.launch(c, &live.record).await {
+        if manual {
+            c.reset_restarts();
+        }
+        match self.launch(c, &live.record, manual).await {
             Ok(()) => Ok(()),
             Err(err) => {
                 let code = start_exit_code(&err);
@@ -104,7 +114,7 @@ impl Daemon {
     }
 
     /// Prepare the bundle, spawn the shim, arm the exit monitor, start.
-    async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord) -> Result<()> {
+    async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord, manual: bool) -> Result<()> {
         let image = self.resolve_image(&rec.image_id).await?;
         let shim_json = if self.cfg.shims.needs_bundle() {
             let daemon = self.clone();
@@ -152,8 +162,16 @@ impl Daemon {
             r.state.paused = false;
             r.state.oom_events = 0;
             r.state.started_at = Some(now);
+            r.state.restarting = false;
+            if manual {
+                r.restart_count = 0;
+                r.state.manually_stopped = false;
+            }
         })
         .await?;
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        self.volume_events(&c.id, &mounts, true);
+        self.events.record(container_event(&c.record(), "start", &[], now));
         self.spawn_monitor(c.clone(), monitor);
         tracing::info!(id = %c.id, pid, shim_pid, "container started");
         Ok(())
@@ -168,13 +186,27 @@ impl Daemon {
             Some(s) => spec::parse_signal(s).map_err(|e| Error::InvalidParameter(e.to_string()))?,
             None => 9,
         };
-        if !c.record().state.is_running() {
+        let rec = c.record();
+        // dockerd: the stop signal or SIGKILL cancels restarts; any kill
+        // marks the container stopped by hand (`unless-stopped` holds off).
+        let stops = sig == 9 || sig == rec.spec.stop.signal.as_ref().map_or(15, |s| s.number);
+        if rec.state.is_restarting() {
+            if stops {
+                return self.stop_restarting(&c).await;
+            }
+            return c.commit(|r| r.state.manually_stopped = true).await;
+        }
+        if !rec.state.is_running() {
             return Err(Error::NotRunning(c.id.clone()));
         }
-        if sig == 9 {
-            return kill_and_confirm(&c).await;
+        if stops {
+            c.cancel_restarts();
         }
-        signal_container(&c, sig).await
+        c.commit(|r| r.state.manually_stopped = true).await?;
+        if sig == 9 {
+            return kill_and_confirm(&c, &self.events).await;
+        }
+        signal_container(&c, sig, &self.events).await
     }
 
     /// Stop: the stop signal, then SIGKILL after `t` seconds.
@@ -186,23 +218,40 @@ impl Daemon {
             .transpose()
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let _op = c.op.lock().await;
+        if c.record().state.is_restarting() {
+            return self.stop_restarting(&c).await;
+        }
         if !c.record().state.is_running() {
             return Err(Error::NotModified);
         }
-        stop_locked(&c, t, sig).await
+        c.cancel_restarts();
+        c.commit(|r| r.state.manually_stopped = true).await?;
+        stop_locked(&c, t, sig, &self.events).await?;
+        self.container_event(&c.record(), "stop", &[]);
+        Ok(())
     }
 
     /// Stop if running, then start.
     pub async fn restart(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.lookup(key)?;
         let _op = c.op.lock().await;
-        if c.record().state.is_running() {
-            stop_locked(&c, t, None).await?;
+        if c.record().state.is_restarting() {
+            self.stop_restarting(&c).await?;
         }
-        match self.start_locked(&c).await {
+        if c.record().state.is_running() {
+            c.cancel_restarts();
+            c.commit(|r| r.state.manually_stopped = true).await?;
+            stop_locked(&c, t, None, &self.events).await?;
+            self.container_event(&c.record(), "stop", &[]);
+        }
+        let res = match self.start_locked(&c, true).await {
             Err(Error::NotModified) => Ok(()),
             other => other,
+        };
+        if res.is_ok() {
+            self.container_event(&c.record(), "restart", &[]);
         }
+        res
     }
 
     /// Subscribe now (so no exit between this call and the await is
@@ -218,7 +267,11 @@ impl Daemon {
         let exits_then = rx.borrow().exits;
         Ok(async move {
             let pred = move |l: &Live| match cond {
-                WaitCondition::NotRunning => l.removed || !l.record.state.is_running(),
+                // As dockerd: a container waiting for its policy restart
+                // still counts as running.
+                WaitCondition::NotRunning => {
+                    l.removed || !(l.record.state.is_running() || l.record.state.is_restarting())
+                }
                 WaitCondition::NextExit => l.removed || l.exits > exits_then,
                 WaitCondition::Removed => l.removed,
             };
@@ -241,7 +294,7 @@ impl Daemon {
 }
 
 /// The stop sequence, with the container's op lock held.
-async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Result<()> {
+async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>, events: &Journal) -> Result<()> {
     let rec = c.record();
     let sig = match sig {
         Some(s) => s,
@@ -249,7 +302,7 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
     };
     let timeout = t.or(rec.spec.stop.timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
     let mut rx = c.subscribe();
-    if let Err(e) = signal_container(c, sig).await {
+    if let Err(e) = signal_container(c, sig, events).await {
         tracing::debug!(id = %c.id, error = %e, "stop signal");
     }
     let stopped = if timeout < 0 {
@@ -264,13 +317,13 @@ async fn stop_locked(c: &Arc<Container>, t: Option<i64>, sig: Option<i32>) -> Re
         return Ok(());
     }
     tracing::info!(id = %c.id, timeout, "container did not stop in time, killing it");
-    kill_and_wait(c).await
+    kill_and_wait(c, events).await
 }
 
 /// SIGKILL and wait for the exit to be recorded.
-pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
+pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>, events: &Journal) -> Result<()> {
     let mut rx = c.subscribe();
-    match signal_container(c, 9).await {
+    match signal_container(c, 9, events).await {
         Ok(()) => {}
         // Exited meanwhile: its exit is being recorded.
         Err(Error::NotRunning(_)) => tracing::debug!(id = %c.id, "kill: not running"),
@@ -290,9 +343,9 @@ pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>) -> Result<()> {
 /// dockerd's `kill`: SIGKILL, wait 10 s for the exit; then SIGKILL every
 /// process of the container (dockerd kills the pid directly) and wait 2 s
 /// more; then docker's error.
-async fn kill_and_confirm(c: &Arc<Container>) -> Result<()> {
+async fn kill_and_confirm(c: &Arc<Container>, events: &Journal) -> Result<()> {
     let mut rx = c.subscribe();
-    match signal_container(c, 9).await {
+    match signal_container(c, 9, events).await {
         Ok(()) => {}
         // Exited meanwhile: dockerd's "no such process" is a success.
         Err(Error::NotRunning(_)) => return Ok(()),
@@ -321,15 +374,29 @@ async fn wait_not_running(rx: &mut watch::Receiver<Live>) {
 }
 
 /// Signal the container's init through its shim, or through the runtime
-/// when the shim is lost (its processes may run on without it).
-async fn signal_container(c: &Arc<Container>, signal: i32) -> Result<()> {
+/// when the shim is lost (its processes may run on without it); a signal
+/// sent is a `kill` event.
+async fn signal_container(c: &Arc<Container>, signal: i32, events: &Journal) -> Result<()> {
+    let sent = || {
+        let e = container_event(
+            &c.record(),
+            "kill",
+            &[("signal", &signal.to_string())],
+            pier_time::now_nanos(),
+        );
+        events.record(e);
+    };
     match c.shim.kill(signal, KillScope::Init).await {
         Ok(()) => {
+            sent();
             super::pause::thaw_after_signal(c, signal).await;
             Ok(())
         }
         Err(e) if e.is_gone() => match c.shim.runtime_kill(signal, KillScope::Init).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                sent();
+                Ok(())
+            }
             Ok(false) => Err(Error::NotRunning(c.id.clone())),
             Err(e) => Err(Error::shim(format!("kill container {} through the runtime", c.id), e)),
         },

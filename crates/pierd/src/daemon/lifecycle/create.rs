@@ -119,6 +119,9 @@ impl Daemon {
             return Err(e);
         }
         self.insert(container);
+        if let Ok(c) = self.lookup(&id) {
+            self.container_event(&c.record(), "create", &[]);
+        }
         for w in &built.warnings {
             tracing::info!(id = %id, warning = %w, "create warning");
         }

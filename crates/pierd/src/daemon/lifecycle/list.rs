@@ -10,7 +10,9 @@ use crate::record::ContainerRecord;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilters(Filters);
 
-const KEYS: &[&str] = &["status", "name", "id", "label", "ancestor"];
+const KEYS: &[&str] = &["status", "name", "id", "label", "ancestor", "health"];
+/// docker's health filter values (`none`: no healthcheck).
+const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 /// docker's `validStates`, in its order (the error message lists them).
 const STATUSES: &[&str] = &[
     "created",
@@ -44,6 +46,14 @@ impl ListFilters {
             }
         })
         .map_err(invalid_filter)?;
+        f.validate_values("health", |h| {
+            if HEALTH.contains(&h) {
+                Ok(())
+            } else {
+                Err(Some(format!("Unrecognised filter value for health: {h}")))
+            }
+        })
+        .map_err(invalid_filter)?;
         Ok(ListFilters(f))
     }
 
@@ -53,7 +63,9 @@ impl ListFilters {
 
     /// Whether `r` passes every filter: values of one key are alternatives,
     /// except labels, which must all match (docker's `MatchKVList`).
-    pub fn matches(&self, r: &ContainerRecord) -> bool {
+    /// `health`: `r`'s health status (`none` without a healthcheck), asked
+    /// only when a `health` filter is given.
+    pub fn matches(&self, r: &ContainerRecord, health: &dyn Fn() -> &'static str) -> bool {
         let f = &self.0;
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
             let mut values = f.get(key).peekable();
@@ -65,6 +77,7 @@ impl ListFilters {
             && any("name", &|v| name_matches(&r.name, v))
             && f.match_kv_list("label", labels)
             && any("ancestor", &|v| ancestor_matches(r, v))
+            && (!f.contains("health") || f.exact_match("health", health()))
     }
 }
 
@@ -124,8 +137,11 @@ impl Daemon {
             .map(|c| c.live.borrow().clone())
             .filter(|l| !l.removed)
             .map(|l| l.record)
-            .filter(|r| all || r.state.is_running())
-            .filter(|r| opts.filters.matches(r))
+            .filter(|r| all || r.state.is_running() || r.state.is_restarting())
+            .filter(|r| {
+                opts.filters
+                    .matches(r, &|| self.health_status(r).map_or("none", |h| h.as_str()))
+            })
             .collect();
         recs.sort_by_key(|r| std::cmp::Reverse(r.created));
         if let Some(l) = opts.limit.filter(|l| *l > 0) {
@@ -153,8 +169,8 @@ mod tests {
         let a = ListFilters::parse(r#"{"status":["running"]}"#).expect("list form");
         let b = ListFilters::parse(r#"{"status":{"running":true}}"#).expect("map form");
         assert_eq!(a, b);
-        assert!(a.matches(&rec("x", Status::Running)));
-        assert!(!a.matches(&rec("x", Status::Exited)));
+        assert!(a.matches(&rec("x", Status::Running), &|| "none"));
+        assert!(!a.matches(&rec("x", Status::Exited), &|| "none"));
         assert!(ListFilters::parse(r#"{"bogus":["x"]}"#).is_err());
         let e = ListFilters::parse(r#"{"status":["sleepy"]}"#).expect_err("state");
         assert_eq!(
@@ -171,7 +187,15 @@ mod tests {
     #[test]
     fn keys() {
         let r = rec("web", Status::Running);
-        let f = |s: &str| ListFilters::parse(s).expect("parse").matches(&r);
+        let f = |s: &str| ListFilters::parse(s).expect("parse").matches(&r, &|| "healthy");
+        assert!(f(r#"{"health":["healthy","starting"]}"#));
+        assert!(!f(r#"{"health":["none"]}"#));
+        assert_eq!(
+            ListFilters::parse(r#"{"health":["sick"]}"#)
+                .expect_err("health")
+                .to_string(),
+            "invalid filter 'health=sick': Unrecognised filter value for health: sick"
+        );
         assert!(f(r#"{"name":["we"]}"#));
         assert!(f(r#"{"name":["^/web$"]}"#));
         assert!(!f(r#"{"name":["^eb"]}"#));

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::daemon::lifecycle::lost::{self, Settled};
+use crate::daemon::lifecycle::restart::ExitFacts;
 use crate::daemon::{Container, Daemon};
 use crate::error::Error;
 use crate::record::Status;
@@ -46,6 +47,7 @@ impl Daemon {
             old.abort();
         }
         drop(m);
+        self.spawn_health_watch(c_for_oom.clone());
         self.spawn_oom_watch(c_for_oom);
     }
 
@@ -77,10 +79,27 @@ impl Daemon {
     pub(in crate::daemon) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Exit) {
         let rec = exit.record;
         let error = exit.error.unwrap_or_default();
+        let before = c.record();
+        let started = rec.started_at.or(before.state.started_at).unwrap_or(rec.finished_at);
+        let ran = std::time::Duration::from_nanos(u64::try_from(rec.finished_at - started).unwrap_or(0));
+        let restart = if before.state.status == Status::Running {
+            c.restart_after(&ExitFacts {
+                exit_code: rec.exit_code,
+                manually_stopped: before.state.manually_stopped,
+                restart_count: before.restart_count,
+                ran,
+            })
+        } else {
+            None
+        };
         if let Err(e) = c
             .commit(|r| {
                 if r.state.status == Status::Running {
                     r.state.status = Status::Exited;
+                }
+                if restart.is_some() {
+                    r.state.restarting = true;
+                    r.restart_count += 1;
                 }
                 r.state.pid = 0;
                 r.state.paused = false;
@@ -98,11 +117,16 @@ impl Daemon {
             tracing::error!(id = %c.id, error = %e, "record container exit");
         }
         c.publish(|l| l.exits += 1);
+        self.record_die(c, rec.exit_code, rec.finished_at);
         {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
             m.remove(&c.id);
         }
         tracing::info!(id = %c.id, exit_code = rec.exit_code, "container exited");
+        if let Some(delay) = restart {
+            tracing::info!(id = %c.id, ?delay, "container restarts by its policy");
+            self.schedule_restart(c, delay);
+        }
         self.unmount_exited(c).await;
         if c.record().spec.auto_remove {
             if let Err(e) = self.auto_remove(c).await {
@@ -113,6 +137,22 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// The `die` event (at the time the container exited, which may be
+    /// before this pierd started) and its volumes' `unmount` events.
+    fn record_die(&self, c: &Arc<Container>, exit_code: i32, finished_at: i64) {
+        let r = c.record();
+        let ran = r
+            .state
+            .started_at
+            .map_or(0, |s| finished_at.saturating_sub(s) / 1_000_000_000);
+        let attrs = [("exitCode", exit_code.to_string()), ("execDuration", ran.to_string())];
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.events
+            .record(crate::daemon::events::container_event(&r, "die", &attrs, finished_at));
+        let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        self.volume_events(&c.id, &mounts, false);
+    }
+
     /// Unmount the rootfs of an exited container, unless it was started
     /// again (or removed) before the op lock came free.
     async fn unmount_exited(&self, c: &Arc<Container>) {

@@ -12,7 +12,9 @@ impl Daemon {
     pub async fn pause(&self, key: &str) -> Result<()> {
         let c = self.lookup(key)?;
         let _op = c.op.lock().await;
-        freeze(&c).await
+        freeze(&c).await?;
+        self.container_event(&c.record(), "pause", &[]);
+        Ok(())
     }
 
     /// `POST /containers/{id}/unpause`: thaw a paused container. dockerd
@@ -20,7 +22,9 @@ impl Daemon {
     pub async fn unpause(&self, key: &str) -> Result<()> {
         let c = self.lookup(key)?;
         let _op = c.op.lock().await;
-        thaw(&c).await
+        thaw(&c).await?;
+        self.container_event(&c.record(), "unpause", &[]);
+        Ok(())
     }
 }
 

@@ -19,6 +19,15 @@ impl Daemon {
             return Err(Error::NoSuchContainer(key.to_string()));
         }
         let rec = c.record();
+        if rec.state.is_restarting() {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            self.stop_restarting(&c).await?;
+        }
         if rec.state.is_running() {
             if !force && rec.state.paused {
                 return Err(Error::Conflict(format!(
@@ -29,7 +38,8 @@ impl Daemon {
             if !force {
                 return Err(Error::RemoveRunning(rec.name));
             }
-            kill_and_wait(&c).await?;
+            c.cancel_restarts();
+            kill_and_wait(&c, &self.events).await?;
         }
         self.remove_locked(&c, volumes).await
     }
@@ -64,6 +74,7 @@ impl Daemon {
         lost::ensure_ended(c).await?;
         let rec = c.record();
         let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
+        c.cancel_restarts();
         c.publish(|l| l.record.state.status = Status::Removing);
         let handle = {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
@@ -107,6 +118,7 @@ impl Daemon {
             tracing::warn!(id = %c.id, error = %e, "release volumes");
         }
         c.publish(|l| l.removed = true);
+        self.container_event(&rec, "destroy", &[]);
         tracing::info!(id = %c.id, "container removed");
         Ok(())
     }
@@ -140,6 +152,7 @@ impl Daemon {
             return Err(e);
         }
         self.names.release(&old, &c.id);
+        self.container_event(&c.record(), "rename", &[("oldName", &format!("/{old}"))]);
         Ok(())
     }
 }

@@ -137,19 +137,28 @@ impl Daemon {
                 }
                 _ => {
                     self.unmount_stale(&c).await;
+                    // pierd stopped while it waited out a restart's back-off.
+                    if rec.state.is_restarting() {
+                        self.schedule_restart(&c, std::time::Duration::ZERO);
+                    }
                     return;
                 }
             }
         }
         let rec = c.record();
         match c.shim.state().await {
-            Ok(ShimState::Exited(Some(record))) => self.handle_exit(&c, Exit { record, error: None }).await,
+            Ok(ShimState::Exited(Some(record))) => {
+                self.handle_exit(&c, Exit { record, error: None }).await;
+                // Health changes of the run that ended while pierd was down.
+                self.spawn_health_watch(c.clone());
+            }
             Ok(ShimState::Exited(None)) => {
                 let exit = match monitor::exit_on_disk(&c.exit_path()).await {
                     Some(exit) => exit,
                     None => monitor::shim_disappeared(),
                 };
                 self.handle_exit(&c, exit).await;
+                self.spawn_health_watch(c.clone());
             }
             Ok(state @ (ShimState::Created { .. } | ShimState::Running { .. })) => {
                 let (pid, paused) = match state {
@@ -194,7 +203,10 @@ impl Daemon {
                     tracing::warn!(id = %c.id, error = %e, "shim state");
                 }
                 match lost::settle(&c).await {
-                    Settled::Exited(exit) => self.handle_exit(&c, exit).await,
+                    Settled::Exited(exit) => {
+                        self.handle_exit(&c, exit).await;
+                        self.spawn_health_watch(c.clone());
+                    }
                     Settled::Lost { pid, error } => {
                         self.adopt_lost(&c, pid, error).await;
                         self.spawn_lost_monitor(c.clone(), pid);

@@ -65,6 +65,7 @@ impl Daemon {
             }
         }
         c.commit(|r| r.spec = updated.spec).await?;
+        self.container_event(&c.record(), "update", &[]);
         tracing::info!(id = %c.id, "container updated");
         Ok(updated.warnings)
     }

@@ -232,7 +232,15 @@ impl Daemon {
         // The stream ends only now, after a stopped container's overlay is
         // unmounted: a client that sees the end sees no mount left.
         drop(out);
+        self.container_event_of(key, "archive-path");
         Ok(())
+    }
+
+    /// Record a container event for `key` if it still exists.
+    fn container_event_of(&self, key: &str, action: &str) {
+        if let Ok(c) = self.lookup(key) {
+            self.container_event(&c.record(), action, &[]);
+        }
     }
 
     /// `PUT /containers/{id}/archive?path=`: extract `body` beneath the
@@ -263,7 +271,9 @@ impl Daemon {
                 other => Error::system(format!("extract archive into {path}"), other),
             })?;
             Ok(())
-        })
+        })?;
+        self.container_event_of(key, "extract-to-dir");
+        Ok(())
     }
 
     /// `GET /containers/{id}/export`: the root filesystem without its
@@ -279,6 +289,7 @@ impl Daemon {
             Ok(w)
         })?;
         drop(out);
+        self.container_event_of(key, "export");
         Ok(())
     }
 }

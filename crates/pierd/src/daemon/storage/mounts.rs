@@ -436,6 +436,7 @@ impl Daemon {
                         .map_err(volume_error)?;
                     if new {
                         created.push(v.name.clone());
+                        self.event("volume", "create", &v.name, &[("driver", "local")]);
                     }
                     m.name = v.name;
                     m.source = v.mountpoint;
@@ -537,6 +538,26 @@ impl Daemon {
 
     /// After a container is removed: its anonymous volumes go when asked
     /// (`rm -v`, AutoRemove) and nobody else uses them.
+    /// Volume `mount` (at start) or `unmount` (at exit) events for the
+    /// volumes of container `id`, as dockerd logs them.
+    pub(in crate::daemon) fn volume_events(&self, id: &str, mounts: &[MountPoint], mount: bool) {
+        for m in mounts.iter().filter(|m| m.kind == Kind::Volume) {
+            if mount {
+                let rw = m.rw.to_string();
+                let attrs = [
+                    ("driver", "local"),
+                    ("container", id),
+                    ("destination", m.destination.as_str()),
+                    ("read/write", rw.as_str()),
+                    ("propagation", m.propagation.as_str()),
+                ];
+                self.event("volume", "mount", &m.name, &attrs);
+            } else {
+                self.event("volume", "unmount", &m.name, &[("driver", "local"), ("container", id)]);
+            }
+        }
+    }
+
     pub(in crate::daemon) fn release_volumes(&self, mounts: &[MountPoint], remove_anonymous: bool) {
         for m in mounts.iter().filter(|m| m.kind == Kind::Volume) {
             let Ok(v) = self.volumes.get(&m.name) else { continue };
@@ -544,8 +565,9 @@ impl Daemon {
             if users.is_empty() {
                 self.volumes.unmount(&v);
                 if remove_anonymous && m.anonymous && v.is_anonymous() {
-                    if let Err(e) = self.volumes.remove(&m.name) {
-                        tracing::warn!(volume = %m.name, error = %e, "remove anonymous volume");
+                    match self.volumes.remove(&m.name) {
+                        Ok(_) => self.event("volume", "destroy", &m.name, &[("driver", "local")]),
+                        Err(e) => tracing::warn!(volume = %m.name, error = %e, "remove anonymous volume"),
                     }
                 }
             }

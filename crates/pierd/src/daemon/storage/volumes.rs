@@ -56,6 +56,7 @@ impl Daemon {
                     labels: req.labels.unwrap_or_default(),
                 })
                 .map_err(map_volume_error)?;
+            d.event("volume", "create", &v.name, &[("driver", "local")]);
             Ok(to_api(&v))
         })
         .await
@@ -104,7 +105,10 @@ impl Daemon {
                 )));
             }
             match d.volumes.remove(&name) {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    d.event("volume", "destroy", &name, &[("driver", "local")]);
+                    Ok(())
+                }
                 Err(VolumeError::NotFound(_)) if force => Ok(()),
                 Err(e) => Err(map_volume_error(e)),
             }
@@ -134,6 +138,7 @@ impl Daemon {
                 let size = dir_size(&v.mountpoint);
                 match d.volumes.remove(&v.name) {
                     Ok(()) => {
+                        d.event("volume", "destroy", &v.name, &[("driver", "local")]);
                         deleted.push(v.name.clone());
                         reclaimed += size;
                     }

@@ -90,6 +90,14 @@ impl Daemon {
     /// Accept an attach: open the shim stream now (running) or register it
     /// for the next start (created, exited).
     pub async fn attach(&self, key: &str, p: AttachParams) -> Result<AttachTarget> {
+        let target = self.attach_target(key, p).await?;
+        if let Ok(c) = self.lookup(key) {
+            self.container_event(&c.record(), "attach", &[]);
+        }
+        Ok(target)
+    }
+
+    async fn attach_target(&self, key: &str, p: AttachParams) -> Result<AttachTarget> {
         let c = self.lookup(key)?;
         let req = AttachStreams {
             stdin: p.stdin,
@@ -157,7 +165,11 @@ impl Daemon {
             return Err(Error::NotRunning(c.id.clone()));
         }
         match c.shim.resize(None, height, width).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let (h, w) = (height.to_string(), width.to_string());
+                self.container_event(&c.record(), "resize", &[("height", &h), ("width", &w)]);
+                Ok(())
+            }
             Err(e) if e.is_not_running() => Err(Error::NotRunning(c.id.clone())),
             Err(e) => Err(Error::shim(format!("resize container {}", c.id), e)),
         }

@@ -55,6 +55,8 @@ pub struct Exec {
     pub container_id: String,
     pub config: ExecConfig,
     status: std::sync::Mutex<ExecStatus>,
+    /// Its `exec_die` event was recorded.
+    died: std::sync::atomic::AtomicBool,
 }
 
 impl Exec {
@@ -164,6 +166,12 @@ impl Daemon {
         if config.cmd.is_empty() {
             return Err(Error::InvalidParameter("No exec command specified".to_string()));
         }
+        if c.record().state.is_restarting() {
+            return Err(Error::Conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                c.id
+            )));
+        }
         if !c.record().state.is_running() {
             return Err(not_running(&c.id));
         }
@@ -184,7 +192,15 @@ impl Daemon {
             container_id: c.id.clone(),
             config,
             status: std::sync::Mutex::new(ExecStatus::default()),
+            died: std::sync::atomic::AtomicBool::new(false),
         }));
+        if let Some(e) = self.execs.get(&id) {
+            self.container_event(
+                &c.record(),
+                &exec_action("exec_create", &e.config.cmd),
+                &[("execID", &id)],
+            );
+        }
         Ok(id)
     }
 
@@ -227,7 +243,7 @@ impl Daemon {
     /// already recorded with its exit code; the stream is `None` when
     /// detached.
     pub async fn exec_launch(
-        &self,
+        self: &Arc<Self>,
         e: &Exec,
         detach: bool,
         console_size: Option<(u16, u16)>,
@@ -278,6 +294,14 @@ impl Daemon {
                     s.pid = pid;
                 });
                 tracing::info!(id = %c.id, exec = %e.id, pid, "exec started");
+                self.container_event(
+                    &c.record(),
+                    &exec_action("exec_start", &e.config.cmd),
+                    &[("execID", &e.id)],
+                );
+                if detach {
+                    self.watch_detached_exec(e.id.clone());
+                }
                 Ok(Ok(stream))
             }
             Err(err) if err.is_not_running() => {
@@ -315,7 +339,61 @@ impl Daemon {
             Err(err) if err.is_gone() => e.finish(None),
             Err(err) => tracing::debug!(exec = %e.id, error = %err, "exec state"),
         }
+        self.exec_died(e);
         e.status()
+    }
+
+    /// Record `e`'s `exec_die` event once it has ended (once).
+    pub fn exec_died(&self, e: &Exec) {
+        let s = e.status();
+        if !s.started || s.running || e.died.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let Ok(c) = self.lookup(&e.container_id) else { return };
+        let code = s.exit_code.map(|c| c.to_string());
+        let mut attrs = vec![("execID", e.id.as_str())];
+        if let Some(code) = &code {
+            attrs.push(("exitCode", code.as_str()));
+        }
+        self.container_event(&c.record(), "exec_die", &attrs);
+    }
+
+    /// A detached exec's end is learned from its shim (nobody holds its
+    /// stream), so that `exec_die` is recorded when it happens: an
+    /// `ExecWait` parked on the shim, or (a shim older than that request)
+    /// asking less and less often.
+    fn watch_detached_exec(self: &Arc<Self>, id: String) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            let e = d.exec_get(&id);
+            if let Some((e, Ok(c))) = e.map(|e| {
+                let c = d.lookup(&e.container_id);
+                (e, c)
+            }) {
+                match c.shim.exec_wait(&id).await {
+                    Ok(info) if !info.running => {
+                        e.finish(info.exit_code);
+                        d.exec_died(&e);
+                        return;
+                    }
+                    Err(err) if err.is_gone() => {
+                        e.finish(None);
+                        d.exec_died(&e);
+                        return;
+                    }
+                    Ok(_) | Err(_) => {}
+                }
+            }
+            let mut pause = std::time::Duration::from_millis(100);
+            loop {
+                tokio::time::sleep(pause).await;
+                let Some(e) = d.exec_get(&id) else { return };
+                if !d.exec_refresh(&e).await.running {
+                    return;
+                }
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+        });
     }
 
     /// `POST /exec/{id}/resize`.
@@ -329,6 +407,13 @@ impl Daemon {
             .await
             .map_err(|err| Error::shim(format!("resize exec {}", e.id), err))
     }
+}
+
+/// dockerd's action of an exec event: `exec_start: sh -c true`.
+fn exec_action(action: &str, cmd: &[String]) -> String {
+    let entry = cmd.first().map(String::as_str).unwrap_or("");
+    let args = cmd.get(1..).unwrap_or(&[]).join(" ");
+    format!("{action}: {entry} {args}")
 }
 
 /// Build the exec's OCI process from the container's spec and write it to
