@@ -199,6 +199,34 @@ fn container_prune_removes_stopped_containers_as_dockerd() {
     }
     let o = d.pier(&["container", "prune", "-f", "--filter", "label=nothing"]);
     assert_eq!(stdout(&o), "Total reclaimed space: 0B");
+    // Each prune is an event, with the space it reclaimed.
+    let o = d.pier(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "event=prune",
+        "--format",
+        "{{json .}}",
+    ]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event json"))
+        .collect();
+    assert!(lines.len() >= 4, "{lines:?}");
+    assert_eq!(lines[0]["Type"], "container");
+    assert_eq!(lines[0]["Action"], "prune");
+    assert!(
+        lines[0]["Actor"]["Attributes"]["reclaimed"]
+            .as_str()
+            .expect("reclaimed")
+            .parse::<u64>()
+            .expect("number")
+            >= 200 * 1024,
+        "{lines:?}"
+    );
     d.pier_ok(&["rm", "-f", "up"]);
 }
 

@@ -120,6 +120,8 @@ impl Daemon {
                 Err(e) => tracing::warn!(id = %r.id, error = %e, "failed to prune container"),
             }
         }
+        // dockerd's `prune` event: no actor id, the space as an attribute.
+        self.event("container", "prune", "", &[("reclaimed", &out.reclaimed.to_string())]);
         Ok(out)
     }
 }
