@@ -424,6 +424,22 @@ fn commit_sets_the_parent_image() {
         .expect("committed image listed")
         .clone();
     assert_eq!(committed["ParentId"], image_id.as_str());
+    // The layer holds the container's change only: the mount points Pier
+    // made (/etc/hosts, /proc, …) stay out, as dockerd's init layer.
+    let (_, v) = d.http_json("GET", "/images/committed-pier/json", None);
+    let top = v["RootFS"]["Layers"]
+        .as_array()
+        .and_then(|l| l.last())
+        .and_then(Value::as_str)
+        .expect("top layer")
+        .trim_start_matches("sha256:")
+        .to_string();
+    let diff_dir = d.data_root.join("image/layers").join(top).join("diff");
+    let names: Vec<String> = std::fs::read_dir(&diff_dir)
+        .expect("layer dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["made"], "{}", diff_dir.display());
     // An imported image has none.
     let (_, v) = d.http_json("GET", &format!("/images/{busybox}/json"), None);
     assert_eq!(v["Parent"], "");

@@ -106,12 +106,13 @@ fn walk_changes(
 
 /// Write the upper directory as a layer tar: whiteouts become `.wh.<name>`,
 /// opaque directories get a `.wh..wh..opq` entry.
-pub fn write_layer<W: Write>(upper: &Path, out: W) -> std::io::Result<W> {
+/// The mount points Pier made (`made`) stay out, as dockerd's init layer.
+pub fn write_layer<W: Write>(upper: &Path, made: MadeForMounts, out: W) -> std::io::Result<W> {
     let opts = TarOptions {
         live_root: false,
         overlay: true,
     };
-    let mut t = TreeTar::new(out, opts);
+    let mut t = TreeTar::new(out, opts).hiding(made);
     if let Some(dir) = open_optional(upper)? {
         t.append_dir(&dir, Path::new(""), "/")?;
     }
@@ -226,7 +227,8 @@ impl Daemon {
         let reference = crate::daemon::import_reference(&opts.repo, &opts.tag)?;
         let upper = c.rootfs().upper;
         let (reader, writer) = std::io::pipe().map_err(|e| Error::system("create pipe", e))?;
-        let writer_thread = std::thread::spawn(move || write_layer(&upper, writer).map(drop));
+        let made = MadeForMounts::load(&c.dir);
+        let writer_thread = std::thread::spawn(move || write_layer(&upper, made, writer).map(drop));
         let req = CommitRequest {
             config: image_config(&rec.spec),
             changes: opts.changes.clone(),
@@ -279,7 +281,7 @@ mod tests {
                 ("/etc/new".to_string(), ADDED)
             ]
         );
-        let tar = write_layer(&upper, Vec::new()).expect("layer");
+        let tar = write_layer(&upper, MadeForMounts::default(), Vec::new()).expect("layer");
         let mut a = tar::Archive::new(&tar[..]);
         let names: Vec<String> = a
             .entries()
