@@ -151,16 +151,18 @@ fn container_prune_removes_stopped_containers_as_dockerd() {
     );
     assert_eq!(v, json!({"ContainersDeleted": null, "SpaceReclaimed": 0}));
 
-    // The prompt: anything but y leaves everything in place.
+    // The prompt: anything but y (even `yes`) leaves everything in place.
     for cli in ["pier", "docker"] {
-        let o = output_with_stdin(d.cli_cmd(cli, &["container", "prune"]), b"n\n");
-        assert!(
-            String::from_utf8_lossy(&o.stdout).starts_with(
-                "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
-            ),
-            "{cli}: {o:?}"
-        );
-        assert!(exists(&d, "keep"), "{cli}");
+        for answer in [&b"n\n"[..], b"yes\n"] {
+            let o = output_with_stdin(d.cli_cmd(cli, &["container", "prune"]), answer);
+            assert_eq!(o.status.code(), Some(0), "{cli}");
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout),
+                "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ",
+                "{cli}"
+            );
+            assert!(exists(&d, "keep"), "{cli}");
+        }
     }
 
     // until: containers created after the time stay (pier and docker CLIs).

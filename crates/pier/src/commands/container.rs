@@ -42,7 +42,8 @@ fn prune(client: &Client, a: &ContainerPruneArgs) -> anyhow::Result<i32> {
         io::stdout().flush().context("flush stdout")?;
         let mut answer = String::new();
         io::stdin().read_line(&mut answer).context("read answer")?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        // docker 28 takes `y` or `Y` only (`yes` cancels too).
+        if !answer.trim().eq_ignore_ascii_case("y") {
             return Ok(0);
         }
     }
