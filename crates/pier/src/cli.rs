@@ -117,6 +117,10 @@ pub enum Command {
     /// Show the Pier version information
     #[command(override_usage = "pier version [OPTIONS]")]
     Version,
+    /// Manage containers
+    #[command(subcommand)]
+    #[command(override_usage = "pier container COMMAND")]
+    Container(crate::commands::container::ContainerCommand),
     /// Manage volumes
     #[command(subcommand)]
     #[command(override_usage = "pier volume COMMAND")]
@@ -316,6 +320,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Remove the specified link
+    #[arg(short = 'l', long = "link")]
+    pub link: bool,
     /// Remove anonymous volumes associated with the container
     #[arg(short = 'v', long = "volumes")]
     pub volumes: bool,

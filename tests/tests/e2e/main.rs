@@ -15,6 +15,7 @@ mod images;
 mod lifecycle_events;
 mod lifecycle_health;
 mod lifecycle_restart;
+mod lifecycle_semantics;
 mod logs;
 mod model;
 mod network_basic;

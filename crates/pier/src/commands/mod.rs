@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod commit;
+pub mod container;
 pub mod cp;
 pub mod create_request;
 pub mod diff;
@@ -63,6 +64,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Volume(c) => volume::volume(client, c),
         Command::Network(c) => network::network(client, c),
         Command::Port(a) => port::port(client, &a),
+        Command::Container(c) => container::container(client, c),
         Command::Cp(a) => cp::cp(client, &a),
         Command::Export(a) => export::export(client, &a),
         Command::Diff(a) => diff::diff(client, &a),

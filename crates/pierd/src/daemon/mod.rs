@@ -44,6 +44,7 @@ pub use lifecycle::control::WaitOutcome;
 pub use lifecycle::create::CreateOptions;
 pub use lifecycle::create::Created;
 pub use lifecycle::list::{ListFilters, ListOptions};
+pub use lifecycle::prune::PruneFilters;
 pub use storage::volumes::parse_filters as volume_filters;
 pub use streams::attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use streams::exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
@@ -170,6 +171,8 @@ pub struct Daemon {
     pub networks: Arc<crate::network::Networks>,
     /// What a SIGHUP reload may change (`reload`).
     live_cfg: std::sync::RwLock<reload::LiveConfig>,
+    /// Set while a container prune runs (dockerd allows one at a time).
+    prune_running: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -205,6 +208,7 @@ impl Daemon {
             events: events::Journal::new(cfg_events_path),
             networks,
             live_cfg: std::sync::RwLock::new(live_cfg),
+            prune_running: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

@@ -8,14 +8,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pier_api::container::{
-    ContainerCreateRequest, ContainerInspect, ContainerSummary, HostConfig, IdResponse, TopResponse, UpdateResponse,
-    WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerInspect, ContainerPruneResponse, ContainerSummary, HostConfig, IdResponse,
+    TopResponse, UpdateResponse, WaitError, WaitResponse,
 };
 
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::AppState;
-use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
+use crate::daemon::{CreateOptions, ListFilters, ListOptions, PruneFilters, WaitCondition};
 
 pub async fn create(
     State(d): State<AppState>,
@@ -138,9 +138,32 @@ pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, params: P
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /containers/{parent}/{alias}`: dockerd's route is
+/// `/containers/{name:.*}`, so a link name (`parent/alias`) reaches `rm`.
+pub async fn remove_nested(
+    State(d): State<AppState>,
+    Path((parent, alias)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    remove(State(d), Path(format!("{parent}/{alias}")), params).await
+}
+
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    if params.flag("link") {
+        d.remove_link(&id)?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     d.remove(&id, params.flag("force"), params.flag("v")).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<ContainerPruneResponse>> {
+    let filters = PruneFilters::parse(params.get("filters").unwrap_or(""), pier_time::now_unix())?;
+    let pruned = d.container_prune(filters).await?;
+    Ok(Json(ContainerPruneResponse {
+        containers_deleted: (!pruned.deleted.is_empty()).then_some(pruned.deleted),
+        space_reclaimed: pruned.reclaimed,
+    }))
 }
 
 /// The 200 headers go out at once; the body follows when the condition

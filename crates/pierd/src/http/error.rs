@@ -66,6 +66,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::System { .. }
         | Error::NotPaused(_)
         | Error::PsArgs(_)
+        | Error::Plain(_)
         | Error::UpdateFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

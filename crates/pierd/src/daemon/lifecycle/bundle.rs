@@ -8,6 +8,7 @@ use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
 use crate::daemon::storage::confined::{read_user_db, Root};
+use crate::daemon::storage::made_for_mounts;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::{CgroupnsMode, SeccompPolicy};
@@ -197,6 +198,10 @@ impl Daemon {
         input.cgroupns_private = spec_.cgroupns == CgroupnsMode::Private;
         input.oom_score_adj = spec_.oom_score_adj;
         input.annotations = spec_.annotations.clone();
+        let targets = made_for_mounts::user_targets(&c.dir, &spec_.storage.tmpfs);
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         input.resources = spec_.resources.clone();
         input.block_devices = block_device_numbers(&spec_.resources)?;
@@ -206,6 +211,11 @@ impl Daemon {
         self.apply_isolation(c, &mut input, spec_, &group)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
+        let targets = made_for_mounts::targets(oci.mounts().as_deref().unwrap_or_default());
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            // The runtime makes what is missing; `diff` then shows it.
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
         let health = self.prepare_probe(c, &oci, &input, host.cap_bounding, spec_)?;
 

@@ -14,6 +14,7 @@ pub(crate) mod monitor;
 pub(crate) mod networking;
 pub(crate) mod oom;
 pub(crate) mod pause;
+pub(crate) mod prune;
 pub(crate) mod remove;
 pub(crate) mod restart;
 pub(crate) mod restore;
