@@ -12,7 +12,7 @@ use futures_util::TryStreamExt;
 use pier_api::volume::{CommitResponse, ContainerChange, PathStat, PATH_STAT_HEADER};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::channel_body::{channel_body, ChannelWriter};
+use super::channel_body::{channel_body, ChannelWriter, TailHold};
 use super::error::{ApiError, ApiResult, Params};
 use super::AppState;
 use crate::daemon::{CommitOptions, Daemon};
@@ -50,10 +50,18 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, params: Para
     let frozen = d.freeze_for_copy(&id).await?;
     let rt = tokio::runtime::Handle::current();
     let done = Daemon::blocking_task("archive path", move || {
-        let out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
-        let r = d.archive_read(&id, &path, |st| drop(stat_tx.send(st)), out);
-        // Thawed before the stream's end reaches the client.
+        // The tar's end (two zero blocks) is held back until the container
+        // is thawed: a client stops reading there, and must find it thawed.
+        let held = TailHold::new(ChannelWriter { tx: tx.clone() }, 1024);
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, held);
+        let mut r = d.archive_read(&id, &path, |st| drop(stat_tx.send(st)), &mut out);
         rt.block_on(frozen.thaw());
+        if r.is_ok() {
+            let end = out.into_inner().map_err(|e| e.into_error()).and_then(TailHold::finish);
+            if let Err(e) = end {
+                r = Err(Error::system("archive path", e));
+            }
+        }
         if let Err(e) = &r {
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
