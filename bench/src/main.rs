@@ -56,6 +56,14 @@ struct Args {
     /// MiB streamed through attach (default 500; quick 8).
     #[arg(long)]
     attach_mib: Option<u64>,
+    /// Run only these scenarios (comma separated: start, exec, limits,
+    /// memory, health, logs, attach); default all.
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
+    /// Containers with a healthcheck in the health scenario (default 100;
+    /// quick 5).
+    #[arg(long)]
+    health_containers: Option<usize>,
     /// Container counts for the memory metrics (default 10,100; quick 5).
     #[arg(long, value_delimiter = ',')]
     containers: Option<Vec<usize>>,
@@ -237,28 +245,36 @@ fn main() -> Result<()> {
         eprintln!("pier-bench: {n}: {w}");
     }
 
+    let wants = |name: &str| !proc::interrupted() && args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     let mut tables = Vec::new();
-    tables.extend(bench::start(&mut slots, &plan));
-    tables.extend(bench::exec(&mut slots, &plan));
-    if !proc::interrupted() {
+    if wants("start") {
+        tables.extend(bench::start(&mut slots, &plan));
+    }
+    if wants("exec") {
+        tables.extend(bench::exec(&mut slots, &plan));
+    }
+    if wants("limits") {
         tables.extend(bench::start_with_limits(&mut slots, &plan));
     }
-    if !proc::interrupted() {
+    if wants("memory") {
         tables.extend(bench::memory(&mut slots, &plan));
     }
-    if !proc::interrupted() {
-        let (checked, window) = if args.quick { (5, 5) } else { (100, 20) };
+    if wants("health") {
+        let checked = args
+            .health_containers
+            .unwrap_or(if args.quick { 5 } else { 100 })
+            .max(1);
         let hp = health::HealthPlan {
             checked,
             plain: checked.min(10),
-            window: Duration::from_secs(window),
+            window: Duration::from_secs(if args.quick { 5 } else { 20 }),
         };
         tables.extend(health::health(&mut slots, hp));
     }
-    if !proc::interrupted() {
+    if wants("logs") {
         tables.extend(bench::logs(&mut slots, &plan));
     }
-    if !proc::interrupted() {
+    if wants("attach") {
         tables.extend(bench::attach(&mut slots, &plan));
     }
     if proc::interrupted() {
