@@ -285,6 +285,7 @@ impl Daemon {
         cfg.cgroup_parent = file.cgroup_parent.filter(|p| !p.is_empty());
         cfg.init = file.init.unwrap_or(false);
         cfg.init_path = file.init_path;
+        cfg.cri = pierd::config::CriConfig::from_file(file.cri.as_ref(), None).unwrap_or_else(|e| panic!("{e}"));
         for (name, r) in file.runtimes.unwrap_or_default() {
             cfg.runtimes.insert(name, PathBuf::from(r.path));
         }

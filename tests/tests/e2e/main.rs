@@ -9,6 +9,7 @@
 //! precondition fails the test; nothing is skipped.
 
 mod attach;
+mod cri_images;
 mod engine;
 mod exec;
 mod images;
