@@ -17,7 +17,7 @@ use serde_json::json;
 use super::images::{Layout, Registry};
 
 /// A short temp dir for the CRI socket (unix socket paths are short).
-fn socket_dir() -> tempfile::TempDir {
+pub(crate) fn socket_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("pc")
         .tempdir_in("/tmp")
@@ -32,14 +32,14 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Both CRI clients on `socket`.
-struct Cri {
-    rt: tokio::runtime::Runtime,
-    runtime: RuntimeServiceClient<Channel>,
-    images: ImageServiceClient<Channel>,
+pub(crate) struct Cri {
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) runtime: RuntimeServiceClient<Channel>,
+    pub(crate) images: ImageServiceClient<Channel>,
 }
 
 impl Cri {
-    fn connect(socket: &Path, d: &Daemon) -> Cri {
+    pub(crate) fn connect(socket: &Path, d: &Daemon) -> Cri {
         let rt = runtime();
         let channel = rt
             .block_on(pier_cri_api::connect_unix(socket.to_path_buf()))
@@ -145,8 +145,8 @@ fn cri_version_and_status_beside_the_docker_api() {
 
     // What is not built yet says so.
     let err = rt
-        .block_on(c.runtime.list_pod_sandbox(cri::ListPodSandboxRequest { filter: None }))
-        .expect_err("ListPodSandbox is not implemented yet");
+        .block_on(c.runtime.list_containers(cri::ListContainersRequest { filter: None }))
+        .expect_err("ListContainers is not implemented yet");
     assert_eq!(err.code(), Code::Unimplemented);
 
     // The Docker API is unaffected.
@@ -183,7 +183,7 @@ fn walk_sockets(dir: &Path) -> Vec<PathBuf> {
 
 /// A registry holding `library/cribox:latest` (user 1000) and
 /// `pause:3.9` (user nobody), both busybox.
-fn registry_with_images(work: &Path) -> Registry {
+pub(crate) fn registry_with_images(work: &Path) -> Registry {
     let registry = Registry::start();
     let busybox = std::fs::read(busybox_tar(work)).expect("busybox tar");
     let mut layout = Layout::new(&work.join("layout"));
@@ -191,7 +191,11 @@ fn registry_with_images(work: &Path) -> Registry {
     let cribox = layout.image("amd64", std::slice::from_ref(&busybox), &["/bin/sh"]);
     layout.tag("cribox", cribox);
     layout.user = "nobody".into();
-    let pause = layout.image("amd64", &[busybox], &["/bin/sleep", "1000000"]);
+    let pause = layout.image(
+        "amd64",
+        &[busybox],
+        &["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
+    );
     layout.tag("pause", pause);
     layout.finish();
     registry.push(&layout.dir, "cribox", "library/cribox:latest", &[]);

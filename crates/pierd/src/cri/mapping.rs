@@ -227,3 +227,185 @@ mod tests {
             .any(|c| c.r#type == "NetworkReady" && !c.status && !c.reason.is_empty()));
     }
 }
+
+/// Labels marking Pier containers that belong to the CRI.
+pub mod keys {
+    /// `sandbox` (a pod's infra container) or `container`.
+    pub const KIND: &str = "io.pier.cri.kind";
+    pub const SANDBOX: &str = "sandbox";
+    pub const POD_NAME: &str = "io.pier.cri.pod.name";
+    pub const POD_NAMESPACE: &str = "io.pier.cri.pod.namespace";
+    pub const POD_UID: &str = "io.pier.cri.pod.uid";
+    pub const POD_ATTEMPT: &str = "io.pier.cri.pod.attempt";
+    /// The CRI's own labels are kept under this prefix, its annotations
+    /// under [`ANNOTATION`].
+    pub const LABEL: &str = "io.pier.cri.label/";
+    pub const ANNOTATION: &str = "io.pier.cri.annotation/";
+}
+
+/// The Pier container name of a pod's infra container (dockershim's form).
+pub fn sandbox_name(m: &cri::PodSandboxMetadata) -> String {
+    format!("k8s_POD_{}_{}_{}_{}", m.name, m.namespace, m.uid, m.attempt)
+}
+
+/// The Pier labels recording a sandbox's metadata, labels and annotations.
+pub fn sandbox_labels(config: &cri::PodSandboxConfig) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    out.insert(keys::KIND.to_string(), keys::SANDBOX.to_string());
+    if let Some(m) = &config.metadata {
+        out.insert(keys::POD_NAME.to_string(), m.name.clone());
+        out.insert(keys::POD_NAMESPACE.to_string(), m.namespace.clone());
+        out.insert(keys::POD_UID.to_string(), m.uid.clone());
+        out.insert(keys::POD_ATTEMPT.to_string(), m.attempt.to_string());
+    }
+    for (k, v) in &config.labels {
+        out.insert(format!("{}{k}", keys::LABEL), v.clone());
+    }
+    for (k, v) in &config.annotations {
+        out.insert(format!("{}{k}", keys::ANNOTATION), v.clone());
+    }
+    out
+}
+
+/// What [`sandbox_labels`] recorded: `None` unless these are a sandbox's.
+pub struct SandboxInfo {
+    pub metadata: cri::PodSandboxMetadata,
+    pub labels: std::collections::HashMap<String, String>,
+    pub annotations: std::collections::HashMap<String, String>,
+}
+
+pub fn sandbox_info(labels: &std::collections::BTreeMap<String, String>) -> Option<SandboxInfo> {
+    if labels.get(keys::KIND).map(String::as_str) != Some(keys::SANDBOX) {
+        return None;
+    }
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    let strip = |prefix: &str| {
+        labels
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+            .collect()
+    };
+    Some(SandboxInfo {
+        metadata: cri::PodSandboxMetadata {
+            name: get(keys::POD_NAME),
+            namespace: get(keys::POD_NAMESPACE),
+            uid: get(keys::POD_UID),
+            attempt: get(keys::POD_ATTEMPT).parse().unwrap_or(0),
+        },
+        labels: strip(keys::LABEL),
+        annotations: strip(keys::ANNOTATION),
+    })
+}
+
+/// The Docker-style create request of a pod's infra container: the pause
+/// image holding the pod's IPC (shareable) and UTS namespaces (PID too with
+/// `pid = POD`); host namespaces where the pod asks for `NODE`. The network
+/// namespace has loopback only until CNI lands (`NetworkMode: none`).
+pub fn sandbox_request(config: &cri::PodSandboxConfig, image: &str) -> serde_json::Value {
+    const NODE: i32 = cri::NamespaceMode::Node as i32;
+    let linux = config.linux.as_ref();
+    let ns = linux
+        .and_then(|l| l.security_context.as_ref())
+        .and_then(|s| s.namespace_options.as_ref());
+    let mode = |m: Option<i32>, host: &str, own: &str| {
+        if m == Some(NODE) {
+            host.to_string()
+        } else {
+            own.to_string()
+        }
+    };
+    let network = mode(ns.map(|n| n.network), "host", "none");
+    let hostname = if network == "host" {
+        ""
+    } else {
+        config.hostname.as_str()
+    };
+    let sysctls: std::collections::BTreeMap<String, String> = linux
+        .map(|l| l.sysctls.clone().into_iter().collect())
+        .unwrap_or_default();
+    serde_json::json!({
+        "Image": image,
+        "Hostname": hostname,
+        "Labels": sandbox_labels(config),
+        "HostConfig": {
+            "NetworkMode": network,
+            "IpcMode": mode(ns.map(|n| n.ipc), "host", "shareable"),
+            "PidMode": mode(ns.map(|n| n.pid), "host", ""),
+            "Sysctls": sysctls,
+        },
+    })
+}
+
+/// Whether `labels` (a CRI object's) carry every pair of `selector`.
+pub fn selected(
+    selector: &std::collections::HashMap<String, String>,
+    labels: &std::collections::HashMap<String, String>,
+) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[cfg(test)]
+mod sandbox_tests {
+    use super::*;
+
+    fn config() -> cri::PodSandboxConfig {
+        cri::PodSandboxConfig {
+            metadata: Some(cri::PodSandboxMetadata {
+                name: "web".into(),
+                uid: "u1".into(),
+                namespace: "default".into(),
+                attempt: 2,
+            }),
+            hostname: "web-0".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            annotations: [("note".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sandbox_round_trips_through_labels() {
+        let c = config();
+        assert_eq!(
+            sandbox_name(c.metadata.as_ref().expect("metadata")),
+            "k8s_POD_web_default_u1_2"
+        );
+        let labels = sandbox_labels(&c);
+        let info = sandbox_info(&labels).expect("a sandbox");
+        assert_eq!(Some(info.metadata), c.metadata);
+        assert_eq!(info.labels, c.labels);
+        assert_eq!(info.annotations, c.annotations);
+        assert!(sandbox_info(&Default::default()).is_none());
+        assert!(selected(&[("app".to_string(), "web".to_string())].into(), &info.labels));
+        assert!(!selected(&[("app".to_string(), "db".to_string())].into(), &info.labels));
+    }
+
+    #[test]
+    fn sandbox_request_namespaces() {
+        let r = sandbox_request(&config(), "registry.k8s.io/pause:3.9");
+        assert_eq!(r["Hostname"], "web-0");
+        assert_eq!(r["HostConfig"]["NetworkMode"], "none");
+        assert_eq!(r["HostConfig"]["IpcMode"], "shareable");
+        assert_eq!(r["HostConfig"]["PidMode"], "");
+        let mut c = config();
+        c.linux = Some(cri::LinuxPodSandboxConfig {
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Node as i32,
+                    pid: cri::NamespaceMode::Node as i32,
+                    ipc: cri::NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            sysctls: [("kernel.shm_rmid_forced".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        });
+        let r = sandbox_request(&c, "p");
+        assert_eq!(r["HostConfig"]["NetworkMode"], "host");
+        assert_eq!(r["HostConfig"]["IpcMode"], "host");
+        assert_eq!(r["HostConfig"]["PidMode"], "host");
+        assert_eq!(r["Hostname"], "");
+        assert_eq!(r["HostConfig"]["Sysctls"]["kernel.shm_rmid_forced"], "1");
+    }
+}

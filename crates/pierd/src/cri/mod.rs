@@ -8,6 +8,7 @@
 mod images;
 pub mod mapping;
 mod runtime;
+mod sandbox;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

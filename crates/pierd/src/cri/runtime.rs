@@ -1,6 +1,6 @@
-//! CRI `RuntimeService`: `Version` and `Status` so far; every other RPC
-//! answers UNIMPLEMENTED (the generated default stubs) until pod sandboxes
-//! and containers land.
+//! CRI `RuntimeService`: `Version`, `Status` and pod sandboxes (`sandbox`);
+//! every other RPC answers UNIMPLEMENTED (the generated default stubs)
+//! until containers land.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use pier_cri_api::tonic::{Request, Response, Status};
 use pier_cri_api::v1 as cri;
 use pier_cri_api::v1::runtime_service_server::RuntimeService;
 
-use super::mapping;
+use super::{mapping, sandbox};
 use crate::daemon::Daemon;
 
 /// The CRI version this server implements (`VersionResponse.version`).
@@ -53,5 +53,60 @@ impl RuntimeService for Runtime {
             }],
             features: None,
         }))
+    }
+
+    async fn run_pod_sandbox(
+        &self,
+        request: Request<cri::RunPodSandboxRequest>,
+    ) -> Result<Response<cri::RunPodSandboxResponse>, Status> {
+        let request = request.into_inner();
+        if !request.runtime_handler.is_empty() && !self.daemon.cfg.knows_runtime(&request.runtime_handler) {
+            return Err(Status::invalid_argument(format!(
+                "unknown runtime handler {:?}",
+                request.runtime_handler
+            )));
+        }
+        let config = request
+            .config
+            .ok_or_else(|| Status::invalid_argument("no sandbox config"))?;
+        let id = sandbox::run(&self.daemon, config).await?;
+        Ok(Response::new(cri::RunPodSandboxResponse { pod_sandbox_id: id }))
+    }
+
+    async fn stop_pod_sandbox(
+        &self,
+        request: Request<cri::StopPodSandboxRequest>,
+    ) -> Result<Response<cri::StopPodSandboxResponse>, Status> {
+        sandbox::stop(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::StopPodSandboxResponse {}))
+    }
+
+    async fn remove_pod_sandbox(
+        &self,
+        request: Request<cri::RemovePodSandboxRequest>,
+    ) -> Result<Response<cri::RemovePodSandboxResponse>, Status> {
+        sandbox::remove(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::RemovePodSandboxResponse {}))
+    }
+
+    async fn pod_sandbox_status(
+        &self,
+        request: Request<cri::PodSandboxStatusRequest>,
+    ) -> Result<Response<cri::PodSandboxStatusResponse>, Status> {
+        let id = request.into_inner().pod_sandbox_id;
+        let c = sandbox::find(&self.daemon, &id).ok_or_else(|| sandbox::not_found(&id))?;
+        let (_, status) = sandbox::view(&c).ok_or_else(|| sandbox::not_found(&id))?;
+        Ok(Response::new(cri::PodSandboxStatusResponse {
+            status: Some(status),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_pod_sandbox(
+        &self,
+        request: Request<cri::ListPodSandboxRequest>,
+    ) -> Result<Response<cri::ListPodSandboxResponse>, Status> {
+        let items = sandbox::list(&self.daemon, request.into_inner().filter);
+        Ok(Response::new(cri::ListPodSandboxResponse { items }))
     }
 }
