@@ -21,6 +21,12 @@ pub enum ImageError {
     /// The body is not a (possibly compressed) tar archive, or it is truncated.
     #[error("invalid archive: {reason}")]
     InvalidArchive { reason: String },
+    /// A `load` body that is not an image archive, in dockerd's words: Go's
+    /// `archive/tar` errors for a stream that is not a tar, `invalid
+    /// archive: does not contain a manifest.json` for a tar that holds no
+    /// image.
+    #[error("{message}")]
+    NotAnImageArchive { message: String },
     /// The archive holds an entry that would escape its layer or that the
     /// store refuses to create.
     #[error("refusing archive entry {entry:?}: {reason}")]

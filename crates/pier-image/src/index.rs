@@ -24,6 +24,27 @@ pub(crate) struct RemovePlan {
     pub delete: bool,
 }
 
+/// The containers that use an image (ids), as the caller finds them: the
+/// first running one (paused and restarting count) and the first stopped
+/// one. The store knows no containers; the daemon does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageUsers {
+    pub running: Option<String>,
+    pub stopped: Option<String>,
+}
+
+impl ImageUsers {
+    fn any(&self) -> Option<&str> {
+        self.running.as_deref().or(self.stopped.as_deref())
+    }
+}
+
+/// dockerd's `stringid.TruncateID`: the first 12 hex digits.
+fn truncate_id(id: &str) -> &str {
+    let hex = id.rsplit(':').next().unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
 /// `sha256:<hex>` → `<hex>`.
 pub(crate) fn id_hex(id: &str) -> &str {
     id.strip_prefix("sha256:").unwrap_or(id)
@@ -107,47 +128,100 @@ impl Index {
         }
     }
 
-    /// Docker's `ImageDelete` rules, minus the container check the caller does.
+    /// Docker's `ImageDelete` rules for an image no container uses.
+    #[cfg(test)]
     pub fn plan_remove(&self, name_or_id: &str, force: bool) -> Result<RemovePlan, ImageError> {
+        self.plan_remove_used(name_or_id, force, &ImageUsers::default())
+    }
+
+    /// dockerd's `ImageDelete` rules (`daemon/images/image_delete.go`),
+    /// with the containers that use the image:
+    ///
+    /// - By reference: the reference goes (with the same repository's
+    ///   digest references once its last tag goes). Without `force` that is
+    ///   refused when it is the image's only name and a container uses the
+    ///   image. Once no reference is left, the image is deleted, unless a
+    ///   container uses it: then it stays, untagged (as dockerd's
+    ///   containerd store keeps it), so the container still starts.
+    /// - By id: a running container refuses (even with `force`); without
+    ///   `force`, so do a stopped one and references in several
+    ///   repositories. Otherwise every reference goes and the image is
+    ///   deleted, or kept untagged while a (stopped) container uses it.
+    pub fn plan_remove_used(
+        &self,
+        name_or_id: &str,
+        force: bool,
+        users: &ImageUsers,
+    ) -> Result<RemovePlan, ImageError> {
         let id = self.resolve_id(name_or_id)?;
         let refs: Vec<&Reference> = self.refs.values().filter(|(_, i)| *i == id).map(|(r, _)| r).collect();
         let by_id = id.starts_with(name_or_id) || id_hex(&id).starts_with(name_or_id);
+        let short_id = truncate_id(&id);
+        let conflict = |hard: bool, what: String| ImageError::Conflict {
+            message: format!(
+                "conflict: unable to delete {short_id} ({}) - {what}",
+                if hard { "cannot be forced" } else { "must be forced" }
+            ),
+        };
         if !by_id {
-            // Resolved through a reference: untag it. When no tag is left,
-            // the digest references go too and the image is deleted, as
-            // docker does.
-            let canonical = Reference::parse(name_or_id)?.canonical();
-            let tags_left = refs
-                .iter()
-                .filter(|r| r.digest().is_none() && r.canonical() != canonical)
-                .count();
-            let mut untag = vec![canonical.clone()];
-            if tags_left == 0 {
-                untag.extend(
-                    refs.iter()
-                        .filter(|r| r.digest().is_some())
-                        .map(|r| r.canonical())
-                        .filter(|c| *c != canonical),
-                );
+            let named = Reference::parse(name_or_id)?;
+            if !force && is_single_reference(&refs) {
+                if let Some(user) = users.any() {
+                    return Err(ImageError::Conflict {
+                        message: format!(
+                            "conflict: unable to remove repository reference {name_or_id:?} (must force) - container {} is using its referenced image {short_id}",
+                            truncate_id(user)
+                        ),
+                    });
+                }
             }
+            let canonical = named.canonical();
+            let mut untag = vec![canonical.clone()];
+            // A tag removed: when no other tag of that repository is left,
+            // its digest references go too (dockerd does the same).
+            if named.digest().is_none() {
+                let same_repo = |r: &&&Reference| r.name() == named.name();
+                let tag_left = refs
+                    .iter()
+                    .filter(same_repo)
+                    .any(|r| r.digest().is_none() && r.canonical() != canonical);
+                if !tag_left {
+                    untag.extend(
+                        refs.iter()
+                            .filter(same_repo)
+                            .filter(|r| r.digest().is_some())
+                            .map(|r| r.canonical()),
+                    );
+                }
+            }
+            let left = refs.iter().filter(|r| !untag.contains(&r.canonical())).count();
             return Ok(RemovePlan {
                 id,
                 untag,
-                delete: tags_left == 0,
+                delete: left == 0 && users.any().is_none(),
             });
         }
-        if !force && !is_single_reference(&refs) {
-            return Err(ImageError::Conflict {
-                message: format!(
-                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                    &id_hex(&id)[..12]
-                ),
-            });
+        if let Some(user) = &users.running {
+            return Err(conflict(
+                true,
+                format!("image is being used by running container {}", truncate_id(user)),
+            ));
+        }
+        if !force {
+            if !refs.is_empty() && !is_single_reference(&refs) {
+                return Err(conflict(false, "image is referenced in multiple repositories".into()));
+            }
+            if let Some(user) = &users.stopped {
+                return Err(conflict(
+                    false,
+                    format!("image is being used by stopped container {}", truncate_id(user)),
+                ));
+            }
         }
         Ok(RemovePlan {
             id,
             untag: refs.iter().map(|r| r.canonical()).collect(),
-            delete: true,
+            delete: users.stopped.is_none(),
         })
     }
 
@@ -277,6 +351,71 @@ mod tests {
         let plan = ix.plan_remove("b", false).expect("single tag");
         assert!(plan.delete);
         assert_eq!(plan.untag, ["docker.io/library/other:latest"]);
+    }
+
+    fn users(running: Option<&str>, stopped: Option<&str>) -> ImageUsers {
+        ImageUsers {
+            running: running.map(|c| format!("{}{}", c, "0".repeat(64 - c.len()))),
+            stopped: stopped.map(|c| format!("{}{}", c, "0".repeat(64 - c.len()))),
+        }
+    }
+
+    fn conflict(r: Result<RemovePlan, ImageError>) -> String {
+        match r {
+            Err(ImageError::Conflict { message }) => message,
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_used_image_is_untagged_never_deleted() {
+        let (ix, _, idb) = index();
+        let stopped = users(None, Some("c1c1c1c1c1c1"));
+        // Its only name, without force: dockerd's 409.
+        assert_eq!(
+            conflict(ix.plan_remove_used("other", false, &stopped)),
+            "conflict: unable to remove repository reference \"other\" (must force) - container c1c1c1c1c1c1 is using its referenced image bbbbbbbbbbbb"
+        );
+        // With force, by name, stopped or running: untagged, kept.
+        for u in [&stopped, &users(Some("a1a1a1a1a1a1"), None)] {
+            let plan = ix.plan_remove_used("other", true, u).expect("forced");
+            assert_eq!(plan.untag, ["docker.io/library/other:latest"]);
+            assert!(!plan.delete, "a used image stays");
+            assert_eq!(plan.id, idb);
+        }
+        // One of several tags: untagged without force.
+        let plan = ix.plan_remove_used("busybox:1", false, &stopped).expect("untag");
+        assert!(!plan.delete);
+        // By id: a running container refuses even with force.
+        let running = users(Some("a1a1a1a1a1a1"), None);
+        assert_eq!(
+            conflict(ix.plan_remove_used(&idb, true, &running)),
+            "conflict: unable to delete bbbbbbbbbbbb (cannot be forced) - image is being used by running container a1a1a1a1a1a1"
+        );
+        assert_eq!(
+            conflict(ix.plan_remove_used("bbbb", false, &stopped)),
+            "conflict: unable to delete bbbbbbbbbbbb (must be forced) - image is being used by stopped container c1c1c1c1c1c1"
+        );
+        let plan = ix.plan_remove_used("bbbb", true, &stopped).expect("forced by id");
+        assert_eq!(plan.untag, ["docker.io/library/other:latest"]);
+        assert!(!plan.delete, "a used image stays");
+        // Unused: deleted as before.
+        assert!(
+            ix.plan_remove_used("bbbb", false, &ImageUsers::default())
+                .expect("unused")
+                .delete
+        );
+    }
+
+    #[test]
+    fn digest_references_of_another_repository_keep_the_image() {
+        let (mut ix, ida, _) = index();
+        let digest = format!("docker.io/library/mirror@sha256:{}", "e".repeat(64));
+        ix.set_ref(r(&digest), &ida);
+        ix.remove_ref("docker.io/library/busybox:1");
+        let plan = ix.plan_remove("busybox", false).expect("plan");
+        assert_eq!(plan.untag, ["docker.io/library/busybox:latest"]);
+        assert!(!plan.delete, "mirror@sha256 still names it");
     }
 
     #[test]

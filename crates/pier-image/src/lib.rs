@@ -50,6 +50,7 @@ pub use changes::apply_changes;
 pub use commit::CommitRequest;
 pub use error::ImageError;
 pub use image::{Healthcheck, Image, ImageConfig, Removed};
+pub use index::ImageUsers;
 pub use load::Loaded;
 pub use pull::{short_id, PullEvent, PullOptions, Pulled, RemoteImage};
 pub use reference::Reference;

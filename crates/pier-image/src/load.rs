@@ -102,11 +102,9 @@ impl Spread {
         let mut members = HashMap::new();
         let stream = crate::compression::decompressed(body)?;
         let mut archive = tar::Archive::new(stream);
-        let entries = archive
-            .entries()
-            .map_err(|e| ImageError::invalid_archive(e.to_string()))?;
+        let entries = archive.entries().map_err(tar_error)?;
         for (n, entry) in entries.enumerate() {
-            let mut entry = entry.map_err(|e| ImageError::invalid_archive(e.to_string()))?;
+            let mut entry = entry.map_err(tar_error)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let kind = entry.header().entry_type();
             if kind.is_dir() || matches!(kind, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader) {
@@ -178,26 +176,56 @@ struct SaveManifestEntry {
     layers: Vec<String>,
 }
 
+/// A stream the tar reader refused, as Go's `archive/tar` words it
+/// (dockerd untars a load body with it): a short block is `unexpected
+/// EOF`, anything else that is not a header `archive/tar: invalid tar
+/// header`.
+fn tar_error(e: io::Error) -> ImageError {
+    let text = e.to_string();
+    let message = if e.kind() == io::ErrorKind::UnexpectedEof || text.contains("failed to read entire block") {
+        "unexpected EOF".to_string()
+    } else if text.contains("checksum mismatch") || text.contains("numeric field") {
+        "archive/tar: invalid tar header".to_string()
+    } else {
+        text
+    };
+    ImageError::NotAnImageArchive { message }
+}
+
+/// dockerd's answer (since v29; 28 tried the pre-1.10 format and said
+/// `open …/repositories: no such file or directory`) to a tar without
+/// an image, which includes an empty body.
+fn no_manifest() -> ImageError {
+    ImageError::NotAnImageArchive {
+        message: "invalid archive: does not contain a manifest.json".to_string(),
+    }
+}
+
 impl ImageStore {
     /// Loads every image in the archive `body` (docker save format or OCI
     /// layout, plain or compressed) and tags them as it says. Blocking.
     pub fn load_archive(&self, body: impl Read) -> Result<Vec<Loaded>, ImageError> {
+        let mut body = io::BufReader::new(body);
+        let empty = io::BufRead::fill_buf(&mut body)
+            .map_err(|e| ImageError::invalid_archive(format!("read body: {e}")))?
+            .is_empty();
+        if empty {
+            return Err(no_manifest());
+        }
         let spread = Spread::new(self, body)?;
         if spread.has("manifest.json") {
             self.load_docker(&spread)
         } else if spread.has("index.json") {
             self.load_oci(&spread)
         } else {
-            Err(ImageError::invalid_archive(
-                "neither manifest.json nor index.json found: not an image archive",
-            ))
+            Err(no_manifest())
         }
     }
 
     fn load_docker(&self, spread: &Spread) -> Result<Vec<Loaded>, ImageError> {
         let bytes = spread.read_small("manifest.json")?;
-        let entries: Vec<SaveManifestEntry> =
-            serde_json::from_slice(&bytes).map_err(|e| ImageError::invalid_archive(format!("manifest.json: {e}")))?;
+        let entries: Vec<SaveManifestEntry> = serde_json::from_slice(&bytes)
+            .map_err(|e| ImageError::invalid_archive(format!("failed to decode manifest.json: {e}")))?;
         let mut loaded = Vec::new();
         for entry in entries {
             let config = spread.read_small(&entry.config)?;

@@ -40,7 +40,7 @@ use crate::changes::apply_changes;
 use crate::config::{from_blob, import_configuration};
 use crate::error::ImageError;
 use crate::image::{Image, ImageConfig, Removed};
-use crate::index::{id_hex, Index};
+use crate::index::{id_hex, ImageUsers, Index};
 use crate::reference::{is_full_hex_id, Reference};
 use crate::unpack::unpack_layer;
 pub(crate) use disk::TempDir;
@@ -189,14 +189,21 @@ impl ImageStore {
 
     /// Docker's `DELETE /images/{name}`: by reference it untags, and deletes
     /// the image with its unused layers once no reference is left; by id it
-    /// deletes, which needs `force` when the image has several tags.
-    /// The caller checks that no container uses the image.
+    /// deletes, which needs `force` when the image has several tags. For
+    /// an image no container uses.
     pub fn remove(&self, name_or_id: &str, force: bool) -> Result<Vec<Removed>, ImageError> {
+        self.remove_used(name_or_id, force, &ImageUsers::default())
+    }
+
+    /// [`ImageStore::remove`] of an image the containers `users` use:
+    /// dockerd's rules for that (`Index::plan_remove_used`); an image a
+    /// container uses is never deleted, only untagged.
+    pub fn remove_used(&self, name_or_id: &str, force: bool, users: &ImageUsers) -> Result<Vec<Removed>, ImageError> {
         let mut removed = Vec::new();
         let mut doomed_layers = Vec::new();
         {
             let mut index = self.lock();
-            let plan = index.plan_remove(name_or_id, force)?;
+            let plan = index.plan_remove_used(name_or_id, force, users)?;
             for canonical in &plan.untag {
                 if let Some(r) = index.remove_ref(canonical) {
                     removed.push(Removed::Untagged(r.to_string()));

@@ -300,6 +300,39 @@ pub enum ConfigError {
     Init(String),
     #[error("invalid cri.registry-hosts endpoint {0:?}: want http://HOST[:PORT] or https://HOST[:PORT]")]
     RegistryEndpoint(String),
+    /// A daemon label dockerd refuses, in its words.
+    #[error("{0}")]
+    Label(String),
+}
+
+/// dockerd's `ValidateLabel` for each label and `GetConflictFreeLabels`
+/// over them: `key=value`, outside docker's reserved namespaces, one
+/// value per key (a repeated identical label is kept once). Sorted.
+pub fn daemon_labels(labels: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut by_key: BTreeMap<&str, &str> = BTreeMap::new();
+    for label in labels {
+        let Some((key, value)) = label.split_once('=') else {
+            return Err(ConfigError::Label(format!("bad attribute format: {label}")));
+        };
+        let lowered = label.to_lowercase();
+        if ["com.docker.", "io.docker.", "org.dockerproject."]
+            .iter()
+            .any(|p| lowered.starts_with(p))
+        {
+            return Err(ConfigError::Label(format!(
+                "label {label} is not allowed: the namespaces com.docker.*, io.docker.*, and org.dockerproject.* are reserved for internal use"
+            )));
+        }
+        match by_key.insert(key, value) {
+            Some(old) if old != value => {
+                return Err(ConfigError::Label(format!(
+                    "conflict labels for {key}={value} and {key}={old}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(by_key.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
 /// dockerd's sysinfo for the cgroup hierarchy mounted at `root` (v1: one
@@ -464,6 +497,27 @@ mod tests {
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"socket":"tcp://x"}}"#).expect("parse");
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
+    }
+
+    #[test]
+    fn labels_as_dockerd_checks_them() {
+        let l = |v: &[&str]| daemon_labels(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&["b=2", "a=1", "a=1"]).expect("ok"), ["a=1", "b=2"]);
+        assert_eq!(l(&["a="]).expect("empty value"), ["a="]);
+        assert_eq!(
+            l(&["novalue"]).expect_err("bad").to_string(),
+            "bad attribute format: novalue"
+        );
+        assert_eq!(
+            l(&["a=1", "a=2"]).expect_err("conflict").to_string(),
+            "conflict labels for a=2 and a=1"
+        );
+        assert!(l(&["com.docker.x=1"])
+            .expect_err("reserved")
+            .to_string()
+            .ends_with("are reserved for internal use"));
+        let f = parse_file(Path::new("d.json"), r#"{"labels": ["env=prod"]}"#).expect("parse");
+        assert_eq!(f.labels, Some(vec!["env=prod".to_string()]));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod record;
 pub mod rootfs;
 pub mod shim;
 pub mod spec;
+pub mod sysinfo;
 pub mod volumes;
 
 use std::future::Future;

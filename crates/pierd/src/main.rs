@@ -47,6 +47,9 @@ struct Flags {
     /// The pier-shim binary (default: next to pierd).
     #[arg(long, env = "PIER_SHIM")]
     shim: Option<PathBuf>,
+    /// Set key=value labels to the daemon.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
 }
 
 fn read_config_file(flags: &Flags) -> anyhow::Result<FileConfig> {
@@ -164,13 +167,14 @@ fn main() -> anyhow::Result<()> {
     }
     cfg.log_opts = file.log_opts.clone().unwrap_or_default();
     cfg.detach_keys = file.detach_keys.clone();
+    let mut labels = file.labels.clone().unwrap_or_default();
+    labels.extend(flags.label.iter().cloned());
     cfg.live = pierd::daemon::reload::LiveConfig {
         debug: file.debug.unwrap_or(false),
-        labels: file.labels.clone().unwrap_or_default(),
+        labels: pierd::daemon::reload::check_labels(&labels).map_err(anyhow::Error::msg)?,
         insecure_registries: file.insecure_registries.clone().unwrap_or_default(),
         live_restore: file.live_restore.unwrap_or(false),
     };
-    pierd::daemon::reload::check_labels(&cfg.live.labels).map_err(anyhow::Error::msg)?;
     cfg.config_file = Some(
         flags
             .config_file

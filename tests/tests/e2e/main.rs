@@ -30,6 +30,7 @@ mod security_faults;
 mod security_private;
 mod security_seccomp;
 mod storage;
+mod system_semantics;
 mod tmux;
 
 use std::io::Write;

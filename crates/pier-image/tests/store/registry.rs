@@ -425,6 +425,31 @@ fn save_archive(manifest: &serde_json::Value, files: &[(&str, &[u8])]) -> Vec<u8
 }
 
 #[test]
+fn not_image_archives_fail_in_dockerds_words() {
+    require_root();
+    let mut noise = vec![0u8; 2048];
+    for (i, b) in noise.iter_mut().enumerate() {
+        *b = (i * 7 + 13) as u8;
+    }
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (Vec::new(), "invalid archive: does not contain a manifest.json"),
+        (noise, "archive/tar: invalid tar header"),
+        (b"hello".to_vec(), "unexpected EOF"),
+        (
+            Archive::new().file("hello.txt", b"hi\n").finish(),
+            "invalid archive: does not contain a manifest.json",
+        ),
+    ];
+    for (archive, want) in cases {
+        let t = TestStore::new();
+        let err = t.store.load_archive(&archive[..]).expect_err(want);
+        assert!(matches!(err, ImageError::NotAnImageArchive { .. }), "{err:?}");
+        assert_eq!(err.to_string(), want);
+        t.assert_empty();
+    }
+}
+
+#[test]
 fn hostile_load_archives_leave_nothing() {
     require_root();
     let layer = Archive::new().file("hello.txt", b"hi\n").finish();

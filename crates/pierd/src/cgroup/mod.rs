@@ -137,6 +137,20 @@ impl Cgroup {
         Some(Cgroup::V2(join_cgroup(&m.mount_point, &m.root, path)))
     }
 
+    /// A directory whose `cgroup.procs` (with its children's) lists every
+    /// process of the cgroup: v1's pids, memory or cpu hierarchy, or the
+    /// v2 one.
+    pub fn procs_dir(&self) -> Option<&Path> {
+        match self {
+            Cgroup::V1(d) => [&d.pids, &d.memory, &d.cpu, &d.cpuacct]
+                .into_iter()
+                .flatten()
+                .map(PathBuf::as_path)
+                .next(),
+            Cgroup::V2(p) => Some(p),
+        }
+    }
+
     /// Read one sample through `files` (kept open between samples);
     /// files that cannot be read count as zero: a controller may be
     /// missing, or the cgroup may be going away.
@@ -290,6 +304,20 @@ mod tests {
         assert_eq!(d.memory.as_deref(), Some(Path::new("/sys/fs/cgroup/memory/pier/abc")));
         assert_eq!(d.pids.as_deref(), Some(Path::new("/sys/fs/cgroup/pids/pier/abc")));
         assert_eq!(d.blkio.as_deref(), Some(Path::new("/sys/fs/cgroup/blkio/pier/abc")));
+    }
+
+    #[test]
+    fn procs_dir_is_pids_then_memory_on_v1_and_the_v2_dir() {
+        let cg = Cgroup::resolve(HYBRID_CGROUP, HYBRID_MOUNTS).expect("v1");
+        assert_eq!(cg.procs_dir(), Some(Path::new("/sys/fs/cgroup/pids/pier/abc")));
+        let cg = Cgroup::resolve(
+            "2:memory:/x\n",
+            "31 23 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+        )
+        .expect("v1 memory only");
+        assert_eq!(cg.procs_dir(), Some(Path::new("/sys/fs/cgroup/memory/x")));
+        let v2 = Cgroup::V2(PathBuf::from("/sys/fs/cgroup/pier/abc"));
+        assert_eq!(v2.procs_dir(), Some(Path::new("/sys/fs/cgroup/pier/abc")));
     }
 
     #[test]

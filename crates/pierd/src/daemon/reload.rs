@@ -32,24 +32,16 @@ pub fn install_log_level_setter(set: impl Fn(&str) -> Result<(), String> + Send 
     let _ = LOG_LEVEL.set(Box::new(set));
 }
 
-/// dockerd's label check (`opts.ValidateLabel`): `key=value`, the key
-/// neither empty nor padded.
-pub fn check_labels(labels: &[String]) -> Result<(), String> {
-    for l in labels {
-        match l.split_once('=') {
-            Some((k, _)) if !k.is_empty() && k.trim() == k => {}
-            Some(_) => return Err(format!("invalid label '{l}': empty name")),
-            None => return Err(format!("invalid label '{l}': value must be in key=value format")),
-        }
-    }
-    Ok(())
+/// dockerd's label checks (`opts.ValidateLabel` on each, then
+/// `GetConflictFreeLabels`): the labels to use, sorted and deduplicated.
+pub fn check_labels(labels: &[String]) -> Result<Vec<String>, String> {
+    crate::config::daemon_labels(labels).map_err(|e| e.to_string())
 }
 
 /// The options a file sets, over `base`, the current ones (a key the file
 /// omits keeps its value, as dockerd's `IsValueSet`).
 pub fn merge(base: &LiveConfig, file: &FileConfig) -> Result<LiveConfig, String> {
-    let labels = file.labels.clone().unwrap_or_else(|| base.labels.clone());
-    check_labels(&labels)?;
+    let labels = check_labels(&file.labels.clone().unwrap_or_else(|| base.labels.clone()))?;
     Ok(LiveConfig {
         debug: file.debug.unwrap_or(base.debug),
         labels,
@@ -158,14 +150,19 @@ mod tests {
 
     #[test]
     fn bad_labels_are_refused() {
-        for bad in ["novalue", "=x", " a=1"] {
+        // dockerd's rules: `=` required, docker's namespaces reserved, one
+        // value per key (its ValidateLabel accepts `=x` and ` a=1`).
+        for bad in [&["novalue"][..], &["com.docker.x=1"], &["a=1", "a=2"]] {
             let file = FileConfig {
-                labels: Some(vec![bad.into()]),
+                labels: Some(bad.iter().map(|l| l.to_string()).collect()),
                 ..Default::default()
             };
-            assert!(merge(&LiveConfig::default(), &file).is_err(), "{bad}");
+            assert!(merge(&LiveConfig::default(), &file).is_err(), "{bad:?}");
         }
-        assert!(check_labels(&["a=".into(), "a.b=c=d".into()]).is_ok());
+        assert_eq!(
+            check_labels(&["a.b=c=d".into(), "a=".into(), "a=".into()]).expect("good"),
+            ["a=", "a.b=c=d"]
+        );
     }
 
     #[test]

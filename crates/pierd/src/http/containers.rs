@@ -51,6 +51,10 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
         .iter()
         .map(|r| convert::summary(r, now, d.health_status(r)))
         .collect();
+    let pairs = list.iter().map(|c| (c.image.clone(), c.image_id.clone())).collect();
+    for (c, shown) in list.iter_mut().zip(d.shown_image_names(pairs).await?) {
+        c.image = shown;
+    }
     if params.flag("size") {
         let ids = list.iter().map(|c| c.id.clone()).collect();
         let sizes = d.container_sizes(ids).await?;

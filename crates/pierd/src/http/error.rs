@@ -79,6 +79,7 @@ fn image_status(e: &ImageError) -> StatusCode {
         | ImageError::Unauthorized { .. } => StatusCode::NOT_FOUND,
         ImageError::InvalidReference { .. }
         | ImageError::InvalidArchive { .. }
+        | ImageError::NotAnImageArchive { .. }
         | ImageError::UnsafeEntry { .. }
         | ImageError::InvalidChange { .. }
         | ImageError::InvalidManifest { .. }

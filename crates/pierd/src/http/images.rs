@@ -218,16 +218,28 @@ async fn pull(d: AppState, params: &Params, headers: &HeaderMap, from: &str) -> 
 }
 
 /// `POST /images/load?quiet=`: load a docker save or OCI layout archive.
+/// As dockerd, the answer is always a 200 JSON stream: a body that is not
+/// an image archive (or any other failure of the load) ends it with an
+/// error message, which clients print and exit 1 on.
 pub async fn load(State(d): State<AppState>, body: Body) -> ApiResult<Response> {
     let stream = body
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let reader = SyncIoBridge::new(StreamReader::new(stream));
-    let loaded = Daemon::blocking("load images", move || d.load_images(reader)).await?;
+    let result = Daemon::blocking("load images", move || d.load_images(reader)).await;
     let mut out = String::new();
-    for image in &loaded {
-        for m in image.messages() {
-            out.push_str(&json_line(&ProgressMessage::stream(format!("{m}\n"))));
+    match result {
+        Ok(loaded) => {
+            for image in &loaded {
+                for m in image.messages() {
+                    out.push_str(&json_line(&ProgressMessage::stream(format!("{m}\n"))));
+                    out.push_str("\r\n");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "load failed");
+            out.push_str(&json_line(&ProgressMessage::failure(e.to_string())));
             out.push_str("\r\n");
         }
     }

@@ -19,6 +19,7 @@ mod server;
 mod stats;
 #[cfg(test)]
 mod surface_tests;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -89,6 +90,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .merge(swarm::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(daemon)

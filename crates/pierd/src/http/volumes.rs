@@ -2,7 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
+use pier_api::version::ApiVersion;
 use pier_api::volume::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 
 use super::error::{ApiResult, DockerJson, Params};
@@ -33,8 +35,19 @@ pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, params:
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<VolumePruneResponse>> {
-    let filters = volume_filters(params.get("filters").unwrap_or(""))?;
+/// API 1.42 made prune take only anonymous volumes; for older clients
+/// dockerd adds `all=true` to the filters, and so does this.
+const PRUNE_ANONYMOUS_SINCE: ApiVersion = ApiVersion { major: 1, minor: 42 };
+
+pub async fn prune(
+    State(d): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    params: Params,
+) -> ApiResult<Json<VolumePruneResponse>> {
+    let mut filters = volume_filters(params.get("filters").unwrap_or(""))?;
+    if version < PRUNE_ANONYMOUS_SINCE {
+        filters.add("all", "true");
+    }
     let (deleted, reclaimed) = d.volume_prune(filters).await?;
     Ok(Json(VolumePruneResponse {
         volumes_deleted: deleted,

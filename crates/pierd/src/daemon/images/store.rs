@@ -1,10 +1,12 @@
 //! Image operations: import, pull, load, save, tag, list, inspect, prune,
-//! remove (with docker's check that no container uses the image).
+//! remove (dockerd's rules; an image a container uses is never deleted).
 
 use std::io::Read;
 
 use pier_image::distribution::{Credentials, RegistryOptions};
-use pier_image::{Image, ImageError, Loaded, PullEvent, PullOptions, Pulled, Reference, RemoteImage, Removed};
+use pier_image::{
+    Image, ImageError, ImageUsers, Loaded, PullEvent, PullOptions, Pulled, Reference, RemoteImage, Removed,
+};
 
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
@@ -18,6 +20,7 @@ fn map_image_error(name: &str, e: ImageError) -> Error {
         ImageError::InvalidReference { reason, .. } => Error::InvalidParameter(reason),
         ImageError::Conflict { message } => Error::Conflict(message),
         e @ (ImageError::InvalidArchive { .. }
+        | ImageError::NotAnImageArchive { .. }
         | ImageError::UnsafeEntry { .. }
         | ImageError::InvalidChange { .. }
         | ImageError::InvalidManifest { .. }
@@ -93,35 +96,42 @@ impl Daemon {
             .collect()
     }
 
+    /// dockerd's `refreshImage` for container lists: each `(image, image
+    /// id)` pair shows the reference the container was created with while
+    /// it still names the container's image, else the image id (after an
+    /// `rmi -f` or a re-tag).
+    pub async fn shown_image_names(&self, pairs: Vec<(String, String)>) -> Result<Vec<String>> {
+        let store = self.images.clone();
+        Daemon::blocking("resolve images", move || {
+            Ok(pairs
+                .into_iter()
+                .map(|(name, id)| match store.resolve(&name) {
+                    Ok(image) if image.id == id => name,
+                    _ if name == id => name,
+                    _ => id,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// `DELETE /images/{name}`: dockerd's rules with the containers that
+    /// use the image (`ImageStore::remove_used`): an image a container
+    /// uses keeps its record and layers, whatever `force` says.
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<Vec<Removed>> {
         let image = self.resolve_image(name).await?;
-        let users = self.image_users(&image.id);
-        let short = |s: &str| {
-            let s = s.strip_prefix("sha256:").unwrap_or(s);
-            s[..s.len().min(12)].to_string()
+        let containers = self.image_users(&image.id);
+        // dockerd's `IsRunning`: a container waiting for a policy restart
+        // counts as running.
+        let running = |r: &&crate::record::ContainerRecord| r.state.is_running() || r.state.is_restarting();
+        let users = ImageUsers {
+            running: containers.iter().find(running).map(|r| r.id.clone()),
+            stopped: containers.iter().find(|r| !running(r)).map(|r| r.id.clone()),
         };
-        if let Some(running) = users.iter().find(|r| r.state.is_running()) {
-            if force {
-                return Err(Error::Conflict(format!(
-                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                    short(&image.id),
-                    short(&running.id)
-                )));
-            }
-        }
-        if let Some(user) = users.first() {
-            if !force {
-                return Err(Error::Conflict(format!(
-                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
-                    short(&user.id),
-                    short(&image.id)
-                )));
-            }
-        }
         let store = self.images.clone();
         let n = name.to_string();
         let removed = Daemon::blocking("remove image", move || {
-            store.remove(&n, force).map_err(|e| map_image_error(&n, e))
+            store.remove_used(&n, force, &users).map_err(|e| map_image_error(&n, e))
         })
         .await?;
         self.removed_events(&image.id, &removed);

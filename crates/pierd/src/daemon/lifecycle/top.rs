@@ -2,7 +2,7 @@
 //! PID is one of the container's processes (read from its cgroup), as
 //! dockerd's `ContainerTop` does it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
@@ -29,8 +29,7 @@ impl Daemon {
         }
         let init = st.pid;
         let top = Daemon::blocking("list container processes", move || {
-            let pids = container_pids(Path::new("/proc"), Path::new("/sys/fs/cgroup"), init)
-                .map_err(|e| Error::system("list container processes", e))?;
+            let pids = container_pids(init).map_err(|e| Error::system("list container processes", e))?;
             let out = run_ps(&ps_args, &pids)?;
             parse_ps_output(&out, &pids)
         })
@@ -69,53 +68,32 @@ pub fn validate_ps_args(ps_args: &str) -> Result<()> {
     Ok(())
 }
 
-/// The pids of every process in `init`'s cgroup and the cgroups below it.
-/// The cgroup is found from `/proc/<init>/cgroup` (as the daemon sees it,
-/// so a private cgroup namespace does not matter): a v1 hierarchy that
-/// tracks every process (pids, freezer, memory, cpu), else the v2 one.
-pub fn container_pids(proc: &Path, cgroup_root: &Path, init: i32) -> std::io::Result<Vec<u32>> {
-    let table = std::fs::read_to_string(proc.join(init.to_string()).join("cgroup"))?;
-    let dir = cgroup_dir(&table, cgroup_root).ok_or_else(|| {
+/// Every process in the cgroup of process `init` (and its child cgroups),
+/// found through `/proc/<init>/cgroup` and the mount table (so a private
+/// cgroup namespace does not matter).
+pub fn container_pids(init: i32) -> std::io::Result<Vec<u32>> {
+    let cgroup = crate::cgroup::Cgroup::of_pid(init).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("no cgroup directory for process {init}"),
         )
     })?;
+    let dir = cgroup.procs_dir().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no cgroup with a process list for process {init}"),
+        )
+    })?;
+    pids_under(dir)
+}
+
+/// The pids listed in `dir`'s `cgroup.procs` and its children's, sorted.
+pub fn pids_under(dir: &Path) -> std::io::Result<Vec<u32>> {
     let mut pids = Vec::new();
-    collect_procs(&dir, &mut pids, 0)?;
+    collect_procs(dir, &mut pids, 0)?;
     pids.sort_unstable();
     pids.dedup();
     Ok(pids)
-}
-
-/// The directory of the process's cgroup in the first hierarchy found.
-pub fn cgroup_dir(table: &str, cgroup_root: &Path) -> Option<PathBuf> {
-    let lines: Vec<(&str, &str)> = table
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let _id = parts.next()?;
-            Some((parts.next()?, parts.next()?))
-        })
-        .collect();
-    let rel = |p: &str| p.trim_start_matches('/').to_string();
-    for ctrl in ["pids", "freezer", "memory", "cpu"] {
-        for (ctrls, path) in &lines {
-            if ctrls.split(',').any(|c| c == ctrl) {
-                let dir = cgroup_root.join(ctrl).join(rel(path));
-                if dir.join("cgroup.procs").exists() {
-                    return Some(dir);
-                }
-            }
-        }
-    }
-    let (_, path) = lines.iter().find(|(ctrls, _)| ctrls.is_empty())?;
-    // A pure v2 host mounts the hierarchy at the root; a hybrid one at
-    // `unified`.
-    [cgroup_root.to_path_buf(), cgroup_root.join("unified")]
-        .into_iter()
-        .map(|base| base.join(rel(path)))
-        .find(|dir| dir.join("cgroup.procs").exists())
 }
 
 fn collect_procs(dir: &Path, out: &mut Vec<u32>, depth: usize) -> std::io::Result<()> {
@@ -267,27 +245,13 @@ root        4243    4242  0 05:01 ?        00:00:00 sh\n";
     }
 
     #[test]
-    fn cgroup_dir_prefers_v1_then_v2() {
+    fn pids_under_walks_child_cgroups() {
         let root = tempfile::tempdir().expect("tmp");
-        let r = root.path();
-        std::fs::create_dir_all(r.join("pids/pier/abc")).expect("v1");
-        std::fs::write(r.join("pids/pier/abc/cgroup.procs"), "5\n6\n").expect("procs");
-        std::fs::create_dir_all(r.join("pids/pier/abc/sub")).expect("sub");
-        std::fs::write(r.join("pids/pier/abc/sub/cgroup.procs"), "7\n").expect("procs");
-        let table = "12:pids:/pier/abc\n3:cpu:/pier/abc\n0::/pier/abc\n";
-        assert_eq!(cgroup_dir(table, r), Some(r.join("pids/pier/abc")));
-        let proc = tempfile::tempdir().expect("proc");
-        std::fs::create_dir_all(proc.path().join("5")).expect("pid dir");
-        std::fs::write(proc.path().join("5/cgroup"), table).expect("cgroup");
-        assert_eq!(container_pids(proc.path(), r, 5).expect("pids"), [5, 6, 7]);
-        // v2 only.
-        let v2 = tempfile::tempdir().expect("v2");
-        std::fs::create_dir_all(v2.path().join("pier/abc")).expect("dir");
-        std::fs::write(v2.path().join("pier/abc/cgroup.procs"), "9\n").expect("procs");
-        assert_eq!(
-            cgroup_dir("0::/pier/abc\n", v2.path()),
-            Some(v2.path().join("pier/abc"))
-        );
-        assert_eq!(cgroup_dir("0::/gone\n", v2.path()), None);
+        let r = root.path().join("pier/abc");
+        std::fs::create_dir_all(r.join("sub")).expect("dirs");
+        std::fs::write(r.join("cgroup.procs"), "6\n5\n").expect("procs");
+        std::fs::write(r.join("sub/cgroup.procs"), "7\n5\n").expect("procs");
+        assert_eq!(pids_under(&r).expect("pids"), [5, 6, 7]);
+        assert!(pids_under(&root.path().join("gone")).is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::daemon::lifecycle::list::invalid_filter;
 use crate::daemon::storage::mounts::map_volume_error;
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
-use crate::volumes::{dir_size, NewVolume, VolumeError, VolumeInfo, ANONYMOUS_LABEL};
+use crate::volumes::{dir_size, NewVolume, VolumeError, VolumeInfo};
 
 /// Docker's filter JSON (either encoding, `pier_api::filters`).
 pub fn parse_filters(raw: &str) -> Result<Filters> {
@@ -116,15 +116,21 @@ impl Daemon {
         .await
     }
 
-    /// Docker ≥ 23: only anonymous volumes unless `all=true`; `label` filters too.
+    /// dockerd's `VolumesService.Prune`: unused `local` volumes created
+    /// without driver options, only anonymous ones unless the filter says
+    /// `all=true` (the HTTP layer adds it for requests below API 1.42);
+    /// `label` and `label!` filters too.
     pub async fn volume_prune(self: &Arc<Self>, filters: Filters) -> Result<(Vec<String>, u64)> {
         self.blocking_with("prune volumes", move |d| {
+            let all = prune_all(&filters)?;
             filters.validate(&["label", "label!", "all"]).map_err(invalid_filter)?;
-            let all = filters.get_bool("all", false).map_err(invalid_filter)?;
             let mut deleted = Vec::new();
             let mut reclaimed = 0;
             for v in d.volumes.list().map_err(map_volume_error)? {
-                if !all && !v.labels.contains_key(ANONYMOUS_LABEL) {
+                if !all && !v.is_anonymous() {
+                    continue;
+                }
+                if v.driver != "local" || !v.options.is_empty() {
                     continue;
                 }
                 if !filters.match_kv_list("label", labels_of(&v))
@@ -145,9 +151,31 @@ impl Daemon {
                     Err(e) => tracing::warn!(volume = %v.name, error = %e, "prune volume"),
                 }
             }
+            // dockerd logs one `prune` event with no actor id.
+            d.event("volume", "prune", "", &[("reclaimed", &reclaimed.to_string())]);
             Ok((deleted, reclaimed))
         })
         .await
+    }
+}
+
+/// dockerd's `withPrune`: the one value of the `all` filter, as Go's
+/// `strconv.ParseBool` reads it; absent means anonymous volumes only.
+pub fn prune_all(filters: &Filters) -> Result<bool> {
+    let values: Vec<&str> = filters.get("all").collect();
+    match values.as_slice() {
+        [] => Ok(false),
+        [one] => match *one {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+            other => Err(Error::InvalidParameter(format!(
+                "invalid filter 'all': strconv.ParseBool: parsing {other:?}: invalid syntax"
+            ))),
+        },
+        many => Err(Error::InvalidParameter(format!(
+            "invalid filter 'all=[{}]': only one value is expected",
+            many.join(" ")
+        ))),
     }
 }
 
@@ -164,5 +192,22 @@ mod tests {
         // Like dockerd, one request uses one form.
         let mixed = r#"{"dangling":["true"],"label":{"a=b":true}}"#;
         assert_eq!(parse_filters(mixed).expect_err("mixed").to_string(), "invalid filter");
+    }
+
+    #[test]
+    fn prune_all_reads_one_go_bool() {
+        let f = |raw: &str| prune_all(&parse_filters(raw).expect("parse"));
+        assert!(!f("").expect("absent"));
+        assert!(f(r#"{"all":["true"]}"#).expect("true"));
+        assert!(f(r#"{"all":["1"]}"#).expect("1"));
+        assert!(!f(r#"{"all":["False"]}"#).expect("False"));
+        assert_eq!(
+            f(r#"{"all":["yes"]}"#).expect_err("yes").to_string(),
+            r#"invalid filter 'all': strconv.ParseBool: parsing "yes": invalid syntax"#
+        );
+        assert_eq!(
+            f(r#"{"all":["false","true"]}"#).expect_err("two").to_string(),
+            "invalid filter 'all=[false true]': only one value is expected"
+        );
     }
 }
