@@ -143,3 +143,41 @@ fn cri_pod_sandbox_lifecycle() {
     );
     d.docker_ok(&["rm", &plain]);
 }
+
+#[test]
+fn cri_pod_sandbox_survives_a_pierd_restart() {
+    let work = tempfile::tempdir().expect("work dir");
+    let registry = registry_with_images(work.path());
+    let dir = socket_dir();
+    let socket = dir.path().join("cri.sock");
+    let config_json = json!({"cri": {
+        "socket": format!("unix://{}", socket.display()),
+        "registry-hosts": {"registry.k8s.io": format!("http://{}", registry.host())},
+    }});
+    let mut d = Daemon::builder().config(&config_json.to_string()).start();
+    let id = {
+        let mut c = Cri::connect(&socket, &d);
+        c.rt.block_on(c.runtime.run_pod_sandbox(cri::RunPodSandboxRequest {
+            config: Some(config("kept", "kept")),
+            runtime_handler: String::new(),
+        }))
+        .map(|r| r.into_inner().pod_sandbox_id)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", d.daemon_log()))
+    };
+    d.stop();
+    d.start_again();
+    let mut c = Cri::connect(&socket, &d);
+    let items =
+        c.rt.block_on(c.runtime.list_pod_sandbox(cri::ListPodSandboxRequest { filter: None }))
+            .expect("ListPodSandbox")
+            .into_inner()
+            .items;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].id, id);
+    assert_eq!(items[0].state, cri::PodSandboxState::SandboxReady as i32);
+    assert_eq!(items[0].metadata, config("kept", "kept").metadata);
+    c.rt.block_on(c.runtime.remove_pod_sandbox(cri::RemovePodSandboxRequest {
+        pod_sandbox_id: id.clone(),
+    }))
+    .expect("RemovePodSandbox");
+}
