@@ -14,6 +14,10 @@ command -v docker >/dev/null || need+=(docker.io)
 command -v skopeo >/dev/null || need+=(skopeo)
 # --init: docker-init is tini-static (Debian ships the binary docker.io uses).
 [ -x /usr/bin/tini-static ] || need+=(tini)
+# Networking: netavark + aardvark-dns (binaries in /usr/lib/podman), iptables.
+[ -x /usr/lib/podman/netavark ] || need+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || need+=(aardvark-dns)
+command -v iptables >/dev/null || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

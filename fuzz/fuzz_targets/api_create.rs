@@ -47,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
             cgroup_v2,
             apparmor,
             host,
+            bridge_default: cgroup_v2,
         };
         let Ok(built) = model::build(ID, &req, &image, &defaults) else {
             continue;

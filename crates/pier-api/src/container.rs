@@ -503,6 +503,15 @@ pub struct UpdateResponse {
     pub warnings: Vec<String>,
 }
 
+/// `200` reply of `POST /containers/prune` (dockerd writes `null` when
+/// nothing was deleted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerPruneResponse {
+    pub containers_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! Container endpoints.
 
-use pier_api::container::{ContainerCreateRequest, ContainerInspect, ContainerSummary, IdResponse, WaitResponse};
+use pier_api::container::{
+    ContainerCreateRequest, ContainerInspect, ContainerPruneResponse, ContainerSummary, IdResponse, WaitResponse,
+};
 
 use crate::client::{RequestBody, Response};
 use crate::query::{path, Query};
@@ -165,6 +167,23 @@ impl Client {
         q.flag("force", force).flag("v", volumes);
         self.request("DELETE", &id_path(id, ""), &q, RequestBody::Empty)?;
         Ok(())
+    }
+
+    /// `DELETE /containers/{name}?link=1`: remove the link `name`
+    /// (`parent/alias`), not a container.
+    pub fn container_remove_link(&self, name: &str) -> Result<(), Error> {
+        let mut q = Query::new();
+        q.flag("link", true);
+        self.request("DELETE", &format!("/containers/{name}"), &q, RequestBody::Empty)?;
+        Ok(())
+    }
+
+    /// `POST /containers/prune?filters=`.
+    pub fn container_prune(&self, filters: &Filters) -> Result<ContainerPruneResponse, Error> {
+        let mut q = Query::new();
+        q.push_opt("filters", filters.to_json());
+        self.request("POST", "/containers/prune", &q, RequestBody::Empty)?
+            .json("container prune response")
     }
 
     /// `GET /containers/json?all=&limit=&filters=`.

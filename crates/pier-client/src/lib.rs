@@ -23,6 +23,7 @@ mod hijack;
 pub mod http;
 mod images;
 mod logs;
+mod network;
 mod query;
 mod storage;
 mod system;

@@ -62,7 +62,11 @@ impl ImageStore {
             reason: format!("serialize image config: {e}"),
         })?;
         let references: Vec<Reference> = req.reference.iter().cloned().collect();
-        let image = self.commit_image(vec![staged], &bytes, &references, ImageRecord::default())?;
+        let record = ImageRecord {
+            parent: parent_id.to_string(),
+            ..ImageRecord::default()
+        };
+        let image = self.commit_image(vec![staged], &bytes, &references, record)?;
         tracing::info!(image = %image.id, parent = %parent_id, "committed image");
         Ok(image)
     }

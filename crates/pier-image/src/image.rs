@@ -27,6 +27,9 @@ pub struct Image {
     pub config: ImageConfig,
     /// `sha256:<hex>` digests of the uncompressed layers, bottom-most first.
     pub diff_ids: Vec<String>,
+    /// The image a commit was made from (`sha256:<hex>`), empty otherwise
+    /// (docker's `Parent`; pulled and loaded images have none).
+    pub parent: String,
 }
 
 /// The execution defaults of an image (the OCI config's `config` object).

@@ -261,6 +261,7 @@ mod tests {
             comment: String::new(),
             config: Default::default(),
             diff_ids: vec![format!("sha256:{}", "d".repeat(64))],
+            parent: String::new(),
         }
     }
 

@@ -224,7 +224,15 @@ impl ImageStore {
             }
             references.push(remote.reference.clone());
         }
-        let image = self.commit_image(Vec::new(), &remote.config, &references, ImageRecord { repo_digests })?;
+        let image = self.commit_image(
+            Vec::new(),
+            &remote.config,
+            &references,
+            ImageRecord {
+                repo_digests,
+                ..ImageRecord::default()
+            },
+        )?;
         tracing::info!(image = %image.id, reference = %remote.reference, "pulled image");
         Ok(Pulled {
             image,

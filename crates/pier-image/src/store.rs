@@ -76,6 +76,9 @@ pub(crate) struct LayerRecord {
 pub(crate) struct ImageRecord {
     #[serde(default)]
     pub repo_digests: Vec<String>,
+    /// The image a commit was made from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub parent: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -331,7 +334,9 @@ impl ImageStore {
         }
         write_atomic(&self.blob_path(&hex), config)?;
         write_json(&self.image_record_path(&hex), &record)?;
-        index.insert_image(to_image(&id, &oci, config, size, record.repo_digests));
+        let mut image = to_image(&id, &oci, config, size, record.repo_digests);
+        image.parent = record.parent;
+        index.insert_image(image);
         if !references.is_empty() {
             for r in references {
                 index.set_ref(r.clone(), &id);
@@ -502,13 +507,9 @@ impl ImageStore {
             let layer: LayerRecord = read_json(&self.layer_path(id_hex(diff_id)).join(LAYER_RECORD))?;
             size += layer.size;
         }
-        Ok(to_image(
-            &format!("sha256:{hex}"),
-            &oci,
-            &bytes,
-            size,
-            record.repo_digests,
-        ))
+        let mut image = to_image(&format!("sha256:{hex}"), &oci, &bytes, size, record.repo_digests);
+        image.parent = record.parent;
+        Ok(image)
     }
 }
 
@@ -542,6 +543,7 @@ fn to_image(id: &str, oci: &ImageConfiguration, blob: &[u8], size: u64, repo_dig
             .unwrap_or_default(),
         config: from_blob(oci, blob),
         diff_ids: oci.rootfs().diff_ids().clone(),
+        parent: String::new(),
     }
 }
 

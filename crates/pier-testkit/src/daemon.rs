@@ -119,7 +119,7 @@ impl DaemonBuilder {
             .tempdir_in("/tmp")
             .expect("create the daemon's temp dir");
         let root = dir.path().to_path_buf();
-        std::fs::write(root.join("daemon.json"), &self.config).expect("write daemon.json");
+        std::fs::write(root.join("daemon.json"), with_networking_default(&self.config)).expect("write daemon.json");
         let sock = root.join("s.sock");
         let client = Client::new(&format!("unix://{}", sock.display())).expect("a client for the socket");
         Daemon {
@@ -142,6 +142,24 @@ impl DaemonBuilder {
         let mut d = self.build();
         d.start_again();
         d
+    }
+}
+
+/// `daemon.json` with `"bridge": "none"` unless the test configures the
+/// default bridge: test daemons run side by side on one host, and their
+/// default bridges (one subnet and device name for all) would collide.
+/// Network tests name their own bridge, `bip` and pools.
+fn with_networking_default(config: &str) -> String {
+    if config.trim().is_empty() {
+        return r#"{"bridge": "none"}"#.to_string();
+    }
+    match serde_json::from_str::<serde_json::Value>(config) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.entry("bridge").or_insert_with(|| "none".into());
+            serde_json::Value::Object(m).to_string()
+        }
+        // Not an object: the test wants pierd to see it as it is.
+        _ => config.to_string(),
     }
 }
 
@@ -270,6 +288,7 @@ impl Daemon {
         let path = self.config_path();
         let text = std::fs::read_to_string(&path).expect("read daemon.json");
         let file = pierd::config::parse_file(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        let networking = pierd::config::NetworkingConfig::from_file(&file);
         let mut cfg = pierd::DaemonConfig::new(
             self.data_root.clone(),
             self.exec_root.clone(),
@@ -284,6 +303,7 @@ impl Daemon {
         cfg.live.insecure_registries = file.insecure_registries.unwrap_or_default();
         cfg.cgroup_parent = file.cgroup_parent.filter(|p| !p.is_empty());
         cfg.init = file.init.unwrap_or(false);
+        cfg.networking = networking;
         cfg.init_path = file.init_path;
         cfg.cri = pierd::config::CriConfig::from_file(file.cri.as_ref(), None).unwrap_or_else(|e| panic!("{e}"));
         for (name, r) in file.runtimes.unwrap_or_default() {

@@ -83,6 +83,9 @@ pub enum Command {
     /// Display the running processes of a container
     #[command(override_usage = "pier top CONTAINER [ps OPTIONS]")]
     Top(crate::commands::live::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "pier port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+    Port(crate::commands::port::PortArgs),
     /// Update configuration of one or more containers
     #[command(override_usage = "pier update [OPTIONS] CONTAINER [CONTAINER...]")]
     Update(crate::commands::live::UpdateArgs),
@@ -114,10 +117,18 @@ pub enum Command {
     /// Show the Pier version information
     #[command(override_usage = "pier version [OPTIONS]")]
     Version,
+    /// Manage containers
+    #[command(subcommand)]
+    #[command(override_usage = "pier container COMMAND")]
+    Container(crate::commands::container::ContainerCommand),
     /// Manage volumes
     #[command(subcommand)]
     #[command(override_usage = "pier volume COMMAND")]
     Volume(crate::commands::volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    #[command(override_usage = "pier network COMMAND")]
+    Network(crate::commands::network::NetworkCommand),
     /// Copy files/folders between a container and the local filesystem
     #[command(override_usage = "pier cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-")]
     Cp(crate::commands::cp::CpArgs),
@@ -309,6 +320,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Remove the specified link
+    #[arg(short = 'l', long = "link")]
+    pub link: bool,
     /// Remove anonymous volumes associated with the container
     #[arg(short = 'v', long = "volumes")]
     pub volumes: bool,

@@ -57,6 +57,9 @@ pub struct DaemonConfig {
     /// What the host's cgroups support and the daemon's rlimits allow
     /// (dockerd's sysinfo), probed at construction.
     pub host_support: crate::model::HostSupport,
+    /// Container networking (daemon.json `bridge`, `bip`,
+    /// `default-address-pools`, `netavark-path`).
+    pub networking: NetworkingConfig,
     /// The options a SIGHUP reload may change, as the daemon started
     /// (`Daemon::live_config` has the current ones).
     pub live: crate::daemon::reload::LiveConfig,
@@ -140,6 +143,37 @@ fn check_registry_endpoint(url: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The default bridge's device when daemon.json names none (docker's is
+/// `docker0`).
+pub const DEFAULT_BRIDGE: &str = "pier0";
+
+/// Where netavark is looked for when daemon.json `netavark-path` is unset.
+pub const NETAVARK_PATHS: &[&str] = &["/usr/lib/podman/netavark", "/usr/libexec/podman/netavark"];
+
+/// How containers get networks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkingConfig {
+    /// The default bridge's device; `None` disables the default bridge
+    /// (daemon.json `"bridge": "none"`), and containers without a network
+    /// mode get loopback only. [`DaemonConfig::new`] leaves it `None`;
+    /// `pierd` sets [`DEFAULT_BRIDGE`] unless daemon.json says otherwise.
+    pub bridge: Option<String>,
+    /// `bip`: the default bridge's gateway address and prefix
+    /// (`172.17.0.1/16` when unset).
+    pub bip: Option<String>,
+    /// `default-address-pools` for user networks (docker's when empty).
+    pub pools: Vec<AddressPool>,
+    /// `netavark-path`; else [`NETAVARK_PATHS`].
+    pub netavark_path: Option<PathBuf>,
+}
+
+/// One `default-address-pools` entry (`{"base": "10.10.0.0/16", "size": 24}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AddressPool {
+    pub base: String,
+    pub size: u8,
+}
+
 /// Bounds on the API socket, so no client (or crowd of idle ones) can take
 /// the daemon's file descriptors or stall others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +231,7 @@ impl DaemonConfig {
             init_path: None,
             cgroup_parent: None,
             host_support: probe_host_support(Path::new("/sys/fs/cgroup")),
+            networking: NetworkingConfig::default(),
             live: Default::default(),
             config_file: None,
             cri: CriConfig::default(),
@@ -271,6 +306,11 @@ pub struct FileConfig {
     /// dockerd's `live-restore`: accepted and meaningless for Pier, whose
     /// containers always outlive pierd (their shims hold them).
     pub live_restore: Option<bool>,
+    /// The default bridge's device, or `none` for no default bridge.
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub default_address_pools: Option<Vec<AddressPool>>,
+    pub netavark_path: Option<PathBuf>,
     /// dockerd's `debug`: the log level is `debug` (reloadable).
     pub debug: Option<bool>,
     /// dockerd's engine `labels` (`key=value`; reloadable).
@@ -403,6 +443,24 @@ fn daemon_hard_rlimits() -> BTreeMap<String, u64> {
     .into_iter()
     .filter_map(|(name, r)| getrlimit(r).ok().map(|(_, hard)| (name.to_string(), hard)))
     .collect()
+}
+
+impl NetworkingConfig {
+    /// The networking keys of daemon.json over pierd's defaults (the
+    /// default bridge `pier0`).
+    pub fn from_file(file: &FileConfig) -> Self {
+        let bridge = match file.bridge.as_deref() {
+            Some("none") => None,
+            Some(b) if !b.is_empty() => Some(b.to_string()),
+            _ => Some(DEFAULT_BRIDGE.to_string()),
+        };
+        NetworkingConfig {
+            bridge,
+            bip: file.bip.clone().filter(|b| !b.is_empty()),
+            pools: file.default_address_pools.clone().unwrap_or_default(),
+            netavark_path: file.netavark_path.clone(),
+        }
+    }
 }
 
 /// Parse the text of a `daemon.json`.

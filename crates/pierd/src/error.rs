@@ -42,6 +42,11 @@ pub enum Error {
     /// `top`'s arguments or `ps`'s output refused (dockerd: a 500).
     #[error("{0}")]
     PsArgs(String),
+    /// An error dockerd returns without a class (so a 500), in its words:
+    /// `rm --link` of a name that is no link, a kill with no exit event,
+    /// bad exec detach keys.
+    #[error("{0}")]
+    Plain(String),
     #[error(
         "cannot remove container \"/{0}\": container is running: stop the container before removing or force remove"
     )]
@@ -76,6 +81,9 @@ pub enum Error {
         #[source]
         source: ImageError,
     },
+    /// A network operation failed (docker's words; status by kind).
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     /// Writing or reading a record file failed.
     #[error(transparent)]
     Record(#[from] RecordError),

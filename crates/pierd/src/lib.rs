@@ -8,7 +8,8 @@
 //! (lifecycle, streams, storage, images); `spec/` builds the OCI spec (pure);
 //! `shim` speaks the shim protocol (one bounded handle per container, behind
 //! a seam with in-process fakes); `rootfs` mounts overlayfs; `record`
-//! writes `container.json` atomically and upgrades older versions; `lock` guards the data root.
+//! writes `container.json` atomically and upgrades older versions; `lock` guards the data root;
+//! `network` keeps networks, allocations and attachments (netavark plumbs them).
 //!
 //! It must not run the OCI runtime itself (the shim does), hold a lock across
 //! `.await`, or kill containers when it stops: shims outlive the daemon and a
@@ -23,6 +24,7 @@ mod http;
 pub mod lock;
 pub mod model;
 pub mod names;
+pub mod network;
 pub mod private;
 pub mod record;
 pub mod rootfs;

@@ -201,6 +201,7 @@ fn main() -> anyhow::Result<()> {
         let resolved = config::resolve_runtime(&path, path_var.as_deref())?;
         cfg.runtimes.insert(name, resolved);
     }
+    cfg.networking = config::NetworkingConfig::from_file(&file);
     cfg.cgroup_parent = flags
         .cgroup_parent
         .clone()

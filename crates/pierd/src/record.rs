@@ -326,6 +326,7 @@ pub(crate) fn sample(id: &str, name: &str, labels: &[(&str, &str)]) -> Container
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        bridge_default: false,
         host: model::HostSupport::unchecked(),
     };
     let req = pier_api::container::ContainerCreateRequest {
@@ -371,6 +372,7 @@ mod tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            bridge_default: false,
             host: model::HostSupport::unchecked(),
         }
     }

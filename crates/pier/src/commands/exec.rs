@@ -78,7 +78,10 @@ pub fn exec(client: &Client, a: &ExecArgs) -> anyhow::Result<i32> {
         || Ok(()),
     )?;
     if ended == Ended::Detached {
-        return Ok(0);
+        // As docker's CLI: an exec left with the detach keys ends the
+        // command with the streamer's error (`run`/`attach` exit 0).
+        eprintln!("read escape sequence");
+        return Ok(1);
     }
     let info = client.exec_inspect(&created.id)?;
     if info.running {

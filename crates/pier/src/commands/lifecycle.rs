@@ -57,9 +57,23 @@ pub fn kill(client: &Client, a: &KillArgs) -> anyhow::Result<i32> {
 }
 
 pub fn rm(client: &Client, a: &RmArgs) -> anyhow::Result<i32> {
-    Ok(each_id(&a.containers, true, |id| {
+    // As docker: surrounding slashes go (`/web` is `web`); an empty name
+    // is refused without asking the daemon.
+    let (names, empty): (Vec<String>, Vec<String>) = a
+        .containers
+        .iter()
+        .map(|n| n.trim_matches('/').to_string())
+        .partition(|n| !n.is_empty());
+    for _ in &empty {
+        eprintln!("Container name cannot be empty");
+    }
+    let code = each_id(&names, true, |id| {
+        if a.link {
+            return client.container_remove_link(id);
+        }
         client.container_remove(id, a.force, a.volumes)
-    }))
+    });
+    Ok(if empty.is_empty() { code } else { 1 })
 }
 
 /// Prints each container's exit code; like docker, the CLI itself exits 0

@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod commit;
+pub mod container;
 pub mod cp;
 pub mod create_request;
 pub mod diff;
@@ -16,6 +17,8 @@ pub mod lifecycle;
 pub mod live;
 pub mod logs;
 pub mod mount_flags;
+pub mod network;
+pub mod port;
 pub mod ps;
 pub mod registry_auth;
 pub mod run;
@@ -59,6 +62,9 @@ pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Tag(a) => image_transfer::tag(client, &a),
         Command::Image(c) => image_transfer::image(client, c),
         Command::Volume(c) => volume::volume(client, c),
+        Command::Network(c) => network::network(client, c),
+        Command::Port(a) => port::port(client, &a),
+        Command::Container(c) => container::container(client, c),
         Command::Cp(a) => cp::cp(client, &a),
         Command::Export(a) => export::export(client, &a),
         Command::Diff(a) => diff::diff(client, &a),

@@ -144,6 +144,7 @@ mod tests {
                 ..Default::default()
             },
             diff_ids: Vec::new(),
+            parent: String::new(),
         }
     }
 

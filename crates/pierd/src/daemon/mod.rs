@@ -44,6 +44,7 @@ pub use lifecycle::control::WaitOutcome;
 pub use lifecycle::create::CreateOptions;
 pub use lifecycle::create::Created;
 pub use lifecycle::list::{ListFilters, ListOptions};
+pub use lifecycle::prune::PruneFilters;
 pub use storage::volumes::parse_filters as volume_filters;
 pub use streams::attach::{wait_for_shim, AttachParams, AttachTarget, ShimSource};
 pub use streams::exec::{exec_failure, Exec, ExecConfig, ExecFailure, ExecStatus};
@@ -166,8 +167,12 @@ pub struct Daemon {
     log_readers: Arc<streams::logs::LogReaders>,
     /// What happened, for the events stream (`events.jsonl`).
     pub events: events::Journal,
+    /// Networks, address and port allocations, attachments.
+    pub networks: Arc<crate::network::Networks>,
     /// What a SIGHUP reload may change (`reload`).
     live_cfg: std::sync::RwLock<reload::LiveConfig>,
+    /// Set while a container prune runs (dockerd allows one at a time).
+    prune_running: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -187,6 +192,7 @@ impl Daemon {
         let volumes = crate::volumes::VolumeStore::open(&cfg.data_root.join("volumes"))
             .with_context(|| format!("open volume store {}", cfg.data_root.join("volumes").display()))?;
         let cfg_events_path = cfg.data_root.join("events.jsonl");
+        let networks = Arc::new(lifecycle::networking::open_networks(&cfg)?);
         let live_cfg = cfg.live.clone();
         Ok(Arc::new(Daemon {
             volumes,
@@ -200,7 +206,9 @@ impl Daemon {
             execs: streams::exec::ExecTable::default(),
             log_readers: Arc::default(),
             events: events::Journal::new(cfg_events_path),
+            networks,
             live_cfg: std::sync::RwLock::new(live_cfg),
+            prune_running: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

@@ -8,14 +8,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pier_api::container::{
-    ContainerCreateRequest, ContainerInspect, ContainerSummary, HostConfig, IdResponse, TopResponse, UpdateResponse,
-    WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerInspect, ContainerPruneResponse, ContainerSummary, HostConfig, IdResponse,
+    TopResponse, UpdateResponse, WaitError, WaitResponse,
 };
 
 use super::convert;
 use super::error::{ApiError, ApiResult, DockerJson, Params};
 use super::AppState;
-use crate::daemon::{CreateOptions, ListFilters, ListOptions, WaitCondition};
+use crate::daemon::{CreateOptions, ListFilters, ListOptions, PruneFilters, WaitCondition};
 
 pub async fn create(
     State(d): State<AppState>,
@@ -49,7 +49,11 @@ pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<V
     let mut list: Vec<ContainerSummary> = d
         .list(&opts)
         .iter()
-        .map(|r| convert::summary(r, now, d.health_status(r)))
+        .map(|r| {
+            let mut s = convert::summary(r, now, d.health_status(r));
+            s.ports = super::networks::summary_ports(&d, r);
+            s
+        })
         .collect();
     let pairs = list.iter().map(|c| (c.image.clone(), c.image_id.clone())).collect();
     for (c, shown) in list.iter_mut().zip(d.shown_image_names(pairs).await?) {
@@ -72,6 +76,7 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     let mut info = convert::inspect(&c, &r);
     info.state.health = d.health(&c, &r);
     info.mounts = d.mount_points(&c);
+    info.network_settings = super::networks::settings(&d, &r);
     let execs = d.exec_ids(&c.id);
     if !execs.is_empty() {
         info.exec_ids = Some(execs);
@@ -133,9 +138,32 @@ pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, params: P
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /containers/{parent}/{alias}`: dockerd's route is
+/// `/containers/{name:.*}`, so a link name (`parent/alias`) reaches `rm`.
+pub async fn remove_nested(
+    State(d): State<AppState>,
+    Path((parent, alias)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    remove(State(d), Path(format!("{parent}/{alias}")), params).await
+}
+
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
+    if params.flag("link") {
+        d.remove_link(&id)?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     d.remove(&id, params.flag("force"), params.flag("v")).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<ContainerPruneResponse>> {
+    let filters = PruneFilters::parse(params.get("filters").unwrap_or(""), pier_time::now_unix())?;
+    let pruned = d.container_prune(filters).await?;
+    Ok(Json(ContainerPruneResponse {
+        containers_deleted: (!pruned.deleted.is_empty()).then_some(pruned.deleted),
+        space_reclaimed: pruned.reclaimed,
+    }))
 }
 
 /// The 200 headers go out at once; the body follows when the condition

@@ -134,7 +134,7 @@ pub fn summary(r: &ContainerRecord, now: i64, health: Option<HealthStatus>) -> C
 pub fn image_summary(i: &pier_image::Image, containers: i64) -> ImageSummary {
     ImageSummary {
         id: i.id.clone(),
-        parent_id: String::new(),
+        parent_id: i.parent.clone(),
         repo_tags: i.repo_tags.clone(),
         repo_digests: i.repo_digests.clone(),
         created: i.created,
@@ -154,7 +154,7 @@ pub fn image_inspect(i: &pier_image::Image) -> ImageInspect {
         id: i.id.clone(),
         repo_tags: i.repo_tags.clone(),
         repo_digests: i.repo_digests.clone(),
-        parent: String::new(),
+        parent: i.parent.clone(),
         comment: i.comment.clone(),
         created: i.created_rfc3339.clone(),
         author: i.author.clone(),

@@ -59,13 +59,29 @@ pub fn status_of(e: &Error) -> StatusCode {
         },
         Error::ExecFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         Error::Image { source, .. } => image_status(source),
+        Error::Network(n) => network_status(n),
         Error::Shim { .. }
         | Error::Record(_)
         | Error::Volume(_)
         | Error::System { .. }
         | Error::NotPaused(_)
         | Error::PsArgs(_)
+        | Error::Plain(_)
         | Error::UpdateFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Network failures as dockerd classifies them.
+fn network_status(e: &crate::network::NetworkError) -> StatusCode {
+    use crate::network::NetworkError as N;
+    match e {
+        N::NotFound(_) | N::Driver(_) => StatusCode::NOT_FOUND,
+        N::Exists(_) => StatusCode::CONFLICT,
+        N::PredefinedCreate(_) | N::PredefinedRemove(_) | N::InUse { .. } | N::OneInstance(_) => StatusCode::FORBIDDEN,
+        N::Ambiguous(_) | N::Invalid(_) | N::Ipam(_) => StatusCode::BAD_REQUEST,
+        N::Unavailable(_) | N::Ports { .. } | N::Backend(_) | N::Netns(_) | N::Io { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 

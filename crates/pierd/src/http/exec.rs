@@ -129,6 +129,17 @@ async fn run_attached(d: AppState, e: Arc<Exec>, mut conn: ClientConn, opts: Ses
     let _ = conn.shutdown().await;
 }
 
+/// dockerd keeps an exec's detach keys as bytes and its inspect encodes
+/// them as JSON does a Go `[]byte`: base64 (`ctrl-p,ctrl-q` is `EBE=`), ""
+/// when the exec named none.
+fn inspect_detach_keys(keys: Option<&str>) -> String {
+    use base64::Engine;
+    match keys.filter(|k| !k.is_empty()).map(detach_keys::parse) {
+        Some(Ok(bytes)) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        _ => String::new(),
+    }
+}
+
 pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
     let (h, w) = size_params(&params)?;
     let e = find(&d, &id)?;
@@ -156,7 +167,20 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
         open_stdout: cfg.attach_stdout,
         can_remove: s.started && !s.running,
         container_id: e.container_id.clone(),
-        detach_keys: cfg.detach_keys.clone().unwrap_or_default(),
+        detach_keys: inspect_detach_keys(cfg.detach_keys.as_deref()),
         pid: i64::from(s.pid),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_inspect_as_go_bytes() {
+        assert_eq!(inspect_detach_keys(Some("ctrl-p,ctrl-q")), "EBE=");
+        assert_eq!(inspect_detach_keys(Some("ctrl-x,x")), "GHg=");
+        assert_eq!(inspect_detach_keys(Some("")), "");
+        assert_eq!(inspect_detach_keys(None), "");
+    }
 }

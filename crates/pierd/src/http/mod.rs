@@ -15,6 +15,7 @@ mod exec;
 mod hijack;
 mod images;
 mod logs;
+mod networks;
 mod server;
 mod stats;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/info", get(system::info))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
         .route("/containers/{id}/json", get(containers::inspect))
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))
@@ -70,6 +72,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{parent}/{alias}", delete(containers::remove_nested))
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
@@ -86,6 +89,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/changes", get(archive::changes))
         .route("/commit", post(archive::commit))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))

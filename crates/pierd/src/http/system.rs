@@ -106,6 +106,16 @@ fn security_options(apparmor: bool, cgroup_v2: bool) -> Vec<String> {
     opts
 }
 
+/// Why containers get no network, in docker's `WARNING:` style.
+fn network_warnings(d: &crate::daemon::Daemon) -> Vec<String> {
+    match d.networks.unavailable() {
+        Some(why) => vec![format!(
+            "WARNING: container networking is unavailable: {why}; containers get a loopback interface only"
+        )],
+        None => Vec::new(),
+    }
+}
+
 /// What `/info` learns from the host, off the async threads (files under
 /// /proc and /sys, and the runtime's and init's `--version`).
 struct HostFacts {
@@ -238,7 +248,8 @@ pub async fn info(State(d): State<AppState>, Extension(version): Extension<ApiVe
     }
     runtimes.insert(runtime_name.clone(), serde_json::json!({ "path": runtime }));
     let sys = &facts.sys;
-    let warnings = sysinfo::warnings(sys);
+    let mut warnings = sysinfo::warnings(sys);
+    warnings.extend(network_warnings(&d));
     let live = d.live_config();
     let (os_name, os_version) = facts.os.clone();
     let operating_system = if facts.containerized {

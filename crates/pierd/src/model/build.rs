@@ -37,6 +37,9 @@ pub struct Defaults<'a> {
     pub apparmor: bool,
     /// What the host's cgroups support and the daemon's rlimits allow.
     pub host: &'a HostSupport,
+    /// A container without a network mode joins the default bridge (else
+    /// it gets loopback only: networking unavailable or disabled).
+    pub bridge_default: bool,
 }
 
 /// A built spec and the warnings for the create response.
@@ -220,7 +223,7 @@ pub fn build(
         }
         tmpfs.insert(clean_path(dest), opts.clone());
     }
-    let network = network_mode(&hc.network_mode, &mut warnings);
+    let network = network_mode(&hc.network_mode, defaults.bridge_default, &mut warnings);
     let cgroupns = namespace_modes(&hc, defaults, &mut warnings)?;
     let isolation = super::isolation::build(&hc)?;
     super::isolation::check_hostname(&c.hostname, &isolation)?;
@@ -246,6 +249,7 @@ pub fn build(
         }
     }
 
+    let endpoint = endpoint_spec(req.networking_config.as_ref(), &network)?;
     let spec = ContainerSpec {
         process: ProcessSpec {
             entrypoint: (!command.entrypoint.is_empty()).then(|| command.entrypoint.clone()),
@@ -320,6 +324,8 @@ pub fn build(
         },
         isolation,
         resources,
+        ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
+        endpoint,
         healthcheck: super::health::merge(
             c.healthcheck.as_ref(),
             image.healthcheck.as_ref(),
@@ -446,8 +452,9 @@ pub fn parse_extra_host(e: &str) -> Result<ExtraHost, CreateError> {
     }
 }
 
-fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
+fn network_mode(mode: &str, bridge_default: bool, warnings: &mut Vec<String>) -> NetworkMode {
     let m = match mode {
+        "" | "default" if bridge_default => NetworkMode::Bridge,
         "" | "default" | "none" => NetworkMode::None,
         "bridge" => NetworkMode::Bridge,
         "host" => NetworkMode::Host,
@@ -456,9 +463,9 @@ fn network_mode(mode: &str, warnings: &mut Vec<String>) -> NetworkMode {
             None => NetworkMode::Named(other.to_string()),
         },
     };
-    if m != NetworkMode::None {
+    if let NetworkMode::Container(_) = m {
         warnings.push(format!(
-            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: container networking is not implemented yet; the container has only a loopback interface"
+            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: joining another container's network is not implemented yet; the container has only a loopback interface"
         ));
     }
     m
@@ -596,6 +603,96 @@ fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
         }
     }
     Ok(())
+}
+
+/// The endpoint settings for the container's network: the entry named
+/// after it (`default` or `bridge` for the default bridge), else the only
+/// one. dockerd refuses aliases and static addresses on the default bridge.
+fn endpoint_spec(
+    nc: Option<&pier_api::container::NetworkingConfig>,
+    network: &NetworkMode,
+) -> Result<super::spec::EndpointSpec, CreateError> {
+    let field = "NetworkingConfig.EndpointsConfig";
+    let Some(all) = nc.and_then(|n| n.endpoints_config.as_ref()) else {
+        return Ok(Default::default());
+    };
+    let names: &[&str] = match network {
+        NetworkMode::Bridge => &["bridge", "default"],
+        NetworkMode::Named(n) => &[n.as_str()],
+        _ => &[],
+    };
+    let entry = names
+        .iter()
+        .find_map(|n| all.get(*n))
+        .or_else(|| (all.len() == 1).then(|| all.values().next()).flatten())
+        .and_then(|v| v.as_ref());
+    let Some(e) = entry else {
+        return Ok(Default::default());
+    };
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let aliases = strings(&e["Aliases"]);
+    let ipv4 = match e["IPAMConfig"]["IPv4Address"].as_str().filter(|s| !s.is_empty()) {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv4Addr>()
+                .map_err(|_| invalid(field, format!("invalid IPv4 address: {ip}")))?,
+        ),
+        None => None,
+    };
+    let mac = e["MacAddress"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    if *network == NetworkMode::Bridge {
+        if !aliases.is_empty() {
+            return Err(invalid(
+                field,
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        if ipv4.is_some() {
+            return Err(invalid(
+                field,
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+    }
+    Ok(super::spec::EndpointSpec { aliases, ipv4, mac })
+}
+
+/// `PortBindings` typed, and `-P`: every exposed port (the request's and
+/// the image's) without a binding gets one to a random host port.
+fn ports_spec(
+    hc: &HostConfig,
+    exposed: Option<&pier_api::container::StringSet>,
+    image_exposed: &[String],
+) -> super::spec::PortsSpec {
+    let mut bindings: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let key = |k: &str| {
+        if k.contains('/') {
+            k.to_string()
+        } else {
+            format!("{k}/tcp")
+        }
+    };
+    for (port, list) in hc.port_bindings.iter().flatten() {
+        let targets = list
+            .iter()
+            .flatten()
+            .map(|b| (b.host_ip.clone(), b.host_port.clone()))
+            .collect();
+        bindings.insert(key(port), targets);
+    }
+    if hc.publish_all_ports {
+        let all = exposed.into_iter().flat_map(|m| m.keys()).chain(image_exposed.iter());
+        for p in all {
+            bindings.entry(key(p)).or_default();
+        }
+    }
+    super::spec::PortsSpec {
+        bindings,
+        publish_all: hc.publish_all_ports,
+    }
 }
 
 /// dockerd refuses the Windows-only IO limits on Linux.

@@ -19,6 +19,7 @@ fn defaults(opts: &BTreeMap<String, String>) -> Defaults<'_> {
         ncpu: 2,
         cgroup_v2: false,
         apparmor: false,
+        bridge_default: false,
         host: HostSupport::unchecked(),
     }
 }
@@ -166,16 +167,16 @@ fn inspect_snapshots_of_typical_requests() {
 fn unapplied_fields_warn_and_are_recorded() {
     let built = build_json(&with(
         cli_request(),
-        json!({"Memory": 33554432, "PublishAllPorts": true, "NetworkMode": "bridge",
+        json!({"Memory": 33554432, "Links": ["db:db"], "NetworkMode": "bridge",
                "RestartPolicy": {"Name": "always"}, "CpuPercent": 5}),
     ))
     .expect("build");
     let w = built.warnings.join("\n");
     assert!(
-        w.contains("HostConfig.PublishAllPorts is recorded but not applied by Pier: container networking is not implemented yet"),
+        w.contains("HostConfig.Links is recorded but not applied by Pier: container networking is not implemented yet"),
         "{w}"
     );
-    assert!(w.contains("HostConfig.NetworkMode \"bridge\""), "{w}");
+    assert!(!w.contains("HostConfig.NetworkMode"), "network modes are applied: {w}");
     assert!(
         !w.contains("HostConfig.RestartPolicy"),
         "restart policies are applied: {w}"
@@ -538,4 +539,42 @@ fn device_rules_parse_as_dockerd() {
     ] {
         assert!(DeviceRule::parse(bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn endpoint_settings_and_ports() {
+    let mut base = cli_request();
+    base["NetworkingConfig"] = json!({"EndpointsConfig": {"front": {
+        "Aliases": ["www", "api"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": ""}}});
+    let built = build_json(&with(
+        base.clone(),
+        json!({"NetworkMode": "front", "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+               "PublishAllPorts": true}),
+    ))
+    .expect("build");
+    let s = &built.spec;
+    assert_eq!(s.network, NetworkMode::Named("front".into()));
+    assert_eq!(s.endpoint.aliases, ["www", "api"]);
+    assert_eq!(s.endpoint.ipv4, Some("10.9.0.5".parse().expect("ip")));
+    assert_eq!(s.endpoint.mac, None);
+    // -P adds the image's exposed 80/tcp only when not bound already.
+    assert_eq!(
+        s.ports.bindings["80/tcp"],
+        vec![("127.0.0.1".to_string(), "8080".to_string())]
+    );
+    assert!(!built
+        .warnings
+        .iter()
+        .any(|w| w.contains("PortBindings") || w.contains("PublishAllPorts")));
+    // The default bridge takes neither aliases nor addresses.
+    let mut bridge = base.clone();
+    bridge["NetworkingConfig"] = json!({"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}});
+    let err = build_json(&with(bridge, json!({"NetworkMode": "bridge"}))).expect_err("refused");
+    assert!(
+        err.to_string().contains("network-scoped alias is supported only"),
+        "{err}"
+    );
+    let mut bad = base;
+    bad["NetworkingConfig"] = json!({"EndpointsConfig": {"front": {"IPAMConfig": {"IPv4Address": "nope"}}}});
+    assert!(build_json(&with(bad, json!({"NetworkMode": "front"}))).is_err());
 }

@@ -167,9 +167,9 @@ pub const FIELDS: &[Field] = &[
     f(H, "IOMaximumBandwidth", Refused, "Windows only (docker's message)"),
     f(H, "Binds", Applied, "bind mounts and named volumes"),
     f(H, "ContainerIDFile", Applied, "written by the client; recorded"),
-    f(H, "LogConfig", Applied, "json-file, cri, none; others refused"),
-    f(H, "NetworkMode", Partly, "none/default: loopback only; others warned"),
-    f(H, "PortBindings", Warned, NETWORKING),
+    f(H, "LogConfig", Applied, "json-file, cri, none; others refused; default rotation 20m x 5 (not shown in inspect) unless `max-size=-1`"),
+    f(H, "NetworkMode", Partly, "none, host, bridge (the default when networking is available), user networks; container: warned"),
+    f(H, "PortBindings", Applied, "netavark port forwarding; host ports from the ephemeral range when not given"),
     f(
         H,
         "RestartPolicy",
@@ -201,7 +201,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "OomScoreAdj", Applied, "range [-1000, 1000]"),
     f(H, "PidMode", Applied, "private, host, container:<id> (a running container); invalid refused"),
     f(H, "Privileged", Applied, "all capabilities and devices"),
-    f(H, "PublishAllPorts", Warned, NETWORKING),
+    f(H, "PublishAllPorts", Applied, "every exposed port on a random host port"),
     f(H, "ReadonlyRootfs", Applied, "read-only root mount"),
     f(
         H,

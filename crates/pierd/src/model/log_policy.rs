@@ -85,18 +85,16 @@ pub fn resolve(
             return Err(invalid(format!("unknown log opt '{k}' for {kind} log driver")));
         }
     }
-    opts.entry("max-size".to_string())
-        .or_insert_with(|| DEFAULT_MAX_SIZE.to_string());
-    opts.entry("max-file".to_string())
-        .or_insert_with(|| DEFAULT_MAX_FILE.to_string());
-    let size = &opts["max-size"];
+    // The defaults apply without being shown: `options` (inspect's
+    // `LogConfig.Config`) keeps what was asked, as dockerd's `local` driver.
+    let size = opts.get("max-size").map_or(DEFAULT_MAX_SIZE, String::as_str);
     let max_size = parse_max_size(size).ok_or_else(|| invalid(format!("invalid size: '{size}'")))?;
     if max_size.is_some_and(|n| n < MIN_MAX_SIZE) {
         return Err(invalid(format!(
             "max-size cannot be less than {MIN_MAX_SIZE} bytes: '{size}'"
         )));
     }
-    let files = &opts["max-file"];
+    let files = opts.get("max-file").map_or(DEFAULT_MAX_FILE, String::as_str);
     let max_file = match files.parse::<i64>() {
         Ok(n) if n < 1 => return Err(invalid("max-file cannot be less than 1".to_string())),
         Ok(n) if n > i64::from(MAX_FILES) => return Err(invalid(format!("max-file cannot be more than {MAX_FILES}"))),
@@ -219,13 +217,17 @@ mod tests {
         let none = BTreeMap::new();
         let r = resolve(&LogConfig::default(), "json-file", &none).expect("default");
         assert_eq!(r.driver, LogDriver::JsonFile);
-        assert_eq!(opts(&r), [("max-file", "5"), ("max-size", "20m")]);
+        assert!(r.options.is_empty(), "defaults are applied, not shown");
         assert_eq!((r.max_size, r.max_file), (Some(20 << 20), 5));
+        let r = resolve(&lc("", &[("max-file", "100")]), "json-file", &none).expect("max-file alone");
+        assert_eq!(opts(&r), [("max-file", "100")]);
+        assert_eq!((r.max_size, r.max_file), (Some(20 << 20), 100));
         let daemon: BTreeMap<String, String> = [("max-size".to_string(), "1m".to_string())].into();
         let r = resolve(&lc("", &[("max-file", "2")]), "json-file", &daemon).expect("merge");
         assert_eq!(opts(&r), [("max-file", "2"), ("max-size", "1m")]);
         let r = resolve(&lc("cri", &[]), "json-file", &daemon).expect("cri");
-        assert_eq!(opts(&r), [("max-file", "5"), ("max-size", "20m")]);
+        assert!(r.options.is_empty());
+        assert_eq!((r.max_size, r.max_file), (Some(20 << 20), 5));
         let r = resolve(&lc("none", &[]), "json-file", &daemon).expect("none");
         assert_eq!(r.driver, LogDriver::None);
         assert!(r.options.is_empty());

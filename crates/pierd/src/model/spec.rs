@@ -41,6 +41,12 @@ pub struct ContainerSpec {
     /// cgroup limits, rlimits and sysctls (records before issue 13: none).
     #[serde(default)]
     pub resources: ResourcesSpec,
+    /// Published ports (records before issue 15: none).
+    #[serde(default)]
+    pub ports: PortsSpec,
+    /// The container's endpoint on its network (`NetworkingConfig`).
+    #[serde(default)]
+    pub endpoint: EndpointSpec,
     /// The healthcheck, image's merged with the request's (records before
     /// issue 14: none).
     #[serde(default)]
@@ -288,6 +294,28 @@ impl NetworkMode {
             NetworkMode::Named(n) => n.clone(),
         }
     }
+}
+
+/// Published ports: `HostConfig.PortBindings` as (host ip, host port)
+/// per `port/proto`, with `-P` (`PublishAllPorts`) already expanded over
+/// the exposed ports into bindings to random host ports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortsSpec {
+    pub bindings: BTreeMap<String, Vec<(String, String)>>,
+    #[serde(default)]
+    pub publish_all: bool,
+}
+
+/// What `NetworkingConfig.EndpointsConfig` asks of the container's
+/// network: aliases (user networks only), a static IPv4 address, a MAC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Request fields kept verbatim for inspect, by their wire names: the

@@ -158,6 +158,7 @@ mod tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            bridge_default: false,
             host: HostSupport::unchecked(),
         };
         let req: pier_api::container::ContainerCreateRequest =

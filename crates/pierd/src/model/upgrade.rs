@@ -141,6 +141,7 @@ mod lift_tests {
             ncpu: 2,
             cgroup_v2: false,
             apparmor: false,
+            bridge_default: false,
             host: super::super::HostSupport::unchecked(),
         };
         let mut spec = build("0".repeat(64).as_str(), &req, &Default::default(), &d)

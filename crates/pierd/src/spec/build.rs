@@ -174,6 +174,9 @@ pub enum Namespace {
 /// The PID, IPC and UTS namespaces, and what /dev/shm is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespaceModes {
+    /// The network namespace: private (loopback only), the host's, or a
+    /// namespace file pierd plumbed.
+    pub net: Namespace,
     pub pid: Namespace,
     pub ipc: Namespace,
     pub uts: Namespace,
@@ -283,7 +286,7 @@ fn namespaces(cgroupns_private: bool, modes: &NamespaceModes) -> Vec<LinuxNamesp
     let private = Namespace::Private;
     let mut types = vec![
         (LinuxNamespaceType::Mount, &private),
-        (LinuxNamespaceType::Network, &private),
+        (LinuxNamespaceType::Network, &modes.net),
         (LinuxNamespaceType::Uts, &modes.uts),
         (LinuxNamespaceType::Pid, &modes.pid),
         (LinuxNamespaceType::Ipc, &modes.ipc),
@@ -476,8 +479,10 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     let mut linux = Linux::default();
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
+    // Docker's network sysctls only in a network namespace of the container's own.
     let mut sysctls: HashMap<String, String> = NETNS_SYSCTLS
         .iter()
+        .filter(|_| input.namespaces.net != Namespace::Host)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     sysctls.extend(input.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -18,6 +18,7 @@ use pier_image::{CommitRequest, ImageConfig};
 use pier_sys::tree::{Dir, Kind};
 
 use crate::daemon::lifecycle::pause::{freeze, thaw};
+use crate::daemon::storage::made_for_mounts::MadeForMounts;
 use crate::daemon::storage::tree_tar::{is_whiteout, TarOptions, TreeTar};
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
@@ -41,8 +42,8 @@ fn open_optional(path: &Path) -> std::io::Result<Option<Dir>> {
 }
 
 /// The changes an upper directory records against `lowers` (top-most
-/// first), in path order.
-pub fn changes(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<ContainerChange>> {
+/// first), in path order, without the mount points Pier made (`made`).
+pub fn changes(upper: &Path, lowers: &[PathBuf], made: &MadeForMounts) -> std::io::Result<Vec<ContainerChange>> {
     let mut out = Vec::new();
     let Some(upper) = open_optional(upper)? else {
         return Ok(out);
@@ -51,7 +52,7 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<Containe
     for l in lowers {
         lower_dirs.push(open_optional(l)?);
     }
-    walk_changes(&upper, "", &lower_dirs, &mut out, 0)?;
+    walk_changes(&upper, "", &lower_dirs, made, &mut out, 0)?;
     Ok(out)
 }
 
@@ -59,6 +60,7 @@ fn walk_changes(
     upper: &Dir,
     rel: &str,
     lowers: &[Option<Dir>],
+    made: &MadeForMounts,
     out: &mut Vec<ContainerChange>,
     depth: usize,
 ) -> std::io::Result<()> {
@@ -77,10 +79,13 @@ fn walk_changes(
             continue;
         }
         let in_lower = lowers.iter().flatten().any(|l| l.stat_at(&name).is_ok());
-        out.push(ContainerChange {
-            path,
-            kind: if in_lower { MODIFIED } else { ADDED },
-        });
+        // A mount point Pier made is no change; what is below it may be.
+        if !made.hides(&path, &st) {
+            out.push(ContainerChange {
+                path,
+                kind: if in_lower { MODIFIED } else { ADDED },
+            });
+        }
         if Kind::of(&st) == Kind::Dir {
             let dir = match upper.child_dir(&name) {
                 Ok(d) => d,
@@ -93,7 +98,7 @@ fn walk_changes(
                 .map(|l| l.as_ref().and_then(|l| l.child_dir(&name).ok()))
                 .collect();
             let rel = format!("{rel}/{}", name.to_string_lossy());
-            walk_changes(&dir, &rel, &below, out, depth + 1)?;
+            walk_changes(&dir, &rel, &below, made, out, depth + 1)?;
         }
     }
     Ok(())
@@ -101,12 +106,13 @@ fn walk_changes(
 
 /// Write the upper directory as a layer tar: whiteouts become `.wh.<name>`,
 /// opaque directories get a `.wh..wh..opq` entry.
-pub fn write_layer<W: Write>(upper: &Path, out: W) -> std::io::Result<W> {
+/// The mount points Pier made (`made`) stay out, as dockerd's init layer.
+pub fn write_layer<W: Write>(upper: &Path, made: MadeForMounts, out: W) -> std::io::Result<W> {
     let opts = TarOptions {
         live_root: false,
         overlay: true,
     };
-    let mut t = TreeTar::new(out, opts);
+    let mut t = TreeTar::new(out, opts).hiding(made);
     if let Some(dir) = open_optional(upper)? {
         t.append_dir(&dir, Path::new(""), "/")?;
     }
@@ -166,7 +172,8 @@ impl Daemon {
             .resolve(&rec.image_id)
             .map_err(|e| Error::system("resolve image", e))?;
         let lowers = self.images.layer_dirs(&image);
-        changes(&c.rootfs().upper, &lowers).map_err(|e| Error::system(format!("read changes of {}", c.id), e))
+        let made = MadeForMounts::load(&c.dir);
+        changes(&c.rootfs().upper, &lowers, &made).map_err(|e| Error::system(format!("read changes of {}", c.id), e))
     }
 
     /// `POST /commit?container=`: the running container frozen while its
@@ -220,7 +227,8 @@ impl Daemon {
         let reference = crate::daemon::import_reference(&opts.repo, &opts.tag)?;
         let upper = c.rootfs().upper;
         let (reader, writer) = std::io::pipe().map_err(|e| Error::system("create pipe", e))?;
-        let writer_thread = std::thread::spawn(move || write_layer(&upper, writer).map(drop));
+        let made = MadeForMounts::load(&c.dir);
+        let writer_thread = std::thread::spawn(move || write_layer(&upper, made, writer).map(drop));
         let req = CommitRequest {
             config: image_config(&rec.spec),
             changes: opts.changes.clone(),
@@ -262,7 +270,7 @@ mod tests {
             0,
         )
         .expect("whiteout (needs root)");
-        let ch = changes(&upper, std::slice::from_ref(&lower)).expect("changes");
+        let ch = changes(&upper, std::slice::from_ref(&lower), &MadeForMounts::default()).expect("changes");
         let got: Vec<(String, u8)> = ch.into_iter().map(|c| (c.path, c.kind)).collect();
         assert_eq!(
             got,
@@ -273,7 +281,7 @@ mod tests {
                 ("/etc/new".to_string(), ADDED)
             ]
         );
-        let tar = write_layer(&upper, Vec::new()).expect("layer");
+        let tar = write_layer(&upper, MadeForMounts::default(), Vec::new()).expect("layer");
         let mut a = tar::Archive::new(&tar[..]);
         let names: Vec<String> = a
             .entries()

@@ -107,6 +107,7 @@ mod tests {
             comment: String::new(),
             config: Default::default(),
             diff_ids: vec![],
+            parent: String::new(),
         };
         i.config.labels.insert("a".into(), "b".into());
         i

@@ -8,13 +8,14 @@ use nix::sys::resource::{getrlimit, Resource};
 use pier_shim_proto::ShimConfig;
 
 use crate::daemon::storage::confined::{read_user_db, Root};
+use crate::daemon::storage::made_for_mounts;
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::{CgroupnsMode, SeccompPolicy};
 use crate::private;
 use crate::record::{self, ContainerRecord};
 use crate::spec::seccomp::{self, KernelVersion};
-use crate::spec::{self, EtcFiles, HostEntry, HostLimits, Rlimit, Seccomp, SpecInput};
+use crate::spec::{self, EtcFiles, HostLimits, Rlimit, Seccomp, SpecInput};
 
 /// What the start needs next.
 #[derive(Debug)]
@@ -39,18 +40,6 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io("remove", path, e)),
     }
-}
-
-/// The host's resolv.conf, as docker picks it: systemd-resolved's upstream
-/// file when /etc/resolv.conf only names the 127.0.0.53 stub.
-fn host_resolv_conf() -> String {
-    let main = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    if main.contains("127.0.0.53") {
-        if let Ok(up) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
-            return up;
-        }
-    }
-    main
 }
 
 /// The numbers of the block devices a container's limits name (dockerd
@@ -146,32 +135,16 @@ impl Daemon {
             hosts: c.dir.join("hosts"),
             resolv_conf: c.dir.join("resolv.conf"),
         };
-        let extra: Vec<HostEntry> = spec_
-            .etc
-            .extra_hosts
-            .iter()
-            .map(|h| HostEntry {
-                name: h.name.clone(),
-                ip: h.address.clone(),
-            })
-            .collect();
         write(
             &etc.hostname,
             spec::hostname_file(&hostname).as_bytes(),
             private::SHARED_FILE,
         )?;
-        write(
-            &etc.hosts,
-            spec::hosts_file(&hostname, None, &extra).as_bytes(),
-            private::SHARED_FILE,
-        )?;
-        let resolv = spec::resolv_conf_with(
-            &host_resolv_conf(),
-            spec_.etc.dns.as_deref(),
-            spec_.etc.dns_search.as_deref(),
-            spec_.etc.dns_options.as_deref(),
-        );
-        write(&etc.resolv_conf, resolv.as_bytes(), private::SHARED_FILE)?;
+        // What fails from here on is undone with the network by the failed
+        // start (`start_locked` releases it).
+        let net = self.attach_network(c, rec)?;
+        write(&etc.hosts, net.hosts.as_bytes(), private::SHARED_FILE)?;
+        write(&etc.resolv_conf, net.resolv_conf.as_bytes(), private::SHARED_FILE)?;
 
         let root = Root::open(&rootfs.merged).map_err(|e| io("open", &rootfs.merged, e))?;
         let passwd = read_user_db(&root, "/etc/passwd")?;
@@ -225,14 +198,24 @@ impl Daemon {
         input.cgroupns_private = spec_.cgroupns == CgroupnsMode::Private;
         input.oom_score_adj = spec_.oom_score_adj;
         input.annotations = spec_.annotations.clone();
+        let targets = made_for_mounts::user_targets(&c.dir, &spec_.storage.tmpfs);
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         input.mounts = self.start_mounts(c, &rootfs.merged, &spec_.storage.tmpfs)?;
         input.resources = spec_.resources.clone();
         input.block_devices = block_device_numbers(&spec_.resources)?;
         input.sysctls = spec_.resources.sysctls.clone();
         input.cgroups_path = Some(self.cgroups_path(&rec.id, &spec_.resources.cgroup_parent));
+        input.namespaces.net = net.namespace;
         self.apply_isolation(c, &mut input, spec_, &group)?;
         let oci = spec::build(&input).map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let spec_json = serde_json::to_vec_pretty(&oci).map_err(|e| Error::system("encode OCI spec", e))?;
+        let targets = made_for_mounts::targets(oci.mounts().as_deref().unwrap_or_default());
+        if let Err(e) = made_for_mounts::prepare(&rootfs.merged, &rootfs.upper, &c.dir, &targets) {
+            // The runtime makes what is missing; `diff` then shows it.
+            tracing::warn!(id = %c.id, error = %e, "make mount points");
+        }
         write(&c.bundle.join("config.json"), &spec_json, private::RECORD)?;
         let health = self.prepare_probe(c, &oci, &input, host.cap_bounding, spec_)?;
 

@@ -16,6 +16,10 @@ use crate::spec;
 const DEFAULT_STOP_TIMEOUT: i64 = 10;
 /// How long to wait for an exit after SIGKILL before calling it a fault.
 const KILL_GRACE: Duration = Duration::from_secs(30);
+/// `kill` with SIGKILL waits this long for the exit (dockerd's 10 s), then
+/// kills every process of the container and waits [`KILL_LAST_WAIT`].
+const KILL_WAIT: Duration = Duration::from_secs(10);
+const KILL_LAST_WAIT: Duration = Duration::from_secs(2);
 
 /// `POST /containers/{id}/wait?condition=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +95,7 @@ impl Daemon {
             Ok(()) => Ok(()),
             Err(err) => {
                 let code = start_exit_code(&err);
+                self.release_network(c).await;
                 let c2 = c.clone();
                 let unmounted = Daemon::blocking("unmount rootfs", move || {
                     c2.rootfs().unmount().map_err(|e| Error::system("unmount rootfs", e))
@@ -173,7 +178,9 @@ impl Daemon {
         Ok(())
     }
 
-    /// Send a signal (default SIGKILL). 409 when not running.
+    /// Send a signal (default SIGKILL). 409 when not running. As dockerd:
+    /// SIGKILL returns once the exit is recorded (so `inspect` shows it and
+    /// `rm` succeeds right after); any other signal returns at once.
     pub async fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
         let c = self.lookup(key)?;
         let sig = match signal.filter(|s| !s.is_empty()) {
@@ -197,6 +204,9 @@ impl Daemon {
             c.cancel_restarts();
         }
         c.commit(|r| r.state.manually_stopped = true).await?;
+        if sig == 9 {
+            return kill_and_confirm(&c, &self.events).await;
+        }
         signal_container(&c, sig, &self.events).await
     }
 
@@ -329,6 +339,35 @@ pub(in crate::daemon) async fn kill_and_wait(c: &Arc<Container>, events: &Journa
                 format!("container {} did not exit within {KILL_GRACE:?} of SIGKILL", c.id),
             )
         })
+}
+
+/// dockerd's `kill`: SIGKILL, wait 10 s for the exit; then SIGKILL every
+/// process of the container (dockerd kills the pid directly) and wait 2 s
+/// more; then docker's error.
+async fn kill_and_confirm(c: &Arc<Container>, events: &Journal) -> Result<()> {
+    let mut rx = c.subscribe();
+    match signal_container(c, 9, events).await {
+        Ok(()) => {}
+        // Exited meanwhile: dockerd's "no such process" is a success.
+        Err(Error::NotRunning(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if tokio::time::timeout(KILL_WAIT, wait_not_running(&mut rx)).await.is_ok() {
+        return Ok(());
+    }
+    tracing::warn!(id = %c.id, "container failed to exit within {KILL_WAIT:?} of kill - killing all its processes");
+    match c.shim.kill(9, KillScope::All).await {
+        Ok(()) => {}
+        Err(e) if e.is_gone() => {
+            if let Err(e) = c.shim.runtime_kill(9, KillScope::All).await {
+                tracing::debug!(id = %c.id, error = %e, "kill all through the runtime");
+            }
+        }
+        Err(e) => tracing::debug!(id = %c.id, error = %e, "kill all"),
+    }
+    tokio::time::timeout(KILL_LAST_WAIT, wait_not_running(&mut rx))
+        .await
+        .map_err(|_| Error::Plain("tried to kill container, but did not receive an exit event".to_string()))
 }
 
 async fn wait_not_running(rx: &mut watch::Receiver<Live>) {

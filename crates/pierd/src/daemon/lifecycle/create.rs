@@ -39,6 +39,7 @@ impl Daemon {
             ncpu: self.cfg.ncpu,
             cgroup_v2: self.cfg.cgroup_v2,
             apparmor: self.cfg.apparmor,
+            bridge_default: self.networks.bridge_by_default(),
             host: &self.cfg.host_support,
         }
     }
@@ -62,6 +63,12 @@ impl Daemon {
         let mut built = model::build(&id, &request, &image.config, &self.model_defaults())
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         self.check_isolation(&mut built.spec)?;
+        // dockerd: a network that does not exist is a 404 at create.
+        match &built.spec.network {
+            model::NetworkMode::Named(n) => drop(self.networks.get(n)?),
+            model::NetworkMode::Bridge => drop(self.networks.get(crate::network::BRIDGE)?),
+            _ => {}
+        }
         let mounts = {
             let d = self.clone();
             let hc = request.host_config.clone().unwrap_or_default();

@@ -163,6 +163,7 @@ impl Daemon {
                 return;
             }
         }
+        self.release_network(c).await;
         let c2 = c.clone();
         let unmounted = Daemon::blocking("unmount rootfs", move || {
             c2.rootfs().unmount().map_err(|e| Error::system("unmount rootfs", e))

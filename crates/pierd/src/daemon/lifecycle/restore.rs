@@ -65,6 +65,15 @@ impl Daemon {
             self.insert(c.clone());
             restored.push(c);
         }
+        {
+            let d = self.clone();
+            let all = restored.clone();
+            Daemon::blocking("restore network attachments", move || {
+                d.restore_attachments(&all);
+                Ok(())
+            })
+            .await?;
+        }
         let n = restored.len();
         // Reconcile in parallel, a bounded number at a time, and serve once
         // all are done or the start-up budget is spent: a stopped shim
@@ -217,6 +226,7 @@ impl Daemon {
     }
 
     async fn unmount_stale(&self, c: &Arc<Container>) {
+        self.release_network(c).await;
         let c2 = c.clone();
         let unmounted = Daemon::blocking("unmount stale rootfs", move || {
             c2.rootfs()

@@ -4,6 +4,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod confined;
+pub(crate) mod made_for_mounts;
 pub(crate) mod mounts;
 pub(crate) mod tree_tar;
 pub(crate) mod volumes;

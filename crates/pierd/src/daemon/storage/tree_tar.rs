@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use pier_sys::tree::{Dir, Kind, Stat};
 
+use crate::daemon::storage::made_for_mounts::MadeForMounts;
+
 /// How a tree is archived.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TarOptions {
@@ -39,6 +41,9 @@ fn depth_error() -> io::Error {
 pub struct TreeTar<W: Write> {
     b: tar::Builder<W>,
     opts: TarOptions,
+    /// Entries left out (a directory's contents still go in): the mount
+    /// points Pier made in an upper directory.
+    hidden: Option<MadeForMounts>,
 }
 
 fn errno_in(e: &io::Error, set: &[i32]) -> bool {
@@ -155,7 +160,14 @@ impl<W: Write> TreeTar<W> {
         TreeTar {
             b: tar::Builder::new(out),
             opts,
+            hidden: None,
         }
+    }
+
+    /// Leave out what `made` records (commit of an upper directory).
+    pub fn hiding(mut self, made: MadeForMounts) -> Self {
+        self.hidden = Some(made);
+        self
     }
 
     /// Finish the archive and hand back the writer.
@@ -191,6 +203,10 @@ impl<W: Write> TreeTar<W> {
             Err(e) if raced(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let hide = self.hidden.as_ref().is_some_and(|h| h.hides(cpath, &st));
+        if hide && Kind::of(&st) != Kind::Dir {
+            return Ok(());
+        }
         match Kind::of(&st) {
             Kind::Socket | Kind::Unknown => Ok(()),
             Kind::CharDevice if self.opts.overlay && is_whiteout(&st) => {
@@ -219,6 +235,9 @@ impl<W: Write> TreeTar<W> {
                     Err(e) => return Err(e),
                 };
                 let st = dir.stat()?;
+                if hide {
+                    return self.append_contents(&dir, tar_name, cpath, depth + 1);
+                }
                 let mut h = header(&st);
                 self.b.append_data(&mut h, tar_name, io::empty())?;
                 if self.opts.overlay && is_opaque(&dir)? {

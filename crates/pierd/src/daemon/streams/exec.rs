@@ -178,6 +178,13 @@ impl Daemon {
         if c.record().state.paused {
             return Err(paused(key));
         }
+        // The exec's own keys apply to its attach (`detach_keys::choose`);
+        // dockerd refuses bad ones here, with a plain error.
+        if let Some(keys) = config.detach_keys.as_deref().filter(|k| !k.is_empty()) {
+            if crate::daemon::streams::detach_keys::parse(keys).is_err() {
+                return Err(Error::Plain(format!("Invalid escape keys ({keys}) provided")));
+            }
+        }
         self.execs.retain(|e| self.lookup(&e.container_id).is_ok());
         let id = hex::encode(rand::random::<[u8; 32]>());
         self.execs.insert(Arc::new(Exec {

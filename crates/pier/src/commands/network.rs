@@ -1,0 +1,272 @@
+//! `pier network create|ls|inspect|rm|prune`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pier_api::network::{Ipam, IpamConfig, NetworkCreateRequest};
+use pier_client::Client;
+
+use super::parse_filters;
+use crate::commands::template::Template;
+use crate::render::{json::inspect_array, table};
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    #[command(override_usage = "pier network create [OPTIONS] NETWORK")]
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    #[command(override_usage = "pier network ls [OPTIONS]")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    #[command(override_usage = "pier network inspect [OPTIONS] NETWORK [NETWORK...]")]
+    Inspect(NetworkInspectArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    #[command(override_usage = "pier network rm NETWORK [NETWORK...]")]
+    Rm(NetworkRmArgs),
+    /// Remove all unused networks
+    #[command(override_usage = "pier network prune [OPTIONS]")]
+    Prune(NetworkPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Driver to manage the Network
+    #[arg(short = 'd', long = "driver", default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long = "subnet")]
+    pub subnet: Vec<String>,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range")]
+    pub ip_range: Vec<String>,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long = "gateway")]
+    pub gateway: Vec<String>,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long = "aux-address")]
+    pub aux_address: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long = "ipam-driver", default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long = "ipam-opt")]
+    pub ipam_opt: Vec<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Set metadata on a network
+    #[arg(long = "label")]
+    pub label: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// Enable manual container attachment
+    #[arg(long = "attachable")]
+    pub attachable: bool,
+    /// Enable or disable IPv6 networking
+    #[arg(long = "ipv6")]
+    pub ipv6: bool,
+    #[arg(value_name = "NETWORK")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Provide filter values (e.g. "driver=bridge")
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a Go template subset
+    #[arg(long = "format")]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Format output using a Go template subset
+    #[arg(short = 'f', long = "format")]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+fn key_values(raw: &[String]) -> BTreeMap<String, String> {
+    raw.iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+pub fn network(client: &Client, cmd: NetworkCommand) -> anyhow::Result<i32> {
+    match cmd {
+        NetworkCommand::Create(a) => create(client, &a),
+        NetworkCommand::Ls(a) => ls(client, &a),
+        NetworkCommand::Inspect(a) => inspect(client, &a),
+        NetworkCommand::Rm(a) => rm(client, &a),
+        NetworkCommand::Prune(a) => prune(client, &a),
+    }
+}
+
+/// docker's `consolidateIpam`: one config per subnet, each range, gateway
+/// and aux address given to the subnet containing it (here: in order).
+fn ipam_configs(a: &NetworkCreateArgs) -> anyhow::Result<Vec<IpamConfig>> {
+    if a.subnet.is_empty() && (!a.ip_range.is_empty() || !a.gateway.is_empty() || !a.aux_address.is_empty()) {
+        anyhow::bail!("every ip-range or gateway must have a corresponding subnet");
+    }
+    if a.ip_range.len() > a.subnet.len() || a.gateway.len() > a.subnet.len() {
+        anyhow::bail!("cannot configure multiple ranges or gateways on the same subnet");
+    }
+    let aux = key_values(&a.aux_address);
+    Ok(a.subnet
+        .iter()
+        .enumerate()
+        .map(|(i, s)| IpamConfig {
+            subnet: Some(s.clone()),
+            ip_range: a.ip_range.get(i).cloned(),
+            gateway: a.gateway.get(i).cloned(),
+            auxiliary_addresses: (i == 0 && !aux.is_empty()).then(|| aux.clone()),
+        })
+        .collect())
+}
+
+fn create(client: &Client, a: &NetworkCreateArgs) -> anyhow::Result<i32> {
+    let req = NetworkCreateRequest {
+        name: a.name.clone(),
+        driver: a.driver.clone(),
+        internal: a.internal,
+        attachable: a.attachable,
+        ipam: Some(Ipam {
+            driver: a.ipam_driver.clone(),
+            options: Some(key_values(&a.ipam_opt)),
+            config: Some(ipam_configs(a)?),
+        }),
+        enable_ipv6: a.ipv6.then_some(true),
+        options: Some(key_values(&a.opt)),
+        labels: Some(key_values(&a.label)),
+        ..Default::default()
+    };
+    let r = client.network_create(&req)?;
+    println!("{}", r.id);
+    Ok(0)
+}
+
+fn ls(client: &Client, a: &NetworkLsArgs) -> anyhow::Result<i32> {
+    let filters = parse_filters(&a.filter)?;
+    let list = client.network_list(&filters)?;
+    let id_of = |id: &str| {
+        if a.no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    if a.quiet {
+        for n in &list {
+            println!("{}", id_of(&n.id));
+        }
+        return Ok(0);
+    }
+    if let Some(f) = a.format.as_deref() {
+        let t = Template::parse(f)?;
+        for n in &list {
+            let value = serde_json::json!({
+                "ID": id_of(&n.id), "Name": n.name, "Driver": n.driver, "Scope": n.scope,
+                "IPv4": n.enable_ipv4.to_string(), "IPv6": n.enable_ipv6.to_string(),
+                "Internal": n.internal.to_string(), "CreatedAt": n.created,
+                "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            });
+            println!("{}", t.render(&value));
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|n| vec![id_of(&n.id), n.name.clone(), n.driver.clone(), n.scope.clone()])
+        .collect();
+    print!("{}", table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows));
+    Ok(0)
+}
+
+fn inspect(client: &Client, a: &NetworkInspectArgs) -> anyhow::Result<i32> {
+    let template = a.format.as_deref().map(Template::parse).transpose()?;
+    let mut found = Vec::new();
+    let mut failed = false;
+    for n in &a.names {
+        match client.network_inspect_raw(n) {
+            Ok(raw) => found.push(String::from_utf8_lossy(&raw).into_owned()),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    match template {
+        Some(t) => {
+            for raw in &found {
+                let v: serde_json::Value = serde_json::from_str(raw)?;
+                println!("{}", t.render(&v));
+            }
+        }
+        None => print!("{}", inspect_array(&found)),
+    }
+    Ok(i32::from(failed))
+}
+
+fn rm(client: &Client, a: &NetworkRmArgs) -> anyhow::Result<i32> {
+    Ok(super::each_id(&a.names, true, |n| match client.network_remove(n) {
+        Err(e) if a.force && e.status() == Some(404) => Ok(()),
+        other => other,
+    }))
+}
+
+fn prune(client: &Client, a: &NetworkPruneArgs) -> anyhow::Result<i32> {
+    if !a.force {
+        print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+        io::stdout().flush().context("flush stdout")?;
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer).context("read answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let filters = parse_filters(&a.filter)?;
+    let pruned = client.network_prune(&filters)?;
+    if !pruned.networks_deleted.is_empty() {
+        println!("Deleted Networks:");
+        for n in &pruned.networks_deleted {
+            println!("{n}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,258 @@
+//! A container's network at start and after its exit: the namespace it
+//! joins, its plumbing through `network::Networks`, and the /etc/hosts and
+//! /etc/resolv.conf that go with it. Blocking (called from the bundle
+//! preparation or through `Daemon::blocking`).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{DaemonConfig, NETAVARK_PATHS};
+use crate::daemon::{Container, Daemon};
+use crate::error::{Error, Result};
+use crate::model::spec::NetworkMode;
+use crate::network::ipam::{self, Pool};
+use crate::network::netavark::Netavark;
+use crate::network::subnet::Ipv4Net;
+use crate::network::{AttachRequest, BridgeConfig, Networks, NetworksConfig};
+use crate::record::ContainerRecord;
+use crate::spec::{self, HostEntry, Namespace};
+
+/// The attachment file of a container.
+pub(in crate::daemon) fn attachment_file(dir: &Path) -> PathBuf {
+    dir.join("network.json")
+}
+
+/// Find netavark (and iptables, which it drives); `Err` says why
+/// networking is unavailable.
+fn find_backend(cfg: &DaemonConfig) -> std::result::Result<Netavark, String> {
+    let binary = match &cfg.networking.netavark_path {
+        Some(p) if p.is_file() => p.clone(),
+        Some(p) => return Err(format!("netavark not found at {} (daemon.json netavark-path)", p.display())),
+        None => NETAVARK_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                format!(
+                    "netavark not found in {} (install the netavark and aardvark-dns packages, or set netavark-path in daemon.json)",
+                    NETAVARK_PATHS.join(", ")
+                )
+            })?,
+    };
+    let path_var = std::env::var("PATH").unwrap_or_default();
+    let iptables = path_var
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .any(|d| !d.is_empty() && Path::new(d).join("iptables").is_file());
+    if !iptables {
+        return Err("iptables not found in PATH (netavark needs it)".to_string());
+    }
+    let aardvark = binary.parent().map(|d| d.join("aardvark-dns")).filter(|p| p.is_file());
+    Ok(Netavark {
+        binary,
+        aardvark,
+        config_dir: cfg.exec_root.join("netavark"),
+    })
+}
+
+/// The daemon's networks from its configuration.
+pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
+    use anyhow::Context;
+    let n = &cfg.networking;
+    let bridge = match &n.bridge {
+        None => None,
+        Some(interface) => {
+            let (gateway, subnet) = match &n.bip {
+                Some(bip) => Ipv4Net::parse_with_addr(bip).with_context(|| format!("daemon.json bip {bip:?}"))?,
+                None => {
+                    let subnet = ipam::default_bridge_subnet();
+                    (subnet.nth(1).unwrap_or(Ipv4Addr::UNSPECIFIED), subnet)
+                }
+            };
+            if interface.len() > 15 {
+                anyhow::bail!("bridge name {interface:?} is longer than 15 characters");
+            }
+            Some(BridgeConfig {
+                interface: interface.clone(),
+                subnet,
+                gateway,
+            })
+        }
+    };
+    let pools = if n.pools.is_empty() {
+        ipam::default_pools()
+    } else {
+        n.pools
+            .iter()
+            .map(|p| {
+                Ok(Pool {
+                    base: p
+                        .base
+                        .parse()
+                        .with_context(|| format!("default-address-pools base {:?}", p.base))?,
+                    size: p.size,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let backend = find_backend(cfg).and_then(|b| {
+        // netavark keeps aardvark-dns's files here and does not create it.
+        crate::private::dir(&b.config_dir, crate::private::DIR)
+            .map_err(|e| format!("create {}: {e}", b.config_dir.display()))?;
+        Ok(Arc::new(b) as Arc<dyn crate::network::backend::NetworkBackend>)
+    });
+    if let Err(why) = &backend {
+        tracing::warn!(
+            "container networking is unavailable: {why}; containers get a loopback interface only (--network none)"
+        );
+    }
+    let ephemeral = crate::network::ports::parse_ephemeral_range(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .as_deref(),
+    );
+    Networks::open(NetworksConfig {
+        dir: cfg.data_root.join("networks"),
+        netns_dir: cfg.exec_root.join("netns"),
+        bridge,
+        pools,
+        backend,
+        ephemeral,
+    })
+    .context("open the networks")
+}
+
+/// What a start needs from the network.
+pub(in crate::daemon) struct NetworkPlan {
+    pub namespace: Namespace,
+    pub hosts: String,
+    pub resolv_conf: String,
+}
+
+/// The host's resolv.conf, as docker picks it: systemd-resolved's upstream
+/// file when /etc/resolv.conf only names the 127.0.0.53 stub.
+pub(in crate::daemon) fn host_resolv_conf() -> String {
+    let main = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if main.contains("127.0.0.53") {
+        if let Ok(up) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            return up;
+        }
+    }
+    main
+}
+
+impl Daemon {
+    /// Plumb the network of a container about to start (a stale attachment
+    /// torn down first) and render its /etc files. On error nothing of the
+    /// plumbing is left.
+    pub(in crate::daemon) fn attach_network(&self, c: &Container, rec: &ContainerRecord) -> Result<NetworkPlan> {
+        let file = attachment_file(&c.dir);
+        self.networks
+            .release(&c.id, &file)
+            .map_err(|e| Error::system(format!("tear down the old network of {}", c.id), e))?;
+        let s = &rec.spec;
+        let gateway = self.networks.host_gateway();
+        let extra: Vec<HostEntry> = s
+            .etc
+            .extra_hosts
+            .iter()
+            .map(|h| HostEntry {
+                name: h.name.clone(),
+                ip: match (h.address.as_str(), gateway) {
+                    ("host-gateway", Some(gw)) => gw.to_string(),
+                    _ => h.address.clone(),
+                },
+            })
+            .collect();
+        let host_resolv = host_resolv_conf();
+        let with_user_dns = |base: &str, dns: Option<&[String]>| {
+            spec::resolv_conf_with(base, dns, s.etc.dns_search.as_deref(), s.etc.dns_options.as_deref())
+        };
+        let network = match &s.network {
+            NetworkMode::None | NetworkMode::Container(_) => {
+                return Ok(NetworkPlan {
+                    namespace: Namespace::Private,
+                    hosts: spec::hosts_file(&s.hostname, None, &extra),
+                    resolv_conf: with_user_dns(&host_resolv, s.etc.dns.as_deref()),
+                })
+            }
+            NetworkMode::Host => {
+                // As docker: the host's files, --add-host and --dns applied.
+                let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                if !hosts.is_empty() && !hosts.ends_with('\n') {
+                    hosts.push('\n');
+                }
+                for e in &extra {
+                    hosts.push_str(&format!("{}\t{}\n", e.ip, e.name));
+                }
+                let resolv = if s.etc.dns.is_none() && s.etc.dns_search.is_none() && s.etc.dns_options.is_none() {
+                    host_resolv
+                } else {
+                    with_user_dns(&host_resolv, s.etc.dns.as_deref())
+                };
+                return Ok(NetworkPlan {
+                    namespace: Namespace::Host,
+                    hosts,
+                    resolv_conf: resolv,
+                });
+            }
+            NetworkMode::Bridge => crate::network::BRIDGE.to_string(),
+            NetworkMode::Named(n) => n.clone(),
+        };
+        let ports = crate::network::ports::requests_from_bindings(&s.ports.bindings)
+            .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+        let req = AttachRequest {
+            container_id: c.id.clone(),
+            container_name: rec.name.clone(),
+            network,
+            aliases: s.endpoint.aliases.clone(),
+            ipv4: s.endpoint.ipv4,
+            mac: s.endpoint.mac.clone(),
+            ports,
+        };
+        let a = self.networks.attach(&req, &file).map_err(Error::from)?;
+        let ep = a.endpoints.first();
+        let ip = ep.map(|e| std::net::IpAddr::V4(e.ip));
+        let dns_net = ep.and_then(|e| self.networks.get(&e.network_id).ok()).filter(|n| n.dns);
+        let resolv = match (dns_net, ep) {
+            (Some(_), Some(e)) => {
+                let mut servers = vec![e.gateway.to_string()];
+                servers.extend(s.etc.dns.iter().flatten().cloned());
+                with_user_dns(&host_resolv, Some(&servers))
+            }
+            _ => with_user_dns(&host_resolv, s.etc.dns.as_deref()),
+        };
+        Ok(NetworkPlan {
+            namespace: Namespace::Join(a.netns.clone()),
+            hosts: spec::hosts_file(&s.hostname, ip, &extra),
+            resolv_conf: resolv,
+        })
+    }
+
+    /// Tear down a container's network if it has one (idempotent; see
+    /// `Networks::release`).
+    pub(in crate::daemon) async fn release_network(&self, c: &Arc<Container>) {
+        let networks = self.networks.clone();
+        let (id, file) = (c.id.clone(), attachment_file(&c.dir));
+        let released = Daemon::blocking("release network", move || {
+            networks
+                .release(&id, &file)
+                .map_err(|e| Error::system(format!("tear down the network of {id}"), e))
+        })
+        .await;
+        if let Err(e) = released {
+            tracing::warn!(id = %c.id, error = %e, "release network");
+        }
+    }
+
+    /// At start: register the attachments on disk (running containers'
+    /// allocations; exited ones' teardowns still due).
+    pub(in crate::daemon) fn restore_attachments(&self, containers: &[Arc<Container>]) {
+        for c in containers {
+            if let Some(a) = self.networks.restore(&attachment_file(&c.dir)) {
+                tracing::debug!(id = %c.id, netns = %a.netns.display(), "network attachment restored");
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Network endpoints (`/networks...`) and a container's `NetworkSettings`
+//! as dockerd renders them.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use pier_api::filters::Filters;
+use pier_api::network::{
+    ConfigFrom, EndpointSettings, Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse, NetworkIpam,
+    NetworkPruneResponse,
+};
+use serde_json::{json, Value};
+
+use super::error::{ApiResult, DockerJson, Params};
+use super::AppState;
+use crate::daemon::Daemon;
+use crate::error::{Error, Result};
+use crate::model::spec::NetworkMode;
+use crate::network::ipam::IpamRequest;
+use crate::network::{CreateNetwork, NetworkRecord};
+use crate::record::ContainerRecord;
+
+const LIST_FILTERS: &[&str] = &["dangling", "driver", "id", "label", "name", "scope", "type"];
+
+fn filters(params: &Params, accepted: &[&str]) -> Result<Filters> {
+    let f = Filters::parse(params.get("filters").unwrap_or("")).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    f.validate(accepted)
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    f.validate_values("type", |v| match v {
+        "custom" | "builtin" => Ok(()),
+        _ => Err(Some(format!("invalid filter: 'type'='{v}'"))),
+    })
+    .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    Ok(f)
+}
+
+/// A network as docker shows it; `containers` filled for inspect only.
+fn render(d: &Daemon, n: &NetworkRecord, with_containers: bool) -> Network {
+    let mut containers = BTreeMap::new();
+    if with_containers {
+        for (id, ep) in d.networks.endpoints_on(&n.id) {
+            let name = d.lookup(&id).map(|c| c.record().name).unwrap_or_default();
+            containers.insert(
+                id,
+                NetworkContainer {
+                    name,
+                    endpoint_id: ep.endpoint_id.clone(),
+                    mac_address: ep.mac.clone().unwrap_or_default(),
+                    ipv4_address: format!("{}/{}", ep.ip, ep.prefix_len),
+                    ipv6_address: String::new(),
+                },
+            );
+        }
+    }
+    Network {
+        name: n.name.clone(),
+        id: n.id.clone(),
+        created: pier_time::format_nano(n.created),
+        scope: "local".to_string(),
+        driver: n.driver.clone(),
+        enable_ipv4: true,
+        enable_ipv6: false,
+        ipam: NetworkIpam {
+            driver: "default".to_string(),
+            options: if n.is_predefined() {
+                None
+            } else {
+                Some(n.ipam_options.clone())
+            },
+            config: n.ipam_config.clone(),
+        },
+        internal: n.internal,
+        attachable: n.attachable,
+        ingress: false,
+        config_from: ConfigFrom::default(),
+        config_only: false,
+        containers,
+        options: n.options.clone(),
+        labels: n.labels.clone(),
+    }
+}
+
+fn matches(d: &Daemon, n: &NetworkRecord, f: &Filters) -> Result<bool> {
+    let labels = n.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let dangling = f
+        .get_bool("dangling", false)
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    Ok((!f.contains("name") || f.get("name").any(|p| n.name.contains(p)))
+        && (!f.contains("id") || f.get("id").any(|p| n.id.starts_with(p)))
+        && f.match_kv_list("label", labels)
+        && f.exact_match("driver", &n.driver)
+        && f.exact_match("scope", "local")
+        && (!f.contains("type") || f.get("type").any(|t| (t == "builtin") == n.is_predefined()))
+        && (!f.contains("dangling") || dangling == (!n.is_predefined() && d.networks.endpoints_on(&n.id).is_empty())))
+}
+
+pub async fn list(State(d): State<AppState>, params: Params) -> ApiResult<Json<Vec<Network>>> {
+    let f = filters(&params, LIST_FILTERS)?;
+    let mut out = Vec::new();
+    for n in d.networks.list() {
+        if matches(&d, &n, &f)? {
+            out.push(render(&d, &n, false));
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
+}
+
+pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Network>> {
+    let n = d.networks.get(&id).map_err(Error::from)?;
+    Ok(Json(render(&d, &n, true)))
+}
+
+pub async fn create(
+    State(d): State<AppState>,
+    DockerJson(req): DockerJson<NetworkCreateRequest>,
+) -> ApiResult<(StatusCode, Json<NetworkCreateResponse>)> {
+    let ipam = req.ipam.clone().unwrap_or_default();
+    let create = CreateNetwork {
+        name: req.name.clone(),
+        driver: req.driver.clone(),
+        internal: req.internal,
+        attachable: req.attachable,
+        ipv6: req.enable_ipv6.unwrap_or(false),
+        ipam_driver: ipam.driver.clone(),
+        ipam: ipam
+            .config
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| IpamRequest {
+                subnet: c.subnet,
+                ip_range: c.ip_range,
+                gateway: c.gateway,
+                aux: c.auxiliary_addresses.unwrap_or_default(),
+            })
+            .collect(),
+        ipam_options: ipam.options.unwrap_or_default(),
+        options: req.options.unwrap_or_default(),
+        labels: req.labels.unwrap_or_default(),
+    };
+    let networks = d.networks.clone();
+    let rec = Daemon::blocking("create network", move || networks.create(create).map_err(Error::from)).await?;
+    tracing::info!(id = %rec.id, name = %rec.name, "network created");
+    Ok((
+        StatusCode::CREATED,
+        Json(NetworkCreateResponse {
+            id: rec.id,
+            warning: String::new(),
+        }),
+    ))
+}
+
+pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let networks = d.networks.clone();
+    let rec = Daemon::blocking("remove network", move || networks.remove(&id).map_err(Error::from)).await?;
+    tracing::info!(id = %rec.id, name = %rec.name, "network removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<NetworkPruneResponse>> {
+    let f = filters(&params, &["label", "label!", "until"])?;
+    let mut deleted = Vec::new();
+    for n in d.networks.list() {
+        let labels = n.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        if n.is_predefined() || !f.match_kv_list("label", labels) || !d.networks.endpoints_on(&n.id).is_empty() {
+            continue;
+        }
+        let networks = d.networks.clone();
+        let id = n.id.clone();
+        // Another start may have joined it meanwhile: then it stays.
+        if Daemon::blocking("prune network", move || networks.remove(&id).map_err(Error::from))
+            .await
+            .is_ok()
+        {
+            deleted.push(n.name.clone());
+        }
+    }
+    Ok(Json(NetworkPruneResponse {
+        networks_deleted: deleted,
+    }))
+}
+
+/// The network name a container's mode means (`bridge` for the default).
+fn network_name(mode: &NetworkMode) -> Option<String> {
+    match mode {
+        NetworkMode::None => Some(crate::network::NONE.to_string()),
+        NetworkMode::Host => Some(crate::network::HOST.to_string()),
+        NetworkMode::Bridge => Some(crate::network::BRIDGE.to_string()),
+        NetworkMode::Named(n) => Some(n.clone()),
+        NetworkMode::Container(_) => None,
+    }
+}
+
+/// A container's `NetworkSettings`: its network (filled while it is
+/// attached), its published ports, and the legacy top-level fields from
+/// the default bridge, as dockerd.
+pub fn settings(d: &Daemon, r: &ContainerRecord) -> Value {
+    let attached = d.networks.attachment(&r.id).filter(|_| r.state.is_running());
+    let mut networks = serde_json::Map::new();
+    if let Some(key) = network_name(&r.spec.network) {
+        let rec = d.networks.get(&key).ok();
+        let name = rec.as_ref().map_or(key.clone(), |n| n.name.clone());
+        let mut ep = EndpointSettings {
+            network_id: rec.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
+        if !r.spec.endpoint.aliases.is_empty() {
+            ep.aliases = Some(r.spec.endpoint.aliases.clone());
+        }
+        if let Some(ip) = r.spec.endpoint.ipv4 {
+            ep.ipam_config = Some(json!({"IPv4Address": ip.to_string()}));
+        }
+        let endpoint = attached.as_ref().and_then(|a| a.endpoints.first());
+        if let Some(e) = endpoint {
+            ep.endpoint_id = e.endpoint_id.clone();
+            ep.gateway = e.gateway.to_string();
+            ep.ip_address = e.ip.to_string();
+            ep.ip_prefix_len = i64::from(e.prefix_len);
+            ep.mac_address = e.mac.clone().unwrap_or_default();
+            if rec.as_ref().is_some_and(|n| n.dns) {
+                let mut names = vec![r.name.clone()];
+                names.extend(e.aliases.iter().cloned());
+                ep.dns_names = Some(names);
+            }
+        }
+        networks.insert(name, serde_json::to_value(ep).unwrap_or(Value::Null));
+    }
+    let mut ports = serde_json::Map::new();
+    if r.state.is_running() {
+        for key in r.spec.ports.bindings.keys() {
+            ports.insert(key.clone(), Value::Null);
+        }
+        if let Some(a) = &attached {
+            for m in &a.ports {
+                let key = format!("{}/{}", m.container_port, m.proto);
+                let entry = ports.entry(key).or_insert_with(|| json!([]));
+                if !entry.is_array() {
+                    *entry = json!([]);
+                }
+                if let Some(list) = entry.as_array_mut() {
+                    list.push(json!({"HostIp": m.shown_host_ip(), "HostPort": m.host_port.to_string()}));
+                }
+            }
+        }
+    }
+    let bridge = attached
+        .as_ref()
+        .and_then(|a| a.endpoints.iter().find(|e| e.network_name == crate::network::BRIDGE));
+    json!({
+        "Bridge": "",
+        "SandboxID": if attached.is_some() { r.id.clone() } else { String::new() },
+        "SandboxKey": attached.as_ref().map(|a| a.netns.display().to_string()).unwrap_or_default(),
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports,
+        "SecondaryIPAddresses": null,
+        "SecondaryIPv6Addresses": null,
+        "EndpointID": bridge.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
+        "Gateway": bridge.map(|e| e.gateway.to_string()).unwrap_or_default(),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.map(|e| e.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": bridge.map_or(0, |e| e.prefix_len),
+        "IPv6Gateway": "",
+        "MacAddress": bridge.and_then(|e| e.mac.clone()).unwrap_or_default(),
+        "Networks": networks,
+    })
+}
+
+/// `ps`'s `Ports` entries (`{"IP", "PrivatePort", "PublicPort", "Type"}`).
+pub fn summary_ports(d: &Daemon, r: &ContainerRecord) -> Vec<Value> {
+    let Some(a) = d.networks.attachment(&r.id).filter(|_| r.state.is_running()) else {
+        return Vec::new();
+    };
+    a.ports
+        .iter()
+        .map(|m| {
+            json!({
+                "IP": m.shown_host_ip(),
+                "PrivatePort": m.container_port,
+                "PublicPort": m.host_port,
+                "Type": m.proto.as_str(),
+            })
+        })
+        .collect()
+}
