@@ -305,6 +305,7 @@ impl Daemon {
         cfg.init = file.init.unwrap_or(false);
         cfg.networking = networking;
         cfg.init_path = file.init_path;
+        cfg.cri = pierd::config::CriConfig::from_file(file.cri.as_ref(), None).unwrap_or_else(|e| panic!("{e}"));
         for (name, r) in file.runtimes.unwrap_or_default() {
             cfg.runtimes.insert(name, PathBuf::from(r.path));
         }

@@ -65,6 +65,82 @@ pub struct DaemonConfig {
     pub live: crate::daemon::reload::LiveConfig,
     /// The daemon.json a SIGHUP reloads (`None`: reload does nothing).
     pub config_file: Option<PathBuf>,
+    /// The Kubernetes CRI server (`crate::cri`) and the registry host map.
+    pub cri: CriConfig,
+}
+
+/// The default `cri.sandbox-image`: the pause image pods' infra containers run.
+pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";
+
+/// daemon.json `cri` (and `--cri-socket`): the CRI server is off unless a
+/// socket is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriConfig {
+    /// Where the CRI gRPC server listens; `None`: no CRI server.
+    pub socket: Option<PathBuf>,
+    /// The image of pods' infra (pause) containers.
+    pub sandbox_image: String,
+    /// Registry host -> endpoint URL (`http://127.0.0.1:5000`): pulls of
+    /// images on that host go to the endpoint (plain HTTP allowed), for the
+    /// Docker API's pulls too (containerd's `hosts.toml` `server`).
+    pub registry_hosts: BTreeMap<String, String>,
+}
+
+impl Default for CriConfig {
+    fn default() -> Self {
+        CriConfig {
+            socket: None,
+            sandbox_image: DEFAULT_SANDBOX_IMAGE.to_string(),
+            registry_hosts: BTreeMap::new(),
+        }
+    }
+}
+
+/// daemon.json's `cri` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct CriFileConfig {
+    /// `unix:///PATH`.
+    pub socket: Option<String>,
+    pub sandbox_image: Option<String>,
+    pub registry_hosts: Option<BTreeMap<String, String>>,
+}
+
+impl CriConfig {
+    /// The `cri` section of daemon.json under the `--cri-socket` flag.
+    pub fn from_file(file: Option<&CriFileConfig>, flag_socket: Option<&str>) -> Result<Self, ConfigError> {
+        let mut cfg = CriConfig::default();
+        if let Some(f) = file {
+            if let Some(image) = f.sandbox_image.as_ref().filter(|i| !i.is_empty()) {
+                cfg.sandbox_image = image.clone();
+            }
+            if let Some(hosts) = &f.registry_hosts {
+                for (host, url) in hosts {
+                    check_registry_endpoint(url)?;
+                    cfg.registry_hosts
+                        .insert(host.clone(), url.trim_end_matches('/').to_string());
+                }
+            }
+        }
+        let socket = flag_socket.or(file.and_then(|f| f.socket.as_deref()).filter(|s| !s.is_empty()));
+        if let Some(s) = socket {
+            cfg.socket = Some(parse_host(s)?);
+        }
+        Ok(cfg)
+    }
+}
+
+/// A registry host map endpoint is an `http://` or `https://` URL with a host.
+fn check_registry_endpoint(url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| ConfigError::RegistryEndpoint(url.to_string()))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(ConfigError::RegistryEndpoint(url.to_string()));
+    }
+    Ok(())
 }
 
 /// The default bridge's device when daemon.json names none (docker's is
@@ -158,6 +234,7 @@ impl DaemonConfig {
             networking: NetworkingConfig::default(),
             live: Default::default(),
             config_file: None,
+            cri: CriConfig::default(),
         }
     }
 
@@ -238,6 +315,8 @@ pub struct FileConfig {
     pub debug: Option<bool>,
     /// dockerd's engine `labels` (`key=value`; reloadable).
     pub labels: Option<Vec<String>>,
+    /// The Kubernetes CRI server (`CriConfig`).
+    pub cri: Option<CriFileConfig>,
 }
 
 /// One entry of daemon.json `runtimes` (dockerd's `path`; `runtimeArgs`
@@ -259,6 +338,8 @@ pub enum ConfigError {
     Runtime(String),
     #[error("exec: \"{0}\": executable file not found in $PATH")]
     Init(String),
+    #[error("invalid cri.registry-hosts endpoint {0:?}: want http://HOST[:PORT] or https://HOST[:PORT]")]
+    RegistryEndpoint(String),
     /// A daemon label dockerd refuses, in its words.
     #[error("{0}")]
     Label(String),
@@ -451,6 +532,29 @@ mod tests {
         assert_eq!(f.runtimes.expect("runtimes")["r2"].path, "/usr/sbin/runc");
         assert_eq!(parse_file(Path::new("/x"), "").expect("empty"), FileConfig::default());
         assert!(parse_file(Path::new("/x"), "{").is_err());
+    }
+
+    #[test]
+    fn cri_section() {
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"cri":{"socket":"unix:///run/c.sock","sandbox-image":"reg/p:1",
+               "registry-hosts":{"registry.k8s.io":"http://127.0.0.1:5000/"}}}"#,
+        )
+        .expect("parse");
+        let c = CriConfig::from_file(f.cri.as_ref(), None).expect("cri");
+        assert_eq!(c.socket, Some(PathBuf::from("/run/c.sock")));
+        assert_eq!(c.sandbox_image, "reg/p:1");
+        assert_eq!(c.registry_hosts["registry.k8s.io"], "http://127.0.0.1:5000");
+        let c = CriConfig::from_file(f.cri.as_ref(), Some("unix:///flag.sock")).expect("flag wins");
+        assert_eq!(c.socket, Some(PathBuf::from("/flag.sock")));
+        let off = CriConfig::from_file(None, None).expect("default");
+        assert_eq!(off, CriConfig::default());
+        assert_eq!(off.sandbox_image, DEFAULT_SANDBOX_IMAGE);
+        let bad = parse_file(Path::new("/x"), r#"{"cri":{"registry-hosts":{"a":"ftp://x"}}}"#).expect("parse");
+        assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
+        let bad = parse_file(Path::new("/x"), r#"{"cri":{"socket":"tcp://x"}}"#).expect("parse");
+        assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
     }
 
     #[test]

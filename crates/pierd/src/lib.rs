@@ -17,6 +17,7 @@
 
 pub mod cgroup;
 pub mod config;
+pub mod cri;
 pub mod daemon;
 pub mod error;
 mod http;
@@ -52,6 +53,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let daemon = daemon::Daemon::new(config, stop_rx).context("start daemon")?;
     daemon.restore().await.context("restore containers")?;
+    let cri_server = match daemon.cfg.cri.socket.clone() {
+        Some(socket) => Some(cri::spawn(daemon.clone(), &socket).context("start the CRI server")?),
+        None => None,
+    };
     tracing::info!(data_root = %daemon.cfg.data_root.display(), "pierd ready");
     if let Some(path) = daemon.cfg.config_file.clone() {
         spawn_reloader(daemon.clone(), path);
@@ -63,6 +68,9 @@ pub async fn run(
         let _ = stop_tx.send(true);
     };
     let served = http::serve(listener, daemon.clone(), graceful).await;
+    if let Some(server) = cri_server {
+        server.stop().await;
+    }
     daemon.stop_monitors();
     drop(lock);
     served.context("serve API")

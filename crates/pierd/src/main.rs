@@ -41,6 +41,9 @@ struct Flags {
     /// Parent cgroup of containers without --cgroup-parent (default /pier).
     #[arg(long)]
     cgroup_parent: Option<String>,
+    /// Serve the Kubernetes CRI (runtime.v1) on this socket (unix:///PATH).
+    #[arg(long)]
+    cri_socket: Option<String>,
     /// The pier-shim binary (default: next to pierd).
     #[arg(long, env = "PIER_SHIM")]
     shim: Option<PathBuf>,
@@ -204,6 +207,8 @@ fn main() -> anyhow::Result<()> {
         .clone()
         .or(file.cgroup_parent.clone())
         .filter(|p| !p.is_empty());
+
+    cfg.cri = config::CriConfig::from_file(file.cri.as_ref(), flags.cri_socket.as_deref())?;
 
     // Refuse early, before touching the socket of a running pierd.
     drop(pierd::DataRootLock::acquire(&cfg.data_root)?);

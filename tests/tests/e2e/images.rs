@@ -21,7 +21,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// A `docker-registry` serving a temp directory; killed by pid on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
@@ -30,15 +30,15 @@ struct Registry {
 /// `alice:secret` for a registry's htpasswd file (bcrypt, made once).
 const HTPASSWD: &str = "alice:$2b$12$WgEEmZdom.8FgRsAYs9oqeB3AjeUFvAw4.gKJJ42YBbOcMbjMmyoa\n";
 /// base64 of `alice:secret`, as `docker login` stores it.
-const ALICE_AUTH: &str = "YWxpY2U6c2VjcmV0";
+pub(crate) const ALICE_AUTH: &str = "YWxpY2U6c2VjcmV0";
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         Self::start_with(false)
     }
 
     /// With `auth`, the registry wants alice's password (basic auth).
-    fn start_with(auth: bool) -> Registry {
+    pub(crate) fn start_with(auth: bool) -> Registry {
         let bin = Path::new("/usr/bin/docker-registry");
         assert!(
             bin.exists(),
@@ -89,7 +89,7 @@ impl Registry {
         r
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -120,7 +120,7 @@ impl Registry {
     }
 
     /// `skopeo copy` from the OCI layout to `repo:tag` on this registry.
-    fn push(&self, layout: &Path, name: &str, dest: &str, extra: &[&str]) {
+    pub(crate) fn push(&self, layout: &Path, name: &str, dest: &str, extra: &[&str]) {
         let out = Command::new("skopeo")
             .args(["copy", "--quiet", "--dest-tls-verify=false"])
             .args(extra)
@@ -203,18 +203,21 @@ fn tar_of(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
 }
 
 /// An OCI image layout being written.
-struct Layout {
-    dir: PathBuf,
+pub(crate) struct Layout {
+    pub(crate) dir: PathBuf,
     refs: Vec<Value>,
+    /// The images' config `User` (none when empty).
+    pub(crate) user: String,
 }
 
 impl Layout {
-    fn new(dir: &Path) -> Layout {
+    pub(crate) fn new(dir: &Path) -> Layout {
         std::fs::create_dir_all(dir.join("blobs/sha256")).expect("mkdir layout");
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
         Layout {
             dir: dir.to_path_buf(),
             refs: Vec::new(),
+            user: String::new(),
         }
     }
 
@@ -230,18 +233,21 @@ impl Layout {
 
     /// Writes an image of the given uncompressed layers (gzip-compressed);
     /// returns its manifest descriptor.
-    fn image(&self, arch: &str, layers: &[Vec<u8>], cmd: &[&str]) -> Value {
+    pub(crate) fn image(&self, arch: &str, layers: &[Vec<u8>], cmd: &[&str]) -> Value {
         self.image_with(arch, layers, cmd, "gzip")
     }
 
     /// Like [`Layout::image`], with layers `gzip`, `zstd` or `plain`.
     fn image_with(&self, arch: &str, layers: &[Vec<u8>], cmd: &[&str], compression: &str) -> Value {
         let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
-        let config = json!({
+        let mut config = json!({
             "architecture": arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
             "config": {"Cmd": cmd, "Env": ["PATH=/bin"], "Labels": {"pier.test": "multi"}},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         });
+        if !self.user.is_empty() {
+            config["config"]["User"] = json!(self.user);
+        }
         let (cd, cs) = self.blob(config.to_string().as_bytes());
         let layer_descs: Vec<Value> = layers
             .iter()
@@ -268,7 +274,7 @@ impl Layout {
                "platform": {"architecture": arch, "os": "linux"}})
     }
 
-    fn tag(&mut self, name: &str, mut descriptor: Value) {
+    pub(crate) fn tag(&mut self, name: &str, mut descriptor: Value) {
         descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": name});
         self.refs.push(descriptor);
     }
@@ -280,7 +286,7 @@ impl Layout {
         json!({"mediaType": OCI_INDEX, "digest": d, "size": s})
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.refs});
         std::fs::write(self.dir.join("index.json"), index.to_string()).expect("index.json");
     }

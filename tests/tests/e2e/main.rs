@@ -9,6 +9,8 @@
 //! precondition fails the test; nothing is skipped.
 
 mod attach;
+mod cri_images;
+mod cri_pods;
 mod engine;
 mod exec;
 mod images;

@@ -20,6 +20,11 @@ pub struct RegistryOptions {
     /// registries always are.
     pub insecure: Vec<String>,
     pub credentials: Option<Credentials>,
+    /// Registry host (`registry.k8s.io`, `docker.io`) -> endpoint URL
+    /// (`http://127.0.0.1:5000`, no trailing `/`): requests for that
+    /// registry go to the endpoint, plain HTTP if its scheme says so
+    /// (containerd's `hosts.toml` `server`).
+    pub endpoints: std::collections::BTreeMap<String, String>,
 }
 
 /// One repository on one registry.
@@ -73,6 +78,10 @@ impl Repository {
             registry.clone()
         };
         let plain = is_loopback(&host) || options.insecure.iter().any(|i| i == &registry);
+        let base = match options.endpoints.get(&registry) {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("{}://{host}", if plain { "http" } else { "https" }),
+        };
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(30))
             .timeout_read(Duration::from_secs(120))
@@ -80,7 +89,7 @@ impl Repository {
             .build();
         Repository {
             agent,
-            base: format!("{}://{host}", if plain { "http" } else { "https" }),
+            base,
             registry,
             path: reference.path().to_string(),
             credentials: options.credentials.clone(),
@@ -291,9 +300,19 @@ mod tests {
         assert_eq!(r.base, "http://127.0.0.1:5000");
         let opts = RegistryOptions {
             insecure: vec!["reg.lan:5000".into()],
-            credentials: None,
+            ..Default::default()
         };
         let r = Repository::new(&Reference::parse("reg.lan:5000/x").expect("ref"), &opts);
         assert_eq!(r.base, "http://reg.lan:5000");
+        // The host map sends a registry's requests to another endpoint.
+        let opts = RegistryOptions {
+            endpoints: [("registry.k8s.io".to_string(), "http://127.0.0.1:5000/".to_string())].into(),
+            ..Default::default()
+        };
+        let r = Repository::new(&Reference::parse("registry.k8s.io/pause:3.9").expect("ref"), &opts);
+        assert_eq!(r.base, "http://127.0.0.1:5000");
+        assert_eq!(r.registry, "registry.k8s.io");
+        let r = Repository::new(&Reference::parse("busybox").expect("ref"), &opts);
+        assert_eq!(r.base, "https://registry-1.docker.io");
     }
 }

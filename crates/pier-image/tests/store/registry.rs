@@ -272,6 +272,7 @@ fn options(credentials: Option<Credentials>) -> PullOptions {
         registry: RegistryOptions {
             insecure: Vec::new(),
             credentials,
+            ..Default::default()
         },
     }
 }

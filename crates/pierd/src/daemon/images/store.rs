@@ -169,6 +169,7 @@ impl Daemon {
                 // Loopback registries are always plain HTTP.
                 insecure: self.live_config().insecure_registries,
                 credentials,
+                endpoints: self.cfg.cri.registry_hosts.clone(),
             },
         };
         Daemon::blocking("resolve image", move || {

@@ -1,0 +1,112 @@
+//! CRI `RuntimeService`: `Version`, `Status` and pod sandboxes (`sandbox`);
+//! every other RPC answers UNIMPLEMENTED (the generated default stubs)
+//! until containers land.
+
+use std::sync::Arc;
+
+use pier_cri_api::tonic::{Request, Response, Status};
+use pier_cri_api::v1 as cri;
+use pier_cri_api::v1::runtime_service_server::RuntimeService;
+
+use super::{mapping, sandbox};
+use crate::daemon::Daemon;
+
+/// The CRI version this server implements (`VersionResponse.version`).
+pub const KUBELET_API_VERSION: &str = "0.1.0";
+/// `runtime_name` in `Version`.
+pub const RUNTIME_NAME: &str = "pier";
+
+/// `RuntimeService` of one daemon.
+pub struct Runtime {
+    pub daemon: Arc<Daemon>,
+}
+
+#[pier_cri_api::tonic::async_trait]
+impl RuntimeService for Runtime {
+    async fn version(&self, _request: Request<cri::VersionRequest>) -> Result<Response<cri::VersionResponse>, Status> {
+        Ok(Response::new(cri::VersionResponse {
+            version: KUBELET_API_VERSION.to_string(),
+            runtime_name: RUNTIME_NAME.to_string(),
+            runtime_version: env!("CARGO_PKG_VERSION").to_string(),
+            runtime_api_version: "v1".to_string(),
+        }))
+    }
+
+    async fn status(&self, request: Request<cri::StatusRequest>) -> Result<Response<cri::StatusResponse>, Status> {
+        let mut info = std::collections::HashMap::new();
+        if request.into_inner().verbose {
+            let config = serde_json::json!({
+                "sandboxImage": self.daemon.cfg.cri.sandbox_image,
+                "registryHosts": self.daemon.cfg.cri.registry_hosts,
+                "runtime": self.daemon.cfg.runtime,
+            });
+            info.insert("config".to_string(), config.to_string());
+        }
+        Ok(Response::new(cri::StatusResponse {
+            status: Some(cri::RuntimeStatus {
+                conditions: mapping::runtime_conditions(),
+            }),
+            info,
+            runtime_handlers: vec![cri::RuntimeHandler {
+                name: String::new(),
+                features: Some(cri::RuntimeHandlerFeatures::default()),
+            }],
+            features: None,
+        }))
+    }
+
+    async fn run_pod_sandbox(
+        &self,
+        request: Request<cri::RunPodSandboxRequest>,
+    ) -> Result<Response<cri::RunPodSandboxResponse>, Status> {
+        let request = request.into_inner();
+        if !request.runtime_handler.is_empty() && !self.daemon.cfg.knows_runtime(&request.runtime_handler) {
+            return Err(Status::invalid_argument(format!(
+                "unknown runtime handler {:?}",
+                request.runtime_handler
+            )));
+        }
+        let config = request
+            .config
+            .ok_or_else(|| Status::invalid_argument("no sandbox config"))?;
+        let id = sandbox::run(&self.daemon, config).await?;
+        Ok(Response::new(cri::RunPodSandboxResponse { pod_sandbox_id: id }))
+    }
+
+    async fn stop_pod_sandbox(
+        &self,
+        request: Request<cri::StopPodSandboxRequest>,
+    ) -> Result<Response<cri::StopPodSandboxResponse>, Status> {
+        sandbox::stop(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::StopPodSandboxResponse {}))
+    }
+
+    async fn remove_pod_sandbox(
+        &self,
+        request: Request<cri::RemovePodSandboxRequest>,
+    ) -> Result<Response<cri::RemovePodSandboxResponse>, Status> {
+        sandbox::remove(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::RemovePodSandboxResponse {}))
+    }
+
+    async fn pod_sandbox_status(
+        &self,
+        request: Request<cri::PodSandboxStatusRequest>,
+    ) -> Result<Response<cri::PodSandboxStatusResponse>, Status> {
+        let id = request.into_inner().pod_sandbox_id;
+        let c = sandbox::find(&self.daemon, &id).ok_or_else(|| sandbox::not_found(&id))?;
+        let (_, status) = sandbox::view(&c).ok_or_else(|| sandbox::not_found(&id))?;
+        Ok(Response::new(cri::PodSandboxStatusResponse {
+            status: Some(status),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_pod_sandbox(
+        &self,
+        request: Request<cri::ListPodSandboxRequest>,
+    ) -> Result<Response<cri::ListPodSandboxResponse>, Status> {
+        let items = sandbox::list(&self.daemon, request.into_inner().filter);
+        Ok(Response::new(cri::ListPodSandboxResponse { items }))
+    }
+}
