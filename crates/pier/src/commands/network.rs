@@ -111,7 +111,7 @@ pub struct NetworkRmArgs {
 
 #[derive(Debug, Args)]
 pub struct NetworkPruneArgs {
-    /// Provide filter values (e.g. "until=<timestamp>")
+    /// Provide filter values (e.g. `until=<timestamp>`)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
     /// Do not prompt for confirmation
