@@ -229,6 +229,9 @@ pub fn pier(work: &Path, tar: &Path, bin_dir: &Path, name: &str, runtime: Option
         g.runtime_roots.dedup();
     }
     e.daemon_pids.push(("pierd".into(), pierd_pid));
+    // As docker and podman here: no network, so every engine starts the
+    // same kind of container (bridge networking is its own scenario).
+    e.run_opts = vec!["--network".into(), "none".into()];
     e.log_run_opts = vec!["--log-opt".into(), "max-size=-1".into()];
     let data = root.join("data");
     e.log_path_fallback = Some(Box::new(move |id: &str| {
