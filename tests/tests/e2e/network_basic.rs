@@ -341,3 +341,77 @@ fn a_taken_host_port_fails_the_start_and_leaves_nothing() {
     drop(holder);
     n.clean_and_check(&[]);
 }
+
+/// `--network container:<name>` joins the donor's network namespace (the
+/// same nsfs inode, its /etc/hosts and an address reachable from it), with
+/// dockerd's refusals at create and at start.
+#[test]
+fn container_mode_joins_the_donors_namespace() {
+    let n = NetDaemon::start();
+    let d = &n.d;
+    d.import_busybox("busybox");
+    let donor = run_ok(d, &["run", "-d", "--name", "donor", "busybox", "sleep", "300"]);
+    let joiner = run_ok(
+        d,
+        &["run", "-d", "--network", "container:donor", "busybox", "sleep", "300"],
+    );
+    let other = run_ok(d, &["run", "-d", "busybox", "sleep", "300"]);
+    let netns = |id: &str| {
+        let pid = d.inspect(id)["State"]["Pid"].as_i64().expect("pid");
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link")
+    };
+    assert_eq!(netns(&donor), netns(&joiner));
+    assert_ne!(netns(&donor), netns(&other));
+    assert_eq!(d.inspect(&joiner)["HostConfig"]["NetworkMode"], "container:donor");
+    assert_eq!(
+        run_ok(d, &["exec", &joiner, "cat", "/etc/hosts"]),
+        run_ok(d, &["exec", &donor, "cat", "/etc/hosts"])
+    );
+    // The same interfaces: the donor's address is the joiner's.
+    let addr = |id: &str| run_ok(d, &["exec", id, "ip", "-o", "-4", "addr"]);
+    assert_eq!(addr(&donor), addr(&joiner));
+    // dockerd's refusals at create, for both CLIs.
+    for (flags, msg) in [
+        (
+            vec!["-p", "8080:80"],
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            vec!["--hostname", "x"],
+            "conflicting options: hostname and the network mode",
+        ),
+        (
+            vec!["--dns", "1.1.1.1"],
+            "conflicting options: dns and the network mode",
+        ),
+        (
+            vec!["--add-host", "a:1.2.3.4"],
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ),
+    ] {
+        for cli in ["pier", "docker"] {
+            let mut args = vec!["create", "--network", "container:donor"];
+            args.extend(&flags);
+            args.extend(["busybox", "true"]);
+            let o = d.cli_cmd(cli, &args).output().expect("create");
+            assert!(!o.status.success(), "{cli} {args:?}");
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains(msg),
+                "{cli} {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    // A stopped donor: the start fails with dockerd's 409, nothing runs.
+    run_ok(d, &["stop", "-t", "0", &donor]);
+    let late = run_ok(d, &["create", "--network", "container:donor", "busybox", "true"]);
+    let o = d.pier(&["start", &late]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("cannot join network namespace of a non running container: container donor is exited"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    run_ok(d, &["rm", "-f", &donor, &joiner, &other, &late]);
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use pier_api::container::{ContainerCreateRequest, HostConfig};
+use pier_api::container::{ContainerConfig, ContainerCreateRequest, HostConfig};
 use pier_image::ImageConfig;
 use serde_json::Value;
 
@@ -223,6 +223,7 @@ pub fn build(
         }
         tmpfs.insert(clean_path(dest), opts.clone());
     }
+    check_net_container_mode(&hc.network_mode, c, &hc)?;
     let network = network_mode(&hc.network_mode, defaults.bridge_default, &mut warnings);
     let cgroupns = namespace_modes(&hc, defaults, &mut warnings)?;
     let isolation = super::isolation::build(&hc)?;
@@ -463,12 +464,55 @@ fn network_mode(mode: &str, bridge_default: bool, warnings: &mut Vec<String>) ->
             None => NetworkMode::Named(other.to_string()),
         },
     };
-    if let NetworkMode::Container(_) = m {
-        warnings.push(format!(
-            "HostConfig.NetworkMode \"{mode}\" is recorded but not applied by Pier: joining another container's network is not implemented yet; the container has only a loopback interface"
+    let _ = warnings;
+    m
+}
+
+/// dockerd's `validateNetContainerMode`: what a container joining another
+/// one's network namespace cannot set, in dockerd's order and words.
+fn check_net_container_mode(mode: &str, c: &ContainerConfig, hc: &HostConfig) -> Result<(), CreateError> {
+    let Some(donor) = mode.strip_prefix("container:").or((mode == "container").then_some("")) else {
+        return Ok(());
+    };
+    let field = "HostConfig.NetworkMode";
+    let set = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    if donor.is_empty() {
+        return Err(invalid(
+            field,
+            "invalid network mode: invalid container format container:<name|id>",
         ));
     }
-    m
+    if !c.hostname.is_empty() {
+        return Err(invalid(field, "conflicting options: hostname and the network mode"));
+    }
+    if set(&hc.links) {
+        return Err(invalid(
+            field,
+            "conflicting options: container type network can't be used with links. This would result in undefined behavior",
+        ));
+    }
+    if set(&hc.dns) {
+        return Err(invalid(field, "conflicting options: dns and the network mode"));
+    }
+    if set(&hc.extra_hosts) {
+        return Err(invalid(
+            field,
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ));
+    }
+    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || hc.publish_all_ports {
+        return Err(invalid(
+            field,
+            "conflicting options: port publishing and the container type network mode",
+        ));
+    }
+    if c.exposed_ports.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(invalid(
+            field,
+            "conflicting options: port exposing and the container type network mode",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the user namespace mode (warning: not applied) and resolves the

@@ -168,7 +168,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "Binds", Applied, "bind mounts and named volumes"),
     f(H, "ContainerIDFile", Applied, "written by the client; recorded"),
     f(H, "LogConfig", Applied, "json-file, cri, none; others refused; default rotation 20m x 5 (not shown in inspect) unless `max-size=-1`"),
-    f(H, "NetworkMode", Partly, "none, host, bridge (the default when networking is available), user networks; container: warned"),
+    f(H, "NetworkMode", Applied, "none, host, bridge (the default when networking is available), user networks, container:<name|id>"),
     f(H, "PortBindings", Applied, "netavark port forwarding; host ports from the ephemeral range when not given"),
     f(
         H,

@@ -170,7 +170,18 @@ impl Daemon {
             spec::resolv_conf_with(base, dns, s.etc.dns_search.as_deref(), s.etc.dns_options.as_deref())
         };
         let network = match &s.network {
-            NetworkMode::None | NetworkMode::Container(_) => {
+            NetworkMode::Container(donor) => {
+                // As dockerd: the donor's namespace and its hosts and
+                // resolv.conf files.
+                let (ns, dir) = self.network_donor(&c.id, donor)?;
+                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+                return Ok(NetworkPlan {
+                    namespace: Namespace::Join(ns),
+                    hosts: read("hosts"),
+                    resolv_conf: read("resolv.conf"),
+                });
+            }
+            NetworkMode::None => {
                 return Ok(NetworkPlan {
                     namespace: Namespace::Private,
                     hosts: spec::hosts_file(&s.hostname, None, &extra),
@@ -254,5 +265,35 @@ impl Daemon {
                 tracing::debug!(id = %c.id, netns = %a.netns.display(), "network attachment restored");
             }
         }
+    }
+}
+
+impl Daemon {
+    /// The network namespace (`/proc/<pid>/ns/net`) and directory of the
+    /// running container `donor` that `id` joins (dockerd's
+    /// `getNetworkedContainer`, with its messages).
+    fn network_donor(&self, id: &str, donor: &str) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+        let d = self.lookup(donor)?;
+        if d.id == id {
+            return Err(Error::InvalidParameter("cannot join own network namespace".into()));
+        }
+        let rec = d.record();
+        if rec.state.is_restarting() {
+            return Err(Error::Conflict(format!(
+                "cannot join network namespace of container: Container {} is restarting, wait until the container is running",
+                d.id
+            )));
+        }
+        if !rec.state.is_running() || rec.state.pid <= 0 {
+            return Err(Error::Conflict(format!(
+                "cannot join network namespace of a non running container: container {} is {}",
+                rec.name,
+                rec.state.status.as_str()
+            )));
+        }
+        Ok((
+            std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid)),
+            d.dir.clone(),
+        ))
     }
 }
