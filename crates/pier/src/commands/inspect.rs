@@ -39,16 +39,26 @@ pub fn inspect(client: &Client, a: &InspectArgs) -> anyhow::Result<i32> {
         Some("image") => Kind::Image,
         Some(other) => bail!("\"{other}\" is not a valid value for --type"),
     };
-    let template = a.format.as_deref().map(Template::parse).transpose()?;
+    print_each(&a.names, a.format.as_deref(), |name| match fetch(client, kind, name) {
+        Err(Error::Daemon { status: 404, message }) => Err(format!("Error: {message}")),
+        other => other.map_err(|e| e.to_string()),
+    })
+}
+
+/// docker's inspect output for `names`: each object `fetch` returns, as a
+/// JSON array or through `--format`; a failure is printed as it says and
+/// makes the exit code 1, the others are still shown.
+pub fn print_each(
+    names: &[String],
+    format: Option<&str>,
+    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, String>,
+) -> anyhow::Result<i32> {
+    let template = format.map(Template::parse).transpose()?;
     let mut found = Vec::new();
     let mut failed = false;
-    for name in &a.names {
-        match fetch(client, kind, name) {
+    for name in names {
+        match fetch(name) {
             Ok(raw) => found.push(String::from_utf8_lossy(&raw).into_owned()),
-            Err(Error::Daemon { status: 404, message }) => {
-                eprintln!("Error: {message}");
-                failed = true;
-            }
             Err(e) => {
                 eprintln!("{e}");
                 failed = true;

@@ -10,7 +10,7 @@ use pier_client::Client;
 
 use super::parse_filters;
 use crate::commands::template::Template;
-use crate::render::{json::inspect_array, table, units};
+use crate::render::{table, units};
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
@@ -159,28 +159,9 @@ fn ls(client: &Client, a: &VolumeLsArgs) -> anyhow::Result<i32> {
 }
 
 fn inspect(client: &Client, a: &VolumeInspectArgs) -> anyhow::Result<i32> {
-    let template = a.format.as_deref().map(Template::parse).transpose()?;
-    let mut found = Vec::new();
-    let mut failed = false;
-    for n in &a.names {
-        match client.volume_inspect_raw(n) {
-            Ok(raw) => found.push(String::from_utf8_lossy(&raw).into_owned()),
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
-        }
-    }
-    match template {
-        Some(t) => {
-            for raw in &found {
-                let v: serde_json::Value = serde_json::from_str(raw)?;
-                println!("{}", t.render(&v));
-            }
-        }
-        None => print!("{}", inspect_array(&found)),
-    }
-    Ok(i32::from(failed))
+    super::inspect::print_each(&a.names, a.format.as_deref(), |n| {
+        client.volume_inspect_raw(n).map_err(|e| e.to_string())
+    })
 }
 
 fn rm(client: &Client, a: &VolumeRmArgs) -> anyhow::Result<i32> {
