@@ -107,6 +107,17 @@ pub fn each_id(ids: &[String], print_id: bool, op: impl Fn(&str) -> Result<(), p
     i32::from(failed)
 }
 
+/// `KEY=VALUE` options (`--opt`, `--label`, `--aux-address`) as a map; a
+/// bare `KEY` maps to the empty string.
+pub(crate) fn key_values(raw: &[String]) -> std::collections::BTreeMap<String, String> {
+    raw.iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,5 @@
 //! `pier network create|ls|inspect|rm|prune`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use anyhow::Context;
@@ -8,7 +7,7 @@ use clap::{Args, Subcommand};
 use pier_api::network::{Ipam, IpamConfig, NetworkCreateRequest};
 use pier_client::Client;
 
-use super::parse_filters;
+use super::{key_values, parse_filters};
 use crate::commands::template::Template;
 use crate::render::table;
 
@@ -117,15 +116,6 @@ pub struct NetworkPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long = "force")]
     pub force: bool,
-}
-
-fn key_values(raw: &[String]) -> BTreeMap<String, String> {
-    raw.iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
 }
 
 pub fn network(client: &Client, cmd: NetworkCommand) -> anyhow::Result<i32> {
