@@ -5,8 +5,12 @@
 //! by labels. `mapping` holds the pure CRI <-> Pier mapping; `runtime` and
 //! `images` are the two services.
 
+pub mod container;
+pub mod container_config;
+mod exec_sync;
 mod images;
 pub mod mapping;
+mod stats;
 mod runtime;
 mod sandbox;
 
