@@ -149,37 +149,45 @@ pub(crate) async fn exec_sync(daemon: &Arc<Daemon>, req: cri::ExecSyncRequest) -
     let pid = e.status().pid;
     let start = c.shim.process_start(pid);
     let mut got = Collected::default();
-    let timed_out = if req.timeout > 0 {
-        let limit = Duration::from_secs(u64::try_from(req.timeout).unwrap_or(0));
-        match tokio::time::timeout(limit, collect(&mut stream, &mut got)).await {
-            Ok(r) => {
-                r.map_err(|err| Status::internal(format!("read exec output: {err}")))?;
-                false
+    // One reader future polled to its end, never dropped halfway through a
+    // frame: the timeout only decides when to kill.
+    let limit = u64::try_from(req.timeout)
+        .ok()
+        .filter(|t| *t > 0)
+        .map(Duration::from_secs);
+    let read = {
+        let reader = collect(&mut stream, &mut got);
+        tokio::pin!(reader);
+        let deadline = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
             }
-            Err(_) => true,
+        };
+        tokio::select! {
+            r = &mut reader => Some(r),
+            () = deadline => {
+                let shim = c.shim.clone();
+                let _ = Daemon::blocking("kill the exec", move || {
+                    kill_tree(pid, start, |p| shim.process_start(p));
+                    Ok(())
+                })
+                .await;
+                // Its end frame says the process is gone.
+                let _ = tokio::time::timeout(KILL_GRACE, &mut reader).await;
+                None
+            }
         }
-    } else {
-        collect(&mut stream, &mut got)
-            .await
-            .map_err(|err| Status::internal(format!("read exec output: {err}")))?;
-        false
     };
-    if timed_out {
-        let shim = c.shim.clone();
-        let _ = Daemon::blocking("kill the exec", move || {
-            kill_tree(pid, start, |p| shim.process_start(p));
-            Ok(())
-        })
-        .await;
-        // Its end frame says the process is gone; the exit is recorded.
-        let _ = tokio::time::timeout(KILL_GRACE, collect(&mut stream, &mut got)).await;
+    let Some(read) = read else {
         e.finish(got.end.flatten());
         daemon.exec_died(&e);
         return Err(Status::deadline_exceeded(format!(
             "command {:?} timed out after {}s",
             req.cmd, req.timeout
         )));
-    }
+    };
+    read.map_err(|err| Status::internal(format!("read exec output: {err}")))?;
     let code = match got.end {
         Some(code) => {
             e.finish(code);
