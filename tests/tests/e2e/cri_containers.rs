@@ -237,6 +237,22 @@ fn with_security(
     c
 }
 
+/// Unmounts (lazily, last first) what a test mounted, also on failure.
+struct Unmount(Vec<PathBuf>);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+fn mount(args: &[&str]) {
+    let out = std::process::Command::new("mount").args(args).output().expect("run mount");
+    assert!(out.status.success(), "mount {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 const SLEEPER: &[&str] = &["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"];
 
 fn read_log(path: &Path) -> String {
@@ -540,9 +556,15 @@ fn cri_container_security_context() {
     });
     refused(&mut n, "group-only", &|s| s.run_as_group = Some(cri::Int64Value { value: 1 }));
 
-    // Mounts with their propagation, devices, env, working dir.
+    // Mounts with their propagation, devices, env, working dir. The host
+    // directory is a shared mount, so host-to-container propagation shows.
     let host_dir = tempfile::tempdir().expect("host dir");
     std::fs::write(host_dir.path().join("hello"), "from the host").expect("write");
+    std::fs::create_dir(host_dir.path().join("sub")).expect("mkdir sub");
+    let mut guard = Unmount(Vec::new());
+    mount(&["--bind", &host_dir.path().display().to_string(), &host_dir.path().display().to_string()]);
+    guard.0.push(host_dir.path().to_path_buf());
+    mount(&["--make-shared", &host_dir.path().display().to_string()]);
     let mut cfg = with_security(container("mounts", SLEEPER), |s| {
         s.run_as_user = Some(cri::Int64Value { value: 0 })
     });
@@ -584,6 +606,13 @@ fn cri_container_security_context() {
         .find(|l| l.split(' ').nth(4) == Some("/slave"))
         .unwrap_or_else(|| panic!("/slave not mounted: {mountinfo}"));
     assert!(line.contains("master:"), "rslave: {line}");
+    // A mount made on the host later reaches /slave, not the private /ro.
+    let sub = host_dir.path().join("sub");
+    mount(&["-t", "tmpfs", "tmpfs", &sub.display().to_string()]);
+    guard.0.push(sub.clone());
+    std::fs::write(sub.join("later"), "later").expect("write into the tmpfs");
+    assert_eq!(n.exec_ok(&c, &["cat", "/slave/sub/later"]), "later");
+    assert_ne!(n.exec(&c, &["cat", "/ro/sub/later"], 10).expect("exec").exit_code, 0);
     n.exec_ok(&c, &["sh", "-c", "echo x > /dev/mynull"]);
     assert_eq!(n.exec_ok(&c, &["sh", "-c", "echo $GREETING"]).trim(), "hi there");
     let s = n.status(&c).expect("status");
@@ -709,10 +738,13 @@ fn cri_container_stats_and_update_resources() {
             cpu_shares: 512,
             ..Default::default()
         }),
-        security_context: None,
+        security_context: Some(cri::LinuxContainerSecurityContext {
+            run_as_user: Some(cri::Int64Value { value: 0 }),
+            ..Default::default()
+        }),
     });
     let c = n.run(&pod, "st", cfg);
-    n.exec_ok(&c, &["dd", "if=/dev/zero", "of=/big", "bs=1M", "count=2"]);
+    n.exec_ok(&c, &["dd", "if=/dev/zero", "of=/tmp/big", "bs=1M", "count=2"]);
     let stats = |n: &mut Node| {
         let rt = n.c.runtime.clone();
         n.c.rt
