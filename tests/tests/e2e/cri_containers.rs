@@ -84,10 +84,13 @@ impl Node {
     fn run_pod(&mut self, name: &str) -> String {
         let config = self.pod_config(name);
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().run_pod_sandbox(cri::RunPodSandboxRequest {
-            config: Some(config),
-            runtime_handler: String::new(),
-        }));
+        let r = self
+            .c
+            .rt
+            .block_on(rt.clone().run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            }));
         Self::err(r)
             .unwrap_or_else(|e| panic!("RunPodSandbox: {e:?}\n{}", self.d.daemon_log()))
             .pod_sandbox_id
@@ -96,19 +99,25 @@ impl Node {
     fn create(&mut self, pod: &str, pod_name: &str, config: cri::ContainerConfig) -> CallResult<String> {
         let sandbox_config = self.pod_config(pod_name);
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().create_container(cri::CreateContainerRequest {
-            pod_sandbox_id: pod.to_string(),
-            config: Some(config),
-            sandbox_config: Some(sandbox_config),
-        }));
+        let r = self
+            .c
+            .rt
+            .block_on(rt.clone().create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: pod.to_string(),
+                config: Some(config),
+                sandbox_config: Some(sandbox_config),
+            }));
         Self::err(r).map(|r| r.container_id)
     }
 
     fn start(&mut self, id: &str) -> CallResult<()> {
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().start_container(cri::StartContainerRequest {
-            container_id: id.to_string(),
-        }));
+        let r = self
+            .c
+            .rt
+            .block_on(rt.clone().start_container(cri::StartContainerRequest {
+                container_id: id.to_string(),
+            }));
         Self::err(r).map(drop)
     }
 
@@ -133,26 +142,33 @@ impl Node {
 
     fn remove(&mut self, id: &str) -> CallResult<()> {
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().remove_container(cri::RemoveContainerRequest {
-            container_id: id.to_string(),
-        }));
+        let r = self
+            .c
+            .rt
+            .block_on(rt.clone().remove_container(cri::RemoveContainerRequest {
+                container_id: id.to_string(),
+            }));
         Self::err(r).map(drop)
     }
 
     fn status(&mut self, id: &str) -> CallResult<cri::ContainerStatus> {
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().container_status(cri::ContainerStatusRequest {
-            container_id: id.to_string(),
-            verbose: false,
-        }));
+        let r = self
+            .c
+            .rt
+            .block_on(rt.clone().container_status(cri::ContainerStatusRequest {
+                container_id: id.to_string(),
+                verbose: false,
+            }));
         Self::err(r).map(|r| r.status.expect("status"))
     }
 
     fn list(&mut self, filter: cri::ContainerFilter) -> Vec<String> {
         let rt = &self.c.runtime;
-        let r = self.c.rt.block_on(rt.clone().list_containers(cri::ListContainersRequest {
-            filter: Some(filter),
-        }));
+        let r = self.c.rt.block_on(
+            rt.clone()
+                .list_containers(cri::ListContainersRequest { filter: Some(filter) }),
+        );
         let mut ids: Vec<String> = Self::err(r)
             .expect("ListContainers")
             .containers
@@ -249,8 +265,15 @@ impl Drop for Unmount {
 }
 
 fn mount(args: &[&str]) {
-    let out = std::process::Command::new("mount").args(args).output().expect("run mount");
-    assert!(out.status.success(), "mount {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("mount")
+        .args(args)
+        .output()
+        .expect("run mount");
+    assert!(
+        out.status.success(),
+        "mount {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 const SLEEPER: &[&str] = &["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"];
@@ -288,11 +311,12 @@ fn cri_container_lifecycle_status_and_list() {
         s.image.as_ref().map(|i| i.image.as_str()),
         Some("docker.io/library/cribox:latest")
     );
-    assert!(s.image_ref.starts_with("docker.io/library/cribox@sha256:"), "{}", s.image_ref);
-    assert_eq!(
-        s.log_path,
-        n.log_dir("web").join("sleeper/0.log").display().to_string()
+    assert!(
+        s.image_ref.starts_with("docker.io/library/cribox@sha256:"),
+        "{}",
+        s.image_ref
     );
+    assert_eq!(s.log_path, n.log_dir("web").join("sleeper/0.log").display().to_string());
     // Pier's own labels stay apart from the CRI's.
     assert!(s.labels.keys().all(|k| !k.starts_with("io.pier")), "{:?}", s.labels);
     // By a unique prefix too; starting again is refused.
@@ -312,7 +336,11 @@ fn cri_container_lifecycle_status_and_list() {
     assert!(ps.contains("trap 'exit 0' TERM") && ps.lines().count() >= 3, "{ps}");
 
     // A container that ends well, one that fails.
-    let ok = n.run(&pod, "web", container("ok", &["/bin/sh", "-c", "echo out; echo err >&2"]));
+    let ok = n.run(
+        &pod,
+        "web",
+        container("ok", &["/bin/sh", "-c", "echo out; echo err >&2"]),
+    );
     let s = n.wait_state(&ok, cri::ContainerState::ContainerExited);
     assert_eq!((s.exit_code, s.reason.as_str()), (0, "Completed"), "{s:?}");
     assert!(s.finished_at >= s.started_at && s.started_at > 0, "{s:?}");
@@ -367,7 +395,10 @@ fn cri_container_lifecycle_status_and_list() {
     let stubborn = n.run(
         &pod,
         "web",
-        container("stubborn", &["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]),
+        container(
+            "stubborn",
+            &["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"],
+        ),
     );
     n.wait_state(&stubborn, cri::ContainerState::ContainerRunning);
     let t0 = std::time::Instant::now();
@@ -384,19 +415,27 @@ fn cri_container_lifecycle_status_and_list() {
     assert_eq!(n.exec(&nope, &["true"], 1).expect_err("unknown").0, Code::NotFound);
     n.remove(&nope).expect("removing what is not there is fine");
     assert_eq!(
-        n.create(&nope, "web", container("x", SLEEPER)).expect_err("no such pod").0,
+        n.create(&nope, "web", container("x", SLEEPER))
+            .expect_err("no such pod")
+            .0,
         Code::NotFound
     );
     let mut no_name = container("x", SLEEPER);
     no_name.metadata = None;
-    assert_eq!(n.create(&pod, "web", no_name).expect_err("no name").0, Code::InvalidArgument);
+    assert_eq!(
+        n.create(&pod, "web", no_name).expect_err("no name").0,
+        Code::InvalidArgument
+    );
     let mut bad_mount = container("x", SLEEPER);
     bad_mount.mounts = vec![cri::Mount {
         container_path: "relative".into(),
         host_path: "/tmp".into(),
         ..Default::default()
     }];
-    assert_eq!(n.create(&pod, "web", bad_mount).expect_err("bad mount").0, Code::InvalidArgument);
+    assert_eq!(
+        n.create(&pod, "web", bad_mount).expect_err("bad mount").0,
+        Code::InvalidArgument
+    );
     // A Docker container is not a CRI container.
     assert_eq!(n.status(&pod).expect_err("a sandbox").0, Code::NotFound);
 
@@ -554,7 +593,9 @@ fn cri_container_security_context() {
             ..Default::default()
         })
     });
-    refused(&mut n, "group-only", &|s| s.run_as_group = Some(cri::Int64Value { value: 1 }));
+    refused(&mut n, "group-only", &|s| {
+        s.run_as_group = Some(cri::Int64Value { value: 1 })
+    });
 
     // Mounts with their propagation, devices, env, working dir. The host
     // directory is a shared mount, so host-to-container propagation shows.
@@ -562,7 +603,11 @@ fn cri_container_security_context() {
     std::fs::write(host_dir.path().join("hello"), "from the host").expect("write");
     std::fs::create_dir(host_dir.path().join("sub")).expect("mkdir sub");
     let mut guard = Unmount(Vec::new());
-    mount(&["--bind", &host_dir.path().display().to_string(), &host_dir.path().display().to_string()]);
+    mount(&[
+        "--bind",
+        &host_dir.path().display().to_string(),
+        &host_dir.path().display().to_string(),
+    ]);
     guard.0.push(host_dir.path().to_path_buf());
     mount(&["--make-shared", &host_dir.path().display().to_string()]);
     let mut cfg = with_security(container("mounts", SLEEPER), |s| {
@@ -674,7 +719,10 @@ fn cri_exec_sync_output_and_timeout() {
     );
     // Not running: refused.
     n.stop(&c, 5).expect("stop");
-    assert_eq!(n.exec(&c, &["true"], 1).expect_err("stopped").0, Code::FailedPrecondition);
+    assert_eq!(
+        n.exec(&c, &["true"], 1).expect_err("stopped").0,
+        Code::FailedPrecondition
+    );
 }
 
 #[test]
@@ -686,7 +734,11 @@ fn cri_container_log_reopen_after_rotation() {
         "lg",
         container(
             "talker",
-            &["/bin/sh", "-c", "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done"],
+            &[
+                "/bin/sh",
+                "-c",
+                "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done",
+            ],
         ),
     );
     let path = n.log_dir("lg").join("talker/0.log");
@@ -716,14 +768,18 @@ fn cri_container_log_reopen_after_rotation() {
         .collect();
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
     // Unknown: NOT_FOUND; stopped: refused.
-    let r = n.c.rt.block_on(rt.clone().reopen_container_log(cri::ReopenContainerLogRequest {
-        container_id: "f".repeat(64),
-    }));
+    let r =
+        n.c.rt
+            .block_on(rt.clone().reopen_container_log(cri::ReopenContainerLogRequest {
+                container_id: "f".repeat(64),
+            }));
     assert_eq!(r.expect_err("unknown").code(), Code::NotFound);
     n.stop(&c, 1).expect("stop");
-    let r = n.c.rt.block_on(rt.clone().reopen_container_log(cri::ReopenContainerLogRequest {
-        container_id: c.clone(),
-    }));
+    let r =
+        n.c.rt
+            .block_on(rt.clone().reopen_container_log(cri::ReopenContainerLogRequest {
+                container_id: c.clone(),
+            }));
     assert!(r.is_err());
 }
 
@@ -765,7 +821,11 @@ fn cri_container_stats_and_update_resources() {
     let s = stats(&mut n);
     assert_eq!(s.attributes.as_ref().map(|a| a.id.as_str()), Some(c.as_str()));
     assert_eq!(s.attributes.as_ref().map(|a| a.labels["app"].as_str()), Some("busy"));
-    let ws = s.memory.as_ref().and_then(|m| m.working_set_bytes.clone()).map_or(0, |w| w.value);
+    let ws = s
+        .memory
+        .as_ref()
+        .and_then(|m| m.working_set_bytes)
+        .map_or(0, |w| w.value);
     assert!(ws > 0 && ws < 128 << 20, "{ws}");
     let layer = s.writable_layer.expect("writable layer");
     assert!(layer.used_bytes.map_or(0, |u| u.value) >= 2 << 20, "{layer:?}");
@@ -773,7 +833,10 @@ fn cri_container_stats_and_update_resources() {
     let rt = n.c.runtime.clone();
     let list = |n: &mut Node, filter: cri::ContainerStatsFilter| {
         n.c.rt
-            .block_on(rt.clone().list_container_stats(cri::ListContainerStatsRequest { filter: Some(filter) }))
+            .block_on(
+                rt.clone()
+                    .list_container_stats(cri::ListContainerStatsRequest { filter: Some(filter) }),
+            )
             .expect("ListContainerStats")
             .into_inner()
             .stats
@@ -801,34 +864,45 @@ fn cri_container_stats_and_update_resources() {
     };
     assert_eq!(limit(&mut n), (128u64 << 20).to_string());
     n.c.rt
-        .block_on(rt.clone().update_container_resources(cri::UpdateContainerResourcesRequest {
-            container_id: c.clone(),
-            linux: Some(cri::LinuxContainerResources {
-                memory_limit_in_bytes: 96 << 20,
-                memory_swap_limit_in_bytes: 96 << 20,
-                cpu_quota: 50_000,
-                cpu_period: 100_000,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
+        .block_on(
+            rt.clone()
+                .update_container_resources(cri::UpdateContainerResourcesRequest {
+                    container_id: c.clone(),
+                    linux: Some(cri::LinuxContainerResources {
+                        memory_limit_in_bytes: 96 << 20,
+                        memory_swap_limit_in_bytes: 96 << 20,
+                        cpu_quota: 50_000,
+                        cpu_period: 100_000,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+        )
         .unwrap_or_else(|e| panic!("UpdateContainerResources: {e}\n{}", n.d.daemon_log()));
     assert_eq!(limit(&mut n), (96u64 << 20).to_string());
     assert_eq!(
         n.exec_ok(&c, &["cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]).trim(),
         "50000"
     );
-    let r = n.status(&c).expect("status").resources.and_then(|r| r.linux).expect("resources");
+    let r = n
+        .status(&c)
+        .expect("status")
+        .resources
+        .and_then(|r| r.linux)
+        .expect("resources");
     assert_eq!((r.memory_limit_in_bytes, r.cpu_quota), (96 << 20, 50_000));
     // Bad values: INVALID_ARGUMENT, nothing changed.
-    let bad = n.c.rt.block_on(rt.clone().update_container_resources(cri::UpdateContainerResourcesRequest {
-        container_id: c.clone(),
-        linux: Some(cri::LinuxContainerResources {
-            memory_limit_in_bytes: 1024,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }));
+    let bad = n.c.rt.block_on(
+        rt.clone()
+            .update_container_resources(cri::UpdateContainerResourcesRequest {
+                container_id: c.clone(),
+                linux: Some(cri::LinuxContainerResources {
+                    memory_limit_in_bytes: 1024,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+    );
     assert_eq!(bad.expect_err("too small").code(), Code::InvalidArgument);
     assert_eq!(limit(&mut n), (96u64 << 20).to_string());
 }

@@ -4,6 +4,9 @@
 //! builds, so they are in the container table, survive a pierd restart and
 //! are listed by filtering the table.
 
+// Functions here answer the gRPC edge directly with tonic's `Status`.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use pier_cri_api::tonic::Status;
@@ -54,7 +57,8 @@ pub(crate) async fn create(daemon: &Arc<Daemon>, request: cri::CreateContainerRe
         .clone()
         .filter(|m| !m.name.is_empty())
         .ok_or_else(|| Status::invalid_argument("container config has no metadata name"))?;
-    let sb = sandbox::find(daemon, &request.pod_sandbox_id).ok_or_else(|| sandbox::not_found(&request.pod_sandbox_id))?;
+    let sb =
+        sandbox::find(daemon, &request.pod_sandbox_id).ok_or_else(|| sandbox::not_found(&request.pod_sandbox_id))?;
     let sb_rec = sb.record();
     if !sb_rec.state.is_running() {
         return Err(Status::failed_precondition(format!(
@@ -89,7 +93,8 @@ pub(crate) async fn create(daemon: &Arc<Daemon>, request: cri::CreateContainerRe
     };
     let body = cc::request(&config, &pod, &image.id, &read_profile).map_err(Status::invalid_argument)?;
     let log = cc::log_file(&pod, &config.log_path).map_err(Status::invalid_argument)?;
-    let request = serde_json::from_value(body).map_err(|e| Status::invalid_argument(format!("container config: {e}")))?;
+    let request =
+        serde_json::from_value(body).map_err(|e| Status::invalid_argument(format!("container config: {e}")))?;
     if let Some(dir) = log.as_deref().and_then(|l| std::path::Path::new(l).parent()) {
         let dir = dir.to_path_buf();
         Daemon::blocking("create the log directory", move || {
@@ -324,7 +329,10 @@ pub(crate) async fn reopen_log(daemon: &Arc<Daemon>, id: &str) -> Result<(), Sta
     let c = get(daemon, id)?;
     let rec = c.record();
     if !rec.state.is_running() {
-        return Err(Status::failed_precondition(format!("container {} is not running", c.id)));
+        return Err(Status::failed_precondition(format!(
+            "container {} is not running",
+            c.id
+        )));
     }
     c.shim
         .reopen_log()

@@ -318,7 +318,11 @@ pub fn request(
     } else {
         (join.clone(), join.clone())
     };
-    let ipc = if ns.ipc == NODE { "host".to_string() } else { join.clone() };
+    let ipc = if ns.ipc == NODE {
+        "host".to_string()
+    } else {
+        join.clone()
+    };
     let pid = match cri::NamespaceMode::try_from(ns.pid) {
         Ok(cri::NamespaceMode::Node) => "host".to_string(),
         Ok(cri::NamespaceMode::Pod) => join,
@@ -417,7 +421,10 @@ pub fn request(
     req.insert("Env".into(), env.into());
     req.insert("WorkingDir".into(), config.working_dir.clone().into());
     req.insert("User".into(), user(sc)?.into());
-    req.insert("Labels".into(), serde_json::to_value(labels(config, pod, log.as_deref())?).map_err(|e| e.to_string())?);
+    req.insert(
+        "Labels".into(),
+        serde_json::to_value(labels(config, pod, log.as_deref())?).map_err(|e| e.to_string())?,
+    );
     req.insert("Tty".into(), config.tty.into());
     req.insert("OpenStdin".into(), config.stdin.into());
     req.insert("StdinOnce".into(), config.stdin_once.into());

@@ -51,7 +51,11 @@ async fn collect(stream: &mut UnixStream, into: &mut Collected) -> std::io::Resu
             Some(StreamKind::Stdout) => &mut into.stdout,
             Some(StreamKind::Stderr) => &mut into.stderr,
             Some(StreamKind::End) => {
-                into.end = Some(serde_json::from_slice::<StreamEnd>(&payload).ok().and_then(|e| e.exit_code));
+                into.end = Some(
+                    serde_json::from_slice::<StreamEnd>(&payload)
+                        .ok()
+                        .and_then(|e| e.exit_code),
+                );
                 return Ok(());
             }
             Some(StreamKind::Notice) | None => continue,
@@ -111,13 +115,19 @@ fn kill_tree(pid: i32, start: Option<u64>, now_start: impl Fn(i32) -> Option<u64
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
-pub(crate) async fn exec_sync(daemon: &Arc<Daemon>, req: cri::ExecSyncRequest) -> Result<cri::ExecSyncResponse, Status> {
+pub(crate) async fn exec_sync(
+    daemon: &Arc<Daemon>,
+    req: cri::ExecSyncRequest,
+) -> Result<cri::ExecSyncResponse, Status> {
     let c = container::get(daemon, &req.container_id)?;
     if req.cmd.is_empty() {
         return Err(Status::invalid_argument("no command to run"));
     }
     if !c.record().state.is_running() {
-        return Err(Status::failed_precondition(format!("container {} is not running", c.id)));
+        return Err(Status::failed_precondition(format!(
+            "container {} is not running",
+            c.id
+        )));
     }
     let exec_id = daemon
         .exec_create(

@@ -10,9 +10,9 @@ pub mod container_config;
 mod exec_sync;
 mod images;
 pub mod mapping;
-mod stats;
 mod runtime;
 mod sandbox;
+mod stats;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -193,7 +193,9 @@ impl RuntimeService for Runtime {
         &self,
         request: Request<cri::ExecSyncRequest>,
     ) -> Result<Response<cri::ExecSyncResponse>, Status> {
-        Ok(Response::new(exec_sync::exec_sync(&self.daemon, request.into_inner()).await?))
+        Ok(Response::new(
+            exec_sync::exec_sync(&self.daemon, request.into_inner()).await?,
+        ))
     }
 
     async fn container_stats(

@@ -71,7 +71,12 @@ async fn stats_of(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Result<cri::Conta
                         value: s.usage.memory.usage,
                     }),
                     rss_bytes: Some(cri::UInt64Value { value: rss(&s.usage) }),
-                    page_faults: s.usage.memory.stats.get("pgfault").map(|&value| cri::UInt64Value { value }),
+                    page_faults: s
+                        .usage
+                        .memory
+                        .stats
+                        .get("pgfault")
+                        .map(|&value| cri::UInt64Value { value }),
                     major_page_faults: s
                         .usage
                         .memory
@@ -120,7 +125,9 @@ pub(crate) async fn list_stats(
     let mut out = Vec::new();
     for c in daemon.containers() {
         let rec = c.record();
-        let Some(info) = cc::container_info(&rec.spec.labels) else { continue };
+        let Some(info) = cc::container_info(&rec.spec.labels) else {
+            continue;
+        };
         let wanted = (filter.id.is_empty() || rec.id.starts_with(&filter.id))
             && (filter.pod_sandbox_id.is_empty() || info.sandbox_id.starts_with(&filter.pod_sandbox_id))
             && mapping::selected(&filter.label_selector, &info.labels);

@@ -266,15 +266,22 @@ mod tests {
     #[test]
     fn cri_path_option() {
         let none = BTreeMap::new();
-        let r = resolve(&lc("cri", &[("path", "/var/log/pods/p/c/0.log"), ("max-size", "-1")]), "json-file", &none)
-            .expect("cri path");
+        let r = resolve(
+            &lc("cri", &[("path", "/var/log/pods/p/c/0.log"), ("max-size", "-1")]),
+            "json-file",
+            &none,
+        )
+        .expect("cri path");
         assert_eq!(r.max_size, None);
         assert_eq!(
             file(&r, "/d/x-json.log".into()),
             std::path::PathBuf::from("/var/log/pods/p/c/0.log")
         );
         let r = resolve(&lc("cri", &[]), "json-file", &none).expect("cri");
-        assert_eq!(file(&r, "/d/x-json.log".into()), std::path::PathBuf::from("/d/x-json.log"));
+        assert_eq!(
+            file(&r, "/d/x-json.log".into()),
+            std::path::PathBuf::from("/d/x-json.log")
+        );
         assert!(resolve(&lc("cri", &[("path", "rel/0.log")]), "json-file", &none).is_err());
         assert!(resolve(&lc("json-file", &[("path", "/a")]), "json-file", &none).is_err());
     }

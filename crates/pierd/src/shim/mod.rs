@@ -498,7 +498,10 @@ impl ShimHandle {
     /// Open the container's log file again by its path (after kubelet
     /// renamed it away).
     pub async fn reopen_log(&self) -> Result<(), ShimError> {
-        expect_ok(self.call("reopen log", self.timeouts.answer, Request::ReopenLog).await?)
+        expect_ok(
+            self.call("reopen log", self.timeouts.answer, Request::ReopenLog)
+                .await?,
+        )
     }
 
     /// Close the container's stdin once what is queued is written.
