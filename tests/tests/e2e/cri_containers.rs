@@ -952,3 +952,21 @@ fn cri_pod_with_running_containers_survives_a_pierd_restart() {
         .expect("RemovePodSandbox");
     assert!(n.list(Default::default()).is_empty());
 }
+
+#[test]
+fn cri_container_oom_killed_reason() {
+    let mut n = Node::boot();
+    let pod = n.run_pod("oom");
+    let mut cfg = container("hog", &["/bin/sh", "-c", "tail /dev/zero"]);
+    cfg.linux = Some(cri::LinuxContainerConfig {
+        resources: Some(cri::LinuxContainerResources {
+            memory_limit_in_bytes: 32 << 20,
+            memory_swap_limit_in_bytes: 32 << 20,
+            ..Default::default()
+        }),
+        security_context: None,
+    });
+    let c = n.run(&pod, "oom", cfg);
+    let s = n.wait_state(&c, cri::ContainerState::ContainerExited);
+    assert_eq!((s.exit_code, s.reason.as_str()), (137, "OOMKilled"), "{s:?}");
+}
