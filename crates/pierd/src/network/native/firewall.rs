@@ -408,7 +408,7 @@ COMMIT
             ports: web().ports,
         };
         // A v4 host address publishes nothing on v6.
-        assert!(!restore_input(&rules(std::slice::from_ref(&v6), "x"), true).contains("DNAT"));
+        assert!(!restore_input(&rules(std::slice::from_ref(&v6), "x"), true).contains("--to-destination"));
         let mut all = v6;
         all.ports[0].host_ip = String::new();
         let text = restore_input(&rules(&[all], "x"), true);
