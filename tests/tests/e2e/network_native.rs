@@ -24,6 +24,14 @@ fn ok(n: &NetDaemon, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// `pier run -d --name web ARGS busybox sh -c HTTPD`.
+fn serve(n: &NetDaemon, args: &[&str]) {
+    let mut all = vec!["run", "-d", "--name", "web"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["busybox", "sh", "-c", HTTPD]);
+    ok(n, &all);
+}
+
 fn ip_on(n: &NetDaemon, container: &str, network: &str) -> String {
     let v: Value = serde_json::from_str(&ok(n, &["inspect", container])).expect("json");
     v[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
@@ -58,23 +66,7 @@ fn networks_are_isolated_unless_published_and_internal_stays_inside() {
     let b = ok(&n, &["network", "create", "nb"]);
     let inner = ok(&n, &["network", "create", "--internal", "ni"]);
     let port = free_port();
-    ok(
-        &n,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "--network",
-            "na",
-            "-p",
-            &format!("{port}:80"),
-            "busybox",
-            "sh",
-            "-c",
-            HTTPD,
-        ],
-    );
+    serve(&n, &["--network", "na", "-p", &format!("{port}:80")]);
     let web = ip_on(&n, "web", "na");
     // Its own network reaches it; it answers the host on the published port.
     assert!(
@@ -130,21 +122,7 @@ fn the_netavark_backend_is_still_selectable() {
     let n = NetDaemon::start_with(json!({"network-backend": "netavark"}));
     n.d.import_busybox("busybox");
     let port = free_port();
-    ok(
-        &n,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "-p",
-            &format!("127.0.0.1:{port}:80"),
-            "busybox",
-            "sh",
-            "-c",
-            HTTPD,
-        ],
-    );
+    serve(&n, &["-p", &format!("127.0.0.1:{port}:80")]);
     let served = wait_until(Duration::from_secs(15), || {
         http_get((std::net::Ipv4Addr::LOCALHOST, port)).is_some_and(|p| p.contains("hello-from-"))
     });

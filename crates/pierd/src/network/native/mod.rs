@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use nix::sched::{setns, CloneFlags};
 
 use super::backend::{BackendError, NetworkBackend, SetupStatus};
-use super::netavark::{options, Network, Options};
+use super::netavark::{Network, Options};
 use super::{Attachment, NetworkRecord};
 use dns::{Aardvark, Entry};
 use firewall::{Address, Firewall, Published};
@@ -394,7 +394,7 @@ impl NetworkBackend for Native {
     }
 
     fn render(&self, a: &Attachment, networks: &[&NetworkRecord]) -> Result<serde_json::Value, BackendError> {
-        serde_json::to_value(options(a, networks)).map_err(|e| BackendError::Input(e.to_string()))
+        super::netavark::render(a, networks)
     }
 
     fn setup(&self, netns: &Path, input: &serde_json::Value) -> Result<SetupStatus, BackendError> {
