@@ -356,6 +356,10 @@ fn cri_container_lifecycle_status_and_list() {
         assert!(parts[0].contains('T') && parts[0].ends_with('Z'), "{line}");
         assert_eq!(&parts[1..], [stream, "F", text], "{line}");
     }
+    // The Docker API reads the same file.
+    let out = n.d.docker(&["logs", &ok]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 
     // List filters.
     let mut all = vec![sleeper.clone(), ok.clone(), bad.clone()];
