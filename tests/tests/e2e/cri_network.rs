@@ -457,18 +457,40 @@ fn cri_pod_network_is_deleted_after_a_pierd_kill_9() {
         let ip = c.pod_status(&id).network.map(|n| n.ip).unwrap_or_default();
         (id, ip)
     };
-    let ids = vec![id.clone()];
     assert!(ip.starts_with(&net.prefix), "{ip}");
+    // A second pod whose infra process dies while pierd is down.
+    let gone = {
+        let mut c = Cri::connect(&socket, &d);
+        c.run_pod(pod("gone"))
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e:?}\n{}", d.daemon_log()))
+    };
+    let ids = vec![id.clone(), gone.clone()];
     assert!(!net.firewall(&ids).is_empty());
+    assert_eq!(net.ip_files().len(), 2);
+    let gone_pid = d.inspect(&gone)["State"]["Pid"].as_i64().expect("a pid");
     d.kill9();
+    let killed = Command::new("kill")
+        .args(["-9", &gone_pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
     d.start_again();
+    // The new pierd settles that exit: DEL for the dead pod only.
+    let settled = wait_until(Duration::from_secs(10), || {
+        net.ip_files().len() == 1 && net.veths().len() == 1
+    });
+    assert!(settled, "{:?} {:?}\n{}", net.ip_files(), net.veths(), d.daemon_log());
+    assert!(net.ip_files()[0].1.contains(&id), "{:?}", net.ip_files());
     let guard = scopeguard(&d);
     let mut c = Cri::connect(&socket, &d);
     // Still set up, still reported.
     let status = c.pod_status(&id);
     assert_eq!(status.state, cri::PodSandboxState::SandboxReady as i32);
     assert_eq!(status.network.map(|n| n.ip).unwrap_or_default(), ip);
-    assert_eq!(net.veths().len(), 1);
+    let dead = c.pod_status(&gone);
+    assert_eq!(dead.state, cri::PodSandboxState::SandboxNotready as i32);
+    assert_eq!(dead.network.map(|n| n.ip).unwrap_or_default(), "");
+    c.remove_pod(&gone);
     // The new pierd's stop runs DEL from what the old one recorded.
     c.stop_pod(&id);
     assert!(net.veths().is_empty(), "{:?}", net.veths());

@@ -107,12 +107,14 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, id: &str) -> Result<(), Status> {
     }
     // The pod network (CNI DEL) is gone when the call returns, not only
     // when the exit monitor gets to it; idempotent.
-    daemon.release_network_of_exited(&c).await;
-    Ok(())
+    daemon.release_network_of_exited(&c).await.map_err(status_of)
 }
 
 pub(crate) async fn remove(daemon: &Arc<Daemon>, id: &str) -> Result<(), Status> {
     let Some(c) = find(daemon, id) else { return Ok(()) };
+    // As containerd: the pod is stopped (its network torn down) first; a
+    // failed teardown fails the call and leaves the pod for a retry.
+    stop(daemon, &c.id).await?;
     match daemon.remove(&c.id, true, true).await {
         Ok(()) | Err(Error::NoSuchContainer(_)) => Ok(()),
         Err(e) => Err(status_of(e)),

@@ -337,12 +337,20 @@ impl Daemon {
 
     /// Tear down an exited container's network now, under its op lock,
     /// unless it runs again (CRI `StopPodSandbox`: the network is gone when
-    /// the call returns).
-    pub(crate) async fn release_network_of_exited(&self, c: &Arc<Container>) {
+    /// the call returns, and a failed CNI DEL is the caller's error, so
+    /// kubelet retries it, as with containerd).
+    pub(crate) async fn release_network_of_exited(&self, c: &Arc<Container>) -> Result<()> {
         let _op = c.op.lock().await;
         if c.record().state.is_running() {
-            return;
+            return Ok(());
         }
-        self.release_network(c).await;
+        let networks = self.networks.clone();
+        let (id, file) = (c.id.clone(), attachment_file(&c.dir));
+        Daemon::blocking("release network", move || {
+            networks
+                .release(&id, &file)
+                .map_err(|e| Error::system(format!("failed to destroy network for sandbox {id:?}"), e))
+        })
+        .await
     }
 }
