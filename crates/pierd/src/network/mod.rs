@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod cni;
 pub mod ipam;
+pub mod native;
 pub mod netavark;
 pub mod netns;
 pub mod ports;
