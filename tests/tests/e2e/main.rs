@@ -11,6 +11,7 @@
 mod attach;
 mod cri_containers;
 mod cri_images;
+mod cri_network;
 mod cri_pods;
 mod engine;
 mod exec;
