@@ -327,6 +327,7 @@ pub fn build(
         resources,
         ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
         endpoint,
+        connected: None,
         healthcheck: super::health::merge(
             c.healthcheck.as_ref(),
             image.healthcheck.as_ref(),
@@ -701,7 +702,13 @@ fn endpoint_spec(
             ));
         }
     }
-    Ok(super::spec::EndpointSpec { aliases, ipv4, mac })
+    let links = strings(&e["Links"]);
+    Ok(super::spec::EndpointSpec {
+        aliases,
+        ipv4,
+        mac,
+        links,
+    })
 }
 
 /// `PortBindings` typed, and `-P`: every exposed port (the request's and

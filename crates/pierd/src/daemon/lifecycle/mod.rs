@@ -3,6 +3,7 @@
 //! and restore after a daemon restart.
 
 pub(crate) mod bundle;
+pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod create;
 pub(crate) mod devices;

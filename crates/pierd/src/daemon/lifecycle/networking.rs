@@ -14,7 +14,7 @@ use crate::model::spec::NetworkMode;
 use crate::network::ipam::{self, Pool};
 use crate::network::netavark::Netavark;
 use crate::network::subnet::Ipv4Net;
-use crate::network::{AttachRequest, BridgeConfig, Networks, NetworksConfig};
+use crate::network::{AttachRequest, BridgeConfig, EndpointRequest, Networks, NetworksConfig};
 use crate::record::ContainerRecord;
 use crate::spec::{self, HostEntry, Namespace};
 
@@ -169,7 +169,7 @@ impl Daemon {
         let with_user_dns = |base: &str, dns: Option<&[String]>| {
             spec::resolv_conf_with(base, dns, s.etc.dns_search.as_deref(), s.etc.dns_options.as_deref())
         };
-        let network = match &s.network {
+        match &s.network {
             NetworkMode::Container(donor) => {
                 // As dockerd: the donor's namespace and its hosts and
                 // resolv.conf files.
@@ -208,31 +208,48 @@ impl Daemon {
                     resolv_conf: resolv,
                 });
             }
-            NetworkMode::Bridge => crate::network::BRIDGE.to_string(),
-            NetworkMode::Named(n) => n.clone(),
+            NetworkMode::Bridge | NetworkMode::Named(_) => (),
         };
         let ports = crate::network::ports::requests_from_bindings(&s.ports.bindings)
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let req = AttachRequest {
             container_id: c.id.clone(),
             container_name: rec.name.clone(),
-            network,
-            aliases: s.endpoint.aliases.clone(),
-            ipv4: s.endpoint.ipv4,
-            mac: s.endpoint.mac.clone(),
+            networks: s
+                .networks()
+                .into_iter()
+                // `none` in a connected list plumbs nothing.
+                .filter(|n| self.networks.get(&n.network).map_or(true, |r| r.is_bridge()))
+                .map(|n| EndpointRequest {
+                    // By id when it was known at connect, as dockerd.
+                    network: if n.network_id.is_empty() || self.networks.get(&n.network_id).is_err() {
+                        n.network
+                    } else {
+                        n.network_id
+                    },
+                    aliases: n.endpoint.aliases,
+                    ipv4: n.endpoint.ipv4,
+                    mac: n.endpoint.mac,
+                })
+                .collect(),
             ports,
         };
         let a = self.networks.attach(&req, &file).map_err(Error::from)?;
         let ep = a.endpoints.first();
         let ip = ep.map(|e| std::net::IpAddr::V4(e.ip));
-        let dns_net = ep.and_then(|e| self.networks.get(&e.network_id).ok()).filter(|n| n.dns);
-        let resolv = match (dns_net, ep) {
-            (Some(_), Some(e)) => {
-                let mut servers = vec![e.gateway.to_string()];
-                servers.extend(s.etc.dns.iter().flatten().cloned());
-                with_user_dns(&host_resolv, Some(&servers))
-            }
-            _ => with_user_dns(&host_resolv, s.etc.dns.as_deref()),
+        // aardvark-dns answers on the gateway of each DNS network.
+        let dns_servers: Vec<String> = a
+            .endpoints
+            .iter()
+            .filter(|e| self.networks.get(&e.network_id).is_ok_and(|n| n.dns))
+            .map(|e| e.gateway.to_string())
+            .collect();
+        let resolv = if dns_servers.is_empty() {
+            with_user_dns(&host_resolv, s.etc.dns.as_deref())
+        } else {
+            let mut servers = dns_servers;
+            servers.extend(s.etc.dns.iter().flatten().cloned());
+            with_user_dns(&host_resolv, Some(&servers))
         };
         Ok(NetworkPlan {
             namespace: Namespace::Join(a.netns.clone()),
