@@ -244,3 +244,86 @@ fn compose_connects_a_created_container_before_start() {
     assert!(ns.contains(&format!("Address: {static_ip}")), "{ns}");
     n.clean_and_check(&bridges);
 }
+
+#[test]
+fn legacy_links_on_the_default_bridge() {
+    let n = NetDaemon::start();
+    let d = &n.d;
+    d.import_busybox("busybox");
+    let db = ok(
+        &n,
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "db",
+            "-e",
+            "PASSWORD=x",
+            "--expose",
+            "5432",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let db_ip = d.inspect(&db)["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .expect("ip")
+        .to_string();
+    let db_host = d.inspect(&db)["Config"]["Hostname"]
+        .as_str()
+        .expect("hostname")
+        .to_string();
+    ok(
+        &n,
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "app",
+            "--link",
+            "db:dbalias",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let env = ok(&n, "pier", &["exec", "app", "env"]);
+    for want in [
+        "DBALIAS_NAME=/app/dbalias".to_string(),
+        "DBALIAS_ENV_PASSWORD=x".to_string(),
+        format!("DBALIAS_PORT=tcp://{db_ip}:5432"),
+        format!("DBALIAS_PORT_5432_TCP_ADDR={db_ip}"),
+        "DBALIAS_PORT_5432_TCP_PROTO=tcp".to_string(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} in {env}");
+    }
+    let hosts = ok(&n, "pier", &["exec", "app", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{db_ip}\tdbalias {db_host} db")), "{hosts}");
+    let ping = ok(&n, "pier", &["exec", "app", "ping", "-c", "1", "-W", "2", "dbalias"]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+    assert_eq!(d.inspect("app")["HostConfig"]["Links"], json!(["/db:/app/dbalias"]));
+
+    // rm --link drops it (applied at the next start).
+    let (st, v) = d.http_json("DELETE", "/containers/app/dbalias?link=1", None);
+    assert_eq!(st, 204, "{v}");
+    assert_eq!(d.inspect("app")["HostConfig"]["Links"], Value::Null);
+    let err = fails(&n, "pier", &["rm", "--link", "/app/dbalias"]);
+    assert!(err.contains("No such container: app/dbalias"), "{err}");
+
+    // A child that does not run fails the start, nothing left behind.
+    ok(
+        &n,
+        "pier",
+        &["create", "--name", "app2", "--link", "db:x", "busybox", "sleep", "60"],
+    );
+    ok(&n, "pier", &["stop", "-t", "0", "db"]);
+    let err = fails(&n, "docker", &["start", "app2"]);
+    assert!(
+        err.contains("Cannot link to a non running container: /db AS /app2/x"),
+        "{err}"
+    );
+    n.clean_and_check(&[]);
+}

@@ -52,6 +52,10 @@ pub struct ContainerSpec {
     /// (see [`ContainerSpec::networks`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected: Option<Vec<NetworkEndpoint>>,
+    /// Legacy links on the default bridge (`HostConfig.Links`), children
+    /// resolved to ids at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LegacyLink>,
     /// The healthcheck, image's merged with the request's (records before
     /// issue 14: none).
     #[serde(default)]
@@ -324,6 +328,15 @@ pub struct EndpointSpec {
     /// `EndpointSettings.Links` as given (`name:alias`), shown by inspect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+}
+
+/// A legacy link (`--link name:alias`): the child container and the alias
+/// it has in this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyLink {
+    /// The child's id (its name as given until the create resolves it).
+    pub child: String,
+    pub alias: String,
 }
 
 /// A network the container is on and its endpoint settings, as dockerd

@@ -9,6 +9,7 @@ pub(crate) mod create;
 pub(crate) mod devices;
 pub(crate) mod health;
 pub(crate) mod isolation;
+pub(crate) mod links;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;

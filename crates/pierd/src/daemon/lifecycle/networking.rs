@@ -126,6 +126,8 @@ pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
 /// What a start needs from the network.
 pub(in crate::daemon) struct NetworkPlan {
     pub namespace: Namespace,
+    /// Legacy links' variables (before the container's own).
+    pub link_env: Vec<String>,
     pub hosts: String,
     pub resolv_conf: String,
 }
@@ -176,6 +178,7 @@ impl Daemon {
                 let (ns, dir) = self.network_donor(&c.id, donor)?;
                 let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Join(ns),
                     hosts: read("hosts"),
                     resolv_conf: read("resolv.conf"),
@@ -183,6 +186,7 @@ impl Daemon {
             }
             NetworkMode::None => {
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Private,
                     hosts: spec::hosts_file(&s.hostname, None, &extra),
                     resolv_conf: with_user_dns(&host_resolv, s.etc.dns.as_deref()),
@@ -203,6 +207,7 @@ impl Daemon {
                     with_user_dns(&host_resolv, s.etc.dns.as_deref())
                 };
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Host,
                     hosts,
                     resolv_conf: resolv,
@@ -251,7 +256,25 @@ impl Daemon {
             servers.extend(s.etc.dns.iter().flatten().cloned());
             with_user_dns(&host_resolv, Some(&servers))
         };
+        // Legacy links, for a container on the default bridge.
+        let on_bridge = a.endpoints.iter().any(|e| e.network_name == crate::network::BRIDGE);
+        let (link_env, link_hosts) = if on_bridge && !s.links.is_empty() {
+            match self.link_plan(rec) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Err(e) = self.networks.release(&c.id, &file) {
+                        tracing::warn!(id = %c.id, error = %e, "release network");
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut extra = extra;
+        extra.extend(link_hosts);
         Ok(NetworkPlan {
+            link_env,
             namespace: Namespace::Join(a.netns.clone()),
             hosts: spec::hosts_file(&s.hostname, ip, &extra),
             resolv_conf: resolv,
