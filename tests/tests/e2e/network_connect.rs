@@ -327,3 +327,53 @@ fn legacy_links_on_the_default_bridge() {
     );
     n.clean_and_check(&[]);
 }
+
+#[test]
+fn restart_keeps_addresses_and_host_mode_has_the_hosts_name() {
+    let n = NetDaemon::start();
+    let d = &n.d;
+    d.import_busybox("busybox");
+    ok(&n, "pier", &["network", "create", "front"]);
+    let bridges = [bridge_of(&n, "front")];
+    let id = ok(
+        &n,
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c1",
+            "--network",
+            "front",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let ep = |id: &str| d.inspect(id)["NetworkSettings"]["Networks"]["front"].clone();
+    let before = ep(&id);
+    let ip = before["IPAddress"].as_str().expect("ip").to_string();
+    let mac = before["MacAddress"].as_str().expect("mac").to_string();
+    let [a, b, c, x] = ip.parse::<std::net::Ipv4Addr>().expect("ip").octets();
+    assert_eq!(mac, format!("02:42:{a:02x}:{b:02x}:{c:02x}:{x:02x}"));
+    let inside = ok(&n, "pier", &["exec", "c1", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside, mac);
+    // Stats report the container's interfaces.
+    let (st, stats) = d.http_json("GET", "/containers/c1/stats?stream=false", None);
+    assert_eq!(st, 200, "{stats}");
+    assert!(stats["networks"].get("eth0").is_some(), "{}", stats["networks"]);
+    ok(&n, "pier", &["restart", "-t", "0", "c1"]);
+    let after = ep(&id);
+    assert_eq!(after["IPAddress"], ip.as_str(), "{after}");
+    assert_eq!(after["MacAddress"], mac.as_str(), "{after}");
+
+    // --network host: the host's hostname, as dockerd.
+    let host = String::from_utf8(std::fs::read("/proc/sys/kernel/hostname").expect("hostname")).expect("utf8");
+    let got = ok(
+        &n,
+        "docker",
+        &["run", "--rm", "--network", "host", "busybox", "hostname"],
+    );
+    assert_eq!(got, host.trim());
+    n.clean_and_check(&bridges);
+}

@@ -91,9 +91,17 @@ fn plan_endpoint(
         ip,
         prefix_len: plan.subnet.prefix(),
         gateway: plan.gateway,
-        mac: req.mac.clone(),
+        // docker's classic MAC from the address (02:42 + the IPv4 bytes):
+        // the same address after a restart gives the same MAC.
+        mac: Some(req.mac.clone().unwrap_or_else(|| mac_of(ip))),
         aliases,
     })
+}
+
+/// `02:42:a:b:c:d` for `a.b.c.d`, as dockerd before v26 derived it.
+pub fn mac_of(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
 }
 
 /// The MAC addresses a setup reported, written into the endpoints.
@@ -388,5 +396,13 @@ impl Networks {
         }
         self.lock().attached.remove(container_id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mac_from_the_address() {
+        assert_eq!(super::mac_of("172.17.0.2".parse().expect("ip")), "02:42:ac:11:00:02");
     }
 }
