@@ -13,6 +13,7 @@ mod health;
 mod machine;
 mod mem;
 mod mounts;
+mod network;
 mod proc;
 mod raw;
 mod report;
@@ -57,7 +58,9 @@ struct Args {
     #[arg(long)]
     attach_mib: Option<u64>,
     /// Run only these scenarios (comma separated: start, exec, limits,
-    /// memory, health, logs, attach); default all.
+    /// memory, health, logs, attach; and `network`, Pier on the default
+    /// bridge and through a published port, only when named); default
+    /// all but `network`.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Containers with a healthcheck in the health scenario (default 100;
@@ -276,6 +279,12 @@ fn main() -> Result<()> {
     }
     if wants("attach") {
         tables.extend(bench::attach(&mut slots, &plan));
+    }
+    // Not in the default set: Pier only, and it needs netavark.
+    let named = |name: &str| !proc::interrupted() && args.only.as_ref().is_some_and(|o| o.iter().any(|x| x == name));
+    if named("network") {
+        tables.extend(network::start(&mut slots, &plan));
+        tables.extend(network::throughput(&mut slots, &plan));
     }
     if proc::interrupted() {
         bail!("interrupted; nothing written");
