@@ -22,6 +22,7 @@ mod logs;
 mod model;
 mod network_basic;
 mod network_connect;
+mod network_native;
 mod network_restore;
 mod network_user;
 mod resources_isolation;

@@ -17,6 +17,7 @@
 mod attach;
 pub mod backend;
 pub mod ipam;
+pub mod native;
 pub mod netavark;
 pub mod netns;
 pub mod ports;
