@@ -86,6 +86,7 @@ fn network_status(e: &crate::network::NetworkError) -> StatusCode {
         N::Unavailable(_) | N::NotConnected { .. } | N::Ports { .. } | N::Backend(_) | N::Netns(_) | N::Io { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        N::Cni(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -373,6 +373,8 @@ impl Networks {
         };
         let netns_path = record.attachment.netns.clone();
         match &self.cfg.backend {
+            // A failed DEL keeps the attachment: the next release retries.
+            _ if record.backend == super::cni::BACKEND => self.teardown_pod(container_id, &record)?,
             Ok(b) if b.name() == record.backend => {
                 for input in inputs(&record).iter().rev() {
                     if let Err(e) = b.teardown(&netns_path, input) {

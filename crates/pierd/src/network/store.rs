@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::backend::{BackendError, NetworkBackend};
+use super::cni::{Cni, CniError};
 use super::ipam::{self, IpamError, IpamRequest, Pool, SubnetPlan};
 use super::netns::NetnsError;
 use super::ports::{self, PortError, PortMapping};
@@ -39,6 +40,8 @@ pub struct NetworksConfig {
     pub backend: Result<Arc<dyn NetworkBackend>, String>,
     /// Host ports for `-p 80` come from here.
     pub ephemeral: (u16, u16),
+    /// The CRI's pod networks (`cri.cni-conf-dir`, `cri.cni-bin-dirs`).
+    pub cni: Cni,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,8 @@ pub enum NetworkError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Cni(#[from] CniError),
     #[error("{op} {path}: {message}")]
     Io {
         op: &'static str,
@@ -119,6 +124,8 @@ pub struct Networks {
     pub(super) cfg: NetworksConfig,
     pub(super) state: Mutex<State>,
 }
+
+mod pod;
 
 pub(super) fn new_id() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -520,6 +527,12 @@ mod tests {
             }],
             backend: Ok(Arc::new(Unused)),
             ephemeral: (40000, 40100),
+            cni: Cni {
+                cfg: super::super::cni::CniConfig {
+                    conf_dir: dir.join("net.d"),
+                    bin_dirs: Vec::new(),
+                },
+            },
         })
         .expect("open")
     }
