@@ -128,7 +128,11 @@ impl Networks {
     }
 
     /// The CNI DEL of a recorded pod attachment.
-    pub(in crate::network) fn teardown_pod(&self, container_id: &str, record: &AttachmentFile) -> Result<(), NetworkError> {
+    pub(in crate::network) fn teardown_pod(
+        &self,
+        container_id: &str,
+        record: &AttachmentFile,
+    ) -> Result<(), NetworkError> {
         let input: CniInput =
             serde_json::from_value(record.input.clone()).map_err(|e| CniError::Record(e.to_string()))?;
         tracing::debug!(id = %container_id, "CNI DEL");
