@@ -72,20 +72,20 @@ fn io_timeout(bytes: u64) -> Duration {
     Duration::from_secs(120 + bytes / 10_000_000)
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// What one engine produced in one round: one result per series.
-type RoundResult = Result<(Vec<Result<f64, String>>, String)>;
+pub(crate) type RoundResult = Result<(Vec<Result<f64, String>>, String)>;
 
 /// Per series, per slot: the samples and the first failure.
-struct Collected {
-    samples: Vec<Vec<Vec<f64>>>,
-    missing: Vec<Vec<Option<String>>>,
-    detail: Vec<String>,
+pub(crate) struct Collected {
+    pub(crate) samples: Vec<Vec<Vec<f64>>>,
+    pub(crate) missing: Vec<Vec<Option<String>>>,
+    pub(crate) detail: Vec<String>,
 }
 
 fn short(e: &anyhow::Error) -> String {
@@ -94,7 +94,7 @@ fn short(e: &anyhow::Error) -> String {
 
 /// Runs `f` for every applicable slot, `rounds` recorded rounds after one
 /// warm-up, rotating the order each round.
-fn interleave<F>(
+pub(crate) fn interleave<F>(
     slots: &mut [Slot],
     series: usize,
     rounds: usize,
@@ -169,7 +169,7 @@ where
     c
 }
 
-fn rows(slots: &[Slot], c: &Collected, series: usize, applies: impl Fn(&EngineLabel) -> bool) -> Vec<Row> {
+pub(crate) fn rows(slots: &[Slot], c: &Collected, series: usize, applies: impl Fn(&EngineLabel) -> bool) -> Vec<Row> {
     slots
         .iter()
         .enumerate()

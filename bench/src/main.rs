@@ -14,6 +14,7 @@ mod health;
 mod machine;
 mod mem;
 mod mounts;
+mod network;
 mod proc;
 mod raw;
 mod report;
@@ -58,8 +59,10 @@ struct Args {
     #[arg(long)]
     attach_mib: Option<u64>,
     /// Run only these scenarios (comma separated: start, exec, limits,
-    /// memory, health, logs, attach, budget); default all (budget, which
-    /// needs strace, not in quick mode).
+    /// memory, health, logs, attach, budget; and `network`, Pier on the
+    /// default bridge and through a published port, only when named);
+    /// default all but `network` (budget, which needs strace, not in
+    /// quick mode).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Containers with a healthcheck in the health scenario (default 100;
@@ -303,6 +306,12 @@ fn main() -> Result<()> {
     }
     if wants("attach") {
         tables.extend(bench::attach(&mut slots, &plan));
+    }
+    // Not in the default set: Pier only, and it needs netavark.
+    let named = |name: &str| !proc::interrupted() && args.only.as_ref().is_some_and(|o| o.iter().any(|x| x == name));
+    if named("network") {
+        tables.extend(network::start(&mut slots, &plan));
+        tables.extend(network::throughput(&mut slots, &plan));
     }
     if proc::interrupted() {
         bail!("interrupted; nothing written");

@@ -148,3 +148,20 @@ pub struct EndpointSettings {
     #[serde(rename = "DNSNames")]
     pub dns_names: Option<Vec<String>>,
 }
+
+/// `POST /networks/{id}/connect`'s body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkConnectRequest {
+    pub container: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_config: Option<EndpointSettings>,
+}
+
+/// `POST /networks/{id}/disconnect`'s body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkDisconnectRequest {
+    pub container: String,
+    pub force: bool,
+}

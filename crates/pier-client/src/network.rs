@@ -1,6 +1,9 @@
-//! Networks: create, list, inspect, remove, prune.
+//! Networks: create, list, inspect, remove, prune, connect, disconnect.
 
-use pier_api::network::{Network, NetworkCreateRequest, NetworkCreateResponse, NetworkPruneResponse};
+use pier_api::network::{
+    Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkPruneResponse,
+};
 
 use crate::client::{Client, RequestBody};
 use crate::containers::Filters;
@@ -41,5 +44,21 @@ impl Client {
         q.push_opt("filters", filters.to_json());
         self.request("POST", "/networks/prune", &q, RequestBody::Empty)?
             .json("network prune response")
+    }
+}
+
+impl Client {
+    /// `POST /networks/{id}/connect`.
+    pub fn network_connect(&self, network: &str, req: &NetworkConnectRequest) -> Result<(), Error> {
+        self.request_json("POST", &path("/networks/", network, "/connect"), &Query::new(), req)?
+            .bytes()
+            .map(|_| ())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub fn network_disconnect(&self, network: &str, req: &NetworkDisconnectRequest) -> Result<(), Error> {
+        self.request_json("POST", &path("/networks/", network, "/disconnect"), &Query::new(), req)?
+            .bytes()
+            .map(|_| ())
     }
 }

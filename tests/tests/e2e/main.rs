@@ -23,6 +23,7 @@ mod lifecycle_semantics;
 mod logs;
 mod model;
 mod network_basic;
+mod network_connect;
 mod network_native;
 mod network_restore;
 mod network_user;

@@ -158,24 +158,21 @@ fn records_of_the_previous_release_are_upgraded_and_stay_usable() {
 fn create_warns_about_what_it_does_not_apply_and_refuses_what_docker_refuses() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Links": ["db:db"]}});
+    let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Cgroup": "other"}});
     let (st, v) = d.http_json("POST", "/containers/create", Some(body.to_string().as_bytes()));
     assert_eq!(st, 201, "{v}");
     let warnings = v["Warnings"].as_array().expect("warnings");
     assert!(
         warnings
             .iter()
-            .any(|w| w.as_str().is_some_and(|w| w.contains("HostConfig.Links"))),
+            .any(|w| w.as_str().is_some_and(|w| w.contains("HostConfig.Cgroup"))),
         "{v}"
     );
-    // The docker CLI prints them.
+    // A link to no container is refused, as dockerd.
     let out = d.docker(&["create", "--link", "db:db", "busybox", "true"]);
-    assert!(out.status.success());
+    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("WARNING: HostConfig.Links is recorded but not applied"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("could not get container for db"), "{stderr}");
 
     // Refused at create, with docker's status and message; nothing is left.
     for (host, message) in [

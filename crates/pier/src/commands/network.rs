@@ -1,10 +1,12 @@
-//! `pier network create|ls|inspect|rm|prune`.
+//! `pier network create|ls|inspect|rm|prune|connect|disconnect`.
 
 use std::io::{self, Write};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pier_api::network::{Ipam, IpamConfig, NetworkCreateRequest};
+use pier_api::network::{
+    EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+};
 use pier_client::Client;
 
 use super::{key_values, parse_filters};
@@ -30,6 +32,40 @@ pub enum NetworkCommand {
     /// Remove all unused networks
     #[command(override_usage = "pier network prune [OPTIONS]")]
     Prune(NetworkPruneArgs),
+    /// Connect a container to a network
+    #[command(override_usage = "pier network connect [OPTIONS] NETWORK CONTAINER")]
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    #[command(override_usage = "pier network disconnect [OPTIONS] NETWORK CONTAINER")]
+    Disconnect(NetworkDisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long = "alias")]
+    pub alias: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
+    /// Add link to another container
+    #[arg(long = "link")]
+    pub link: Vec<String>,
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +161,8 @@ pub fn network(client: &Client, cmd: NetworkCommand) -> anyhow::Result<i32> {
         NetworkCommand::Inspect(a) => inspect(client, &a),
         NetworkCommand::Rm(a) => rm(client, &a),
         NetworkCommand::Prune(a) => prune(client, &a),
+        NetworkCommand::Connect(a) => connect(client, &a),
+        NetworkCommand::Disconnect(a) => disconnect(client, &a),
     }
 }
 
@@ -239,5 +277,28 @@ fn prune(client: &Client, a: &NetworkPruneArgs) -> anyhow::Result<i32> {
             println!("{n}");
         }
     }
+    Ok(0)
+}
+
+fn connect(client: &Client, a: &NetworkConnectArgs) -> anyhow::Result<i32> {
+    let req = NetworkConnectRequest {
+        container: a.container.clone(),
+        endpoint_config: Some(EndpointSettings {
+            ipam_config: a.ip.as_ref().map(|ip| serde_json::json!({"IPv4Address": ip})),
+            links: (!a.link.is_empty()).then(|| a.link.clone()),
+            aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
+            ..Default::default()
+        }),
+    };
+    client.network_connect(&a.network, &req)?;
+    Ok(0)
+}
+
+fn disconnect(client: &Client, a: &NetworkDisconnectArgs) -> anyhow::Result<i32> {
+    let req = NetworkDisconnectRequest {
+        container: a.container.clone(),
+        force: a.force,
+    };
+    client.network_disconnect(&a.network, &req)?;
     Ok(0)
 }

@@ -77,6 +77,22 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     info.state.health = d.health(&c, &r);
     info.mounts = d.mount_points(&c);
     info.network_settings = super::networks::settings(&d, &r);
+    if !r.spec.links.is_empty() {
+        // dockerd's `/child:/parent/alias`, with the current names.
+        let links = r
+            .spec
+            .links
+            .iter()
+            .map(|l| {
+                let child = d
+                    .lookup(&l.child)
+                    .map(|c| c.record().name)
+                    .unwrap_or_else(|_| l.child.clone());
+                format!("/{child}:/{}/{}", r.name, l.alias)
+            })
+            .collect();
+        info.host_config.links = Some(links);
+    }
     let execs = d.exec_ids(&c.id);
     if !execs.is_empty() {
         info.exec_ids = Some(execs);
@@ -150,7 +166,7 @@ pub async fn remove_nested(
 
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, params: Params) -> ApiResult<StatusCode> {
     if params.flag("link") {
-        d.remove_link(&id)?;
+        d.remove_link(&id).await?;
         return Ok(StatusCode::NO_CONTENT);
     }
     d.remove(&id, params.flag("force"), params.flag("v")).await?;

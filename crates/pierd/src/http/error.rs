@@ -77,9 +77,13 @@ fn network_status(e: &crate::network::NetworkError) -> StatusCode {
     match e {
         N::NotFound(_) | N::Driver(_) => StatusCode::NOT_FOUND,
         N::Exists(_) => StatusCode::CONFLICT,
-        N::PredefinedCreate(_) | N::PredefinedRemove(_) | N::InUse { .. } | N::OneInstance(_) => StatusCode::FORBIDDEN,
+        N::PredefinedCreate(_)
+        | N::PredefinedRemove(_)
+        | N::InUse { .. }
+        | N::OneInstance(_)
+        | N::EndpointExists { .. } => StatusCode::FORBIDDEN,
         N::Ambiguous(_) | N::Invalid(_) | N::Ipam(_) => StatusCode::BAD_REQUEST,
-        N::Unavailable(_) | N::Ports { .. } | N::Backend(_) | N::Netns(_) | N::Io { .. } => {
+        N::Unavailable(_) | N::NotConnected { .. } | N::Ports { .. } | N::Backend(_) | N::Netns(_) | N::Io { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
         N::Cni(_) => StatusCode::INTERNAL_SERVER_ERROR,

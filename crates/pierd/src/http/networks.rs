@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use pier_api::filters::Filters;
 use pier_api::network::{
-    ConfigFrom, EndpointSettings, Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse, NetworkIpam,
-    NetworkPruneResponse,
+    ConfigFrom, EndpointSettings, Network, NetworkConnectRequest, NetworkContainer, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkIpam, NetworkPruneResponse,
 };
 use serde_json::{json, Value};
 
@@ -17,7 +17,7 @@ use super::error::{ApiResult, DockerJson, Params};
 use super::AppState;
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
-use crate::model::spec::NetworkMode;
+use crate::model::spec::{EndpointSpec, NetworkEndpoint, NetworkMode};
 use crate::network::ipam::IpamRequest;
 use crate::network::{CreateNetwork, NetworkRecord};
 use crate::record::ContainerRecord;
@@ -159,6 +159,51 @@ pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> ApiRes
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `EndpointSettings` of a connect, typed (dockerd's parse errors).
+fn endpoint_spec(e: Option<&EndpointSettings>) -> Result<EndpointSpec> {
+    let Some(e) = e else {
+        return Ok(EndpointSpec::default());
+    };
+    let ipv4 =
+        match e
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.get("IPv4Address"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(ip.parse::<std::net::Ipv4Addr>().map_err(|_| {
+                Error::InvalidParameter(format!("invalid endpoint settings:\ninvalid IPv4 address: {ip}"))
+            })?),
+            None => None,
+        };
+    Ok(EndpointSpec {
+        aliases: e.aliases.clone().unwrap_or_default(),
+        ipv4,
+        mac: Some(e.mac_address.clone()).filter(|m| !m.is_empty()),
+        links: e.links.clone().unwrap_or_default(),
+    })
+}
+
+pub async fn connect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    DockerJson(req): DockerJson<NetworkConnectRequest>,
+) -> ApiResult<StatusCode> {
+    let ep = endpoint_spec(req.endpoint_config.as_ref())?;
+    d.connect_network(&req.container, &id, ep).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn disconnect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    DockerJson(req): DockerJson<NetworkDisconnectRequest>,
+) -> ApiResult<StatusCode> {
+    d.disconnect_network(&req.container, &id, req.force).await?;
+    Ok(StatusCode::OK)
+}
+
 pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<NetworkPruneResponse>> {
     let f = filters(&params, &["label", "label!", "until"])?;
     let mut deleted = Vec::new();
@@ -182,48 +227,72 @@ pub async fn prune(State(d): State<AppState>, params: Params) -> ApiResult<Json<
     }))
 }
 
-/// The network name a container's mode means (`bridge` for the default).
-fn network_name(mode: &NetworkMode) -> Option<String> {
-    match mode {
-        NetworkMode::None => Some(crate::network::NONE.to_string()),
-        NetworkMode::Host => Some(crate::network::HOST.to_string()),
-        NetworkMode::Bridge => Some(crate::network::BRIDGE.to_string()),
-        NetworkMode::Named(n) => Some(n.clone()),
-        NetworkMode::Container(_) => None,
-    }
+/// The networks a container is on, as inspect lists them: its list, or
+/// its mode's network (`none` and `host` included).
+fn endpoints(r: &ContainerRecord) -> Vec<NetworkEndpoint> {
+    let pseudo = match (&r.spec.connected, &r.spec.network) {
+        (None, NetworkMode::None) => crate::network::NONE,
+        (None, NetworkMode::Host) => crate::network::HOST,
+        _ => return r.spec.networks(),
+    };
+    vec![NetworkEndpoint {
+        network: pseudo.to_string(),
+        network_id: String::new(),
+        endpoint: EndpointSpec::default(),
+    }]
 }
 
-/// A container's `NetworkSettings`: its network (filled while it is
+/// A container's `NetworkSettings`: its networks (filled while it is
 /// attached), its published ports, and the legacy top-level fields from
 /// the default bridge, as dockerd.
 pub fn settings(d: &Daemon, r: &ContainerRecord) -> Value {
     let attached = d.networks.attachment(&r.id).filter(|_| r.state.is_running());
     let mut networks = serde_json::Map::new();
-    if let Some(key) = network_name(&r.spec.network) {
-        let rec = d.networks.get(&key).ok();
-        let name = rec.as_ref().map_or(key.clone(), |n| n.name.clone());
+    for e in endpoints(r) {
+        let rec = Some(e.network_id.as_str())
+            .filter(|id| !id.is_empty())
+            .and_then(|id| d.networks.get(id).ok())
+            .or_else(|| d.networks.get(&e.network).ok());
+        let name = rec.as_ref().map_or(e.network.clone(), |n| n.name.clone());
+        let requested = &e.endpoint;
         let mut ep = EndpointSettings {
             network_id: rec.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
             ..Default::default()
         };
-        if !r.spec.endpoint.aliases.is_empty() {
-            ep.aliases = Some(r.spec.endpoint.aliases.clone());
+        if !requested.aliases.is_empty() {
+            ep.aliases = Some(requested.aliases.clone());
         }
-        if let Some(ip) = r.spec.endpoint.ipv4 {
+        if !requested.links.is_empty() {
+            ep.links = Some(requested.links.clone());
+        }
+        if let Some(ip) = requested.ipv4 {
             ep.ipam_config = Some(json!({"IPv4Address": ip.to_string()}));
         }
-        let endpoint = attached.as_ref().and_then(|a| a.endpoints.first());
+        if rec.as_ref().is_some_and(|n| n.dns) {
+            // dockerd's order: the name, the aliases, the short id.
+            let mut names = vec![r.name.clone()];
+            for a in requested
+                .aliases
+                .iter()
+                .cloned()
+                .chain(std::iter::once(r.id.chars().take(12).collect()))
+            {
+                if !names.contains(&a) {
+                    names.push(a);
+                }
+            }
+            ep.dns_names = Some(names);
+        }
+        let endpoint = attached
+            .as_ref()
+            .zip(rec.as_ref())
+            .and_then(|(a, n)| a.endpoints.iter().find(|x| x.network_id == n.id));
         if let Some(e) = endpoint {
             ep.endpoint_id = e.endpoint_id.clone();
             ep.gateway = e.gateway.to_string();
             ep.ip_address = e.ip.to_string();
             ep.ip_prefix_len = i64::from(e.prefix_len);
             ep.mac_address = e.mac.clone().unwrap_or_default();
-            if rec.as_ref().is_some_and(|n| n.dns) {
-                let mut names = vec![r.name.clone()];
-                names.extend(e.aliases.iter().cloned());
-                ep.dns_names = Some(names);
-            }
         }
         networks.insert(name, serde_json::to_value(ep).unwrap_or(Value::Null));
     }

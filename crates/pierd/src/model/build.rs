@@ -251,6 +251,7 @@ pub fn build(
     }
 
     let endpoint = endpoint_spec(req.networking_config.as_ref(), &network)?;
+    let links = legacy_links(&hc, &network)?;
     let spec = ContainerSpec {
         process: ProcessSpec {
             entrypoint: (!command.entrypoint.is_empty()).then(|| command.entrypoint.clone()),
@@ -327,6 +328,8 @@ pub fn build(
         resources,
         ports: ports_spec(&hc, c.exposed_ports.as_ref(), &image.exposed_ports),
         endpoint,
+        connected: None,
+        links,
         healthcheck: super::health::merge(
             c.healthcheck.as_ref(),
             image.healthcheck.as_ref(),
@@ -649,6 +652,38 @@ fn check_ports(hc: &HostConfig) -> Result<(), CreateError> {
     Ok(())
 }
 
+/// `HostConfig.Links` (`name[:alias]`, docker's `ParseLink`), for the
+/// default bridge (dockerd ignores them on user networks, where they are
+/// per-endpoint) and refused with host networking.
+fn legacy_links(hc: &HostConfig, network: &NetworkMode) -> Result<Vec<super::spec::LegacyLink>, CreateError> {
+    let field = "HostConfig.Links";
+    let given = hc.links.as_deref().unwrap_or_default();
+    if given.is_empty() || matches!(network, NetworkMode::Named(_)) {
+        return Ok(Vec::new());
+    }
+    if *network == NetworkMode::Host {
+        return Err(invalid(
+            field,
+            "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+        ));
+    }
+    given
+        .iter()
+        .map(|l| {
+            let (name, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
+            let name = name.trim_start_matches('/');
+            let alias = alias.trim_start_matches('/');
+            if name.is_empty() || alias.is_empty() {
+                return Err(invalid(field, format!("bad format for links: {l}")));
+            }
+            Ok(super::spec::LegacyLink {
+                child: name.to_string(),
+                alias: alias.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// The endpoint settings for the container's network: the entry named
 /// after it (`default` or `bridge` for the default bridge), else the only
 /// one. dockerd refuses aliases and static addresses on the default bridge.
@@ -701,7 +736,13 @@ fn endpoint_spec(
             ));
         }
     }
-    Ok(super::spec::EndpointSpec { aliases, ipv4, mac })
+    let links = strings(&e["Links"]);
+    Ok(super::spec::EndpointSpec {
+        aliases,
+        ipv4,
+        mac,
+        links,
+    })
 }
 
 /// `PortBindings` typed, and `-P`: every exposed port (the request's and

@@ -167,13 +167,13 @@ fn inspect_snapshots_of_typical_requests() {
 fn unapplied_fields_warn_and_are_recorded() {
     let built = build_json(&with(
         cli_request(),
-        json!({"Memory": 33554432, "Links": ["db:db"], "NetworkMode": "bridge",
+        json!({"Memory": 33554432, "Cgroup": "other", "NetworkMode": "bridge",
                "RestartPolicy": {"Name": "always"}, "CpuPercent": 5}),
     ))
     .expect("build");
     let w = built.warnings.join("\n");
     assert!(
-        w.contains("HostConfig.Links is recorded but not applied by Pier: container networking is not implemented yet"),
+        w.contains("HostConfig.Cgroup is recorded but not applied by Pier"),
         "{w}"
     );
     assert!(!w.contains("HostConfig.NetworkMode"), "network modes are applied: {w}");

@@ -197,7 +197,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "GroupAdd", Applied, "names resolved in the container's /etc/group at start, numbers as they are"),
     f(H, "IpcMode", Applied, "private, shareable, none, host, container:<id> (a running shareable container); invalid refused"),
     f(H, "Cgroup", Warned, "joining another container's cgroup is not supported yet"),
-    f(H, "Links", Warned, NETWORKING),
+    f(H, "Links", Applied, "legacy links on the default bridge: <ALIAS>_* variables, /etc/hosts entries, rm --link"),
     f(H, "OomScoreAdj", Applied, "range [-1000, 1000]"),
     f(H, "PidMode", Applied, "private, host, container:<id> (a running container); invalid refused"),
     f(H, "Privileged", Applied, "all capabilities and devices"),

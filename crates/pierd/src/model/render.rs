@@ -37,6 +37,7 @@ const TYPED_CONFIG: &[&str] = &[
 /// `HostConfig` fields rendered from typed spec fields.
 const TYPED_HOST_CONFIG: &[&str] = &[
     "LogConfig",
+    "Links",
     "NetworkMode",
     "RestartPolicy",
     "AutoRemove",

@@ -47,6 +47,15 @@ pub struct ContainerSpec {
     /// The container's endpoint on its network (`NetworkingConfig`).
     #[serde(default)]
     pub endpoint: EndpointSpec,
+    /// The networks the container is on, after a `network connect` or
+    /// `disconnect`; `None` until then: its mode's network with `endpoint`
+    /// (see [`ContainerSpec::networks`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected: Option<Vec<NetworkEndpoint>>,
+    /// Legacy links on the default bridge (`HostConfig.Links`), children
+    /// resolved to ids at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LegacyLink>,
     /// The healthcheck, image's merged with the request's (records before
     /// issue 14: none).
     #[serde(default)]
@@ -316,6 +325,50 @@ pub struct EndpointSpec {
     pub ipv4: Option<std::net::Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// `EndpointSettings.Links` as given (`name:alias`), shown by inspect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+}
+
+/// A legacy link (`--link name:alias`): the child container and the alias
+/// it has in this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyLink {
+    /// The child's id (its name as given until the create resolves it).
+    pub child: String,
+    pub alias: String,
+}
+
+/// A network the container is on and its endpoint settings, as dockerd
+/// keeps `NetworkSettings.Networks` between create and start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkEndpoint {
+    /// The network's name (its id when it was not found at connect).
+    pub network: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub network_id: String,
+    #[serde(default)]
+    pub endpoint: EndpointSpec,
+}
+
+impl ContainerSpec {
+    /// The networks the container joins at start, first the one that gets
+    /// the published ports: the connected list, else its mode's network.
+    pub fn networks(&self) -> Vec<NetworkEndpoint> {
+        if let Some(list) = &self.connected {
+            return list.clone();
+        }
+        let network = match &self.network {
+            NetworkMode::Bridge => "bridge".to_string(),
+            NetworkMode::Named(n) => n.clone(),
+            _ => return Vec::new(),
+        };
+        vec![NetworkEndpoint {
+            network,
+            network_id: String::new(),
+            endpoint: self.endpoint.clone(),
+        }]
+    }
 }
 
 /// Request fields kept verbatim for inspect, by their wire names: the

@@ -18,6 +18,7 @@
 //! removed after the teardown, and pierd rebuilds its allocations from
 //! those files at start, so a restart or a kill -9 loses nothing.
 
+mod attach;
 pub mod backend;
 pub mod cni;
 pub mod ipam;
@@ -117,23 +118,43 @@ pub struct Attachment {
 }
 
 /// `network.json`: an attachment, the backend that set it up and that
-/// backend's exact input.
+/// backend's exact inputs: `input` for the first network and the published
+/// ports (`null` once that network is disconnected, or when the container
+/// started on no network), `more` for each other network, set up (at
+/// start or by a live connect) and torn down on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachmentFile {
     pub attachment: Attachment,
     pub backend: String,
     pub input: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<NetworkInput>,
 }
 
-/// What a container asks of the network at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachRequest {
-    pub container_id: String,
-    pub container_name: String,
+/// The backend's input for one more network of an attachment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInput {
+    pub network_id: String,
+    pub input: serde_json::Value,
+}
+
+/// One network a container asks to join.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EndpointRequest {
     /// The network's name or id (`bridge` for the default one).
     pub network: String,
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub mac: Option<String>,
+}
+
+/// What a container asks of the network at start: its networks (the
+/// first gets the published ports; none: a namespace with loopback only,
+/// which a live connect can join later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachRequest {
+    pub container_id: String,
+    pub container_name: String,
+    pub networks: Vec<EndpointRequest>,
     pub ports: Vec<ports::PortRequest>,
 }

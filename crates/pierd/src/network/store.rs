@@ -3,18 +3,18 @@
 //! `network.json`, and in memory the union of both (one mutex, held for
 //! lookups and allocations only, never while netavark runs). Blocking.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::backend::{BackendError, NetworkBackend};
-use super::cni::{self, Cni, CniError};
+use super::cni::{Cni, CniError};
 use super::ipam::{self, IpamError, IpamRequest, Pool, SubnetPlan};
-use super::netns::{self, NetnsError};
+use super::netns::NetnsError;
 use super::ports::{self, PortError, PortMapping};
 use super::subnet::Ipv4Net;
-use super::{AttachRequest, Attachment, AttachmentFile, Endpoint, NetworkRecord, BRIDGE, HOST, NONE};
+use super::{Attachment, AttachmentFile, Endpoint, NetworkRecord, BRIDGE, HOST, NONE};
 
 /// The default bridge as configured (`bridge`, `bip`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,10 @@ pub enum NetworkError {
     OneInstance(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("endpoint with name {name} already exists in network {network}")]
+    EndpointExists { name: String, network: String },
+    #[error("container {container} is not connected to network {network}")]
+    NotConnected { container: String, network: String },
     #[error("container networking is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -84,7 +88,7 @@ pub enum NetworkError {
     },
 }
 
-fn io_err(op: &'static str, path: &Path, e: impl std::fmt::Display) -> NetworkError {
+pub(super) fn io_err(op: &'static str, path: &Path, e: impl std::fmt::Display) -> NetworkError {
     NetworkError::Io {
         op,
         path: path.to_path_buf(),
@@ -108,22 +112,22 @@ pub struct CreateNetwork {
 }
 
 #[derive(Debug, Default)]
-struct State {
-    nets: BTreeMap<String, NetworkRecord>,
+pub(super) struct State {
+    pub(super) nets: BTreeMap<String, NetworkRecord>,
     /// By container id: set up (or being set up) and not torn down.
-    attached: BTreeMap<String, Attachment>,
+    pub(super) attached: BTreeMap<String, Attachment>,
 }
 
 /// The daemon's networks.
 #[derive(Debug)]
 pub struct Networks {
-    cfg: NetworksConfig,
-    state: Mutex<State>,
+    pub(super) cfg: NetworksConfig,
+    pub(super) state: Mutex<State>,
 }
 
 mod pod;
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
@@ -256,7 +260,7 @@ impl Networks {
         Ok(me)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -434,188 +438,12 @@ impl Networks {
         st.nets.remove(&rec.id);
         Ok(rec)
     }
-
-    /// Register an attachment found on disk at start (its container runs,
-    /// or its teardown is still due).
-    pub fn restore(&self, file: &Path) -> Option<Attachment> {
-        let loaded = read_file(file)?;
-        let a = loaded.attachment;
-        self.lock().attached.insert(a.container_id.clone(), a.clone());
-        Some(a)
-    }
-
-    /// Plumb a container: allocate its address and ports, persist the
-    /// attachment (`file`), create its namespace, run the backend's setup.
-    /// On any failure everything is undone before the error returns.
-    pub fn attach(&self, req: &AttachRequest, file: &Path) -> Result<Attachment, NetworkError> {
-        let backend = self
-            .cfg
-            .backend
-            .as_ref()
-            .map_err(|why| NetworkError::Unavailable(why.clone()))?
-            .clone();
-        let netns_path = self.cfg.netns_dir.join(&req.container_id);
-        let (attachment, input, names) = {
-            let mut st = self.lock();
-            if st.attached.contains_key(&req.container_id) {
-                return Err(NetworkError::Invalid(format!(
-                    "container {} is already attached",
-                    req.container_id
-                )));
-            }
-            let net = find(&st.nets, &req.network)?.clone();
-            if !net.is_bridge() {
-                return Err(NetworkError::Invalid(format!(
-                    "network {} cannot be joined this way",
-                    net.name
-                )));
-            }
-            let plan = net
-                .subnets
-                .first()
-                .ok_or_else(|| NetworkError::Invalid(format!("network {} has no subnet", net.name)))?;
-            let used: BTreeSet<Ipv4Addr> = st
-                .attached
-                .values()
-                .flat_map(|a| a.endpoints.iter())
-                .filter(|e| e.network_id == net.id)
-                .map(|e| e.ip)
-                .collect();
-            let ip = plan.allocate(&net.name, &used, req.ipv4)?;
-            let taken: Vec<PortMapping> = st.attached.values().flat_map(|a| a.ports.iter().cloned()).collect();
-            let mut start = |a: u16, b: u16| rand::random_range(a..=b);
-            let mut probe = host_can_bind;
-            let mapped =
-                ports::allocate(&req.ports, &taken, self.cfg.ephemeral, &mut start, &mut probe).map_err(|source| {
-                    NetworkError::Ports {
-                        endpoint: req.container_name.clone(),
-                        source,
-                    }
-                })?;
-            let mut aliases = Vec::new();
-            if net.dns {
-                aliases.push(req.container_id.chars().take(12).collect::<String>());
-                for a in &req.aliases {
-                    if !aliases.contains(a) && *a != req.container_name {
-                        aliases.push(a.clone());
-                    }
-                }
-            }
-            let a = Attachment {
-                container_id: req.container_id.clone(),
-                container_name: req.container_name.clone(),
-                netns: netns_path.clone(),
-                endpoints: vec![Endpoint {
-                    network_id: net.id.clone(),
-                    network_name: net.name.clone(),
-                    endpoint_id: new_id(),
-                    interface: "eth0".to_string(),
-                    ip,
-                    prefix_len: plan.subnet.prefix(),
-                    gateway: plan.gateway,
-                    mac: req.mac.clone(),
-                    aliases,
-                }],
-                ports: mapped,
-            };
-            let input = backend.render(&a, &[&net])?;
-            st.attached.insert(a.container_id.clone(), a.clone());
-            (a, input, net.name)
-        };
-        let undo_registration = || {
-            self.lock().attached.remove(&req.container_id);
-        };
-        let record = AttachmentFile {
-            attachment: attachment.clone(),
-            backend: backend.name().to_string(),
-            input: input.clone(),
-        };
-        if let Err(e) = write_file(file, &record, true) {
-            undo_registration();
-            return Err(e);
-        }
-        let undo_all = |why: &dyn std::fmt::Display| {
-            tracing::debug!(id = %req.container_id, error = %why, "undo a failed network setup");
-            if let Err(e) = backend.teardown(&netns_path, &input) {
-                tracing::debug!(id = %req.container_id, error = %e, "teardown after a failed setup");
-            }
-            if let Err(e) = netns::remove(&netns_path) {
-                tracing::warn!(id = %req.container_id, error = %e, "remove network namespace");
-            }
-            let _ = std::fs::remove_file(file);
-            undo_registration();
-        };
-        // A namespace file left by a crash before the previous teardown.
-        if let Err(e) = netns::remove(&netns_path).and_then(|()| netns::create(&netns_path)) {
-            let _ = std::fs::remove_file(file);
-            undo_registration();
-            return Err(e.into());
-        }
-        let status = match backend.setup(&netns_path, &input) {
-            Ok(s) => s,
-            Err(e) => {
-                undo_all(&e);
-                return Err(e.into());
-            }
-        };
-        let mut attachment = attachment;
-        for ep in &mut attachment.endpoints {
-            if let Some(mac) = status.macs.get(&(names.clone(), ep.interface.clone())) {
-                ep.mac = Some(mac.clone());
-            }
-        }
-        let record = AttachmentFile {
-            attachment: attachment.clone(),
-            backend: backend.name().to_string(),
-            input,
-        };
-        // The MACs only: a crash losing them loses nothing a teardown needs.
-        if let Err(e) = write_file(file, &record, false) {
-            tracing::warn!(id = %req.container_id, error = %e, "record the MAC addresses");
-        }
-        self.lock()
-            .attached
-            .insert(attachment.container_id.clone(), attachment.clone());
-        Ok(attachment)
-    }
-
-    /// Tear down a container's networking if it has any (idempotent): the
-    /// backend's teardown with the recorded input, the namespace file, the
-    /// attachment file; its address and ports are free after.
-    pub fn release(&self, container_id: &str, file: &Path) -> Result<(), NetworkError> {
-        let Some(record) = read_file(file) else {
-            self.lock().attached.remove(container_id);
-            return Ok(());
-        };
-        let netns_path = record.attachment.netns.clone();
-        match &self.cfg.backend {
-            // A failed DEL keeps the attachment: the next release retries.
-            _ if record.backend == cni::BACKEND => self.teardown_pod(container_id, &record)?,
-            Ok(b) if b.name() == record.backend => {
-                if let Err(e) = b.teardown(&netns_path, &record.input) {
-                    tracing::warn!(id = %container_id, error = %e, "network teardown");
-                }
-            }
-            Ok(b) => tracing::warn!(
-                id = %container_id,
-                recorded = %record.backend,
-                running = b.name(),
-                "attachment made by another backend: not torn down"
-            ),
-            Err(why) => tracing::warn!(id = %container_id, why = %why, "no network backend for the teardown"),
-        }
-        netns::remove(&netns_path)?;
-        match std::fs::remove_file(file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("remove", file, e)),
-        }
-        self.lock().attached.remove(container_id);
-        Ok(())
-    }
 }
 
-fn find<'a>(nets: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'a NetworkRecord, NetworkError> {
+pub(super) fn find<'a>(
+    nets: &'a BTreeMap<String, NetworkRecord>,
+    key: &str,
+) -> Result<&'a NetworkRecord, NetworkError> {
     if key.is_empty() {
         return Err(NetworkError::NotFound(key.to_string()));
     }
@@ -633,7 +461,7 @@ fn find<'a>(nets: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'a 
     }
 }
 
-fn read_file(file: &Path) -> Option<AttachmentFile> {
+pub(super) fn read_file(file: &Path) -> Option<AttachmentFile> {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -651,7 +479,7 @@ fn read_file(file: &Path) -> Option<AttachmentFile> {
     }
 }
 
-fn write_file(file: &Path, record: &AttachmentFile, durable: bool) -> Result<(), NetworkError> {
+pub(super) fn write_file(file: &Path, record: &AttachmentFile, durable: bool) -> Result<(), NetworkError> {
     let bytes = serde_json::to_vec_pretty(record).map_err(|e| io_err("encode", file, e))?;
     let written = if durable {
         crate::record::write_atomic(file, &bytes)
@@ -700,7 +528,7 @@ mod tests {
             backend: Ok(Arc::new(Unused)),
             ephemeral: (40000, 40100),
             cni: Cni {
-                cfg: cni::CniConfig {
+                cfg: super::super::cni::CniConfig {
                     conf_dir: dir.join("net.d"),
                     bin_dirs: Vec::new(),
                 },

@@ -165,7 +165,8 @@ impl Daemon {
             arch: seccomp::native_arch(),
         };
         let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), process.argv(), host);
-        input.env = spec::process_env(&process.env, &hostname, process.stdio.tty);
+        let env: Vec<String> = net.link_env.iter().chain(&process.env).cloned().collect();
+        input.env = spec::process_env(&env, &hostname, process.stdio.tty);
         input.hostname = hostname;
         input.domainname = spec_.domainname.clone();
         input.cwd = process.cwd().to_string();

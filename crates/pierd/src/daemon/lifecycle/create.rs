@@ -63,6 +63,28 @@ impl Daemon {
         let mut built = model::build(&id, &request, &image.config, &self.model_defaults())
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         self.check_isolation(&mut built.spec)?;
+        // dockerd: a host-network container without a hostname has the host's.
+        let no_hostname = request.config.hostname.is_empty();
+        if built.spec.network == model::NetworkMode::Host && no_hostname {
+            if let Ok(h) = nix::unistd::gethostname() {
+                if let Some(h) = h.to_str().filter(|h| !h.is_empty()) {
+                    built.spec.hostname = h.to_string();
+                }
+            }
+        }
+        // Legacy links name existing containers, kept by id.
+        for l in &mut built.spec.links {
+            let child = self
+                .lookup(&l.child)
+                .map_err(|e| Error::InvalidParameter(format!("could not get container for {}: {e}", l.child)))?;
+            if child.record().spec.network == model::NetworkMode::Host {
+                return Err(Error::InvalidParameter(
+                    "conflicting options: host type networking can't be used with links. This would result in undefined behavior"
+                        .to_string(),
+                ));
+            }
+            l.child = child.id.clone();
+        }
         // dockerd: a network that does not exist is a 404 at create.
         match &built.spec.network {
             model::NetworkMode::Named(n) => drop(self.networks.get(n)?),

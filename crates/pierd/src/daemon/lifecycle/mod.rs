@@ -3,11 +3,13 @@
 //! and restore after a daemon restart.
 
 pub(crate) mod bundle;
+pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod create;
 pub(crate) mod devices;
 pub(crate) mod health;
 pub(crate) mod isolation;
+pub(crate) mod links;
 pub(crate) mod list;
 pub(crate) mod lost;
 pub(crate) mod monitor;

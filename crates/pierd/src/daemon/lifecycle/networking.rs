@@ -17,7 +17,7 @@ use crate::network::native::dns::Aardvark;
 use crate::network::native::Native;
 use crate::network::netavark::Netavark;
 use crate::network::subnet::Ipv4Net;
-use crate::network::{AttachRequest, BridgeConfig, Networks, NetworksConfig};
+use crate::network::{AttachRequest, BridgeConfig, EndpointRequest, Networks, NetworksConfig};
 use crate::record::ContainerRecord;
 use crate::spec::{self, HostEntry, Namespace};
 
@@ -175,6 +175,8 @@ pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
 /// What a start needs from the network.
 pub(in crate::daemon) struct NetworkPlan {
     pub namespace: Namespace,
+    /// Legacy links' variables (before the container's own).
+    pub link_env: Vec<String>,
     pub hosts: String,
     pub resolv_conf: String,
 }
@@ -222,18 +224,20 @@ impl Daemon {
             let a = self.attach_pod_network(c, rec, pod)?;
             let ip = a.endpoints.first().map(|e| std::net::IpAddr::V4(e.ip));
             return Ok(NetworkPlan {
+                link_env: Vec::new(),
                 namespace: Namespace::Join(a.netns.clone()),
                 hosts: spec::hosts_file(&s.hostname, ip, &extra),
                 resolv_conf: with_user_dns(&host_resolv, s.etc.dns.as_deref()),
             });
         }
-        let network = match &s.network {
+        match &s.network {
             NetworkMode::Container(donor) => {
                 // As dockerd: the donor's namespace and its hosts and
                 // resolv.conf files.
                 let (ns, dir) = self.network_donor(&c.id, donor)?;
                 let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Join(ns),
                     hosts: read("hosts"),
                     resolv_conf: read("resolv.conf"),
@@ -241,6 +245,7 @@ impl Daemon {
             }
             NetworkMode::None => {
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Private,
                     hosts: spec::hosts_file(&s.hostname, None, &extra),
                     resolv_conf: with_user_dns(&host_resolv, s.etc.dns.as_deref()),
@@ -261,38 +266,74 @@ impl Daemon {
                     with_user_dns(&host_resolv, s.etc.dns.as_deref())
                 };
                 return Ok(NetworkPlan {
+                    link_env: Vec::new(),
                     namespace: Namespace::Host,
                     hosts,
                     resolv_conf: resolv,
                 });
             }
-            NetworkMode::Bridge => crate::network::BRIDGE.to_string(),
-            NetworkMode::Named(n) => n.clone(),
+            NetworkMode::Bridge | NetworkMode::Named(_) => (),
         };
         let ports = crate::network::ports::requests_from_bindings(&s.ports.bindings)
             .map_err(|e| Error::InvalidParameter(e.to_string()))?;
         let req = AttachRequest {
             container_id: c.id.clone(),
             container_name: rec.name.clone(),
-            network,
-            aliases: s.endpoint.aliases.clone(),
-            ipv4: s.endpoint.ipv4,
-            mac: s.endpoint.mac.clone(),
+            networks: s
+                .networks()
+                .into_iter()
+                // `none` in a connected list plumbs nothing.
+                .filter(|n| self.networks.get(&n.network).map_or(true, |r| r.is_bridge()))
+                .map(|n| EndpointRequest {
+                    // By id when it was known at connect, as dockerd.
+                    network: if n.network_id.is_empty() || self.networks.get(&n.network_id).is_err() {
+                        n.network
+                    } else {
+                        n.network_id
+                    },
+                    aliases: n.endpoint.aliases,
+                    ipv4: n.endpoint.ipv4,
+                    mac: n.endpoint.mac,
+                })
+                .collect(),
             ports,
         };
         let a = self.networks.attach(&req, &file).map_err(Error::from)?;
         let ep = a.endpoints.first();
         let ip = ep.map(|e| std::net::IpAddr::V4(e.ip));
-        let dns_net = ep.and_then(|e| self.networks.get(&e.network_id).ok()).filter(|n| n.dns);
-        let resolv = match (dns_net, ep) {
-            (Some(_), Some(e)) => {
-                let mut servers = vec![e.gateway.to_string()];
-                servers.extend(s.etc.dns.iter().flatten().cloned());
-                with_user_dns(&host_resolv, Some(&servers))
-            }
-            _ => with_user_dns(&host_resolv, s.etc.dns.as_deref()),
+        // aardvark-dns answers on the gateway of each DNS network.
+        let dns_servers: Vec<String> = a
+            .endpoints
+            .iter()
+            .filter(|e| self.networks.get(&e.network_id).is_ok_and(|n| n.dns))
+            .map(|e| e.gateway.to_string())
+            .collect();
+        let resolv = if dns_servers.is_empty() {
+            with_user_dns(&host_resolv, s.etc.dns.as_deref())
+        } else {
+            let mut servers = dns_servers;
+            servers.extend(s.etc.dns.iter().flatten().cloned());
+            with_user_dns(&host_resolv, Some(&servers))
         };
+        // Legacy links, for a container on the default bridge.
+        let on_bridge = a.endpoints.iter().any(|e| e.network_name == crate::network::BRIDGE);
+        let (link_env, link_hosts) = if on_bridge && !s.links.is_empty() {
+            match self.link_plan(rec) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Err(e) = self.networks.release(&c.id, &file) {
+                        tracing::warn!(id = %c.id, error = %e, "release network");
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut extra = extra;
+        extra.extend(link_hosts);
         Ok(NetworkPlan {
+            link_env,
             namespace: Namespace::Join(a.netns.clone()),
             hosts: spec::hosts_file(&s.hostname, ip, &extra),
             resolv_conf: resolv,

@@ -44,19 +44,6 @@ impl Daemon {
         self.remove_locked(&c, volumes).await
     }
 
-    /// `DELETE /containers/{name}?link=1`: remove the link `name`
-    /// (`/parent/alias`). dockerd looks `name` up as a container first (a
-    /// 404 when none has it), then refuses a container's own name with a
-    /// plain error (a 500). Pier has no links yet, so a name found is
-    /// always a container's own.
-    pub fn remove_link(&self, key: &str) -> Result<()> {
-        let c = self.lookup(key)?;
-        tracing::debug!(id = %c.id, name = key, "rm --link of a container's own name");
-        Err(Error::Plain(
-            "Conflict, cannot remove the default link name of the container".to_string(),
-        ))
-    }
-
     /// AutoRemove after an exit: skipped when the container was started
     /// again in the meantime (a restart) or is already gone.
     pub(in crate::daemon) async fn auto_remove(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {

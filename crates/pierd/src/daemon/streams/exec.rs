@@ -442,7 +442,23 @@ fn write_process(
         .hostname()
         .clone()
         .unwrap_or_else(|| spec::default_hostname(&rec.id));
-    let base = spec::process_env(&rec.spec.process.env, &hostname, cfg.tty);
+    // The container's legacy link variables too, as dockerd's exec.
+    let links: Vec<String> = container_spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| {
+            let k = v.split('=').next().unwrap_or("");
+            rec.spec.links.iter().any(|l| {
+                let alias = l.alias.to_uppercase().replace('-', "_");
+                k.strip_prefix(alias.as_str()).is_some_and(|rest| rest.starts_with('_'))
+            })
+        })
+        .collect();
+    let env: Vec<String> = links.into_iter().chain(rec.spec.process.env.iter().cloned()).collect();
+    let base = spec::process_env(&env, &hostname, cfg.tty);
     let env = spec::replace_or_append_env(&base, &cfg.env);
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let input = spec::ExecInput {

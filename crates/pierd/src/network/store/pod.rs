@@ -89,6 +89,7 @@ impl Networks {
             attachment: a.clone(),
             backend: cni::BACKEND.to_string(),
             input: serde_json::to_value(input).unwrap_or(serde_json::Value::Null),
+            more: Vec::new(),
         };
         if let Err(e) = write_file(file, &record(&attachment, &input), true) {
             undo_registration();
@@ -127,7 +128,11 @@ impl Networks {
     }
 
     /// The CNI DEL of a recorded pod attachment.
-    pub(super) fn teardown_pod(&self, container_id: &str, record: &AttachmentFile) -> Result<(), NetworkError> {
+    pub(in crate::network) fn teardown_pod(
+        &self,
+        container_id: &str,
+        record: &AttachmentFile,
+    ) -> Result<(), NetworkError> {
         let input: CniInput =
             serde_json::from_value(record.input.clone()).map_err(|e| CniError::Record(e.to_string()))?;
         tracing::debug!(id = %container_id, "CNI DEL");
