@@ -40,10 +40,27 @@ group50000:x:50000:user1000
 nogroup:x:65534:
 """
 
+EXTRA_TOOLS = {
+    "pgrep": """#!/bin/sh
+# pgrep NAME: pids whose comm is NAME (exit 1 when none).
+found=1
+for p in /proc/[0-9]*; do
+  [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && { echo "${p#/proc/}"; found=0; }
+done
+exit $found
+""",
+    "ipcs": """#!/bin/sh
+# ipcs -m: the System V shared memory segments (ids and keys).
+cat /proc/sysvipc/shm
+""",
+}
+
 NGINX = """#!/bin/sh
 # A stand-in for nginx: busybox httpd as the child of a process named nginx.
 mkdir -p /var/run /usr/share/nginx/html
 echo $$ > /var/run/nginx.pid
+# What httpd and nginx print or show that critest looks for.
+echo "Command line: 'httpd -D FOREGROUND'"
 echo '<h1>Welcome to nginx!</h1>' > /usr/share/nginx/html/index.html
 port=${NGINX_PORT:-80}
 httpd -f -p "$port" -h /usr/share/nginx/html &
@@ -83,11 +100,17 @@ def base_layer(busybox):
         for a in applets:
             if a == "busybox":
                 continue
+            # Hard links, as busybox images have (a masked /bin/ls must not
+            # mask busybox itself).
             info = tarfile.TarInfo("bin/" + a)
-            info.type = tarfile.SYMTYPE
-            info.linkname = "busybox"
+            info.type = tarfile.LNKTYPE
+            info.linkname = "bin/busybox"
             info.mtime = 1_700_000_000
             tar.addfile(info)
+        # Applets busybox-static lacks and critest runs.
+        for name, script in EXTRA_TOOLS.items():
+            if name not in applets:
+                add_file(tar, "bin/" + name, script.encode(), 0o755)
         add_file(tar, "etc/passwd", PASSWD.encode())
         add_file(tar, "etc/group", GROUP.encode())
     return buf.getvalue()
@@ -160,7 +183,7 @@ def main():
         # name in the layout, destination path:tag, layers, config
         ("pause", "pause:3.9", [base], {"Entrypoint": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]}),
         ("busybox", e2e + "busybox:1.29-2", [base], {"Cmd": ["sh"]}),
-        ("nginx", e2e + "nginx:1.14-2", [base, nginx], {"Cmd": ["nginx", "-g", "daemon off;"], "ExposedPorts": {"80/tcp": {}}}),
+        ("nginx", e2e + "nginx:1.14-2", [base, nginx], {"Cmd": ["nginx", "-g", "daemon off;", "nginx: master process"], "ExposedPorts": {"80/tcp": {}}}),
         ("httpd", e2e + "httpd:2.4.39-4", [base, nginx], {"Cmd": ["nginx"], "ExposedPorts": {"80/tcp": {}}}),
         ("hostnet", tools + "hostnet-nginx-amd64:latest", [base, hostnet], {"Cmd": ["nginx"]}),
         ("uid", tools + "test-image-user-uid:latest", [base], {"Cmd": ["sh"], "User": "1002"}),

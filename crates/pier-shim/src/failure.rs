@@ -17,6 +17,14 @@ pub fn code_of(e: &RuntimeError) -> ErrorCode {
     }
 }
 
+/// Whether the runtime refused because the container (or process) is no
+/// longer running: runc's "container not running", "process already
+/// finished"; crun's "... is not running".
+pub fn means_not_running(e: &RuntimeError) -> bool {
+    let text = message_of(e).to_lowercase();
+    text.contains("not running") || text.contains("already finished")
+}
+
 /// The runtime's own words when it gave some, else the error itself.
 pub fn message_of(e: &RuntimeError) -> String {
     e.runtime_message().map_or_else(|| e.to_string(), str::to_owned)
@@ -47,6 +55,9 @@ mod tests {
             ErrorCode::PermissionDenied
         );
         assert_eq!(code_of(&failed("boom")), ErrorCode::RuntimeFailed);
+        assert!(means_not_running(&failed("container not running")));
+        assert!(means_not_running(&failed("process already finished")));
+        assert!(!means_not_running(&failed("boom")));
         assert_eq!(
             code_of(&RuntimeError::TimedOut {
                 op: Op::Start,

@@ -229,9 +229,16 @@ impl Shim {
                         if op == ClientOp::Start {
                             self.lifecycle.start_ended(false);
                         }
+                        // A kill that races the init's exit: the runtime
+                        // says the container is not running before the
+                        // shim has reaped it.
+                        let code = match op {
+                            ClientOp::Kill { .. } if failure::means_not_running(&e) => ErrorCode::NotRunning,
+                            _ => failure::code_of(&e),
+                        };
                         Response::Error {
                             message: failure::message_of(&e),
-                            code: failure::code_of(&e),
+                            code,
                         }
                     }
                 };

@@ -59,10 +59,10 @@ impl MountRecord {
 
 /// The Pier container name (dockershim's form).
 pub fn container_name(m: &cri::ContainerMetadata, pod: &cri::PodSandboxMetadata) -> String {
-    format!(
+    super::mapping::fit_name(format!(
         "k8s_{}_{}_{}_{}_{}",
         m.name, pod.name, pod.namespace, pod.uid, m.attempt
-    )
+    ))
 }
 
 /// The container's log file: `<log_directory>/<log_path>`, `None` when the

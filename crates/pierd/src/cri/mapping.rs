@@ -262,7 +262,28 @@ pub mod keys {
 
 /// The Pier container name of a pod's infra container (dockershim's form).
 pub fn sandbox_name(m: &cri::PodSandboxMetadata) -> String {
-    format!("k8s_POD_{}_{}_{}_{}", m.name, m.namespace, m.uid, m.attempt)
+    fit_name(format!("k8s_POD_{}_{}_{}_{}", m.name, m.namespace, m.uid, m.attempt))
+}
+
+/// Longest name a Pier container may have.
+const NAME_MAX: usize = 255;
+
+/// `name`, or when it is longer than a container name may be, its first
+/// bytes and a hash of the whole (kubelet's names join metadata that can
+/// be long; the CRI ids, not the names, are what kubelet uses).
+pub fn fit_name(name: String) -> String {
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    name.hash(&mut h);
+    let tag = format!("_{:016x}", h.finish());
+    let mut cut = NAME_MAX - tag.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{tag}", &name[..cut])
 }
 
 /// The Pier labels recording a sandbox's metadata, labels and annotations.
@@ -449,6 +470,13 @@ mod sandbox_tests {
             sandbox_name(c.metadata.as_ref().expect("metadata")),
             "k8s_POD_web_default_u1_2"
         );
+        let long = "n".repeat(300);
+        let a = fit_name(format!("k8s_{long}_a"));
+        let b = fit_name(format!("k8s_{long}_b"));
+        assert_eq!(a.len(), 255);
+        assert_ne!(a, b);
+        assert!(a.starts_with("k8s_nnn"));
+        assert_eq!(fit_name("short".into()), "short");
         let labels = sandbox_labels(&c);
         let info = sandbox_info(&labels).expect("a sandbox");
         assert_eq!(Some(info.metadata), c.metadata);
