@@ -19,9 +19,14 @@ pub const CLOSE: u8 = 255;
 /// A message as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
-    Data { channel: u8, payload: &'a [u8] },
+    Data {
+        channel: u8,
+        payload: &'a [u8],
+    },
     /// v5 only: the peer is done writing to `channel`.
-    Close { channel: u8 },
+    Close {
+        channel: u8,
+    },
 }
 
 /// The message carrying `payload` on `channel`.

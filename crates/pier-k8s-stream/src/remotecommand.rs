@@ -248,7 +248,10 @@ mod tests {
     fn negotiation_follows_the_client() {
         assert_eq!(negotiate(&[V4, V3], SPDY_PROTOCOLS), Some(V4));
         assert_eq!(negotiate(&["v9.channel.k8s.io", V2], SPDY_PROTOCOLS), Some(V2));
-        assert_eq!(negotiate(&["v3.channel.k8s.io, v2.channel.k8s.io"], SPDY_PROTOCOLS), Some(V3));
+        assert_eq!(
+            negotiate(&["v3.channel.k8s.io, v2.channel.k8s.io"], SPDY_PROTOCOLS),
+            Some(V3)
+        );
         assert_eq!(negotiate(&["nope"], SPDY_PROTOCOLS), None);
         assert_eq!(expected_streams(V4, true, true, false, true), 4);
         assert_eq!(expected_streams(V2, true, true, false, true), 3);
@@ -291,10 +294,7 @@ mod tests {
             d.feed(br#""Height":24}{"Width":100,"Height":30}{"Wi"#).expect("more"),
             vec![
                 TerminalSize { width: 80, height: 24 },
-                TerminalSize {
-                    width: 100,
-                    height: 30
-                }
+                TerminalSize { width: 100, height: 30 }
             ]
         );
         assert_eq!(

@@ -304,7 +304,12 @@ impl Encoder {
             Frame::GoAway {
                 last_good_stream_id,
                 status,
-            } => control(out, TYPE_GOAWAY, 0, &two_words(last_good_stream_id & 0x7fff_ffff, *status)),
+            } => control(
+                out,
+                TYPE_GOAWAY,
+                0,
+                &two_words(last_good_stream_id & 0x7fff_ffff, *status),
+            ),
             Frame::WindowUpdate { stream_id, delta } => control(
                 out,
                 TYPE_WINDOW_UPDATE,
@@ -377,7 +382,10 @@ impl Decoder {
                 out.reserve(out.capacity().max(1024));
             }
             let before_out = out.len();
-            if let Err(e) = self.zlib.decompress_vec(&block[done..], &mut out, FlushDecompress::Sync) {
+            if let Err(e) = self
+                .zlib
+                .decompress_vec(&block[done..], &mut out, FlushDecompress::Sync)
+            {
                 match e.needs_dictionary() {
                     Some(_) => {
                         self.zlib
@@ -590,7 +598,10 @@ mod tests {
                 fin: true,
                 data: b"hello".to_vec(),
             },
-            Frame::RstStream { stream_id: 5, status: 5 },
+            Frame::RstStream {
+                stream_id: 5,
+                status: 5,
+            },
             Frame::Settings(vec![(0, 7, 65536), (1, 4, 100)]),
             Frame::Ping(7),
             Frame::GoAway {
@@ -644,9 +655,7 @@ mod tests {
         let raw = h.encode();
         assert_eq!(
             raw,
-            [
-                0, 0, 0, 2, 0, 0, 0, 1, b'a', 0, 0, 0, 3, b'1', 0, b'2', 0, 0, 0, 1, b'b', 0, 0, 0, 0
-            ]
+            [0, 0, 0, 2, 0, 0, 0, 1, b'a', 0, 0, 0, 3, b'1', 0, b'2', 0, 0, 0, 1, b'b', 0, 0, 0, 0]
         );
         let back = Headers::decode(&raw).expect("decode");
         assert_eq!(back.get("A"), Some("1"));

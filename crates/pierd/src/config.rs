@@ -130,9 +130,7 @@ impl CriConfig {
                 }
             }
             if let Some(a) = f.stream_address.as_deref().filter(|a| !a.is_empty()) {
-                cfg.stream_address = a
-                    .parse()
-                    .map_err(|_| ConfigError::StreamAddress(a.to_string()))?;
+                cfg.stream_address = a.parse().map_err(|_| ConfigError::StreamAddress(a.to_string()))?;
             }
             if let Some(port) = f.stream_port {
                 cfg.stream_port = port;
@@ -575,8 +573,11 @@ mod tests {
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
         assert_eq!(off.stream_address.to_string(), "127.0.0.1");
         assert_eq!(off.stream_port, 0);
-        let f = parse_file(Path::new("/x"), r#"{"cri":{"stream-address":"0.0.0.0","stream-port":10010}}"#)
-            .expect("parse");
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"cri":{"stream-address":"0.0.0.0","stream-port":10010}}"#,
+        )
+        .expect("parse");
         let c = CriConfig::from_file(f.cri.as_ref(), None).expect("stream");
         assert_eq!((c.stream_address.to_string(), c.stream_port), ("0.0.0.0".into(), 10010));
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"stream-address":"localhost"}}"#).expect("parse");

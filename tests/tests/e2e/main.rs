@@ -11,6 +11,7 @@
 mod attach;
 mod cri_images;
 mod cri_pods;
+mod cri_stream;
 mod engine;
 mod exec;
 mod images;

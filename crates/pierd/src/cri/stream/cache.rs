@@ -35,7 +35,8 @@ impl<T> TokenCache<T> {
     /// `now + ttl`; `Err` when too many wait.
     pub fn insert(&mut self, token: String, value: T, now: Instant) -> Result<String, &'static str> {
         let ttl = self.ttl;
-        self.entries.retain(|_, (at, _)| now.saturating_duration_since(*at) < ttl);
+        self.entries
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) < ttl);
         if self.entries.len() >= MAX_IN_FLIGHT {
             return Err("too many streaming requests in flight");
         }

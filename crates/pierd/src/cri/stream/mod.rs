@@ -58,7 +58,9 @@ pub(crate) enum StreamRequest {
     Exec(ExecRequest),
     Attach(AttachRequest),
     /// The sandbox's full id; ports come with the streams (SPDY).
-    PortForward { sandbox_id: String },
+    PortForward {
+        sandbox_id: String,
+    },
 }
 
 impl StreamRequest {
@@ -158,7 +160,9 @@ impl StreamServer {
                 r.pod_sandbox_id
             )));
         }
-        self.url(StreamRequest::PortForward { sandbox_id: c.id.clone() })
+        self.url(StreamRequest::PortForward {
+            sandbox_id: c.id.clone(),
+        })
     }
 
     /// The full id of the running container `id` (an id or unique prefix).
@@ -220,7 +224,12 @@ pub fn spawn(daemon: Arc<Daemon>) -> anyhow::Result<(Arc<StreamServer>, tokio::t
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{text}\n")).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
 }
 
 fn is_websocket(h: &HeaderMap) -> bool {
@@ -235,7 +244,11 @@ fn is_spdy(h: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case(remotecommand::SPDY_31))
 }
 
-async fn serve(State(s): State<Arc<StreamServer>>, Path((kind, token)): Path<(String, String)>, req: Request) -> Response {
+async fn serve(
+    State(s): State<Arc<StreamServer>>,
+    Path((kind, token)): Path<(String, String)>,
+    req: Request,
+) -> Response {
     let Some(request) = s.consume(&token).filter(|r| r.path() == kind) else {
         return plain(StatusCode::NOT_FOUND, "404 page not found");
     };
@@ -273,7 +286,8 @@ async fn serve(State(s): State<Arc<StreamServer>>, Path((kind, token)): Path<(St
                     ),
                 );
                 if let Ok(v) = HeaderValue::from_str(&server_protocols.join(", ")) {
-                    r.headers_mut().insert(remotecommand::HEADER_ACCEPTED_PROTOCOL_VERSIONS, v);
+                    r.headers_mut()
+                        .insert(remotecommand::HEADER_ACCEPTED_PROTOCOL_VERSIONS, v);
                 }
                 return r;
             }

@@ -54,7 +54,8 @@ where
 
 /// The pid whose network namespace is the sandbox's.
 fn sandbox_pid(daemon: &Daemon, sandbox_id: &str) -> Result<i32, String> {
-    let c = crate::cri::sandbox::find(daemon, sandbox_id).ok_or_else(|| format!("pod sandbox {sandbox_id} not found"))?;
+    let c =
+        crate::cri::sandbox::find(daemon, sandbox_id).ok_or_else(|| format!("pod sandbox {sandbox_id} not found"))?;
     let rec = c.record();
     if !rec.state.is_running() || rec.state.pid <= 0 {
         return Err(format!("pod sandbox {sandbox_id} is not running"));

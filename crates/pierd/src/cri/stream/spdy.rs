@@ -25,7 +25,8 @@ where
     Fut: Future<Output = ()>,
 {
     let (sink, mut incoming) = spdy_conn::start(io);
-    let expected = remotecommand::expected_streams(protocol, streams.stdin, streams.stdout, streams.stderr, streams.tty);
+    let expected =
+        remotecommand::expected_streams(protocol, streams.stdin, streams.stdout, streams.stderr, streams.tty);
     let mut ids: HashMap<StreamType, u32> = HashMap::new();
     let (mut stdin, mut resize) = (None, None);
     let collect = async {
