@@ -545,13 +545,10 @@ mod tests {
         }
         let mut at = 0;
         for f in frames {
-            // Byte by byte up to the frame's end: nothing early.
-            let (got, used) = loop {
-                if let Some(x) = dec.decode(&wire[at..]).expect("decode") {
-                    break x;
-                }
-                panic!("incomplete at {at}");
-            };
+            let (got, used) = dec
+                .decode(&wire[at..])
+                .expect("decode")
+                .unwrap_or_else(|| panic!("incomplete at {at}"));
             assert_eq!(&got, f);
             assert_eq!(dec.decode(&wire[at..at + used - 1]).expect("partial"), None);
             at += used;

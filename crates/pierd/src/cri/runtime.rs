@@ -1,6 +1,7 @@
-//! CRI `RuntimeService`: `Version`, `Status` and pod sandboxes (`sandbox`);
-//! every other RPC answers UNIMPLEMENTED (the generated default stubs)
-//! until containers land.
+//! CRI `RuntimeService`: `Version`, `Status`, pod sandboxes (`sandbox`) and
+//! the streaming RPCs (`Exec`, `Attach`, `PortForward`: URLs of
+//! `stream`'s server); every other RPC answers UNIMPLEMENTED (the
+//! generated default stubs) until containers land.
 
 use std::sync::Arc;
 
@@ -113,12 +114,12 @@ impl RuntimeService for Runtime {
     }
 
     async fn exec(&self, request: Request<cri::ExecRequest>) -> Result<Response<cri::ExecResponse>, Status> {
-        let url = self.stream.exec(request.into_inner())?;
+        let url = self.stream.exec(request.into_inner()).map_err(|e| *e)?;
         Ok(Response::new(cri::ExecResponse { url }))
     }
 
     async fn attach(&self, request: Request<cri::AttachRequest>) -> Result<Response<cri::AttachResponse>, Status> {
-        let url = self.stream.attach(request.into_inner())?;
+        let url = self.stream.attach(request.into_inner()).map_err(|e| *e)?;
         Ok(Response::new(cri::AttachResponse { url }))
     }
 
@@ -126,7 +127,7 @@ impl RuntimeService for Runtime {
         &self,
         request: Request<cri::PortForwardRequest>,
     ) -> Result<Response<cri::PortForwardResponse>, Status> {
-        let url = self.stream.port_forward(request.into_inner())?;
+        let url = self.stream.port_forward(request.into_inner()).map_err(|e| *e)?;
         Ok(Response::new(cri::PortForwardResponse { url }))
     }
 }

@@ -82,13 +82,22 @@ pub(crate) struct Streams {
     pub tty: bool,
 }
 
+/// A refused stream request: its gRPC status, boxed (tonic's is large).
+pub(crate) type Refused = Box<Status>;
+
+fn refuse(s: Status) -> Refused {
+    Box::new(s)
+}
+
 /// The kubelet's checks of a stream request's stdio.
-fn check_stdio(tty: bool, stdin: bool, stdout: bool, stderr: bool) -> Result<(), Status> {
+fn check_stdio(tty: bool, stdin: bool, stdout: bool, stderr: bool) -> Result<(), Refused> {
     if tty && stderr {
-        return Err(Status::invalid_argument("tty and stderr cannot both be true"));
+        return Err(refuse(Status::invalid_argument("tty and stderr cannot both be true")));
     }
     if !stdin && !stdout && !stderr {
-        return Err(Status::invalid_argument("one of stdin, stdout, or stderr must be set"));
+        return Err(refuse(Status::invalid_argument(
+            "one of stdin, stdout, or stderr must be set",
+        )));
     }
     Ok(())
 }
@@ -103,22 +112,22 @@ pub struct StreamServer {
 
 impl StreamServer {
     /// Keep `req` under a new token; its URL.
-    pub(crate) fn url(&self, req: StreamRequest) -> Result<String, Status> {
+    pub(crate) fn url(&self, req: StreamRequest) -> Result<String, Refused> {
         let path = req.path();
         let token = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(cache::new_token(), req, Instant::now())
-            .map_err(Status::resource_exhausted)?;
+            .map_err(|e| refuse(Status::resource_exhausted(e)))?;
         Ok(format!("{}/{path}/{token}", self.base))
     }
 
     /// `RuntimeService.Exec`: validate, keep, answer the URL.
-    pub(crate) fn exec(&self, r: cri::ExecRequest) -> Result<String, Status> {
+    pub(crate) fn exec(&self, r: cri::ExecRequest) -> Result<String, Refused> {
         check_stdio(r.tty, r.stdin, r.stdout, r.stderr)?;
         if r.cmd.is_empty() {
-            return Err(Status::invalid_argument("missing required cmd"));
+            return Err(refuse(Status::invalid_argument("missing required cmd")));
         }
         let container_id = self.running_container(&r.container_id)?;
         self.url(StreamRequest::Exec(ExecRequest {
@@ -132,7 +141,7 @@ impl StreamServer {
     }
 
     /// `RuntimeService.Attach`.
-    pub(crate) fn attach(&self, r: cri::AttachRequest) -> Result<String, Status> {
+    pub(crate) fn attach(&self, r: cri::AttachRequest) -> Result<String, Refused> {
         check_stdio(r.tty, r.stdin, r.stdout, r.stderr)?;
         let container_id = self.running_container(&r.container_id)?;
         self.url(StreamRequest::Attach(AttachRequest {
@@ -145,20 +154,20 @@ impl StreamServer {
     }
 
     /// `RuntimeService.PortForward`.
-    pub(crate) fn port_forward(&self, r: cri::PortForwardRequest) -> Result<String, Status> {
+    pub(crate) fn port_forward(&self, r: cri::PortForwardRequest) -> Result<String, Refused> {
         if r.pod_sandbox_id.is_empty() {
-            return Err(Status::invalid_argument("missing required pod_sandbox_id"));
+            return Err(refuse(Status::invalid_argument("missing required pod_sandbox_id")));
         }
         if let Some(p) = r.port.iter().find(|p| !(1..=65535).contains(*p)) {
-            return Err(Status::invalid_argument(format!("invalid port {p}")));
+            return Err(refuse(Status::invalid_argument(format!("invalid port {p}"))));
         }
         let c = super::sandbox::find(&self.daemon, &r.pod_sandbox_id)
-            .ok_or_else(|| super::sandbox::not_found(&r.pod_sandbox_id))?;
+            .ok_or_else(|| refuse(super::sandbox::not_found(&r.pod_sandbox_id)))?;
         if !c.record().state.is_running() {
-            return Err(Status::failed_precondition(format!(
+            return Err(refuse(Status::failed_precondition(format!(
                 "pod sandbox {} is not ready",
                 r.pod_sandbox_id
-            )));
+            ))));
         }
         self.url(StreamRequest::PortForward {
             sandbox_id: c.id.clone(),
@@ -166,21 +175,21 @@ impl StreamServer {
     }
 
     /// The full id of the running container `id` (an id or unique prefix).
-    fn running_container(&self, id: &str) -> Result<String, Status> {
+    fn running_container(&self, id: &str) -> Result<String, Refused> {
         if id.is_empty() {
-            return Err(Status::invalid_argument("missing required container_id"));
+            return Err(refuse(Status::invalid_argument("missing required container_id")));
         }
-        let not_found = || Status::not_found(format!("container {id:?} not found"));
+        let not_found = || refuse(Status::not_found(format!("container {id:?} not found")));
         let c = self.daemon.lookup(id).map_err(|_| not_found())?;
         if !c.id.starts_with(id) {
             return Err(not_found());
         }
         let rec = c.record();
         if !rec.state.is_running() || rec.state.paused {
-            return Err(Status::failed_precondition(format!(
+            return Err(refuse(Status::failed_precondition(format!(
                 "container {} is not running",
                 c.id
-            )));
+            ))));
         }
         Ok(c.id.clone())
     }
