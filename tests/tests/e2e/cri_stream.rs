@@ -581,6 +581,81 @@ fn cri_port_forward_into_the_pod_network() {
             .contains("ping from the client")),
         "the pod got the client's bytes"
     );
+
+    // The same over a WebSocket (`v4.channel.k8s.io`): data channel 0 and
+    // error channel 1 for the request's one port, each opened by the port.
+    d.docker_ok(&[
+        "exec",
+        "-u",
+        "0",
+        "-d",
+        &sandbox,
+        "sh",
+        "-c",
+        "echo hello-ws | nc -l -p 8090",
+    ]);
+    assert!(wait_until(DEADLINE, || listening(&d, &sandbox, 8090)), "nc listens");
+    let runtime = &mut c.runtime;
+    let url =
+        c.rt.block_on(runtime.port_forward(cri::PortForwardRequest {
+            pod_sandbox_id: sandbox.clone(),
+            port: vec![8090],
+        }))
+        .expect("PortForward")
+        .into_inner()
+        .url;
+    c.rt.block_on(async {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        use tokio_tungstenite::tungstenite::Message;
+        let (host, _) = split_url(&url);
+        let tcp = TcpStream::connect(&host).await.expect("connect");
+        let mut req = url
+            .replacen("http://", "ws://", 1)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(pf::WEBSOCKET_V4));
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.expect("websocket");
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let reading = async {
+            while let Some(Ok(msg)) = ws.next().await {
+                match msg {
+                    Message::Binary(b) => got.push(b.to_vec()),
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(DEADLINE, reading)
+            .await
+            .expect("websocket deadline");
+        let port = pf::port_prefix(8090);
+        assert_eq!(
+            got.first().map(Vec::as_slice),
+            Some(&[0, port[0], port[1]][..]),
+            "{got:?}"
+        );
+        assert_eq!(
+            got.get(1).map(Vec::as_slice),
+            Some(&[1, port[0], port[1]][..]),
+            "{got:?}"
+        );
+        let data: Vec<u8> = got[2..]
+            .iter()
+            .filter(|m| m[0] == 0)
+            .flat_map(|m| m[1..].to_vec())
+            .collect();
+        assert_eq!(
+            String::from_utf8_lossy(&data),
+            "hello-ws\n",
+            "{:?}",
+            got.iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect::<Vec<_>>()
+        );
+    });
+
     let runtime = &mut c.runtime;
     c.rt.block_on(runtime.remove_pod_sandbox(cri::RemovePodSandboxRequest {
         pod_sandbox_id: sandbox,

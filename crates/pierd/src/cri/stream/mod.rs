@@ -57,9 +57,12 @@ pub(crate) struct AttachRequest {
 pub(crate) enum StreamRequest {
     Exec(ExecRequest),
     Attach(AttachRequest),
-    /// The sandbox's full id; ports come with the streams (SPDY).
+    /// The sandbox's full id and the request's ports (SPDY clients name
+    /// the port of each stream; a WebSocket gets the ports given here, else
+    /// those of its `port` query parameters).
     PortForward {
         sandbox_id: String,
+        ports: Vec<u16>,
     },
 }
 
@@ -171,6 +174,7 @@ impl StreamServer {
         }
         self.url(StreamRequest::PortForward {
             sandbox_id: c.id.clone(),
+            ports: r.port.iter().filter_map(|p| u16::try_from(*p).ok()).collect(),
         })
     }
 
@@ -230,6 +234,20 @@ pub fn spawn(daemon: Arc<Daemon>) -> anyhow::Result<(Arc<StreamServer>, tokio::t
         }
     });
     Ok((server, task))
+}
+
+/// `port=P&port=Q,R` (the kubelet's `NewV4Options`).
+fn query_ports(query: &str) -> Result<Vec<u16>, String> {
+    let mut ports = Vec::new();
+    for pair in query.split('&') {
+        let Some(value) = pair.strip_prefix("port=") else {
+            continue;
+        };
+        for p in value.split("%2C").flat_map(|v| v.split(',')) {
+            ports.push(pf::parse_port(p)?);
+        }
+    }
+    Ok(ports)
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -335,7 +353,7 @@ async fn serve(
                 };
                 spdy::remotecommand(io, chosen, streams, |w| session::attach(daemon, r, w)).await
             }
-            StreamRequest::PortForward { sandbox_id } => portforward::spdy(io, daemon, sandbox_id).await,
+            StreamRequest::PortForward { sandbox_id, .. } => portforward::spdy(io, daemon, sandbox_id).await,
         }
     });
     let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
@@ -377,9 +395,19 @@ async fn websocket(daemon: Arc<Daemon>, request: StreamRequest, req: Request) ->
                 .protocols(ws::PROTOCOLS)
                 .on_upgrade(move |socket| ws::remotecommand(socket, streams, |w| session::attach(daemon, r, w)))
         }
-        StreamRequest::PortForward { .. } => plain(
-            StatusCode::BAD_REQUEST,
-            "port-forward over a WebSocket is not supported; use SPDY/3.1",
-        ),
+        StreamRequest::PortForward { sandbox_id, ports } => {
+            let ports = if ports.is_empty() {
+                query_ports(parts.uri.query().unwrap_or(""))
+            } else {
+                Ok(ports)
+            };
+            match ports {
+                Ok(ports) if !ports.is_empty() => upgrade
+                    .protocols([pf::WEBSOCKET_V4])
+                    .on_upgrade(move |socket| portforward::websocket(socket, daemon, sandbox_id, ports)),
+                Ok(_) => plain(StatusCode::BAD_REQUEST, "query parameter \"port\" is required"),
+                Err(e) => plain(StatusCode::BAD_REQUEST, e.as_str()),
+            }
+        }
     }
 }

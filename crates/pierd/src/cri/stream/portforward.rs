@@ -121,3 +121,116 @@ async fn fail(sink: &FrameSink, data: &Incoming, error: &Incoming, message: &str
     sink.close(error.id).await;
     sink.close(data.id).await;
 }
+
+/// Port-forward over a WebSocket (`v4.channel.k8s.io`, as the kubelet):
+/// port i has data channel 2i and error channel 2i+1, each opened by a
+/// message with the port (two bytes, little-endian); one connection per
+/// port, dialed at once.
+pub(crate) async fn websocket(
+    socket: axum::extract::ws::WebSocket,
+    daemon: Arc<Daemon>,
+    sandbox_id: String,
+    ports: Vec<u16>,
+) {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::sync::mpsc;
+
+    let (mut sink, mut messages) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if sink.send(Message::Binary(m.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+    let mut inputs = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, port) in ports.into_iter().enumerate() {
+        let (data_ch, error_ch) = ((2 * i) as u8, (2 * i + 1) as u8);
+        for ch in [data_ch, error_ch] {
+            let _ = out_tx
+                .send(pier_k8s_stream::channel::encode(ch, &pf::port_prefix(port)))
+                .await;
+        }
+        let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
+        inputs.push(in_tx);
+        let out = out_tx.clone();
+        let (daemon, sandbox_id) = (daemon.clone(), sandbox_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let conn = match sandbox_pid(&daemon, &sandbox_id) {
+                Ok(pid) => dial_in_netns(pid, port).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let tcp = match conn {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("error forwarding port {port} to pod {sandbox_id}: {e}");
+                    let _ = out
+                        .send(pier_k8s_stream::channel::encode(error_ch, msg.as_bytes()))
+                        .await;
+                    return;
+                }
+            };
+            let (mut tr, mut tw) = tcp.into_split();
+            let up = async {
+                while let Some(bytes) = in_rx.recv().await {
+                    if tw.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = tw.shutdown().await;
+            };
+            let down = async {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match tr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let msg = pier_k8s_stream::channel::encode(data_ch, &buf[..n]);
+                            if out.send(msg).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            };
+            // The pod's side ending ends the port (the client's input may
+            // never end: a WebSocket cannot half-close).
+            tokio::select! {
+                () = down => {}
+                () = async {
+                    up.await;
+                    std::future::pending::<()>().await
+                } => {}
+            }
+        }));
+    }
+    drop(out_tx);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = messages.next().await {
+            let bytes = match msg {
+                Message::Binary(b) => b,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if let Some(pier_k8s_stream::channel::Message::Data { channel, payload }) =
+                pier_k8s_stream::channel::decode(&bytes, false)
+            {
+                let input = (channel % 2 == 0)
+                    .then(|| inputs.get(usize::from(channel / 2)))
+                    .flatten();
+                if let Some(tx) = input {
+                    let _ = tx.send(payload.to_vec()).await;
+                }
+            }
+        }
+    });
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = writer.await;
+    reader.abort();
+}
