@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod bench;
+mod budget;
 mod cli;
 mod health;
 mod machine;
@@ -57,7 +58,8 @@ struct Args {
     #[arg(long)]
     attach_mib: Option<u64>,
     /// Run only these scenarios (comma separated: start, exec, limits,
-    /// memory, health, logs, attach); default all.
+    /// memory, health, logs, attach, budget); default all (budget, which
+    /// needs strace, not in quick mode).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Containers with a healthcheck in the health scenario (default 100;
@@ -139,6 +141,26 @@ fn skipped(prefix: &str, e: &anyhow::Error) -> String {
         msg
     } else {
         format!("{prefix}: {msg}")
+    }
+}
+
+/// The start time budget of the `pier` engine, or why there is none.
+fn budget_section(slots: &mut [Slot], work: &Path, rounds: usize) -> String {
+    let pier = slots.iter_mut().find(|s| s.label.name == "pier");
+    let Some(Slot {
+        engine: Ok(Engine::Cli(c)),
+        ..
+    }) = pier
+    else {
+        return "## Start time budget\n\nNot measured: the pier engine did not run.\n".into();
+    };
+    let Some(pierd) = c.daemon_pids.iter().find(|(n, _)| n == "pierd").map(|(_, p)| *p) else {
+        return "## Start time budget\n\nNot measured: no pierd pid.\n".into();
+    };
+    eprintln!("pier-bench: start time budget ({rounds} traced runs)");
+    match budget::measure(c, pierd, work, rounds) {
+        Ok(text) => text,
+        Err(e) => format!("## Start time budget\n\nNot measured: {e:#}\n"),
     }
 }
 
@@ -271,6 +293,11 @@ fn main() -> Result<()> {
         };
         tables.extend(health::health(&mut slots, hp));
     }
+    let mut sections = Vec::new();
+    let budget_asked = args.only.as_ref().is_some_and(|o| o.iter().any(|x| x == "budget"));
+    if wants("budget") && (budget_asked || !args.quick) {
+        sections.push(budget_section(&mut slots, work.path(), plan.rounds.clamp(3, 10)));
+    }
     if wants("logs") {
         tables.extend(bench::logs(&mut slots, &plan));
     }
@@ -304,6 +331,7 @@ fn main() -> Result<()> {
         versions,
         skipped: skipped_list,
         tables,
+        sections,
         notes,
     };
     // Stop every engine (containers, daemons, mounts) before writing.

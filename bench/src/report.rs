@@ -77,6 +77,9 @@ pub struct Report {
     pub versions: Vec<(String, String)>,
     pub skipped: Vec<(String, String)>,
     pub tables: Vec<Table>,
+    /// Measured sections that are not tables of engines (the start time
+    /// budget), rendered after the tables.
+    pub sections: Vec<String>,
     /// Hand-written notes (profiles, what is left) appended verbatim.
     pub notes: Option<String>,
 }
@@ -264,6 +267,10 @@ pub fn render(r: &Report) -> String {
         s.push_str(&render_table(t));
         s.push('\n');
     }
+    for section in &r.sections {
+        s.push_str(section.trim_end());
+        s.push_str("\n\n");
+    }
     if let Some(notes) = &r.notes {
         s.push_str(notes.trim_end());
         s.push('\n');
@@ -356,6 +363,7 @@ mod tests {
             ],
             skipped: vec![("crun".into(), "skipped: hybrid cgroups".into())],
             tables: vec![table(Better::Lower, Target::FloorRatio(1.5))],
+            sections: vec!["## Start time budget\n\nmeasured".into()],
             notes: Some("## Notes\n".into()),
         };
         let out = render(&r);
@@ -365,7 +373,7 @@ mod tests {
         );
         assert!(out.contains("  - crun: skipped: hybrid cgroups\n"), "{out}");
         assert!(out.contains("`bench/run.sh --quick`"), "{out}");
-        assert!(out.ends_with("## Notes\n"), "{out}");
+        assert!(out.ends_with("## Start time budget\n\nmeasured\n\n## Notes\n"), "{out}");
     }
 
     #[test]

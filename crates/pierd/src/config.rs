@@ -179,6 +179,19 @@ pub struct NetworkingConfig {
     pub pools: Vec<AddressPool>,
     /// `netavark-path`; else [`NETAVARK_PATHS`].
     pub netavark_path: Option<PathBuf>,
+    /// `network-backend`: who plumbs containers' networks.
+    pub backend: BackendKind,
+}
+
+/// daemon.json `network-backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// pierd itself: rtnetlink, one iptables-restore, aardvark-dns's files.
+    #[default]
+    Native,
+    /// The netavark program.
+    Netavark,
 }
 
 /// One `default-address-pools` entry (`{"base": "10.10.0.0/16", "size": 24}`).
@@ -325,6 +338,7 @@ pub struct FileConfig {
     pub bip: Option<String>,
     pub default_address_pools: Option<Vec<AddressPool>>,
     pub netavark_path: Option<PathBuf>,
+    pub network_backend: Option<BackendKind>,
     /// dockerd's `debug`: the log level is `debug` (reloadable).
     pub debug: Option<bool>,
     /// dockerd's engine `labels` (`key=value`; reloadable).
@@ -475,6 +489,7 @@ impl NetworkingConfig {
             bip: file.bip.clone().filter(|b| !b.is_empty()),
             pools: file.default_address_pools.clone().unwrap_or_default(),
             netavark_path: file.netavark_path.clone(),
+            backend: file.network_backend.unwrap_or_default(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod lifecycle_semantics;
 mod logs;
 mod model;
 mod network_basic;
+mod network_native;
 mod network_restore;
 mod network_user;
 mod resources_isolation;

@@ -57,6 +57,11 @@ fn free_slash24(avoid: &[String]) -> (String, String) {
 
 impl NetDaemon {
     pub fn start() -> NetDaemon {
+        Self::start_with(json!({}))
+    }
+
+    /// With more daemon.json keys (`extra`, an object).
+    pub fn start_with(extra: serde_json::Value) -> NetDaemon {
         let (pfx, subnet) = free_slash24(&[]);
         let (_, pool) = free_slash24(std::slice::from_ref(&pfx));
         let (x, y) = random_octets();
@@ -66,6 +71,10 @@ impl NetDaemon {
             "bip": format!("{pfx}1/24"),
             "default-address-pools": [{"base": pool, "size": 26}],
         });
+        let mut config = config;
+        if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
         let d = Daemon::builder().config(&config.to_string()).start();
         NetDaemon {
             d,

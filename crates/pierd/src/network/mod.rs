@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod ipam;
+pub mod native;
 pub mod netavark;
 pub mod netns;
 pub mod ports;

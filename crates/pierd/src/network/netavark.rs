@@ -158,6 +158,11 @@ pub fn options(a: &Attachment, networks: &[&NetworkRecord]) -> Options {
     }
 }
 
+/// [`options`] as the JSON value a backend persists.
+pub fn render(a: &Attachment, networks: &[&NetworkRecord]) -> Result<serde_json::Value, BackendError> {
+    serde_json::to_value(options(a, networks)).map_err(|e| BackendError::Input(e.to_string()))
+}
+
 /// netavark's stdout after a setup: the status per network, or its error.
 pub fn parse_setup_output(stdout: &[u8]) -> Result<BTreeMap<String, StatusBlock>, String> {
     serde_json::from_slice(stdout).map_err(|_| error_of(stdout))
@@ -230,7 +235,7 @@ impl NetworkBackend for Netavark {
     }
 
     fn render(&self, a: &Attachment, networks: &[&NetworkRecord]) -> Result<serde_json::Value, BackendError> {
-        serde_json::to_value(options(a, networks)).map_err(|e| BackendError::Input(e.to_string()))
+        render(a, networks)
     }
 
     fn setup(&self, netns: &Path, input: &serde_json::Value) -> Result<SetupStatus, BackendError> {

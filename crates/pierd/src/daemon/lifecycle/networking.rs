@@ -7,11 +7,14 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{DaemonConfig, NETAVARK_PATHS};
+use crate::config::{BackendKind, DaemonConfig, NETAVARK_PATHS};
 use crate::daemon::{Container, Daemon};
 use crate::error::{Error, Result};
 use crate::model::spec::NetworkMode;
+use crate::network::backend::NetworkBackend;
 use crate::network::ipam::{self, Pool};
+use crate::network::native::dns::Aardvark;
+use crate::network::native::Native;
 use crate::network::netavark::Netavark;
 use crate::network::subnet::Ipv4Net;
 use crate::network::{AttachRequest, BridgeConfig, Networks, NetworksConfig};
@@ -23,9 +26,19 @@ pub(in crate::daemon) fn attachment_file(dir: &Path) -> PathBuf {
     dir.join("network.json")
 }
 
+/// Whether `program` is in PATH (or the sbin directories).
+fn on_path(program: &str) -> bool {
+    let path_var = std::env::var("PATH").unwrap_or_default();
+    let found = path_var
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .any(|d| !d.is_empty() && Path::new(d).join(program).is_file());
+    found
+}
+
 /// Find netavark (and iptables, which it drives); `Err` says why
 /// networking is unavailable.
-fn find_backend(cfg: &DaemonConfig) -> std::result::Result<Netavark, String> {
+fn find_netavark(cfg: &DaemonConfig) -> std::result::Result<Netavark, String> {
     let binary = match &cfg.networking.netavark_path {
         Some(p) if p.is_file() => p.clone(),
         Some(p) => return Err(format!("netavark not found at {} (daemon.json netavark-path)", p.display())),
@@ -40,12 +53,7 @@ fn find_backend(cfg: &DaemonConfig) -> std::result::Result<Netavark, String> {
                 )
             })?,
     };
-    let path_var = std::env::var("PATH").unwrap_or_default();
-    let iptables = path_var
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .any(|d| !d.is_empty() && Path::new(d).join("iptables").is_file());
-    if !iptables {
+    if !on_path("iptables") {
         return Err("iptables not found in PATH (netavark needs it)".to_string());
     }
     let aardvark = binary.parent().map(|d| d.join("aardvark-dns")).filter(|p| p.is_file());
@@ -54,6 +62,46 @@ fn find_backend(cfg: &DaemonConfig) -> std::result::Result<Netavark, String> {
         aardvark,
         config_dir: cfg.exec_root.join("netavark"),
     })
+}
+
+/// The native backend: iptables-restore is required; aardvark-dns (next to
+/// netavark, where Debian installs it) for DNS networks.
+fn find_native(cfg: &DaemonConfig) -> std::result::Result<Native, String> {
+    if !on_path("iptables-restore") {
+        return Err("iptables-restore not found in PATH (install the iptables package)".to_string());
+    }
+    let dirs: Vec<PathBuf> = match &cfg.networking.netavark_path {
+        Some(p) => p.parent().map(Path::to_path_buf).into_iter().collect(),
+        None => NETAVARK_PATHS
+            .iter()
+            .filter_map(|p| Path::new(p).parent().map(Path::to_path_buf))
+            .collect(),
+    };
+    let aardvark = dirs
+        .iter()
+        .map(|d| d.join("aardvark-dns"))
+        .find(|p| p.is_file())
+        .map(|binary| Aardvark {
+            binary,
+            dir: cfg.exec_root.join("netavark").join("aardvark-dns"),
+        });
+    if aardvark.is_none() {
+        tracing::warn!("aardvark-dns not found: user networks will have no name resolution");
+    }
+    Ok(Native::new(aardvark))
+}
+
+/// The configured backend; `Err` says why networking is unavailable.
+fn find_backend(cfg: &DaemonConfig) -> std::result::Result<Arc<dyn NetworkBackend>, String> {
+    let config_dir = cfg.exec_root.join("netavark");
+    let backend: Arc<dyn NetworkBackend> = match cfg.networking.backend {
+        BackendKind::Native => Arc::new(find_native(cfg)?),
+        BackendKind::Netavark => Arc::new(find_netavark(cfg)?),
+    };
+    // aardvark-dns's files live here; netavark does not create it.
+    crate::private::dir(&config_dir, crate::private::DIR)
+        .map_err(|e| format!("create {}: {e}", config_dir.display()))?;
+    Ok(backend)
 }
 
 /// The daemon's networks from its configuration.
@@ -96,12 +144,7 @@ pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let backend = find_backend(cfg).and_then(|b| {
-        // netavark keeps aardvark-dns's files here and does not create it.
-        crate::private::dir(&b.config_dir, crate::private::DIR)
-            .map_err(|e| format!("create {}: {e}", b.config_dir.display()))?;
-        Ok(Arc::new(b) as Arc<dyn crate::network::backend::NetworkBackend>)
-    });
+    let backend = find_backend(cfg);
     if let Err(why) = &backend {
         tracing::warn!(
             "container networking is unavailable: {why}; containers get a loopback interface only (--network none)"
