@@ -85,8 +85,16 @@ impl Spdy {
         let head = String::from_utf8_lossy(&head).into_owned();
         let code: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
         if code != 101 {
-            let mut body = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(5), io.read_to_end(&mut body)).await;
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0usize);
+            let mut body = vec![0u8; len];
+            let _ = tokio::time::timeout(DEADLINE, io.read_exact(&mut body)).await;
             return Err((code, format!("{head}{}", String::from_utf8_lossy(&body))));
         }
         let chosen = head
