@@ -18,6 +18,8 @@ command -v skopeo >/dev/null || need+=(skopeo)
 [ -x /usr/lib/podman/netavark ] || need+=(netavark)
 [ -x /usr/lib/podman/aardvark-dns ] || need+=(aardvark-dns)
 command -v iptables >/dev/null || need+=(iptables)
+# CRI pod networks: the CNI plugins (bridge, host-local, loopback, portmap) in /usr/lib/cni.
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

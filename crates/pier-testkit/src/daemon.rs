@@ -119,7 +119,8 @@ impl DaemonBuilder {
             .tempdir_in("/tmp")
             .expect("create the daemon's temp dir");
         let root = dir.path().to_path_buf();
-        std::fs::write(root.join("daemon.json"), with_networking_default(&self.config)).expect("write daemon.json");
+        let config = with_pod_network_default(&with_networking_default(&self.config), &root);
+        std::fs::write(root.join("daemon.json"), config).expect("write daemon.json");
         let sock = root.join("s.sock");
         let client = Client::new(&format!("unix://{}", sock.display())).expect("a client for the socket");
         Daemon {
@@ -161,6 +162,34 @@ fn with_networking_default(config: &str) -> String {
         // Not an object: the test wants pierd to see it as it is.
         _ => config.to_string(),
     }
+}
+
+/// A `cri` section without `cni-conf-dir` gets a conf dir of its own
+/// (`<root>/cni`) holding a loopback-only network: the host's
+/// /etc/cni/net.d (podman's bridge, say) would plumb test pods into a
+/// network shared by every daemon, and leave its devices and rules on the
+/// host. Pods then have `lo` and no IP. CNI tests write their own
+/// conflist with a bridge of their own (`tests/e2e/cri_network.rs`).
+fn with_pod_network_default(config: &str, root: &Path) -> String {
+    let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str::<serde_json::Value>(config) else {
+        return config.to_string();
+    };
+    let Some(serde_json::Value::Object(cri)) = m.get_mut("cri") else {
+        return config.to_string();
+    };
+    if cri.contains_key("cni-conf-dir") {
+        return config.to_string();
+    }
+    let dir = root.join("cni");
+    std::fs::create_dir_all(&dir).expect("create the CNI conf dir");
+    let conflist = serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": "pier-test-loopback",
+        "plugins": [{"type": "loopback"}],
+    });
+    std::fs::write(dir.join("10-loopback.conflist"), conflist.to_string()).expect("write the loopback conflist");
+    cri.insert("cni-conf-dir".into(), dir.display().to_string().into());
+    serde_json::Value::Object(m).to_string()
 }
 
 /// `pierd::run` running on its own runtime in a thread.

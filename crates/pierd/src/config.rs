@@ -88,7 +88,18 @@ pub struct CriConfig {
     /// `cri.stream-address` (an IP address) and `cri.stream-port` (0: any).
     pub stream_address: std::net::IpAddr,
     pub stream_port: u16,
+    /// Where pods' CNI network configuration is (`cni-conf-dir`; the first
+    /// `.conf`/`.conflist`/`.json` file in lexical order is used).
+    pub cni_conf_dir: PathBuf,
+    /// Where CNI plugins are looked for, in order (`cni-bin-dirs`).
+    pub cni_bin_dirs: Vec<PathBuf>,
 }
+
+/// The default `cri.cni-conf-dir`.
+pub const DEFAULT_CNI_CONF_DIR: &str = "/etc/cni/net.d";
+/// The default `cri.cni-bin-dirs` (the second is where Debian's
+/// `containernetworking-plugins` installs them).
+pub const DEFAULT_CNI_BIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/lib/cni"];
 
 impl Default for CriConfig {
     fn default() -> Self {
@@ -98,6 +109,8 @@ impl Default for CriConfig {
             registry_hosts: BTreeMap::new(),
             stream_address: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             stream_port: 0,
+            cni_conf_dir: PathBuf::from(DEFAULT_CNI_CONF_DIR),
+            cni_bin_dirs: DEFAULT_CNI_BIN_DIRS.iter().map(PathBuf::from).collect(),
         }
     }
 }
@@ -112,6 +125,8 @@ pub struct CriFileConfig {
     pub registry_hosts: Option<BTreeMap<String, String>>,
     pub stream_address: Option<String>,
     pub stream_port: Option<u16>,
+    pub cni_conf_dir: Option<PathBuf>,
+    pub cni_bin_dirs: Option<Vec<PathBuf>>,
 }
 
 impl CriConfig {
@@ -134,6 +149,11 @@ impl CriConfig {
             }
             if let Some(port) = f.stream_port {
                 cfg.stream_port = port;
+            if let Some(dir) = f.cni_conf_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
+                cfg.cni_conf_dir = dir.clone();
+            }
+            if let Some(dirs) = f.cni_bin_dirs.as_ref().filter(|d| !d.is_empty()) {
+                cfg.cni_bin_dirs = dirs.clone();
             }
         }
         let socket = flag_socket.or(file.and_then(|f| f.socket.as_deref()).filter(|s| !s.is_empty()));
@@ -582,6 +602,21 @@ mod tests {
         let off = CriConfig::from_file(None, None).expect("default");
         assert_eq!(off, CriConfig::default());
         assert_eq!(off.sandbox_image, DEFAULT_SANDBOX_IMAGE);
+        assert_eq!(off.cni_conf_dir, PathBuf::from("/etc/cni/net.d"));
+        assert_eq!(
+            off.cni_bin_dirs,
+            [PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")]
+        );
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"cri":{"cni-conf-dir":"/t/net.d","cni-bin-dirs":["/t/bin"]}}"#,
+        )
+        .expect("parse");
+        let c = CriConfig::from_file(f.cri.as_ref(), None).expect("cni dirs");
+        assert_eq!(
+            (c.cni_conf_dir, c.cni_bin_dirs),
+            (PathBuf::from("/t/net.d"), vec![PathBuf::from("/t/bin")])
+        );
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"registry-hosts":{"a":"ftp://x"}}}"#).expect("parse");
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"socket":"tcp://x"}}"#).expect("parse");

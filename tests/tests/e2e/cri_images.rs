@@ -139,8 +139,8 @@ fn cri_version_and_status_beside_the_docker_api() {
             .map(|c| (c.status, c.reason.clone()))
     };
     assert_eq!(ready("RuntimeReady"), Some((true, String::new())));
-    let (net, reason) = ready("NetworkReady").expect("NetworkReady");
-    assert!(!net && !reason.is_empty(), "{reason}");
+    // The testkit gives CRI daemons a loopback-only CNI network.
+    assert_eq!(ready("NetworkReady"), Some((true, String::new())));
     assert!(s.info["config"].contains("registry.k8s.io/pause:3.9"), "{:?}", s.info);
 
     // What is not built yet says so.

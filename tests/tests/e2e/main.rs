@@ -10,6 +10,7 @@
 
 mod attach;
 mod cri_images;
+mod cri_network;
 mod cri_pods;
 mod cri_stream;
 mod engine;

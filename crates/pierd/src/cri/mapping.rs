@@ -105,8 +105,10 @@ pub fn credentials(auth: &cri::AuthConfig) -> Option<pier_image::distribution::a
 }
 
 /// `RuntimeCondition`s of `Status`: the runtime is ready; the network is
-/// not until pod networking (CNI) exists.
-pub fn runtime_conditions() -> Vec<cri::RuntimeCondition> {
+/// when a CNI configuration is found (`network_error` says why not, in
+/// containerd's words: reason `NetworkPluginNotReady`, message
+/// `Network plugin returns error: …`).
+pub fn runtime_conditions(network_error: Option<&str>) -> Vec<cri::RuntimeCondition> {
     vec![
         cri::RuntimeCondition {
             r#type: "RuntimeReady".to_string(),
@@ -116,9 +118,15 @@ pub fn runtime_conditions() -> Vec<cri::RuntimeCondition> {
         },
         cri::RuntimeCondition {
             r#type: "NetworkReady".to_string(),
-            status: false,
-            reason: "NetworkPluginNotReady".to_string(),
-            message: "Pier's CRI has no pod networking yet: CNI is not implemented".to_string(),
+            status: network_error.is_none(),
+            reason: if network_error.is_some() {
+                "NetworkPluginNotReady".to_string()
+            } else {
+                String::new()
+            },
+            message: network_error
+                .map(|e| format!("Network plugin returns error: {e}"))
+                .unwrap_or_default(),
         },
     ]
 }
@@ -220,12 +228,18 @@ mod tests {
     }
 
     #[test]
-    fn network_is_not_ready_until_cni() {
-        let c = runtime_conditions();
+    fn network_is_ready_with_a_cni_config() {
+        let c = runtime_conditions(Some("cni plugin not initialized: no network config found in /x"));
         assert!(c.iter().any(|c| c.r#type == "RuntimeReady" && c.status));
-        assert!(c
-            .iter()
-            .any(|c| c.r#type == "NetworkReady" && !c.status && !c.reason.is_empty()));
+        let net = c.iter().find(|c| c.r#type == "NetworkReady").expect("network");
+        assert!(!net.status);
+        assert_eq!(net.reason, "NetworkPluginNotReady");
+        assert_eq!(
+            net.message,
+            "Network plugin returns error: cni plugin not initialized: no network config found in /x"
+        );
+        let c = runtime_conditions(None);
+        assert!(c.iter().all(|c| c.status && c.reason.is_empty()));
     }
 }
 
@@ -298,10 +312,52 @@ pub fn sandbox_info(labels: &std::collections::BTreeMap<String, String>) -> Opti
     })
 }
 
+/// Whether the pod uses the host's network namespace.
+pub fn host_network(config: &cri::PodSandboxConfig) -> bool {
+    config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref())
+        .and_then(|s| s.namespace_options.as_ref())
+        .is_some_and(|n| n.network == cri::NamespaceMode::Node as i32)
+}
+
+/// What a pod asks of the CNI network: who it is and its host ports
+/// (mappings without a host port are not published, as containerd);
+/// `None` for a host-network pod.
+pub fn pod_network(config: &cri::PodSandboxConfig) -> Result<Option<crate::network::cni::PodNetwork>, String> {
+    use crate::network::cni::{PodNetwork, PortMapping};
+    if host_network(config) {
+        return Ok(None);
+    }
+    let m = config.metadata.clone().unwrap_or_default();
+    let mut port_mappings = Vec::new();
+    for p in config.port_mappings.iter().filter(|p| p.host_port > 0) {
+        let port = |n: i32, what: &str| u16::try_from(n).map_err(|_| format!("invalid {what} {n} in port mapping"));
+        let protocol = cri::Protocol::try_from(p.protocol)
+            .map_err(|_| format!("invalid protocol {} in port mapping", p.protocol))?;
+        port_mappings.push(PortMapping {
+            host_port: port(p.host_port, "host port")?,
+            container_port: port(p.container_port, "container port")?,
+            protocol: protocol.as_str_name().to_ascii_lowercase(),
+            host_ip: p.host_ip.clone(),
+        });
+    }
+    Ok(Some(PodNetwork {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        port_mappings,
+    }))
+}
+
 /// The Docker-style create request of a pod's infra container: the pause
 /// image holding the pod's IPC (shareable) and UTS namespaces (PID too with
-/// `pid = POD`); host namespaces where the pod asks for `NODE`. The network
-/// namespace has loopback only until CNI lands (`NetworkMode: none`).
+/// `pid = POD`); host namespaces where the pod asks for `NODE`. Its network
+/// mode is `none` plus the `network::cni::POD_LABEL` label: pierd plumbs
+/// it through CNI at start (a host-network pod has neither). `dns_config`
+/// becomes `--dns`/`--dns-search`/`--dns-option` (no searches given: none
+/// of the host's).
 pub fn sandbox_request(config: &cri::PodSandboxConfig, image: &str) -> serde_json::Value {
     const NODE: i32 = cri::NamespaceMode::Node as i32;
     let linux = config.linux.as_ref();
@@ -324,17 +380,34 @@ pub fn sandbox_request(config: &cri::PodSandboxConfig, image: &str) -> serde_jso
     let sysctls: std::collections::BTreeMap<String, String> = linux
         .map(|l| l.sysctls.clone().into_iter().collect())
         .unwrap_or_default();
-    serde_json::json!({
+    let mut labels = sandbox_labels(config);
+    if let Ok(Some(pod)) = pod_network(config) {
+        if let Ok(text) = serde_json::to_string(&pod) {
+            labels.insert(crate::network::cni::POD_LABEL.to_string(), text);
+        }
+    }
+    let mut request = serde_json::json!({
         "Image": image,
         "Hostname": hostname,
-        "Labels": sandbox_labels(config),
+        "Labels": labels,
         "HostConfig": {
             "NetworkMode": network,
             "IpcMode": mode(ns.map(|n| n.ipc), "host", "shareable"),
             "PidMode": mode(ns.map(|n| n.pid), "host", ""),
             "Sysctls": sysctls,
         },
-    })
+    });
+    if let Some(dns) = &config.dns_config {
+        let searches = if dns.searches.is_empty() {
+            vec![".".to_string()]
+        } else {
+            dns.searches.clone()
+        };
+        request["HostConfig"]["Dns"] = serde_json::json!(dns.servers);
+        request["HostConfig"]["DnsSearch"] = serde_json::json!(searches);
+        request["HostConfig"]["DnsOptions"] = serde_json::json!(dns.options);
+    }
+    request
 }
 
 /// Whether `labels` (a CRI object's) carry every pair of `selector`.
@@ -402,11 +475,63 @@ mod sandbox_tests {
             sysctls: [("kernel.shm_rmid_forced".to_string(), "1".to_string())].into(),
             ..Default::default()
         });
+        assert!(host_network(&c));
+        assert_eq!(pod_network(&c), Ok(None));
         let r = sandbox_request(&c, "p");
+        assert!(r["Labels"].get(crate::network::cni::POD_LABEL).is_none());
         assert_eq!(r["HostConfig"]["NetworkMode"], "host");
         assert_eq!(r["HostConfig"]["IpcMode"], "host");
         assert_eq!(r["HostConfig"]["PidMode"], "host");
         assert_eq!(r["Hostname"], "");
         assert_eq!(r["HostConfig"]["Sysctls"]["kernel.shm_rmid_forced"], "1");
+    }
+
+    #[test]
+    fn pod_network_ports_and_dns() {
+        let mut c = config();
+        c.port_mappings = vec![
+            cri::PortMapping {
+                protocol: cri::Protocol::Udp as i32,
+                container_port: 53,
+                host_port: 5353,
+                host_ip: "127.0.0.1".into(),
+            },
+            // No host port: not published.
+            cri::PortMapping {
+                protocol: cri::Protocol::Tcp as i32,
+                container_port: 80,
+                host_port: 0,
+                host_ip: String::new(),
+            },
+        ];
+        c.dns_config = Some(cri::DnsConfig {
+            servers: vec!["10.96.0.10".into()],
+            searches: Vec::new(),
+            options: vec!["ndots:5".into()],
+        });
+        let pod = pod_network(&c).expect("valid").expect("a pod network");
+        assert_eq!(
+            (pod.name.as_str(), pod.namespace.as_str(), pod.uid.as_str()),
+            ("web", "default", "u1")
+        );
+        assert_eq!(
+            serde_json::to_value(&pod.port_mappings).expect("json"),
+            serde_json::json!([{"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}])
+        );
+        let r = sandbox_request(&c, "p");
+        assert_eq!(r["HostConfig"]["NetworkMode"], "none");
+        let label = r["Labels"][crate::network::cni::POD_LABEL].as_str().expect("label");
+        assert_eq!(
+            serde_json::from_str::<crate::network::cni::PodNetwork>(label).expect("label"),
+            pod
+        );
+        assert_eq!(r["HostConfig"]["Dns"], serde_json::json!(["10.96.0.10"]));
+        assert_eq!(r["HostConfig"]["DnsSearch"], serde_json::json!(["."]));
+        assert_eq!(r["HostConfig"]["DnsOptions"], serde_json::json!(["ndots:5"]));
+        c.port_mappings[0].host_port = 70000;
+        assert_eq!(
+            pod_network(&c),
+            Err("invalid host port 70000 in port mapping".to_string())
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! by labels. `mapping` holds the pure CRI <-> Pier mapping; `runtime` and
 //! `images` are the two services.
 
+mod authority;
 mod images;
 pub mod mapping;
 mod runtime;
@@ -73,7 +74,7 @@ pub fn spawn(daemon: Arc<Daemon>, socket: &Path) -> anyhow::Result<CriServer> {
         .with_context(|| format!("chmod {}", socket.display()))?;
     tracing::info!(socket = %socket.display(), "serving the CRI");
     let incoming = futures_util::stream::unfold(listener, |l| async move {
-        let next = l.accept().await.map(|(stream, _)| stream);
+        let next = l.accept().await.map(|(stream, _)| authority::proxied(stream));
         Some((next, l))
     });
     let mut stop = daemon.shutdown_signal();

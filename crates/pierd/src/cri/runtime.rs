@@ -41,13 +41,19 @@ impl RuntimeService for Runtime {
             let config = serde_json::json!({
                 "sandboxImage": self.daemon.cfg.cri.sandbox_image,
                 "registryHosts": self.daemon.cfg.cri.registry_hosts,
+                "cniConfDir": self.daemon.cfg.cri.cni_conf_dir,
+                "cniBinDirs": self.daemon.cfg.cri.cni_bin_dirs,
                 "runtime": self.daemon.cfg.runtime,
             });
             info.insert("config".to_string(), config.to_string());
         }
+        let networks = self.daemon.networks.clone();
+        let network_error = Daemon::blocking("read the CNI config", move || Ok(networks.pod_network_unavailable()))
+            .await
+            .map_err(super::status_of)?;
         Ok(Response::new(cri::StatusResponse {
             status: Some(cri::RuntimeStatus {
-                conditions: mapping::runtime_conditions(),
+                conditions: mapping::runtime_conditions(network_error.as_deref()),
             }),
             info,
             runtime_handlers: vec![cri::RuntimeHandler {
@@ -98,7 +104,8 @@ impl RuntimeService for Runtime {
     ) -> Result<Response<cri::PodSandboxStatusResponse>, Status> {
         let id = request.into_inner().pod_sandbox_id;
         let c = sandbox::find(&self.daemon, &id).ok_or_else(|| sandbox::not_found(&id))?;
-        let (_, status) = sandbox::view(&c).ok_or_else(|| sandbox::not_found(&id))?;
+        let (_, mut status) = sandbox::view(&c).ok_or_else(|| sandbox::not_found(&id))?;
+        status.network = Some(sandbox::network_status(&self.daemon, &c));
         Ok(Response::new(cri::PodSandboxStatusResponse {
             status: Some(status),
             ..Default::default()

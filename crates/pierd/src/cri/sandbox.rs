@@ -50,6 +50,21 @@ pub(crate) async fn run(daemon: &Arc<Daemon>, config: cri::PodSandboxConfig) -> 
             "sandbox metadata needs a name, namespace and uid",
         ));
     }
+    let pod_network = mapping::pod_network(&config).map_err(Status::invalid_argument)?;
+    if pod_network.is_some() {
+        // Before anything is pulled or made: a pod without a network is
+        // refused with the reason (kubelet retries).
+        let networks = daemon.networks.clone();
+        let unavailable = Daemon::blocking("read the CNI config", move || Ok(networks.pod_network_unavailable()))
+            .await
+            .map_err(status_of)?;
+        if let Some(why) = unavailable {
+            return Err(Status::failed_precondition(format!(
+                "failed to setup network for sandbox {:?}: {why}",
+                mapping::sandbox_name(metadata)
+            )));
+        }
+    }
     let image = ensure_image(daemon, &daemon.cfg.cri.sandbox_image).await?;
     let request = serde_json::from_value(mapping::sandbox_request(&config, &image))
         .map_err(|e| Status::internal(format!("sandbox request: {e}")))?;
@@ -90,11 +105,16 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, id: &str) -> Result<(), Status> {
             Err(e) => return Err(status_of(e)),
         }
     }
-    Ok(())
+    // The pod network (CNI DEL) is gone when the call returns, not only
+    // when the exit monitor gets to it; idempotent.
+    daemon.release_network_of_exited(&c).await.map_err(status_of)
 }
 
 pub(crate) async fn remove(daemon: &Arc<Daemon>, id: &str) -> Result<(), Status> {
     let Some(c) = find(daemon, id) else { return Ok(()) };
+    // As containerd: the pod is stopped (its network torn down) first; a
+    // failed teardown fails the call and leaves the pod for a retry.
+    stop(daemon, &c.id).await?;
     match daemon.remove(&c.id, true, true).await {
         Ok(()) | Err(Error::NoSuchContainer(_)) => Ok(()),
         Err(e) => Err(status_of(e)),
@@ -124,7 +144,7 @@ pub(crate) fn view(c: &Container) -> Option<(cri::PodSandbox, cri::PodSandboxSta
         metadata: Some(info.metadata),
         state,
         created_at: record.created,
-        // Loopback only until CNI: no pod IP.
+        // Filled by `network_status` where the IP is wanted (it reads a file).
         network: Some(cri::PodSandboxNetworkStatus::default()),
         linux: None,
         labels: info.labels,
@@ -146,4 +166,14 @@ pub(crate) fn list(daemon: &Daemon, filter: Option<cri::PodSandboxFilter>) -> Ve
         .collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
     out
+}
+
+/// The pod's IP and additional IPs (IPv4 first) while its CNI network is
+/// set up; empty for host-network pods and stopped ones.
+pub(crate) fn network_status(daemon: &Daemon, c: &Container) -> cri::PodSandboxNetworkStatus {
+    let mut ips = daemon.pod_ips(c).into_iter().map(|ip| ip.to_string());
+    cri::PodSandboxNetworkStatus {
+        ip: ips.next().unwrap_or_default(),
+        additional_ips: ips.map(|ip| cri::PodIp { ip }).collect(),
+    }
 }

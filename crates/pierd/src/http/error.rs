@@ -82,6 +82,7 @@ fn network_status(e: &crate::network::NetworkError) -> StatusCode {
         N::Unavailable(_) | N::Ports { .. } | N::Backend(_) | N::Netns(_) | N::Io { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        N::Cni(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

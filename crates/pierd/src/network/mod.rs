@@ -2,6 +2,10 @@
 //! allocation, and the attachments of containers, plumbed by a
 //! [`backend::NetworkBackend`] (netavark).
 //!
+//! Two backends: netavark for the Docker API's networks, CNI (`cni`) for
+//! the CRI's pod networks; both attachments live in the same
+//! `network.json` and go through the same lifecycle hooks.
+//!
 //! Parts: `subnet`, `ipam` and `ports` are pure (docker's default pools,
 //! `--subnet/--ip-range/--gateway/--aux-address`, host ports from the
 //! ephemeral range); `netavark` builds netavark's options document (pure)
@@ -15,6 +19,7 @@
 //! those files at start, so a restart or a kill -9 loses nothing.
 
 pub mod backend;
+pub mod cni;
 pub mod ipam;
 pub mod native;
 pub mod netavark;

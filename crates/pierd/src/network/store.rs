@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::backend::{BackendError, NetworkBackend};
+use super::cni::{self, Cni, CniError};
 use super::ipam::{self, IpamError, IpamRequest, Pool, SubnetPlan};
 use super::netns::{self, NetnsError};
 use super::ports::{self, PortError, PortMapping};
@@ -39,6 +40,8 @@ pub struct NetworksConfig {
     pub backend: Result<Arc<dyn NetworkBackend>, String>,
     /// Host ports for `-p 80` come from here.
     pub ephemeral: (u16, u16),
+    /// The CRI's pod networks (`cri.cni-conf-dir`, `cri.cni-bin-dirs`).
+    pub cni: Cni,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,8 @@ pub enum NetworkError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Cni(#[from] CniError),
     #[error("{op} {path}: {message}")]
     Io {
         op: &'static str,
@@ -115,6 +120,8 @@ pub struct Networks {
     cfg: NetworksConfig,
     state: Mutex<State>,
 }
+
+mod pod;
 
 fn new_id() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -582,6 +589,8 @@ impl Networks {
         };
         let netns_path = record.attachment.netns.clone();
         match &self.cfg.backend {
+            // A failed DEL keeps the attachment: the next release retries.
+            _ if record.backend == cni::BACKEND => self.teardown_pod(container_id, &record)?,
             Ok(b) if b.name() == record.backend => {
                 if let Err(e) = b.teardown(&netns_path, &record.input) {
                     tracing::warn!(id = %container_id, error = %e, "network teardown");
@@ -690,6 +699,12 @@ mod tests {
             }],
             backend: Ok(Arc::new(Unused)),
             ephemeral: (40000, 40100),
+            cni: Cni {
+                cfg: cni::CniConfig {
+                    conf_dir: dir.join("net.d"),
+                    bin_dirs: Vec::new(),
+                },
+            },
         })
         .expect("open")
     }

@@ -162,6 +162,12 @@ pub(crate) fn open_networks(cfg: &DaemonConfig) -> anyhow::Result<Networks> {
         pools,
         backend,
         ephemeral,
+        cni: crate::network::cni::Cni {
+            cfg: crate::network::cni::CniConfig {
+                conf_dir: cfg.cri.cni_conf_dir.clone(),
+                bin_dirs: cfg.cri.cni_bin_dirs.clone(),
+            },
+        },
     })
     .context("open the networks")
 }
@@ -212,6 +218,15 @@ impl Daemon {
         let with_user_dns = |base: &str, dns: Option<&[String]>| {
             spec::resolv_conf_with(base, dns, s.etc.dns_search.as_deref(), s.etc.dns_options.as_deref())
         };
+        if let (NetworkMode::None, Some(pod)) = (&s.network, s.labels.get(crate::network::cni::POD_LABEL)) {
+            let a = self.attach_pod_network(c, rec, pod)?;
+            let ip = a.endpoints.first().map(|e| std::net::IpAddr::V4(e.ip));
+            return Ok(NetworkPlan {
+                namespace: Namespace::Join(a.netns.clone()),
+                hosts: spec::hosts_file(&s.hostname, ip, &extra),
+                resolv_conf: with_user_dns(&host_resolv, s.etc.dns.as_deref()),
+            });
+        }
         let network = match &s.network {
             NetworkMode::Container(donor) => {
                 // As dockerd: the donor's namespace and its hosts and
@@ -338,5 +353,47 @@ impl Daemon {
             std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid)),
             d.dir.clone(),
         ))
+    }
+}
+
+impl Daemon {
+    /// A CRI sandbox's pod network (its `network::cni::POD_LABEL`), through
+    /// the CNI backend.
+    fn attach_pod_network(
+        &self,
+        c: &Container,
+        rec: &ContainerRecord,
+        pod: &str,
+    ) -> Result<crate::network::Attachment> {
+        let pod: crate::network::cni::PodNetwork = serde_json::from_str(pod)
+            .map_err(|e| Error::InvalidParameter(format!("label {}: {e}", crate::network::cni::POD_LABEL)))?;
+        self.networks
+            .attach_pod(&c.id, &rec.name, &pod, &attachment_file(&c.dir))
+            .map_err(|e| Error::system(format!("failed to setup network for sandbox {:?}", c.id), e))
+    }
+
+    /// The addresses of a container's pod network (IPv4 first); none
+    /// unless it has one.
+    pub(crate) fn pod_ips(&self, c: &Container) -> Vec<std::net::IpAddr> {
+        self.networks.pod_ips(&attachment_file(&c.dir))
+    }
+
+    /// Tear down an exited container's network now, under its op lock,
+    /// unless it runs again (CRI `StopPodSandbox`: the network is gone when
+    /// the call returns, and a failed CNI DEL is the caller's error, so
+    /// kubelet retries it, as with containerd).
+    pub(crate) async fn release_network_of_exited(&self, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        if c.record().state.is_running() {
+            return Ok(());
+        }
+        let networks = self.networks.clone();
+        let (id, file) = (c.id.clone(), attachment_file(&c.dir));
+        Daemon::blocking("release network", move || {
+            networks
+                .release(&id, &file)
+                .map_err(|e| Error::system(format!("failed to destroy network for sandbox {id:?}"), e))
+        })
+        .await
     }
 }
