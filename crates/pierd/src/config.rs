@@ -149,6 +149,7 @@ impl CriConfig {
             }
             if let Some(port) = f.stream_port {
                 cfg.stream_port = port;
+            }
             if let Some(dir) = f.cni_conf_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
                 cfg.cni_conf_dir = dir.clone();
             }
