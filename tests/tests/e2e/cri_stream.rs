@@ -184,7 +184,14 @@ impl Spdy {
                 }
             }
         };
-        tokio::time::timeout(DEADLINE, reading).await.expect("stream deadline");
+        if tokio::time::timeout(DEADLINE, reading).await.is_err() {
+            let seen: Vec<(u32, String, bool)> = self
+                .data
+                .keys()
+                .map(|id| (*id, self.text(*id), self.fin.contains(id)))
+                .collect();
+            panic!("stream deadline; streams so far (id, data, fin): {seen:?}");
+        }
     }
 
     fn text(&self, id: u32) -> String {
