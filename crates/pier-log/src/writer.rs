@@ -368,6 +368,25 @@ impl JsonFileWriter {
         }
     }
 
+    /// Write what is buffered, then open the live file again by its path
+    /// (creating it): someone else (kubelet) renamed it away to rotate it
+    /// and wants the next records in a new file. Rotation counters follow
+    /// the new file's size.
+    pub fn reopen(&mut self) -> Result<(), LogError> {
+        self.write_buf();
+        self.take_error()?;
+        let file = open_append(&self.cfg.path)?;
+        self.size = file
+            .metadata()
+            .map_err(|source| LogError::Open {
+                path: self.cfg.path.clone(),
+                source,
+            })?
+            .len();
+        self.file = file;
+        Ok(())
+    }
+
     fn rotate(&mut self) -> Result<(), LogError> {
         if let Some(c) = self.compression.take() {
             if let Err(e) = c.finish() {

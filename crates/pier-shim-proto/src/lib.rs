@@ -287,6 +287,9 @@ pub enum Request {
     /// once if it has); an unknown id is an `Error`. Holds its connection
     /// like `Wait`.
     ExecWait { exec_id: String },
+    /// Write what the log holds, then open the log file again by its path
+    /// (kubelet renamed it away to rotate it: CRI `ReopenContainerLog`).
+    ReopenLog,
 }
 
 /// Which of the container's streams an attach wants.

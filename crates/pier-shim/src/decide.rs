@@ -78,6 +78,8 @@ pub enum Decision {
     HealthWait(u64),
     /// Answer with the exec's state once it has exited.
     ExecWait(String),
+    /// Reopen the log file by its path.
+    ReopenLog,
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -168,6 +170,10 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         Request::OomWait { seen } => Decision::OomWait(*seen),
         Request::HealthWait { seen } => Decision::HealthWait(*seen),
         Request::ExecWait { exec_id } => Decision::ExecWait(exec_id.clone()),
+        Request::ReopenLog => match v.phase {
+            Phase::Created | Phase::Running => Decision::ReopenLog,
+            _ => error(ErrorCode::NotRunning, "container is not running"),
+        },
     }
 }
 

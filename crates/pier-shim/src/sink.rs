@@ -33,6 +33,11 @@ pub trait LogSink {
     /// Do one bounded slice of background work.
     fn do_background_work(&mut self) {}
 
+    /// Open the log file again by its path (it was renamed away).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// A follower of the log from `offset` in the live file, or of its
     /// whole history with `None`. `None` when this driver keeps nothing.
     fn follow(&self, _from: Option<u64>) -> Option<Result<pier_log::Follower, pier_log::LogError>> {
@@ -101,6 +106,10 @@ impl LogSink for JsonFile {
 
     fn position(&self) -> Option<u64> {
         Some(self.0.live_offset())
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.0.reopen().map_err(io_err)
     }
 
     fn has_background_work(&self) -> bool {

@@ -9,6 +9,7 @@
 //! precondition fails the test; nothing is skipped.
 
 mod attach;
+mod cri_containers;
 mod cri_images;
 mod cri_network;
 mod cri_pods;

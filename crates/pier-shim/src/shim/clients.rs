@@ -254,6 +254,16 @@ impl Shim {
                     }
                     conn.send(&Response::Ok);
                 }
+                Decision::ReopenLog => {
+                    let resp = match self.output.reopen_log() {
+                        Ok(()) => Response::Ok,
+                        Err(e) => Response::Error {
+                            message: format!("reopen the container log: {e}"),
+                            code: pier_shim_proto::ErrorCode::Internal,
+                        },
+                    };
+                    conn.send(&resp);
+                }
             }
         }
         self.reap_conn(id);

@@ -159,6 +159,12 @@ impl Output {
         }
     }
 
+    /// Flush, then open the log file again by its path.
+    pub(super) fn reopen_log(&mut self) -> std::io::Result<()> {
+        self.sink.flush()?;
+        self.sink.reopen()
+    }
+
     /// Gzip of a rotated log file goes on in slices while idle.
     pub(super) fn has_background_work(&self) -> bool {
         self.sink.has_background_work()

@@ -256,6 +256,8 @@ pub mod keys {
     /// under [`ANNOTATION`].
     pub const LABEL: &str = "io.pier.cri.label/";
     pub const ANNOTATION: &str = "io.pier.cri.annotation/";
+    /// The pod's `log_directory` (its containers' logs go under it).
+    pub const LOG_DIRECTORY: &str = "io.pier.cri.pod.log-directory";
 }
 
 /// The Pier container name of a pod's infra container (dockershim's form).
@@ -278,6 +280,9 @@ pub fn sandbox_labels(config: &cri::PodSandboxConfig) -> std::collections::BTree
     }
     for (k, v) in &config.annotations {
         out.insert(format!("{}{k}", keys::ANNOTATION), v.clone());
+    }
+    if !config.log_directory.is_empty() {
+        out.insert(keys::LOG_DIRECTORY.to_string(), config.log_directory.clone());
     }
     out
 }

@@ -6,10 +6,14 @@
 //! `images` are the two services.
 
 mod authority;
+pub mod container;
+pub mod container_config;
+mod exec_sync;
 mod images;
 pub mod mapping;
 mod runtime;
 mod sandbox;
+mod stats;
 mod stream;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
-//! CRI `RuntimeService`: `Version`, `Status`, pod sandboxes (`sandbox`) and
-//! the streaming RPCs (`Exec`, `Attach`, `PortForward`: URLs of
-//! `stream`'s server); every other RPC answers UNIMPLEMENTED (the
-//! generated default stubs) until containers land.
+//! CRI `RuntimeService`: `Version`, `Status`, pod sandboxes (`sandbox`),
+//! their containers (`container`, `exec_sync`, `stats`) and the streaming
+//! RPCs (`Exec`, `Attach`, `PortForward`: URLs of `stream`'s server);
+//! every other RPC answers UNIMPLEMENTED (the generated default stubs).
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use pier_cri_api::tonic::{Request, Response, Status};
 use pier_cri_api::v1 as cri;
 use pier_cri_api::v1::runtime_service_server::RuntimeService;
 
-use super::{mapping, sandbox};
+use super::{container, exec_sync, mapping, sandbox, stats};
 use crate::daemon::Daemon;
 
 /// The CRI version this server implements (`VersionResponse.version`).
@@ -86,7 +86,11 @@ impl RuntimeService for Runtime {
         &self,
         request: Request<cri::StopPodSandboxRequest>,
     ) -> Result<Response<cri::StopPodSandboxResponse>, Status> {
-        sandbox::stop(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        let id = request.into_inner().pod_sandbox_id;
+        if let Some(sb) = sandbox::find(&self.daemon, &id) {
+            container::stop_all(&self.daemon, &sb.id).await?;
+        }
+        sandbox::stop(&self.daemon, &id).await?;
         Ok(Response::new(cri::StopPodSandboxResponse {}))
     }
 
@@ -94,7 +98,11 @@ impl RuntimeService for Runtime {
         &self,
         request: Request<cri::RemovePodSandboxRequest>,
     ) -> Result<Response<cri::RemovePodSandboxResponse>, Status> {
-        sandbox::remove(&self.daemon, &request.into_inner().pod_sandbox_id).await?;
+        let id = request.into_inner().pod_sandbox_id;
+        if let Some(sb) = sandbox::find(&self.daemon, &id) {
+            container::remove_all(&self.daemon, &sb.id).await?;
+        }
+        sandbox::remove(&self.daemon, &id).await?;
         Ok(Response::new(cri::RemovePodSandboxResponse {}))
     }
 
@@ -136,5 +144,101 @@ impl RuntimeService for Runtime {
     ) -> Result<Response<cri::PortForwardResponse>, Status> {
         let url = self.stream.port_forward(request.into_inner()).map_err(|e| *e)?;
         Ok(Response::new(cri::PortForwardResponse { url }))
+    }
+
+    // Containers (`container`, `exec_sync`, `stats`).
+
+    async fn create_container(
+        &self,
+        request: Request<cri::CreateContainerRequest>,
+    ) -> Result<Response<cri::CreateContainerResponse>, Status> {
+        let container_id = container::create(&self.daemon, request.into_inner()).await?;
+        Ok(Response::new(cri::CreateContainerResponse { container_id }))
+    }
+
+    async fn start_container(
+        &self,
+        request: Request<cri::StartContainerRequest>,
+    ) -> Result<Response<cri::StartContainerResponse>, Status> {
+        container::start(&self.daemon, &request.into_inner().container_id).await?;
+        Ok(Response::new(cri::StartContainerResponse {}))
+    }
+
+    async fn stop_container(
+        &self,
+        request: Request<cri::StopContainerRequest>,
+    ) -> Result<Response<cri::StopContainerResponse>, Status> {
+        let r = request.into_inner();
+        container::stop(&self.daemon, &r.container_id, r.timeout).await?;
+        Ok(Response::new(cri::StopContainerResponse {}))
+    }
+
+    async fn remove_container(
+        &self,
+        request: Request<cri::RemoveContainerRequest>,
+    ) -> Result<Response<cri::RemoveContainerResponse>, Status> {
+        container::remove(&self.daemon, &request.into_inner().container_id).await?;
+        Ok(Response::new(cri::RemoveContainerResponse {}))
+    }
+
+    async fn container_status(
+        &self,
+        request: Request<cri::ContainerStatusRequest>,
+    ) -> Result<Response<cri::ContainerStatusResponse>, Status> {
+        let status = container::status(&self.daemon, &request.into_inner().container_id)?;
+        Ok(Response::new(cri::ContainerStatusResponse {
+            status: Some(status),
+            info: Default::default(),
+        }))
+    }
+
+    async fn list_containers(
+        &self,
+        request: Request<cri::ListContainersRequest>,
+    ) -> Result<Response<cri::ListContainersResponse>, Status> {
+        let containers = container::list(&self.daemon, request.into_inner().filter);
+        Ok(Response::new(cri::ListContainersResponse { containers }))
+    }
+
+    async fn update_container_resources(
+        &self,
+        request: Request<cri::UpdateContainerResourcesRequest>,
+    ) -> Result<Response<cri::UpdateContainerResourcesResponse>, Status> {
+        let r = request.into_inner();
+        container::update(&self.daemon, &r.container_id, r.linux).await?;
+        Ok(Response::new(cri::UpdateContainerResourcesResponse {}))
+    }
+
+    async fn reopen_container_log(
+        &self,
+        request: Request<cri::ReopenContainerLogRequest>,
+    ) -> Result<Response<cri::ReopenContainerLogResponse>, Status> {
+        container::reopen_log(&self.daemon, &request.into_inner().container_id).await?;
+        Ok(Response::new(cri::ReopenContainerLogResponse {}))
+    }
+
+    async fn exec_sync(
+        &self,
+        request: Request<cri::ExecSyncRequest>,
+    ) -> Result<Response<cri::ExecSyncResponse>, Status> {
+        Ok(Response::new(
+            exec_sync::exec_sync(&self.daemon, request.into_inner()).await?,
+        ))
+    }
+
+    async fn container_stats(
+        &self,
+        request: Request<cri::ContainerStatsRequest>,
+    ) -> Result<Response<cri::ContainerStatsResponse>, Status> {
+        let stats = stats::container_stats(&self.daemon, &request.into_inner().container_id).await?;
+        Ok(Response::new(cri::ContainerStatsResponse { stats: Some(stats) }))
+    }
+
+    async fn list_container_stats(
+        &self,
+        request: Request<cri::ListContainerStatsRequest>,
+    ) -> Result<Response<cri::ListContainerStatsResponse>, Status> {
+        let stats = stats::list_stats(&self.daemon, request.into_inner().filter).await?;
+        Ok(Response::new(cri::ListContainerStatsResponse { stats }))
     }
 }

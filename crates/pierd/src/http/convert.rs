@@ -38,7 +38,9 @@ pub fn inspect(c: &Container, r: &ContainerRecord) -> ContainerInspect {
         resolv_conf_path: c.dir.join("resolv.conf").display().to_string(),
         hostname_path: c.dir.join("hostname").display().to_string(),
         hosts_path: c.dir.join("hosts").display().to_string(),
-        log_path: c.log_path().display().to_string(),
+        log_path: crate::model::log_policy::file(&r.spec.log, c.log_path())
+            .display()
+            .to_string(),
         name: format!("/{}", r.name),
         restart_count: r.restart_count,
         driver: "overlay2".to_string(),

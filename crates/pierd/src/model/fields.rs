@@ -216,7 +216,7 @@ pub const FIELDS: &[Field] = &[
         "overlay over a filesystem without quota (docker's message)",
     ),
     f(H, "Tmpfs", Applied, "tmpfs mounts; relative paths refused"),
-    f(H, "UTSMode", Applied, "private or host (no hostname with host); invalid refused"),
+    f(H, "UTSMode", Applied, "private, host or container:<id> (podman's; used by CRI pods; no hostname unless private); invalid refused"),
     f(
         H,
         "UsernsMode",

@@ -57,13 +57,16 @@ pub enum IpcMode {
     Container(String),
 }
 
-/// docker's `UTSMode`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// docker's `UTSMode`, plus podman's `container:<id>` (which docker
+/// refuses): a pod's containers share its infra container's (CRI).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UtsMode {
     #[default]
     Private,
     Host,
+    /// Another container's namespace, by full id (resolved at create).
+    Container(String),
 }
 
 /// One `--device HOST[:CONTAINER[:PERMS]]`.
@@ -202,7 +205,10 @@ pub fn build(hc: &HostConfig) -> Result<IsolationSpec, CreateError> {
     let uts = match hc.uts_mode.as_str() {
         "" => UtsMode::Private,
         "host" => UtsMode::Host,
-        v => return Err(invalid("HostConfig.UTSMode", format!("invalid UTS mode: {v}"))),
+        v => match container_of(v) {
+            Some(c) if !c.is_empty() => UtsMode::Container(c.to_string()),
+            _ => return Err(invalid("HostConfig.UTSMode", format!("invalid UTS mode: {v}"))),
+        },
     };
     let mut devices = Vec::new();
     for d in hc.devices.iter().flatten() {
@@ -276,7 +282,7 @@ fn device(d: &WireDevice) -> Result<DeviceMapping, CreateError> {
 /// dockerd's `validateNetMode`: a hostname cannot be set in the host's
 /// UTS namespace.
 pub fn check_hostname(hostname: &str, spec: &IsolationSpec) -> Result<(), CreateError> {
-    if spec.uts == UtsMode::Host && !hostname.is_empty() {
+    if spec.uts != UtsMode::Private && !hostname.is_empty() {
         return Err(invalid(
             "HostConfig.UTSMode",
             "conflicting options: hostname and the UTS mode",
@@ -304,10 +310,11 @@ pub fn ipc_wire(m: &IpcMode) -> String {
     }
 }
 
-pub fn uts_wire(m: UtsMode) -> String {
+pub fn uts_wire(m: &UtsMode) -> String {
     match m {
         UtsMode::Private => String::new(),
         UtsMode::Host => "host".into(),
+        UtsMode::Container(id) => format!("container:{id}"),
     }
 }
 
@@ -315,7 +322,7 @@ pub fn uts_wire(m: UtsMode) -> String {
 pub fn render(spec: &IsolationSpec, hc: &mut HostConfig) {
     hc.pid_mode = pid_wire(&spec.pid);
     hc.ipc_mode = ipc_wire(&spec.ipc);
-    hc.uts_mode = uts_wire(spec.uts);
+    hc.uts_mode = uts_wire(&spec.uts);
     hc.devices = Some(
         spec.devices
             .iter()

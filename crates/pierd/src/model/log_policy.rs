@@ -20,8 +20,10 @@ pub const MAX_FILES: u32 = 1000;
 /// The smallest rotating file: below it every line would rotate the set.
 pub const MIN_MAX_SIZE: u64 = 1024;
 
-/// Options cri accepts (it stores no attributes).
-const CRI_OPTS: &[&str] = &["max-size", "max-file", "compress"];
+/// Options cri accepts (it stores no attributes). `path`: an absolute
+/// file to write instead of the container directory's (a CRI container's
+/// `<log_directory>/<log_path>`).
+const CRI_OPTS: &[&str] = &["max-size", "max-file", "compress", "path"];
 
 /// Options json-file accepts (dockerd's list).
 const JSON_FILE_OPTS: &[&str] = &[
@@ -85,6 +87,12 @@ pub fn resolve(
             return Err(invalid(format!("unknown log opt '{k}' for {kind} log driver")));
         }
     }
+    if let Some(path) = opts.get("path") {
+        let p = std::path::Path::new(path);
+        if !p.is_absolute() || p.file_name().is_none() {
+            return Err(invalid(format!("log opt path must be an absolute file path: '{path}'")));
+        }
+    }
     // The defaults apply without being shown: `options` (inspect's
     // `LogConfig.Config`) keeps what was asked, as dockerd's `local` driver.
     let size = opts.get("max-size").map_or(DEFAULT_MAX_SIZE, String::as_str);
@@ -129,6 +137,15 @@ pub fn resolve(
         attribute_env: list("env"),
         options: opts,
     })
+}
+
+/// The file the policy writes: its `path` option (cri only), else
+/// `default` (the container directory's).
+pub fn file(policy: &LogPolicy, default: std::path::PathBuf) -> std::path::PathBuf {
+    match policy.options.get("path") {
+        Some(p) if policy.driver == LogDriver::Cri => std::path::PathBuf::from(p),
+        _ => default,
+    }
 }
 
 /// The attributes stored with each record: the values of the labels and
@@ -244,6 +261,29 @@ mod tests {
             attributes(&r, &labels, &["E=x".to_string(), "F=y".to_string()]),
             [("a".to_string(), "1".to_string()), ("E".to_string(), "x".to_string())]
         );
+    }
+
+    #[test]
+    fn cri_path_option() {
+        let none = BTreeMap::new();
+        let r = resolve(
+            &lc("cri", &[("path", "/var/log/pods/p/c/0.log"), ("max-size", "-1")]),
+            "json-file",
+            &none,
+        )
+        .expect("cri path");
+        assert_eq!(r.max_size, None);
+        assert_eq!(
+            file(&r, "/d/x-json.log".into()),
+            std::path::PathBuf::from("/var/log/pods/p/c/0.log")
+        );
+        let r = resolve(&lc("cri", &[]), "json-file", &none).expect("cri");
+        assert_eq!(
+            file(&r, "/d/x-json.log".into()),
+            std::path::PathBuf::from("/d/x-json.log")
+        );
+        assert!(resolve(&lc("cri", &[("path", "rel/0.log")]), "json-file", &none).is_err());
+        assert!(resolve(&lc("json-file", &[("path", "/a")]), "json-file", &none).is_err());
     }
 
     #[test]

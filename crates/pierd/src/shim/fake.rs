@@ -309,7 +309,7 @@ impl FakeShims {
                 },
                 _,
             ) => Err(refused(ErrorCode::NotFound, &format!("no such exec: {exec_id}"))),
-            (Request::Resize { .. } | Request::CloseStdin, _) => Ok(Response::Ok),
+            (Request::Resize { .. } | Request::CloseStdin | Request::ReopenLog, _) => Ok(Response::Ok),
             (Request::ExecWait { exec_id }, _) => {
                 Err(refused(ErrorCode::NotFound, &format!("no such exec: {exec_id}")))
             }

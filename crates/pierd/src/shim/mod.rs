@@ -495,6 +495,15 @@ impl ShimHandle {
         expect_ok(self.call("resize", self.timeouts.answer, req).await?)
     }
 
+    /// Open the container's log file again by its path (after kubelet
+    /// renamed it away).
+    pub async fn reopen_log(&self) -> Result<(), ShimError> {
+        expect_ok(
+            self.call("reopen log", self.timeouts.answer, Request::ReopenLog)
+                .await?,
+        )
+    }
+
     /// Close the container's stdin once what is queued is written.
     pub async fn close_stdin(&self) -> Result<(), ShimError> {
         expect_ok(

@@ -157,6 +157,9 @@ impl Daemon {
         if let model::IpcMode::Container(name) = &iso.ipc {
             iso.ipc = model::IpcMode::Container(self.lookup(name)?.id.clone());
         }
+        if let model::UtsMode::Container(name) = &iso.uts {
+            iso.uts = model::UtsMode::Container(self.lookup(name)?.id.clone());
+        }
         for d in &iso.devices {
             super::devices::from_mapping(d).map_err(Error::InvalidParameter)?;
         }

@@ -58,9 +58,10 @@ impl Daemon {
             IpcMode::Container(id) => Namespace::Join(self.namespace_of(id, "ipc", "IPC", true)?),
         };
         input.namespaces.no_shm = iso.ipc == IpcMode::None;
-        input.namespaces.uts = match iso.uts {
+        input.namespaces.uts = match &iso.uts {
             UtsMode::Private => Namespace::Private,
             UtsMode::Host => Namespace::Host,
+            UtsMode::Container(id) => Namespace::Join(self.namespace_of(id, "uts", "UTS", false)?),
         };
         let (devices, rules) =
             super::devices::resolve(spec_.security.privileged, &iso.devices, &iso.device_cgroup_rules)

@@ -339,7 +339,7 @@ impl LogTask {
 impl Daemon {
     /// The shim's log settings for a container.
     pub(in crate::daemon) fn log_settings(&self, c: &Container, rec: &ContainerRecord) -> LogSettings {
-        settings_of(rec, c.log_path())
+        settings_of(rec, log_policy::file(&rec.spec.log, c.log_path()))
     }
 
     pub fn logs(&self, key: &str, opts: LogsOptions) -> Result<LogStream> {
@@ -350,7 +350,8 @@ impl Daemon {
         }
         let c = self.lookup(key)?;
         let rec = c.record();
-        let driver = self.log_settings(&c, &rec).driver;
+        let settings = self.log_settings(&c, &rec);
+        let driver = settings.driver;
         if driver == "none" {
             return Err(Error::NotImplemented(
                 "configured logging driver does not support reading".to_string(),
@@ -360,7 +361,7 @@ impl Daemon {
         let tty = rec.spec.process.stdio.tty;
         let task = LogTask {
             readers: self.log_readers.clone(),
-            path: c.log_path(),
+            path: settings.path,
             read_opts: ReadOptions {
                 stdout: opts.stdout,
                 stderr: opts.stderr,
