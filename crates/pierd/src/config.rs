@@ -84,6 +84,10 @@ pub struct CriConfig {
     /// images on that host go to the endpoint (plain HTTP allowed), for the
     /// Docker API's pulls too (containerd's `hosts.toml` `server`).
     pub registry_hosts: BTreeMap<String, String>,
+    /// Where the streaming server (exec, attach, port-forward URLs) listens:
+    /// `cri.stream-address` (an IP address) and `cri.stream-port` (0: any).
+    pub stream_address: std::net::IpAddr,
+    pub stream_port: u16,
     /// Where pods' CNI network configuration is (`cni-conf-dir`; the first
     /// `.conf`/`.conflist`/`.json` file in lexical order is used).
     pub cni_conf_dir: PathBuf,
@@ -103,6 +107,8 @@ impl Default for CriConfig {
             socket: None,
             sandbox_image: DEFAULT_SANDBOX_IMAGE.to_string(),
             registry_hosts: BTreeMap::new(),
+            stream_address: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            stream_port: 0,
             cni_conf_dir: PathBuf::from(DEFAULT_CNI_CONF_DIR),
             cni_bin_dirs: DEFAULT_CNI_BIN_DIRS.iter().map(PathBuf::from).collect(),
         }
@@ -117,6 +123,8 @@ pub struct CriFileConfig {
     pub socket: Option<String>,
     pub sandbox_image: Option<String>,
     pub registry_hosts: Option<BTreeMap<String, String>>,
+    pub stream_address: Option<String>,
+    pub stream_port: Option<u16>,
     pub cni_conf_dir: Option<PathBuf>,
     pub cni_bin_dirs: Option<Vec<PathBuf>>,
 }
@@ -135,6 +143,12 @@ impl CriConfig {
                     cfg.registry_hosts
                         .insert(host.clone(), url.trim_end_matches('/').to_string());
                 }
+            }
+            if let Some(a) = f.stream_address.as_deref().filter(|a| !a.is_empty()) {
+                cfg.stream_address = a.parse().map_err(|_| ConfigError::StreamAddress(a.to_string()))?;
+            }
+            if let Some(port) = f.stream_port {
+                cfg.stream_port = port;
             }
             if let Some(dir) = f.cni_conf_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
                 cfg.cni_conf_dir = dir.clone();
@@ -373,6 +387,8 @@ pub enum ConfigError {
     Runtime(String),
     #[error("exec: \"{0}\": executable file not found in $PATH")]
     Init(String),
+    #[error("invalid cri.stream-address {0:?}: want an IP address")]
+    StreamAddress(String),
     #[error("invalid cri.registry-hosts endpoint {0:?}: want http://HOST[:PORT] or https://HOST[:PORT]")]
     RegistryEndpoint(String),
     /// A daemon label dockerd refuses, in its words.
@@ -605,6 +621,17 @@ mod tests {
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"registry-hosts":{"a":"ftp://x"}}}"#).expect("parse");
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
         let bad = parse_file(Path::new("/x"), r#"{"cri":{"socket":"tcp://x"}}"#).expect("parse");
+        assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
+        assert_eq!(off.stream_address.to_string(), "127.0.0.1");
+        assert_eq!(off.stream_port, 0);
+        let f = parse_file(
+            Path::new("/x"),
+            r#"{"cri":{"stream-address":"0.0.0.0","stream-port":10010}}"#,
+        )
+        .expect("parse");
+        let c = CriConfig::from_file(f.cri.as_ref(), None).expect("stream");
+        assert_eq!((c.stream_address.to_string(), c.stream_port), ("0.0.0.0".into(), 10010));
+        let bad = parse_file(Path::new("/x"), r#"{"cri":{"stream-address":"localhost"}}"#).expect("parse");
         assert!(CriConfig::from_file(bad.cri.as_ref(), None).is_err());
     }
 

@@ -13,6 +13,7 @@ mod cri_containers;
 mod cri_images;
 mod cri_network;
 mod cri_pods;
+mod cri_stream;
 mod engine;
 mod exec;
 mod images;

@@ -14,6 +14,7 @@ pub mod mapping;
 mod runtime;
 mod sandbox;
 mod stats;
+mod stream;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -34,6 +35,8 @@ pub use runtime::{KUBELET_API_VERSION, RUNTIME_NAME};
 pub struct CriServer {
     task: tokio::task::JoinHandle<()>,
     socket: std::path::PathBuf,
+    /// The streaming server (exec, attach, port-forward URLs).
+    streams: tokio::task::JoinHandle<()>,
 }
 
 impl CriServer {
@@ -48,6 +51,13 @@ impl CriServer {
             abort.abort();
         }
         let _ = std::fs::remove_file(&self.socket);
+        let abort = self.streams.abort_handle();
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.streams)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
 }
 
@@ -75,8 +85,12 @@ pub fn spawn(daemon: Arc<Daemon>, socket: &Path) -> anyhow::Result<CriServer> {
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
+    let (stream, streams) = stream::spawn(daemon.clone())?;
     let server = Server::builder()
-        .add_service(RuntimeServiceServer::new(runtime::Runtime { daemon: daemon.clone() }))
+        .add_service(RuntimeServiceServer::new(runtime::Runtime {
+            daemon: daemon.clone(),
+            stream,
+        }))
         .add_service(ImageServiceServer::new(images::Images { daemon }));
     let task = tokio::spawn(async move {
         if let Err(e) = server.serve_with_incoming_shutdown(incoming, shutdown).await {
@@ -86,6 +100,7 @@ pub fn spawn(daemon: Arc<Daemon>, socket: &Path) -> anyhow::Result<CriServer> {
     Ok(CriServer {
         task,
         socket: socket.to_path_buf(),
+        streams,
     })
 }
 

@@ -1,6 +1,7 @@
-//! CRI `RuntimeService`: `Version`, `Status`, pod sandboxes (`sandbox`)
-//! and their containers (`container`, `exec_sync`, `stats`); every other
-//! RPC answers UNIMPLEMENTED (the generated default stubs).
+//! CRI `RuntimeService`: `Version`, `Status`, pod sandboxes (`sandbox`),
+//! their containers (`container`, `exec_sync`, `stats`) and the streaming
+//! RPCs (`Exec`, `Attach`, `PortForward`: URLs of `stream`'s server);
+//! every other RPC answers UNIMPLEMENTED (the generated default stubs).
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ pub const RUNTIME_NAME: &str = "pier";
 /// `RuntimeService` of one daemon.
 pub struct Runtime {
     pub daemon: Arc<Daemon>,
+    /// The streaming server `Exec`, `Attach` and `PortForward` point at.
+    pub stream: Arc<super::stream::StreamServer>,
 }
 
 #[pier_cri_api::tonic::async_trait]
@@ -123,6 +126,24 @@ impl RuntimeService for Runtime {
     ) -> Result<Response<cri::ListPodSandboxResponse>, Status> {
         let items = sandbox::list(&self.daemon, request.into_inner().filter);
         Ok(Response::new(cri::ListPodSandboxResponse { items }))
+    }
+
+    async fn exec(&self, request: Request<cri::ExecRequest>) -> Result<Response<cri::ExecResponse>, Status> {
+        let url = self.stream.exec(request.into_inner()).map_err(|e| *e)?;
+        Ok(Response::new(cri::ExecResponse { url }))
+    }
+
+    async fn attach(&self, request: Request<cri::AttachRequest>) -> Result<Response<cri::AttachResponse>, Status> {
+        let url = self.stream.attach(request.into_inner()).map_err(|e| *e)?;
+        Ok(Response::new(cri::AttachResponse { url }))
+    }
+
+    async fn port_forward(
+        &self,
+        request: Request<cri::PortForwardRequest>,
+    ) -> Result<Response<cri::PortForwardResponse>, Status> {
+        let url = self.stream.port_forward(request.into_inner()).map_err(|e| *e)?;
+        Ok(Response::new(cri::PortForwardResponse { url }))
     }
 
     // Containers (`container`, `exec_sync`, `stats`).
