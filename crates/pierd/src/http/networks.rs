@@ -49,7 +49,10 @@ fn render(d: &Daemon, n: &NetworkRecord, with_containers: bool) -> Network {
                     endpoint_id: ep.endpoint_id.clone(),
                     mac_address: ep.mac.clone().unwrap_or_default(),
                     ipv4_address: format!("{}/{}", ep.ip, ep.prefix_len),
-                    ipv6_address: String::new(),
+                    ipv6_address: ep
+                        .ipv6
+                        .map(|v| format!("{}/{}", v.ip, v.prefix_len))
+                        .unwrap_or_default(),
                 },
             );
         }
@@ -61,7 +64,7 @@ fn render(d: &Daemon, n: &NetworkRecord, with_containers: bool) -> Network {
         scope: "local".to_string(),
         driver: n.driver.clone(),
         enable_ipv4: true,
-        enable_ipv6: false,
+        enable_ipv6: n.ipv6.is_some(),
         ipam: NetworkIpam {
             driver: "default".to_string(),
             options: if n.is_predefined() {
@@ -177,9 +180,23 @@ fn endpoint_spec(e: Option<&EndpointSettings>) -> Result<EndpointSpec> {
             })?),
             None => None,
         };
+    let ipv6 =
+        match e
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.get("IPv6Address"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(ip.parse::<std::net::Ipv6Addr>().map_err(|_| {
+                Error::InvalidParameter(format!("invalid endpoint settings:\ninvalid IPv6 address: {ip}"))
+            })?),
+            None => None,
+        };
     Ok(EndpointSpec {
         aliases: e.aliases.clone().unwrap_or_default(),
         ipv4,
+        ipv6,
         mac: Some(e.mac_address.clone()).filter(|m| !m.is_empty()),
         links: e.links.clone().unwrap_or_default(),
     })
@@ -265,8 +282,15 @@ pub fn settings(d: &Daemon, r: &ContainerRecord) -> Value {
         if !requested.links.is_empty() {
             ep.links = Some(requested.links.clone());
         }
-        if let Some(ip) = requested.ipv4 {
-            ep.ipam_config = Some(json!({"IPv4Address": ip.to_string()}));
+        if requested.ipv4.is_some() || requested.ipv6.is_some() {
+            let mut m = serde_json::Map::new();
+            if let Some(ip) = requested.ipv4 {
+                m.insert("IPv4Address".into(), json!(ip.to_string()));
+            }
+            if let Some(ip) = requested.ipv6 {
+                m.insert("IPv6Address".into(), json!(ip.to_string()));
+            }
+            ep.ipam_config = Some(Value::Object(m));
         }
         if rec.as_ref().is_some_and(|n| n.dns) {
             // dockerd's order: the name, the aliases, the short id.
@@ -293,6 +317,11 @@ pub fn settings(d: &Daemon, r: &ContainerRecord) -> Value {
             ep.ip_address = e.ip.to_string();
             ep.ip_prefix_len = i64::from(e.prefix_len);
             ep.mac_address = e.mac.clone().unwrap_or_default();
+            if let Some(v6) = &e.ipv6 {
+                ep.global_ipv6_address = v6.ip.to_string();
+                ep.global_ipv6_prefix_len = i64::from(v6.prefix_len);
+                ep.ipv6_gateway = v6.gateway.to_string();
+            }
         }
         networks.insert(name, serde_json::to_value(ep).unwrap_or(Value::Null));
     }

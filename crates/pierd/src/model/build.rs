@@ -721,6 +721,13 @@ fn endpoint_spec(
         ),
         None => None,
     };
+    let ipv6 = match e["IPAMConfig"]["IPv6Address"].as_str().filter(|s| !s.is_empty()) {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| invalid(field, format!("invalid IPv6 address: {ip}")))?,
+        ),
+        None => None,
+    };
     let mac = e["MacAddress"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
     if *network == NetworkMode::Bridge {
         if !aliases.is_empty() {
@@ -729,7 +736,7 @@ fn endpoint_spec(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        if ipv4.is_some() {
+        if ipv4.is_some() || ipv6.is_some() {
             return Err(invalid(
                 field,
                 "user specified IP address is supported on user defined networks only",
@@ -740,6 +747,7 @@ fn endpoint_spec(
     Ok(super::spec::EndpointSpec {
         aliases,
         ipv4,
+        ipv6,
         mac,
         links,
     })

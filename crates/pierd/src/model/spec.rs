@@ -323,6 +323,9 @@ pub struct EndpointSpec {
     pub aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<std::net::Ipv4Addr>,
+    /// `IPAMConfig.IPv6Address` (`--ip6`), on `--ipv6` networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<std::net::Ipv6Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
     /// `EndpointSettings.Links` as given (`name:alias`), shown by inspect.

@@ -11,7 +11,7 @@
 //! replay.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -74,6 +74,23 @@ fn plan_endpoint(
         .map(|e| e.ip)
         .collect();
     let ip = plan.allocate(&net.name, &used, req.ipv4)?;
+    let ipv6 = match &net.ipv6 {
+        Some(p6) => {
+            let used6: BTreeSet<Ipv6Addr> = st
+                .attached
+                .values()
+                .flat_map(|a| a.endpoints.iter())
+                .filter(|e| e.network_id == net.id)
+                .filter_map(|e| e.ipv6.map(|v| v.ip))
+                .collect();
+            Some(super::Endpoint6 {
+                ip: p6.allocate(&net.name, &used6, req.ipv6)?,
+                prefix_len: p6.prefix,
+                gateway: p6.gateway,
+            })
+        }
+        None => None,
+    };
     let mut aliases = Vec::new();
     if net.dns {
         aliases.push(container_id.chars().take(12).collect::<String>());
@@ -91,6 +108,7 @@ fn plan_endpoint(
         ip,
         prefix_len: plan.subnet.prefix(),
         gateway: plan.gateway,
+        ipv6,
         // docker's classic MAC from the address (02:42 + the IPv4 bytes):
         // the same address after a restart gives the same MAC.
         mac: Some(req.mac.clone().unwrap_or_else(|| mac_of(ip))),

@@ -8,7 +8,7 @@
 //! on disk (`network::store`), so it survives a restart or a kill -9.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +70,20 @@ pub enum IpamError {
     NotInRange(Ipv4Addr),
     #[error("IPv6 networks are not supported by Pier yet: {0}")]
     Ipv6(String),
+    #[error("invalid network config:\n{what} {addr} is not in subnet {subnet}")]
+    Outside6 {
+        what: &'static str,
+        addr: String,
+        subnet: String,
+    },
+    #[error(
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"
+    )]
+    NoPool6,
+    #[error("no available IPv6 addresses on this network's address pools: {network} ({subnet})")]
+    Exhausted6 { network: String, subnet: String },
+    #[error("invalid endpoint settings:\nno configured subnet or ip-range contain the IP address {0}")]
+    NotInRange6(Ipv6Addr),
 }
 
 /// One `IPAM.Config` entry as requested (`--subnet`, `--ip-range`,
@@ -231,6 +245,157 @@ impl SubnetPlan {
     }
 }
 
+/// A network's IPv6 subnet (`--ipv6 --subnet fd00:10:20::/64`): the
+/// gateway is `::1` of the subnet unless given, containers get `::2`
+/// upward, lowest free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet6Plan {
+    /// The network address (host bits zero).
+    pub network: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Ipv6Addr,
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+/// Parse an IPv6 subnet whose host bits are zero.
+pub fn parse_subnet6(s: &str) -> Result<(Ipv6Addr, u8), IpamError> {
+    let bad = || IpamError::Subnet(SubnetError::Invalid(s.to_string()));
+    let (a, p) = s.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv6Addr = a.parse().map_err(|_| bad())?;
+    let prefix: u8 = p.parse().map_err(|_| bad())?;
+    if prefix > 128 {
+        return Err(bad());
+    }
+    let net = u128::from(addr) & mask6(prefix);
+    if net != u128::from(addr) {
+        return Err(IpamError::BadAddress {
+            what: "subnet",
+            value: format!("{s}: it should be {}/{prefix}", Ipv6Addr::from(net)),
+        });
+    }
+    Ok((addr, prefix))
+}
+
+impl Subnet6Plan {
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.network)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6Plan) -> bool {
+        self.contains(other.network) || other.contains(self.network)
+    }
+
+    /// `network/prefix`.
+    pub fn subnet_string(&self) -> String {
+        format!("{}/{}", self.network, self.prefix)
+    }
+
+    /// A container's address: `requested` (inside, not the gateway or the
+    /// subnet's first address, not `used`), else the lowest free from `::1`.
+    pub fn allocate(
+        &self,
+        network: &str,
+        used: &BTreeSet<Ipv6Addr>,
+        requested: Option<Ipv6Addr>,
+    ) -> Result<Ipv6Addr, IpamError> {
+        let base = u128::from(self.network);
+        if let Some(ip) = requested {
+            if !self.contains(ip) {
+                return Err(IpamError::NotInRange6(ip));
+            }
+            if used.contains(&ip) || ip == self.gateway || ip == self.network {
+                return Err(IpamError::InUse);
+            }
+            return Ok(ip);
+        }
+        let size: u128 = if self.prefix == 0 {
+            u128::MAX
+        } else {
+            1u128 << (128 - u32::from(self.prefix))
+        };
+        // Bounded: a network never has more endpoints than `used` holds.
+        let tries = (used.len() as u128).saturating_add(3).min(size);
+        (1..tries)
+            .map(|n| Ipv6Addr::from(base.wrapping_add(n)))
+            .find(|ip| *ip != self.gateway && !used.contains(ip))
+            .ok_or_else(|| IpamError::Exhausted6 {
+                network: network.to_string(),
+                subnet: self.subnet_string(),
+            })
+    }
+}
+
+/// Decide a network's IPv6 subnet: the requested one (gateway given or
+/// `::1`), refused when it overlaps another network's, else a random ULA
+/// /64 (`fdXX:XXXX:XXXX:XXXX::/64`, as docker 28 picks one from fd00::/8).
+pub fn plan6(req: Option<&IpamRequest>, networks: &[Subnet6Plan]) -> Result<Subnet6Plan, IpamError> {
+    let subnet = req.and_then(|r| r.subnet.as_deref()).filter(|s| !s.is_empty());
+    let (network, prefix) = match subnet {
+        Some(s) => parse_subnet6(s)?,
+        None => {
+            let mut tries = 0;
+            loop {
+                let r: u64 = rand::random::<u64>() & 0x00ff_ffff_ffff_ffff;
+                let net = Ipv6Addr::from((0xfd00_0000_0000_0000u128 | u128::from(r)) << 64);
+                let cand = Subnet6Plan {
+                    network: net,
+                    prefix: 64,
+                    gateway: net,
+                };
+                if !networks.iter().any(|n| n.overlaps(&cand)) {
+                    break (net, 64);
+                }
+                tries += 1;
+                if tries > 16 {
+                    return Err(IpamError::NoPool6);
+                }
+            }
+        }
+    };
+    if prefix > 126 {
+        return Err(IpamError::BadAddress {
+            what: "subnet",
+            value: format!("{network}/{prefix}: too small"),
+        });
+    }
+    let mut plan = Subnet6Plan {
+        network,
+        prefix,
+        gateway: Ipv6Addr::from(u128::from(network) + 1),
+    };
+    if subnet.is_some() && networks.iter().any(|n| n.overlaps(&plan)) {
+        return Err(IpamError::Overlap);
+    }
+    if let Some(g) = req.and_then(|r| r.gateway.as_deref()).filter(|g| !g.is_empty()) {
+        let gw: Ipv6Addr = g.parse().map_err(|_| IpamError::BadAddress {
+            what: "gateway",
+            value: g.to_string(),
+        })?;
+        if !plan.contains(gw) {
+            return Err(IpamError::Outside6 {
+                what: "gateway",
+                addr: g.to_string(),
+                subnet: plan.subnet_string(),
+            });
+        }
+        plan.gateway = gw;
+    }
+    if req.is_some_and(|r| r.ip_range.as_deref().is_some_and(|s| !s.is_empty()) || !r.aux.is_empty()) {
+        return Err(IpamError::BadAddress {
+            what: "IPv6 pool request",
+            value: "Pier does not support --ip-range or --aux-address on IPv6 subnets".to_string(),
+        });
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +499,80 @@ mod tests {
         assert_eq!(p.allocate("n", &BTreeSet::new(), None), Ok(ip("10.9.0.2")));
         let used: BTreeSet<_> = [ip("10.9.0.2")].into();
         assert!(matches!(p.allocate("n", &used, None), Err(IpamError::Exhausted { .. })));
+    }
+
+    fn ip6(s: &str) -> Ipv6Addr {
+        s.parse().expect("ip6")
+    }
+
+    fn req6(subnet: &str, gw: Option<&str>) -> IpamRequest {
+        IpamRequest {
+            subnet: Some(subnet.into()),
+            gateway: gw.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ipv6_plan_and_allocation() {
+        let p = plan6(Some(&req6("fd00:10:20::/64", None)), &[]).expect("plan6");
+        assert_eq!(p.subnet_string(), "fd00:10:20::/64");
+        assert_eq!(p.gateway, ip6("fd00:10:20::1"));
+        assert_eq!(p.allocate("n", &BTreeSet::new(), None), Ok(ip6("fd00:10:20::2")));
+        let used: BTreeSet<_> = [ip6("fd00:10:20::2"), ip6("fd00:10:20::4")].into();
+        // Lowest free: a hole is filled first.
+        assert_eq!(p.allocate("n", &used, None), Ok(ip6("fd00:10:20::3")));
+        let used: BTreeSet<_> = [ip6("fd00:10:20::2"), ip6("fd00:10:20::3")].into();
+        assert_eq!(p.allocate("n", &used, None), Ok(ip6("fd00:10:20::4")));
+        // Requested addresses.
+        assert_eq!(
+            p.allocate("n", &used, Some(ip6("fd00:10:20::99"))),
+            Ok(ip6("fd00:10:20::99"))
+        );
+        assert_eq!(
+            p.allocate("n", &used, Some(ip6("fd00:10:20::3"))),
+            Err(IpamError::InUse)
+        );
+        assert_eq!(
+            p.allocate("n", &used, Some(ip6("fd00:10:20::1"))),
+            Err(IpamError::InUse)
+        );
+        assert_eq!(
+            p.allocate("n", &used, Some(ip6("fd00:99::2"))),
+            Err(IpamError::NotInRange6(ip6("fd00:99::2")))
+        );
+        // A given gateway is skipped by allocation.
+        let g = plan6(Some(&req6("fd00:10:21::/64", Some("fd00:10:21::2"))), &[]).expect("plan6");
+        assert_eq!(g.gateway, ip6("fd00:10:21::2"));
+        assert_eq!(g.allocate("n", &BTreeSet::new(), None), Ok(ip6("fd00:10:21::1")));
+        let used: BTreeSet<_> = [ip6("fd00:10:21::1")].into();
+        assert_eq!(g.allocate("n", &used, None), Ok(ip6("fd00:10:21::3")));
+        // A tiny subnet runs out.
+        let t = plan6(Some(&req6("fd00:10:22::/126", None)), &[]).expect("plan6");
+        let used: BTreeSet<_> = [ip6("fd00:10:22::2"), ip6("fd00:10:22::3")].into();
+        assert!(matches!(
+            t.allocate("n", &used, None),
+            Err(IpamError::Exhausted6 { .. })
+        ));
+    }
+
+    #[test]
+    fn ipv6_refusals_and_default() {
+        let taken = plan6(Some(&req6("fd00:10:20::/64", None)), &[]).expect("plan6");
+        assert_eq!(
+            plan6(Some(&req6("fd00:10:20::/48", None)), std::slice::from_ref(&taken)),
+            Err(IpamError::Overlap)
+        );
+        assert!(plan6(Some(&req6("fd00:10:20::1/64", None)), &[]).is_err());
+        assert!(plan6(Some(&req6("fd00:10:20::/129", None)), &[]).is_err());
+        assert!(matches!(
+            plan6(Some(&req6("fd00:10:20::/64", Some("fd00:99::1"))), &[]),
+            Err(IpamError::Outside6 { what: "gateway", .. })
+        ));
+        // No subnet asked: a ULA /64.
+        let d = plan6(None, &[taken]).expect("default");
+        assert_eq!(d.prefix, 64);
+        assert_eq!(d.network.segments()[0] >> 8, 0xfd);
+        assert_eq!(d.gateway, Ipv6Addr::from(u128::from(d.network) + 1));
     }
 }

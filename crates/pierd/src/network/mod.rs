@@ -30,7 +30,7 @@ pub mod store;
 pub mod subnet;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,9 @@ pub struct NetworkRecord {
     /// The bridge device (`pier0`, `br-<12 hex>`); empty for host/none.
     pub interface: String,
     pub subnets: Vec<ipam::SubnetPlan>,
+    /// The IPv6 subnet of a network created with `--ipv6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<ipam::Subnet6Plan>,
     /// `IPAM.Config` as inspect shows it: what was requested, or the
     /// subnet and gateway picked for a request that named none.
     #[serde(default)]
@@ -96,12 +99,23 @@ pub struct Endpoint {
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
+    /// The address on the network's IPv6 subnet (`--ipv6` networks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Endpoint6>,
     /// Set by the setup (or requested).
     #[serde(default)]
     pub mac: Option<String>,
     /// Names it answers to besides the container's name (DNS networks).
     #[serde(default)]
     pub aliases: Vec<String>,
+}
+
+/// An endpoint's IPv6 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint6 {
+    pub ip: Ipv6Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv6Addr,
 }
 
 /// A container's network plumbing: what was set up, and what a teardown
@@ -145,6 +159,8 @@ pub struct EndpointRequest {
     pub network: String,
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
+    /// `--ip6` / `IPAMConfig.IPv6Address`.
+    pub ipv6: Option<Ipv6Addr>,
     pub mac: Option<String>,
 }
 

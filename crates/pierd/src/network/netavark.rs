@@ -105,7 +105,9 @@ pub fn options(a: &Attachment, networks: &[&NetworkRecord]) -> Options {
             net.name.clone(),
             PerNetwork {
                 interface_name: ep.interface.clone(),
-                static_ips: vec![ep.ip.to_string()],
+                static_ips: std::iter::once(ep.ip.to_string())
+                    .chain(ep.ipv6.map(|v| v.ip.to_string()))
+                    .collect(),
                 aliases: ep.aliases.clone(),
                 static_mac: ep.mac.clone(),
             },
@@ -130,8 +132,12 @@ pub fn options(a: &Attachment, networks: &[&NetworkRecord]) -> Options {
                         subnet: s.subnet.to_string(),
                         gateway: s.gateway.to_string(),
                     })
+                    .chain(net.ipv6.iter().map(|s| Subnet {
+                        subnet: s.subnet_string(),
+                        gateway: s.gateway.to_string(),
+                    }))
                     .collect(),
-                ipv6_enabled: false,
+                ipv6_enabled: net.ipv6.is_some(),
                 internal: net.internal,
                 dns_enabled: net.dns,
                 ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
@@ -279,6 +285,7 @@ mod tests {
                 ip_range: None,
                 aux: BTreeMap::new(),
             }],
+            ipv6: None,
             ipam_config: Vec::new(),
             ipam_options: BTreeMap::new(),
             internal: false,
@@ -303,6 +310,7 @@ mod tests {
                 ip: "10.213.5.2".parse().expect("ip"),
                 prefix_len: 24,
                 gateway: "10.213.5.1".parse().expect("ip"),
+                ipv6: None,
                 mac: None,
                 aliases: vec!["web".into(), "www".into()],
             }],

@@ -139,6 +139,7 @@ fn predefined(name: &str, driver: &str) -> NetworkRecord {
         created: pier_time::now_nanos(),
         interface: String::new(),
         subnets: Vec::new(),
+        ipv6: None,
         ipam_config: Vec::new(),
         ipam_options: BTreeMap::new(),
         internal: false,
@@ -336,14 +337,16 @@ impl Networks {
         if !matches!(req.ipam_driver.as_str(), "" | "default") {
             return Err(NetworkError::Driver(req.ipam_driver));
         }
-        if req.ipv6 {
+        let is_v6 = |r: &IpamRequest| r.subnet.as_deref().is_some_and(|s| s.contains(':'));
+        let (v6_reqs, v4_reqs): (Vec<IpamRequest>, Vec<IpamRequest>) = req.ipam.iter().cloned().partition(is_v6);
+        if !req.ipv6 && !v6_reqs.is_empty() {
             return Err(NetworkError::Invalid(
-                "IPv6 networks are not supported by Pier yet".to_string(),
+                "invalid network config:\nIPv6 subnet provided but IPv6 is not enabled".to_string(),
             ));
         }
-        if req.ipam.len() > 1 {
+        if v4_reqs.len() > 1 || v6_reqs.len() > 1 {
             return Err(NetworkError::Invalid(
-                "Pier supports one IPv4 subnet per network".to_string(),
+                "Pier supports one IPv4 and one IPv6 subnet per network".to_string(),
             ));
         }
         let routes = host_routes();
@@ -356,8 +359,14 @@ impl Networks {
             .values()
             .flat_map(|n| n.subnets.iter().map(|s| s.subnet))
             .collect();
-        let ipam_req = req.ipam.first().cloned().unwrap_or_default();
+        let ipam_req = v4_reqs.first().cloned().unwrap_or_default();
         let plan = ipam::plan(&ipam_req, &self.cfg.pools, &taken, &routes)?;
+        let ipv6 = if req.ipv6 {
+            let taken6: Vec<ipam::Subnet6Plan> = st.nets.values().filter_map(|n| n.ipv6.clone()).collect();
+            Some(ipam::plan6(v6_reqs.first(), &taken6)?)
+        } else {
+            None
+        };
         let mut echo = BTreeMap::new();
         match &ipam_req.subnet {
             Some(s) if !s.is_empty() => {
@@ -375,6 +384,28 @@ impl Networks {
             _ => {
                 echo.insert("Subnet".to_string(), serde_json::json!(plan.subnet.to_string()));
                 echo.insert("Gateway".to_string(), serde_json::json!(plan.gateway.to_string()));
+            }
+        }
+        let mut ipam_config = vec![echo];
+        if let Some(p6) = &ipv6 {
+            let mut echo6 = BTreeMap::new();
+            match v6_reqs.first() {
+                Some(r6) => {
+                    echo6.insert("Subnet".to_string(), serde_json::json!(r6.subnet));
+                    if let Some(g) = r6.gateway.as_ref().filter(|g| !g.is_empty()) {
+                        echo6.insert("Gateway".to_string(), serde_json::json!(g));
+                    }
+                }
+                None => {
+                    echo6.insert("Subnet".to_string(), serde_json::json!(p6.subnet_string()));
+                    echo6.insert("Gateway".to_string(), serde_json::json!(p6.gateway.to_string()));
+                }
+            }
+            // As requested: a v6 entry given first stays first.
+            if req.ipam.first().is_some_and(is_v6) {
+                ipam_config.insert(0, echo6);
+            } else {
+                ipam_config.push(echo6);
             }
         }
         let id = new_id();
@@ -398,7 +429,8 @@ impl Networks {
             created: pier_time::now_nanos(),
             interface,
             subnets: vec![plan],
-            ipam_config: vec![echo],
+            ipv6,
+            ipam_config,
             ipam_options: req.ipam_options,
             internal: req.internal,
             attachable: req.attachable,
@@ -593,5 +625,61 @@ mod tests {
             create(&n, "c").expect("c").subnets[0].subnet.to_string(),
             "10.78.0.0/24"
         );
+    }
+
+    #[test]
+    fn ipv6_networks() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let n = open(tmp.path(), true);
+        let v6 = |subnet: &str| IpamRequest {
+            subnet: Some(subnet.into()),
+            ..Default::default()
+        };
+        // A v6 subnet without --ipv6 is refused.
+        let refused = n.create(CreateNetwork {
+            name: "x".into(),
+            ipam: vec![v6("fd00:10:20::/64")],
+            ..Default::default()
+        });
+        assert!(refused
+            .expect_err("refused")
+            .to_string()
+            .contains("IPv6 is not enabled"));
+        let a = n
+            .create(CreateNetwork {
+                name: "a".into(),
+                ipv6: true,
+                ipam: vec![v6("fd00:10:20::/64")],
+                ..Default::default()
+            })
+            .expect("a");
+        let p6 = a.ipv6.clone().expect("v6 plan");
+        assert_eq!(p6.subnet_string(), "fd00:10:20::/64");
+        // The IPv4 subnet still comes from the pool; inspect echoes both.
+        assert_eq!(a.subnets[0].subnet.to_string(), "10.78.0.0/24");
+        assert_eq!(a.ipam_config.len(), 2);
+        assert_eq!(a.ipam_config[0]["Subnet"], "fd00:10:20::/64");
+        // Overlapping v6 subnets are refused; --ipv6 alone gets a ULA /64.
+        assert!(n
+            .create(CreateNetwork {
+                name: "b".into(),
+                ipv6: true,
+                ipam: vec![v6("fd00:10:20::/56")],
+                ..Default::default()
+            })
+            .is_err());
+        let c = n
+            .create(CreateNetwork {
+                name: "c".into(),
+                ipv6: true,
+                ..Default::default()
+            })
+            .expect("c");
+        assert!(c.ipv6.expect("ula").subnet_string().starts_with("fd"));
+        // Records written before the field existed still load.
+        drop(n);
+        let n = open(tmp.path(), true);
+        assert_eq!(n.get("a").expect("a").ipv6, Some(p6));
+        assert_eq!(n.get("bridge").expect("bridge").ipv6, None);
     }
 }

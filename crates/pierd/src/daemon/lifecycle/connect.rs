@@ -130,6 +130,7 @@ impl Daemon {
                 network: net.id.clone(),
                 aliases: ep.aliases.clone(),
                 ipv4: ep.ipv4,
+                ipv6: ep.ipv6,
                 mac: ep.mac.clone(),
             };
             let added = Daemon::blocking("connect network", move || {

@@ -293,6 +293,7 @@ impl Daemon {
                     },
                     aliases: n.endpoint.aliases,
                     ipv4: n.endpoint.ipv4,
+                    ipv6: n.endpoint.ipv6,
                     mac: n.endpoint.mac,
                 })
                 .collect(),
@@ -301,6 +302,7 @@ impl Daemon {
         let a = self.networks.attach(&req, &file).map_err(Error::from)?;
         let ep = a.endpoints.first();
         let ip = ep.map(|e| std::net::IpAddr::V4(e.ip));
+        let ip6 = ep.and_then(|e| e.ipv6).map(|v| v.ip);
         // aardvark-dns answers on the gateway of each DNS network.
         let dns_servers: Vec<String> = a
             .endpoints
@@ -332,10 +334,15 @@ impl Daemon {
         };
         let mut extra = extra;
         extra.extend(link_hosts);
+        let mut hosts = spec::hosts_file(&s.hostname, ip, &extra);
+        if let Some(v6) = ip6 {
+            // docker adds the IPv6 address's line after the IPv4 one.
+            hosts.push_str(&format!("{v6}\t{}\n", s.hostname));
+        }
         Ok(NetworkPlan {
             link_env,
             namespace: Namespace::Join(a.netns.clone()),
-            hosts: spec::hosts_file(&s.hostname, ip, &extra),
+            hosts,
             resolv_conf: resolv,
         })
     }

@@ -31,6 +31,7 @@ fn endpoint(input: &CniInput) -> Option<Endpoint> {
             Some(IpAddr::V4(g)) => g,
             _ => Ipv4Addr::UNSPECIFIED,
         },
+        ipv6: None,
         mac: v4.1.mac.clone(),
         aliases: Vec::new(),
     })
