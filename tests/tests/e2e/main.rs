@@ -25,6 +25,7 @@ mod logs;
 mod model;
 mod network_basic;
 mod network_connect;
+mod network_ipv6;
 mod network_native;
 mod network_restore;
 mod network_user;
