@@ -131,6 +131,11 @@ fn containers_on_an_ipv6_network_reach_each_other() {
     });
     assert!(reached, "ping {b6}: {last}\n{}", d.daemon_log());
 
+    // The native backend's ip6tables rules name the subnet while it runs.
+    assert!(
+        !ip6tables_leftovers(&shown_prefix).is_empty(),
+        "no ip6tables rule names {shown_prefix}"
+    );
     n.clean_and_check(&[bridge]);
     let left = ip6tables_leftovers(&shown_prefix);
     assert!(left.is_empty(), "ip6tables rules left: {left:?}");
