@@ -180,8 +180,9 @@ def main():
     e2e = "e2e-test-images/"
     tools = "k8s-staging-cri-tools/"
     images = [
-        # name in the layout, destination path:tag, layers, config
-        ("pause", "pause:3.9", [base], {"Entrypoint": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]}),
+        # name in the layout, destination path:tag, layers, config. The pause
+        # stand-in keeps no process named sleep (critest pgreps for its own).
+        ("pause", "pause:3.9", [base], {"Entrypoint": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do busybox sleep 3600 & wait; done"]}),
         ("busybox", e2e + "busybox:1.29-2", [base], {"Cmd": ["sh"]}),
         ("nginx", e2e + "nginx:1.14-2", [base, nginx], {"Cmd": ["nginx", "-g", "daemon off;", "nginx: master process"], "ExposedPorts": {"80/tcp": {}}}),
         ("httpd", e2e + "httpd:2.4.39-4", [base, nginx], {"Cmd": ["nginx"], "ExposedPorts": {"80/tcp": {}}}),

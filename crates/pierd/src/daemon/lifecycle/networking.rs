@@ -234,11 +234,11 @@ impl Daemon {
             NetworkMode::Container(donor) => {
                 // As dockerd: the donor's namespace and its hosts and
                 // resolv.conf files.
-                let (ns, dir) = self.network_donor(&c.id, donor)?;
+                let (namespace, dir) = self.network_donor(&c.id, donor)?;
                 let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
                 return Ok(NetworkPlan {
                     link_env: Vec::new(),
-                    namespace: Namespace::Join(ns),
+                    namespace,
                     hosts: read("hosts"),
                     resolv_conf: read("resolv.conf"),
                 });
@@ -377,8 +377,10 @@ impl Daemon {
 impl Daemon {
     /// The network namespace (`/proc/<pid>/ns/net`) and directory of the
     /// running container `donor` that `id` joins (dockerd's
-    /// `getNetworkedContainer`, with its messages).
-    fn network_donor(&self, id: &str, donor: &str) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    /// `getNetworkedContainer`, with its messages). A donor on the host's
+    /// network gives the host's namespace itself (so no per-namespace
+    /// sysctl is set in it).
+    fn network_donor(&self, id: &str, donor: &str) -> Result<(Namespace, std::path::PathBuf)> {
         let d = self.lookup(donor)?;
         if d.id == id {
             return Err(Error::InvalidParameter("cannot join own network namespace".into()));
@@ -397,10 +399,12 @@ impl Daemon {
                 rec.state.status.as_str()
             )));
         }
-        Ok((
-            std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid)),
-            d.dir.clone(),
-        ))
+        let namespace = if rec.spec.network == NetworkMode::Host {
+            Namespace::Host
+        } else {
+            Namespace::Join(std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid)))
+        };
+        Ok((namespace, d.dir.clone()))
     }
 }
 
