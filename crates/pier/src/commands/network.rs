@@ -166,8 +166,28 @@ pub fn network(client: &Client, cmd: NetworkCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// Give each of `values` to a subnet of its address family (IPv6 values
+/// contain ':'), in order: `out[i]` is subnet `i`'s value.
+fn by_family(subnets: &[String], values: &[String]) -> anyhow::Result<Vec<Option<String>>> {
+    let mut out: Vec<Option<String>> = vec![None; subnets.len()];
+    for v in values {
+        let v6 = v.contains(':');
+        let slot = subnets
+            .iter()
+            .zip(out.iter_mut())
+            .find(|(s, o)| s.contains(':') == v6 && o.is_none())
+            .map(|(_, o)| o);
+        match slot {
+            Some(o) => *o = Some(v.clone()),
+            None => anyhow::bail!("no matching subnet for {v}"),
+        }
+    }
+    Ok(out)
+}
+
 /// docker's `consolidateIpam`: one config per subnet, each range, gateway
-/// and aux address given to the subnet containing it (here: in order).
+/// and aux address given to the subnet containing it (here: the next
+/// subnet of the same address family, in order).
 fn ipam_configs(a: &NetworkCreateArgs) -> anyhow::Result<Vec<IpamConfig>> {
     if a.subnet.is_empty() && (!a.ip_range.is_empty() || !a.gateway.is_empty() || !a.aux_address.is_empty()) {
         anyhow::bail!("every ip-range or gateway must have a corresponding subnet");
@@ -176,13 +196,15 @@ fn ipam_configs(a: &NetworkCreateArgs) -> anyhow::Result<Vec<IpamConfig>> {
         anyhow::bail!("cannot configure multiple ranges or gateways on the same subnet");
     }
     let aux = key_values(&a.aux_address);
+    let ranges = by_family(&a.subnet, &a.ip_range)?;
+    let gateways = by_family(&a.subnet, &a.gateway)?;
     Ok(a.subnet
         .iter()
         .enumerate()
         .map(|(i, s)| IpamConfig {
             subnet: Some(s.clone()),
-            ip_range: a.ip_range.get(i).cloned(),
-            gateway: a.gateway.get(i).cloned(),
+            ip_range: ranges.get(i).cloned().flatten(),
+            gateway: gateways.get(i).cloned().flatten(),
             auxiliary_addresses: (i == 0 && !aux.is_empty()).then(|| aux.clone()),
         })
         .collect())
@@ -301,4 +323,19 @@ fn disconnect(client: &Client, a: &NetworkDisconnectArgs) -> anyhow::Result<i32>
     };
     client.network_disconnect(&a.network, &req)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_family;
+
+    #[test]
+    fn gateways_go_to_a_subnet_of_their_family() {
+        let subnets = vec!["10.1.0.0/24".to_string(), "fd00:1::/64".to_string()];
+        let got = by_family(&subnets, &["fd00:1::9".to_string()]).expect("v6 gateway");
+        assert_eq!(got, vec![None, Some("fd00:1::9".to_string())]);
+        let got = by_family(&subnets, &["10.1.0.9".to_string(), "fd00:1::9".to_string()]).expect("both");
+        assert_eq!(got, vec![Some("10.1.0.9".to_string()), Some("fd00:1::9".to_string())]);
+        assert!(by_family(&subnets[..1], &["fd00:1::9".to_string()]).is_err());
+    }
 }
