@@ -22,7 +22,7 @@ pub mod ctr_keys {
     pub const IMAGE: &str = "io.pier.cri.image";
     /// `<log_directory>/<log_path>` (absent: no log).
     pub const LOG_PATH: &str = "io.pier.cri.log-path";
-    /// The CRI mounts, JSON ([`MountRecord`]s), for `ContainerStatus`.
+    /// The CRI mounts, JSON ([`MountRecord`](super::MountRecord)s), for `ContainerStatus`.
     pub const MOUNTS: &str = "io.pier.cri.mounts";
 }
 
