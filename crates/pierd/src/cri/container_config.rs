@@ -238,12 +238,7 @@ pub fn container_info(labels: &BTreeMap<String, String>) -> Option<ContainerInfo
         return None;
     }
     let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
-    let strip = |prefix: &str| {
-        labels
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-            .collect()
-    };
+    let strip = |prefix: &str| super::mapping::labels_under(labels, prefix);
     let mounts: Vec<MountRecord> = labels
         .get(ctr_keys::MOUNTS)
         .and_then(|m| serde_json::from_str(m).ok())

@@ -315,17 +315,24 @@ pub struct SandboxInfo {
     pub annotations: std::collections::HashMap<String, String>,
 }
 
+/// The labels under `prefix`, the prefix taken off (CRI labels and
+/// annotations kept in Pier's labels).
+pub fn labels_under(
+    labels: &std::collections::BTreeMap<String, String>,
+    prefix: &str,
+) -> std::collections::HashMap<String, String> {
+    labels
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+        .collect()
+}
+
 pub fn sandbox_info(labels: &std::collections::BTreeMap<String, String>) -> Option<SandboxInfo> {
     if labels.get(keys::KIND).map(String::as_str) != Some(keys::SANDBOX) {
         return None;
     }
     let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
-    let strip = |prefix: &str| {
-        labels
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-            .collect()
-    };
+    let strip = |prefix: &str| labels_under(labels, prefix);
     Some(SandboxInfo {
         metadata: cri::PodSandboxMetadata {
             name: get(keys::POD_NAME),
