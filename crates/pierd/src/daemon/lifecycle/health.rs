@@ -131,8 +131,21 @@ impl Daemon {
         let Some(last) = new.last().map(|ch| ch.seq) else {
             return;
         };
+        // Claim the changes first, in the record: two journalers racing
+        // (the shim's wait and a restore) must not both emit them.
+        let mut claimed_from = last;
+        let claim = c
+            .commit(|r| {
+                claimed_from = r.state.health_events;
+                r.state.health_events = r.state.health_events.max(last);
+            })
+            .await;
+        if let Err(e) = claim {
+            tracing::warn!(id = %c.id, error = %e, "record health events seen");
+            return;
+        }
         let rec = c.record();
-        for ch in &new {
+        for ch in new.iter().filter(|ch| ch.seq > claimed_from) {
             // A new run's `starting` is implied by `start` (docker emits none).
             if ch.status == HealthStatus::Starting {
                 continue;
@@ -140,9 +153,6 @@ impl Daemon {
             let action = format!("health_status: {}", ch.status.as_str());
             self.events
                 .record(Event::container(&action, &c.id, &rec.image, &rec.name, ch.at));
-        }
-        if let Err(e) = c.commit(|r| r.state.health_events = last).await {
-            tracing::warn!(id = %c.id, error = %e, "record health events seen");
         }
     }
 }
