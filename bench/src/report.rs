@@ -13,6 +13,9 @@ pub enum Role {
     Peer,
     /// Pier itself; targets apply to these rows.
     Pier,
+    /// The raw runtime on Pier's own spec: what the container's security
+    /// settings cost inside the runtime, with no engine around it.
+    Reference,
 }
 
 /// One engine as it appears in the tables.
@@ -49,8 +52,10 @@ pub enum Better {
 /// The bar a Pier row is held to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
-    /// median ≤ k × the floor's median.
+    /// median ≤ k × the floor's median (lower is better).
     FloorRatio(f64),
+    /// median ≥ k × the floor's median (higher is better).
+    FloorShare(f64),
     /// median ≤ x (in the table's unit).
     AtMost(f64),
     /// median ≥ x (in the table's unit).
@@ -113,6 +118,7 @@ fn ratio(value: f64, base: Option<f64>) -> Option<f64> {
 pub fn target_met(target: Target, median: f64, floor_ratio: Option<f64>) -> Option<bool> {
     match target {
         Target::FloorRatio(k) => floor_ratio.map(|r| r <= k),
+        Target::FloorShare(k) => floor_ratio.map(|r| r >= k),
         Target::AtMost(x) => Some(median <= x),
         Target::AtLeast(x) => Some(median >= x),
     }
@@ -121,6 +127,7 @@ pub fn target_met(target: Target, median: f64, floor_ratio: Option<f64>) -> Opti
 fn target_text(target: Target, unit: &str) -> String {
     match target {
         Target::FloorRatio(k) => format!("≤ {k}× floor"),
+        Target::FloorShare(k) => format!("≥ {k}× floor"),
         Target::AtMost(x) => format!("≤ {} {unit}", num(x)),
         Target::AtLeast(x) => format!("≥ {} {unit}", num(x)),
     }
@@ -154,6 +161,7 @@ fn engine_cell(e: &EngineLabel) -> String {
         Role::Floor => format!("{} (floor)", e.name),
         Role::Peer => e.name.clone(),
         Role::Pier => format!("**{}**", e.name),
+        Role::Reference => format!("{} (reference)", e.name),
     }
 }
 
@@ -198,7 +206,7 @@ pub fn render_table(t: &Table) -> String {
                 } else {
                     String::new()
                 };
-                let xp = if r.engine.role == Role::Floor {
+                let xp = if matches!(r.engine.role, Role::Floor | Role::Reference) {
                     "—".to_string()
                 } else {
                     times(ratio(v.median, best))
@@ -347,6 +355,9 @@ mod tests {
         assert_eq!(target_met(Target::FloorRatio(1.5), 3.0, None), None);
         assert_eq!(target_met(Target::AtMost(3.0), 3.0, None), Some(true));
         assert_eq!(target_met(Target::AtLeast(1.0), 0.5, None), Some(false));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, Some(0.96)), Some(true));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, Some(0.94)), Some(false));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, None), None);
     }
 
     #[test]
