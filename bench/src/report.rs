@@ -97,6 +97,14 @@ impl Table {
         })
     }
 
+    /// The reference row's median (the raw runtime on Pier's spec).
+    fn reference(&self) -> Option<f64> {
+        self.rows.iter().find_map(|r| match (&r.cell, r.engine.role) {
+            (Cell::Value(s), Role::Reference) => Some(s.median),
+            _ => None,
+        })
+    }
+
     fn best_peer(&self) -> Option<f64> {
         let peers = self.rows.iter().filter_map(|r| match (&r.cell, r.engine.role) {
             (Cell::Value(s), Role::Peer) => Some(s.median),
@@ -175,12 +183,18 @@ pub fn render_table(t: &Table) -> String {
     let _ = writeln!(s, "### {}\n", t.title);
     let _ = writeln!(s, "{} Unit: {}, {better}.\n", t.how, t.unit);
     let with_detail = t.rows.iter().any(|r| !r.detail.is_empty());
-    let _ = write!(
-        s,
-        "| engine | median | min–max | × floor | × best peer | target | met? |"
-    );
+    let reference = t.reference();
+    let _ = write!(s, "| engine | median | min–max | × floor |");
+    if reference.is_some() {
+        s.push_str(" × reference |");
+    }
+    let _ = write!(s, " × best peer | target | met? |");
     let _ = writeln!(s, "{}", if with_detail { " detail |" } else { "" });
-    let _ = write!(s, "|---|---:|---:|---:|---:|---|---|");
+    let _ = write!(s, "|---|---:|---:|---:|");
+    if reference.is_some() {
+        s.push_str("---:|");
+    }
+    let _ = write!(s, "---:|---|---|");
     let _ = writeln!(s, "{}", if with_detail { "---|" } else { "" });
     let best = t.best_peer();
     for r in &t.rows {
@@ -190,9 +204,11 @@ pub fn render_table(t: &Table) -> String {
             (true, Some(tg)) => target_text(tg, &t.unit),
             _ => String::new(),
         };
+        let mut xr = String::new();
         let (median, range, xf, xp, met) = match &r.cell {
             Cell::Value(v) => {
                 let fr = ratio(v.median, floor);
+                xr = times(ratio(v.median, reference));
                 let met = match (is_pier, t.target) {
                     (true, Some(tg)) => match target_met(tg, v.median, fr) {
                         Some(true) => "yes".to_string(),
@@ -222,11 +238,11 @@ pub fn render_table(t: &Table) -> String {
                 (why.replace('|', "/"), String::new(), String::new(), String::new(), met)
             }
         };
-        let _ = write!(
-            s,
-            "| {} | {median} | {range} | {xf} | {xp} | {target} | {met} |",
-            engine_cell(&r.engine)
-        );
+        let _ = write!(s, "| {} | {median} | {range} | {xf} |", engine_cell(&r.engine));
+        if reference.is_some() {
+            let _ = write!(s, " {xr} |");
+        }
+        let _ = write!(s, " {xp} | {target} | {met} |");
         if with_detail {
             let _ = write!(s, " {} |", r.detail.replace('|', "/"));
         }
@@ -320,6 +336,23 @@ mod tests {
                 row("pier", Role::Pier, &[14.0, 15.0, 16.0]),
             ],
         }
+    }
+
+    #[test]
+    fn reference_column_only_with_a_reference_row() {
+        let mut t = table(Better::Lower, Target::FloorRatio(1.5));
+        assert!(!render_table(&t).contains("× reference"));
+        t.rows.insert(1, row("runc, Pier's spec", Role::Reference, &[12.0]));
+        let out = render_table(&t);
+        assert!(out.contains("| × floor | × reference | × best peer |"), "{out}");
+        assert!(
+            out.contains("| runc, Pier's spec (reference) | 12.0 |  | 1.09× | 1.00× | — |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| **pier** | 15.0 | 14.0–16.0 | 1.36× | 1.25× | 0.33× |"),
+            "{out}"
+        );
     }
 
     #[test]
