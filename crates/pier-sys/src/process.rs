@@ -145,7 +145,10 @@ mod x32_tests {
     #[test]
     fn x32_probe_matches_the_kernel_config() {
         let Ok(out) = std::process::Command::new("sh")
-            .args(["-c", "zcat /proc/config.gz 2>/dev/null | grep -E '^(# )?CONFIG_X86_X32_ABI'"])
+            .args([
+                "-c",
+                "zcat /proc/config.gz 2>/dev/null | grep -E '^(# )?CONFIG_X86_X32_ABI'",
+            ])
             .output()
         else {
             return;
