@@ -333,7 +333,8 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     let target = "pb-exec";
     let target_sc = "pb-exec-seccomp";
     let mut seccomp: Option<serde_json::Value> = None;
-    let mut raw_sc_started = false;
+    // The runtimes (by program) whose filtered container was started.
+    let mut raw_sc_started: BTreeSet<String> = BTreeSet::new();
     let mut c = interleave(slots, 2, plan.rounds, true, all, |e, round| {
         let (t, with_filter) = match e {
             Engine::Raw(r) => {
@@ -347,8 +348,7 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
                     (None, _) => Err("no Pier container to take the seccomp profile from".to_string()),
                     // A failure here loses the detail, never the floor's row.
                     (Some(profile), _) => (|| {
-                        if !raw_sc_started {
-                            raw_sc_started = true;
+                        if raw_sc_started.insert(r.program.clone()) {
                             r.run_detached_seccomp(target_sc, &["sleep", "1000"], profile)?;
                         }
                         Ok(ms(r.exec(target_sc, &["true"])?.elapsed))
@@ -392,7 +392,7 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
         match &mut s.engine {
             Ok(Engine::Raw(r)) => {
                 let _ = r.remove(target);
-                if raw_sc_started {
+                if raw_sc_started.contains(&r.program) {
                     let _ = r.remove(target_sc);
                 }
             }
