@@ -17,6 +17,7 @@ mod mounts;
 mod network;
 mod proc;
 mod raw;
+mod refspec;
 mod report;
 mod rootfs;
 mod setup;
@@ -32,7 +33,7 @@ use clap::Parser;
 use crate::bench::{Engine, Plan, Slot};
 use crate::report::{EngineLabel, Report, Role};
 
-const ENGINES: &str = "runc,crun,docker,podman,pier,pier-crun";
+const ENGINES: &str = "runc,runc-spec,crun,docker,podman,pier,pier-crun";
 
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark Pier against runc, crun, docker and podman")]
@@ -261,6 +262,28 @@ fn main() -> Result<()> {
             .map(Engine::Cli)
             .map_err(|e| skipped("failed", &e));
         slots.push(Slot { label, engine: e });
+    }
+    if want.contains(&"runc-spec") {
+        let label = label("runc, Pier's spec", Role::Reference, "runc");
+        let pier = slots
+            .iter_mut()
+            .find_map(|s| match (&mut s.engine, s.label.role, s.label.runtime.as_str()) {
+                (Ok(Engine::Cli(c)), Role::Pier, "runc") => Some(c),
+                _ => None,
+            });
+        let engine = match pier {
+            None => Err("skipped: needs the pier engine (its spec)".to_string()),
+            Some(p) => refspec::from_pier(p, work.path(), &fs.dir)
+                .and_then(|spec| raw::RawRuntime::tagged("runc", "runc-spec", work.path(), &fs.dir, spec))
+                .and_then(|mut r| {
+                    r.probe()?;
+                    Ok(Engine::Raw(r))
+                })
+                .map_err(|e| skipped("skipped", &e)),
+        };
+        // Right after the floors, where it reads best.
+        let at = slots.iter().take_while(|s| s.label.role == Role::Floor).count();
+        slots.insert(at, Slot { label, engine });
     }
     let skipped_list: Vec<(String, String)> = slots
         .iter()
