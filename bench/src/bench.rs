@@ -329,78 +329,31 @@ pub fn start_with_limits(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     }]
 }
 
-/// `exec C true` in a running container. The floor also execs into a
-/// second container that carries the seccomp filter Pier's containers get
-/// (docker's default profile, read from Pier's bundle): runc compiles it
-/// with libseccomp at every exec, so that row's detail tells the filter's
-/// cost from Pier's own.
+/// `exec C true` in a running container.
 pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     eprintln!("pier-bench: exec");
     let target = "pb-exec";
-    let target_sc = "pb-exec-seccomp";
-    let mut seccomp: Option<serde_json::Value> = None;
-    // The runtimes (by program) whose filtered container was started.
-    let mut raw_sc_started: BTreeSet<String> = BTreeSet::new();
-    let mut c = interleave(slots, 2, plan.rounds, true, all, |e, round| {
-        let (t, with_filter) = match e {
+    let c = interleave(slots, 1, plan.rounds, true, all, |e, round| {
+        let t = match e {
             Engine::Raw(r) => {
                 if round == 0 {
                     r.run_detached(target, &["sleep", "1000"])?;
                 }
-                let t = ms(r.exec(target, &["true"])?.elapsed);
-                let with_filter = match (&seccomp, round) {
-                    // Pier's container may not exist yet in the warm-up.
-                    (None, 0) => Ok(0.0),
-                    (None, _) => Err("no Pier container to take the seccomp profile from".to_string()),
-                    // A failure here loses the detail, never the floor's row.
-                    (Some(profile), _) => (|| {
-                        if raw_sc_started.insert(r.program.clone()) {
-                            r.run_detached_seccomp(target_sc, &["sleep", "1000"], profile)?;
-                        }
-                        Ok(ms(r.exec(target_sc, &["true"])?.elapsed))
-                    })()
-                    .map_err(|e: anyhow::Error| short(&e)),
-                };
-                (t, with_filter)
+                r.exec(target, &["true"])?.elapsed
             }
             Engine::Cli(c) => {
                 if round == 0 {
                     c.run_detached(target, &["sleep", "1000"])?;
-                    if seccomp.is_none() {
-                        seccomp = pier_seccomp(c, target);
-                    }
                 }
-                (ms(c.exec(target, &["true"])?.elapsed), Err("n/a".to_string()))
+                c.exec(target, &["true"])?.elapsed
             }
         };
-        Ok((vec![Ok(t), with_filter], String::new()))
+        Ok((vec![Ok(ms(t))], String::new()))
     });
-    let floor = slots.iter().position(|s| s.label.role == Role::Floor);
-    let floor_sc = floor.and_then(|i| Summary::of(&c.samples[1][i]));
-    if let (Some(i), Some(sc)) = (floor, &floor_sc) {
-        if let Some(plain) = Summary::of(&c.samples[0][i]) {
-            c.detail[i] = format!(
-                "with Pier's seccomp filter (docker's default profile) {:.1} ms, {:.2}× plain",
-                sc.median,
-                sc.median / plain.median
-            );
-        }
-    }
-    for (i, s) in slots.iter().enumerate() {
-        if s.label.role != Role::Pier {
-            continue;
-        }
-        if let (Some(sc), Some(own)) = (&floor_sc, Summary::of(&c.samples[0][i])) {
-            c.detail[i] = format!("{:.2}× the floor with the same seccomp filter", own.median / sc.median);
-        }
-    }
     for s in slots.iter_mut() {
         match &mut s.engine {
             Ok(Engine::Raw(r)) => {
                 let _ = r.remove(target);
-                if raw_sc_started.contains(&r.program) {
-                    let _ = r.remove(target_sc);
-                }
             }
             Ok(Engine::Cli(c)) => {
                 let _ = c.remove(&[target.to_string()]);
@@ -410,26 +363,12 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     }
     vec![Table {
         title: "Exec: `exec C true`".into(),
-        how: format!(
-            "In a running `sleep 1000` container. {} rounds. The floor's detail: the same exec into a runc container with the seccomp filter Pier's containers carry.",
-            plan.rounds
-        ),
+        how: format!("In a running `sleep 1000` container. {} rounds.", plan.rounds),
         unit: "ms".into(),
         better: Better::Lower,
         target: Some(Target::FloorRatio(1.15)),
         rows: rows(slots, &c, 0, all),
     }]
-}
-
-/// The `linux.seccomp` section of a Pier container's bundle (None for
-/// other engines).
-fn pier_seccomp(c: &CliEngine, name: &str) -> Option<serde_json::Value> {
-    let root = &c.guard.as_ref()?.root;
-    let items = c.inspect(&[name.to_string()]).ok()?;
-    let id = items.first()?.get("Id")?.as_str()?.to_string();
-    let text = fs::read(root.join("exec").join(id).join("config.json")).ok()?;
-    let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    spec.pointer("/linux/seccomp").cloned()
 }
 
 /// Memory of the shims behind `names` (the parents of the containers'

@@ -104,34 +104,6 @@ impl RawRuntime {
         proc::run(&mut c, Stdout::Null, STEP)?.ok(&format!("{} run -d", self.program))
     }
 
-    /// `RUNTIME run -d` of a container whose spec also carries `seccomp`
-    /// (an OCI `linux.seccomp` section): the floor with the filter an
-    /// engine's containers get, so the filter's own cost can be told apart.
-    pub fn run_detached_seccomp(&mut self, id: &str, args: &[&str], seccomp: &Value) -> Result<Outcome> {
-        let mut key: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        key.push(format!("#seccomp {seccomp}"));
-        let bundle = match self.bundles.get(&key) {
-            Some(b) => b.clone(),
-            None => {
-                let dir = self.bundles_dir.join(self.bundles.len().to_string());
-                fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-                let mut spec = self.base_spec.clone();
-                spec["process"]["args"] = json!(args);
-                spec["root"]["path"] = json!(self.rootfs);
-                spec["linux"]["seccomp"] = seccomp.clone();
-                let text = serde_json::to_vec_pretty(&spec).context("encode spec")?;
-                fs::write(dir.join("config.json"), text)
-                    .with_context(|| format!("write {}/config.json", dir.display()))?;
-                self.bundles.insert(key, dir.clone());
-                dir
-            }
-        };
-        self.live.push(id.to_string());
-        let mut c = self.cmd();
-        c.args(["run", "-d", "--bundle"]).arg(&bundle).arg(id);
-        proc::run(&mut c, Stdout::Null, STEP)?.ok(&format!("{} run -d (seccomp)", self.program))
-    }
-
     /// `RUNTIME run` in the foreground: the container's stdout goes to
     /// `stdout`; the runtime deletes the container when it exits.
     pub fn run_foreground(&mut self, id: &str, args: &[&str], stdout: Stdout, timeout: Duration) -> Result<Outcome> {
