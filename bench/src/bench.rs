@@ -200,9 +200,9 @@ fn all(_: &EngineLabel) -> bool {
 }
 
 /// The floors and engines: the reference row (Pier's spec on the raw
-/// runtime) is about start-up, not the data path.
+/// runtime) and Pier's variants are about start-up, not the data path.
 fn no_reference(l: &EngineLabel) -> bool {
-    l.role != Role::Reference
+    matches!(l.role, Role::Floor | Role::Peer | Role::Pier)
 }
 
 fn engines_only(l: &EngineLabel) -> bool {
@@ -332,20 +332,23 @@ pub fn start_with_limits(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
 /// `exec C true` in a running container.
 pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     eprintln!("pier-bench: exec");
-    let target = "pb-exec";
+    // One container per engine (variants share their daemon).
+    let target = |e: &str| format!("pb-exec-{e}");
     let c = interleave(slots, 1, plan.rounds, true, all, |e, round| {
         let t = match e {
             Engine::Raw(r) => {
+                let name = target(&r.program);
                 if round == 0 {
-                    r.run_detached(target, &["sleep", "1000"])?;
+                    r.run_detached(&name, &["sleep", "1000"])?;
                 }
-                r.exec(target, &["true"])?.elapsed
+                r.exec(&name, &["true"])?.elapsed
             }
             Engine::Cli(c) => {
+                let name = target(&c.name);
                 if round == 0 {
-                    c.run_detached(target, &["sleep", "1000"])?;
+                    c.run_detached(&name, &["sleep", "1000"])?;
                 }
-                c.exec(target, &["true"])?.elapsed
+                c.exec(&name, &["true"])?.elapsed
             }
         };
         Ok((vec![Ok(ms(t))], String::new()))
@@ -353,10 +356,10 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     for s in slots.iter_mut() {
         match &mut s.engine {
             Ok(Engine::Raw(r)) => {
-                let _ = r.remove(target);
+                let _ = r.remove(&target(&r.program));
             }
             Ok(Engine::Cli(c)) => {
-                let _ = c.remove(&[target.to_string()]);
+                let _ = c.remove(&[target(&c.name)]);
             }
             Err(_) => {}
         }

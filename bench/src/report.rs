@@ -13,6 +13,9 @@ pub enum Role {
     Peer,
     /// Pier itself; targets apply to these rows.
     Pier,
+    /// Pier in a non-default configuration (seccomp unconfined, as the
+    /// floor): targets apply, but it never stands in for Pier elsewhere.
+    Variant,
     /// The raw runtime on Pier's own spec: what the container's security
     /// settings cost inside the runtime, with no engine around it.
     Reference,
@@ -170,6 +173,7 @@ fn engine_cell(e: &EngineLabel) -> String {
         Role::Peer => e.name.clone(),
         Role::Pier => format!("**{}**", e.name),
         Role::Reference => format!("{} (reference)", e.name),
+        Role::Variant => format!("**{}**", e.name),
     }
 }
 
@@ -199,7 +203,7 @@ pub fn render_table(t: &Table) -> String {
     let best = t.best_peer();
     for r in &t.rows {
         let floor = t.floor_for(&r.engine.runtime);
-        let is_pier = r.engine.role == Role::Pier;
+        let is_pier = matches!(r.engine.role, Role::Pier | Role::Variant);
         let target = match (is_pier, t.target) {
             (true, Some(tg)) => target_text(tg, &t.unit),
             _ => String::new(),
