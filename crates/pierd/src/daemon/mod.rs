@@ -76,7 +76,9 @@ pub struct Container {
     pub bundle: PathBuf,
     /// Its shim (there or not), every call bounded by a timeout.
     pub shim: ShimHandle,
-    op: Mutex<()>,
+    /// Shared so restore can take it before the API serves and hand it
+    /// to the task that settles the container.
+    op: Arc<Mutex<()>>,
     persist: Mutex<()>,
     live: watch::Sender<Live>,
     /// Its restart policy's back-off and pending restart.
@@ -99,7 +101,7 @@ impl Container {
             ),
             bundle,
             id,
-            op: Mutex::new(()),
+            op: Arc::new(Mutex::new(())),
             persist: Mutex::new(()),
             live: watch::Sender::new(Live {
                 record: Arc::new(record),

@@ -96,9 +96,16 @@ impl Daemon {
                 .map(|c| {
                     let d = self.clone();
                     let permits = permits.clone();
+                    // Taken now, before the API serves (nobody else can
+                    // hold it yet), so no operation overtakes the reconcile.
+                    let op = c.op.clone().try_lock_owned();
                     tokio::spawn(async move {
+                        let op = match op {
+                            Ok(op) => op,
+                            Err(_) => c.op.clone().lock_owned().await,
+                        };
                         let _permit = permits.acquire_owned().await;
-                        d.reconcile(c).await
+                        d.reconcile(c, op).await
                     })
                 })
                 .collect()
@@ -134,12 +141,11 @@ impl Daemon {
     /// (by one answer timeout), and its container stays running with a
     /// monitor that waits for the shim to answer. A shim that is gone
     /// leaves the truth to `exit.json` or the runtime (`lost`).
-    async fn reconcile(self: &Arc<Self>, c: Arc<Container>) {
-        // Held until the container is settled (a start that comes in
-        // meanwhile cannot have its fresh mount undone; a stop or remove
+    async fn reconcile(self: &Arc<Self>, c: Arc<Container>, op: tokio::sync::OwnedMutexGuard<()>) {
+        // `op` is held until the container is settled (a start that comes
+        // in meanwhile cannot have its fresh mount undone; a stop or remove
         // waits for the monitor), released before `handle_exit`, which
         // takes it to unmount.
-        let op = c.op.lock().await;
         {
             let rec = c.record();
             // pierd may have died between spawning a shim and recording the
