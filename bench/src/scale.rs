@@ -121,65 +121,68 @@ fn run_clients(clients: Vec<Vec<Command>>) -> Result<Duration> {
     Ok(elapsed)
 }
 
+/// Pier's variant rows share Pier's daemon: its scale is Pier's.
+fn not_variant(l: &EngineLabel) -> bool {
+    l.role != Role::Variant
+}
+
+/// The idle set and the restart are engines' (not raw runtimes').
+fn engine(l: &EngineLabel) -> bool {
+    matches!(l.role, Role::Peer | Role::Pier)
+}
+
 fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
     let (k, per) = (plan.clients, plan.per_client);
     eprintln!("pier-bench: scale: {} containers by {k} parallel clients", k * per);
-    let c = interleave(
-        slots,
-        1,
-        plan.start_rounds,
-        true,
-        |_| true,
-        |e, round| {
-            let ids: Vec<Vec<String>> = (0..k)
-                .map(|c| (0..per).map(|j| format!("pb-par{round}-{c}-{j}")).collect())
-                .collect();
-            let args = ["sleep", "100000"];
-            let t = match e {
-                Engine::Raw(r) => {
-                    let mut clients = Vec::new();
-                    for client in &ids {
-                        let cmds = client
-                            .iter()
-                            .map(|id| r.run_detached_command(id, &args))
-                            .collect::<Result<Vec<_>>>()?;
-                        clients.push(cmds);
-                    }
-                    let t = run_clients(clients);
-                    for id in ids.iter().flatten() {
-                        let _ = r.remove(id);
-                    }
-                    t?
-                }
-                Engine::Cli(c) => {
-                    let clients = ids
+    let c = interleave(slots, 1, plan.start_rounds, true, not_variant, |e, round| {
+        let ids: Vec<Vec<String>> = (0..k)
+            .map(|c| (0..per).map(|j| format!("pb-par{round}-{c}-{j}")).collect())
+            .collect();
+        let args = ["sleep", "100000"];
+        let t = match e {
+            Engine::Raw(r) => {
+                let mut clients = Vec::new();
+                for client in &ids {
+                    let cmds = client
                         .iter()
-                        .map(|client| {
-                            client
-                                .iter()
-                                .map(|name| c.run_detached_command(name, &[], &args))
-                                .collect()
-                        })
-                        .collect();
-                    let t = run_clients(clients);
-                    let all: Vec<String> = ids.iter().flatten().cloned().collect();
-                    if t.is_ok() && round == 0 {
-                        let o = c.verb(&["ps", "-q"], Stdout::Capture, STEP)?;
-                        if lines(&o.stdout) != all.len() {
-                            bail!(
-                                "{} of {} containers running after the parallel starts",
-                                lines(&o.stdout),
-                                all.len()
-                            );
-                        }
-                    }
-                    c.remove(&all)?;
-                    t?
+                        .map(|id| r.run_detached_command(id, &args))
+                        .collect::<Result<Vec<_>>>()?;
+                    clients.push(cmds);
                 }
-            };
-            Ok((vec![Ok(ms(t))], String::new()))
-        },
-    );
+                let t = run_clients(clients);
+                for id in ids.iter().flatten() {
+                    let _ = r.remove(id);
+                }
+                t?
+            }
+            Engine::Cli(c) => {
+                let clients = ids
+                    .iter()
+                    .map(|client| {
+                        client
+                            .iter()
+                            .map(|name| c.run_detached_command(name, &[], &args))
+                            .collect()
+                    })
+                    .collect();
+                let t = run_clients(clients);
+                let all: Vec<String> = ids.iter().flatten().cloned().collect();
+                if t.is_ok() && round == 0 {
+                    let o = c.verb(&["ps", "-q"], Stdout::Capture, STEP)?;
+                    if lines(&o.stdout) != all.len() {
+                        bail!(
+                            "{} of {} containers running after the parallel starts",
+                            lines(&o.stdout),
+                            all.len()
+                        );
+                    }
+                }
+                c.remove(&all)?;
+                t?
+            }
+        };
+        Ok((vec![Ok(ms(t))], String::new()))
+    });
     Table {
         title: format!("Scale: {} containers started by {k} parallel clients", k * per),
         how: format!(
@@ -189,7 +192,7 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
         unit: "ms".into(),
         better: Better::Lower,
         target: Some(Target::FloorRatio(1.2)),
-        rows: rows(slots, &c, 0, |_| true),
+        rows: rows(slots, &c, 0, not_variant),
     }
 }
 
@@ -211,8 +214,8 @@ fn idle(slots: &mut [Slot], plan: &ScalePlan) -> Vec<Table> {
     let mut results: Vec<Result<Idle, String>> = (0..n).map(|_| Err("n/a".to_string())).collect();
     for (i, slot) in slots.iter_mut().enumerate() {
         let c = match &mut slot.engine {
-            Ok(Engine::Cli(c)) => c,
-            Ok(Engine::Raw(_)) => continue,
+            Ok(Engine::Cli(c)) if engine(&slot.label) => c,
+            Ok(_) => continue,
             Err(why) => {
                 results[i] = Err(why.clone());
                 continue;
@@ -258,7 +261,7 @@ fn idle(slots: &mut [Slot], plan: &ScalePlan) -> Vec<Table> {
                 rows: slots
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| s.label.role != Role::Floor && (s.engine.is_ok() || s.label.role == Role::Pier))
+                    .filter(|(_, s)| engine(&s.label) && (s.engine.is_ok() || s.label.role == Role::Pier))
                     .map(|(i, s)| {
                         let (cell, detail) = match &results[i] {
                             Ok(idle) => match pick(idle) {
