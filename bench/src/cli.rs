@@ -195,6 +195,18 @@ impl CliEngine {
         self.verb(&a, Stdout::Null, STEP)
     }
 
+    /// The command [`Self::run_detached_with`] runs, for a caller that runs
+    /// it itself (from another thread: the scale scenario's parallel clients).
+    pub fn run_detached_command(&mut self, name: &str, opts: &[&str], args: &[&str]) -> Command {
+        self.live.push(name.to_string());
+        let mut mode = vec!["-d"];
+        mode.extend_from_slice(opts);
+        let a = self.run_args(&mode, name, args);
+        let mut c = self.cmd();
+        c.args(a);
+        c
+    }
+
     /// [`Self::run_detached`] with the log-write options.
     pub fn run_detached_logging(&mut self, name: &str, args: &[&str]) -> Result<Outcome> {
         self.live.push(name.to_string());

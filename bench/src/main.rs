@@ -20,6 +20,7 @@ mod raw;
 mod refspec;
 mod report;
 mod rootfs;
+mod scale;
 mod setup;
 mod stats;
 mod usage;
@@ -60,7 +61,7 @@ struct Args {
     #[arg(long)]
     attach_mib: Option<u64>,
     /// Run only these scenarios (comma separated: start, exec, limits,
-    /// memory, health, logs, attach, budget; and `network`, Pier on the
+    /// memory, health, scale, logs, attach, budget; and `network`, Pier on the
     /// default bridge and through a published port, only when named);
     /// default all but `network` (budget, which needs strace, not in
     /// quick mode).
@@ -73,6 +74,10 @@ struct Args {
     /// Container counts for the memory metrics (default 10,100; quick 5).
     #[arg(long, value_delimiter = ',')]
     containers: Option<Vec<usize>>,
+    /// Idle containers in the scale scenario (default 500; quick 10;
+    /// docker and podman run at most 100).
+    #[arg(long)]
+    scale_containers: Option<usize>,
     /// Where pierd, pier and pier-shim are (default: target/release).
     #[arg(long)]
     pier_bin: Option<PathBuf>,
@@ -332,6 +337,10 @@ fn main() -> Result<()> {
             window: Duration::from_secs(if args.quick { 5 } else { 20 }),
         };
         tables.extend(health::health(&mut slots, hp));
+    }
+    if wants("scale") {
+        let sp = scale::ScalePlan::new(args.quick, args.scale_containers);
+        tables.extend(scale::scale(&mut slots, &sp));
     }
     let mut sections = Vec::new();
     let budget_asked = args.only.as_ref().is_some_and(|o| o.iter().any(|x| x == "budget"));

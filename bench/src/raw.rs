@@ -104,6 +104,16 @@ impl RawRuntime {
         proc::run(&mut c, Stdout::Null, STEP)?.ok(&format!("{} run -d", self.program))
     }
 
+    /// The command [`Self::run_detached`] runs, for a caller that runs it
+    /// itself (from another thread: the scale scenario's parallel loops).
+    pub fn run_detached_command(&mut self, id: &str, args: &[&str]) -> Result<Command> {
+        let bundle = self.bundle(args)?;
+        self.live.push(id.to_string());
+        let mut c = self.cmd();
+        c.args(["run", "-d", "--bundle"]).arg(&bundle).arg(id);
+        Ok(c)
+    }
+
     /// `RUNTIME run` in the foreground: the container's stdout goes to
     /// `stdout`; the runtime deletes the container when it exits.
     pub fn run_foreground(&mut self, id: &str, args: &[&str], stdout: Stdout, timeout: Duration) -> Result<Outcome> {

@@ -21,3 +21,21 @@ pub fn release_pages(buf: &mut [u8]) {
         libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED);
     }
 }
+
+/// Limit glibc's malloc to `n` arenas (`M_ARENA_MAX`); call before any
+/// thread starts. glibc gives threads their own arenas (up to eight per
+/// core), and memory freed into one is not reused by the others, so a
+/// daemon whose tokio workers and blocking threads take turns building
+/// large replies keeps the peak of each: pierd with 300 containers held
+/// 16.6 MiB anonymous memory after ten listings, 10.5 MiB with one arena.
+/// No effect (and no error) under another allocator or libc.
+pub fn limit_malloc_arenas(n: i32) {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; M_ARENA_MAX takes
+    // any positive count and is read when a thread next needs an arena.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, n.max(1));
+    }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = n;
+}

@@ -100,6 +100,8 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread: one malloc arena (see `limit_malloc_arenas`).
+    pier_sys::mem::limit_malloc_arenas(1);
     let flags = Flags::parse();
     let file = read_config_file(&flags)?;
     let level = flags

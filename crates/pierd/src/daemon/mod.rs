@@ -22,7 +22,8 @@ pub(crate) mod usage;
 
 pub use streams::{detach_keys, session};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -55,7 +56,10 @@ pub use usage::stats::{StatsFrame, StatsOptions, StatsStream};
 /// A container's latest state as readers see it.
 #[derive(Debug, Clone)]
 pub struct Live {
-    pub record: ContainerRecord,
+    /// Shared, so a listing takes the records it shows without copying
+    /// them (a record holds the whole spec); changed through
+    /// `Arc::make_mut` (a copy only while a reader still holds the old one).
+    pub record: Arc<ContainerRecord>,
     /// Exits seen since pierd started (for `wait?condition=next-exit`).
     pub exits: u64,
     /// Set once the container is gone (for `wait?condition=removed`).
@@ -72,7 +76,9 @@ pub struct Container {
     pub bundle: PathBuf,
     /// Its shim (there or not), every call bounded by a timeout.
     pub shim: ShimHandle,
-    op: Mutex<()>,
+    /// Shared so restore can take it before the API serves and hand it
+    /// to the task that settles the container.
+    op: Arc<Mutex<()>>,
     persist: Mutex<()>,
     live: watch::Sender<Live>,
     /// Its restart policy's back-off and pending restart.
@@ -95,10 +101,10 @@ impl Container {
             ),
             bundle,
             id,
-            op: Mutex::new(()),
+            op: Arc::new(Mutex::new(())),
             persist: Mutex::new(()),
             live: watch::Sender::new(Live {
-                record,
+                record: Arc::new(record),
                 exits: 0,
                 removed: false,
             }),
@@ -108,6 +114,11 @@ impl Container {
 
     /// A copy of the current record.
     pub fn record(&self) -> ContainerRecord {
+        ContainerRecord::clone(&self.live.borrow().record)
+    }
+
+    /// The current record, shared (no copy).
+    pub fn shared_record(&self) -> Arc<ContainerRecord> {
         self.live.borrow().record.clone()
     }
 
@@ -135,9 +146,10 @@ impl Container {
     /// on the change finds the file already written (a remove may follow).
     async fn commit(&self, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
         let _order = self.persist.lock().await;
-        let mut rec = self.live.borrow().record.clone();
+        let mut rec = ContainerRecord::clone(&self.live.borrow().record);
         f(&mut rec);
         let dir = self.dir.clone();
+        let rec = Arc::new(rec);
         let to_save = rec.clone();
         let saved = Daemon::blocking("save container record", move || {
             record::save(&dir, &to_save).map_err(|e| Error::system("save container record", e))
@@ -156,7 +168,8 @@ impl Container {
 /// The daemon's state: configuration, containers, names and images.
 pub struct Daemon {
     pub cfg: DaemonConfig,
-    table: RwLock<HashMap<String, Arc<Container>>>,
+    /// By id, ordered so a prefix lookup is a range, not a scan.
+    table: RwLock<BTreeMap<String, Arc<Container>>>,
     names: Names,
     pub images: Arc<ImageStore>,
     pub volumes: crate::volumes::VolumeStore,
@@ -197,7 +210,7 @@ impl Daemon {
         Ok(Arc::new(Daemon {
             volumes,
             cfg,
-            table: RwLock::new(HashMap::new()),
+            table: RwLock::new(BTreeMap::new()),
             names: Names::default(),
             images: Arc::new(images),
             monitors: std::sync::Mutex::new(HashMap::new()),
@@ -252,7 +265,9 @@ impl Daemon {
         if let Some(c) = self.names.get(name).and_then(|id| table.get(&id)) {
             return Ok(c.clone());
         }
-        let mut found = table.iter().filter(|(id, _)| id.starts_with(key));
+        let mut found = table
+            .range::<str, _>((Bound::Included(key), Bound::Unbounded))
+            .take_while(|(id, _)| id.starts_with(key));
         match (found.next(), found.next()) {
             (Some((_, c)), None) => Ok(c.clone()),
             (Some(_), Some(_)) => Err(Error::AmbiguousContainer(key.to_string())),

@@ -103,12 +103,19 @@ impl Daemon {
     pub async fn shown_image_names(&self, pairs: Vec<(String, String)>) -> Result<Vec<String>> {
         let store = self.images.clone();
         Daemon::blocking("resolve images", move || {
+            // Many containers share an image: resolve each name once.
+            let mut resolved: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
             Ok(pairs
                 .into_iter()
-                .map(|(name, id)| match store.resolve(&name) {
-                    Ok(image) if image.id == id => name,
-                    _ if name == id => name,
-                    _ => id,
+                .map(|(name, id)| {
+                    let current = resolved
+                        .entry(name.clone())
+                        .or_insert_with(|| store.resolve(&name).ok().map(|image| image.id));
+                    match current {
+                        Some(current) if *current == id => name,
+                        _ if name == id => name,
+                        _ => id,
+                    }
                 })
                 .collect())
         })

@@ -129,18 +129,22 @@ pub struct ListOptions {
 
 impl Daemon {
     /// Matching containers, newest first.
-    pub fn list(&self, opts: &ListOptions) -> Vec<ContainerRecord> {
+    pub fn list(&self, opts: &ListOptions) -> Vec<std::sync::Arc<ContainerRecord>> {
         let all = opts.all || opts.limit.is_some_and(|l| l > 0) || opts.filters.contains("status");
-        let mut recs: Vec<ContainerRecord> = self
+        // Filter on the borrowed state and share (not copy) what is
+        // listed: a record holds the whole spec.
+        let mut recs: Vec<std::sync::Arc<ContainerRecord>> = self
             .containers()
             .iter()
-            .map(|c| c.live.borrow().clone())
-            .filter(|l| !l.removed)
-            .map(|l| l.record)
-            .filter(|r| all || r.state.is_running() || r.state.is_restarting())
-            .filter(|r| {
-                opts.filters
-                    .matches(r, &|| self.health_status(r).map_or("none", |h| h.as_str()))
+            .filter_map(|c| {
+                let l = c.live.borrow();
+                let r = &l.record;
+                let listed = !l.removed
+                    && (all || r.state.is_running() || r.state.is_restarting())
+                    && opts
+                        .filters
+                        .matches(r, &|| self.health_status(r).map_or("none", |h| h.as_str()));
+                listed.then(|| l.record.clone())
             })
             .collect();
         recs.sort_by_key(|r| std::cmp::Reverse(r.created));

@@ -29,18 +29,15 @@ impl Daemon {
         let c_for_oom = c.clone();
         let daemon = self.clone();
         let id = c.id.clone();
+        // One such task per running container, parked for its whole run:
+        // the rare, large steps after the exit are boxed so the parked
+        // future stays small (pierd's memory per container).
         let task = tokio::spawn(async move {
             let exit = match watch_exit(&c, watch).await {
                 Some(exit) => exit,
-                None => match lost::settle(&c).await {
-                    Settled::Exited(exit) => exit,
-                    Settled::Lost { pid, error } => {
-                        daemon.adopt_lost(&c, pid, error).await;
-                        lost::watch(&c, pid).await
-                    }
-                },
+                None => Box::pin(settle_lost(&daemon, &c)).await,
             };
-            daemon.handle_exit(&c, exit).await;
+            Box::pin(daemon.handle_exit(&c, exit)).await;
         });
         let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = m.insert(id, task.abort_handle()) {
@@ -58,7 +55,7 @@ impl Daemon {
         let id = c.id.clone();
         let task = tokio::spawn(async move {
             let exit = lost::watch(&c, pid).await;
-            daemon.handle_exit(&c, exit).await;
+            Box::pin(daemon.handle_exit(&c, exit)).await;
         });
         let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = m.insert(id, task.abort_handle()) {
@@ -175,6 +172,17 @@ impl Daemon {
     }
 }
 
+/// The exit of a container whose shim went away without telling.
+async fn settle_lost(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Exit {
+    match lost::settle(c).await {
+        Settled::Exited(exit) => exit,
+        Settled::Lost { pid, error } => {
+            daemon.adopt_lost(c, pid, error).await;
+            lost::watch(c, pid).await
+        }
+    }
+}
+
 /// Set while a shim accepts connections but does not answer.
 pub(in crate::daemon) const SHIM_SILENT: &str = "shim does not answer; the container's state is as last recorded";
 
@@ -223,7 +231,7 @@ pub(in crate::daemon) fn mark_silent(c: &Arc<Container>) {
     if !c.record().state.error.is_empty() {
         return;
     }
-    c.publish(|l| l.record.state.error = SHIM_SILENT.to_string());
+    c.publish(|l| Arc::make_mut(&mut l.record).state.error = SHIM_SILENT.to_string());
     let c = c.clone();
     tokio::spawn(async move {
         let mut pause = std::time::Duration::from_secs(1);
@@ -235,7 +243,7 @@ pub(in crate::daemon) fn mark_silent(c: &Arc<Container>) {
             }
         }
         if c.record().state.error == SHIM_SILENT {
-            c.publish(|l| l.record.state.error.clear());
+            c.publish(|l| Arc::make_mut(&mut l.record).state.error.clear());
         }
     });
 }

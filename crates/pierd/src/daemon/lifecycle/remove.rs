@@ -62,7 +62,7 @@ impl Daemon {
         let rec = c.record();
         let mounts = crate::daemon::storage::mounts::load(&c.dir).unwrap_or_default();
         c.cancel_restarts();
-        c.publish(|l| l.record.state.status = Status::Removing);
+        c.publish(|l| Arc::make_mut(&mut l.record).state.status = Status::Removing);
         let handle = {
             let mut m = self.monitors.lock().unwrap_or_else(|p| p.into_inner());
             m.remove(&c.id)
@@ -91,7 +91,7 @@ impl Daemon {
         })
         .await;
         if let Err(e) = cleaned {
-            c.publish(|l| l.record.state.status = Status::Dead);
+            c.publish(|l| Arc::make_mut(&mut l.record).state.status = Status::Dead);
             return Err(e);
         }
         self.forget(&c.id);

@@ -75,39 +75,64 @@ impl Daemon {
             .await?;
         }
         let n = restored.len();
-        // Reconcile in parallel, a bounded number at a time, and serve once
-        // all are done or the start-up budget is spent: a stopped shim
-        // costs its own container an answer timeout in the background, not
-        // the daemon its start-up. Until its line is done a container shows
-        // its recorded state; its operations wait for the op lock.
+        // Containers whose disk state says they still run (recorded running,
+        // shim socket there, no `exit.json`: the shim writes it before it
+        // tells anyone of an exit) only reconnect to their shims; that goes
+        // on after the API serves. The rest (exits while pierd was down,
+        // lost shims, mounts to undo) are settled first, within the
+        // start-up budget, so no reader sees a stale exit.
+        let (first, later) = Daemon::blocking("classify restored containers", move || {
+            Ok(restored.into_iter().partition::<Vec<_>, _>(|c| !still_running(c)))
+        })
+        .await?;
+        // Bounded parallelism for both; a stopped shim costs its own
+        // container an answer timeout in the background, not the daemon its
+        // start-up. Until its reconcile is done a container shows its
+        // recorded state and its operations wait for its op lock, which
+        // the reconcile holds until the container is settled.
         let permits = Arc::new(tokio::sync::Semaphore::new(RESTORE_CONCURRENCY));
-        let tasks: Vec<_> = restored
-            .into_iter()
-            .map(|c| {
-                let d = self.clone();
-                let permits = permits.clone();
-                tokio::spawn(async move {
-                    let _permit = permits.acquire_owned().await;
-                    d.reconcile(c).await
+        let spawn = |cs: Vec<Arc<Container>>| -> Vec<_> {
+            cs.into_iter()
+                .map(|c| {
+                    let d = self.clone();
+                    let permits = permits.clone();
+                    // Taken now, before the API serves (nobody else can
+                    // hold it yet), so no operation overtakes the reconcile.
+                    let op = c.op.clone().try_lock_owned();
+                    tokio::spawn(async move {
+                        let op = match op {
+                            Ok(op) => op,
+                            Err(_) => c.op.clone().lock_owned().await,
+                        };
+                        let _permit = permits.acquire_owned().await;
+                        d.reconcile(c, op).await
+                    })
                 })
-            })
-            .collect();
-        let all = futures_util::future::join_all(tasks);
-        match tokio::time::timeout(RESTORE_BUDGET, all).await {
-            Ok(done) => {
-                for r in done {
-                    if let Err(e) = r {
-                        tracing::error!(error = %e, "reconcile container");
-                    }
+                .collect()
+        };
+        let (settling, reconnecting) = (first.len(), later.len());
+        let first = spawn(first);
+        let log_errors = |done: Vec<Result<(), tokio::task::JoinError>>| {
+            for r in done {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "reconcile container");
                 }
-                tracing::info!(containers = n, "containers restored");
             }
+        };
+        match tokio::time::timeout(RESTORE_BUDGET, futures_util::future::join_all(first)).await {
+            Ok(done) => log_errors(done),
             Err(_) => tracing::warn!(
-                containers = n,
+                containers = settling,
                 budget = ?RESTORE_BUDGET,
-                "some containers are still being reconciled (shims slow to answer); serving meanwhile"
+                "some containers are still being settled (shims slow to answer); serving meanwhile"
             ),
         }
+        // Spawned after the first ones so they queue behind them.
+        let later = spawn(later);
+        tokio::spawn(async move {
+            log_errors(futures_util::future::join_all(later).await);
+            tracing::info!(containers = n, reconnected = reconnecting, "containers restored");
+        });
         Ok(())
     }
 
@@ -116,11 +141,12 @@ impl Daemon {
     /// (by one answer timeout), and its container stays running with a
     /// monitor that waits for the shim to answer. A shim that is gone
     /// leaves the truth to `exit.json` or the runtime (`lost`).
-    async fn reconcile(self: &Arc<Self>, c: Arc<Container>) {
+    async fn reconcile(self: &Arc<Self>, c: Arc<Container>, op: tokio::sync::OwnedMutexGuard<()>) {
+        // `op` is held until the container is settled (a start that comes
+        // in meanwhile cannot have its fresh mount undone; a stop or remove
+        // waits for the monitor), released before `handle_exit`, which
+        // takes it to unmount.
         {
-            // Held while a not-running container is settled, so a start
-            // that comes in meanwhile cannot have its fresh mount undone.
-            let _op = c.op.lock().await;
             let rec = c.record();
             // pierd may have died between spawning a shim and recording the
             // start: a live shim means the container runs (or was created).
@@ -140,7 +166,7 @@ impl Daemon {
                     let _ = c.commit(|r| r.state.status = Status::Running).await;
                 }
                 Status::Removing => {
-                    c.publish(|l| l.record.state.status = Status::Dead);
+                    c.publish(|l| Arc::make_mut(&mut l.record).state.status = Status::Dead);
                     self.unmount_stale(&c).await;
                     return;
                 }
@@ -157,11 +183,13 @@ impl Daemon {
         let rec = c.record();
         match c.shim.state().await {
             Ok(ShimState::Exited(Some(record))) => {
+                drop(op);
                 self.handle_exit(&c, Exit { record, error: None }).await;
                 // Health changes of the run that ended while pierd was down.
                 self.spawn_health_watch(c.clone());
             }
             Ok(ShimState::Exited(None)) => {
+                drop(op);
                 let exit = match monitor::exit_on_disk(&c.exit_path()).await {
                     Some(exit) => exit,
                     None => monitor::shim_disappeared(),
@@ -198,6 +226,7 @@ impl Daemon {
                 }
                 let watch = c.shim.arm_wait().await.ok();
                 self.spawn_monitor(c.clone(), watch);
+                drop(op);
                 tracing::info!(id = %c.id, "reconnected to running container");
             }
             Err(ShimError::Timeout { .. }) => {
@@ -206,8 +235,10 @@ impl Daemon {
                 tracing::warn!(id = %c.id, "shim does not answer; keeping the container running");
                 monitor::mark_silent(&c);
                 self.spawn_monitor(c.clone(), None);
+                drop(op);
             }
             Err(e) => {
+                drop(op);
                 if !e.is_gone() {
                     tracing::warn!(id = %c.id, error = %e, "shim state");
                 }
@@ -238,4 +269,10 @@ impl Daemon {
             tracing::warn!(id = %c.id, error = %e, "unmount stale rootfs");
         }
     }
+}
+
+/// Whether `c`'s files say it still runs: recorded running, its shim's
+/// socket there and no exit record (blocking: two `stat`s).
+fn still_running(c: &Container) -> bool {
+    c.record().state.status == Status::Running && c.socket().exists() && !c.exit_path().exists()
 }
