@@ -4,7 +4,7 @@
 use std::io::{BufReader, Read};
 use std::os::unix::net::UnixStream;
 
-use pier_api::stdcopy::{Decoder, StreamType};
+use pier_api::stdcopy::{Decoder, FrameError, StreamType, HEADER_LEN};
 use pier_api::version::is_multiplexed;
 
 use crate::body::Body;
@@ -64,6 +64,12 @@ pub struct OutputStream<R> {
     decoder: Option<Decoder>,
     path: String,
     buf: Vec<u8>,
+    /// [`next_piece`](OutputStream::next_piece)'s window of `buf`: bytes
+    /// read and not yet returned.
+    lo: usize,
+    hi: usize,
+    /// The frame being returned in pieces: its stream, payload bytes left.
+    frame: (StreamType, usize),
 }
 
 /// A logs stream over the daemon connection.
@@ -77,6 +83,62 @@ impl<R: Read> OutputStream<R> {
             decoder: multiplexed.then(Decoder::new),
             path,
             buf: vec![0; 256 * 1024],
+            lo: 0,
+            hi: 0,
+            frame: (StreamType::Stdout, 0),
+        }
+    }
+
+    /// The next piece of output, borrowed from the read buffer: a frame's
+    /// payload may come in several pieces (as it arrives), and nothing is
+    /// copied. `None` at the end of the stream. Use either this or
+    /// [`next_chunk`](Self::next_chunk) on one stream, not both.
+    pub fn next_piece(&mut self) -> Result<Option<(StreamType, &[u8])>, Error> {
+        loop {
+            if self.decoder.is_none() {
+                if self.lo < self.hi {
+                    let (lo, hi) = (self.lo, self.hi);
+                    self.lo = hi;
+                    return Ok(Some((StreamType::Stdout, &self.buf[lo..hi])));
+                }
+            } else if self.frame.1 > 0 {
+                if self.lo < self.hi {
+                    let take = self.frame.1.min(self.hi - self.lo);
+                    let lo = self.lo;
+                    self.lo += take;
+                    self.frame.1 -= take;
+                    return Ok(Some((self.frame.0, &self.buf[lo..lo + take])));
+                }
+            } else if let Some(h) = self.buf.get(self.lo..self.hi).filter(|h| h.len() >= HEADER_LEN) {
+                let stream = StreamType::from_byte(h[0]).ok_or_else(|| Error::Frame {
+                    path: self.path.clone(),
+                    source: FrameError::UnknownStream(h[0]),
+                })?;
+                self.frame = (stream, u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize);
+                self.lo += HEADER_LEN;
+                continue;
+            }
+            // Keep a partial header at the front, read behind it.
+            self.buf.copy_within(self.lo..self.hi, 0);
+            self.hi -= self.lo;
+            self.lo = 0;
+            let n = match self.inner.read(&mut self.buf[self.hi..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Io {
+                        op: "read stream",
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+            };
+            if n == 0 {
+                // A partial frame at the end is dropped, as docker's stdcopy
+                // does when the connection ends.
+                return Ok(None);
+            }
+            self.hi += n;
         }
     }
 
@@ -181,6 +243,61 @@ mod tests {
     fn bad_frame_is_an_error() {
         let mut s = OutputStream::new(&[7u8, 0, 0, 0, 0, 0, 0, 1, b'x'][..], true, "/x".into());
         assert!(s.next_chunk().is_err());
+    }
+
+    /// A reader that hands out `step` bytes per read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Every piece, merged per stream in order.
+    fn pieces(r: impl Read, multiplexed: bool) -> Result<Vec<(StreamType, Vec<u8>)>, Error> {
+        let mut s = OutputStream::new(r, multiplexed, "/x".into());
+        let mut got: Vec<(StreamType, Vec<u8>)> = Vec::new();
+        while let Some((kind, bytes)) = s.next_piece()? {
+            assert!(!bytes.is_empty());
+            match got.last_mut() {
+                Some((k, b)) if *k == kind => b.extend_from_slice(bytes),
+                _ => got.push((kind, bytes.to_vec())),
+            }
+        }
+        Ok(got)
+    }
+
+    #[test]
+    fn pieces_follow_frames_across_any_reads() {
+        let mut wire = Vec::new();
+        encode_into(&mut wire, StreamType::Stdout, b"out\n");
+        encode_into(&mut wire, StreamType::Stdout, b"");
+        encode_into(&mut wire, StreamType::Stderr, &[b'e'; 300]);
+        encode_into(&mut wire, StreamType::SystemErr, b"notice");
+        encode_into(&mut wire, StreamType::Stdout, b"more");
+        let want = vec![
+            (StreamType::Stdout, b"out\n".to_vec()),
+            (StreamType::Stderr, vec![b'e'; 300]),
+            (StreamType::SystemErr, b"notice".to_vec()),
+            (StreamType::Stdout, b"more".to_vec()),
+        ];
+        for step in 1..=wire.len() {
+            assert_eq!(pieces(Trickle(&wire, step), true).expect("pieces"), want, "step {step}");
+        }
+        // A frame cut short by the end of the stream: what arrived of it.
+        assert_eq!(
+            pieces(&wire[..wire.len() - 2], true).expect("pieces").last(),
+            Some(&(StreamType::Stdout, b"mo".to_vec()))
+        );
+        assert_eq!(
+            pieces(Trickle(b"\x01raw", 2), false).expect("raw"),
+            vec![(StreamType::Stdout, b"\x01raw".to_vec())]
+        );
+        assert!(pieces(&[7u8, 0, 0, 0, 0, 0, 0, 1, b'x'][..], true).is_err());
     }
 
     #[test]

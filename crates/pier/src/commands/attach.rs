@@ -7,6 +7,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -131,27 +132,23 @@ pub fn stream_to(
     start()?;
 
     let mut output = hijacked.into_output(s.tty, format!("attach {label}"));
-    let stdout = io::stdout();
-    let stderr = io::stderr();
+    // Straight to the descriptors, a write per piece: the output is not
+    // held back in a buffer, and a 128 KiB piece is not cut at its last
+    // newline as Stdout's line buffering would.
+    let stdout = raw_out(io::stdout().as_fd())?;
+    let stderr = raw_out(io::stderr().as_fd())?;
     loop {
-        let chunk = match output.next_chunk() {
+        let (kind, bytes) = match output.next_piece() {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(_) if detached.load(Ordering::SeqCst) => break,
             Err(e) => return Err(e.into()),
         };
-        let (kind, bytes) = chunk;
-        let r = match kind {
-            StreamType::Stderr | StreamType::SystemErr => {
-                let mut e = stderr.lock();
-                e.write_all(&bytes).and_then(|()| e.flush())
-            }
-            _ => {
-                let mut o = stdout.lock();
-                o.write_all(&bytes).and_then(|()| o.flush())
-            }
+        let mut to = match kind {
+            StreamType::Stderr | StreamType::SystemErr => &stderr,
+            _ => &stdout,
         };
-        if r.is_err() {
+        if to.write_all(bytes).is_err() {
             break;
         }
     }
@@ -161,6 +158,13 @@ pub fn stream_to(
     } else {
         Ended::OutputClosed
     })
+}
+
+/// A second handle on stdout or stderr, written without Rust's buffering.
+fn raw_out(fd: std::os::fd::BorrowedFd<'_>) -> anyhow::Result<std::fs::File> {
+    Ok(std::fs::File::from(
+        fd.try_clone_to_owned().context("duplicate output descriptor")?,
+    ))
 }
 
 fn copy_stdin(mut sock: std::os::unix::net::UnixStream, keys: Vec<u8>, detached: &AtomicBool) {

@@ -8,9 +8,9 @@
 //! `End` carries the exit code: it is handed to `on_end` before the client
 //! connection is closed, so a client that inspects right after sees it.
 
-use pier_api::stdcopy::{self, StreamType};
+use pier_api::stdcopy::HEADER_LEN;
 use pier_shim_proto::{StreamEnd, StreamKind};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::daemon::streams::detach_keys::{Scan, Scanner};
@@ -48,23 +48,114 @@ pub struct EarlyInput {
     pub eof: bool,
 }
 
-/// Bytes to write to the client for one shim frame.
-pub fn client_bytes(kind: StreamKind, payload: &[u8], opts: &SessionOptions) -> Vec<u8> {
-    let framed = opts.multiplexed && !opts.tty;
-    let stream = match kind {
-        StreamKind::Stdout => StreamType::Stdout,
-        StreamKind::Stderr => StreamType::Stderr,
-        StreamKind::Notice => StreamType::SystemErr,
-        StreamKind::End => return Vec::new(),
-    };
-    if framed {
-        let mut out = Vec::with_capacity(payload.len() + stdcopy::HEADER_LEN);
-        stdcopy::encode_into(&mut out, stream, payload);
-        out
-    } else {
-        payload.to_vec()
+/// The output side of a session, shim bytes to client bytes, in place.
+///
+/// The shim's `Stdout`, `Stderr` and `Notice` frames have stdcopy's layout
+/// (`Notice` is stdcopy's systemerr, 3), so for a multiplexed client the
+/// bytes pass through untouched and a read of the shim is written to the
+/// client as it is: no copy, one write per read, even for a frame split
+/// across reads. A TTY or raw-stream client gets the payloads (headers cut
+/// out in place). `End` is taken out of the stream.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// Frames pass through as they are.
+    framed: bool,
+    /// Payload bytes of the current frame not yet seen.
+    left: usize,
+    /// The current frame is dropped (an unknown kind).
+    discard: bool,
+}
+
+/// What [`Relay::step`] made of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `buf[..out]` goes to the client.
+    pub out: usize,
+    /// Bytes taken from the front of the input; the rest (a partial header
+    /// or `End` frame) waits for more.
+    pub consumed: usize,
+    /// The `End` frame's payload (`buf[end]`), after which the stream is over.
+    pub end: Option<std::ops::Range<usize>>,
+}
+
+/// The largest `End` payload waited for (it is a small JSON object).
+const END_MAX: usize = 64 * 1024;
+
+impl Relay {
+    pub fn new(opts: &SessionOptions) -> Relay {
+        Relay {
+            framed: opts.multiplexed && !opts.tty,
+            left: 0,
+            discard: false,
+        }
+    }
+
+    /// Turn `buf[..filled]` into client bytes at the front of `buf`.
+    /// `Err` on an `End` frame too large to be one.
+    pub fn step(&mut self, buf: &mut [u8], filled: usize) -> Result<Step, usize> {
+        let (mut r, mut w) = (0, 0);
+        loop {
+            if self.left > 0 {
+                let take = self.left.min(filled - r);
+                if !self.discard {
+                    if w != r {
+                        buf.copy_within(r..r + take, w);
+                    }
+                    w += take;
+                }
+                r += take;
+                self.left -= take;
+                if self.left > 0 {
+                    break;
+                }
+            }
+            if filled - r < HEADER_LEN {
+                break;
+            }
+            let header = &buf[r..r + HEADER_LEN];
+            let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            let kind = StreamKind::from_byte(header[0]);
+            if kind == Some(StreamKind::End) {
+                if len > END_MAX {
+                    return Err(len);
+                }
+                if filled - r < HEADER_LEN + len {
+                    break;
+                }
+                let start = r + HEADER_LEN;
+                return Ok(Step {
+                    out: w,
+                    consumed: start + len,
+                    end: Some(start..start + len),
+                });
+            }
+            if kind.is_none() {
+                tracing::warn!(kind = header[0], "unknown shim stream frame");
+            }
+            self.discard = kind.is_none();
+            if self.framed && !self.discard {
+                if w != r {
+                    buf.copy_within(r..r + HEADER_LEN, w);
+                }
+                w += HEADER_LEN;
+            }
+            r += HEADER_LEN;
+            self.left = len;
+            if len == 0 {
+                self.discard = false;
+            }
+        }
+        Ok(Step {
+            out: w,
+            consumed: r,
+            end: None,
+        })
     }
 }
+
+/// A read of the shim stream: large enough for the shim's largest frames
+/// (128 KiB reads) to pass in one write.
+const RELAY_BUF: usize = 256 * 1024;
 
 /// Run the session until it ends. The shim connection is dropped on
 /// return, which the shim takes as a detach if the stream had not ended.
@@ -79,28 +170,28 @@ where
     C: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let (mut cr, mut cw) = tokio::io::split(client);
-    let (sr, mut sw) = shim.into_split();
-    let mut sr = BufReader::with_capacity(256 * 1024, sr);
-    let output_opts = opts.clone();
+    let (mut sr, mut sw) = shim.into_split();
+    let mut relay = Relay::new(&opts);
     let output = async move {
-        let mut header = [0u8; 8];
-        let mut payload = Vec::new();
-        let mut out = Vec::new();
+        let mut buf = vec![0u8; RELAY_BUF];
+        let mut filled = 0;
         loop {
-            if sr.read_exact(&mut header).await.is_err() {
-                return SessionEnd::ShimGone;
+            match sr.read(&mut buf[filled..]).await {
+                Ok(0) | Err(_) => return SessionEnd::ShimGone,
+                Ok(n) => filled += n,
             }
-            let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-            payload.resize(len, 0);
-            if sr.read_exact(&mut payload).await.is_err() {
-                return SessionEnd::ShimGone;
-            }
-            let Some(kind) = StreamKind::from_byte(header[0]) else {
-                tracing::warn!(kind = header[0], "unknown shim stream frame");
-                continue;
+            let step = match relay.step(&mut buf, filled) {
+                Ok(step) => step,
+                Err(len) => {
+                    tracing::warn!(len, "oversized end frame from shim");
+                    return SessionEnd::ShimGone;
+                }
             };
-            if kind == StreamKind::End {
-                let code = serde_json::from_slice::<StreamEnd>(&payload)
+            if step.out > 0 && (cw.write_all(&buf[..step.out]).await.is_err() || cw.flush().await.is_err()) {
+                return SessionEnd::ClientGone;
+            }
+            if let Some(end) = step.end {
+                let code = serde_json::from_slice::<StreamEnd>(&buf[end])
                     .ok()
                     .and_then(|e| e.exit_code);
                 on_end(code);
@@ -108,20 +199,8 @@ where
                 let _ = cw.shutdown().await;
                 return SessionEnd::Ended(code);
             }
-            let written = if output_opts.tty || (!output_opts.multiplexed && kind != StreamKind::Notice) {
-                cw.write_all(&payload).await
-            } else if kind != StreamKind::Notice {
-                // Same layout as stdcopy: pass the frame through.
-                out.clear();
-                out.extend_from_slice(&header);
-                out.extend_from_slice(&payload);
-                cw.write_all(&out).await
-            } else {
-                cw.write_all(&client_bytes(kind, &payload, &output_opts)).await
-            };
-            if written.is_err() || cw.flush().await.is_err() {
-                return SessionEnd::ClientGone;
-            }
+            buf.copy_within(step.consumed..filled, 0);
+            filled -= step.consumed;
         }
     };
     let input = async move {
@@ -193,16 +272,65 @@ mod tests {
         }
     }
 
+    /// Feed `wire` to a relay in reads cut at `cuts`; what the client
+    /// gets and the end's payload.
+    fn relay_all(wire: &[u8], cuts: &[usize], o: &SessionOptions) -> (Vec<u8>, Option<Vec<u8>>) {
+        let mut relay = Relay::new(o);
+        let mut buf = vec![0u8; RELAY_BUF];
+        let (mut filled, mut from, mut got) = (0, 0, Vec::new());
+        for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
+            let part = &wire[from..cut.max(from)];
+            from = cut.max(from);
+            buf[filled..filled + part.len()].copy_from_slice(part);
+            filled += part.len();
+            let step = relay.step(&mut buf, filled).expect("step");
+            got.extend_from_slice(&buf[..step.out]);
+            if let Some(end) = step.end {
+                return (got, Some(buf[end].to_vec()));
+            }
+            buf.copy_within(step.consumed..filled, 0);
+            filled -= step.consumed;
+        }
+        (got, None)
+    }
+
     #[test]
-    fn frames_for_clients() {
+    fn relays_frames_for_each_client_kind() {
+        let mut wire = frame(1, b"out");
+        wire.extend(frame(2, b"err"));
+        wire.extend(frame(3, b"notice"));
+        wire.extend(frame(1, b""));
+        wire.extend(frame(9, b"unknown"));
+        wire.extend(frame(2, b"!"));
+        wire.extend(frame(4, br#"{"exit_code":3}"#));
+        wire.extend(frame(1, b"after the end"));
+        let mut framed = frame(1, b"out");
+        framed.extend(frame(2, b"err"));
+        framed.extend(frame(3, b"notice"));
+        framed.extend(frame(1, b""));
+        framed.extend(frame(2, b"!"));
+        for cut in 0..=wire.len() {
+            for (o, want) in [
+                (opts(false, true), framed.as_slice()),
+                (opts(false, false), b"outerrnotice!".as_slice()),
+                (opts(true, true), b"outerrnotice!".as_slice()),
+            ] {
+                let (got, end) = relay_all(&wire, &[cut, cut + 5], &o);
+                assert_eq!(got, want, "cut at {cut}");
+                assert_eq!(end.as_deref(), Some(br#"{"exit_code":3}"#.as_slice()));
+            }
+        }
+        // Without an end the stream just stops.
         assert_eq!(
-            client_bytes(StreamKind::Stderr, b"hi", &opts(false, true)),
-            [2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']
+            relay_all(&frame(1, b"x"), &[3], &opts(false, false)),
+            (b"x".to_vec(), None)
         );
-        assert_eq!(client_bytes(StreamKind::Stderr, b"hi", &opts(true, true)), b"hi");
-        assert_eq!(client_bytes(StreamKind::Stdout, b"hi", &opts(false, false)), b"hi");
-        assert_eq!(client_bytes(StreamKind::Notice, b"x", &opts(false, true))[0], 3);
-        assert!(client_bytes(StreamKind::End, b"{}", &opts(false, true)).is_empty());
+    }
+
+    #[test]
+    fn refuses_an_oversized_end() {
+        let mut buf = [4, 0, 0, 0, 0xff, 0, 0, 0];
+        assert!(Relay::new(&opts(false, true)).step(&mut buf, 8).is_err());
     }
 
     fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
