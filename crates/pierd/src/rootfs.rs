@@ -178,10 +178,40 @@ pub fn overlay_options(layers: &[PathBuf], upper: &Path, work: &Path) -> String 
 }
 
 /// Whether something is mounted exactly at `path`.
+///
+/// Two `statx` calls (the mount ids of `path` and of its parent differ
+/// exactly when `path` is a mount point); where the kernel has no
+/// `STATX_MNT_ID` (before 5.8), a scan of `/proc/self/mountinfo`, whose
+/// cost grows with every mount on the host.
 pub fn is_mounted(path: &Path) -> bool {
-    match std::fs::read_to_string("/proc/self/mountinfo") {
-        Ok(text) => mountinfo_has(&text, path),
-        Err(_) => false,
+    match mount_point_by_id(path) {
+        Some(answer) => answer,
+        None => match std::fs::read_to_string("/proc/self/mountinfo") {
+            Ok(text) => mountinfo_has(&text, path),
+            Err(_) => false,
+        },
+    }
+}
+
+/// `Some(mounted)` from the mount ids, `None` when they are not known.
+fn mount_point_by_id(path: &Path) -> Option<bool> {
+    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
+    let parent = path.parent()?;
+    let id = |p: &Path| -> Result<Option<u64>, rustix::io::Errno> {
+        let st = statx(CWD, p, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)?;
+        Ok(
+            (StatxFlags::from_bits_retain(st.stx_mask) & StatxFlags::MNT_ID == StatxFlags::MNT_ID)
+                .then_some(st.stx_mnt_id),
+        )
+    };
+    match id(path) {
+        // Nothing there: nothing mounted there.
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => Some(false),
+        Err(_) | Ok(None) => None,
+        Ok(Some(own)) => match id(parent) {
+            Ok(Some(up)) => Some(own != up),
+            _ => None,
+        },
     }
 }
 
@@ -213,6 +243,20 @@ fn unescape_octal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_points_by_id_agree_with_mountinfo() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        assert!(is_mounted(Path::new("/proc")));
+        assert!(is_mounted(Path::new("/")));
+        assert!(!is_mounted(tmp.path()));
+        assert!(!is_mounted(&tmp.path().join("missing")));
+        let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        for p in ["/proc", "/sys", "/dev", "/etc", "/usr"] {
+            let p = Path::new(p);
+            assert_eq!(is_mounted(p), mountinfo_has(&info, p), "{}", p.display());
+        }
+    }
 
     #[test]
     fn options() {
