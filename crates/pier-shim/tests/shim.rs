@@ -331,11 +331,14 @@ fn run_on_start_with_a_terminal() {
     wait_for("tty output logged", Duration::from_secs(10), || {
         fx.log_lines().iter().any(|l| l["log"] == "on-tty\r\n")
     });
-    match call(&mut c, &Request::Resize {
-        exec_id: None,
-        height: 30,
-        width: 100,
-    }) {
+    match call(
+        &mut c,
+        &Request::Resize {
+            exec_id: None,
+            height: 30,
+            width: 100,
+        },
+    ) {
         Response::Ok => {}
         other => panic!("resize: {other:?}"),
     }

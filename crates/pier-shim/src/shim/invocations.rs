@@ -24,9 +24,17 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
 pub(super) enum Invocation {
     Create,
     /// `Start` of a shim with `run_on_start`: `runtime run --detach`.
-    Run { conn: usize },
-    Client { conn: usize, op: ClientOp },
-    Exec { conn: usize, seq: usize },
+    Run {
+        conn: usize,
+    },
+    Client {
+        conn: usize,
+        op: ClientOp,
+    },
+    Exec {
+        conn: usize,
+        seq: usize,
+    },
     Delete,
 }
 
