@@ -39,8 +39,11 @@ pub struct Event {
 pub fn parse(text: &str) -> Vec<Event> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let mut words = line.splitn(3, ' ');
-        let (Some(pid), Some(at), Some(rest)) = (words.next(), words.next(), words.next()) else {
+        // strace pads the pid column (`6054  1796309621.5 ...`).
+        let Some((pid, tail)) = line.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((at, rest)) = tail.trim_start().split_once(' ') else {
             continue;
         };
         let (Ok(pid), Ok(at)) = (pid.trim().parse::<i32>(), at.parse::<f64>()) else {
@@ -393,7 +396,7 @@ pub fn measure(engine: &mut CliEngine, pierd: i32, work: &Path, rounds: usize) -
 mod tests {
     use super::*;
 
-    const CLI: &str = r#"100 1000.000000 execve("/usr/bin/pier", ["pier", "run", "-d"], 0x7ffd /* 20 vars */) = 0 <0.000300>
+    const CLI: &str = r#"100   1000.000000 execve("/usr/bin/pier", ["pier", "run", "-d"], 0x7ffd /* 20 vars */) = 0 <0.000300>
 100 1000.004000 connect(3, {sa_family=AF_UNIX, sun_path="/tmp/p.sock"}, 110) = 0 <0.000020>
 100 1000.030000 exit_group(0)           = ?
 100 1000.030100 +++ exited with 0 +++

@@ -122,6 +122,28 @@ impl CliEngine {
         }
     }
 
+    /// Another view of the same engine (its daemon and image) whose `run`s
+    /// also get `extra` options: a configuration variant. It owns nothing:
+    /// it removes only the containers it made.
+    pub fn variant(&self, name: &str, extra: &[&str]) -> Self {
+        let mut run_opts = self.run_opts.clone();
+        run_opts.extend(extra.iter().map(|s| s.to_string()));
+        CliEngine {
+            name: name.to_string(),
+            program: self.program.clone(),
+            global: self.global.clone(),
+            env: self.env.clone(),
+            run_opts,
+            rm_opts: self.rm_opts.clone(),
+            log_run_opts: self.log_run_opts.clone(),
+            image: self.image.clone(),
+            log_path_fallback: None,
+            daemon_pids: Vec::new(),
+            guard: None,
+            live: Vec::new(),
+        }
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.global);
@@ -298,7 +320,11 @@ impl CliEngine {
     /// the guard.
     pub fn shutdown(&mut self) {
         let mut live = std::mem::take(&mut self.live);
-        if let Ok(o) = self.verb(&["ps", "-aq"], Stdout::Capture, STEP) {
+        let owner = self.guard.is_some();
+        if let Some(o) = owner
+            .then(|| self.verb(&["ps", "-aq"], Stdout::Capture, STEP).ok())
+            .flatten()
+        {
             live.extend(
                 o.stdout_text()
                     .lines()

@@ -17,6 +17,7 @@ mod mounts;
 mod network;
 mod proc;
 mod raw;
+mod refspec;
 mod report;
 mod rootfs;
 mod setup;
@@ -32,7 +33,7 @@ use clap::Parser;
 use crate::bench::{Engine, Plan, Slot};
 use crate::report::{EngineLabel, Report, Role};
 
-const ENGINES: &str = "runc,crun,docker,podman,pier,pier-crun";
+const ENGINES: &str = "runc,runc-spec,crun,docker,podman,pier,pier-unconfined,pier-crun";
 
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark Pier against runc, crun, docker and podman")]
@@ -167,6 +168,16 @@ fn budget_section(slots: &mut [Slot], work: &Path, rounds: usize) -> String {
     }
 }
 
+/// Pier on runc, when it is up.
+fn pier_slot(slots: &mut [Slot]) -> Option<&mut cli::CliEngine> {
+    slots
+        .iter_mut()
+        .find_map(|s| match (&mut s.engine, s.label.role, s.label.runtime.as_str()) {
+            (Ok(Engine::Cli(c)), Role::Pier, "runc") => Some(c),
+            _ => None,
+        })
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     if !rustix::process::geteuid().is_root() {
@@ -261,6 +272,32 @@ fn main() -> Result<()> {
             .map(Engine::Cli)
             .map_err(|e| skipped("failed", &e));
         slots.push(Slot { label, engine: e });
+    }
+    if want.contains(&"pier-unconfined") {
+        let label = label("pier, seccomp=unconfined", Role::Variant, "runc");
+        let engine = match pier_slot(&mut slots) {
+            Some(p) => Ok(Engine::Cli(
+                p.variant("pier-unconfined", &["--security-opt", "seccomp=unconfined"]),
+            )),
+            None => Err("skipped: needs the pier engine".to_string()),
+        };
+        slots.push(Slot { label, engine });
+    }
+    if want.contains(&"runc-spec") {
+        let label = label("runc, Pier's spec", Role::Reference, "runc");
+        let engine = match pier_slot(&mut slots) {
+            None => Err("skipped: needs the pier engine (its spec)".to_string()),
+            Some(p) => refspec::from_pier(p, work.path(), &fs.dir)
+                .and_then(|spec| raw::RawRuntime::tagged("runc", "runc-spec", work.path(), &fs.dir, spec))
+                .and_then(|mut r| {
+                    r.probe()?;
+                    Ok(Engine::Raw(r))
+                })
+                .map_err(|e| skipped("skipped", &e)),
+        };
+        // Right after the floors, where it reads best.
+        let at = slots.iter().take_while(|s| s.label.role == Role::Floor).count();
+        slots.insert(at, Slot { label, engine });
     }
     let skipped_list: Vec<(String, String)> = slots
         .iter()

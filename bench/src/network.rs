@@ -11,11 +11,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::bench::{interleave, ms, rows, Engine, Plan, Slot};
 use crate::cli::CliEngine;
-use crate::report::{Better, EngineLabel, Table};
+use crate::report::{Better, EngineLabel, Role, Table};
 use crate::stats::Summary;
 
 fn pier_only(l: &EngineLabel) -> bool {
-    l.name.starts_with("pier")
+    l.role == Role::Pier
 }
 
 /// `run_opts` with the `--network` option replaced by `mode`.

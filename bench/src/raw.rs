@@ -44,8 +44,14 @@ pub fn base_spec(work: &Path, rootfs: &Path) -> Result<Value> {
 
 impl RawRuntime {
     pub fn new(program: &str, work: &Path, rootfs: &Path, base_spec: Value) -> Result<Self> {
-        let state_root = work.join(format!("{program}-state"));
-        let bundles_dir = work.join(format!("{program}-bundles"));
+        Self::tagged(program, program, work, rootfs, base_spec)
+    }
+
+    /// As `new`, with state and bundles under `<work>/<tag>-*` (a second
+    /// instance of the same runtime on another spec).
+    pub fn tagged(program: &str, tag: &str, work: &Path, rootfs: &Path, base_spec: Value) -> Result<Self> {
+        let state_root = work.join(format!("{tag}-state"));
+        let bundles_dir = work.join(format!("{tag}-bundles"));
         for d in [&state_root, &bundles_dir] {
             fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }

@@ -13,6 +13,12 @@ pub enum Role {
     Peer,
     /// Pier itself; targets apply to these rows.
     Pier,
+    /// Pier in a non-default configuration (seccomp unconfined, as the
+    /// floor): targets apply, but it never stands in for Pier elsewhere.
+    Variant,
+    /// The raw runtime on Pier's own spec: what the container's security
+    /// settings cost inside the runtime, with no engine around it.
+    Reference,
 }
 
 /// One engine as it appears in the tables.
@@ -49,8 +55,10 @@ pub enum Better {
 /// The bar a Pier row is held to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
-    /// median ≤ k × the floor's median.
+    /// median ≤ k × the floor's median (lower is better).
     FloorRatio(f64),
+    /// median ≥ k × the floor's median (higher is better).
+    FloorShare(f64),
     /// median ≤ x (in the table's unit).
     AtMost(f64),
     /// median ≥ x (in the table's unit).
@@ -92,6 +100,14 @@ impl Table {
         })
     }
 
+    /// The reference row's median (the raw runtime on Pier's spec).
+    fn reference(&self) -> Option<f64> {
+        self.rows.iter().find_map(|r| match (&r.cell, r.engine.role) {
+            (Cell::Value(s), Role::Reference) => Some(s.median),
+            _ => None,
+        })
+    }
+
     fn best_peer(&self) -> Option<f64> {
         let peers = self.rows.iter().filter_map(|r| match (&r.cell, r.engine.role) {
             (Cell::Value(s), Role::Peer) => Some(s.median),
@@ -113,6 +129,7 @@ fn ratio(value: f64, base: Option<f64>) -> Option<f64> {
 pub fn target_met(target: Target, median: f64, floor_ratio: Option<f64>) -> Option<bool> {
     match target {
         Target::FloorRatio(k) => floor_ratio.map(|r| r <= k),
+        Target::FloorShare(k) => floor_ratio.map(|r| r >= k),
         Target::AtMost(x) => Some(median <= x),
         Target::AtLeast(x) => Some(median >= x),
     }
@@ -121,6 +138,7 @@ pub fn target_met(target: Target, median: f64, floor_ratio: Option<f64>) -> Opti
 fn target_text(target: Target, unit: &str) -> String {
     match target {
         Target::FloorRatio(k) => format!("≤ {k}× floor"),
+        Target::FloorShare(k) => format!("≥ {k}× floor"),
         Target::AtMost(x) => format!("≤ {} {unit}", num(x)),
         Target::AtLeast(x) => format!("≥ {} {unit}", num(x)),
     }
@@ -154,6 +172,8 @@ fn engine_cell(e: &EngineLabel) -> String {
         Role::Floor => format!("{} (floor)", e.name),
         Role::Peer => e.name.clone(),
         Role::Pier => format!("**{}**", e.name),
+        Role::Reference => format!("{} (reference)", e.name),
+        Role::Variant => format!("**{}**", e.name),
     }
 }
 
@@ -167,24 +187,32 @@ pub fn render_table(t: &Table) -> String {
     let _ = writeln!(s, "### {}\n", t.title);
     let _ = writeln!(s, "{} Unit: {}, {better}.\n", t.how, t.unit);
     let with_detail = t.rows.iter().any(|r| !r.detail.is_empty());
-    let _ = write!(
-        s,
-        "| engine | median | min–max | × floor | × best peer | target | met? |"
-    );
+    let reference = t.reference();
+    let _ = write!(s, "| engine | median | min–max | × floor |");
+    if reference.is_some() {
+        s.push_str(" × reference |");
+    }
+    let _ = write!(s, " × best peer | target | met? |");
     let _ = writeln!(s, "{}", if with_detail { " detail |" } else { "" });
-    let _ = write!(s, "|---|---:|---:|---:|---:|---|---|");
+    let _ = write!(s, "|---|---:|---:|---:|");
+    if reference.is_some() {
+        s.push_str("---:|");
+    }
+    let _ = write!(s, "---:|---|---|");
     let _ = writeln!(s, "{}", if with_detail { "---|" } else { "" });
     let best = t.best_peer();
     for r in &t.rows {
         let floor = t.floor_for(&r.engine.runtime);
-        let is_pier = r.engine.role == Role::Pier;
+        let is_pier = matches!(r.engine.role, Role::Pier | Role::Variant);
         let target = match (is_pier, t.target) {
             (true, Some(tg)) => target_text(tg, &t.unit),
             _ => String::new(),
         };
+        let mut xr = String::new();
         let (median, range, xf, xp, met) = match &r.cell {
             Cell::Value(v) => {
                 let fr = ratio(v.median, floor);
+                xr = times(ratio(v.median, reference));
                 let met = match (is_pier, t.target) {
                     (true, Some(tg)) => match target_met(tg, v.median, fr) {
                         Some(true) => "yes".to_string(),
@@ -198,7 +226,7 @@ pub fn render_table(t: &Table) -> String {
                 } else {
                     String::new()
                 };
-                let xp = if r.engine.role == Role::Floor {
+                let xp = if matches!(r.engine.role, Role::Floor | Role::Reference) {
                     "—".to_string()
                 } else {
                     times(ratio(v.median, best))
@@ -214,11 +242,11 @@ pub fn render_table(t: &Table) -> String {
                 (why.replace('|', "/"), String::new(), String::new(), String::new(), met)
             }
         };
-        let _ = write!(
-            s,
-            "| {} | {median} | {range} | {xf} | {xp} | {target} | {met} |",
-            engine_cell(&r.engine)
-        );
+        let _ = write!(s, "| {} | {median} | {range} | {xf} |", engine_cell(&r.engine));
+        if reference.is_some() {
+            let _ = write!(s, " {xr} |");
+        }
+        let _ = write!(s, " {xp} | {target} | {met} |");
         if with_detail {
             let _ = write!(s, " {} |", r.detail.replace('|', "/"));
         }
@@ -315,6 +343,23 @@ mod tests {
     }
 
     #[test]
+    fn reference_column_only_with_a_reference_row() {
+        let mut t = table(Better::Lower, Target::FloorRatio(1.5));
+        assert!(!render_table(&t).contains("× reference"));
+        t.rows.insert(1, row("runc, Pier's spec", Role::Reference, &[12.0]));
+        let out = render_table(&t);
+        assert!(out.contains("| × floor | × reference | × best peer |"), "{out}");
+        assert!(
+            out.contains("| runc, Pier's spec (reference) | 12.0 |  | 1.09× | 1.00× | — |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| **pier** | 15.0 | 14.0–16.0 | 1.36× | 1.25× | 0.33× |"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn ratios_and_targets() {
         let t = table(Better::Lower, Target::FloorRatio(1.5));
         let out = render_table(&t);
@@ -347,6 +392,9 @@ mod tests {
         assert_eq!(target_met(Target::FloorRatio(1.5), 3.0, None), None);
         assert_eq!(target_met(Target::AtMost(3.0), 3.0, None), Some(true));
         assert_eq!(target_met(Target::AtLeast(1.0), 0.5, None), Some(false));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, Some(0.96)), Some(true));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, Some(0.94)), Some(false));
+        assert_eq!(target_met(Target::FloorShare(0.95), 0.9, None), None);
     }
 
     #[test]

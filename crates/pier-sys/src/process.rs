@@ -98,3 +98,70 @@ mod tests {
         assert_eq!(parse_threads("Name:\tx\n"), None);
     }
 }
+
+/// Whether this kernel runs x32-ABI system calls (x86_64 with
+/// `CONFIG_X86_X32_ABI` and x32 not disabled at boot). A child process
+/// makes one x32 `getpid` and reports whether it returned, so a filter
+/// that kills on a foreign ABI (systemd's `SystemCallArchitectures=native`)
+/// kills the probe, not the caller. Anything unclear counts as "yes".
+#[cfg(target_arch = "x86_64")]
+pub fn kernel_runs_x32() -> bool {
+    const X32_SYSCALL_BIT: libc::c_long = 0x4000_0000;
+    // SAFETY: the child makes one raw system call and `_exit`s, both
+    // async-signal-safe, so forking from a multi-threaded process is sound.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: getpid takes no arguments; `_exit` never returns.
+        unsafe {
+            let r = libc::syscall(X32_SYSCALL_BIT | libc::SYS_getpid);
+            libc::_exit(if r > 0 { 0 } else { 1 });
+        }
+    }
+    if child < 0 {
+        return true;
+    }
+    let pid = Pid::from_raw(child);
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code == 0,
+            // Killed (SIGSYS): the ABI is refused here.
+            Ok(_) => return false,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// x32 exists only on x86_64.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn kernel_runs_x32() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod x32_tests {
+    /// The probe agrees with the kernel's configuration where the kernel
+    /// publishes it (not where x32 is built in but disabled at boot).
+    #[test]
+    fn x32_probe_matches_the_kernel_config() {
+        let Ok(out) = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "zcat /proc/config.gz 2>/dev/null | grep -E '^(# )?CONFIG_X86_X32_ABI'",
+            ])
+            .output()
+        else {
+            return;
+        };
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+        let probed = super::kernel_runs_x32();
+        if line == "# CONFIG_X86_X32_ABI is not set" {
+            assert!(!probed, "no x32 in the kernel, yet the probe ran an x32 call");
+        } else if line == "CONFIG_X86_X32_ABI=y" && cmdline.contains("syscall.x32=y") {
+            assert!(probed);
+        }
+        // Twice gives the same answer (no state left behind).
+        assert_eq!(probed, super::kernel_runs_x32());
+    }
+}

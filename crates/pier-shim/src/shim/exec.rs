@@ -1,6 +1,9 @@
 //! Execs: `runtime exec --detach` through the invocation queue, the exec's
 //! own pipes (or terminal) relayed to its stream, its exit collected by the
-//! one reaper, its record kept until the shim exits.
+//! one reaper, its record kept for its exit code: the last
+//! [`KEEP_FINISHED`] ended execs are kept (pierd learns an exit when it
+//! happens: from the stream's end, or a parked `ExecWait`), so a container
+//! exec'd every few seconds for weeks does not grow its shim.
 //!
 //! Output of an exec is not logged and has backpressure: while its stream
 //! holds [`OUT_LIMIT`] unread bytes the shim stops reading the exec's pipes
@@ -43,6 +46,9 @@ const FINAL_DRAIN: usize = 4 * 1024 * 1024;
 
 /// Exits reaped while an exec invocation ran, not yet matched to a pid.
 const ORPHAN_MEMORY: usize = 64;
+
+/// Ended execs whose records (exit codes) are kept; older ones are dropped.
+const KEEP_FINISHED: usize = 64;
 
 pub(super) struct Exec {
     id: String,
@@ -191,11 +197,14 @@ impl Exec {
     }
 }
 
-/// Every exec of the container by sequence number, kept until the shim
-/// exits (for their exit codes), and exits not matched to one yet.
+/// The container's execs by sequence number (running ones and the last
+/// [`KEEP_FINISHED`] ended ones, for their exit codes), and exits not
+/// matched to one yet.
 pub(super) struct Execs {
     pub(super) by_seq: BTreeMap<usize, Exec>,
     next_seq: usize,
+    /// Ended execs, oldest first.
+    finished: VecDeque<usize>,
     /// Exits reaped while an exec invocation ran, matched once its pid is
     /// known.
     orphans: VecDeque<(i32, ExitStatus)>,
@@ -206,7 +215,22 @@ impl Execs {
         Execs {
             by_seq: BTreeMap::new(),
             next_seq: 0,
+            finished: VecDeque::new(),
             orphans: VecDeque::new(),
+        }
+    }
+
+    /// Exec `seq` has ended and its stream has its exit code: keep its
+    /// record among the last [`KEEP_FINISHED`], dropping the oldest.
+    fn ended(&mut self, seq: usize) {
+        if self.finished.contains(&seq) {
+            return;
+        }
+        self.finished.push_back(seq);
+        while self.finished.len() > KEEP_FINISHED {
+            if let Some(old) = self.finished.pop_front() {
+                self.by_seq.remove(&old);
+            }
         }
     }
 
@@ -553,6 +577,7 @@ impl Shim {
         }
         self.clients.progress(conn, &self.output);
         self.reap_conn(conn);
+        self.execs.ended(seq);
     }
 
     /// Route a reaped pid to its exec; false if it is none of theirs.
@@ -572,5 +597,57 @@ impl Shim {
             self.on_exec_output(seq, 0, false);
             self.on_exec_output(seq, 1, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended_exec(id: &str) -> Exec {
+        Exec {
+            id: id.to_string(),
+            req: ExecRequest {
+                exec_id: id.to_string(),
+                process: PathBuf::from("/nonexistent"),
+                tty: false,
+                stdin: false,
+                stdout: true,
+                stderr: true,
+                detach: false,
+                console_size: None,
+            },
+            pid: 100,
+            exit_code: Some(0),
+            conn: 0,
+            out: [None, None],
+            stdin: None,
+            terminal: None,
+            child: None,
+            console: None,
+            drain_until: None,
+            probe: None,
+        }
+    }
+
+    #[test]
+    fn only_the_last_ended_execs_are_kept() {
+        let mut execs = Execs::new();
+        let running = execs.next_seq();
+        let mut r = ended_exec("running");
+        r.exit_code = None;
+        execs.by_seq.insert(running, r);
+        for i in 0..KEEP_FINISHED + 10 {
+            let seq = execs.next_seq();
+            execs.by_seq.insert(seq, ended_exec(&format!("e{i}")));
+            execs.ended(seq);
+            // Ending twice (a drain and an exit) counts once.
+            execs.ended(seq);
+        }
+        assert_eq!(execs.by_seq.len(), KEEP_FINISHED + 1);
+        assert_eq!(execs.exit_of("running"), Some(None));
+        assert_eq!(execs.exit_of("e9"), None);
+        assert_eq!(execs.exit_of("e10"), Some(Some(0)));
+        assert_eq!(execs.exit_of(&format!("e{}", KEEP_FINISHED + 9)), Some(Some(0)));
     }
 }

@@ -45,6 +45,11 @@ pub struct HostLimits {
     pub kernel: KernelVersion,
     /// docker's native architecture name ([`seccomp::native_arch`]).
     pub arch: &'static str,
+    /// The kernel runs x32-ABI system calls
+    /// (`pier_sys::process::kernel_runs_x32`). docker's amd64 filter also
+    /// covers x32; where the kernel cannot run x32 at all that third of the
+    /// filter only costs the runtime time to compile, so it is left out.
+    pub x32: bool,
 }
 
 /// Which seccomp profile a container asked for (`--security-opt seccomp=`).
@@ -553,6 +558,7 @@ fn seccomp_section(input: &SpecInput, caps: &[oci_spec::runtime::Capability]) ->
             arch: input.host.arch,
             kernel: input.host.kernel,
             caps: &names,
+            x32: input.host.x32,
         },
     )
 }

@@ -174,6 +174,7 @@ fn input(script: &str) -> SpecInput {
             cap_bounding: own_cap_bounding(),
             kernel: host_kernel(),
             arch: seccomp::native_arch(),
+            x32: pier_sys::process::kernel_runs_x32(),
         },
     );
     input.user = resolve_user("", PASSWD, GROUP).unwrap_or_else(|e| panic!("{e}"));

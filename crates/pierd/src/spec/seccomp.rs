@@ -332,6 +332,9 @@ pub struct Target<'a> {
     pub kernel: KernelVersion,
     /// The container's capability bounding set, `CAP_…` names.
     pub caps: &'a [String],
+    /// The kernel runs x32-ABI system calls; when it cannot, `archMap`'s
+    /// `SCMP_ARCH_X32` is left out (no x32 call can run there anyway).
+    pub x32: bool,
 }
 
 fn selected(rule: &Rule, t: &Target<'_>) -> bool {
@@ -357,7 +360,13 @@ pub fn to_oci(profile: &Profile, target: &Target<'_>) -> Option<LinuxSeccomp> {
     if let Some(native) = seccomp_arch(target.arch) {
         if let Some(entry) = profile.arch_map.iter().find(|e| e.arch == native) {
             architectures.push(entry.arch);
-            architectures.extend(entry.sub_arches.iter().copied());
+            architectures.extend(
+                entry
+                    .sub_arches
+                    .iter()
+                    .copied()
+                    .filter(|a| target.x32 || *a != Arch::ScmpArchX32),
+            );
         }
     }
     let syscalls: Vec<LinuxSyscall> = profile
@@ -397,7 +406,16 @@ mod tests {
     }
 
     fn resolve(profile: &Profile, arch: &str, kernel: KernelVersion, caps: &[String]) -> LinuxSeccomp {
-        to_oci(profile, &Target { arch, kernel, caps }).expect("a filter")
+        to_oci(
+            profile,
+            &Target {
+                arch,
+                kernel,
+                caps,
+                x32: true,
+            },
+        )
+        .expect("a filter")
     }
 
     #[test]
@@ -408,6 +426,30 @@ mod tests {
         assert_eq!(p.arch_map.len(), 8);
         assert_eq!(p.rules.len(), 31);
         assert_eq!(p.rules[0].syscall.names().len(), 361);
+    }
+
+    #[test]
+    fn x32_is_left_out_where_the_kernel_cannot_run_it() {
+        let caps = default_caps();
+        let t = Target {
+            arch: "amd64",
+            kernel: KERNEL,
+            caps: &caps,
+            x32: false,
+        };
+        let s = to_oci(default_profile(), &t).expect("a filter");
+        assert_eq!(
+            s.architectures().as_deref(),
+            Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86][..])
+        );
+        // The rules are the same either way.
+        let with = resolve(default_profile(), "amd64", KERNEL, &caps);
+        assert_eq!(s.syscalls(), with.syscalls());
+        // A profile's own `architectures` list is kept as written.
+        let p = Profile::parse(r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X32"]}"#)
+            .expect("profile");
+        let own = to_oci(&p, &t).expect("a filter");
+        assert_eq!(own.architectures().as_deref(), Some(&[Arch::ScmpArchX32][..]));
     }
 
     #[test]
@@ -551,7 +593,8 @@ mod tests {
                 &Target {
                     arch: "amd64",
                     kernel: KERNEL,
-                    caps: &[]
+                    caps: &[],
+                    x32: true,
                 }
             ),
             None

@@ -27,6 +27,7 @@ fn input() -> SpecInput {
             cap_bounding: 0x1fffeffffff,
             kernel: seccomp::KernelVersion { kernel: 6, major: 1 },
             arch: "amd64",
+            x32: true,
         },
     );
     input.etc_files = Some(EtcFiles {

@@ -163,6 +163,7 @@ impl Daemon {
             cap_bounding: spec::parse_cap_mask(&status, "CapBnd").unwrap_or(u64::MAX),
             kernel,
             arch: seccomp::native_arch(),
+            x32: host_runs_x32(),
         };
         let mut input = SpecInput::new(&rec.id, rootfs.merged.clone(), process.argv(), host);
         let env: Vec<String> = net.link_env.iter().chain(&process.env).cloned().collect();
@@ -244,4 +245,10 @@ impl Daemon {
         write(&shim_json, &bytes, private::RECORD)?;
         Ok(Prepared { shim_json })
     }
+}
+
+/// Whether the kernel runs x32 system calls, probed once.
+fn host_runs_x32() -> bool {
+    static X32: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *X32.get_or_init(pier_sys::process::kernel_runs_x32)
 }
