@@ -29,6 +29,8 @@ pub struct ExecOptions {
 pub enum Op {
     Create,
     Start,
+    /// `run --detach`: create and start in one process.
+    Run,
     Kill,
     Delete,
     State,
@@ -43,6 +45,7 @@ impl fmt::Display for Op {
         f.write_str(match self {
             Op::Create => "create",
             Op::Start => "start",
+            Op::Run => "run",
             Op::Kill => "kill",
             Op::Delete => "delete",
             Op::State => "state",
@@ -82,6 +85,15 @@ pub(crate) fn create(id: &str, o: &CreateOptions) -> Vec<OsString> {
         v.extend([os("--console-socket"), path(sock)]);
     }
     v.push(os(id));
+    v
+}
+
+/// `run --detach`: `create` and `start` in one runtime process, with the
+/// options `create` takes.
+pub(crate) fn run_detached(id: &str, o: &CreateOptions) -> Vec<OsString> {
+    let mut v = create(id, o);
+    v[0] = os("run");
+    v.insert(v.len() - 1, os("--detach"));
     v
 }
 
@@ -165,6 +177,20 @@ mod tests {
                 "/b/p",
                 "--console-socket",
                 "/b/c.sock",
+                "id"
+            ]
+        );
+        assert_eq!(
+            s(run_detached("id", &o)),
+            [
+                "run",
+                "--bundle",
+                "/b",
+                "--pid-file",
+                "/b/p",
+                "--console-socket",
+                "/b/c.sock",
+                "--detach",
                 "id"
             ]
         );

@@ -74,6 +74,11 @@ impl Runtime {
         self.with_global(args::create(id, opts))
     }
 
+    /// `run --detach`: created and started by one runtime process.
+    pub fn run_detached_args(&self, id: &str, opts: &CreateOptions) -> Vec<OsString> {
+        self.with_global(args::run_detached(id, opts))
+    }
+
     pub fn exec_args(&self, id: &str, opts: &ExecOptions) -> Vec<OsString> {
         self.with_global(args::exec(id, opts))
     }

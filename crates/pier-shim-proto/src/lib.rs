@@ -17,8 +17,8 @@
 //!    reaped by `pierd`; the child is reparented to init), calls `setsid`,
 //!    sets `PR_SET_CHILD_SUBREAPER`, closes every other inherited fd, opens
 //!    its own log file (level from env `PIER_SHIM_LOG`, default `info`),
-//!    binds [`ShimConfig::socket`], and runs `<runtime> create` with the
-//!    container's stdio pipes (stdin is `/dev/null` unless
+//!    binds [`ShimConfig::socket`], and (unless [`ShimConfig::run_on_start`])
+//!    runs `<runtime> create` with the container's stdio pipes (stdin is `/dev/null` unless
 //!    [`ShimConfig::open_stdin`]). The runtime gets `--pid-file
 //!    <bundle>/init.pid` and `--log <bundle>/runtime.log --log-format json`;
 //!    failures carry the last error-level message of that log. With
@@ -33,6 +33,17 @@
 //!    (for example the runtime's stderr). EOF without a line means the shim
 //!    died: `pierd` reports that and cleans up.
 //! 4. `pierd` sends [`Request::Start`]; the shim runs `<runtime> start`.
+//!
+//! With [`ShimConfig::run_on_start`] the runtime runs once per start instead
+//! of twice: the shim answers `Ready::Listening` as soon as its socket is
+//! bound (no runtime container exists yet), `pierd` connects its exit
+//! monitor (`Wait`) and held attach sessions, then sends `Start`, and the
+//! shim runs `<runtime> run --detach` with the same pid file, stdio and
+//! console socket `create` would get. `Start` is then answered with
+//! [`Response::Started`] (init's pid) once the runtime has returned; exits
+//! reaped meanwhile are handled after it, as during `create`. A `Kill`
+//! before `Start` records an exit by that signal (nothing ran), so a shim
+//! found waiting by a restarted `pierd` is settled like a created one.
 //!
 //! # RPC
 //!
@@ -199,6 +210,10 @@ pub struct ShimConfig {
     /// The healthcheck the shim runs (absent: none).
     #[serde(default)]
     pub health: Option<health::HealthSettings>,
+    /// Create nothing until `Start`, then `runtime run --detach` (one
+    /// runtime process per start instead of `create` + `start`).
+    #[serde(default)]
+    pub run_on_start: bool,
 }
 
 /// Where and how the shim writes the container's output.
@@ -228,6 +243,9 @@ pub struct LogSettings {
 pub enum Ready {
     /// The container exists in the runtime; `pid` is its init (host pid).
     Created { pid: i32, shim_pid: i32 },
+    /// The socket accepts RPCs; the runtime container is made by `Start`
+    /// ([`ShimConfig::run_on_start`]).
+    Listening { shim_pid: i32 },
     /// The shim could not create the container.
     Failed {
         message: String,
@@ -243,7 +261,8 @@ pub enum Ready {
 pub enum Request {
     /// Report the container's state.
     State,
-    /// Run the runtime's `start`.
+    /// Run the runtime's `start` (`run --detach` with
+    /// [`ShimConfig::run_on_start`]).
     Start,
     /// Send a signal to the init process (`all`: to every process).
     Kill { signal: i32, all: bool },
@@ -374,6 +393,11 @@ pub enum Response {
     },
     /// The exec'd process runs with this host pid.
     ExecStarted {
+        pid: i32,
+    },
+    /// `Start` of a [`ShimConfig::run_on_start`] shim: the container runs,
+    /// its init is this host pid.
+    Started {
         pid: i32,
     },
     ExecState(ExecInfo),

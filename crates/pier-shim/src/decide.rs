@@ -9,6 +9,12 @@ use pier_sys::reap::ExitStatus;
 /// Where the container is in its life, as the shim drives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
+    /// Waiting for `Start`, which runs `runtime run --detach`
+    /// (`ShimConfig::run_on_start`): no runtime container yet.
+    Pending,
+    /// `runtime run --detach` is running: the container's output waits in
+    /// its pipes, exits reaped meanwhile wait for the runtime's answer.
+    Launching,
     /// `runtime create` is running.
     Creating,
     /// Created, not started.
@@ -80,6 +86,9 @@ pub enum Decision {
     ExecWait(String),
     /// Reopen the log file by its path.
     ReopenLog,
+    /// A signal before `Start` (nothing runs): record an exit by that
+    /// signal and answer `Ok`.
+    Abandon(i32),
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
@@ -92,7 +101,7 @@ fn error(code: ErrorCode, message: impl Into<String>) -> Decision {
 /// The state a client sees.
 pub fn state_info(v: &View) -> StateInfo {
     let (status, exit) = match &v.phase {
-        Phase::Creating | Phase::Created => (Status::Created, None),
+        Phase::Pending | Phase::Launching | Phase::Creating | Phase::Created => (Status::Created, None),
         Phase::Running | Phase::Draining(_) => (Status::Running, None),
         Phase::Exited { record, .. } => (Status::Stopped, Some(record.clone())),
     };
@@ -117,8 +126,10 @@ pub fn decide(v: &View, req: &Request) -> Decision {
     match req {
         Request::State => Decision::Reply(Response::State(state_info(v))),
         Request::Start => match v.phase {
-            Phase::Created if !v.starting => Decision::Run(ClientOp::Start),
-            Phase::Created => error(ErrorCode::Invalid, "container is already starting"),
+            Phase::Pending | Phase::Created if !v.starting => Decision::Run(ClientOp::Start),
+            Phase::Pending | Phase::Launching | Phase::Created => {
+                error(ErrorCode::Invalid, "container is already starting")
+            }
             Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
             Phase::Running => error(ErrorCode::Invalid, "container is already running"),
             Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container has exited"),
@@ -129,7 +140,10 @@ pub fn decide(v: &View, req: &Request) -> Decision {
                 signal: *signal,
                 all: *all,
             }),
-            Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
+            Phase::Pending if !v.starting => Decision::Abandon(*signal),
+            Phase::Pending | Phase::Launching | Phase::Creating => {
+                error(ErrorCode::NotRunning, "container is still being created")
+            }
             Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::Wait => match finished(&v.phase) {
@@ -138,14 +152,17 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         },
         Request::Shutdown => Decision::Shutdown,
         Request::Attach(a) => match v.phase {
-            Phase::Created | Phase::Running => Decision::Attach(a.clone()),
+            // Before `run` the output waits in the pipes: nothing is missed.
+            Phase::Pending | Phase::Launching | Phase::Created | Phase::Running => Decision::Attach(a.clone()),
             Phase::Creating => error(ErrorCode::NotRunning, "container is still being created"),
             Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::Exec(e) => match v.phase {
             _ if !valid_exec_id(&e.exec_id) => error(ErrorCode::Invalid, format!("invalid exec id {:?}", e.exec_id)),
             Phase::Running => Decision::Exec(e.clone()),
-            Phase::Creating | Phase::Created => error(ErrorCode::NotRunning, "container is not running"),
+            Phase::Pending | Phase::Launching | Phase::Creating | Phase::Created => {
+                error(ErrorCode::NotRunning, "container is not running")
+            }
             Phase::Draining(_) | Phase::Exited { .. } => error(ErrorCode::NotRunning, "container is not running"),
         },
         Request::ExecState { exec_id } => Decision::ExecState(exec_id.clone()),
@@ -171,7 +188,7 @@ pub fn decide(v: &View, req: &Request) -> Decision {
         Request::HealthWait { seen } => Decision::HealthWait(*seen),
         Request::ExecWait { exec_id } => Decision::ExecWait(exec_id.clone()),
         Request::ReopenLog => match v.phase {
-            Phase::Created | Phase::Running => Decision::ReopenLog,
+            Phase::Pending | Phase::Launching | Phase::Created | Phase::Running => Decision::ReopenLog,
             _ => error(ErrorCode::NotRunning, "container is not running"),
         },
     }
@@ -249,6 +266,48 @@ mod tests {
             decide(&view(Phase::Running), &Request::Start),
             Decision::Reply(Response::Error { .. })
         ));
+    }
+
+    #[test]
+    fn a_pending_shim_runs_at_start_and_abandons_at_kill() {
+        assert_eq!(
+            decide(&view(Phase::Pending), &Request::Start),
+            Decision::Run(ClientOp::Start)
+        );
+        let mut starting = view(Phase::Pending);
+        starting.starting = true;
+        assert!(matches!(
+            decide(&starting, &Request::Start),
+            Decision::Reply(Response::Error { .. })
+        ));
+        assert!(matches!(
+            decide(&view(Phase::Launching), &Request::Start),
+            Decision::Reply(Response::Error { .. })
+        ));
+        let k = Request::Kill { signal: 9, all: true };
+        assert_eq!(decide(&view(Phase::Pending), &k), Decision::Abandon(9));
+        assert!(matches!(
+            decide(&starting, &k),
+            Decision::Reply(Response::Error {
+                code: ErrorCode::NotRunning,
+                ..
+            })
+        ));
+        let a = AttachRequest {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            logs: false,
+        };
+        assert!(matches!(
+            decide(&view(Phase::Pending), &Request::Attach(a.clone())),
+            Decision::Attach(_)
+        ));
+        assert!(matches!(
+            decide(&view(Phase::Launching), &Request::Attach(a)),
+            Decision::Attach(_)
+        ));
+        assert_eq!(decide(&view(Phase::Pending), &Request::Wait), Decision::Park);
     }
 
     #[test]

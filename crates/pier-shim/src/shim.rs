@@ -151,8 +151,9 @@ impl Shim {
             None
         };
         clients.register(reg)?;
+        let run_on_start = cfg.run_on_start;
         Ok(Shim {
-            lifecycle: Lifecycle::new(cfg.bundle.join("init.pid")),
+            lifecycle: Lifecycle::new(cfg.bundle.join("init.pid"), run_on_start),
             cfg,
             poll,
             signals,
@@ -162,15 +163,20 @@ impl Shim {
             terminal: Terminal::new(console),
             clients,
             execs: Execs::new(),
-            invocations: Invocations::new(runtime, child),
+            invocations: Invocations::new(runtime, child, run_on_start),
             prober: probe::Prober::default(),
         })
     }
 
-    /// Run `create`, report on `ready`, and run until the container is gone
-    /// and the shim may leave.
+    /// Run `create` (or, with `run_on_start`, nothing yet), report on
+    /// `ready`, and run until the container is gone and the shim may leave.
     pub fn run(mut self, ready: OwnedFd) -> anyhow::Result<()> {
         self.lifecycle.await_ready(ready);
+        if self.lifecycle.phase == crate::decide::Phase::Pending {
+            self.lifecycle.report(&Ready::Listening {
+                shim_pid: pier_sys::process::pid().as_raw(),
+            });
+        }
         let mut events = Events::with_capacity(64);
         let mut batch = Vec::with_capacity(64);
         self.pump_invocations();

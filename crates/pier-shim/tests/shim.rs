@@ -25,6 +25,8 @@ struct Opts {
     log_driver: &'static str,
     memory_limit: Option<i64>,
     runtime: &'static str,
+    /// `ShimConfig::run_on_start`: `runtime run --detach` at `Start`.
+    run_on_start: bool,
 }
 
 impl Default for Opts {
@@ -36,6 +38,7 @@ impl Default for Opts {
             log_driver: "json-file",
             memory_limit: None,
             runtime: RUNC,
+            run_on_start: false,
         }
     }
 }
@@ -92,6 +95,7 @@ impl Fixture {
             stdin_once: opts.stdin_once,
             tty: opts.tty,
             health: None,
+            run_on_start: opts.run_on_start,
         };
         std::fs::write(
             bundle.join("shim.json"),
@@ -127,9 +131,13 @@ impl Fixture {
         assert!(status.success(), "shim's first process exited {status}");
         let ready: Ready = serde_json::from_str(out.trim())
             .unwrap_or_else(|e| panic!("bad ready line {out:?}: {e}; shim log: {}", self.shim_log()));
-        if let Ready::Created { pid, shim_pid } = ready {
-            self.shim_pid = Some(shim_pid);
-            self.init_pid = Some(pid);
+        match ready {
+            Ready::Created { pid, shim_pid } => {
+                self.shim_pid = Some(shim_pid);
+                self.init_pid = Some(pid);
+            }
+            Ready::Listening { shim_pid } => self.shim_pid = Some(shim_pid),
+            Ready::Failed { .. } => {}
         }
         ready
     }
@@ -230,8 +238,149 @@ fn call(s: &mut UnixStream, req: &Request) -> Response {
 fn created(fx: &mut Fixture) -> (i32, i32) {
     match fx.spawn() {
         Ready::Created { pid, shim_pid } => (pid, shim_pid),
-        Ready::Failed { message, .. } => panic!("create failed: {message}; log: {}", fx.shim_log()),
+        other => panic!("create: {other:?}; log: {}", fx.shim_log()),
     }
+}
+
+/// A `run_on_start` shim: listening, nothing created.
+fn listening(fx: &mut Fixture) -> i32 {
+    match fx.spawn() {
+        Ready::Listening { shim_pid } => shim_pid,
+        other => panic!("listen: {other:?}; log: {}", fx.shim_log()),
+    }
+}
+
+/// `Start` of a `run_on_start` shim: init's pid.
+fn run_started(fx: &mut Fixture, c: &mut UnixStream) -> i32 {
+    match call(c, &Request::Start) {
+        Response::Started { pid } => {
+            fx.init_pid = Some(pid);
+            pid
+        }
+        other => panic!("start: {other:?}; log: {}", fx.shim_log()),
+    }
+}
+
+fn run_opts() -> Opts {
+    Opts {
+        run_on_start: true,
+        ..Opts::default()
+    }
+}
+
+#[test]
+fn run_on_start_creates_nothing_until_start_and_records_a_quick_exit() {
+    let mut fx = Fixture::with(&["sh", "-c", "echo bye; echo err >&2; exit 3"], run_opts());
+    let shim = listening(&mut fx);
+    assert!(!fx.runc_knows(), "nothing is created before start");
+    let mut c = fx.connect();
+    match call(&mut c, &Request::State) {
+        Response::State(st) => assert_eq!((st.status, st.pid), (Status::Created, 0)),
+        other => panic!("state: {other:?}"),
+    }
+    // The exit monitor is armed before the start, as pierd does.
+    let mut w = fx.connect();
+    frame::write_frame(&mut w, &Request::Wait).expect("send wait");
+    let pid = run_started(&mut fx, &mut c);
+    assert!(pid > 0);
+    let answer: Response = frame::read_frame(&mut w).expect("read wait").expect("wait answered");
+    match answer {
+        Response::Exited(r) => {
+            assert_eq!((r.exit_code, r.signal), (3, None));
+            assert!(r.started_at.is_some());
+        }
+        other => panic!("wait: {other:?}"),
+    }
+    drop((c, w));
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
+    assert!(!fx.runc_knows());
+    let mut got: Vec<(String, String)> = fx
+        .log_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap_or("").to_owned(),
+                l["log"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("stderr".to_owned(), "err\n".to_owned()),
+            ("stdout".to_owned(), "bye\n".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn run_on_start_with_a_terminal() {
+    let mut fx = Fixture::with(
+        &["sh", "-c", "echo on-tty; exec sleep 1000"],
+        Opts {
+            tty: true,
+            ..run_opts()
+        },
+    );
+    let shim = listening(&mut fx);
+    let mut c = fx.connect();
+    let pid = run_started(&mut fx, &mut c);
+    assert!(alive(pid));
+    assert!(!fx.cfg.bundle.join("console.sock").exists(), "console socket removed");
+    wait_for("tty output logged", Duration::from_secs(10), || {
+        fx.log_lines().iter().any(|l| l["log"] == "on-tty\r\n")
+    });
+    match call(
+        &mut c,
+        &Request::Resize {
+            exec_id: None,
+            height: 30,
+            width: 100,
+        },
+    ) {
+        Response::Ok => {}
+        other => panic!("resize: {other:?}"),
+    }
+    assert_eq!(call(&mut c, &Request::Kill { signal: 9, all: false }), Response::Ok);
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert_eq!(r.exit_code, 137),
+        other => panic!("wait: {other:?}"),
+    }
+    drop(c);
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
+}
+
+#[test]
+fn run_on_start_failure_answers_start() {
+    let mut fx = Fixture::with(&["true"], run_opts());
+    std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
+    let shim = listening(&mut fx);
+    let mut c = fx.connect();
+    match call(&mut c, &Request::Start) {
+        Response::Error { message, .. } => assert!(message.starts_with("runc run failed"), "{message}"),
+        other => panic!("start must fail without a rootfs: {other:?}"),
+    }
+    drop(c);
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
+    assert!(!fx.runc_knows());
+}
+
+#[test]
+fn run_on_start_killed_before_start_records_the_signal() {
+    let mut fx = Fixture::with(&["sleep", "1000"], run_opts());
+    let shim = listening(&mut fx);
+    let mut c = fx.connect();
+    assert_eq!(call(&mut c, &Request::Kill { signal: 9, all: true }), Response::Ok);
+    match call(&mut c, &Request::Wait) {
+        Response::Exited(r) => assert_eq!((r.exit_code, r.signal), (137, Some(9))),
+        other => panic!("wait: {other:?}"),
+    }
+    drop(c);
+    wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
+    let rec: ExitRecord = serde_json::from_slice(&std::fs::read(&fx.cfg.exit_path).expect("exit.json")).expect("parse");
+    assert_eq!(rec.exit_code, 137);
+    assert!(!fx.runc_knows());
 }
 
 #[test]
@@ -390,7 +539,7 @@ fn create_failure_is_reported() {
     std::fs::remove_dir_all(fx.cfg.bundle.join("rootfs")).expect("remove rootfs");
     match fx.spawn() {
         Ready::Failed { message, .. } => assert!(message.starts_with("runc create failed"), "{message}"),
-        Ready::Created { .. } => panic!("create must fail without a rootfs"),
+        other => panic!("create must fail without a rootfs: {other:?}"),
     }
 }
 

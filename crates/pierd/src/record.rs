@@ -202,9 +202,28 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
+/// How durable a record write is when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The file and its name: after a crash the new record is there.
+    Full,
+    /// The file only (no fsync of the directory): after a crash the
+    /// directory holds the new record or the one it replaced, each whole;
+    /// the rename becomes durable with the file system's next journal
+    /// commit. For changes a crash may undo because the old record is a
+    /// state restore settles anyway (a start: after a reboot its
+    /// container is gone either way).
+    OldOrNew,
+}
+
 /// Write `bytes` to `path` atomically: a temp file beside it (mode 0600),
 /// fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    write_atomic_with(path, bytes, Durability::Full)
+}
+
+/// [`write_atomic`], the directory's fsync only with [`Durability::Full`].
+pub fn write_atomic_with(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), RecordError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
@@ -224,6 +243,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     f.sync_all().map_err(io_err("fsync", &tmp))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+    if durability == Durability::OldOrNew {
+        return Ok(());
+    }
     if let Ok(d) = std::fs::File::open(dir) {
         // Best effort: the rename is durable once the directory is synced.
         let _ = d.sync_all();
@@ -251,12 +273,17 @@ pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> Result<(), RecordE
 
 /// Persist a record as `<dir>/container.json`.
 pub fn save(dir: &Path, record: &ContainerRecord) -> Result<(), RecordError> {
+    save_with(dir, record, Durability::Full)
+}
+
+/// [`save`] with the given [`Durability`].
+pub fn save_with(dir: &Path, record: &ContainerRecord, durability: Durability) -> Result<(), RecordError> {
     let path = dir.join("container.json");
     let bytes = serde_json::to_vec_pretty(record).map_err(|source| RecordError::Parse {
         path: path.clone(),
         source,
     })?;
-    write_atomic(&path, &bytes)
+    write_atomic_with(&path, &bytes, durability)
 }
 
 /// Load `<dir>/container.json`, upgrading an older version in memory

@@ -201,6 +201,12 @@ impl Shim {
                     conn.busy = true;
                     self.clients.waiters.push(id);
                 }
+                Decision::Abandon(signal) => {
+                    let record = self.lifecycle.abandon(signal, &self.cfg.exit_path);
+                    conn.send(&Response::Ok);
+                    self.exited_and_deleted(record);
+                    continue;
+                }
                 Decision::Shutdown => {
                     self.lifecycle.shutdown = true;
                     conn.send(&Response::Ok);

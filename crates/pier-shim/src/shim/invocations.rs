@@ -6,13 +6,13 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use pier_runtime::{ChildStdio, CreateOptions, Failure, Op, Runtime, RuntimeError};
-use pier_shim_proto::{ErrorCode, Ready, Response};
+use pier_shim_proto::{ErrorCode, ExitRecord, Ready, Response};
 use pier_sys::reap::ExitStatus;
 use pier_sys::Signal;
 use pier_time::now_nanos;
 
 use super::Shim;
-use crate::decide::ClientOp;
+use crate::decide::{ClientOp, Phase};
 use crate::failure;
 use crate::sink::Stream;
 
@@ -23,8 +23,18 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Invocation {
     Create,
-    Client { conn: usize, op: ClientOp },
-    Exec { conn: usize, seq: usize },
+    /// `Start` of a shim with `run_on_start`: `runtime run --detach`.
+    Run {
+        conn: usize,
+    },
+    Client {
+        conn: usize,
+        op: ClientOp,
+    },
+    Exec {
+        conn: usize,
+        seq: usize,
+    },
     Delete,
 }
 
@@ -42,16 +52,23 @@ pub(super) struct Invocations {
     pub(super) runtime: Runtime,
     queue: VecDeque<Invocation>,
     in_flight: Option<InFlight>,
-    /// The container's ends of its stdio, until `create` is spawned.
+    /// The container's ends of its stdio, until `create` (or `run`) is
+    /// spawned.
     child_stdio: Option<ChildStdio>,
 }
 
 impl Invocations {
-    /// `create` comes first.
-    pub(super) fn new(runtime: Runtime, child_stdio: Option<ChildStdio>) -> Invocations {
+    /// `create` comes first, unless the container is made by `run` at
+    /// `Start`.
+    pub(super) fn new(runtime: Runtime, child_stdio: Option<ChildStdio>, run_on_start: bool) -> Invocations {
+        let queue = if run_on_start {
+            VecDeque::new()
+        } else {
+            VecDeque::from([Invocation::Create])
+        };
         Invocations {
             runtime,
-            queue: VecDeque::from([Invocation::Create]),
+            queue,
             in_flight: None,
             child_stdio,
         }
@@ -137,10 +154,11 @@ impl Invocations {
             .any(|inv| {
                 matches!(
                     inv,
-                    Invocation::Client {
-                        op: ClientOp::Start,
-                        ..
-                    }
+                    Invocation::Run { .. }
+                        | Invocation::Client {
+                            op: ClientOp::Start,
+                            ..
+                        }
                 )
             })
     }
@@ -149,17 +167,30 @@ impl Invocations {
 impl Shim {
     pub(super) fn pump_invocations(&mut self) {
         while let Some(inv) = self.invocations.next() {
+            let inv = match inv {
+                Invocation::Client {
+                    conn,
+                    op: ClientOp::Start,
+                } if self.lifecycle.phase == Phase::Pending => Invocation::Run { conn },
+                other => other,
+            };
             let id = self.cfg.id.clone();
             let runtime = &self.invocations.runtime;
+            let opts = || CreateOptions {
+                bundle: self.cfg.bundle.clone(),
+                pid_file: self.lifecycle.pid_file.clone(),
+                console_socket: self.terminal.console_path(),
+            };
             let (args, stdio) = match inv {
                 Invocation::Create => {
-                    let opts = CreateOptions {
-                        bundle: self.cfg.bundle.clone(),
-                        pid_file: self.lifecycle.pid_file.clone(),
-                        console_socket: self.terminal.console_path(),
-                    };
-                    let args = runtime.create_args(&id, &opts);
+                    let args = runtime.create_args(&id, &opts());
                     let stdio = self.invocations.child_stdio.take().unwrap_or_else(ChildStdio::null);
+                    (args, stdio)
+                }
+                Invocation::Run { .. } => {
+                    let args = runtime.run_detached_args(&id, &opts());
+                    let stdio = self.invocations.child_stdio.take().unwrap_or_else(ChildStdio::null);
+                    self.lifecycle.launching();
                     (args, stdio)
                 }
                 Invocation::Client {
@@ -206,6 +237,7 @@ impl Shim {
     pub(super) fn invocation_done(&mut self, inv: Invocation, result: Result<(), RuntimeError>) {
         match inv {
             Invocation::Create => self.created(result),
+            Invocation::Run { conn } => self.ran(conn, result),
             Invocation::Exec { conn, seq } => self.exec_done(conn, seq, result),
             Invocation::Client { conn, op } => {
                 let resp = match result {
@@ -213,7 +245,7 @@ impl Shim {
                         match op {
                             ClientOp::Start => {
                                 self.lifecycle.start_ended(true);
-                                if self.lifecycle.phase == crate::decide::Phase::Running {
+                                if self.lifecycle.phase == Phase::Running {
                                     self.start_health();
                                 }
                             }
@@ -249,14 +281,19 @@ impl Shim {
                     tracing::warn!(error = %e, "delete container");
                 }
                 if let Some(record) = self.lifecycle.deleted() {
-                    for conn in std::mem::take(&mut self.clients.waiters) {
-                        self.answer(conn, &Response::Exited(record.clone()));
-                    }
-                    self.answer_oom_waiters(true);
-                    self.answer_health_waiters();
+                    self.exited_and_deleted(record);
                 }
             }
         }
+    }
+
+    /// The container is gone from the runtime: answer whoever waits.
+    pub(super) fn exited_and_deleted(&mut self, record: ExitRecord) {
+        for conn in std::mem::take(&mut self.clients.waiters) {
+            self.answer(conn, &Response::Exited(record.clone()));
+        }
+        self.answer_oom_waiters(true);
+        self.answer_health_waiters();
     }
 
     pub(super) fn created(&mut self, result: Result<(), RuntimeError>) {
@@ -264,6 +301,60 @@ impl Shim {
         // container: it has not been started.
         self.on_output(Stream::Stdout);
         self.on_output(Stream::Stderr);
+        let ready = match self.runtime_container(result) {
+            Ok(pid) => {
+                self.lifecycle.created(pid);
+                self.watch_oom();
+                Ready::Created {
+                    pid,
+                    shim_pid: pier_sys::process::pid().as_raw(),
+                }
+            }
+            Err((code, message)) => {
+                tracing::error!(reason = %message, %code, "create container");
+                self.lifecycle.quit = true;
+                Ready::Failed { message, code }
+            }
+        };
+        self.lifecycle.report(&ready);
+        for (r, at) in self.lifecycle.take_early_exits() {
+            self.on_reaped(r, at);
+        }
+    }
+
+    /// `runtime run --detach` ended: answer `Start` with init's pid (the
+    /// container runs), or with the failure (the shim leaves, as after a
+    /// failed `create`). Then the output that waited in the pipes, then
+    /// the exits reaped meanwhile.
+    fn ran(&mut self, conn: usize, result: Result<(), RuntimeError>) {
+        match self.runtime_container(result) {
+            Ok(pid) => {
+                self.lifecycle.created(pid);
+                self.watch_oom();
+                self.lifecycle.start_ended(true);
+                self.start_health();
+                self.answer(conn, &Response::Started { pid });
+            }
+            Err((code, message)) => {
+                tracing::error!(reason = %message, %code, "run container");
+                // What sits in the pipes is the runtime's, not a container's.
+                self.lifecycle.phase = Phase::Creating;
+                self.lifecycle.started_at = None;
+                self.lifecycle.quit = true;
+                self.answer(conn, &Response::Error { message, code });
+            }
+        }
+        self.on_output(Stream::Stdout);
+        self.on_output(Stream::Stderr);
+        for (r, at) in self.lifecycle.take_early_exits() {
+            self.on_reaped(r, at);
+        }
+    }
+
+    /// After `create` or `run` returned: the terminal (with `tty`) and
+    /// init's pid, or why there is no usable container (one the runtime
+    /// made anyway is deleted: nobody could drive it).
+    fn runtime_container(&mut self, result: Result<(), RuntimeError>) -> Result<i32, (ErrorCode, String)> {
         let runtime_created = result.is_ok();
         if runtime_created && self.cfg.tty && !self.terminal.has_master() {
             // The runtime has exited, so the master is in the socket by now.
@@ -286,40 +377,23 @@ impl Shim {
         };
         self.close_console();
         let pid = result.and_then(|()| self.lifecycle.read_init_pid());
-        let ready = match pid {
-            Ok(pid) => {
-                self.lifecycle.created(pid);
-                self.watch_oom();
-                Ready::Created {
-                    pid,
-                    shim_pid: pier_sys::process::pid().as_raw(),
-                }
+        if pid.is_err() && runtime_created {
+            // The runtime holds a container nobody can drive; remove it
+            // (blocking is fine, the shim is leaving).
+            let runtime = &self.invocations.runtime;
+            let args = runtime.delete_args(&self.cfg.id, true);
+            if let Err(e) = runtime.run(Op::Delete, &self.cfg.id, &args) {
+                tracing::warn!(error = %e, "delete half-created container");
             }
-            Err((code, message)) => {
-                tracing::error!(reason = %message, %code, "create container");
-                self.lifecycle.quit = true;
-                if runtime_created {
-                    // The runtime holds a container nobody can drive; remove
-                    // it (blocking is fine, the shim is leaving).
-                    let runtime = &self.invocations.runtime;
-                    let args = runtime.delete_args(&self.cfg.id, true);
-                    if let Err(e) = runtime.run(Op::Delete, &self.cfg.id, &args) {
-                        tracing::warn!(error = %e, "delete half-created container");
-                    }
-                }
-                Ready::Failed { message, code }
-            }
-        };
-        self.lifecycle.report(&ready);
-        for (r, at) in self.lifecycle.take_early_exits() {
-            self.on_reaped(r, at);
         }
+        pid
     }
 }
 
 fn op_of(inv: &Invocation) -> Op {
     match inv {
         Invocation::Create => Op::Create,
+        Invocation::Run { .. } => Op::Run,
         Invocation::Client {
             op: ClientOp::Start, ..
         } => Op::Start,

@@ -42,9 +42,10 @@ pub(super) struct Lifecycle {
 }
 
 impl Lifecycle {
-    pub(super) fn new(pid_file: PathBuf) -> Lifecycle {
+    /// `run_on_start`: nothing is created until `Start`.
+    pub(super) fn new(pid_file: PathBuf, run_on_start: bool) -> Lifecycle {
         Lifecycle {
-            phase: Phase::Creating,
+            phase: if run_on_start { Phase::Pending } else { Phase::Creating },
             pid: 0,
             started_at: None,
             pid_file,
@@ -87,12 +88,12 @@ impl Lifecycle {
         }
     }
 
-    /// A reaped child that is init, or that exited while `create` ran;
-    /// false if it is neither.
+    /// A reaped child that is init, or that exited while `create` (or
+    /// `run`) ran; false if it is neither.
     pub(super) fn reaped(&mut self, r: Reaped, now: i64) -> bool {
         if r.pid.as_raw() == self.pid && matches!(self.phase, Phase::Created | Phase::Running) {
             self.init_exited(r.status, now);
-        } else if self.phase == Phase::Creating {
+        } else if matches!(self.phase, Phase::Creating | Phase::Launching) {
             self.early_exits.push((r, now));
         } else {
             return false;
@@ -128,6 +129,32 @@ impl Lifecycle {
                     .parse::<i32>()
                     .map_err(|e| (ErrorCode::Internal, format!("parse {}: {e}", self.pid_file.display())))
             })
+    }
+
+    /// `runtime run --detach` is spawned.
+    pub(super) fn launching(&mut self) {
+        self.phase = Phase::Launching;
+        self.started_at = Some(now_nanos());
+    }
+
+    /// A signal before `Start`: nothing ran, the exit is that signal's.
+    /// The record is written like any exit (pierd reads it after a
+    /// restart) and there is nothing for the runtime to delete.
+    pub(super) fn abandon(&mut self, signal: i32, exit_path: &std::path::Path) -> ExitRecord {
+        let status = ExitStatus::Signaled {
+            signal,
+            core_dumped: false,
+        };
+        let record = decide::exit_record(status, None, now_nanos());
+        if let Err(e) = exit_record::write(exit_path, &record) {
+            tracing::error!(error = format!("{e:#}"), "write exit record");
+        }
+        tracing::info!(signal, "killed before start; exit recorded");
+        self.phase = Phase::Exited {
+            record: record.clone(),
+            deleted: true,
+        };
+        record
     }
 
     /// `runtime start` ended.

@@ -244,6 +244,12 @@ impl ReadBuf {
 
 impl Shim {
     pub(super) fn on_output(&mut self, stream: Stream) {
+        // Until `run` has answered, the output stays in the pipes: it is
+        // the container's if the run succeeds, the runtime's if not (read
+        // after the answer either way).
+        if self.lifecycle.phase == Phase::Launching {
+            return;
+        }
         let now = now_nanos();
         let mut buf = self.buf.take();
         let mut eof = false;

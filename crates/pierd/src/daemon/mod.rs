@@ -145,6 +145,11 @@ impl Container {
     /// Change the record, write it to disk, then publish it: whoever wakes
     /// on the change finds the file already written (a remove may follow).
     async fn commit(&self, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
+        self.commit_with(record::Durability::Full, f).await
+    }
+
+    /// [`Container::commit`] with the given durability.
+    async fn commit_with(&self, durability: record::Durability, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
         let _order = self.persist.lock().await;
         let mut rec = ContainerRecord::clone(&self.live.borrow().record);
         f(&mut rec);
@@ -152,7 +157,7 @@ impl Container {
         let rec = Arc::new(rec);
         let to_save = rec.clone();
         let saved = Daemon::blocking("save container record", move || {
-            record::save(&dir, &to_save).map_err(|e| Error::system("save container record", e))
+            record::save_with(&dir, &to_save, durability).map_err(|e| Error::system("save container record", e))
         })
         .await;
         self.live.send_modify(|l| l.record = rec);

@@ -105,7 +105,9 @@ impl Shims {
     }
 
     /// Start a shim for the container whose socket is `socket` (config in
-    /// `shim_json`) and wait for its ready line: the container is created.
+    /// `shim_json`) and wait for its ready line: the container is created,
+    /// or (`run_on_start`) the shim listens and `start` will create it
+    /// (`pid` 0 until then).
     pub async fn spawn(&self, socket: &Path, shim_json: &Path) -> Result<Spawned, ShimError> {
         let ready = match &self.backend {
             Backend::Process { binary } => client::spawn(binary, shim_json).await?,
@@ -113,6 +115,7 @@ impl Shims {
         };
         match ready {
             Ready::Created { pid, shim_pid } => Ok(Spawned { pid, shim_pid }),
+            Ready::Listening { shim_pid } => Ok(Spawned { pid: 0, shim_pid }),
             Ready::Failed { message, code } => Err(ShimError::Refused { code, message }),
         }
     }
@@ -319,9 +322,15 @@ impl ShimHandle {
         }
     }
 
-    /// Run the runtime's `start`.
-    pub async fn start(&self) -> Result<(), ShimError> {
-        expect_ok(self.call("start", self.timeouts.runtime, Request::Start).await?)
+    /// Run the runtime's `start` (or `run --detach` for a shim that
+    /// listens without a container): init's pid when the shim reports it
+    /// here, `None` when the ready line did.
+    pub async fn start(&self) -> Result<Option<i32>, ShimError> {
+        match self.call("start", self.timeouts.runtime, Request::Start).await? {
+            Response::Ok => Ok(None),
+            Response::Started { pid } => Ok(Some(pid)),
+            other => unexpected(other),
+        }
     }
 
     /// Send `signal` to the init process or to every process.

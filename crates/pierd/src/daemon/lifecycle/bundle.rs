@@ -234,6 +234,10 @@ impl Daemon {
             // As dockerd: a terminal's input is never closed by a client leaving.
             stdin_once: process.stdio.stdin_once && !process.stdio.tty,
             tty: process.stdio.tty,
+            // One runtime process per start (`run --detach`): no API needs
+            // a created-but-not-started runtime container (CRI's
+            // CreateContainer makes only pierd's record).
+            run_on_start: true,
             health,
         };
         let shim_json = c.bundle.join("shim.json");

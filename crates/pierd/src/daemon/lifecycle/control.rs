@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::daemon::events::{container_event, Journal};
 use crate::daemon::{Container, Daemon, Live};
 use crate::error::{Error, Result};
-use crate::record::{ContainerRecord, Status};
+use crate::record::{ContainerRecord, Durability, Status};
 use crate::shim::{KillScope, ProcessFailure};
 use crate::spec;
 
@@ -115,6 +115,9 @@ impl Daemon {
     }
 
     /// Prepare the bundle, spawn the shim, arm the exit monitor, start.
+    /// The shim comes up listening without a runtime container
+    /// (`run_on_start`); the monitor and held attaches are connected first,
+    /// then `start` runs `runtime run --detach` once and returns init's pid.
     async fn launch(self: &Arc<Self>, c: &Arc<Container>, rec: &ContainerRecord, manual: bool) -> Result<()> {
         let image = self.resolve_image(&rec.image_id).await?;
         let shim_json = if self.cfg.shims.needs_bundle() {
@@ -133,7 +136,7 @@ impl Daemon {
             .spawn(&c.socket(), &shim_json)
             .await
             .map_err(|e| start_error(format!("start shim for {}", c.id), e))?;
-        let (pid, shim_pid) = (spawned.pid, spawned.shim_pid);
+        let shim_pid = spawned.shim_pid;
         // Arm the monitor before `start`: the shim exits as soon as the
         // container has exited and no client is connected.
         let monitor = match c.shim.arm_wait().await {
@@ -145,15 +148,22 @@ impl Daemon {
         };
         // Attaches made before the start get every byte of output.
         self.connect_pending_attaches(c).await;
-        if let Err(e) = c.shim.start().await {
-            if let Err(k) = c.shim.kill(9, KillScope::All).await {
-                tracing::debug!(id = %c.id, error = %k, "kill after failed start");
+        let pid = match c.shim.start().await {
+            Ok(pid) => pid.unwrap_or(spawned.pid),
+            Err(e) => {
+                if let Err(k) = c.shim.kill(9, KillScope::All).await {
+                    tracing::debug!(id = %c.id, error = %k, "kill after failed start");
+                }
+                drop(monitor);
+                return Err(start_error(format!("start container {}", c.id), e));
             }
-            drop(monitor);
-            return Err(start_error(format!("start container {}", c.id), e));
-        }
+        };
         let now = pier_time::now_nanos();
-        c.commit(|r| {
+        // The file is synced, its rename not: a crash may bring back the
+        // record from before the start (created or exited), which restore
+        // settles like any container whose shim is gone; a shim that
+        // outlived pierd alone is found by its socket either way.
+        c.commit_with(Durability::OldOrNew, |r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
             r.state.shim_pid = shim_pid;

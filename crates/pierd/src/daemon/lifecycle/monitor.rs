@@ -11,7 +11,7 @@ use crate::daemon::lifecycle::lost::{self, Settled};
 use crate::daemon::lifecycle::restart::ExitFacts;
 use crate::daemon::{Container, Daemon};
 use crate::error::Error;
-use crate::record::Status;
+use crate::record::{Durability, Status};
 use crate::shim::{ExitRecord, ExitWatch, ShimError};
 
 /// How an exit was learned.
@@ -89,8 +89,17 @@ impl Daemon {
         } else {
             None
         };
+        // An auto-remove container's record is removed next: a crash
+        // before that may bring back the record from before the exit,
+        // which restore settles again (exit.json, or the lost shim's path)
+        // and removes.
+        let durability = if before.spec.auto_remove {
+            Durability::OldOrNew
+        } else {
+            Durability::Full
+        };
         if let Err(e) = c
-            .commit(|r| {
+            .commit_with(durability, |r| {
                 if r.state.status == Status::Running {
                     r.state.status = Status::Exited;
                 }
