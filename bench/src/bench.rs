@@ -205,7 +205,7 @@ fn no_reference(l: &EngineLabel) -> bool {
     matches!(l.role, Role::Floor | Role::Peer | Role::Pier)
 }
 
-fn engines_only(l: &EngineLabel) -> bool {
+pub(crate) fn engines_only(l: &EngineLabel) -> bool {
     matches!(l.role, Role::Peer | Role::Pier)
 }
 
@@ -404,6 +404,9 @@ pub fn memory(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
     let mut samples: Vec<Vec<Result<(Summary, String), String>>> =
         vec![(0..n).map(|_| Err("n/a".to_string())).collect(); series];
     for (i, slot) in slots.iter_mut().enumerate() {
+        if !engines_only(&slot.label) {
+            continue;
+        }
         let c = match &mut slot.engine {
             Ok(Engine::Cli(c)) => c,
             Ok(Engine::Raw(_)) => continue,

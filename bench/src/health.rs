@@ -141,6 +141,9 @@ pub fn health(slots: &mut [Slot], plan: HealthPlan) -> Vec<Table> {
     let mut cpu_rows = Vec::new();
     let mut rss_rows = Vec::new();
     for slot in slots.iter_mut() {
+        if !crate::bench::engines_only(&slot.label) {
+            continue;
+        }
         let c = match &mut slot.engine {
             Ok(Engine::Cli(c)) => c,
             Ok(Engine::Raw(_)) => continue,
