@@ -376,7 +376,7 @@ pub fn exec(slots: &mut [Slot], plan: &Plan) -> Vec<Table> {
 
 /// Memory of the shims behind `names` (the parents of the containers'
 /// init processes) and a description of what they are.
-fn shim_mems(c: &CliEngine, names: &[String]) -> Result<(Vec<Mem>, String)> {
+pub(crate) fn shim_mems(c: &CliEngine, names: &[String]) -> Result<(Vec<Mem>, String)> {
     let pids = c.init_pids(names)?;
     let shims: BTreeSet<i32> = pids.iter().filter_map(|p| mem::ppid_of(*p)).collect();
     if shims.contains(&1) || shims.contains(&0) {

@@ -9,7 +9,6 @@
 //! live-restore, so its restart would stop the containers; podman has no
 //! daemon).
 
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -403,22 +402,11 @@ fn idle_one(c: &mut CliEngine, role: Role, count: usize, plan: &ScalePlan, names
 }
 
 fn shim_pss(c: &CliEngine, names: &[String]) -> Result<(Summary, String)> {
-    let pids = c.init_pids(names)?;
-    let shims: BTreeSet<i32> = pids.iter().filter_map(|p| mem::ppid_of(*p)).collect();
-    if shims.contains(&1) || shims.contains(&0) {
-        bail!("a container's init has no shim parent");
-    }
-    let mut pss = Vec::new();
-    let mut comms = BTreeSet::new();
-    for pid in &shims {
-        comms.insert(mem::comm_of(*pid).unwrap_or_else(|| "?".into()));
-        let m = mem::of_pid(*pid).ok_or_else(|| anyhow!("read smaps_rollup of {pid}"))?;
-        pss.push(m.pss_kib as f64 / 1024.0);
-    }
+    let (mems, what) = crate::bench::shim_mems(c, names)?;
+    let pss: Vec<f64> = mems.iter().map(|m| m.pss_kib as f64 / 1024.0).collect();
     let sum = Summary::of(&pss).ok_or_else(|| anyhow!("no shims"))?;
     let mean = pss.iter().sum::<f64>() / pss.len() as f64;
-    let comms: Vec<String> = comms.into_iter().collect();
-    Ok((sum, format!("mean {mean:.3}; {} × {}", shims.len(), comms.join("+"))))
+    Ok((sum, format!("mean {mean:.3}; {what}")))
 }
 
 /// The unix socket of a `-H unix://PATH` in a CLI's global options.

@@ -122,16 +122,8 @@ impl<R: Read> OutputStream<R> {
             self.buf.copy_within(self.lo..self.hi, 0);
             self.hi -= self.lo;
             self.lo = 0;
-            let n = match self.inner.read(&mut self.buf[self.hi..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(Error::Io {
-                        op: "read stream",
-                        path: self.path.clone(),
-                        source,
-                    })
-                }
+            let Some(n) = self.read_at(self.hi)? else {
+                continue;
             };
             if n == 0 {
                 // A partial frame at the end is dropped, as docker's stdcopy
@@ -139,6 +131,20 @@ impl<R: Read> OutputStream<R> {
                 return Ok(None);
             }
             self.hi += n;
+        }
+    }
+
+    /// One read into the buffer from `at`: bytes read (0 at the end),
+    /// `None` when interrupted (the caller reads again).
+    fn read_at(&mut self, at: usize) -> Result<Option<usize>, Error> {
+        match self.inner.read(&mut self.buf[at..]) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(None),
+            Err(source) => Err(Error::Io {
+                op: "read stream",
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 
@@ -155,16 +161,8 @@ impl<R: Read> OutputStream<R> {
                     return Ok(Some(f));
                 }
             }
-            let n = match self.inner.read(&mut self.buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(Error::Io {
-                        op: "read stream",
-                        path: self.path.clone(),
-                        source,
-                    })
-                }
+            let Some(n) = self.read_at(0)? else {
+                continue;
             };
             if n == 0 {
                 // A partial frame at the end is dropped, as docker's stdcopy
