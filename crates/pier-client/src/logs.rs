@@ -177,10 +177,22 @@ impl<R: Read> OutputStream<R> {
     }
 
     /// Bytes received and not yet returned; 0 means the next
-    /// [`next_chunk`](Self::next_chunk) reads the connection (and may wait),
-    /// so a caller buffering output should flush first.
+    /// [`next_chunk`](Self::next_chunk) or [`next_piece`](Self::next_piece)
+    /// reads the connection (and may wait), so a caller buffering output
+    /// should flush first.
     pub fn buffered(&self) -> usize {
-        self.decoder.as_ref().map_or(0, Decoder::pending)
+        self.decoder.as_ref().map_or(0, Decoder::pending) + self.piece_ready()
+    }
+
+    /// Payload bytes `next_piece` can return without reading: a header
+    /// alone (or part of one) is not enough.
+    fn piece_ready(&self) -> usize {
+        let avail = self.hi - self.lo;
+        if self.decoder.is_none() || self.frame.1 > 0 {
+            avail
+        } else {
+            avail.saturating_sub(HEADER_LEN)
+        }
     }
 
     pub fn into_inner(self) -> R {
@@ -296,6 +308,49 @@ mod tests {
             vec![(StreamType::Stdout, b"\x01raw".to_vec())]
         );
         assert!(pieces(&[7u8, 0, 0, 0, 0, 0, 0, 1, b'x'][..], true).is_err());
+    }
+
+    /// A reader that counts its reads.
+    struct Counted<R>(R, std::rc::Rc<std::cell::Cell<usize>>);
+
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1.set(self.1.get() + 1);
+            self.0.read(buf)
+        }
+    }
+
+    #[test]
+    fn buffered_pieces_never_hide_a_read() {
+        // `logs -f` flushes when `buffered()` is 0; anything else must be
+        // returned without waiting on the connection.
+        let mut wire = Vec::new();
+        encode_into(&mut wire, StreamType::Stdout, b"one
+");
+        encode_into(&mut wire, StreamType::Stdout, b"");
+        encode_into(&mut wire, StreamType::Stderr, b"two
+");
+        encode_into(&mut wire, StreamType::Stdout, &[b'x'; 40]);
+        for step in 1..=wire.len() {
+            let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+            let mut s = OutputStream::new(Counted(Trickle(&wire, step), reads.clone()), true, "/x".into());
+            let mut saw_buffered = false;
+            loop {
+                let ready = s.buffered();
+                let before = reads.get();
+                let done = s.next_piece().expect("piece").is_none();
+                if ready > 0 {
+                    saw_buffered = true;
+                    assert_eq!(reads.get(), before, "step {step}: buffered {ready} but read");
+                }
+                if done {
+                    break;
+                }
+            }
+            if step == wire.len() {
+                assert!(saw_buffered, "one read holds every frame");
+            }
+        }
     }
 
     #[test]

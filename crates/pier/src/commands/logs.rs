@@ -37,7 +37,8 @@ pub fn logs(client: &Client, a: &LogsArgs) -> anyhow::Result<i32> {
     let mut err = io::BufWriter::with_capacity(64 << 10, io::stderr().lock());
     let mut last_err = false;
     let result = (|| -> io::Result<()> {
-        while let Some((kind, bytes)) = stream.next_chunk().map_err(io::Error::other)? {
+        // Pieces borrowed from the read buffer: no allocation per frame.
+        while let Some((kind, bytes)) = stream.next_piece().map_err(io::Error::other)? {
             let is_err = matches!(kind, StreamType::Stderr | StreamType::SystemErr);
             if is_err != last_err {
                 // Keep the order of stdout and stderr lines on a terminal.
@@ -49,9 +50,9 @@ pub fn logs(client: &Client, a: &LogsArgs) -> anyhow::Result<i32> {
                 last_err = is_err;
             }
             if is_err {
-                err.write_all(&bytes)?;
+                err.write_all(bytes)?;
             } else {
-                out.write_all(&bytes)?;
+                out.write_all(bytes)?;
             }
             if stream.buffered() == 0 {
                 out.flush()?;
