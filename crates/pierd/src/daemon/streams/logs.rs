@@ -27,6 +27,10 @@ use crate::record::ContainerRecord;
 /// Bytes of encoded output per channel message.
 const BATCH: usize = 256 << 10;
 
+/// Room past [`BATCH`] for the record that ends a batch: a 16 KiB record,
+/// its frame header, timestamp and details prefixes.
+const BATCH_SLACK: usize = pier_log::MAX_RECORD_LEN + 4096;
+
 /// Log reads running at once (each one batch on a blocking thread).
 const MAX_READS: usize = 16;
 
@@ -214,7 +218,9 @@ impl LogReaders {
         let read = Daemon::blocking("read logs", move || {
             let _permit = permit;
             let mut pump = pump;
-            let mut out = Vec::new();
+            // Sized once: a batch ends past BATCH by at most one record
+            // and its prefixes, so it never grows by copying itself.
+            let mut out = Vec::with_capacity(BATCH + BATCH_SLACK);
             let r = pump.fill(&mut out);
             Ok((pump, out, r))
         })
