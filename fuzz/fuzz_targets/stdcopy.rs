@@ -75,6 +75,35 @@ fuzz_target!(|input: &[u8]| {
     assert_eq!(got, whole.0, "the client demultiplexed other frames");
     assert_eq!(failed, whole.1, "the client disagrees about a bad frame");
 
+    // The reader `pier logs` and attach use: pieces borrowed from its
+    // buffer, byte for byte the frames' payloads in order (plus what arrived
+    // of a frame cut short by the end); `buffered()` never counts bytes
+    // that take another read (`logs -f` flushes on 0).
+    let mut out = OutputStream::new(Pieces { data, sizes, i: 0 }, true, "/fuzz".into());
+    let mut by_piece: Vec<(StreamType, u8)> = Vec::new();
+    let failed = loop {
+        let ready = out.buffered();
+        let before = out.get_ref().i;
+        match out.next_piece() {
+            Ok(Some((s, p))) => {
+                assert!(!p.is_empty(), "an empty piece");
+                by_piece.extend(p.iter().map(|&b| (s, b)));
+            }
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+        if ready > 0 {
+            assert_eq!(out.get_ref().i, before, "buffered {ready} bytes, yet read");
+        }
+    };
+    let by_frame: Vec<(StreamType, u8)> = whole.0.iter().flat_map(|(s, p)| p.iter().map(|&b| (*s, b))).collect();
+    assert_eq!(failed, whole.1, "pieces disagree about a bad frame");
+    if failed {
+        assert_eq!(by_piece, by_frame, "pieces are not the frames");
+    } else {
+        assert!(by_piece.starts_with(&by_frame), "pieces are not the frames");
+    }
+
     // Encoding any payload decodes back to it.
     let mut enc = Vec::new();
     stdcopy::encode_into(&mut enc, StreamType::Stderr, data);
