@@ -330,6 +330,31 @@ fn arguments_error(cmd: &Command, name: &str) -> UsageError {
 mod tests {
     use super::*;
 
+    /// Every verb, deferred or not, ends up with pflag's flags: a verb
+    /// whose arguments are not wrapped in `Pflag` would keep clap's bool
+    /// flags (`--rm=false` refused) once clap builds it.
+    #[test]
+    fn every_verb_gets_pflag_semantics() {
+        fn check(c: &Command, path: &str, seen: &mut usize) {
+            for a in c.get_arguments() {
+                *seen += 1;
+                assert!(
+                    !matches!(a.get_action(), ArgAction::SetTrue),
+                    "{path}: --{} keeps clap's bool flag (wrap the verb's Args in Pflag)",
+                    a.get_id()
+                );
+            }
+            for s in c.get_subcommands() {
+                check(s, &format!("{path} {}", s.get_name()), seen);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut seen = 0;
+        check(&cmd, "pier", &mut seen);
+        assert!(seen > 300, "only {seen} flags: the deferred verbs were not built");
+    }
+
     fn err(args: &[&str]) -> UsageError {
         parse(std::iter::once("pier").chain(args.iter().copied())).expect_err("should fail")
     }
