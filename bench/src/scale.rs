@@ -194,8 +194,9 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
     Table {
         title: format!("Scale: {} containers started by {k} parallel clients", k * per),
         how: format!(
-            "{k} client loops at once, each running {per} `run -d IMAGE sleep` one after the other; wall time until the last returns (the floor: the same loops of the raw runtime's `run -d`). Removed between rounds. {} rounds; detail: the whole machine's CPU time (`/proc/stat`) over the last round's starts, per container, and how busy the CPUs were.",
-            plan.start_rounds
+            "{k} client loops at once, each running {per} `run -d IMAGE sleep` one after the other; wall time until the last returns (the floor: the same loops of the raw runtime's `run -d`). Removed between rounds. {} round{}; detail: the whole machine's CPU time (`/proc/stat`) over the last round's starts, per container, and how busy the CPUs were.",
+            plan.start_rounds,
+            if plan.start_rounds == 1 { "" } else { "s" }
         ),
         unit: "ms".into(),
         better: Better::Lower,
