@@ -330,11 +330,9 @@ mod tests {
         // `logs -f` flushes when `buffered()` is 0; anything else must be
         // returned without waiting on the connection.
         let mut wire = Vec::new();
-        encode_into(&mut wire, StreamType::Stdout, b"one
-");
+        encode_into(&mut wire, StreamType::Stdout, b"one\n");
         encode_into(&mut wire, StreamType::Stdout, b"");
-        encode_into(&mut wire, StreamType::Stderr, b"two
-");
+        encode_into(&mut wire, StreamType::Stderr, b"two\n");
         encode_into(&mut wire, StreamType::Stdout, &[b'x'; 40]);
         for step in 1..=wire.len() {
             let reads = std::rc::Rc::new(std::cell::Cell::new(0));
