@@ -47,13 +47,17 @@ fn any_special(block: &[u8]) -> bool {
 fn next_special(s: &[u8], from: usize) -> Option<usize> {
     let rest = s.get(from..)?;
     let mut base = from;
-    for block in rest.chunks(BLOCK) {
+    // Whole blocks only: the loop in `any_special` then has a fixed trip
+    // count and no remainder handling per block (~1.3x in the micro bench).
+    let mut blocks = rest.chunks_exact(BLOCK);
+    for block in &mut blocks {
         if any_special(block) {
             return block.iter().position(|&b| is_special(b)).map(|p| base + p);
         }
-        base += block.len();
+        base += BLOCK;
     }
-    None
+    let tail = blocks.remainder();
+    tail.iter().position(|&b| is_special(b)).map(|p| base + p)
 }
 
 /// Appends `s` escaped (without the surrounding quotes) to `out`. Plain
