@@ -30,9 +30,10 @@ fn lane(b: u8) -> u8 {
 }
 
 /// Whether any byte of `block` is special. An or-reduction without an
-/// early exit over a slice (not an array, which LLVM would unroll into
-/// scalar code first) is what its loop vectoriser turns into SSE2; the
-/// SWAR scan this replaced ran at half the speed (bench/NOTES.md).
+/// early exit over a slice is what LLVM's loop vectoriser turns into SSE2
+/// compares (over a `[u8; N]` it unrolls first and the SLP vectoriser
+/// makes shuffles of it); the SWAR scan this replaced ran at half the
+/// speed (bench/NOTES.md).
 #[inline(always)]
 fn any_special(block: &[u8]) -> bool {
     let mut acc = 0u8;
