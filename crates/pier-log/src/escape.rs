@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn special_set_is_exactly_the_escape_set() {
         for b in 0..=255u8 {
-            let want = b < 0x20 || b >= 0x80 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&');
+            let want = !(0x20..0x80).contains(&b) || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&');
             assert_eq!(is_special(b), want, "byte {b:#04x}");
         }
     }
