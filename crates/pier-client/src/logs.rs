@@ -185,14 +185,25 @@ impl<R: Read> OutputStream<R> {
     }
 
     /// Payload bytes `next_piece` can return without reading: a header
-    /// alone (or part of one) is not enough.
+    /// alone (or part of one) is not enough, and empty frames are skipped
+    /// as `next_piece` skips them.
     fn piece_ready(&self) -> usize {
-        let avail = self.hi - self.lo;
         if self.decoder.is_none() || self.frame.1 > 0 {
-            avail
-        } else {
-            avail.saturating_sub(HEADER_LEN)
+            return self.hi - self.lo;
         }
+        let mut at = self.lo;
+        while let Some(h) = self.buf.get(at..self.hi).filter(|h| h.len() >= HEADER_LEN) {
+            if StreamType::from_byte(h[0]).is_none() {
+                // `next_piece` fails without reading.
+                return h.len();
+            }
+            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            if len > 0 {
+                return (h.len() - HEADER_LEN).min(len);
+            }
+            at += HEADER_LEN;
+        }
+        0
     }
 
     /// The wrapped reader.
@@ -354,6 +365,22 @@ mod tests {
                 assert!(saw_buffered, "one read holds every frame");
             }
         }
+    }
+
+    #[test]
+    fn buffered_skips_empty_frames_like_next_piece() {
+        // Found by fuzz/stdcopy: an empty frame, then part of a header.
+        let mut wire = Vec::new();
+        encode_into(&mut wire, StreamType::Stdout, b"helps\n");
+        encode_into(&mut wire, StreamType::Stdout, b"");
+        wire.extend_from_slice(&[3, 0, 0]);
+        let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut s = OutputStream::new(Counted(&wire[..], reads.clone()), true, "/x".into());
+        assert_eq!(
+            s.next_piece().expect("piece"),
+            Some((StreamType::Stdout, &b"helps\n"[..]))
+        );
+        assert_eq!(s.buffered(), 0, "only an empty frame and part of a header are left");
     }
 
     #[test]
