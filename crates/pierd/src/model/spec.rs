@@ -378,8 +378,87 @@ impl ContainerSpec {
 /// `Config` part and the `HostConfig` part.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Echo {
-    pub config: BTreeMap<String, serde_json::Value>,
-    pub host_config: BTreeMap<String, serde_json::Value>,
+    pub config: EchoMap,
+    pub host_config: EchoMap,
+}
+
+/// One part of the [`Echo`]: a JSON object kept as its compact text, and
+/// read as a map only when it is used (inspect, commit, links, upgrades).
+/// A map of `serde_json::Value`s costs several KiB per container in
+/// B-tree nodes, small strings and nested objects, held for the
+/// container's whole life (pierd's memory with hundreds of containers,
+/// issue 16); the text is a few hundred bytes. `container.json` holds the
+/// same object as before: this type (de)serializes as the map.
+#[derive(Clone, Default)]
+pub struct EchoMap {
+    /// The map's JSON; empty for an empty map (no allocation).
+    json: Box<str>,
+}
+
+impl EchoMap {
+    /// The map (parsed from the kept text).
+    pub fn map(&self) -> BTreeMap<String, serde_json::Value> {
+        if self.json.is_empty() {
+            return BTreeMap::new();
+        }
+        // The text was written by `from_map` from such a map: it reads back.
+        serde_json::from_str(&self.json).unwrap_or_default()
+    }
+
+    pub fn from_map(map: &BTreeMap<String, serde_json::Value>) -> Self {
+        if map.is_empty() {
+            return EchoMap::default();
+        }
+        // A map of JSON values with string keys always serializes.
+        EchoMap {
+            json: serde_json::to_string(map).unwrap_or_default().into_boxed_str(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        self.map().remove(key)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.map().contains_key(key)
+    }
+
+    /// Change the map through `f`.
+    pub fn update(&mut self, f: impl FnOnce(&mut BTreeMap<String, serde_json::Value>)) {
+        let mut m = self.map();
+        f(&mut m);
+        *self = EchoMap::from_map(&m);
+    }
+}
+
+impl From<BTreeMap<String, serde_json::Value>> for EchoMap {
+    fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
+        EchoMap::from_map(&map)
+    }
+}
+
+impl PartialEq for EchoMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json || self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for EchoMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.map()).finish()
+    }
+}
+
+impl Serialize for EchoMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EchoMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, serde_json::Value>::deserialize(d).map(EchoMap::from)
+    }
 }
 
 /// The container's cgroup limits, rlimits and sysctls, as dockerd keeps
