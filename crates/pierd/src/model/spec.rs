@@ -530,3 +530,53 @@ pub struct Ulimit {
     pub soft: i64,
     pub hard: i64,
 }
+
+#[cfg(test)]
+mod echo_map_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> BTreeMap<String, serde_json::Value> {
+        [
+            ("ExposedPorts".to_string(), json!({"80/tcp": {}})),
+            ("OnBuild".to_string(), serde_json::Value::Null),
+            ("Binds".to_string(), json!(["/a:/b"])),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn serializes_as_the_map_it_holds() {
+        let m = EchoMap::from_map(&sample());
+        assert_eq!(serde_json::to_value(&m).expect("serialize"), json!(sample()));
+        let back: EchoMap = serde_json::from_value(json!(sample())).expect("deserialize");
+        assert_eq!(back.map(), sample());
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn an_empty_map_holds_no_text() {
+        let m = EchoMap::from_map(&BTreeMap::new());
+        assert!(m.json.is_empty());
+        assert_eq!(m, EchoMap::default());
+        assert_eq!(serde_json::to_string(&m).expect("serialize"), "{}");
+        assert!(m.map().is_empty());
+    }
+
+    #[test]
+    fn get_and_update_read_and_change_the_map() {
+        let mut m = EchoMap::from_map(&sample());
+        assert_eq!(m.get("Binds"), Some(json!(["/a:/b"])));
+        assert!(m.contains_key("OnBuild"));
+        assert_eq!(m.get("Nope"), None);
+        m.update(|x| {
+            x.remove("Binds");
+            x.insert("Cgroup".into(), json!(""));
+        });
+        assert!(!m.contains_key("Binds"));
+        assert_eq!(m.get("Cgroup"), Some(json!("")));
+        m.update(BTreeMap::clear);
+        assert_eq!(m, EchoMap::default());
+    }
+}
