@@ -23,6 +23,7 @@ use crate::mem;
 use crate::proc::{self, Daemon, Stdout};
 use crate::report::{Better, Cell, EngineLabel, Role, Row, Table, Target};
 use crate::stats::Summary;
+use crate::usage;
 
 /// Sizes of the scale scenario.
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +139,8 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
             .map(|c| (0..per).map(|j| format!("pb-par{round}-{c}-{j}")).collect())
             .collect();
         let args = ["sleep", "100000"];
+        let before = usage::machine_ticks();
+        let after;
         let t = match e {
             Engine::Raw(r) => {
                 let mut clients = Vec::new();
@@ -149,6 +152,7 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
                     clients.push(cmds);
                 }
                 let t = run_clients(clients);
+                after = usage::machine_ticks();
                 for id in ids.iter().flatten() {
                     let _ = r.remove(id);
                 }
@@ -165,6 +169,7 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
                     })
                     .collect();
                 let t = run_clients(clients);
+                after = usage::machine_ticks();
                 let all: Vec<String> = ids.iter().flatten().cloned().collect();
                 if t.is_ok() && round == 0 {
                     let o = c.verb(&["ps", "-q"], Stdout::Capture, STEP)?;
@@ -180,13 +185,18 @@ fn parallel_start(slots: &mut [Slot], plan: &ScalePlan) -> Table {
                 t?
             }
         };
-        Ok((vec![Ok(ms(t))], String::new()))
+        let detail = match (before, after) {
+            (Some(b), Some(a)) => usage::machine_use(b, a, k * per, "container"),
+            _ => String::new(),
+        };
+        Ok((vec![Ok(ms(t))], detail))
     });
     Table {
         title: format!("Scale: {} containers started by {k} parallel clients", k * per),
         how: format!(
-            "{k} client loops at once, each running {per} `run -d IMAGE sleep` one after the other; wall time until the last returns (the floor: the same loops of the raw runtime's `run -d`). Removed between rounds. {} rounds.",
-            plan.start_rounds
+            "{k} client loops at once, each running {per} `run -d IMAGE sleep` one after the other; wall time until the last returns (the floor: the same loops of the raw runtime's `run -d`). Removed between rounds. {} round{}; detail: the whole machine's CPU time (`/proc/stat`) over the last round's starts, per container, and how busy the CPUs were.",
+            plan.start_rounds,
+            if plan.start_rounds == 1 { "" } else { "s" }
         ),
         unit: "ms".into(),
         better: Better::Lower,

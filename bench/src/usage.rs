@@ -29,6 +29,47 @@ pub fn cpu_ticks(pid: i32) -> Option<u64> {
     parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// The machine's CPU time from `/proc/stat`'s `cpu` line, in ticks: busy
+/// (user, nice, system, irq, softirq, steal) and all (busy + idle + iowait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineTicks {
+    pub busy: u64,
+    pub all: u64,
+}
+
+pub fn parse_machine_ticks(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = v[..] else {
+        return None;
+    };
+    let busy = user + nice + system + irq + softirq + steal;
+    Some(MachineTicks {
+        busy,
+        all: busy + idle + iowait,
+    })
+}
+
+pub fn machine_ticks() -> Option<MachineTicks> {
+    parse_machine_ticks(&fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// What the machine did between two readings over `units` pieces of work:
+/// CPU milliseconds per unit and the busy share of all CPUs, e.g.
+/// "machine CPU 61.2 ms per container, 97 % busy".
+pub fn machine_use(before: MachineTicks, after: MachineTicks, units: usize, unit: &str) -> String {
+    let busy = after.busy.saturating_sub(before.busy) as f64;
+    let all = after.all.saturating_sub(before.all) as f64;
+    let per = busy / CLOCK_TICKS * 1e3 / units.max(1) as f64;
+    let share = if all > 0.0 { busy / all * 100.0 } else { 0.0 };
+    format!("machine CPU {per:.1} ms per {unit}, {share:.0} % busy")
+}
+
 fn daemons_ticks(c: &CliEngine) -> Result<u64> {
     c.daemon_pids
         .iter()
@@ -71,6 +112,23 @@ pub fn stats_cost(c: &CliEngine, containers: usize, warmup: Duration, window: Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_ticks_from_proc_stat() {
+        let stat = "cpu  100 5 50 1000 20 3 2 10 0 0\ncpu0 50 2 25 500 10 1 1 5 0 0\n";
+        let t = parse_machine_ticks(stat).expect("parsed");
+        assert_eq!(t, MachineTicks { busy: 170, all: 1190 });
+        assert_eq!(parse_machine_ticks("cpu0 1 2 3\n"), None);
+        assert_eq!(parse_machine_ticks("cpu  1 2 x 4 5 6 7 8\n"), None);
+        let after = MachineTicks {
+            busy: 170 + 300,
+            all: 1190 + 400,
+        };
+        assert_eq!(
+            machine_use(t, after, 10, "container"),
+            "machine CPU 300.0 ms per container, 75 % busy"
+        );
+    }
 
     #[test]
     fn ticks_from_stat() {

@@ -159,6 +159,22 @@ impl Fixture {
             .collect()
     }
 
+    /// The log's (stream, text) pairs, sorted (the two pipes race).
+    fn stream_lines(&self) -> Vec<(String, String)> {
+        let mut got: Vec<(String, String)> = self
+            .log_lines()
+            .iter()
+            .map(|l| {
+                (
+                    l["stream"].as_str().expect("stream").to_owned(),
+                    l["log"].as_str().expect("log").to_owned(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    }
+
     fn runc_knows(&self) -> bool {
         Command::new(RUNC)
             .arg("--root")
@@ -294,19 +310,8 @@ fn run_on_start_creates_nothing_until_start_and_records_a_quick_exit() {
     drop((c, w));
     wait_for("shim exit", Duration::from_secs(10), || !alive(shim));
     assert!(!fx.runc_knows());
-    let mut got: Vec<(String, String)> = fx
-        .log_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["stream"].as_str().unwrap_or("").to_owned(),
-                l["log"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    got.sort();
     assert_eq!(
-        got,
+        fx.stream_lines(),
         vec![
             ("stderr".to_owned(), "err\n".to_owned()),
             ("stdout".to_owned(), "bye\n".to_owned())
@@ -438,18 +443,8 @@ fn daemon_hygiene_output_and_kill() {
     );
 
     let lines = fx.log_lines();
-    let mut got: Vec<(String, String)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l["stream"].as_str().expect("stream").to_owned(),
-                l["log"].as_str().expect("log").to_owned(),
-            )
-        })
-        .collect();
-    got.sort();
     assert_eq!(
-        got,
+        fx.stream_lines(),
         vec![
             ("stderr".to_owned(), "to-err\n".to_owned()),
             ("stdout".to_owned(), "to-out\n".to_owned())

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use pier_client::DEFAULT_HOST;
 
 pub use container::ContainerFlags;
+pub use usage::Pflag;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,86 +31,89 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The verbs. `defer`: a verb's flags are built only when the command line
+/// uses that verb (see [`Pflag`]).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create and run a new container from an image
     #[command(override_usage = "pier run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
-    Run(RunArgs),
+    Run(Pflag<RunArgs>),
     /// Create a new container
     #[command(override_usage = "pier create [OPTIONS] IMAGE [COMMAND] [ARG...]")]
-    Create(CreateArgs),
+    Create(Pflag<CreateArgs>),
     /// Start one or more stopped containers
     #[command(override_usage = "pier start [OPTIONS] CONTAINER [CONTAINER...]")]
-    Start(StartArgs),
+    Start(Pflag<StartArgs>),
     /// Attach local standard input, output, and error streams to a running container
     #[command(override_usage = "pier attach [OPTIONS] CONTAINER")]
-    Attach(AttachArgs),
+    Attach(Pflag<AttachArgs>),
     /// Execute a command in a running container
     #[command(override_usage = "pier exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
-    Exec(ExecArgs),
+    Exec(Pflag<ExecArgs>),
     /// List containers
     #[command(override_usage = "pier ps [OPTIONS]")]
-    Ps(PsArgs),
+    Ps(Pflag<PsArgs>),
     /// Fetch the logs of a container
     #[command(override_usage = "pier logs [OPTIONS] CONTAINER")]
-    Logs(LogsArgs),
+    Logs(Pflag<LogsArgs>),
     /// Stop one or more running containers
     #[command(override_usage = "pier stop [OPTIONS] CONTAINER [CONTAINER...]")]
-    Stop(StopArgs),
+    Stop(Pflag<StopArgs>),
     /// Kill one or more running containers
     #[command(override_usage = "pier kill [OPTIONS] CONTAINER [CONTAINER...]")]
-    Kill(KillArgs),
+    Kill(Pflag<KillArgs>),
     /// Remove one or more containers
     #[command(override_usage = "pier rm [OPTIONS] CONTAINER [CONTAINER...]")]
-    Rm(RmArgs),
+    Rm(Pflag<RmArgs>),
     /// Block until one or more containers stop, then print their exit codes
     #[command(override_usage = "pier wait CONTAINER [CONTAINER...]")]
-    Wait(IdsArgs),
+    Wait(Pflag<IdsArgs>),
     /// Return low-level information on Pier objects
     #[command(override_usage = "pier inspect [OPTIONS] NAME|ID [NAME|ID...]")]
-    Inspect(InspectArgs),
+    Inspect(Pflag<InspectArgs>),
     /// Restart one or more containers
     #[command(override_usage = "pier restart [OPTIONS] CONTAINER [CONTAINER...]")]
-    Restart(StopArgs),
+    Restart(Pflag<StopArgs>),
     /// Rename a container
     #[command(override_usage = "pier rename CONTAINER NEW_NAME")]
-    Rename(RenameArgs),
+    Rename(Pflag<RenameArgs>),
     /// Pause all processes within one or more containers
     #[command(override_usage = "pier pause CONTAINER [CONTAINER...]")]
-    Pause(IdsArgs),
+    Pause(Pflag<IdsArgs>),
     /// Unpause all processes within one or more containers
     #[command(override_usage = "pier unpause CONTAINER [CONTAINER...]")]
-    Unpause(IdsArgs),
+    Unpause(Pflag<IdsArgs>),
     /// Display the running processes of a container
     #[command(override_usage = "pier top CONTAINER [ps OPTIONS]")]
-    Top(crate::commands::live::TopArgs),
+    Top(Pflag<crate::commands::live::TopArgs>),
     /// List port mappings or a specific mapping for the container
     #[command(override_usage = "pier port CONTAINER [PRIVATE_PORT[/PROTO]]")]
-    Port(crate::commands::port::PortArgs),
+    Port(Pflag<crate::commands::port::PortArgs>),
     /// Update configuration of one or more containers
     #[command(override_usage = "pier update [OPTIONS] CONTAINER [CONTAINER...]")]
-    Update(crate::commands::live::UpdateArgs),
+    Update(Pflag<crate::commands::live::UpdateArgs>),
     /// List images
     #[command(override_usage = "pier images [OPTIONS] [REPOSITORY[:TAG]]")]
-    Images(ImagesArgs),
+    Images(Pflag<ImagesArgs>),
     /// Import the contents from a tarball to create a filesystem image
     #[command(override_usage = "pier import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
-    Import(ImportArgs),
+    Import(Pflag<ImportArgs>),
     /// Remove one or more images
     #[command(override_usage = "pier rmi [OPTIONS] IMAGE [IMAGE...]")]
-    Rmi(RmiArgs),
+    Rmi(Pflag<RmiArgs>),
     /// Download an image from a registry
     #[command(override_usage = "pier pull [OPTIONS] NAME[:TAG|@DIGEST]")]
-    Pull(PullArgs),
+    Pull(Pflag<PullArgs>),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "pier load [OPTIONS]")]
-    Load(LoadArgs),
+    Load(Pflag<LoadArgs>),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     #[command(override_usage = "pier save [OPTIONS] IMAGE [IMAGE...]")]
-    Save(SaveArgs),
+    Save(Pflag<SaveArgs>),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     #[command(override_usage = "pier tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]
-    Tag(TagArgs),
+    Tag(Pflag<TagArgs>),
     /// Manage images
     #[command(subcommand)]
     #[command(override_usage = "pier image")]
@@ -131,25 +135,25 @@ pub enum Command {
     Network(crate::commands::network::NetworkCommand),
     /// Copy files/folders between a container and the local filesystem
     #[command(override_usage = "pier cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-")]
-    Cp(crate::commands::cp::CpArgs),
+    Cp(Pflag<crate::commands::cp::CpArgs>),
     /// Export a container's filesystem as a tar archive
     #[command(override_usage = "pier export [OPTIONS] CONTAINER")]
-    Export(crate::commands::export::ExportArgs),
+    Export(Pflag<crate::commands::export::ExportArgs>),
     /// Inspect changes to files or directories on a container's filesystem
     #[command(override_usage = "pier diff CONTAINER")]
-    Diff(crate::commands::diff::DiffArgs),
+    Diff(Pflag<crate::commands::diff::DiffArgs>),
     /// Create a new image from a container's changes
     #[command(override_usage = "pier commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
-    Commit(crate::commands::commit::CommitArgs),
+    Commit(Pflag<crate::commands::commit::CommitArgs>),
     /// Display system-wide information
     #[command(override_usage = "pier info [OPTIONS]")]
     Info,
     /// Display a live stream of container(s) resource usage statistics
     #[command(override_usage = "pier stats [OPTIONS] [CONTAINER...]")]
-    Stats(crate::commands::stats::StatsArgs),
+    Stats(Pflag<crate::commands::stats::StatsArgs>),
     /// Get real time events from the server
     #[command(override_usage = "pier events [OPTIONS]")]
-    Events(crate::commands::events::EventsArgs),
+    Events(Pflag<crate::commands::events::EventsArgs>),
     /// Manage Pier
     #[command(subcommand)]
     #[command(override_usage = "pier system COMMAND")]

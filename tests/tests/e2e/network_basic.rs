@@ -56,6 +56,25 @@ fn free_slash24(avoid: &[String]) -> (String, String) {
 }
 
 impl NetDaemon {
+    /// `cli ARGS` (`pier` or `docker`) must succeed: its trimmed stdout.
+    pub fn ok(&self, cli: &str, args: &[&str]) -> String {
+        let o = self.d.cli_cmd(cli, args).output().expect("run cli");
+        assert!(
+            o.status.success(),
+            "{cli} {args:?}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            self.d.daemon_log()
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// `cli ARGS` must fail: its trimmed stderr.
+    pub fn fails(&self, cli: &str, args: &[&str]) -> String {
+        let o = self.d.cli_cmd(cli, args).output().expect("run cli");
+        assert!(!o.status.success(), "{cli} {args:?} should fail");
+        String::from_utf8_lossy(&o.stderr).trim().to_string()
+    }
+
     pub fn start() -> NetDaemon {
         Self::start_with(json!({}))
     }
@@ -252,7 +271,8 @@ fn run_ok(d: &Daemon, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+/// A busybox web server whose page names the container's hostname.
+pub const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
 
 #[test]
 fn default_bridge_gives_an_address_and_publishes_a_port() {

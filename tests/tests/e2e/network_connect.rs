@@ -8,30 +8,11 @@ use std::time::Duration;
 use pier_testkit::wait_until;
 use serde_json::{json, Value};
 
-use super::network_basic::NetDaemon;
-
-fn ok(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
-    let o = n.d.cli_cmd(cli, args).output().expect("run cli");
-    assert!(
-        o.status.success(),
-        "{cli} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        n.d.daemon_log()
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn fails(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
-    let o = n.d.cli_cmd(cli, args).output().expect("run cli");
-    assert!(!o.status.success(), "{cli} {args:?} should fail");
-    String::from_utf8_lossy(&o.stderr).trim().to_string()
-}
-
-const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+use super::network_basic::{NetDaemon, HTTPD};
 
 /// The bridge device of a user network.
 fn bridge_of(n: &NetDaemon, name: &str) -> String {
-    let v: Value = serde_json::from_str(&ok(n, "pier", &["network", "inspect", name])).expect("json");
+    let v: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", name])).expect("json");
     let id = v[0]["Id"].as_str().expect("id");
     format!("br-{}", &id[..12])
 }
@@ -52,7 +33,8 @@ fn fetch(n: &NetDaemon, network: &str, host: &str) -> String {
 }
 
 fn interfaces(n: &NetDaemon, c: &str) -> Vec<String> {
-    let mut v: Vec<String> = ok(n, "pier", &["exec", c, "ls", "/sys/class/net"])
+    let mut v: Vec<String> = n
+        .ok("pier", &["exec", c, "ls", "/sys/class/net"])
         .split_whitespace()
         .map(str::to_string)
         .collect();
@@ -65,11 +47,10 @@ fn connect_and_disconnect_a_running_container() {
     let n = NetDaemon::start();
     let d = &n.d;
     d.import_busybox("busybox");
-    ok(&n, "pier", &["network", "create", "front"]);
-    ok(&n, "docker", &["network", "create", "back"]);
+    n.ok("pier", &["network", "create", "front"]);
+    n.ok("docker", &["network", "create", "back"]);
     let bridges = [bridge_of(&n, "front"), bridge_of(&n, "back")];
-    let web = ok(
-        &n,
+    let web = n.ok(
         "pier",
         &[
             "run",
@@ -87,7 +68,7 @@ fn connect_and_disconnect_a_running_container() {
     assert_eq!(interfaces(&n, "web"), ["eth0", "lo"]);
 
     // Live connect with an alias: a second interface, resolvable there.
-    ok(&n, "docker", &["network", "connect", "--alias", "api", "back", "web"]);
+    n.ok("docker", &["network", "connect", "--alias", "api", "back", "web"]);
     assert_eq!(interfaces(&n, "web"), ["eth0", "eth1", "lo"]);
     let nets = d.inspect(&web)["NetworkSettings"]["Networks"].clone();
     let back = &nets["back"];
@@ -98,15 +79,15 @@ fn connect_and_disconnect_a_running_container() {
         nets["front"]["IPAddress"].as_str().is_some_and(|s| !s.is_empty()),
         "{nets}"
     );
-    let addr = ok(&n, "pier", &["exec", "web", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    let addr = n.ok("pier", &["exec", "web", "ip", "-o", "-4", "addr", "show", "eth1"]);
     assert!(addr.contains(&format!("{back_ip}/")), "{addr}");
     let page = fetch(&n, "back", "api");
     assert!(page.contains("hello-from-"), "{page}\n{}", d.daemon_log());
-    let members: Value = serde_json::from_str(&ok(&n, "docker", &["network", "inspect", "back"])).expect("json");
+    let members: Value = serde_json::from_str(&n.ok("docker", &["network", "inspect", "back"])).expect("json");
     assert!(members[0]["Containers"].get(&web).is_some(), "{members}");
 
     // Twice: dockerd's 403; host: refused.
-    let err = fails(&n, "docker", &["network", "connect", "back", "web"]);
+    let err = n.fails("docker", &["network", "connect", "back", "web"]);
     assert!(
         err.contains("endpoint with name web already exists in network back"),
         "{err}"
@@ -117,31 +98,31 @@ fn connect_and_disconnect_a_running_container() {
         Some(json!({"Container": "web"}).to_string().as_bytes()),
     );
     assert_eq!(st, 403);
-    let err = fails(&n, "pier", &["network", "connect", "host", "web"]);
+    let err = n.fails("pier", &["network", "connect", "host", "web"]);
     assert!(
         err.contains("cannot connect container to host network - container must be created in host network mode"),
         "{err}"
     );
 
     // Live disconnect: the interface goes, the network is free again.
-    ok(&n, "pier", &["network", "disconnect", "back", "web"]);
+    n.ok("pier", &["network", "disconnect", "back", "web"]);
     assert_eq!(interfaces(&n, "web"), ["eth0", "lo"]);
     let nets = d.inspect(&web)["NetworkSettings"]["Networks"].clone();
     assert!(nets.get("back").is_none(), "{nets}");
-    let members: Value = serde_json::from_str(&ok(&n, "pier", &["network", "inspect", "back"])).expect("json");
+    let members: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "back"])).expect("json");
     assert_eq!(members[0]["Containers"], json!({}), "{members}");
-    let err = fails(&n, "docker", &["network", "disconnect", "back", "web"]);
+    let err = n.fails("docker", &["network", "disconnect", "back", "web"]);
     assert!(err.contains("is not connected to network back"), "{err}");
     // The first network too (it carried no ports here); then back again.
-    ok(&n, "docker", &["network", "disconnect", "front", "web"]);
+    n.ok("docker", &["network", "disconnect", "front", "web"]);
     assert_eq!(interfaces(&n, "web"), ["lo"]);
-    ok(&n, "pier", &["network", "connect", "front", "web"]);
+    n.ok("pier", &["network", "connect", "front", "web"]);
     assert_eq!(interfaces(&n, "web"), ["eth0", "lo"]);
     let page = fetch(&n, "front", "web");
     assert!(page.contains("hello-from-"), "{page}");
     // A restart keeps the connected list.
-    ok(&n, "pier", &["network", "connect", "back", "web"]);
-    ok(&n, "pier", &["restart", "-t", "1", "web"]);
+    n.ok("pier", &["network", "connect", "back", "web"]);
+    n.ok("pier", &["restart", "-t", "1", "web"]);
     assert_eq!(interfaces(&n, "web"), ["eth0", "eth1", "lo"]);
     n.clean_and_check(&bridges);
 }
@@ -161,7 +142,7 @@ fn compose_connects_a_created_container_before_start() {
         ),
     );
     assert_eq!(st, 201, "{v}");
-    ok(&n, "pier", &["network", "create", "side"]);
+    n.ok("pier", &["network", "create", "side"]);
     let bridges = [bridge_of(&n, "proj_default"), bridge_of(&n, "side")];
     let body = json!({
         "Image": "busybox", "Cmd": ["sh", "-c", HTTPD],
@@ -189,15 +170,14 @@ fn compose_connects_a_created_container_before_start() {
     assert_eq!(ep["Aliases"], json!(["web", short]), "{ep}");
     assert_eq!(ep["IPAddress"], "", "{ep}");
     // A second network with a static address, by the docker CLI.
-    let side: Value = serde_json::from_str(&ok(&n, "pier", &["network", "inspect", "side"])).expect("json");
+    let side: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "side"])).expect("json");
     let gw = side[0]["IPAM"]["Config"][0]["Gateway"]
         .as_str()
         .expect("gw")
         .to_string();
     let (pfx, last) = gw.rsplit_once('.').expect("dotted");
     let static_ip = format!("{pfx}.{}", last.parse::<u8>().expect("octet") + 10);
-    ok(
-        &n,
+    n.ok(
         "docker",
         &["network", "connect", "--ip", &static_ip, "side", "proj-web-1"],
     );
@@ -215,8 +195,8 @@ fn compose_connects_a_created_container_before_start() {
             .contains("network-scoped aliases are only supported for user-defined networks"),
         "{v}"
     );
-    let none = ok(&n, "pier", &["create", "--network", "none", "busybox", "true"]);
-    let err = fails(&n, "docker", &["network", "connect", "side", &none]);
+    let none = n.ok("pier", &["create", "--network", "none", "busybox", "true"]);
+    let err = n.fails("docker", &["network", "connect", "side", &none]);
     assert!(
         err.contains(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode"
@@ -228,7 +208,7 @@ fn compose_connects_a_created_container_before_start() {
     let (st, _) = post("/networks/side/connect", json!({"Container": "nosuch"}));
     assert_eq!(st, 404);
 
-    ok(&n, "pier", &["start", "proj-web-1"]);
+    n.ok("pier", &["start", "proj-web-1"]);
     let nets = d.inspect(&id)["NetworkSettings"]["Networks"].clone();
     assert_eq!(nets["side"]["IPAddress"], static_ip, "{nets}");
     assert_eq!(nets["proj_default"]["Aliases"], json!(["web", short]), "{nets}");
@@ -236,8 +216,7 @@ fn compose_connects_a_created_container_before_start() {
         let page = fetch(&n, "proj_default", name);
         assert!(page.contains("hello-from-"), "{name}: {page}\n{}", d.daemon_log());
     }
-    let ns = ok(
-        &n,
+    let ns = n.ok(
         "docker",
         &["run", "--rm", "--network", "side", "busybox", "nslookup", "proj-web-1"],
     );
@@ -250,8 +229,7 @@ fn legacy_links_on_the_default_bridge() {
     let n = NetDaemon::start();
     let d = &n.d;
     d.import_busybox("busybox");
-    let db = ok(
-        &n,
+    let db = n.ok(
         "docker",
         &[
             "run",
@@ -275,8 +253,7 @@ fn legacy_links_on_the_default_bridge() {
         .as_str()
         .expect("hostname")
         .to_string();
-    ok(
-        &n,
+    n.ok(
         "docker",
         &[
             "run",
@@ -290,7 +267,7 @@ fn legacy_links_on_the_default_bridge() {
             "60",
         ],
     );
-    let env = ok(&n, "pier", &["exec", "app", "env"]);
+    let env = n.ok("pier", &["exec", "app", "env"]);
     for want in [
         "DBALIAS_NAME=/app/dbalias".to_string(),
         "DBALIAS_ENV_PASSWORD=x".to_string(),
@@ -300,9 +277,9 @@ fn legacy_links_on_the_default_bridge() {
     ] {
         assert!(env.lines().any(|l| l == want), "{want} in {env}");
     }
-    let hosts = ok(&n, "pier", &["exec", "app", "cat", "/etc/hosts"]);
+    let hosts = n.ok("pier", &["exec", "app", "cat", "/etc/hosts"]);
     assert!(hosts.contains(&format!("{db_ip}\tdbalias {db_host} db")), "{hosts}");
-    let ping = ok(&n, "pier", &["exec", "app", "ping", "-c", "1", "-W", "2", "dbalias"]);
+    let ping = n.ok("pier", &["exec", "app", "ping", "-c", "1", "-W", "2", "dbalias"]);
     assert!(ping.contains("1 packets received"), "{ping}");
     assert_eq!(d.inspect("app")["HostConfig"]["Links"], json!(["/db:/app/dbalias"]));
 
@@ -310,17 +287,16 @@ fn legacy_links_on_the_default_bridge() {
     let (st, v) = d.http_json("DELETE", "/containers/app/dbalias?link=1", None);
     assert_eq!(st, 204, "{v}");
     assert_eq!(d.inspect("app")["HostConfig"]["Links"], Value::Null);
-    let err = fails(&n, "pier", &["rm", "--link", "/app/dbalias"]);
+    let err = n.fails("pier", &["rm", "--link", "/app/dbalias"]);
     assert!(err.contains("No such container: app/dbalias"), "{err}");
 
     // A child that does not run fails the start, nothing left behind.
-    ok(
-        &n,
+    n.ok(
         "pier",
         &["create", "--name", "app2", "--link", "db:x", "busybox", "sleep", "60"],
     );
-    ok(&n, "pier", &["stop", "-t", "0", "db"]);
-    let err = fails(&n, "docker", &["start", "app2"]);
+    n.ok("pier", &["stop", "-t", "0", "db"]);
+    let err = n.fails("docker", &["start", "app2"]);
     assert!(
         err.contains("Cannot link to a non running container: /db AS /app2/x"),
         "{err}"
@@ -333,10 +309,9 @@ fn restart_keeps_addresses_and_host_mode_has_the_hosts_name() {
     let n = NetDaemon::start();
     let d = &n.d;
     d.import_busybox("busybox");
-    ok(&n, "pier", &["network", "create", "front"]);
+    n.ok("pier", &["network", "create", "front"]);
     let bridges = [bridge_of(&n, "front")];
-    let id = ok(
-        &n,
+    let id = n.ok(
         "docker",
         &[
             "run",
@@ -356,24 +331,20 @@ fn restart_keeps_addresses_and_host_mode_has_the_hosts_name() {
     let mac = before["MacAddress"].as_str().expect("mac").to_string();
     let [a, b, c, x] = ip.parse::<std::net::Ipv4Addr>().expect("ip").octets();
     assert_eq!(mac, format!("02:42:{a:02x}:{b:02x}:{c:02x}:{x:02x}"));
-    let inside = ok(&n, "pier", &["exec", "c1", "cat", "/sys/class/net/eth0/address"]);
+    let inside = n.ok("pier", &["exec", "c1", "cat", "/sys/class/net/eth0/address"]);
     assert_eq!(inside, mac);
     // Stats report the container's interfaces.
     let (st, stats) = d.http_json("GET", "/containers/c1/stats?stream=false", None);
     assert_eq!(st, 200, "{stats}");
     assert!(stats["networks"].get("eth0").is_some(), "{}", stats["networks"]);
-    ok(&n, "pier", &["restart", "-t", "0", "c1"]);
+    n.ok("pier", &["restart", "-t", "0", "c1"]);
     let after = ep(&id);
     assert_eq!(after["IPAddress"], ip.as_str(), "{after}");
     assert_eq!(after["MacAddress"], mac.as_str(), "{after}");
 
     // --network host: the host's hostname, as dockerd.
     let host = String::from_utf8(std::fs::read("/proc/sys/kernel/hostname").expect("hostname")).expect("utf8");
-    let got = ok(
-        &n,
-        "docker",
-        &["run", "--rm", "--network", "host", "busybox", "hostname"],
-    );
+    let got = n.ok("docker", &["run", "--rm", "--network", "host", "busybox", "hostname"]);
     assert_eq!(got, host.trim());
     n.clean_and_check(&bridges);
 }

@@ -12,17 +12,6 @@ use serde_json::Value;
 
 use super::network_basic::NetDaemon;
 
-fn ok(n: &NetDaemon, args: &[&str]) -> String {
-    let o = n.d.pier(args);
-    assert!(
-        o.status.success(),
-        "pier {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        n.d.daemon_log()
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// `fdXX:XXXX:XXXX:XXXX` (a random ULA /64's first four groups).
 fn random_ula() -> String {
     let mut b = [0u8; 7];
@@ -65,17 +54,17 @@ fn containers_on_an_ipv6_network_reach_each_other() {
         .collect();
     let shown_prefix = shown.join(":");
     let subnet = format!("{ula}::/64");
-    let id = ok(&n, &["network", "create", "--ipv6", "--subnet", &subnet, "six"]);
+    let id = n.ok("pier", &["network", "create", "--ipv6", "--subnet", &subnet, "six"]);
     let bridge = format!("br-{}", &id[..12]);
-    let net: Value = serde_json::from_str(&ok(&n, &["network", "inspect", "six"])).expect("json");
+    let net: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "six"])).expect("json");
     let net = &net[0];
     assert_eq!(net["EnableIPv6"], true, "{net}");
     let configs = net["IPAM"]["Config"].as_array().expect("config");
     assert!(configs.iter().any(|c| c["Subnet"] == subnet.as_str()), "{net}");
 
     for name in ["one", "two"] {
-        ok(
-            &n,
+        n.ok(
+            "pier",
             &[
                 "run",
                 "-d",
@@ -90,7 +79,7 @@ fn containers_on_an_ipv6_network_reach_each_other() {
         );
     }
     let v6_of = |name: &str| -> (String, Value) {
-        let c: Value = serde_json::from_str(&ok(&n, &["inspect", name])).expect("json");
+        let c: Value = serde_json::from_str(&n.ok("pier", &["inspect", name])).expect("json");
         let ep = c[0]["NetworkSettings"]["Networks"]["six"].clone();
         (ep["GlobalIPv6Address"].as_str().unwrap_or_default().to_string(), ep)
     };
@@ -111,7 +100,7 @@ fn containers_on_an_ipv6_network_reach_each_other() {
         .and_then(|g| g.parse::<std::net::Ipv6Addr>().ok());
     assert_eq!(gateway, format!("{ula}::1").parse().ok(), "{a_ep}");
     // The network's view and /etc/hosts carry the v6 address too.
-    let net: Value = serde_json::from_str(&ok(&n, &["network", "inspect", "six"])).expect("json");
+    let net: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "six"])).expect("json");
     let shown_v6: Vec<String> = net[0]["Containers"]
         .as_object()
         .expect("containers")
@@ -119,7 +108,7 @@ fn containers_on_an_ipv6_network_reach_each_other() {
         .filter_map(|c| c["IPv6Address"].as_str().map(str::to_string))
         .collect();
     assert!(shown_v6.contains(&format!("{a6}/64")), "{shown_v6:?}");
-    let hosts = ok(&n, &["exec", "one", "cat", "/etc/hosts"]);
+    let hosts = n.ok("pier", &["exec", "one", "cat", "/etc/hosts"]);
     assert!(hosts.contains(&a6), "{hosts}");
 
     // a reaches b over IPv6 (DAD may hold the address a moment).

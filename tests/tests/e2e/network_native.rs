@@ -9,31 +9,18 @@ use std::time::Duration;
 use pier_testkit::wait_until;
 use serde_json::{json, Value};
 
-use super::network_basic::{free_port, http_get, NetDaemon};
-
-const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
-
-fn ok(n: &NetDaemon, args: &[&str]) -> String {
-    let o = n.d.cli_cmd("pier", args).output().expect("run pier");
-    assert!(
-        o.status.success(),
-        "pier {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        n.d.daemon_log()
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
+use super::network_basic::{free_port, http_get, NetDaemon, HTTPD};
 
 /// `pier run -d --name web ARGS busybox sh -c HTTPD`.
 fn serve(n: &NetDaemon, args: &[&str]) {
     let mut all = vec!["run", "-d", "--name", "web"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["busybox", "sh", "-c", HTTPD]);
-    ok(n, &all);
+    n.ok("pier", &all);
 }
 
 fn ip_on(n: &NetDaemon, container: &str, network: &str) -> String {
-    let v: Value = serde_json::from_str(&ok(n, &["inspect", container])).expect("json");
+    let v: Value = serde_json::from_str(&n.ok("pier", &["inspect", container])).expect("json");
     v[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
         .as_str()
         .expect("address")
@@ -62,9 +49,9 @@ fn fetches(n: &NetDaemon, network: &str, ip: &str, port: u16) -> bool {
 fn networks_are_isolated_unless_published_and_internal_stays_inside() {
     let n = NetDaemon::start();
     n.d.import_busybox("busybox");
-    let a = ok(&n, &["network", "create", "na"]);
-    let b = ok(&n, &["network", "create", "nb"]);
-    let inner = ok(&n, &["network", "create", "--internal", "ni"]);
+    let a = n.ok("pier", &["network", "create", "na"]);
+    let b = n.ok("pier", &["network", "create", "nb"]);
+    let inner = n.ok("pier", &["network", "create", "--internal", "ni"]);
     let port = free_port();
     serve(&n, &["--network", "na", "-p", &format!("{port}:80")]);
     let web = ip_on(&n, "web", "na");
@@ -78,13 +65,13 @@ fn networks_are_isolated_unless_published_and_internal_stays_inside() {
     assert!(!fetches(&n, "nb", &web, 80), "nb reached na's container directly");
     // ...but does reach the published port on the host's address (as
     // docker), and so does its own network (hairpin through the DNAT).
-    let gw_b: Value = serde_json::from_str(&ok(&n, &["network", "inspect", "nb"])).expect("json");
+    let gw_b: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "nb"])).expect("json");
     let gw_b = gw_b[0]["IPAM"]["Config"][0]["Gateway"]
         .as_str()
         .expect("gateway")
         .to_string();
     assert!(fetches(&n, "nb", &gw_b, port), "nb through the published port");
-    let gw_a: Value = serde_json::from_str(&ok(&n, &["network", "inspect", "na"])).expect("json");
+    let gw_a: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "na"])).expect("json");
     let gw_a = gw_a[0]["IPAM"]["Config"][0]["Gateway"]
         .as_str()
         .expect("gateway")
@@ -95,8 +82,8 @@ fn networks_are_isolated_unless_published_and_internal_stays_inside() {
     assert!(page.contains("hello-from-"), "{page}");
     // An internal network's container reaches its neighbour but nothing
     // outside its bridge (here: the other network's gateway, published).
-    ok(
-        &n,
+    n.ok(
+        "pier",
         &[
             "run",
             "-d",

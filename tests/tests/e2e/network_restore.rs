@@ -9,20 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use pier_testkit::wait_until;
 
-use super::network_basic::{free_ports, http_get, NetDaemon};
-
-fn ok(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
-    let o = n.d.cli_cmd(cli, args).output().expect("run cli");
-    assert!(
-        o.status.success(),
-        "{cli} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        n.d.daemon_log()
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+use super::network_basic::{free_ports, http_get, NetDaemon, HTTPD};
 
 fn serves(port: u16) -> bool {
     wait_until(Duration::from_secs(10), || {
@@ -36,16 +23,14 @@ fn allocations_survive_a_kill_9_and_exits_meanwhile_are_torn_down() {
     n.d.import_busybox("busybox");
     let [port, other_port] = free_ports::<2>();
     let publish = format!("127.0.0.1:{port}:80");
-    let web = ok(
-        &n,
+    let web = n.ok(
         "pier",
         &[
             "run", "-d", "--name", "web", "-p", &publish, "busybox", "sh", "-c", HTTPD,
         ],
     );
     let other_publish = format!("127.0.0.1:{other_port}:80");
-    let brief = ok(
-        &n,
+    let brief = n.ok(
         "pier",
         &[
             "run",
@@ -95,28 +80,27 @@ fn allocations_survive_a_kill_9_and_exits_meanwhile_are_torn_down() {
         err.contains(&format!("Bind for 127.0.0.1:{port} failed: port is already allocated")),
         "{err}"
     );
-    let third = ok(&n, "pier", &["run", "-d", "--name", "third", "busybox", "sleep", "60"]);
+    let third = n.ok("pier", &["run", "-d", "--name", "third", "busybox", "sleep", "60"]);
     let third_ip = ip_of(&n, &third);
     assert!(!third_ip.is_empty() && third_ip != web_ip, "{third_ip} vs {web_ip}");
     // The brief container's port is free again: a new container takes it.
-    ok(&n, "pier", &["start", "brief"]);
+    n.ok("pier", &["start", "brief"]);
     assert!(serves(other_port));
 
     // -P with an exposed port, and pier port / docker port.
-    let pub_all = ok(
-        &n,
+    let pub_all = n.ok(
         "pier",
         &[
             "run", "-d", "--name", "pall", "--expose", "80", "-P", "busybox", "sh", "-c", HTTPD,
         ],
     );
-    let line = ok(&n, "pier", &["port", "pall"]);
+    let line = n.ok("pier", &["port", "pall"]);
     let host_port: u16 = line
         .strip_prefix("80/tcp -> 0.0.0.0:")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("pier port: {line}"));
     assert_eq!(
-        ok(&n, "docker", &["port", &pub_all, "80"]),
+        n.ok("docker", &["port", &pub_all, "80"]),
         format!("0.0.0.0:{host_port}")
     );
     assert!(serves(host_port), "-P publishes on all addresses, 127.0.0.1 included");

@@ -7,35 +7,16 @@ use std::time::Duration;
 use pier_testkit::wait_until;
 use serde_json::{json, Value};
 
-use super::network_basic::{free_port, NetDaemon};
-
-fn ok(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
-    let o = n.d.cli_cmd(cli, args).output().expect("run cli");
-    assert!(
-        o.status.success(),
-        "{cli} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        n.d.daemon_log()
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn fails(n: &NetDaemon, cli: &str, args: &[&str]) -> String {
-    let o = n.d.cli_cmd(cli, args).output().expect("run cli");
-    assert!(!o.status.success(), "{cli} {args:?} should fail");
-    String::from_utf8_lossy(&o.stderr).trim().to_string()
-}
-
-const HTTPD: &str = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+use super::network_basic::{free_port, NetDaemon, HTTPD};
 
 #[test]
 fn containers_on_a_user_network_resolve_each_other() {
     let n = NetDaemon::start();
     let d = &n.d;
     d.import_busybox("busybox");
-    let id = ok(&n, "pier", &["network", "create", "front"]);
+    let id = n.ok("pier", &["network", "create", "front"]);
     assert_eq!(id.len(), 64, "{id}");
-    let net: Value = serde_json::from_str(&ok(&n, "docker", &["network", "inspect", "front"])).expect("json");
+    let net: Value = serde_json::from_str(&n.ok("docker", &["network", "inspect", "front"])).expect("json");
     let net = &net[0];
     assert_eq!(net["Name"], "front");
     assert_eq!(net["Driver"], "bridge");
@@ -47,8 +28,7 @@ fn containers_on_a_user_network_resolve_each_other() {
     assert_eq!(net["IPAM"]["Config"][0]["Gateway"], format!("{pool_prefix}1"));
     let bridge = format!("br-{}", &id[..12]);
 
-    ok(
-        &n,
+    n.ok(
         "pier",
         &[
             "run",
@@ -84,16 +64,14 @@ fn containers_on_a_user_network_resolve_each_other() {
         got.contains("hello-from-")
     });
     assert!(fetched, "nc web 80: {got}\n{}", d.daemon_log());
-    let ns = ok(
-        &n,
+    let ns = n.ok(
         "docker",
         &["run", "--rm", "--network", "front", "busybox", "nslookup", "web"],
     );
     assert!(ns.contains(&format!("Address: {pool_prefix}2")), "{ns}");
     // An alias and a static address; refused on the default bridge.
     let static_ip = format!("{pool_prefix}50");
-    let api = ok(
-        &n,
+    let api = n.ok(
         "docker",
         &[
             "run",
@@ -111,8 +89,7 @@ fn containers_on_a_user_network_resolve_each_other() {
             "60",
         ],
     );
-    let ns = ok(
-        &n,
+    let ns = n.ok(
         "pier",
         &["run", "--rm", "--network", "front", "busybox", "nslookup", "www"],
     );
@@ -131,13 +108,13 @@ fn containers_on_a_user_network_resolve_each_other() {
             .contains("network-scoped alias is supported only for containers in user defined networks"),
         "{v}"
     );
-    ok(&n, "pier", &["rm", "-f", "api"]);
+    n.ok("pier", &["rm", "-f", "api"]);
     // resolv.conf names aardvark on the gateway.
-    let resolv = ok(&n, "pier", &["exec", "web", "cat", "/etc/resolv.conf"]);
+    let resolv = n.ok("pier", &["exec", "web", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains(&format!("nameserver {pool_prefix}1")), "{resolv}");
 
     // Inspect: the network and its container; the container's settings.
-    let net: Value = serde_json::from_str(&ok(&n, "pier", &["network", "inspect", "front"])).expect("json");
+    let net: Value = serde_json::from_str(&n.ok("pier", &["network", "inspect", "front"])).expect("json");
     let containers = net[0]["Containers"].as_object().expect("containers").clone();
     assert_eq!(containers.len(), 1, "{containers:?}");
     let (cid, c) = containers.iter().next().expect("one");
@@ -156,38 +133,32 @@ fn containers_on_a_user_network_resolve_each_other() {
     );
 
     // In use: refused; predefined: refused; duplicate, bad driver: refused.
-    let err = fails(&n, "docker", &["network", "rm", "front"]);
+    let err = n.fails("docker", &["network", "rm", "front"]);
     assert!(err.contains("has active endpoints"), "{err}");
-    let err = fails(&n, "pier", &["network", "rm", "bridge"]);
+    let err = n.fails("pier", &["network", "rm", "bridge"]);
     assert!(
         err.contains("bridge is a pre-defined network and cannot be removed"),
         "{err}"
     );
-    let err = fails(&n, "docker", &["network", "create", "front"]);
+    let err = n.fails("docker", &["network", "create", "front"]);
     assert!(err.contains("network with name front already exists"), "{err}");
-    let err = fails(&n, "docker", &["network", "create", "-d", "nosuch", "x"]);
+    let err = n.fails("docker", &["network", "create", "-d", "nosuch", "x"]);
     assert!(err.contains("plugin \"nosuch\" not found"), "{err}");
-    let err = fails(
-        &n,
-        "pier",
-        &["run", "--rm", "--network", "nosuchnet", "busybox", "true"],
-    );
+    let err = n.fails("pier", &["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
     assert!(err.contains("network nosuchnet not found"), "{err}");
 
     // ls shows the predefined networks and ours; filters work.
-    let names = ok(&n, "docker", &["network", "ls", "--format", "{{.Name}}"]);
+    let names = n.ok("docker", &["network", "ls", "--format", "{{.Name}}"]);
     let names: Vec<&str> = names.lines().collect();
     assert_eq!(names, ["bridge", "front", "host", "none"]);
-    let custom = ok(
-        &n,
+    let custom = n.ok(
         "pier",
         &["network", "ls", "-q", "--filter", "type=custom", "--no-trunc"],
     );
     assert_eq!(custom, id);
 
-    ok(&n, "pier", &["rm", "-f", "web"]);
-    ok(
-        &n,
+    n.ok("pier", &["rm", "-f", "web"]);
+    n.ok(
         "pier",
         &[
             "network",
@@ -199,7 +170,7 @@ fn containers_on_a_user_network_resolve_each_other() {
             "spare",
         ],
     );
-    let pruned = ok(&n, "docker", &["network", "prune", "-f"]);
+    let pruned = n.ok("docker", &["network", "prune", "-f"]);
     assert!(pruned.contains("front") && pruned.contains("spare"), "{pruned}");
     n.clean_and_check(&[bridge]);
 }
@@ -211,8 +182,7 @@ fn published_ports_show_in_inspect_and_ps() {
     d.import_busybox("busybox");
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
-    let id = ok(
-        &n,
+    let id = n.ok(
         "pier",
         &[
             "run", "-d", "--name", "web", "-p", &publish, "-p", "81/udp", "busybox", "sh", "-c", HTTPD,
@@ -236,7 +206,7 @@ fn published_ports_show_in_inspect_and_ps() {
     let pfx = n.subnet.trim_end_matches("0/24");
     assert_eq!(settings["IPAddress"], format!("{pfx}2"));
     assert_eq!(settings["Networks"]["bridge"]["IPAddress"], format!("{pfx}2"));
-    let ps = ok(&n, "docker", &["ps", "--format", "{{.Ports}}"]);
+    let ps = n.ok("docker", &["ps", "--format", "{{.Ports}}"]);
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
     assert!(ps.contains(&format!("0.0.0.0:{udp}->81/udp")), "{ps}");
     n.clean_and_check(&[]);

@@ -792,7 +792,7 @@ mod tests {
         let argv = ["pier", "create"].iter().chain(args).copied();
         let cli = crate::cli::usage::parse(argv).expect("parse");
         match cli.command {
-            Some(crate::cli::Command::Create(c)) => c.flags,
+            Some(crate::cli::Command::Create(c)) => c.0.flags,
             _ => panic!("not create"),
         }
     }

@@ -98,7 +98,7 @@ mod tests {
     fn args(argv: &[&str]) -> ExecArgs {
         let cli = crate::cli::Cli::try_parse_from(argv).expect("parse");
         match cli.command {
-            Some(crate::cli::Command::Exec(a)) => a,
+            Some(crate::cli::Command::Exec(a)) => a.0,
             other => panic!("not exec: {other:?}"),
         }
     }

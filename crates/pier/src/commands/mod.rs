@@ -35,8 +35,8 @@ use crate::cli::Command;
 /// Run one verb.
 pub fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Run(a) => run::run(client, a),
-        Command::Create(a) => run::create(client, a),
+        Command::Run(a) => run::run(client, a.0),
+        Command::Create(a) => run::create(client, a.0),
         Command::Start(a) => lifecycle::start(client, &a),
         Command::Attach(a) => attach::attach(client, &a),
         Command::Exec(a) => exec::exec(client, &a),
