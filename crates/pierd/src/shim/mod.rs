@@ -391,7 +391,8 @@ impl ShimHandle {
             Backend::Process { .. } => {
                 // The connect is boxed: a parked call (one per running
                 // container, for its whole run) keeps only the read.
-                let mut conn = Box::pin(bounded(what, self.timeouts.answer, client::Conn::connect(&self.socket))).await?;
+                let mut conn =
+                    Box::pin(bounded(what, self.timeouts.answer, client::Conn::connect(&self.socket))).await?;
                 conn.send(&req).await?;
                 conn.recv().await
             }
