@@ -5,6 +5,11 @@
 //! header read timeout (a connection that sends no request head in time is
 //! closed, so idle connections cannot pile up).
 //!
+//! After each connection ends, malloc's free memory goes back to the kernel
+//! (`pier_sys::mem::trim_heap`, one trim at a time): a request's garbage
+//! (a listing of hundreds of containers, a start's spec and bundle) is
+//! freed below long-lived allocations, where glibc keeps it resident.
+//!
 //! Shutdown: stop accepting, ask every connection to finish its request
 //! and close (long-lived streams end on the daemon's shutdown signal),
 //! then wait until all are gone. Upgraded connections have left hyper and
@@ -55,6 +60,7 @@ where
         .header_read_timeout(limits.header_read_timeout);
     tokio::pin!(shutdown);
     let mut at_cap_logged = false;
+    let trim = Arc::new(std::sync::Mutex::new(()));
     loop {
         if slots.available_permits() == 0 && !at_cap_logged {
             tracing::warn!(max = cap, "API connection cap reached: new connections wait");
@@ -98,19 +104,27 @@ where
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
         let stop = stop_rx.clone();
+        let trim = trim.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "API connection");
+            {
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "API connection");
+                        }
+                    }
+                    () = stopped(stop) => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
                     }
                 }
-                () = stopped(stop) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+            }
+            // The connection and its buffers are freed. A trim under way also returns this connection's garbage or
+            // is followed by the next connection's trim.
+            if let Ok(_one) = trim.try_lock() {
+                pier_sys::mem::trim_heap();
             }
         });
     }

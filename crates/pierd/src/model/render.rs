@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::build::{to_map, Defaults};
 use super::resources;
-use super::spec::{ContainerSpec, Echo, RestartPolicy};
+use super::spec::{ContainerSpec, Echo, EchoMap, RestartPolicy};
 
 /// `Config` fields rendered from typed spec fields (everything else is echoed).
 const TYPED_CONFIG: &[&str] = &[
@@ -113,18 +113,15 @@ pub fn echo_of(
     }
     host.remove("KernelMemory");
     Echo {
-        config: config.into_iter().collect(),
-        host_config: host.into_iter().collect(),
+        config: EchoMap::from_map(&config.into_iter().collect()),
+        host_config: EchoMap::from_map(&host.into_iter().collect()),
     }
 }
 
-fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
-    typed: T,
-    echo: &std::collections::BTreeMap<String, Value>,
-) -> T {
+fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(typed: T, echo: &EchoMap) -> T {
     let mut map = to_map(&typed);
-    for (k, v) in echo {
-        map.insert(k.clone(), v.clone());
+    for (k, v) in echo.map() {
+        map.insert(k, v);
     }
     // The echo came from this type's own serialization: it reads back.
     serde_json::from_value(Value::Object(map)).unwrap_or(typed)

@@ -378,8 +378,87 @@ impl ContainerSpec {
 /// `Config` part and the `HostConfig` part.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Echo {
-    pub config: BTreeMap<String, serde_json::Value>,
-    pub host_config: BTreeMap<String, serde_json::Value>,
+    pub config: EchoMap,
+    pub host_config: EchoMap,
+}
+
+/// One part of the [`Echo`]: a JSON object kept as its compact text, and
+/// read as a map only when it is used (inspect, commit, links, upgrades).
+/// A map of `serde_json::Value`s costs several KiB per container in
+/// B-tree nodes, small strings and nested objects, held for the
+/// container's whole life (pierd's memory with hundreds of containers,
+/// issue 16); the text is a few hundred bytes. `container.json` holds the
+/// same object as before: this type (de)serializes as the map.
+#[derive(Clone, Default)]
+pub struct EchoMap {
+    /// The map's JSON; empty for an empty map (no allocation).
+    json: Box<str>,
+}
+
+impl EchoMap {
+    /// The map (parsed from the kept text).
+    pub fn map(&self) -> BTreeMap<String, serde_json::Value> {
+        if self.json.is_empty() {
+            return BTreeMap::new();
+        }
+        // The text was written by `from_map` from such a map: it reads back.
+        serde_json::from_str(&self.json).unwrap_or_default()
+    }
+
+    pub fn from_map(map: &BTreeMap<String, serde_json::Value>) -> Self {
+        if map.is_empty() {
+            return EchoMap::default();
+        }
+        // A map of JSON values with string keys always serializes.
+        EchoMap {
+            json: serde_json::to_string(map).unwrap_or_default().into_boxed_str(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        self.map().remove(key)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.map().contains_key(key)
+    }
+
+    /// Change the map through `f`.
+    pub fn update(&mut self, f: impl FnOnce(&mut BTreeMap<String, serde_json::Value>)) {
+        let mut m = self.map();
+        f(&mut m);
+        *self = EchoMap::from_map(&m);
+    }
+}
+
+impl From<BTreeMap<String, serde_json::Value>> for EchoMap {
+    fn from(map: BTreeMap<String, serde_json::Value>) -> Self {
+        EchoMap::from_map(&map)
+    }
+}
+
+impl PartialEq for EchoMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json || self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for EchoMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.map()).finish()
+    }
+}
+
+impl Serialize for EchoMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EchoMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, serde_json::Value>::deserialize(d).map(EchoMap::from)
+    }
 }
 
 /// The container's cgroup limits, rlimits and sysctls, as dockerd keeps
@@ -450,4 +529,54 @@ pub struct Ulimit {
     pub name: String,
     pub soft: i64,
     pub hard: i64,
+}
+
+#[cfg(test)]
+mod echo_map_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> BTreeMap<String, serde_json::Value> {
+        [
+            ("ExposedPorts".to_string(), json!({"80/tcp": {}})),
+            ("OnBuild".to_string(), serde_json::Value::Null),
+            ("Binds".to_string(), json!(["/a:/b"])),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn serializes_as_the_map_it_holds() {
+        let m = EchoMap::from_map(&sample());
+        assert_eq!(serde_json::to_value(&m).expect("serialize"), json!(sample()));
+        let back: EchoMap = serde_json::from_value(json!(sample())).expect("deserialize");
+        assert_eq!(back.map(), sample());
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn an_empty_map_holds_no_text() {
+        let m = EchoMap::from_map(&BTreeMap::new());
+        assert!(m.json.is_empty());
+        assert_eq!(m, EchoMap::default());
+        assert_eq!(serde_json::to_string(&m).expect("serialize"), "{}");
+        assert!(m.map().is_empty());
+    }
+
+    #[test]
+    fn get_and_update_read_and_change_the_map() {
+        let mut m = EchoMap::from_map(&sample());
+        assert_eq!(m.get("Binds"), Some(json!(["/a:/b"])));
+        assert!(m.contains_key("OnBuild"));
+        assert_eq!(m.get("Nope"), None);
+        m.update(|x| {
+            x.remove("Binds");
+            x.insert("Cgroup".into(), json!(""));
+        });
+        assert!(!m.contains_key("Binds"));
+        assert_eq!(m.get("Cgroup"), Some(json!("")));
+        m.update(BTreeMap::clear);
+        assert_eq!(m, EchoMap::default());
+    }
 }

@@ -104,9 +104,9 @@ pub fn lift_resources(spec: &mut ContainerSpec) -> bool {
     let echoed: serde_json::Map<String, serde_json::Value> = spec
         .echo
         .host_config
-        .iter()
+        .map()
+        .into_iter()
         .filter(|(k, _)| names.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if echoed.is_empty() {
         return false;
@@ -116,7 +116,9 @@ pub fn lift_resources(spec: &mut ContainerSpec) -> bool {
         return false;
     };
     spec.resources = super::resources::from_wire(&hc);
-    spec.echo.host_config.retain(|k, _| !names.contains(&k.as_str()));
+    spec.echo
+        .host_config
+        .update(|m| m.retain(|k, _| !names.contains(&k.as_str())));
     true
 }
 
@@ -154,7 +156,9 @@ mod lift_tests {
             ("PidsLimit", serde_json::json!(9)),
             ("OomKillDisable", serde_json::json!(false)),
         ] {
-            spec.echo.host_config.insert(k.to_string(), v);
+            spec.echo.host_config.update(|m| {
+                m.insert(k.to_string(), v);
+            });
         }
         let before = super::super::render::host_config(&spec);
         assert!(lift_resources(&mut spec));

@@ -389,7 +389,10 @@ impl ShimHandle {
     async fn parked(&self, what: &'static str, req: Request) -> Result<Response, ShimError> {
         match &self.backend {
             Backend::Process { .. } => {
-                let mut conn = bounded(what, self.timeouts.answer, client::Conn::connect(&self.socket)).await?;
+                // The connect is boxed: a parked call (one per running
+                // container, for its whole run) keeps only the read.
+                let mut conn =
+                    Box::pin(bounded(what, self.timeouts.answer, client::Conn::connect(&self.socket))).await?;
                 conn.send(&req).await?;
                 conn.recv().await
             }

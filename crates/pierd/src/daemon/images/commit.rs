@@ -122,7 +122,7 @@ pub fn write_layer<W: Write>(upper: &Path, made: MadeForMounts, out: W) -> std::
 /// The image config a commit records: the container's effective config.
 fn image_config(spec: &ContainerSpec) -> ImageConfig {
     let mut exposed: Vec<String> = match spec.echo.config.get("ExposedPorts") {
-        Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        Some(serde_json::Value::Object(m)) => m.into_iter().map(|(k, _)| k).collect(),
         _ => Vec::new(),
     };
     exposed.sort();

@@ -75,8 +75,10 @@ fn exposed_ports(r: &ContainerRecord) -> Vec<(u16, String)> {
         .echo
         .config
         .get("ExposedPorts")
-        .and_then(|v| v.as_object())
-        .map(|m| m.keys().cloned().collect())
+        .and_then(|v| match v {
+            serde_json::Value::Object(m) => Some(m.into_iter().map(|(k, _)| k).collect()),
+            _ => None,
+        })
         .unwrap_or_default();
     keys.extend(r.spec.ports.bindings.keys().cloned());
     let mut out: Vec<(u16, String)> = keys

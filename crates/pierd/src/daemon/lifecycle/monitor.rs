@@ -203,20 +203,8 @@ pub(in crate::daemon) const SHIM_SILENT: &str = "shim does not answer; the conta
 async fn watch_exit(c: &Arc<Container>, watch: Option<ExitWatch>) -> Option<Exit> {
     let watch = match watch {
         Some(w) => Ok(w),
-        None => {
-            let mut pause = std::time::Duration::from_secs(1);
-            loop {
-                match c.shim.arm_wait().await {
-                    Err(ShimError::Timeout { .. }) => {
-                        tracing::warn!(id = %c.id, "shim does not answer; retrying");
-                        mark_silent(c);
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(SILENT_POLL_MAX);
-                    }
-                    other => break other,
-                }
-            }
-        }
+        // Boxed: the parked future keeps only the wait, not this.
+        None => Box::pin(arm_until_answered(c)).await,
     };
     match watch {
         Ok(w) => match w.exited().await {
@@ -227,6 +215,23 @@ async fn watch_exit(c: &Arc<Container>, watch: Option<ExitWatch>) -> Option<Exit
         Err(e) => tracing::warn!(id = %c.id, error = %e, "arm wait on shim"),
     }
     None
+}
+
+/// Arm a wait on `c`'s shim, asking again (with a growing pause) while it
+/// does not answer.
+async fn arm_until_answered(c: &Arc<Container>) -> Result<ExitWatch, ShimError> {
+    let mut pause = std::time::Duration::from_secs(1);
+    loop {
+        match c.shim.arm_wait().await {
+            Err(ShimError::Timeout { .. }) => {
+                tracing::warn!(id = %c.id, "shim does not answer; retrying");
+                mark_silent(c);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(SILENT_POLL_MAX);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The longest pause between two questions to a silent shim.

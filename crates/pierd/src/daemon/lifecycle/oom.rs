@@ -19,7 +19,8 @@ impl Daemon {
                 match c.shim.oom_wait(seen).await {
                     Ok((count, exited)) => {
                         if count > seen {
-                            daemon.record_oom(&c, seen, count).await;
+                            // Boxed: rare, and the parked task stays small.
+                            Box::pin(daemon.record_oom(&c, seen, count)).await;
                             seen = count;
                         }
                         if exited {
