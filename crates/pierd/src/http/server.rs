@@ -6,7 +6,7 @@
 //! closed, so idle connections cannot pile up).
 //!
 //! After each connection ends, malloc's free memory goes back to the kernel
-//! (`pier_sys::mem::trim_heap`, one trim at a time): a request's garbage
+//! (`pier_sys::mem::trim_heap`, at most one a second, off the async workers): a request's garbage
 //! (a listing of hundreds of containers, a start's spec and bundle) is
 //! freed below long-lived allocations, where glibc keeps it resident.
 //!
@@ -60,7 +60,7 @@ where
         .header_read_timeout(limits.header_read_timeout);
     tokio::pin!(shutdown);
     let mut at_cap_logged = false;
-    let trim = Arc::new(std::sync::Mutex::new(()));
+    let trim = Arc::new(Throttle::new(std::time::Duration::from_secs(1)));
     loop {
         if slots.available_permits() == 0 && !at_cap_logged {
             tracing::warn!(max = cap, "API connection cap reached: new connections wait");
@@ -121,10 +121,11 @@ where
                     }
                 }
             }
-            // The connection and its buffers are freed. A trim under way also returns this connection's garbage or
-            // is followed by the next connection's trim.
-            if let Ok(_one) = trim.try_lock() {
-                pier_sys::mem::trim_heap();
+            // The connection and its buffers are freed: trim, at most once
+            // a second and on a blocking thread (a trim takes about a
+            // millisecond; on this worker it delayed the next request).
+            if trim.due(std::time::Instant::now()) {
+                tokio::task::spawn_blocking(pier_sys::mem::trim_heap);
             }
         });
     }
@@ -277,5 +278,50 @@ mod tests {
             .expect("drained")
             .expect("join")
             .expect("serve");
+    }
+}
+
+/// Lets an action through at most once per `every`.
+struct Throttle {
+    every: std::time::Duration,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Throttle {
+    fn new(every: std::time::Duration) -> Self {
+        Throttle {
+            every,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether the action may run at `now` (and, if so, it counts as run).
+    fn due(&self, now: std::time::Instant) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        if last.is_some_and(|t| now.saturating_duration_since(t) < self.every) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::Throttle;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn lets_one_through_per_period() {
+        let t = Throttle::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert!(t.due(t0));
+        assert!(!t.due(t0 + Duration::from_millis(500)));
+        assert!(!t.due(t0 + Duration::from_millis(999)));
+        assert!(t.due(t0 + Duration::from_millis(1000)));
+        assert!(!t.due(t0 + Duration::from_millis(1500)));
+        assert!(t.due(t0 + Duration::from_secs(3)));
     }
 }
